@@ -1,0 +1,229 @@
+"""Shared fixtures: synthetic talking-face clips (PyAV) and the shared test media/weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+import subprocess
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+MEDIA_DIR = SHARED_DIR / "media"
+TEST_WEIGHTS_DIR = SHARED_DIR / "weights" / "test"
+
+# ----------------------------------------------------------------------------- synthetic clips
+
+_SYNTH_AUDIO_HZ = 16000
+_FACE_AXES_PX = (60, 75)  # ellipse half axes: a 121 x 151 px box, above --min-face-size 100
+_PIPELINE_FPS = 25  # the pipeline recipe's stream; injected boxes index it
+
+
+@dataclass(frozen=True)
+class SynthFace:
+    """One drawn face: an ellipse centred at (cx, cy), present on source frames [start, stop)."""
+
+    cx: int
+    cy: int
+    start: int = 0
+    stop: int | None = None
+    talking: bool = True  # a mouth that opens and closes; False keeps it still
+
+
+@dataclass(frozen=True)
+class SynthClip:
+    """A generated clip and the face boxes drawn in it.
+
+    Attributes:
+        path: the video file (H.264 + AAC tone, mp4).
+        fps: source frame rate.
+        num_source_frames: frames written.
+        boxes: per frame of the 25 fps stream the pipeline recipe scores, a (K, 5) float64
+            array of [x1, y1, x2, y2, score] (score 0.99), i.e. ``--detections`` input.
+        scene_cuts: source frames where the background switches (hard cuts).
+    """
+
+    path: Path
+    fps: float
+    num_source_frames: int
+    boxes: list[np.ndarray]
+    scene_cuts: tuple[int, ...] = ()
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_source_frames / self.fps
+
+
+def _background(size: tuple[int, int], seed: int, tint: tuple[int, int, int]) -> np.ndarray:
+    """Smooth (compressible) colour noise, one per scene."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (height // 16 + 1, width // 16 + 1, 3), dtype=np.uint8)
+    image = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    return cv2.add(image // 2, np.full_like(image, tint))
+
+
+def _face_centre(face: SynthFace, t_s: float) -> tuple[int, int]:
+    """Small horizontal sway (a few px), so crops move but IoU between frames stays high."""
+    return int(round(face.cx + 4 * np.sin(2 * np.pi * 0.5 * t_s))), face.cy
+
+
+def _face_present(face: SynthFace, index: int) -> bool:
+    return index >= face.start and (face.stop is None or index < face.stop)
+
+
+def write_synth_clip(
+    path: Path,
+    *,
+    num_frames: int,
+    fps: int = 25,
+    size: tuple[int, int] = (320, 240),
+    faces: tuple[SynthFace, ...] = (SynthFace(160, 120),),
+    scene_cuts: tuple[int, ...] = (),
+    seed: int = 0,
+    codec: str = "libx264",
+) -> SynthClip:
+    """Write a clip of ellipse "faces" on smooth noise with an amplitude-modulated tone.
+
+    Args:
+        path: output .mp4 (or .avi/.mkv) path.
+        num_frames: source frames.
+        fps: source frame rate (integer).
+        size: (width, height) px.
+        faces: faces to draw; ``start``/``stop`` count source frames.
+        scene_cuts: source frames where the background changes to another noise and tint.
+        seed: background noise seed.
+        codec: PyAV video encoder (``libx264`` or ``mpeg4``).
+
+    Returns:
+        The :class:`SynthClip`, with the boxes resampled onto the 25 fps stream.
+    """
+    tints = [(70, 20, 0), (0, 50, 100), (40, 90, 20)]
+    backgrounds = [
+        _background(size, seed * 100 + k, tints[k % len(tints)]) for k in range(len(scene_cuts) + 1)
+    ]
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=fps)
+        video.width, video.height = size
+        video.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            video.options = {"crf": "18", "preset": "ultrafast"}
+        else:
+            video.options = {"qscale": "3"}
+        audio = container.add_stream("aac", rate=_SYNTH_AUDIO_HZ, layout="mono")
+        for i in range(num_frames):
+            t_s = i / fps
+            image = backgrounds[sum(i >= c for c in scene_cuts)].copy()
+            for face in faces:
+                if not _face_present(face, i):
+                    continue
+                centre = _face_centre(face, t_s)
+                cv2.ellipse(image, centre, _FACE_AXES_PX, 0, 0, 360, (150, 185, 225), -1)
+                for dx in (-25, 25):
+                    cv2.circle(image, (centre[0] + dx, centre[1] - 20), 8, (60, 40, 30), -1)
+                opening = 10 + 8 * np.sin(2 * np.pi * 3 * t_s) if face.talking else 4
+                mouth = (centre[0], centre[1] + 35)
+                cv2.ellipse(image, mouth, (24, int(opening)), 0, 0, 360, (40, 30, 140), -1)
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+
+        n_samples = int(round(num_frames / fps * _SYNTH_AUDIO_HZ))
+        t = np.arange(n_samples) / _SYNTH_AUDIO_HZ
+        envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)  # in step with the talking mouth
+        tone = (0.3 * envelope * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        step = 1024
+        for start in range(0, n_samples, step):
+            chunk = np.ascontiguousarray(tone[None, start : start + step])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+            frame.sample_rate = _SYNTH_AUDIO_HZ
+            frame.pts = start
+            frame.time_base = Fraction(1, _SYNTH_AUDIO_HZ)
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+
+    n_out = int(round(num_frames / fps * _PIPELINE_FPS))
+    boxes = []
+    for j in range(n_out):
+        i = min(int(j * fps / _PIPELINE_FPS + 1e-9), num_frames - 1)  # nearest earlier source frame
+        rows = []
+        for face in faces:
+            if _face_present(face, i):
+                cx, cy = _face_centre(face, i / fps)
+                ax, ay = _FACE_AXES_PX
+                rows.append([cx - ax, cy - ay, cx + ax, cy + ay, 0.99])
+        boxes.append(np.array(rows, dtype=np.float64).reshape(-1, 5))
+    return SynthClip(path, float(fps), num_frames, boxes, tuple(scene_cuts))
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("synth_media")
+
+
+@pytest.fixture(scope="session")
+def synth_cut_clip(synth_dir: Path) -> SynthClip:
+    """60 frames (2.4 s, 25 fps) of one talking face with a hard cut at frame 30."""
+    return write_synth_clip(synth_dir / "cut.mp4", num_frames=60, scene_cuts=(30,))
+
+
+@pytest.fixture(scope="session")
+def synth_two_face_clip(synth_dir: Path) -> SynthClip:
+    """40 frames, 480x240: a talking face on every frame, a still one on frames 0-27 only."""
+    return write_synth_clip(
+        synth_dir / "two_faces.mp4",
+        num_frames=40,
+        size=(480, 240),
+        faces=(SynthFace(110, 120), SynthFace(370, 120, stop=28, talking=False)),
+        seed=1,
+    )
+
+
+@pytest.fixture(scope="session")
+def synth_short_clip(synth_dir: Path) -> SynthClip:
+    """A 3 s (75 frame) clip with a face on every frame: shorter than the default min_track."""
+    return write_synth_clip(synth_dir / "short3s.mp4", num_frames=75, seed=2)
+
+
+@pytest.fixture(scope="session")
+def synth_30fps_clip(synth_dir: Path) -> SynthClip:
+    """2 s at 30 fps (60 frames; 50 once converted to 25 fps), mpeg4 video, one face."""
+    return write_synth_clip(synth_dir / "fps30.mp4", num_frames=60, fps=30, seed=3, codec="mpeg4")
+
+
+@pytest.fixture(scope="session")
+def synth_noise_clip(synth_dir: Path) -> SynthClip:
+    """50 frames of smooth noise and a tone: nothing a face detector should fire on."""
+    return write_synth_clip(synth_dir / "noise.mp4", num_frames=50, faces=(), seed=4)
+
+
+@pytest.fixture(scope="session")
+def syncnet_parity_weights() -> Path:
+    """The random-init SyncNet parity-test weights (plumbing tests; skipped when absent)."""
+    path = TEST_WEIGHTS_DIR / "syncnet_parity_test.model"
+    if not path.is_file():
+        pytest.skip(f"SyncNet parity-test weights not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def hdtf_short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 3.2 s (80 frames) of hdtf_WDA_KatieHill_000.mp4, stream-copied (real frames)."""
+    src = MEDIA_DIR / "hdtf_WDA_KatieHill_000.mp4"
+    if not src.is_file():
+        pytest.skip(f"{src} not found")
+    dst = tmp_path_factory.mktemp("hdtf") / "hdtf_KatieHill_3s.mp4"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), "-t", "3.2",
+         "-c", "copy", str(dst)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return dst

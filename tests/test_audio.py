@@ -1,0 +1,29 @@
+"""MFCC equals python_speech_features.mfcc(signal, 16000)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import python_speech_features as psf
+
+from syncnet_eval.audio import mfcc
+
+
+@pytest.mark.parametrize("num_samples", [1, 399, 400, 401, 561, 16000, 640 * 317 + 13])
+def test_mfcc_equals_python_speech_features_on_random_int16(num_samples: int) -> None:
+    rng = np.random.default_rng(num_samples)
+    audio = rng.integers(-32768, 32768, num_samples, dtype=np.int64).astype(np.int16)
+    expected = psf.mfcc(audio, 16000)
+    ours = mfcc(audio)
+    assert ours.shape == expected.shape
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5)
+
+
+def test_mfcc_of_silence_uses_eps_like_the_reference() -> None:
+    audio = np.zeros(4000, dtype=np.int16)
+    np.testing.assert_allclose(mfcc(audio), psf.mfcc(audio, 16000), rtol=0, atol=1e-5)
+
+
+def test_video_of_k_frames_gives_4k_minus_1_columns() -> None:
+    k = 50
+    assert mfcc(np.ones(640 * k, dtype=np.int16)).shape == (4 * k - 1, 13)

@@ -1,0 +1,325 @@
+"""The ``syncnet-pipeline`` recipe end to end: scenes, no face, too short, several faces, fps
+conversion, the HOG detector on real footage, and the CLI.
+
+Everything runs with the random-init SyncNet parity-test weights, so the scores are plumbing
+checks, not meaningful sync measurements. Boxes are injected (``detections=``, as
+``--detections``) wherever a detector is not the point, so no S3FD weights are needed. Each
+expensive evaluation runs once in a module-scoped fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+from click.testing import CliRunner
+import numpy as np
+import pytest
+
+from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline, VideoResult
+from syncnet_eval.cli import cli
+from syncnet_eval.full import load_detections, save_detections
+
+if TYPE_CHECKING:
+    from conftest import SynthClip
+
+MEDIA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+
+VSHIFT = 15  # ScoreConfig default: dist_by_shift has 2 * 15 + 1 entries
+# The synthetic clips are 1.6-2.4 s long, so their tracks need a lower bar than the reference's
+# 100 frames (which would make every test clip at least 4 s and several times slower).
+SHORT_MIN_TRACK = 20
+HDTF_CLIPS = sorted(MEDIA_DIR.glob("hdtf_*.mp4"))
+
+
+def _pipeline(weights: Path, **pipeline_kwargs: object) -> SyncPipeline:
+    return SyncPipeline(
+        ScoreConfig(device="cpu"),
+        PipelineConfig(**pipeline_kwargs),  # type: ignore[arg-type]
+        syncnet_weights=weights,
+        offline=True,
+        progress=False,
+    )
+
+
+def _no_boxes(n_frames: int) -> list[np.ndarray]:
+    return [np.zeros((0, 5)) for _ in range(n_frames)]
+
+
+def _assert_scored(result: VideoResult) -> None:
+    assert result.status == "ok", result.reason
+    assert result.reason is None
+    assert result.tracks
+    for track in result.tracks:
+        assert len(track.dist_by_shift) == 2 * VSHIFT + 1
+        assert -VSHIFT <= track.av_offset <= VSHIFT
+        assert math.isfinite(track.lse_d) and math.isfinite(track.lse_c)
+        assert track.num_windows >= 1
+    assert math.isfinite(result.lse_d) and math.isfinite(result.lse_c)
+
+
+def _track_spans(result: VideoResult) -> list[tuple[int, int]]:
+    return sorted((t.first_frame, t.last_frame) for t in result.tracks)
+
+
+def _strip_volatile(result: VideoResult) -> dict:
+    """``to_dict()`` without what differs between two runs of the same input."""
+    data = result.to_dict()
+    for key in ("timings_s", "provenance", "warnings", "path"):
+        data.pop(key)
+    return data
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def short_track_pipeline(syncnet_parity_weights: Path) -> SyncPipeline:
+    return _pipeline(syncnet_parity_weights, min_track=SHORT_MIN_TRACK)
+
+
+@pytest.fixture(scope="module")
+def cut_result(short_track_pipeline: SyncPipeline, synth_cut_clip: SynthClip) -> VideoResult:
+    return short_track_pipeline.evaluate(synth_cut_clip.path, detections=synth_cut_clip.boxes)
+
+
+@pytest.fixture(scope="module")
+def two_face_best(
+    short_track_pipeline: SyncPipeline, synth_two_face_clip: SynthClip
+) -> VideoResult:
+    return short_track_pipeline.evaluate(
+        synth_two_face_clip.path, detections=synth_two_face_clip.boxes
+    )
+
+
+@pytest.fixture(scope="module")
+def hdtf_hog(
+    syncnet_parity_weights: Path, hdtf_short_clip: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[VideoResult, Path]:
+    """HOG on the first 3.2 s (80 frames) of an HDTF clip; min_track 50 so 3.2 s is enough."""
+    saved = tmp_path_factory.mktemp("hdtf_dets") / "detections.json"
+    pipe = _pipeline(syncnet_parity_weights, detector="hog", min_track=50)
+    return pipe.evaluate(hdtf_short_clip, save_detections=saved), saved
+
+
+# ----------------------------------------------------------------------------- scenes
+
+
+def test_hard_cut_gives_two_scenes_and_a_track_in_each(
+    cut_result: VideoResult, synth_cut_clip: SynthClip
+) -> None:
+    _assert_scored(cut_result)
+    assert synth_cut_clip.scene_cuts == (30,)
+    assert cut_result.scenes == [[0, 30], [30, 60]]
+    # One face box on every frame, but a track never crosses a cut.
+    assert _track_spans(cut_result) == [(0, 29), (30, 59)]
+    assert sorted(t.scene_index for t in cut_result.tracks) == [0, 1]
+    assert cut_result.provenance["detections"] == "injected"
+
+
+# ----------------------------------------------------------------------------- no face / short
+
+
+def test_injected_empty_detections_give_no_face(
+    short_track_pipeline: SyncPipeline, synth_cut_clip: SynthClip
+) -> None:
+    result = short_track_pipeline.evaluate(synth_cut_clip.path, detections=_no_boxes(60))
+    assert result.status == "no_face"
+    assert "no face" in result.reason
+    assert result.tracks == []
+    assert (result.av_offset, result.lse_d, result.lse_c) == (None, None, None)
+    # Scenes are still reported, which tells a user the clip was decoded.
+    assert result.scenes == [[0, 30], [30, 60]]
+
+
+def test_hog_on_a_clip_without_faces_gives_no_face(
+    syncnet_parity_weights: Path, synth_noise_clip: SynthClip
+) -> None:
+    pipe = _pipeline(syncnet_parity_weights, detector="hog", min_track=SHORT_MIN_TRACK)
+    result = pipe.evaluate(synth_noise_clip.path)
+    assert result.status == "no_face", result.reason
+    assert "no face detected" in result.reason
+    assert result.tracks == [] and result.lse_c is None
+    assert result.provenance["detections"] == "hog"
+    assert result.timings_s["detection"] > 0
+
+
+def test_three_second_clip_is_too_short(
+    syncnet_parity_weights: Path, synth_short_clip: SynthClip
+) -> None:
+    assert synth_short_clip.duration_s == 3.0
+    pipe = _pipeline(syncnet_parity_weights)  # reference defaults: min_track 100
+    result = pipe.evaluate(synth_short_clip.path, detections=synth_short_clip.boxes)
+    assert result.status == "too_short", result.reason
+    assert "75" in result.reason  # the clip's (and its face track's) length in frames
+    assert "--min-track 100" in result.reason
+    assert result.tracks == [] and result.lse_d is None
+    assert result.scenes == [[0, 75]]
+
+
+# ----------------------------------------------------------------------------- two faces
+
+
+def test_two_faces_give_two_tracks_and_best_is_one_track(two_face_best: VideoResult) -> None:
+    _assert_scored(two_face_best)
+    assert _track_spans(two_face_best) == [(0, 27), (0, 39)]
+    assert two_face_best.aggregate == "best"
+    lse_cs = [t.lse_c for t in two_face_best.tracks]
+    assert lse_cs[0] != lse_cs[1]  # otherwise "best" would not be tested
+    chosen = max(two_face_best.tracks, key=lambda t: t.lse_c)
+    # The video-level numbers all come from that one track, never mixed across tracks.
+    assert two_face_best.lse_c == chosen.lse_c
+    assert two_face_best.lse_d == chosen.lse_d
+    assert two_face_best.av_offset == chosen.av_offset
+
+
+def test_two_faces_aggregate_mean(
+    syncnet_parity_weights: Path, synth_two_face_clip: SynthClip, two_face_best: VideoResult
+) -> None:
+    pipe = _pipeline(syncnet_parity_weights, min_track=SHORT_MIN_TRACK, aggregate="mean")
+    result = pipe.evaluate(synth_two_face_clip.path, detections=synth_two_face_clip.boxes)
+    _assert_scored(result)
+    assert result.aggregate == "mean"
+    tracks = result.tracks
+    assert [t.lse_c for t in tracks] == pytest.approx([t.lse_c for t in two_face_best.tracks])
+    assert result.lse_c == pytest.approx(np.mean([t.lse_c for t in tracks]))
+    assert result.lse_d == pytest.approx(np.mean([t.lse_d for t in tracks]))
+    assert result.av_offset == pytest.approx(np.mean([t.av_offset for t in tracks]))
+
+
+def test_two_faces_aggregate_longest(
+    syncnet_parity_weights: Path, synth_two_face_clip: SynthClip
+) -> None:
+    pipe = _pipeline(syncnet_parity_weights, min_track=SHORT_MIN_TRACK, aggregate="longest")
+    result = pipe.evaluate(synth_two_face_clip.path, detections=synth_two_face_clip.boxes)
+    _assert_scored(result)
+    assert result.aggregate == "longest"
+    longest = max(result.tracks, key=lambda t: t.num_frames)
+    assert (longest.first_frame, longest.last_frame) == (0, 39)
+    assert (result.av_offset, result.lse_d, result.lse_c) == (
+        longest.av_offset,
+        longest.lse_d,
+        longest.lse_c,
+    )
+
+
+# ----------------------------------------------------------------------------- frame rate
+
+
+def test_30fps_input_is_converted_to_25fps(
+    short_track_pipeline: SyncPipeline, synth_30fps_clip: SynthClip
+) -> None:
+    clip = synth_30fps_clip
+    assert (clip.fps, clip.num_source_frames) == (30.0, 60)
+    expected_frames = round(clip.duration_s * 25)  # 50
+    assert len(clip.boxes) == expected_frames
+    result = short_track_pipeline.evaluate(clip.path, detections=clip.boxes)
+    _assert_scored(result)
+    assert result.provenance["input_fps"] == pytest.approx(30.0)
+    assert any("30" in w and "25 fps" in w and "convert" in w for w in result.warnings)
+    # OpenCV's decode of the 25 fps transcode: the scene covers every converted frame.
+    n_converted = result.provenance["num_frames_opencv"]
+    assert abs(n_converted - expected_frames) <= 2
+    assert result.scenes == [[0, n_converted]]
+    (track,) = result.tracks
+    assert track.first_frame == 0 and abs(track.last_frame + 1 - expected_frames) <= 2
+
+
+# ----------------------------------------------------------------------------- HOG, real footage
+
+
+def test_hog_finds_and_scores_a_face_in_hdtf(hdtf_hog: tuple[VideoResult, Path]) -> None:
+    result, saved = hdtf_hog
+    _assert_scored(result)
+    assert result.provenance["detections"] == "hog"
+    assert result.provenance["input_size"] == [512, 512]
+    best = max(result.tracks, key=lambda t: t.num_frames)
+    assert best.num_frames > 50
+    assert best.bbox is not None and best.bbox["mean_width"] > 100
+    assert result.timings_s["detection"] > 0 and result.timings_s["embeddings"] > 0
+    boxes = load_detections(saved)
+    assert len(boxes) == result.provenance["num_frames"]
+    assert sum(len(b) > 0 for b in boxes) > 50
+
+
+def test_saved_detections_round_trip(
+    syncnet_parity_weights: Path, hdtf_short_clip: Path, hdtf_hog: tuple[VideoResult, Path]
+) -> None:
+    """Boxes saved from a HOG run, fed back in, give the same tracks and scores."""
+    result, saved = hdtf_hog
+    pipe = _pipeline(syncnet_parity_weights, detector="hog", min_track=50)
+    again = pipe.evaluate(hdtf_short_clip, detections=load_detections(saved))
+    assert again.provenance["detections"] == "injected"
+    assert _strip_volatile(again) == _strip_volatile(result)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", HDTF_CLIPS, ids=[p.stem for p in HDTF_CLIPS])
+def test_hog_scores_every_full_hdtf_clip(syncnet_parity_weights: Path, clip: Path) -> None:
+    """Reference defaults (min_track 100) on the whole 8 s clips; about 35 s each on 2 cores."""
+    pipe = _pipeline(syncnet_parity_weights, detector="hog")
+    result = pipe.evaluate(clip)
+    _assert_scored(result)
+    assert max(t.num_frames for t in result.tracks) > 100
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_score_writes_contract_detections_and_crops(
+    tmp_path: Path,
+    syncnet_parity_weights: Path,
+    synth_two_face_clip: SynthClip,
+    two_face_best: VideoResult,
+) -> None:
+    clip = synth_two_face_clip
+    dets_in = tmp_path / "dets_in.json"
+    save_detections(dets_in, clip.boxes)
+    dets_out = tmp_path / "dets_out.json"
+    crops = tmp_path / "crops"
+    out = tmp_path / "out.json"
+    args = [
+        "score", str(clip.path), "--recipe", "syncnet-pipeline", "--detections", str(dets_in),
+        "--syncnet-weights", str(syncnet_parity_weights), "--offline", "--device", "cpu",
+        "--min-track", str(SHORT_MIN_TRACK), "--save-detections", str(dets_out),
+        "--save-crops", str(crops), "-o", str(out),
+    ]  # fmt: skip
+    run = CliRunner().invoke(cli, args)
+    assert run.exit_code == 0, run.output
+    assert "Traceback" not in run.output
+
+    doc = json.loads(out.read_text())
+    assert doc["schema_version"] == 1
+    assert doc["tool"]["name"] == "syncnet-eval" and doc["tool"]["version"]
+    (res,) = doc["results"]
+    assert res["status"] == "ok" and res["recipe"] == "syncnet-pipeline"
+    assert res["provenance"]["input_fps"] == pytest.approx(25.0)
+    assert res["provenance"]["detections"] == "injected"
+    assert len(res["tracks"]) == 2
+    for track in res["tracks"]:
+        assert {"first_frame", "last_frame", "av_offset", "lse_d", "lse_c"} <= track.keys()
+        assert len(track["dist_by_shift"]) == 2 * VSHIFT + 1
+    result = VideoResult.from_dict(res)
+    assert result.to_dict() == res
+    # Same input, same computation as the library call.
+    assert _strip_volatile(result) == _strip_volatile(two_face_best)
+
+    # --save-detections writes exactly what --detections read.
+    saved = load_detections(dets_out)
+    assert len(saved) == len(clip.boxes)
+    for got, want in zip(saved, clip.boxes, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+    # --save-crops: one 224x224 video per track, with its audio slice.
+    files = sorted(crops.glob("*.avi"))
+    assert [f.name for f in files] == [f"{clip.path.stem}_{i:05d}.avi" for i in range(2)]
+    for f, track in zip(files, result.tracks, strict=True):
+        with av.open(str(f)) as container:
+            assert container.streams.audio, f"{f} has no audio stream"
+            (vstream,) = container.streams.video
+            assert (vstream.codec_context.width, vstream.codec_context.height) == (224, 224)
+            n_video = sum(1 for _ in container.decode(video=0))
+        assert n_video == track.num_frames
