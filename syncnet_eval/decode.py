@@ -57,6 +57,8 @@ class MediaInfo:
     audio_channels: int | None
     video_codec: str | None
     audio_codec: str | None
+    video_duration_s: float | None = None  # from stream metadata, when the container has it
+    audio_duration_s: float | None = None
 
 
 def probe_media(path: str | Path) -> MediaInfo:
@@ -99,6 +101,8 @@ def probe_media(path: str | Path) -> MediaInfo:
                 audio_channels=a.codec_context.channels if a is not None else None,
                 video_codec=v.codec_context.name if v is not None else None,
                 audio_codec=a.codec_context.name if a is not None else None,
+                video_duration_s=_stream_duration(v),
+                audio_duration_s=_stream_duration(a),
             )
     except PermissionError as exc:
         raise InputError(f"{p}: permission denied", status="error") from exc
@@ -109,6 +113,12 @@ def probe_media(path: str | Path) -> MediaInfo:
     if not info.width or not info.height:
         raise InputError(f"{p}: video stream has no frame size (corrupt header?)")
     return info
+
+
+def _stream_duration(stream) -> float | None:
+    if stream is None or stream.duration is None or stream.time_base is None:
+        return None
+    return float(stream.duration * stream.time_base)
 
 
 def _short(exc: BaseException) -> str:

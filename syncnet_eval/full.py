@@ -203,14 +203,29 @@ def _no_track_reason(path: Path, result, n_frames: int, n_with_face: int, cfg) -
             f"{result.largest_rejected_face_px:.0f} px <= --min-face-size {cfg.min_face_size}"
         )
     longest = result.longest_rejected
-    scenes_note = ""
-    if result.skipped_scenes and not longest:
-        scenes_note = f"; {len(result.skipped_scenes)} scene(s) shorter than {cfg.min_track} frames"
+    if not longest and result.skipped_scenes:
+        longest_scene = max(e - s for s, e in result.skipped_scenes)
+        return "too_short", (
+            f"{path}: every scene is shorter than --min-track {cfg.min_track} frames (longest "
+            f"scene: {longest_scene} frames, {n_with_face} of {n_frames} frames with a face)"
+        )
     return "too_short", (
         f"{path}: no face track lasts more than --min-track {cfg.min_track} frames "
-        f"(longest track: {longest} frames, {n_with_face} of {n_frames} frames with a face"
-        f"{scenes_note})"
+        f"(longest track: {longest} frames, {n_with_face} of {n_frames} frames with a face)"
     )
+
+
+def _source_length_warnings(path: Path, info: MediaInfo) -> list[str]:
+    """Audio/video length mismatch of the *source* (the transcode adds MP3 padding of its own)."""
+    if info.video_duration_s is None or info.audio_duration_s is None:
+        return []
+    gap = info.audio_duration_s - info.video_duration_s
+    if abs(gap) <= 1 / FPS:
+        return []
+    return [
+        f"{path}: audio ({info.audio_duration_s:.3f} s) and video ({info.video_duration_s:.3f} s)"
+        " lengths differ by more than one frame"
+    ]
 
 
 def run_full_pipeline(
@@ -224,7 +239,7 @@ def run_full_pipeline(
     save_crops: Path | None = None,
 ) -> VideoResult:
     """Score every face track of ``path`` (see module docstring)."""
-    from .pipeline import _length_warnings, probe_audio_file, track_result
+    from .pipeline import probe_audio_file, track_result
 
     cfg = pipe.pipeline_config
     scfg = pipe.score_config
@@ -255,6 +270,12 @@ def run_full_pipeline(
             detections, n_frames = _detect_all(avi, pipe)
         else:
             n_frames = len(detections)
+            # The dump can hold one or two frames more than OpenCV decodes (spec 1.2).
+            if not n_cv_frames <= n_frames <= n_cv_frames + 2:
+                warns.append(
+                    f"{path}: the detections cover {n_frames} frames but the 25 fps stream has "
+                    f"about {n_cv_frames}; boxes may not line up with the frames"
+                )
         if save_detections_to is not None:
             save_detections(save_detections_to, detections)
         timer.add("detection", time.perf_counter() - t)
@@ -318,7 +339,7 @@ def run_full_pipeline(
                     smoothed_half_size=geom.half_size.tolist(),
                 )
             )  # fmt: skip
-    warns += _length_warnings(path, n_frames, audio.size)
+    warns += _source_length_warnings(path, info)
     if not track_results:
         return VideoResult(status="too_short", reason=f"{path}: no track has audio to score",
                            warnings=warns, **base)  # fmt: skip

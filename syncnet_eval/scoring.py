@@ -44,7 +44,7 @@ class OffsetScores:
 
 
 def distance_by_shift(
-    video_emb: torch.Tensor, audio_emb: torch.Tensor, vshift: int, chunk_windows: int = 1024
+    video_emb: torch.Tensor, audio_emb: torch.Tensor, vshift: int, chunk_windows: int = 256
 ) -> torch.Tensor:
     """All window distances ``d[i, k] = ||V_i - A'_{i+k} + 1e-6||``, A' zero-padded by vshift.
 
@@ -60,16 +60,17 @@ def distance_by_shift(
     """
     if video_emb.shape != audio_emb.shape or video_emb.ndim != 2:
         raise ValueError(f"embedding shapes differ: {video_emb.shape} vs {audio_emb.shape}")
-    n, dim = video_emb.shape
+    n = video_emb.shape[0]
     width = 2 * vshift + 1
     padded = torch.nn.functional.pad(audio_emb, (0, 0, vshift, vshift))
-    # (N, D, width) view: windows[i, :, k] = padded[i + k]; no copy until the subtraction.
-    windows = padded.unfold(0, width, 1)
+    shifts = torch.arange(width, device=video_emb.device)
     out = torch.empty((n, width), dtype=video_emb.dtype, device=video_emb.device)
-    for start in range(0, n, chunk_windows):
+    for start in range(0, n, chunk_windows):  # bounded memory, not a loop over windows
         stop = min(n, start + chunk_windows)
-        diff = video_emb[start:stop, :, None] - windows[start:stop] + _PAIRWISE_EPS
-        out[start:stop] = torch.linalg.vector_norm(diff, dim=1)
+        rows = torch.arange(start, stop, device=video_emb.device)[:, None] + shifts
+        # (chunk, width, D), contiguous along D: padded[i + k] for every (i, k) of the block.
+        diff = video_emb[start:stop, None, :] - padded[rows] + _PAIRWISE_EPS
+        out[start:stop] = torch.linalg.vector_norm(diff, dim=2)
     return out
 
 

@@ -227,3 +227,33 @@ def hdtf_short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True, capture_output=True,
     )  # fmt: skip
     return dst
+
+
+# ------------------------------------------------------- batch, check and CLI tests (224x224)
+
+BATCH_CLIP_FRAMES = 25  # 1 s at 25 fps: about 1.5 s to score with --recipe direct on 2 cores
+
+
+@pytest.fixture(scope="session")
+def batch_clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Four 1 s 224x224 25 fps talking-face clips with audio (direct recipe, no resizing)."""
+    directory = tmp_path_factory.mktemp("batch_clips")
+    return [
+        write_synth_clip(
+            directory / f"clip{k}.mp4",
+            num_frames=BATCH_CLIP_FRAMES,
+            size=(224, 224),
+            faces=(SynthFace(112, 112),),
+            seed=20 + k,
+        ).path
+        for k in range(4)
+    ]
+
+
+@pytest.fixture(scope="session")
+def batch_short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 12-frame (0.48 s) 224x224 clip with audio: the source of the corrupted-file corpus."""
+    path = tmp_path_factory.mktemp("batch_short") / "short.mp4"
+    return write_synth_clip(
+        path, num_frames=12, size=(224, 224), faces=(SynthFace(112, 112),), seed=30
+    ).path
