@@ -34,7 +34,7 @@ class ScoreConfig:
     """
 
     vshift: int = 15
-    batch_size: int = 20
+    batch_size: int = 64
     jpeg_roundtrip: bool = True
     device: str = "auto"
 

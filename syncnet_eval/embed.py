@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from .config import AUDIO_SAMPLES_PER_FRAME, WINDOW_FRAMES
 from .models.syncnet import SyncNet
@@ -23,6 +24,49 @@ def num_windows(num_frames: int, num_samples: int) -> int:
     return max(0, min_length - WINDOW_FRAMES)
 
 
+def lip_stream_2d(lip: nn.Sequential) -> nn.Sequential:
+    """The lip stream as 2D layers, with eval-mode BatchNorm folded into the convolutions.
+
+    Every layer after the first has temporal extent 1, and the first one's (5, 7, 7) kernel over
+    a 5-frame window is a 2D convolution over 15 stacked channels (index ``c * 5 + t``). 2D
+    convolutions in channels-last layout are what oneDNN/cuDNN run fastest; folding BatchNorm
+    removes a full pass over each activation. Results equal the 3D stream to float rounding
+    (~1e-6 relative).
+    """
+    mods = list(lip)
+    out: list[nn.Module] = []
+    i = 0
+    while i < len(mods):
+        mod = mods[i]
+        if isinstance(mod, nn.Conv3d):
+            w = mod.weight.detach()
+            kt = w.shape[2]
+            conv = nn.Conv2d(w.shape[1] * kt, w.shape[0], tuple(w.shape[3:]),
+                             stride=mod.stride[1:], padding=mod.padding[1:])  # fmt: skip
+            weight = w.reshape(w.shape[0], -1, *w.shape[3:]).clone()
+            bias = mod.bias.detach().clone() if mod.bias is not None else torch.zeros(w.shape[0])
+            if i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm3d):
+                bn = mods[i + 1]
+                scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+                weight = weight * scale[:, None, None, None]
+                bias = (bias - bn.running_mean) * scale + bn.bias.detach()
+                i += 1
+            conv.weight.data.copy_(weight)
+            conv.bias.data.copy_(bias)
+            out.append(conv)
+        elif isinstance(mod, nn.MaxPool3d):
+            pad = mod.padding if isinstance(mod.padding, tuple) else (mod.padding,) * 3
+            out.append(nn.MaxPool2d(mod.kernel_size[1:], mod.stride[1:], pad[1:]))
+        elif isinstance(mod, nn.BatchNorm3d):
+            bn2 = nn.BatchNorm2d(mod.num_features, eps=mod.eps)
+            bn2.load_state_dict(mod.state_dict())
+            out.append(bn2)
+        else:
+            out.append(mod)
+        i += 1
+    return nn.Sequential(*out).eval()
+
+
 @dataclass
 class SyncNetEmbedder:
     """A SyncNet on a device, in eval mode, embedding windows ``batch_size`` at a time."""
@@ -33,14 +77,18 @@ class SyncNetEmbedder:
 
     def __post_init__(self) -> None:
         self.model = self.model.to(self.device).eval()
+        self._lip2d = lip_stream_2d(self.model.netcnnlip).to(self.device)
+        self._lip2d = self._lip2d.to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
-    def embed_lips(self, chunks: Iterable[np.ndarray], max_windows: int | None = None):
+    def embed_lips(
+        self, chunks: Iterable[np.ndarray], max_windows: int | None = None
+    ) -> torch.Tensor:
         """Lip embeddings of every 5-frame window of a frame stream.
 
-        The first (5, 7, 7) conv slides over time on the whole chunk, so each frame is copied to
-        the device once instead of five times; every later layer has temporal extent 1 and so
-        sees windows as a batch. Numerically this is the reference's per-window forward pass.
+        Frames cross to the device once, as uint8; windows are stacked there into 15-channel
+        channels-last images for the 2D lip stream (see :func:`lip_stream_2d`). Numerically
+        this is the reference's per-window forward pass.
 
         Args:
             chunks: (n, H, W, 3) uint8 BGR frame chunks, in order.
@@ -49,8 +97,6 @@ class SyncNetEmbedder:
         Returns:
             (W, 1024) float32 tensor on the embedder's device.
         """
-        lip = self.model.netcnnlip
-        first, rest = lip[0], lip[1:]
         outs: list[torch.Tensor] = []
         carry: np.ndarray | None = None
         done = 0
@@ -64,12 +110,7 @@ class SyncNetEmbedder:
                 if max_windows is not None:
                     n_win = min(n_win, max_windows - done)
                 block = frames[start : start + n_win + WINDOW_FRAMES - 1]
-                x = torch.from_numpy(np.ascontiguousarray(block)).to(self.device)
-                x = x.permute(3, 0, 1, 2).unsqueeze(0).float()  # (1, 3, T, H, W) BGR 0-255
-                y = first(x)  # (1, 96, n_win, h, w)
-                y = y.permute(2, 1, 0, 3, 4)  # (n_win, 96, 1, h, w)
-                y = rest(y).flatten(1)
-                outs.append(self.model.netfclip(y))
+                outs.append(self._lip_windows(torch.from_numpy(np.ascontiguousarray(block))))
                 start += n_win
                 done += n_win
             carry = frames[start:]
@@ -78,6 +119,15 @@ class SyncNetEmbedder:
         if not outs:
             return torch.empty((0, 1024), device=self.device)
         return torch.cat(outs)
+
+    def _lip_windows(self, block: torch.Tensor) -> torch.Tensor:
+        """(n + 4, H, W, 3) uint8 frames -> (n, 1024) embeddings of their n windows."""
+        x = block.to(self.device, non_blocking=True)
+        n, h, w = x.shape[0] - WINDOW_FRAMES + 1, x.shape[1], x.shape[2]
+        # unfold -> (n, H, W, 3, 5); channel c * 5 + t, laid out channels-last.
+        win = x.unfold(0, WINDOW_FRAMES, 1).reshape(n, h, w, 3 * WINDOW_FRAMES)
+        win = win.permute(0, 3, 1, 2).float()  # (n, 15, H, W), BGR 0-255, channels-last
+        return self.model.netfclip(self._lip2d(win).flatten(1))
 
     @torch.inference_mode()
     def embed_audio(self, mfcc_t13: np.ndarray, n_windows: int) -> torch.Tensor:
