@@ -14,6 +14,7 @@ __all__ = ["RECIPES", "AGGREGATES", "DETECTORS", "ScoreConfig", "PipelineConfig"
 RECIPES = ("syncnet-pipeline", "direct", "wav2lip-lrs")
 AGGREGATES = ("best", "mean", "longest")
 DETECTORS = ("s3fd", "hog")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 FPS = 25  # SyncNet's video rate: one lip window = 5 frames = 0.2 s
 WINDOW_FRAMES = 5
@@ -37,8 +38,11 @@ class ScoreConfig:
     batch_size: int = 64
     jpeg_roundtrip: bool = True
     device: str = "auto"
+    precision: str = "fp32"  # fp32 = the reference's numbers; bf16/fp16 are opt-in fast modes
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 1 <= self.vshift <= 100:
             raise ConfigError(f"vshift must be within 1..100, got {self.vshift}")
         if self.batch_size < 1:
@@ -58,6 +62,7 @@ class PipelineConfig:
     aggregate: str = "best"
     scene_threshold: float = 30.0  # PySceneDetect 0.5.1 ContentDetector default
     scene_min_len: int = 15  # frames between cuts
+    detect_every: int = 1  # fast mode: detect on every Nth frame, interpolate between (opt-in)
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
@@ -66,6 +71,8 @@ class PipelineConfig:
             raise ConfigError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
         if self.min_track < 1 or self.num_failed_det < 1 or self.min_face_size < 0:
             raise ConfigError("min_track and num_failed_det must be positive, min_face_size >= 0")
+        if self.detect_every < 1:
+            raise ConfigError(f"detect_every must be >= 1, got {self.detect_every}")
         if not 0 < self.facedet_scale <= 1:
             raise ConfigError(f"facedet_scale must be in (0, 1], got {self.facedet_scale}")
         if self.crop_scale < 0:

@@ -9,14 +9,17 @@ and stream probing use PyAV.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 import functools
 import logging
 from pathlib import Path
+import queue
 import shutil
 import subprocess
+import threading
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -24,6 +27,7 @@ import numpy as np
 from .errors import DependencyError, InputError
 
 __all__ = [
+    "prefetch",
     "MediaInfo",
     "probe_media",
     "iter_frames",
@@ -33,12 +37,16 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _FFMPEG_INSTALL_HINT = (
     "install it with 'apt-get install ffmpeg' (Debian/Ubuntu), 'brew install ffmpeg' (macOS) or "
     "'conda install -c conda-forge ffmpeg', or point SYNCNET_EVAL_FFMPEG at the binary"
 )
 _PIPE_CHUNK_BYTES = 1 << 20
+# Decoded frames are handed on in chunks of at most this many bytes (or chunk_frames frames):
+# ~10 frames of 1080p, 64 of 224x224. With the prefetch queue this bounds memory per stream.
+CHUNK_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -248,7 +256,7 @@ def _iter_jpeg_roundtrip(
                 if img is None:
                     raise InputError(f"{path}: a frame could not be decoded")
                 batch.append(img)
-                if len(batch) == chunk_frames:
+                if len(batch) >= min(chunk_frames, max(1, CHUNK_BYTES // img.nbytes)):
                     yield np.stack(batch)
                     batch = []
         stderr = proc.stderr.read() if proc.stderr else b""
@@ -275,7 +283,7 @@ def _iter_pyav(path: Path, chunk_frames: int) -> Iterator[np.ndarray]:
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
                 batch.append(frame.to_ndarray(format="bgr24"))
-                if len(batch) == chunk_frames:
+                if len(batch) >= min(chunk_frames, max(1, CHUNK_BYTES // batch[0].nbytes)):
                     yield np.stack(batch)
                     batch = []
     except av.FFmpegError as exc:
@@ -293,7 +301,7 @@ def iter_frames(
         path: media file.
         jpeg_roundtrip: pass every frame through ffmpeg's default-quality JPEG and libjpeg-turbo,
             as the reference does (needed for the reference's numbers).
-        chunk_frames: frames per yielded chunk (bounds memory).
+        chunk_frames: most frames per yielded chunk; chunks also stay under ``CHUNK_BYTES``.
 
     Yields:
         (n, H, W, 3) uint8 BGR chunks, n <= chunk_frames.
@@ -337,6 +345,58 @@ def read_audio(path: str | Path, *, async_resample: bool = True) -> np.ndarray:
         raise _ffmpeg_error(p, proc.stderr)
     data = proc.stdout
     return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """Produce ``items`` in a background thread, at most ``depth`` ahead of the consumer.
+
+    Decoding (ffmpeg in its own process, libjpeg-turbo and cv2 releasing the GIL) then overlaps
+    with model inference instead of alternating with it; the bounded queue bounds memory.
+    Exceptions of the producer re-raise in the consumer; closing the consumer stops the producer.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            q.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None and stop.is_set():
+                close()
+
+    thread = threading.Thread(target=produce, name="syncnet-eval-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
 
 
 def fps_fraction(fps: float | None) -> Fraction | None:

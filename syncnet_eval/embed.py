@@ -73,7 +73,8 @@ class SyncNetEmbedder:
 
     model: SyncNet
     device: torch.device
-    batch_size: int = 20
+    batch_size: int = 64
+    precision: str = "fp32"  # bf16/fp16: opt-in autocast (numbers move; see scripts/bench.py)
 
     def __post_init__(self) -> None:
         self.model = self.model.to(self.device).eval()
@@ -127,7 +128,16 @@ class SyncNetEmbedder:
         # unfold -> (n, H, W, 3, 5); channel c * 5 + t, laid out channels-last.
         win = x.unfold(0, WINDOW_FRAMES, 1).reshape(n, h, w, 3 * WINDOW_FRAMES)
         win = win.permute(0, 3, 1, 2).float()  # (n, 15, H, W), BGR 0-255, channels-last
-        return self.model.netfclip(self._lip2d(win).flatten(1))
+        with self._autocast():
+            return self.model.netfclip(self._lip2d(win).flatten(1)).float()
+
+    def _autocast(self):
+        import contextlib
+
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     @torch.inference_mode()
     def embed_audio(self, mfcc_t13: np.ndarray, n_windows: int) -> torch.Tensor:
@@ -147,7 +157,8 @@ class SyncNetEmbedder:
             cols = cc[:, _MFCC_PER_FRAME * start : _MFCC_PER_FRAME * (stop - 1) + _MFCC_WINDOW]
             wins = cols.unfold(1, _MFCC_WINDOW, _MFCC_PER_FRAME)  # (13, n, 20)
             wins = wins.permute(1, 0, 2).unsqueeze(1).contiguous()  # (n, 1, 13, 20)
-            outs.append(self.model.forward_aud(wins))
+            with self._autocast():
+                outs.append(self.model.forward_aud(wins).float())
         if not outs:
             return torch.empty((0, 1024), device=self.device)
         return torch.cat(outs)

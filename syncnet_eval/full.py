@@ -27,7 +27,7 @@ import numpy as np
 from .audio import mfcc
 from .config import AUDIO_SAMPLES_PER_FRAME, FPS, LIP_SIZE_PX
 from .crop import CropGeometry, crop_face, smooth_track
-from .decode import MediaInfo, ffmpeg_executable, iter_frames, probe_media
+from .decode import MediaInfo, ffmpeg_executable, iter_frames, prefetch, probe_media
 from .embed import num_windows
 from .errors import InputError
 from .scenes import SceneCutDetector
@@ -126,26 +126,121 @@ def _opencv_scenes(avi: Path, pipe: SyncPipeline) -> tuple[list[tuple[int, int]]
 
 
 def _detect_all(avi: Path, pipe: SyncPipeline) -> tuple[list[np.ndarray], int]:
+    """Detect faces on every frame, or on every Nth (``detect_every``) and interpolate."""
     detector = pipe.face_detector()
-    dets: list[np.ndarray] = []
-    for chunk in _iter_q2_frames(avi):
-        dets.extend(detector.detect(chunk))
-    return dets, len(dets)
+    every = pipe.pipeline_config.detect_every
+    if every == 1:
+        dets: list[np.ndarray] = []
+        for chunk in prefetch(_iter_q2_frames(avi)):
+            dets.extend(detector.detect(chunk))
+        return dets, len(dets)
+    keyed: dict[int, np.ndarray] = {}
+    idx = 0
+    last: np.ndarray | None = None
+    for chunk in prefetch(_iter_q2_frames(avi)):
+        picks = [k for k in range(len(chunk)) if (idx + k) % every == 0]
+        if picks:
+            for k, d in zip(picks, detector.detect(chunk[picks]), strict=True):
+                keyed[idx + k] = d
+        idx += len(chunk)
+        last = chunk[-1:]
+    if last is not None and idx - 1 not in keyed:
+        keyed[idx - 1] = detector.detect(last)[0]
+    return interpolate_keyframes(keyed, idx), idx
+
+
+def interpolate_keyframes(
+    keyed: dict[int, np.ndarray], num_frames: int, iou_threshold: float = 0.5
+) -> list[np.ndarray]:
+    """Per-frame boxes from boxes on key frames (fast mode ``--detect-every``).
+
+    Between consecutive key frames each box is matched to the best-overlapping box of the next
+    key frame (IoU above ``iou_threshold``, the tracker's own rule) and its corners and score are
+    interpolated linearly; an unmatched box is kept on its key frame only.
+
+    Args:
+        keyed: key frame index -> (K, 5) ``[x1, y1, x2, y2, score]``.
+        num_frames: frames in the stream.
+
+    Returns:
+        ``num_frames`` arrays (K, 5), best score first.
+    """
+    from .tracking import iou
+
+    out: list[list[np.ndarray]] = [[] for _ in range(num_frames)]
+    keys = sorted(keyed)
+    for k in keys:
+        out[k].extend(keyed[k])
+    for k0, k1 in zip(keys, keys[1:], strict=False):
+        b0, b1 = keyed[k0], keyed[k1]
+        if not len(b0) or not len(b1) or k1 - k0 < 2:
+            continue
+        for box in b0:
+            overlaps = [iou(box[:4], other[:4]) for other in b1]
+            j = int(np.argmax(overlaps))
+            if overlaps[j] <= iou_threshold:
+                continue
+            for f in range(k0 + 1, k1):
+                a = (f - k0) / (k1 - k0)
+                out[f].append((1 - a) * box + a * b1[j])
+    result = []
+    for boxes in out:
+        arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
+        result.append(arr[np.argsort(-arr[:, 4], kind="stable")])
+    return result
+
+
+class _CropWriter:
+    """An XVID AVI encoder bit-exact with the reference's ``cv2.VideoWriter`` (OpenCV 4.8.1).
+
+    OpenCV 4.8.1 bundles FFmpeg 5.1 and sets bit_rate = bit_rate_tolerance = 2 * fps * w * h,
+    qmin 3, gop 12, one thread, BGR24 -> YUV420P through swscale. The same settings on the ffmpeg
+    5.1 CLI reproduce its packets exactly, whereas OpenCV 5's own writer (newer swscale) moves
+    pixels by up to 27 levels (scripts/study_xvid_writer.py).
+    """
+
+    def __init__(self, path: Path, size_px: int = LIP_SIZE_PX, fps: int = FPS) -> None:
+        bitrate = str(2 * fps * size_px * size_px)
+        cmd = [ffmpeg_executable(), "-nostdin", "-loglevel", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{size_px}x{size_px}",
+               "-r", str(fps), "-i", "pipe:0", "-c:v", "mpeg4", "-vtag", "XVID",
+               "-pix_fmt", "yuv420p", "-b:v", bitrate, "-bt", bitrate, "-qmin", "3", "-g", "12",
+               "-threads", "1", "-filter_threads", "1", str(path)]  # fmt: skip
+        self.path = path
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)  # fmt: skip
+
+    def write(self, frame_bgr: np.ndarray) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(np.ascontiguousarray(frame_bgr).tobytes())
+
+    def close(self) -> None:
+        if self._proc.stdin and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        stderr = self._proc.stderr.read() if self._proc.stderr else b""
+        if self._proc.wait() != 0:
+            raise InputError(f"{self.path}: crop encoding failed ({stderr.decode()[-200:]})")
+        if self._proc.stderr:
+            self._proc.stderr.close()
+
+    def kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
 
 
 def _write_crops(
     avi: Path, tracks: list[Track], geoms: list[CropGeometry], crop_scale: float, tmp: Path
 ) -> list[Path]:
-    """One pass over the q2 frames, cropping every active track and encoding XVID as cv2 does."""
-    fourcc = cv2.VideoWriter_fourcc(*"XVID")
-    outs = [tmp / f"{i:05d}t.avi" for i in range(len(tracks))]
-    writers = [cv2.VideoWriter(str(p), fourcc, FPS, (LIP_SIZE_PX, LIP_SIZE_PX)) for p in outs]
+    """One pass over the q2 frames, cropping every active track into its own XVID AVI."""
+    writers = [_CropWriter(tmp / f"{i:05d}t.avi") for i in range(len(tracks))]
     last_needed = max(t.last_frame for t in tracks)
+    ok = False
     try:
         idx = 0
-        for chunk in _iter_q2_frames(avi):
+        for chunk in prefetch(_iter_q2_frames(avi)):
             for frame in chunk:
-                for t, g, w in zip(tracks, geoms, writers):
+                for t, g, w in zip(tracks, geoms, writers, strict=True):
                     if t.first_frame <= idx <= t.last_frame:
                         k = idx - t.first_frame
                         w.write(crop_face(frame, g.center_x[k], g.center_y[k], g.half_size[k],
@@ -153,10 +248,14 @@ def _write_crops(
                 idx += 1
             if idx > last_needed:
                 break
-    finally:
         for w in writers:
-            w.release()
-    return outs
+            w.close()
+        ok = True
+    finally:
+        if not ok:
+            for w in writers:
+                w.kill()
+    return [w.path for w in writers]
 
 
 def _save_crop(crop_avi: Path, audio: np.ndarray, dest: Path, src: Path) -> None:
@@ -311,7 +410,7 @@ def run_full_pipeline(
                            path)  # fmt: skip
             t = time.perf_counter()
             cc = mfcc(track_audio)
-            chunks = iter_frames(crop_avi, jpeg_roundtrip=scfg.jpeg_roundtrip)
+            chunks = prefetch(iter_frames(crop_avi, jpeg_roundtrip=scfg.jpeg_roundtrip))
             lips = pipe.embedder.embed_lips(chunks)
             n_win = num_windows(lips.shape[0] + 4, track_audio.size)
             if n_win < 1:

@@ -24,7 +24,7 @@ from .config import (
     PipelineConfig,
     ScoreConfig,
 )
-from .decode import MediaInfo, ffmpeg_version, iter_frames, probe_media, read_audio
+from .decode import MediaInfo, ffmpeg_version, iter_frames, prefetch, probe_media, read_audio
 from .device import resolve_device
 from .embed import SyncNetEmbedder, num_windows
 from .errors import ConfigError, InputError
@@ -100,7 +100,9 @@ class SyncPipeline:
         load_syncnet_state(model, wm.load_state_dict(path), str(path))
         self.syncnet_weights_path = path
         self.syncnet_weights_sha256 = wm.file_sha256(path)
-        self.embedder = SyncNetEmbedder(model, self.device, self.score_config.batch_size)
+        self.embedder = SyncNetEmbedder(
+            model, self.device, self.score_config.batch_size, self.score_config.precision
+        )
 
     # -- public -------------------------------------------------------------------------------
 
@@ -202,9 +204,9 @@ class SyncPipeline:
 
         counter = _FrameCounter()
         chunks = iter_frames(path, jpeg_roundtrip=self.score_config.jpeg_roundtrip)
-        chunks = timer.wrap("decode", chunks)
         if recipe == "wav2lip-lrs":
-            chunks = (_resize_224(c) for c in chunks)
+            chunks = map(_resize_224, chunks)  # in the decode thread: only 224 px is queued
+        chunks = timer.wrap("decode", prefetch(chunks))
         max_w = max(0, audio.size // AUDIO_SAMPLES_PER_FRAME - 5)
         t = time.perf_counter()
         decode_before = timer.timings.get("decode", 0.0)
