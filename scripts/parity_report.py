@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Largest deviation from the reference goldens (../shared/reference), per file and overall.
 
-    python scripts/parity_report.py                 # all recipes
-    python scripts/parity_report.py --recipes full  # only the full pipeline (injected boxes)
+python scripts/parity_report.py                 # all recipes
+python scripts/parity_report.py --recipes full  # only the full pipeline (injected boxes)
 """
 
 from __future__ import annotations
@@ -32,12 +32,16 @@ def _dev(track, gold: dict) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", nargs="*", default=["direct", "direct224", "full"])
-    ap.add_argument("--weights", type=Path, default=SHARED / "weights/test/syncnet_parity_test.model")
+    ap.add_argument(
+        "--weights", type=Path, default=SHARED / "weights/test/syncnet_parity_test.model"
+    )
     args = ap.parse_args()
     pipe = SyncPipeline(ScoreConfig(device="cpu"), PipelineConfig(), syncnet_weights=args.weights,
                         offline=True, progress=False)  # fmt: skip
     recipe_of = {"direct": "direct", "direct224": "wav2lip-lrs", "full": "syncnet-pipeline"}
-    print("| golden | offset same | scenes/tracks same | max geometry dev px | max distance dev | s |")
+    print(
+        "| golden | offset same | scenes/tracks same | max geometry dev px | max distance dev | s |"
+    )
     print("| --- | --- | --- | ---: | ---: | ---: |")
     worst: dict[str, float] = {}
     for kind in args.recipes:
@@ -60,7 +64,10 @@ def main() -> None:
                 offsets &= t.av_offset == g["av_offset"]
                 dev = max(dev, _dev(t, g))
                 if kind == "full":
-                    same_struct &= (t.first_frame, t.last_frame) == (g["first_frame"], g["last_frame"])
+                    same_struct &= (t.first_frame, t.last_frame) == (
+                        g["first_frame"],
+                        g["last_frame"],
+                    )
                     for key in ("smoothed_center_x", "smoothed_center_y", "smoothed_half_size"):
                         geo = max(geo, float(np.abs(np.subtract(getattr(t, key), g[key])).max()))
             worst[kind] = max(worst.get(kind, 0.0), dev)

@@ -14,11 +14,11 @@ Prints a markdown table (rows = measurements, columns = files). Scratch files go
 from __future__ import annotations
 
 import argparse
+from fractions import Fraction
 import io
+from pathlib import Path
 import subprocess
 import tempfile
-from fractions import Fraction
-from pathlib import Path
 
 import av
 import cv2
@@ -157,14 +157,15 @@ def pix_stats(a: list[np.ndarray], b: list[np.ndarray]) -> str:
     n = min(len(a), len(b))
     if n == 0:
         return "n/a"
-    d = [np.abs(x.astype(np.int16) - y.astype(np.int16)) for x, y in zip(a[:n], b[:n])]
+    d = [np.abs(x.astype(np.int16) - y.astype(np.int16)) for x, y in zip(a[:n], b[:n], strict=True)]
     same = sum(int(x.max() == 0) for x in d)
-    return f"same {same}/{n}, max {max(int(x.max()) for x in d)}, mean {np.mean([x.mean() for x in d]):.3f}"
+    worst = max(int(x.max()) for x in d)
+    return f"same {same}/{n}, max {worst}, mean {np.mean([x.mean() for x in d]):.3f}"
 
 
 def frac(a: list[bytes], b: list[bytes]) -> str:
     n = min(len(a), len(b))
-    return f"{sum(x == y for x, y in zip(a, b))}/{n}" + (
+    return f"{sum(x == y for x, y in zip(a, b, strict=False))}/{n}" + (
         "" if len(a) == len(b) else " (len differs)"
     )
 
@@ -217,7 +218,8 @@ def native_audio_diff(ff: str, path: str) -> str:
     fmt = "f32le" if flt else "s16le"
     cli = np.frombuffer(run([ff, *Q, "-i", path, "-vn", "-f", fmt, "pipe:1"]), py.dtype)
     n = min(len(cli), len(py))
-    return f"Δn {len(py) - len(cli):+d}, max abs {np.abs(cli[:n].astype(np.float64) - py[:n]).max():.3g}"
+    worst = np.abs(cli[:n].astype(np.float64) - py[:n]).max()
+    return f"Δn {len(py) - len(cli):+d}, max abs {worst:.3g}"
 
 
 def audio_stats(ref: np.ndarray, x: np.ndarray) -> str:

@@ -114,7 +114,8 @@ def probe_media(path: str | Path) -> MediaInfo:
             )
     except PermissionError as exc:
         raise InputError(f"{p}: permission denied", status="error") from exc
-    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError, AttributeError) as exc:
+        # AttributeError: PyAV exposes a stream whose codec context a corrupt header left empty.
         raise InputError(f"{p}: not a readable media file ({_short(exc)})") from exc
     if not info.has_video:
         raise InputError(f"{p}: no video stream")

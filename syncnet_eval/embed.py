@@ -93,7 +93,8 @@ class SyncNetEmbedder:
 
         Args:
             chunks: (n, H, W, 3) uint8 BGR frame chunks, in order.
-            max_windows: stop after this many windows (None: all T - 4).
+            max_windows: embed at most this many windows (None: all T - 4); the stream is
+                still consumed to its end.
 
         Returns:
             (W, 1024) float32 tensor on the embedder's device.
@@ -114,9 +115,9 @@ class SyncNetEmbedder:
                 outs.append(self._lip_windows(torch.from_numpy(np.ascontiguousarray(block))))
                 start += n_win
                 done += n_win
-            carry = frames[start:]
-            if max_windows is not None and done >= max_windows:
-                break
+            # Keep the last 4 frames for the next chunk's windows. Once max_windows is reached the
+            # remaining chunks are still drained (not embedded): callers count every frame.
+            carry = frames[start:][-(WINDOW_FRAMES - 1) :]
         if not outs:
             return torch.empty((0, 1024), device=self.device)
         return torch.cat(outs)

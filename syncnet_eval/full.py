@@ -401,7 +401,9 @@ def run_full_pipeline(
         timer.add("tracking_crop", time.perf_counter() - t)
 
         track_results: list[TrackResult] = []
-        for i, (tr, geom, crop_avi) in enumerate(zip(tracking.tracks, geoms, crop_files)):
+        for i, (tr, geom, crop_avi) in enumerate(
+            zip(tracking.tracks, geoms, crop_files, strict=True)
+        ):
             lo = tr.first_frame * AUDIO_SAMPLES_PER_FRAME
             hi = (tr.last_frame + 1) * AUDIO_SAMPLES_PER_FRAME
             track_audio = audio[lo:hi]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 import contextlib
 import csv
 import io
 import json
+import logging
 import os
 from pathlib import Path
 import tempfile
@@ -19,12 +21,23 @@ __all__ = [
     "results_document",
     "write_results",
     "read_results",
+    "read_jsonl",
+    "JsonlLog",
+    "csv_text",
     "CSV_COLUMNS",
+    "TRACK_CSV_COLUMNS",
 ]
+
+log = logging.getLogger(__name__)
 
 CSV_COLUMNS = (
     "path", "id", "group", "status", "reason", "recipe", "aggregate", "av_offset", "lse_d",
     "lse_c", "num_tracks", "warnings",
+)  # fmt: skip
+# ``--per-track``: the video columns, then one track's numbers (empty for unscored videos).
+TRACK_CSV_COLUMNS = (
+    *CSV_COLUMNS, "track_index", "track_first_frame", "track_last_frame", "track_av_offset",
+    "track_lse_d", "track_lse_c", "track_num_windows",
 )  # fmt: skip
 
 
@@ -46,13 +59,23 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def results_document(
-    results: list[VideoResult], summary: dict[str, Any] | None = None
+    results: Sequence[VideoResult],
+    summary: dict[str, Any] | None = None,
+    extras: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON contract: schema version, tool, results (and summary when given)."""
+    """The JSON contract: schema version, tool, results (and summary when given).
+
+    ``extras[i]`` (for example a batch's ``input_identity`` and ``config_hash``) is merged into
+    the dict of ``results[i]``; ``VideoResult.from_dict`` ignores such keys.
+    """
+    records = [r.to_dict() for r in results]
+    if extras is not None:
+        for rec, extra in zip(records, extras, strict=True):
+            rec.update(extra)
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "syncnet-eval", "version": __version__},
-        "results": [r.to_dict() for r in results],
+        "results": records,
     }
     if summary is not None:
         doc["summary"] = summary
@@ -76,25 +99,62 @@ def _csv_row(result: VideoResult) -> dict[str, Any]:
     }
 
 
-def csv_text(results: list[VideoResult]) -> str:
-    """One row per video with fixed columns."""
+def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
+    base = _csv_row(result)
+    if not result.tracks:
+        return [{**base, **{c: "" for c in TRACK_CSV_COLUMNS[len(CSV_COLUMNS) :]}}]
+    return [
+        {
+            **base,
+            "track_index": t.index,
+            "track_first_frame": t.first_frame,
+            "track_last_frame": t.last_frame,
+            "track_av_offset": t.av_offset,
+            "track_lse_d": f"{t.lse_d:.6f}",
+            "track_lse_c": f"{t.lse_c:.6f}",
+            "track_num_windows": t.num_windows,
+        }
+        for t in result.tracks
+    ]
+
+
+def csv_text(results: Sequence[VideoResult], *, per_track: bool = False) -> str:
+    """One row per video with fixed columns, or with ``per_track`` one row per face track."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    columns = TRACK_CSV_COLUMNS if per_track else CSV_COLUMNS
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for r in results:
-        writer.writerow(_csv_row(r))
+        if per_track:
+            writer.writerows(_track_rows(r))
+        else:
+            writer.writerow(_csv_row(r))
     return buf.getvalue()
 
 
 def write_results(
-    path: Path, results: list[VideoResult], summary: dict[str, Any] | None = None
+    path: Path,
+    results: Sequence[VideoResult],
+    summary: dict[str, Any] | None = None,
+    *,
+    per_track: bool = False,
+    extras: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
-    """Write results as JSON (``.json``) or CSV (``.csv``), atomically."""
+    """Write results as JSON (``.json``) or CSV (``.csv``), atomically.
+
+    Args:
+        path: output file; the suffix picks the format.
+        results: records in output order.
+        summary: stored under ``summary`` in JSON (CSV has no place for it).
+        per_track: CSV with one row per track instead of one per video.
+        extras: per-record keys merged into the JSON records (see ``results_document``).
+    """
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        atomic_write_text(path, csv_text(results))
+        atomic_write_text(path, csv_text(results, per_track=per_track))
     else:
-        atomic_write_text(path, json.dumps(results_document(results, summary), indent=2) + "\n")
+        doc = results_document(results, summary, extras)
+        atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
 
 
 def read_results(path: Path) -> list[VideoResult]:
@@ -102,6 +162,90 @@ def read_results(path: Path) -> list[VideoResult]:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".jsonl":
-        return [VideoResult.from_dict(json.loads(ln)) for ln in text.splitlines() if ln.strip()]
+        return [VideoResult.from_dict(rec) for rec in read_jsonl(path)]
     doc = json.loads(text)
     return [VideoResult.from_dict(r) for r in doc["results"]]
+
+
+def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """Records of a JSONL log, one JSON object per newline-terminated line.
+
+    A last line without its newline is what a run killed mid-write leaves; it is ignored, and
+    with ``repair`` the file is truncated after the last newline so appends start clean. A
+    complete line that does not parse is skipped with a warning.
+
+    Args:
+        path: the log.
+        repair: truncate a partial last line in place.
+
+    Returns:
+        The parsed records in file order (empty for a missing file).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        log.warning(
+            "%s: ignoring a partial last record (%d bytes; an interrupted run)",
+            path,
+            len(data) - end,
+        )
+        if repair:
+            os.truncate(path, end)
+    records: list[dict[str, Any]] = []
+    for lineno, line in enumerate(data[:end].splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            log.warning("%s:%d: skipping a line that is not JSON", path, lineno)
+            continue
+        if isinstance(rec, dict):
+            records.append(rec)
+        else:
+            log.warning("%s:%d: skipping a line that is not a JSON object", path, lineno)
+    return records
+
+
+class JsonlLog:
+    """Append-only JSONL log: each record is one ``write`` of one line, then fsync.
+
+    A kill at any moment leaves whole lines plus at most one partial last line, which
+    ``read_jsonl(..., repair=True)`` cuts off.
+
+    Args:
+        path: the log file (created if missing).
+        truncate: start an empty log instead of appending.
+    """
+
+    def __init__(self, path: Path, *, truncate: bool = False) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0)
+        self._fd: int | None = os.open(self.path, flags, 0o644)
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write ``record`` as one line and flush it to disk."""
+        if self._fd is None:
+            raise ValueError(f"{self.path}: log is closed")
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+        view = memoryview(line)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> JsonlLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -27,7 +27,7 @@ from .config import (
 from .decode import MediaInfo, ffmpeg_version, iter_frames, prefetch, probe_media, read_audio
 from .device import resolve_device
 from .embed import SyncNetEmbedder, num_windows
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, SyncEvalError
 from .models.syncnet import LIP_MAX_SIDE_PX, LIP_MIN_SIDE_PX, SyncNet, load_syncnet_state
 from .scoring import OffsetScores, score_offsets
 from .types import TrackResult, VideoResult
@@ -154,8 +154,8 @@ class SyncPipeline:
                 result = self._evaluate_direct(Path(path), recipe, timer, audio_path)
         except InputError as exc:
             result = VideoResult.failure(str(path), recipe, exc.status, str(exc))
-        except ConfigError as exc:
-            raise exc
+        except SyncEvalError:
+            raise  # weights, dependencies, configuration: not the input's fault, stop here
         except Exception as exc:  # noqa: BLE001 - a batch records it and goes on
             if raise_unexpected:
                 raise

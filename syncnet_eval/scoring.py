@@ -9,6 +9,7 @@ with audio window ``i - av_offset``; a positive offset means the audio leads the
 from __future__ import annotations
 
 from dataclasses import dataclass
+import warnings
 
 import numpy as np
 from scipy.signal import medfilt
@@ -94,7 +95,10 @@ def score_offsets(
     minval, minidx = torch.min(mdist, dim=0)
     median = torch.median(mdist)  # 2v+1 values: the true middle element
     framewise = (median - dists[:, minidx]).cpu().numpy().astype(np.float64)
-    framewise = medfilt(framewise, kernel_size=_FRAMEWISE_MEDFILT_TAPS)
+    with warnings.catch_warnings():
+        # scipy warns when the filter is longer than a very short clip; the result is defined.
+        warnings.simplefilter("ignore", UserWarning)
+        framewise = medfilt(framewise, kernel_size=_FRAMEWISE_MEDFILT_TAPS)
     return OffsetScores(
         av_offset=int(vshift - int(minidx)),
         lse_d=float(minval),

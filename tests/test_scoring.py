@@ -70,10 +70,13 @@ def test_framewise_confidence_is_median_filtered() -> None:
     scores = score_offsets(video, audio, vshift=5)
     assert scores.framewise_conf.shape == (30,)
     # Zero-padded 9-tap median: the first value is the median of 4 zeros and 5 values.
-    raw = np.median(scores.dist_by_shift) - distance_by_shift(video, audio, 5)[
-        :, 5 - scores.av_offset
-    ].numpy()
-    assert scores.framewise_conf[0] == pytest.approx(float(np.median(np.r_[np.zeros(4), raw[:5]])), abs=1e-5)
+    raw = (
+        np.median(scores.dist_by_shift)
+        - distance_by_shift(video, audio, 5)[:, 5 - scores.av_offset].numpy()
+    )
+    assert scores.framewise_conf[0] == pytest.approx(
+        float(np.median(np.r_[np.zeros(4), raw[:5]])), abs=1e-5
+    )
 
 
 def test_no_windows_is_an_error() -> None:

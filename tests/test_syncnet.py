@@ -64,9 +64,7 @@ def test_streamed_lip_embeddings_equal_per_window_forward() -> None:
     streamed = embedder.embed_lips(iter(chunks))
     with torch.inference_mode():
         x = torch.from_numpy(frames).float().permute(3, 0, 1, 2)  # (3, T, H, W) BGR 0-255
-        per_window = torch.cat(
-            [model.forward_lip(x[:, v : v + 5].unsqueeze(0)) for v in range(9)]
-        )
+        per_window = torch.cat([model.forward_lip(x[:, v : v + 5].unsqueeze(0)) for v in range(9)])
     assert streamed.shape == (9, 1024)
     torch.testing.assert_close(streamed, per_window, rtol=1e-4, atol=1e-4)
 
@@ -90,3 +88,21 @@ def test_window_count_drops_the_last_start_like_the_reference() -> None:
     assert num_windows(317, 202880) == 312
     assert num_windows(100, 640 * 50) == 45  # audio-limited
     assert num_windows(5, 640 * 5) == 0
+
+
+def test_max_windows_still_drains_the_whole_stream() -> None:
+    # Callers count frames while the embedder consumes the stream: stopping early at
+    # max_windows undercounted the last chunk's frames (one window fewer than the reference).
+    model = _seeded_model()
+    embedder = SyncNetEmbedder(model, torch.device("cpu"), batch_size=4)
+    frames = np.random.default_rng(2).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
+    seen = []
+
+    def stream():
+        for _ in range(5):
+            seen.append(len(frames))
+            yield frames
+
+    out = embedder.embed_lips(stream(), max_windows=6)
+    assert out.shape == (6, 1024)
+    assert sum(seen) == 15  # every chunk was pulled

@@ -6,18 +6,18 @@ the real user cache.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 import hashlib
 import http.server
 import json
 import logging
 import os
+from pathlib import Path
 import pickle
 import random
 import socket
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import torch

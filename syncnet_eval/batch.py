@@ -1,0 +1,828 @@
+"""Batch scoring: many inputs, a resumable JSONL log, worker processes and per-file time limits.
+
+``collect_inputs`` turns files, directories and a manifest CSV into ``BatchInput`` items;
+``run_batch`` scores them (in this process, or in worker processes that each hold their own
+models) and returns one ``BatchRecord`` per input, in input order, whatever happened to it.
+
+Resume: every record carries ``input_identity`` (resolved path, size and mtime, or a content
+hash) and ``config_hash`` (scoring and pipeline settings, recipe, weight hashes). A record in the
+log with the same identity and hash is reused instead of scoring the input again, so a run killed
+at any moment and restarted ends with every input recorded exactly once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+import contextlib
+import csv
+from dataclasses import dataclass, field, replace
+import fnmatch
+import hashlib
+import json
+import logging
+import multiprocessing
+from multiprocessing.connection import Connection, wait
+import os
+from pathlib import Path
+import signal
+import stat
+import sys
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from .config import RECIPES, PipelineConfig, ScoreConfig, config_hash
+from .errors import (
+    ConfigError,
+    DependencyError,
+    InputError,
+    ModelWeightsError,
+    SyncEvalError,
+)
+from .io import JsonlLog, read_jsonl
+from .types import VideoResult
+
+if TYPE_CHECKING:
+    from .pipeline import SyncPipeline
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "IDENTITY_MODES",
+    "BatchInput",
+    "BatchConfig",
+    "BatchRecord",
+    "BatchEvent",
+    "BatchOutcome",
+    "scan_directory",
+    "read_manifest",
+    "collect_inputs",
+    "input_identity",
+    "run_batch",
+]
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (
+    ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".flv", ".wmv", ".ts",
+    ".mts", ".m2ts", ".3gp", ".ogv",
+)  # fmt: skip
+# How a file is recognised on resume: path + size + mtime (cheap) or path + size + sha256.
+IDENTITY_MODES = ("mtime", "sha256")
+_MANIFEST_COLUMNS = ("path", "audio", "id", "group")
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """One video to score.
+
+    Attributes:
+        path: the video (as given, or joined to the manifest's folder).
+        audio_path: score against this audio file instead of the video's own track.
+        id: stable name used to match runs (manifest ``id``; for directory scans the path
+            relative to the scanned directory).
+        group: manifest ``group``, summarised separately.
+    """
+
+    path: Path
+    audio_path: Path | None = None
+    id: str | None = None
+    group: str | None = None
+
+
+# -- collecting inputs ------------------------------------------------------------------------
+
+
+def _matches(rel: str, name: str, globs: Sequence[str], extensions: Sequence[str]) -> bool:
+    if globs:
+        return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in globs)
+    return name.lower().endswith(tuple(e.lower() for e in extensions))
+
+
+def scan_directory(
+    root: Path, *, globs: Sequence[str] = (), extensions: Sequence[str] = VIDEO_EXTENSIONS
+) -> list[BatchInput]:
+    """Video files under ``root``, recursively, sorted by relative path.
+
+    Files are kept when their name ends with one of ``extensions`` or, when ``globs`` are given,
+    when their relative path or name matches one of them (``fnmatch``; ``*`` crosses ``/``).
+    Hidden entries (leading ``.``) are skipped and symlinked directories are not followed. A
+    directory whose name matches is reported as an input of its own (it gets an error record)
+    rather than searched. ``id`` is the POSIX path relative to ``root``.
+    """
+    found: list[BatchInput] = []
+
+    def visit(directory: Path, rel_parts: tuple[str, ...]) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            log.warning("%s: cannot list directory (%s); skipped", directory, exc.strerror)
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = "/".join((*rel_parts, entry.name))
+            path = directory / entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            matched = _matches(rel, entry.name, globs, extensions)
+            if is_dir and not matched:
+                visit(path, (*rel_parts, entry.name))
+            elif matched:
+                found.append(BatchInput(path=path, id=rel))
+
+    visit(Path(root), ())
+    return found
+
+
+def read_manifest(path: Path) -> list[BatchInput]:
+    """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group``.
+
+    Relative paths resolve against the manifest's folder. Rows whose file is missing are kept
+    (they get an error record); blank rows are skipped.
+
+    Raises:
+        InputError: the manifest cannot be read, has no ``path`` column, or a row has no path.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the manifest ({exc})", status="error") from exc
+    reader = csv.DictReader(text.splitlines())
+    columns = [c.strip().lower() for c in (reader.fieldnames or [])]
+    if "path" not in columns:
+        raise InputError(
+            f"{path}: the manifest needs a header row with a 'path' column (optional columns: "
+            f"{', '.join(_MANIFEST_COLUMNS[1:])}); found {columns or 'no header'}",
+            status="error",
+        )
+    base = path.parent
+    items: list[BatchInput] = []
+    for lineno, raw in enumerate(reader, start=2):
+        row = {
+            (k or "").strip().lower(): (v or "").strip()
+            for k, v in raw.items()
+            if isinstance(v, str) or v is None
+        }
+        if not any(row.values()):
+            continue
+        if not row.get("path"):
+            raise InputError(f"{path}:{lineno}: row has no path", status="error")
+        audio = row.get("audio") or None
+        items.append(
+            BatchInput(
+                path=base / Path(row["path"]).expanduser(),
+                audio_path=(base / Path(audio).expanduser()) if audio else None,
+                id=row.get("id") or None,
+                group=row.get("group") or None,
+            )
+        )
+    return items
+
+
+def collect_inputs(
+    paths: Sequence[Path],
+    *,
+    manifest: Path | None = None,
+    globs: Sequence[str] = (),
+    extensions: Sequence[str] = VIDEO_EXTENSIONS,
+) -> list[BatchInput]:
+    """Inputs in command-line order: files as given, directories expanded, then manifest rows.
+
+    A path that does not exist or is not a directory is kept as a file input (it gets a record
+    saying what is wrong with it). A directory whose name looks like a video is treated the same
+    way when given directly.
+
+    Raises:
+        InputError: when the manifest is unreadable (see ``read_manifest``).
+    """
+    items: list[BatchInput] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir() and not _matches(p.name, p.name, globs, extensions):
+            items.extend(scan_directory(p, globs=globs, extensions=extensions))
+        else:
+            items.append(BatchInput(path=p))
+    if manifest is not None:
+        items.extend(read_manifest(manifest))
+    return items
+
+
+# -- identity and configuration ---------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _file_identity(path: Path, mode: str) -> dict[str, Any]:
+    ident: dict[str, Any] = {"path": str(Path(path).resolve())}
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    regular = st is not None and stat.S_ISREG(st.st_mode)
+    ident["size"] = st.st_size if regular and st is not None else None
+    if mode == "sha256":
+        ident["sha256"] = _sha256(path) if regular else None
+    else:
+        ident["mtime_ns"] = st.st_mtime_ns if regular and st is not None else None
+    return ident
+
+
+def input_identity(item: BatchInput, mode: str = "mtime") -> dict[str, Any]:
+    """What identifies an input's content for resume.
+
+    Returns:
+        ``{"path": resolved path, "size": bytes, "mtime_ns": ...}`` (``"sha256"`` instead of
+        ``"mtime_ns"`` in ``sha256`` mode; ``None`` values for missing or non-regular files),
+        plus ``"audio"`` with the same keys when the input has a separate audio file.
+    """
+    if mode not in IDENTITY_MODES:
+        raise ConfigError(f"identity mode must be one of {IDENTITY_MODES}, got {mode!r}")
+    ident = _file_identity(item.path, mode)
+    if item.audio_path is not None:
+        ident["audio"] = _file_identity(item.audio_path, mode)
+    return ident
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """Everything that decides how each input is scored.
+
+    Attributes:
+        recipe: ``syncnet-pipeline``, ``direct`` or ``wav2lip-lrs``.
+        score_config: scoring settings.
+        pipeline_config: in-the-wild recipe settings.
+        syncnet_weights: explicit SyncNet weights (else found or downloaded once, up front).
+        s3fd_weights: explicit S3FD weights (pipeline recipe with the s3fd detector).
+        offline: never download weights.
+        detections: precomputed boxes JSON (single-video runs).
+        save_detections: write the detector's boxes here (single-video runs).
+        save_crops: write each track's crop video into this directory.
+        identity: ``mtime`` or ``sha256`` (see ``input_identity``).
+        raise_unexpected: re-raise unexpected errors instead of recording them (debugging).
+    """
+
+    recipe: str = "syncnet-pipeline"
+    score_config: ScoreConfig = field(default_factory=ScoreConfig)
+    pipeline_config: PipelineConfig = field(default_factory=PipelineConfig)
+    syncnet_weights: Path | None = None
+    s3fd_weights: Path | None = None
+    offline: bool = False
+    detections: Path | None = None
+    save_detections: Path | None = None
+    save_crops: Path | None = None
+    identity: str = "mtime"
+    raise_unexpected: bool = False
+
+    def __post_init__(self) -> None:
+        if self.recipe not in RECIPES:
+            raise ConfigError(f"unknown recipe {self.recipe!r}; choose one of {', '.join(RECIPES)}")
+        if self.identity not in IDENTITY_MODES:
+            raise ConfigError(f"identity must be one of {IDENTITY_MODES}, got {self.identity!r}")
+
+
+@dataclass(frozen=True)
+class _RunKey:
+    """The part of the configuration hash that is not a config dataclass."""
+
+    recipe: str
+    syncnet_weights_sha256: str
+    s3fd_weights_sha256: str | None
+    detections_sha256: str | None
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """Weights found (or downloaded) once by the parent and handed to every worker."""
+
+    syncnet_weights: Path
+    s3fd_weights: Path | None
+    config_hash: str
+
+
+def _resolve(config: BatchConfig, progress: bool) -> _Resolved:
+    from .models import weights as wm
+
+    syncnet = wm.resolve_weights(
+        "syncnet", config.syncnet_weights, offline=config.offline, progress=progress
+    )
+    s3fd = None
+    s3fd_sha = None
+    detects = config.recipe == "syncnet-pipeline" and config.detections is None
+    if detects and config.pipeline_config.detector == "s3fd":
+        # Found (or downloaded) once here rather than by every worker.
+        s3fd = wm.resolve_weights(
+            "s3fd", config.s3fd_weights, offline=config.offline, progress=progress
+        )
+        s3fd_sha = wm.file_sha256(s3fd)
+    elif config.s3fd_weights is not None:
+        s3fd = config.s3fd_weights
+    detections_sha = _sha256(config.detections) if config.detections is not None else None
+    key = _RunKey(config.recipe, wm.file_sha256(syncnet), s3fd_sha, detections_sha)
+    digest = config_hash(config.score_config, config.pipeline_config, key)
+    return _Resolved(syncnet, s3fd, digest)
+
+
+# -- records ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A ``VideoResult`` with what resume needs to recognise it.
+
+    Attributes:
+        result: the outcome (``id`` and ``group`` set from the input).
+        input_identity: see ``input_identity``.
+        config_hash: hash of the configuration that produced it.
+        resumed: taken from an earlier run's log rather than scored now (not serialised).
+    """
+
+    result: VideoResult
+    input_identity: dict[str, Any]
+    config_hash: str
+    resumed: bool = False
+
+    def extras(self) -> dict[str, Any]:
+        """The keys this record adds to ``result.to_dict()``."""
+        return {"input_identity": self.input_identity, "config_hash": self.config_hash}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.result.to_dict(), **self.extras()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BatchRecord:
+        return cls(
+            result=VideoResult.from_dict(data),
+            input_identity=dict(data.get("input_identity") or {}),
+            config_hash=str(data.get("config_hash") or ""),
+        )
+
+
+def _resume_key(identity: dict[str, Any], digest: str) -> str:
+    return json.dumps([identity, digest], sort_keys=True)
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """Progress report: ``record`` (input ``index``) just finished; ``done`` of ``total``."""
+
+    index: int
+    done: int
+    total: int
+    record: BatchRecord
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """All records of a batch in input order, and how many came from the log."""
+
+    records: list[BatchRecord]
+    config_hash: str
+    num_resumed: int
+
+    @property
+    def results(self) -> list[VideoResult]:
+        return [r.result for r in self.records]
+
+    @property
+    def failed(self) -> list[VideoResult]:
+        return [r.result for r in self.records if not r.result.ok]
+
+
+# -- scoring ----------------------------------------------------------------------------------
+
+
+class _Scorer:
+    """One pipeline (models loaded once) scoring ``BatchInput``s."""
+
+    def __init__(self, config: BatchConfig, resolved: _Resolved) -> None:
+        from .pipeline import SyncPipeline
+
+        self.config = config
+        self.pipe: SyncPipeline = SyncPipeline(
+            config.score_config,
+            config.pipeline_config,
+            syncnet_weights=resolved.syncnet_weights,
+            s3fd_weights=resolved.s3fd_weights,
+            offline=config.offline,
+            progress=False,
+        )
+        self.detections = None
+        if config.detections is not None:
+            from .full import load_detections
+
+            self.detections = load_detections(config.detections)
+
+    def score(self, item: BatchInput) -> VideoResult:
+        kwargs: dict[str, Any] = {"raise_unexpected": self.config.raise_unexpected}
+        if item.audio_path is not None:
+            kwargs["audio_path"] = item.audio_path
+        if self.detections is not None:
+            kwargs["detections"] = self.detections
+        if self.config.save_detections is not None:
+            kwargs["save_detections"] = self.config.save_detections
+        if self.config.save_crops is not None:
+            kwargs["save_crops"] = self.config.save_crops
+        return self.pipe.evaluate(item.path, self.config.recipe, **kwargs)
+
+
+def _precheck(item: BatchInput, recipe: str) -> VideoResult | None:
+    """Refuse FIFOs, sockets and devices up front: opening one can block forever."""
+    for p, what in ((item.path, "video"), (item.audio_path, "audio")):
+        if p is None:
+            continue
+        try:
+            mode = os.stat(p).st_mode
+        except OSError:
+            continue  # missing or unreadable: the pipeline words that itself
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            return VideoResult.failure(
+                str(item.path),
+                recipe,
+                "error",
+                f"{p}: not a regular file (a pipe, socket or device cannot be scored as {what})",
+            )
+    return None
+
+
+_FATAL_ERRORS: dict[str, type[SyncEvalError]] = {
+    cls.__name__: cls for cls in (ConfigError, DependencyError, ModelWeightsError, SyncEvalError)
+}
+
+
+def _worker_main(
+    conn: Connection,
+    config: BatchConfig,
+    resolved: _Resolved,
+    threads: int,
+    log_level: int | None,
+) -> None:
+    """Worker process: own session (so a time-out kills its ffmpeg children too), own models."""
+    if hasattr(os, "setsid"):
+        os.setsid()
+    from ._malloc import tune_malloc
+
+    tune_malloc()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    if log_level is not None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        pkg = logging.getLogger("syncnet_eval")
+        pkg.handlers[:] = [handler]
+        pkg.setLevel(log_level)
+        pkg.propagate = False
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        scorer = _Scorer(config, resolved)
+    except SyncEvalError as exc:
+        conn.send(("fatal", type(exc).__name__, str(exc)))
+        return
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        conn.send(("fatal", "SyncEvalError", f"worker start-up failed: {exc!r}"))
+        return
+    conn.send(("ready",))
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        index, item = task
+        try:
+            result = scorer.score(item)
+        except SyncEvalError as exc:
+            conn.send(("fatal", type(exc).__name__, str(exc)))
+            return
+        except Exception:  # noqa: BLE001 - only with raise_unexpected (debugging)
+            conn.send(("crash", index, traceback.format_exc()))
+            return
+        try:
+            conn.send(("result", index, result.to_dict()))
+        except (BrokenPipeError, OSError):
+            return
+
+
+class _Worker:
+    def __init__(
+        self,
+        ctx: Any,
+        config: BatchConfig,
+        resolved: _Resolved,
+        threads: int,
+        log_level: int | None,
+    ) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(
+            target=_worker_main,
+            args=(child, config, resolved, threads, log_level),
+            daemon=True,
+            name="syncnet-eval-worker",
+        )
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.task: tuple[int, BatchInput] | None = None
+        self.deadline: float | None = None
+
+    def assign(self, index: int, item: BatchInput, timeout_s: float | None) -> None:
+        self.conn.send((index, item))
+        self.task = (index, item)
+        self.deadline = time.monotonic() + timeout_s if timeout_s else None
+
+    def kill(self) -> None:
+        """Kill the worker and everything it started (its ffmpeg children share its session)."""
+        pid = self.proc.pid
+        try:
+            if pid is not None and hasattr(os, "killpg") and os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                self.proc.kill()
+        except (ProcessLookupError, PermissionError, OSError):
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self.conn.send(None)
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.kill()
+        else:
+            self.conn.close()
+
+
+def _cpu_count() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _timed_out(item: BatchInput, recipe: str, timeout_s: float) -> VideoResult:
+    return VideoResult.failure(
+        str(item.path),
+        recipe,
+        "decode_error",
+        f"{item.path}: timed out after {timeout_s:g} s (a hung decode or a very long input; "
+        "raise --timeout)",
+    )
+
+
+def _worker_died(item: BatchInput, recipe: str, code: int | None) -> VideoResult:
+    return VideoResult.failure(
+        str(item.path),
+        recipe,
+        "error",
+        f"{item.path}: the worker process died while scoring it (exit code {code}; a crash in "
+        "a decoder, or out of memory)",
+    )
+
+
+class _Pool:
+    """Worker processes taking one input at a time; ``results()`` yields in completion order."""
+
+    def __init__(
+        self,
+        config: BatchConfig,
+        resolved: _Resolved,
+        workers: int,
+        timeout_s: float | None,
+        log_level: int | None,
+    ) -> None:
+        self.config = config
+        self.resolved = resolved
+        self.size = workers
+        self.timeout_s = timeout_s
+        self.log_level = log_level
+        self.threads = max(1, _cpu_count() // workers)
+        self.ctx = multiprocessing.get_context("spawn")
+        self.workers: list[_Worker] = []
+
+    def _top_up(self, pending: int) -> None:
+        busy = sum(1 for w in self.workers if w.task is not None)
+        idle = len(self.workers) - busy  # ready or still starting
+        wanted = min(self.size, busy + pending)
+        if pending > idle:
+            for _ in range(wanted - len(self.workers)):
+                self.workers.append(
+                    _Worker(self.ctx, self.config, self.resolved, self.threads, self.log_level)
+                )
+
+    def _receive(self, w: _Worker) -> tuple[int, VideoResult] | None:
+        """Handle one message (or the death) of ``w``; a finished input comes back."""
+        try:
+            msg = w.conn.recv()
+        except (EOFError, OSError):
+            w.proc.join(5)
+            code = w.proc.exitcode
+            w.kill()
+            self.workers.remove(w)
+            if w.task is None:
+                if not w.ready:
+                    raise SyncEvalError(
+                        f"a worker process exited while starting (exit code {code})"
+                    ) from None
+                return None
+            return w.task[0], _worker_died(w.task[1], self.config.recipe, code)
+        kind = msg[0]
+        if kind == "ready":
+            w.ready = True
+            return None
+        if kind == "result" and w.task is not None:
+            index = w.task[0]
+            w.task, w.deadline = None, None
+            return index, VideoResult.from_dict(msg[2])
+        if kind == "fatal":
+            raise _FATAL_ERRORS.get(msg[1], SyncEvalError)(msg[2])
+        path = w.task[1].path if w.task else "?"
+        raise RuntimeError(f"unexpected error scoring {path} in a worker:\n{msg[-1]}")
+
+    def _expire(self) -> Iterator[tuple[int, VideoResult]]:
+        now = time.monotonic()
+        for w in list(self.workers):
+            if w.task is not None and w.deadline is not None and now >= w.deadline:
+                index, item = w.task
+                w.kill()
+                self.workers.remove(w)
+                log.debug("%s: timed out after %s s; worker killed", item.path, self.timeout_s)
+                yield index, _timed_out(item, self.config.recipe, self.timeout_s or 0.0)
+
+    def results(self, jobs: list[tuple[int, BatchInput]]) -> Iterator[tuple[int, VideoResult]]:
+        pending = deque(jobs)
+        try:
+            while pending or any(w.task is not None for w in self.workers):
+                self._top_up(len(pending))
+                for w in self.workers:
+                    if w.ready and w.task is None and pending:
+                        w.assign(*pending.popleft(), self.timeout_s)
+                deadlines = [w.deadline for w in self.workers if w.deadline is not None]
+                wait_s = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+                by_conn = {w.conn: w for w in self.workers}
+                for conn in wait(list(by_conn), timeout=wait_s):
+                    done = self._receive(by_conn[conn])
+                    if done is not None:
+                        yield done
+                yield from self._expire()
+        finally:
+            for w in self.workers:
+                if w.task is not None:
+                    w.kill()
+                else:
+                    w.stop()
+            self.workers.clear()
+
+
+def _inprocess_results(
+    jobs: list[tuple[int, BatchInput]], config: BatchConfig, resolved: _Resolved
+) -> Iterator[tuple[int, VideoResult]]:
+    scorer = _Scorer(config, resolved)
+    for index, item in jobs:
+        yield index, scorer.score(item)
+
+
+def run_batch(
+    inputs: Sequence[BatchInput],
+    config: BatchConfig,
+    *,
+    workers: int = 1,
+    timeout_s: float | None = None,
+    log_path: Path | None = None,
+    resume: bool = True,
+    on_start: Callable[[int, int], None] | None = None,
+    on_record: Callable[[BatchEvent], None] | None = None,
+    worker_log_level: int | None = None,
+    download_progress: bool = True,
+) -> BatchOutcome:
+    """Score every input; one record each, in input order, whatever happens to it.
+
+    With ``workers == 1`` and no ``timeout_s`` the inputs are scored in this process. Otherwise
+    each of ``workers`` spawned processes builds its own pipeline once (``torch`` threads =
+    cores // workers) and takes one input at a time; a worker still busy after ``timeout_s`` is
+    killed with its ffmpeg children, the input is recorded as ``decode_error`` and a fresh worker
+    takes the next one. Results are identical to a serial run.
+
+    Args:
+        inputs: the inputs, in output order.
+        config: how to score them.
+        workers: worker processes.
+        timeout_s: per-input time limit in seconds (runs in a worker process even when
+            ``workers == 1``, so a hang can be killed).
+        log_path: JSONL log; each record is appended (in input order) as soon as it and every
+            input before it are done.
+        resume: reuse records of ``log_path`` with the same input identity and configuration
+            hash; without it the log is started afresh.
+        on_start: called once with (total inputs, inputs taken from the log).
+        on_record: called as each input finishes (completion order).
+        worker_log_level: logging level for the package's loggers in worker processes (a
+            stderr handler); ``None`` leaves them unconfigured.
+        download_progress: show a progress bar if weights must be downloaded.
+
+    Returns:
+        A ``BatchOutcome``.
+
+    Raises:
+        ModelWeightsError, ConfigError, DependencyError: problems that affect every input.
+    """
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    if timeout_s is not None and timeout_s <= 0:
+        raise ConfigError(f"timeout must be positive, got {timeout_s}")
+    resolved = _resolve(config, download_progress)
+    digest = resolved.config_hash
+    identities = [input_identity(item, config.identity) for item in inputs]
+
+    previous: dict[str, deque[dict[str, Any]]] = {}
+    if log_path is not None and resume:
+        for rec in read_jsonl(log_path, repair=True):
+            key = _resume_key(rec.get("input_identity") or {}, str(rec.get("config_hash")))
+            previous.setdefault(key, deque()).append(rec)
+
+    records: list[BatchRecord | None] = [None] * len(inputs)
+    jobs: list[tuple[int, BatchInput]] = []
+    for i, (item, ident) in enumerate(zip(inputs, identities, strict=True)):
+        queue = previous.get(_resume_key(ident, digest))
+        if queue:
+            try:
+                old = BatchRecord.from_dict(queue.popleft())
+            except (TypeError, ValueError, KeyError) as exc:
+                log.warning("%s: unusable record in the log (%s); scoring again", item.path, exc)
+            else:
+                result = replace(old.result, id=item.id, group=item.group)
+                records[i] = BatchRecord(result, ident, digest, resumed=True)
+                continue
+        jobs.append((i, item))
+    num_resumed = len(inputs) - len(jobs)
+    if num_resumed:
+        log.info("resuming: %d of %d inputs already in %s", num_resumed, len(inputs), log_path)
+    if on_start is not None:
+        on_start(len(inputs), num_resumed)
+
+    # Refuse non-regular files now (no worker needed); they go out with the others in order.
+    early: dict[int, VideoResult] = {}
+    to_score: list[tuple[int, BatchInput]] = []
+    for i, item in jobs:
+        failure = _precheck(item, config.recipe)
+        if failure is not None:
+            early[i] = failure
+        else:
+            to_score.append((i, item))
+
+    def results() -> Iterator[tuple[int, VideoResult]]:
+        yield from early.items()
+        if not to_score:
+            return
+        if workers == 1 and timeout_s is None:
+            yield from _inprocess_results(to_score, config, resolved)
+        else:
+            pool = _Pool(config, resolved, workers, timeout_s, worker_log_level)
+            yield from pool.results(to_score)
+
+    order = [i for i, _ in jobs]
+    next_pos = 0
+    done = num_resumed
+    jsonl = None
+    if log_path is not None:
+        jsonl = JsonlLog(log_path, truncate=not resume)
+    try:
+        source = results()
+        try:
+            for index, result in source:
+                item = inputs[index]
+                result = replace(result, id=item.id, group=item.group)
+                record = BatchRecord(result, identities[index], digest)
+                records[index] = record
+                done += 1
+                if on_record is not None:
+                    on_record(BatchEvent(index, done, len(inputs), record))
+                while next_pos < len(order):
+                    ready = records[order[next_pos]]
+                    if ready is None:
+                        break
+                    if jsonl is not None:
+                        jsonl.append(ready.to_dict())
+                    next_pos += 1
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+    finally:
+        if jsonl is not None:
+            jsonl.close()
+    final = [r for r in records if r is not None]
+    assert len(final) == len(inputs)
+    return BatchOutcome(final, digest, num_resumed)

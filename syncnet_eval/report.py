@@ -1,0 +1,551 @@
+"""CI gates over results files: thresholds, baseline regressions, Markdown and JUnit reports.
+
+``run_checks`` evaluates the gates and returns a ``CheckReport``; the report renders itself as
+Markdown (for a terminal or a pull-request comment), JUnit XML (for CI test panels) and GitHub
+Actions ``::error`` annotations. Nothing here prints or exits; the CLI does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+import json
+import math
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from .errors import InputError
+from .io import read_jsonl
+from .stats import PairedComparison, describe, pair_results, summarize
+from .types import VideoResult
+
+__all__ = [
+    "Thresholds",
+    "CheckOutcome",
+    "CheckReport",
+    "load_results",
+    "run_checks",
+    "comparison_markdown",
+]
+
+# No "|" in labels: they go into Markdown table cells.
+_METRIC_LABEL = {"lse_d": "LSE-D", "lse_c": "LSE-C", "abs_offset": "abs offset"}
+
+
+def load_results(path: Path) -> list[VideoResult]:
+    """Read a results JSON document or a JSONL log.
+
+    For a JSONL log the last record of each input (by ``input_identity`` path, else ``id`` and
+    path) wins, so a log that accumulated re-scored inputs still counts each input once.
+
+    Raises:
+        InputError: the file is missing, unreadable or not a results file.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".jsonl":
+            if not path.is_file():
+                raise FileNotFoundError(str(path))
+            latest: dict[str, dict[str, Any]] = {}
+            for rec in read_jsonl(path):
+                ident = rec.get("input_identity") or {}
+                key = json.dumps([ident.get("path") or rec.get("path"), rec.get("id")])
+                latest.pop(key, None)
+                latest[key] = rec
+            return [VideoResult.from_dict(r) for r in latest.values()]
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        records = doc["results"] if isinstance(doc, dict) else None
+        if not isinstance(records, list):
+            raise ValueError("no 'results' list")
+        return [VideoResult.from_dict(r) for r in records]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read it ({exc})", status="error") from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(
+            f"{path}: not a syncnet-eval results file (.json from 'score -o' or its .jsonl log): "
+            f"{exc}",
+            status="error",
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Gates of ``syncnet-eval check``; ``None`` means not checked.
+
+    Attributes:
+        min_lse_c: mean LSE-C over ok videos must be at least this.
+        max_lse_d: mean LSE-D over ok videos must be at most this.
+        max_abs_offset: mean |AV offset| (frames) over ok videos must be at most this.
+        min_ok_fraction: scored videos / all inputs must be at least this.
+        max_lse_c_drop: paired LSE-C change vs the baseline must not drop by more than this.
+        max_lse_d_rise: paired LSE-D change vs the baseline must not rise by more than this.
+        strict: judge baseline changes by the plain mean, not the bootstrap CI.
+        per_video: apply the three metric thresholds to every ok video instead of the mean.
+    """
+
+    min_lse_c: float | None = None
+    max_lse_d: float | None = None
+    max_abs_offset: float | None = None
+    min_ok_fraction: float | None = None
+    max_lse_c_drop: float | None = None
+    max_lse_d_rise: float | None = None
+    strict: bool = False
+    per_video: bool = False
+
+    @property
+    def needs_baseline(self) -> bool:
+        return self.max_lse_c_drop is not None or self.max_lse_d_rise is not None
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One gate: what was required, what was measured, and the verdict.
+
+    Attributes:
+        name: option name without dashes (``min-lse-c``), the JUnit test name.
+        rule: the requirement in words (``mean LSE-C >= 6.000``).
+        measured: the measured value(s) in words.
+        passed: verdict.
+        message: one line saying by how much it passed or failed.
+        details: extra lines (for example the videos that broke a per-video limit).
+    """
+
+    name: str
+    rule: str
+    measured: str
+    passed: bool
+    message: str
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Everything ``syncnet-eval check`` found."""
+
+    results_path: str
+    baseline_path: str | None
+    summary: dict[str, Any]
+    checks: list[CheckOutcome]
+    comparison: PairedComparison | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failures(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed]
+
+    def markdown(self) -> str:
+        """The report as GitHub-flavoured Markdown."""
+        n_fail = len(self.failures)
+        verdict = "PASS" if self.passed else f"FAIL ({n_fail} of {len(self.checks)} checks failed)"
+        lines = [f"## syncnet-eval check: {verdict}", ""]
+        lines.append(f"Results: `{self.results_path}`: {_counts_line(self.summary)}")
+        if self.baseline_path is not None and self.comparison is not None:
+            lines.append(f"Baseline: `{self.baseline_path}`: {_pairing_line(self.comparison)}")
+        lines.append("")
+        if self.checks:
+            lines += ["| Check | Rule | Measured | Result |", "|---|---|---|---|"]
+            for c in self.checks:
+                verdict_cell = "pass" if c.passed else "**FAIL**"
+                lines.append(
+                    f"| `{c.name}` | {_cell(c.rule)} | {_cell(c.measured)} | {verdict_cell}: "
+                    f"{_cell(c.message)} |"
+                )
+        else:
+            lines.append("No thresholds given; nothing was gated.")
+        failed = self.failures
+        if failed:
+            lines += ["", "### Failed", ""]
+            for c in failed:
+                lines.append(f"- `{c.name}`: {c.message}")
+                lines += [f"  - {d}" for d in c.details]
+        if self.comparison is not None:
+            lines += ["", "### Baseline comparison (new - base)", ""]
+            lines.append(_paired_table(self.comparison))
+        return "\n".join(lines) + "\n"
+
+    def junit_xml(self) -> str:
+        """The checks as a JUnit XML test suite (one test case per check)."""
+        n_fail = len(self.failures)
+        suites = ET.Element(
+            "testsuites",
+            name="syncnet-eval check",
+            tests=str(len(self.checks)),
+            failures=str(n_fail),
+            errors="0",
+        )
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name="syncnet-eval check",
+            tests=str(len(self.checks)),
+            failures=str(n_fail),
+            errors="0",
+            skipped="0",
+        )
+        props = ET.SubElement(suite, "properties")
+        ET.SubElement(props, "property", name="results", value=self.results_path)
+        if self.baseline_path is not None:
+            ET.SubElement(props, "property", name="baseline", value=self.baseline_path)
+        for c in self.checks:
+            case = ET.SubElement(
+                suite, "testcase", classname="syncnet_eval.check", name=c.name, time="0"
+            )
+            text = "\n".join([f"{c.rule}: {c.measured}", c.message, *c.details])
+            if c.passed:
+                ET.SubElement(case, "system-out").text = text
+            else:
+                failure = ET.SubElement(case, "failure", message=c.message, type="threshold")
+                failure.text = text
+        ET.indent(suites)
+        return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+    def github_annotations(self) -> list[str]:
+        """``::error`` workflow commands, one per failed check."""
+        return [
+            f"::error title={_gh_escape_property('syncnet-eval check ' + c.name)}::"
+            f"{_gh_escape_data(c.message)}"
+            for c in self.failures
+        ]
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+def _signed(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:+.{digits}f}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _counts_line(summary: dict[str, Any]) -> str:
+    counts = {k: v for k, v in summary["status_counts"].items() if v and k != "ok"}
+    parts = ", ".join(f"{k} {v}" for k, v in counts.items())
+    line = f"{summary['num_inputs']} inputs, {summary['num_ok']} ok"
+    if summary["num_not_scored"]:
+        line += f", {summary['num_not_scored']} not scored ({parts or 'non-finite scores'})"
+    return line
+
+
+def _pairing_line(
+    cmp: PairedComparison, new: str = "the results", base: str = "the baseline"
+) -> str:
+    return (
+        f"{len(cmp.pairs)} videos scored in both runs; {len(cmp.only_in_new)} only in {new}, "
+        f"{len(cmp.only_in_base)} only in {base}, {len(cmp.not_ok)} not scored in one of them "
+        "(not averaged)"
+    )
+
+
+def _metric_value(r: VideoResult, name: str) -> float:
+    if name == "abs_offset":
+        return abs(float(r.av_offset))  # type: ignore[arg-type]
+    return float(getattr(r, name))
+
+
+def _mean_check(
+    name: str, metric: str, limit: float, ok_results: Sequence[VideoResult], *, higher_is_ok: bool
+) -> CheckOutcome:
+    label = _METRIC_LABEL[metric]
+    op = ">=" if higher_is_ok else "<="
+    rule = f"mean {label} {op} {limit:.3f}"
+    if not ok_results:
+        return CheckOutcome(
+            name, rule, "no ok videos", False, f"no scored videos to average {label} over"
+        )
+    values = [_metric_value(r, metric) for r in ok_results]
+    desc = describe(values)
+    mean = desc.mean if desc.mean is not None else float("nan")
+    measured = f"{_fmt(mean)} (95% CI {_fmt(desc.ci_low)} to {_fmt(desc.ci_high)}, n={desc.n})"
+    margin = mean - limit if higher_is_ok else limit - mean
+    passed = margin >= 0
+    if passed:
+        message = f"mean {label} {_fmt(mean)} is within the limit {limit:.3f} by {margin:.3f}"
+    else:
+        side = "below" if higher_is_ok else "above"
+        message = f"mean {label} {_fmt(mean)} is {side} the limit {limit:.3f} by {-margin:.3f}"
+    return CheckOutcome(name, rule, measured, passed, message)
+
+
+def _per_video_check(
+    name: str, metric: str, limit: float, ok_results: Sequence[VideoResult], *, higher_is_ok: bool
+) -> CheckOutcome:
+    label = _METRIC_LABEL[metric]
+    op = ">=" if higher_is_ok else "<="
+    rule = f"every video's {label} {op} {limit:.3f}"
+    if not ok_results:
+        return CheckOutcome(name, rule, "no ok videos", False, f"no scored videos to check {label}")
+    bad: list[tuple[float, VideoResult]] = []
+    for r in ok_results:
+        v = _metric_value(r, metric)
+        margin = v - limit if higher_is_ok else limit - v
+        if margin < 0:
+            bad.append((-margin, r))
+    bad.sort(key=lambda t: -t[0])
+    values = [_metric_value(r, metric) for r in ok_results]
+    worst = min(values) if higher_is_ok else max(values)
+    measured = f"worst {_fmt(worst)} over {len(values)} videos"
+    if not bad:
+        return CheckOutcome(
+            name, rule, measured, True, f"all {len(values)} videos within {limit:.3f}"
+        )
+    side = "below" if higher_is_ok else "above"
+    details = [
+        f"{r.id or r.path}: {label} {_fmt(_metric_value(r, metric))} ({side} by {by:.3f})"
+        for by, r in bad[:20]
+    ]
+    if len(bad) > 20:
+        details.append(f"... and {len(bad) - 20} more")
+    message = (
+        f"{len(bad)} of {len(values)} videos have {label} {side} {limit:.3f} (worst "
+        f"{_fmt(worst)}, by {bad[0][0]:.3f})"
+    )
+    return CheckOutcome(name, rule, measured, False, message, details)
+
+
+def _ok_fraction_check(limit: float, summary: dict[str, Any]) -> CheckOutcome:
+    n, ok = summary["num_inputs"], summary["num_ok"]
+    rule = f"scored fraction >= {limit:.3f}"
+    if n == 0:
+        return CheckOutcome("min-ok-fraction", rule, "no inputs", False, "the results are empty")
+    frac = ok / n
+    measured = f"{frac:.3f} ({ok} of {n} scored)"
+    if frac >= limit:
+        msg = f"{ok} of {n} inputs scored ({frac:.3f}), within {limit:.3f} by {frac - limit:.3f}"
+        return CheckOutcome("min-ok-fraction", rule, measured, True, msg)
+    msg = f"only {ok} of {n} inputs scored ({frac:.3f}), below {limit:.3f} by {limit - frac:.3f}"
+    return CheckOutcome("min-ok-fraction", rule, measured, False, msg)
+
+
+def _baseline_check(
+    name: str, metric: str, limit: float, cmp: PairedComparison, *, strict: bool
+) -> CheckOutcome:
+    """LSE-C may not drop (new - base < -limit) / LSE-D may not rise (> limit) beyond ``limit``."""
+    label = _METRIC_LABEL[metric]
+    pm = cmp.metrics[metric]
+    drop = metric == "lse_c"
+    basis = "mean" if strict else "95% CI"
+    if drop:
+        rule = f"{label} change vs baseline not below -{limit:.3f} ({basis})"
+    else:
+        rule = f"{label} change vs baseline not above +{limit:.3f} ({basis})"
+    notes = [_pairing_line(cmp)]
+    if pm.n == 0 or pm.diff_mean is None or pm.diff_ci_low is None or pm.diff_ci_high is None:
+        return CheckOutcome(
+            name, rule, "no pairs", False, "no video was scored in both runs; nothing to compare",
+            notes,
+        )  # fmt: skip
+    measured = (
+        f"mean {_signed(pm.diff_mean)}, 95% CI {_signed(pm.diff_ci_low)} to "
+        f"{_signed(pm.diff_ci_high)} (n={pm.n}; base {_fmt(pm.base_mean)}, new "
+        f"{_fmt(pm.new_mean)})"
+    )
+    if drop:
+        judged = pm.diff_mean if strict else pm.diff_ci_high
+        margin = judged + limit  # >= 0: not entirely beyond a drop of `limit`
+        what = "mean change" if strict else "CI upper bound"
+        if margin >= 0:
+            msg = (
+                f"{label} {what} {_signed(judged)} is not below -{limit:.3f} (margin {margin:.3f})"
+            )
+        else:
+            msg = (
+                f"{label} dropped: {what} {_signed(judged)} is below -{limit:.3f} by {-margin:.3f}"
+            )
+    else:
+        judged = pm.diff_mean if strict else pm.diff_ci_low
+        margin = limit - judged
+        what = "mean change" if strict else "CI lower bound"
+        if margin >= 0:
+            msg = (
+                f"{label} {what} {_signed(judged)} is not above +{limit:.3f} (margin {margin:.3f})"
+            )
+        else:
+            msg = f"{label} rose: {what} {_signed(judged)} is above +{limit:.3f} by {-margin:.3f}"
+    return CheckOutcome(name, rule, measured, margin >= 0, msg, notes)
+
+
+def run_checks(
+    results: Sequence[VideoResult],
+    thresholds: Thresholds,
+    *,
+    baseline: Sequence[VideoResult] | None = None,
+    results_path: str = "results",
+    baseline_path: str | None = None,
+) -> CheckReport:
+    """Evaluate every gate set in ``thresholds``.
+
+    Metric thresholds use the ``ok`` videos only; ``min_ok_fraction`` counts the rest. The
+    baseline rules compare videos matched by ``id`` (else path) and scored in both runs: the
+    paired mean difference ``new - base`` fails ``max_lse_c_drop`` D only when its whole 95%
+    bootstrap CI lies below -D (``strict``: when the mean does), and ``max_lse_d_rise`` D only
+    when the whole CI lies above D.
+
+    Args:
+        results: the run under test.
+        thresholds: the gates.
+        baseline: the reference run (needed for the baseline rules).
+        results_path: name of the results file, for the report.
+        baseline_path: name of the baseline file, for the report.
+
+    Returns:
+        The ``CheckReport``.
+
+    Raises:
+        ValueError: a baseline rule is set without a baseline.
+    """
+    summary = summarize(results)
+    ok_results = [
+        r
+        for r in results
+        if r.ok
+        and r.lse_c is not None
+        and r.lse_d is not None
+        and r.av_offset is not None
+        and all(math.isfinite(_metric_value(r, m)) for m in _METRIC_LABEL)
+    ]
+    checks: list[CheckOutcome] = []
+    make = _per_video_check if thresholds.per_video else _mean_check
+    if thresholds.min_lse_c is not None:
+        checks.append(
+            make("min-lse-c", "lse_c", thresholds.min_lse_c, ok_results, higher_is_ok=True)
+        )
+    if thresholds.max_lse_d is not None:
+        checks.append(
+            make("max-lse-d", "lse_d", thresholds.max_lse_d, ok_results, higher_is_ok=False)
+        )
+    if thresholds.max_abs_offset is not None:
+        checks.append(
+            make(
+                "max-abs-offset",
+                "abs_offset",
+                thresholds.max_abs_offset,
+                ok_results,
+                higher_is_ok=False,
+            )
+        )
+    if thresholds.min_ok_fraction is not None:
+        checks.append(_ok_fraction_check(thresholds.min_ok_fraction, summary))
+    comparison = None
+    if baseline is not None:
+        comparison = pair_results(results, baseline)
+    elif thresholds.needs_baseline:
+        raise ValueError("--max-lse-c-drop/--max-lse-d-rise need a baseline")
+    if comparison is not None and thresholds.max_lse_c_drop is not None:
+        checks.append(
+            _baseline_check(
+                "max-lse-c-drop",
+                "lse_c",
+                thresholds.max_lse_c_drop,
+                comparison,
+                strict=thresholds.strict,
+            )  # fmt: skip
+        )
+    if comparison is not None and thresholds.max_lse_d_rise is not None:
+        checks.append(
+            _baseline_check(
+                "max-lse-d-rise",
+                "lse_d",
+                thresholds.max_lse_d_rise,
+                comparison,
+                strict=thresholds.strict,
+            )  # fmt: skip
+        )
+    return CheckReport(results_path, baseline_path, summary, checks, comparison)
+
+
+# -- comparison tables ------------------------------------------------------------------------
+
+
+def _paired_table(cmp: PairedComparison) -> str:
+    lines = [
+        "| Metric | n | Base mean | New mean | Mean diff | 95% CI of diff |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, pm in cmp.metrics.items():
+        ci = (
+            "n/a"
+            if pm.diff_ci_low is None
+            else f"{_signed(pm.diff_ci_low)} to {_signed(pm.diff_ci_high)}"
+        )
+        lines.append(
+            f"| {_METRIC_LABEL[name]} | {pm.n} | {_fmt(pm.base_mean)} | {_fmt(pm.new_mean)} | "
+            f"{_signed(pm.diff_mean)} | {ci} |"
+        )
+    return "\n".join(lines)
+
+
+def comparison_markdown(
+    cmp: PairedComparison,
+    base_name: str,
+    new_name: str,
+    *,
+    base_summary: dict[str, Any] | None = None,
+    new_summary: dict[str, Any] | None = None,
+    per_video: bool = False,
+) -> str:
+    """Markdown of a paired comparison (``new - base``), without any verdict.
+
+    Args:
+        cmp: the comparison.
+        base_name: label of run A (the base).
+        new_name: label of run B (the new run).
+        base_summary: ``summarize`` of A, for its counts line.
+        new_summary: ``summarize`` of B.
+        per_video: add one row per matched video.
+    """
+    lines = ["## syncnet-eval compare", ""]
+    lines.append(
+        f"A (base): `{base_name}`" + (f": {_counts_line(base_summary)}" if base_summary else "")
+    )
+    lines.append(
+        f"B (new): `{new_name}`" + (f": {_counts_line(new_summary)}" if new_summary else "")
+    )
+    lines.append("")
+    lines.append(f"Paired over {_pairing_line(cmp, 'B', 'A')}. Differences are B - A.")
+    lines.append("")
+    lines.append(_paired_table(cmp))
+    if cmp.only_in_new or cmp.only_in_base or cmp.not_ok:
+        lines += ["", "### Not compared", ""]
+        lines += [f"- only in B: `{k}`" for k in cmp.only_in_new]
+        lines += [f"- only in A: `{k}`" for k in cmp.only_in_base]
+        lines += [f"- `{k}`: A {b}, B {n}" for k, b, n in cmp.not_ok]
+    if per_video and cmp.pairs:
+        lines += [
+            "",
+            "### Per video",
+            "",
+            "| Video | LSE-D A | LSE-D B | diff | LSE-C A | LSE-C B | diff | offset A | offset B |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for key, b, n in cmp.pairs:
+            lines.append(
+                f"| `{_cell(key)}` | {_fmt(b.lse_d)} | {_fmt(n.lse_d)} | "
+                f"{_signed(_metric_value(n, 'lse_d') - _metric_value(b, 'lse_d'))} | "
+                f"{_fmt(b.lse_c)} | {_fmt(n.lse_c)} | "
+                f"{_signed(_metric_value(n, 'lse_c') - _metric_value(b, 'lse_c'))} | "
+                f"{b.av_offset} | {n.av_offset} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+# -- GitHub workflow commands -----------------------------------------------------------------
+
+
+def _gh_escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_escape_property(text: str) -> str:
+    return _gh_escape_data(text).replace(":", "%3A").replace(",", "%2C")

@@ -1,0 +1,288 @@
+"""Summary statistics over many results: means, bootstrap intervals, paired comparisons.
+
+Everything is deterministic: the bootstrap uses ``numpy.random.default_rng(BOOTSTRAP_SEED)``, so
+the same records always give the same summary (a resumed run matches an uninterrupted one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from .types import STATUSES, VideoResult
+
+__all__ = [
+    "BOOTSTRAP_RESAMPLES",
+    "BOOTSTRAP_SEED",
+    "CONFIDENCE",
+    "METRICS",
+    "MetricSummary",
+    "PairedMetric",
+    "PairedComparison",
+    "bootstrap_mean_ci",
+    "describe",
+    "summarize",
+    "pair_results",
+]
+
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
+CONFIDENCE = 0.95
+# Video-level metrics summarised and compared; "abs_offset" is |av_offset| in frames.
+METRICS = ("lse_d", "lse_c", "abs_offset")
+NO_GROUP = "(none)"
+# Resamples drawn per chunk: bounds memory at _CHUNK * n indices for large batches.
+_CHUNK = 1000
+
+
+def bootstrap_mean_ci(
+    values: Sequence[float] | np.ndarray,
+    *,
+    confidence: float = CONFIDENCE,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean.
+
+    Args:
+        values: (n,) samples, n >= 1.
+        confidence: coverage of the interval (0.95 gives the 2.5th and 97.5th percentiles).
+        resamples: bootstrap resamples.
+        seed: seed of ``numpy.random.default_rng``; fixed so summaries are reproducible.
+
+    Returns:
+        ``(low, high)``; both equal the value when n == 1.
+
+    Raises:
+        ValueError: when ``values`` is empty.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = x.size
+    if n == 0:
+        raise ValueError("bootstrap of an empty sample")
+    if n == 1:
+        return float(x[0]), float(x[0])
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples, dtype=np.float64)
+    for start in range(0, resamples, _CHUNK):
+        stop = min(start + _CHUNK, resamples)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        means[start:stop] = x[idx].mean(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.percentile(means, [100 * alpha, 100 * (1 - alpha)])
+    return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """Mean, sample standard deviation and bootstrap CI of one metric over ``n`` videos."""
+
+    n: int
+    mean: float | None
+    std: float | None  # ddof=1; None below two samples
+    ci_low: float | None
+    ci_high: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "mean": self.mean,
+            "std": self.std,
+            "ci95_low": self.ci_low,
+            "ci95_high": self.ci_high,
+        }
+
+
+def describe(values: Sequence[float] | np.ndarray) -> MetricSummary:
+    """``MetricSummary`` of a sample (all fields ``None`` but ``n`` when it is empty)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return MetricSummary(0, None, None, None, None)
+    low, high = bootstrap_mean_ci(x)
+    std = float(np.std(x, ddof=1)) if x.size > 1 else None
+    return MetricSummary(int(x.size), float(np.mean(x)), std, low, high)
+
+
+def _metric(result: VideoResult, name: str) -> float:
+    if name == "abs_offset":
+        return abs(float(result.av_offset))  # type: ignore[arg-type]
+    value = getattr(result, name)
+    return float(value)
+
+
+def _usable(result: VideoResult) -> bool:
+    """Scored, with finite numbers (a NaN would poison every mean)."""
+    if not result.ok or result.lse_d is None or result.lse_c is None or result.av_offset is None:
+        return False
+    return all(math.isfinite(_metric(result, m)) for m in METRICS)
+
+
+def _summary_block(results: Sequence[VideoResult]) -> dict[str, Any]:
+    counts = {s: 0 for s in STATUSES}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    scored = [r for r in results if _usable(r)]
+    block: dict[str, Any] = {
+        "num_inputs": len(results),
+        "num_ok": len(scored),
+        "num_not_scored": len(results) - len(scored),
+        "status_counts": counts,
+    }
+    for name in ("lse_d", "lse_c"):
+        block[name] = describe([_metric(r, name) for r in scored]).to_dict()
+    offsets = [_metric(r, "abs_offset") for r in scored]
+    block["mean_abs_offset"] = float(np.mean(offsets)) if offsets else None
+    return block
+
+
+def summarize(results: Sequence[VideoResult]) -> dict[str, Any]:
+    """Summary of a batch: counts by status and statistics over the ``ok`` videos only.
+
+    Videos that were not scored (any status but ``ok``) are counted in ``num_not_scored`` and
+    ``status_counts`` and never enter a mean. When any result has a ``group`` the same block is
+    repeated per group under ``groups`` (results without one go to ``"(none)"``).
+
+    Returns:
+        A JSON-safe dict: ``num_inputs``, ``num_ok``, ``num_not_scored``, ``status_counts``,
+        ``lse_d`` and ``lse_c`` (``n``, ``mean``, ``std``, ``ci95_low``, ``ci95_high``),
+        ``mean_abs_offset`` (frames), ``bootstrap`` (method and seed) and maybe ``groups``.
+    """
+    summary = _summary_block(results)
+    summary["bootstrap"] = {
+        "method": "percentile",
+        "resamples": BOOTSTRAP_RESAMPLES,
+        "seed": BOOTSTRAP_SEED,
+        "confidence": CONFIDENCE,
+    }
+    if any(r.group for r in results):
+        by_group: dict[str, list[VideoResult]] = {}
+        for r in results:
+            by_group.setdefault(r.group or NO_GROUP, []).append(r)
+        summary["groups"] = {g: _summary_block(rs) for g, rs in sorted(by_group.items())}
+    return summary
+
+
+# -- paired comparison ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairedMetric:
+    """One metric over matched videos: means of both runs and of ``new - base``, with its CI."""
+
+    name: str
+    n: int
+    base_mean: float | None
+    new_mean: float | None
+    diff_mean: float | None
+    diff_ci_low: float | None
+    diff_ci_high: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "base_mean": self.base_mean,
+            "new_mean": self.new_mean,
+            "diff_mean": self.diff_mean,
+            "diff_ci95_low": self.diff_ci_low,
+            "diff_ci95_high": self.diff_ci_high,
+        }
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Videos of two runs matched by ``id`` (else path) and compared where both are ``ok``.
+
+    Attributes:
+        pairs: ``(key, base, new)`` for every match where both runs scored the video.
+        metrics: ``lse_d``, ``lse_c`` and ``abs_offset`` paired statistics.
+        only_in_new / only_in_base: keys found in one run only (not averaged).
+        not_ok: keys matched but not scored in at least one run, with both statuses.
+    """
+
+    pairs: list[tuple[str, VideoResult, VideoResult]]
+    metrics: dict[str, PairedMetric]
+    only_in_new: list[str] = field(default_factory=list)
+    only_in_base: list[str] = field(default_factory=list)
+    not_ok: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "num_pairs": len(self.pairs),
+            "metrics": {k: m.to_dict() for k, m in self.metrics.items()},
+            "only_in_new": list(self.only_in_new),
+            "only_in_base": list(self.only_in_base),
+            "not_ok": [{"key": k, "base": b, "new": n} for k, b, n in self.not_ok],
+        }
+
+
+def _norm_path(path: str) -> str:
+    return os.path.normpath(path)
+
+
+def _unique_index(results: Sequence[VideoResult], key: str) -> dict[str, int]:
+    seen: dict[str, int] = {}
+    dup: set[str] = set()
+    for i, r in enumerate(results):
+        k = r.id if key == "id" else _norm_path(r.path)
+        if not k:
+            continue
+        if k in seen:
+            dup.add(k)
+        seen[k] = i
+    return {k: i for k, i in seen.items() if k not in dup}
+
+
+def pair_results(new: Sequence[VideoResult], base: Sequence[VideoResult]) -> PairedComparison:
+    """Match ``new`` to ``base`` by ``id`` (when unique in both), else by path, and compare.
+
+    Differences are ``new - base`` per matched video; a video enters the means only when both
+    runs scored it (status ``ok``).
+    """
+    base_by_id = _unique_index(base, "id")
+    base_by_path = _unique_index(base, "path")
+    new_ids = _unique_index(new, "id")
+    used: set[int] = set()
+    pairs: list[tuple[str, VideoResult, VideoResult]] = []
+    only_new: list[str] = []
+    not_ok: list[tuple[str, str, str]] = []
+    for r in new:
+        j = None
+        key = r.path
+        if r.id and r.id in new_ids and r.id in base_by_id:
+            j, key = base_by_id[r.id], r.id
+        elif _norm_path(r.path) in base_by_path:
+            j = base_by_path[_norm_path(r.path)]
+        if j is None or j in used:
+            only_new.append(r.id or r.path)
+            continue
+        used.add(j)
+        b = base[j]
+        if _usable(r) and _usable(b):
+            pairs.append((key, b, r))
+        else:
+            not_ok.append((key, b.status, r.status))
+    only_base = [b.id or b.path for j, b in enumerate(base) if j not in used]
+    metrics = {}
+    for name in METRICS:
+        b_vals = np.array([_metric(b, name) for _, b, _ in pairs], dtype=np.float64)
+        n_vals = np.array([_metric(n, name) for _, _, n in pairs], dtype=np.float64)
+        if len(pairs) == 0:
+            metrics[name] = PairedMetric(name, 0, None, None, None, None, None)
+            continue
+        diff = n_vals - b_vals
+        low, high = bootstrap_mean_ci(diff)
+        metrics[name] = PairedMetric(
+            name,
+            len(pairs),
+            float(b_vals.mean()),
+            float(n_vals.mean()),
+            float(diff.mean()),
+            low,
+            high,
+        )
+    return PairedComparison(pairs, metrics, only_new, only_base, not_ok)

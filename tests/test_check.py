@@ -1,0 +1,320 @@
+"""Summary statistics, ``syncnet-eval check`` gates and ``compare`` (constructed results)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from click.testing import CliRunner
+import numpy as np
+import pytest
+
+from syncnet_eval.cli import cli
+from syncnet_eval.io import JsonlLog, write_results
+from syncnet_eval.report import Thresholds, load_results, run_checks
+from syncnet_eval.stats import bootstrap_mean_ci, describe, pair_results, summarize
+from syncnet_eval.types import VideoResult
+
+
+def _ok(path: str, lse_c: float, lse_d: float, offset: int = 0, **kw: Any) -> VideoResult:
+    return VideoResult(
+        path=path, status="ok", reason=None, recipe="direct", av_offset=offset, lse_d=lse_d,
+        lse_c=lse_c, aggregate="best", **kw,
+    )  # fmt: skip
+
+
+def _bad(path: str, status: str = "decode_error", **kw: Any) -> VideoResult:
+    return VideoResult.failure(path, "direct", status, f"{path}: broken", **kw)
+
+
+def _write(path: Path, results: list[VideoResult]) -> Path:
+    write_results(path, results, summarize(results))
+    return path
+
+
+def _run(args: list[str], env: dict[str, str] | None = None) -> Any:
+    result = CliRunner().invoke(cli, args, env=env)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+@pytest.fixture()
+def run_file(tmp_path: Path) -> Path:
+    """Four ok videos (LSE-C 6..7.5, LSE-D 7..8.5, |offset| 0..3) and one decode error."""
+    results = [
+        _ok("v0.mp4", 6.0, 8.5, 0),
+        _ok("v1.mp4", 6.5, 8.0, -1),
+        _ok("v2.mp4", 7.0, 7.5, 2),
+        _ok("v3.mp4", 7.5, 7.0, 3),
+        _bad("v4.mp4"),
+    ]
+    return _write(tmp_path / "run.json", results)
+
+
+# -- statistics -------------------------------------------------------------------------------
+
+
+def test_bootstrap_ci_is_deterministic_and_brackets_the_mean() -> None:
+    x = np.random.default_rng(3).normal(5.0, 1.0, 40)
+    low, high = bootstrap_mean_ci(x)
+    assert (low, high) == bootstrap_mean_ci(x)
+    assert low < x.mean() < high
+    se = x.std(ddof=1) / np.sqrt(x.size)
+    assert high - low == pytest.approx(2 * 1.96 * se, rel=0.15)
+    assert bootstrap_mean_ci([2.5]) == (2.5, 2.5)
+    with pytest.raises(ValueError):
+        bootstrap_mean_ci([])
+    assert describe([]).mean is None and describe([1.0]).std is None
+
+
+def test_summary_never_averages_unscored_videos() -> None:
+    results = [
+        _ok("a", 6.0, 8.0, 1, group="g1"),
+        _ok("b", 8.0, 6.0, -3, group="g2"),
+        _bad("c", group="g1"),
+        _bad("d", "no_face"),
+        _ok("e", float("nan"), 7.0, 0, group="g2"),  # a NaN score must not poison the means
+    ]
+    s = summarize(results)
+    assert (s["num_inputs"], s["num_ok"], s["num_not_scored"]) == (5, 2, 3)
+    assert s["status_counts"]["ok"] == 3 and s["status_counts"]["decode_error"] == 1
+    assert s["status_counts"]["no_face"] == 1
+    assert s["lse_c"]["mean"] == pytest.approx(7.0) and s["lse_c"]["n"] == 2
+    assert s["lse_d"]["std"] == pytest.approx(np.std([8.0, 6.0], ddof=1))
+    assert s["lse_c"]["ci95_low"] <= 7.0 <= s["lse_c"]["ci95_high"]
+    assert s["mean_abs_offset"] == pytest.approx(2.0)
+    assert set(s["groups"]) == {"g1", "g2", "(none)"}
+    assert s["groups"]["g1"]["num_ok"] == 1 and s["groups"]["g1"]["num_not_scored"] == 1
+    assert s["groups"]["(none)"]["lse_c"]["mean"] is None
+    json.dumps(s, allow_nan=False)  # JSON-safe
+    assert "groups" not in summarize([_ok("a", 1.0, 2.0)])
+
+
+def test_pairing_matches_by_id_then_path_and_reports_the_rest() -> None:
+    base = [
+        _ok("old/x.mp4", 6.0, 8.0, id="x"),
+        _ok("y.mp4", 6.0, 8.0),
+        _ok("z.mp4", 6.0, 8.0),
+        _ok("gone.mp4", 6.0, 8.0),
+    ]
+    new = [
+        _ok("new/x.mp4", 7.0, 7.0, id="x"),
+        _ok("./y.mp4", 5.0, 9.0),
+        _bad("z.mp4"),
+        _ok("fresh.mp4", 9.0, 5.0),
+    ]
+    cmp = pair_results(new, base)
+    assert [k for k, _, _ in cmp.pairs] == ["x", "./y.mp4"]
+    assert cmp.metrics["lse_c"].diff_mean == pytest.approx(0.0)
+    assert cmp.metrics["lse_c"].base_mean == pytest.approx(6.0)
+    assert cmp.only_in_new == ["fresh.mp4"] and cmp.only_in_base == ["gone.mp4"]
+    assert cmp.not_ok == [("z.mp4", "ok", "decode_error")]
+
+
+# -- thresholds -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "passes"),
+    [
+        ("--min-lse-c", "6.7", True),  # mean LSE-C 6.75
+        ("--min-lse-c", "6.8", False),
+        ("--max-lse-d", "7.8", True),  # mean LSE-D 7.75
+        ("--max-lse-d", "7.7", False),
+        ("--max-abs-offset", "1.5", True),  # mean |offset| 1.5
+        ("--max-abs-offset", "1.4", False),
+        ("--min-ok-fraction", "0.8", True),  # 4 of 5
+        ("--min-ok-fraction", "0.9", False),
+    ],
+)
+def test_each_threshold_passes_and_fails(
+    run_file: Path, option: str, value: str, passes: bool
+) -> None:
+    result = _run(["check", str(run_file), option, value])
+    assert result.exit_code == (0 if passes else 1), result.output
+    name = option.lstrip("-")
+    row = next(ln for ln in result.stdout.splitlines() if ln.startswith(f"| `{name}`"))
+    assert ("pass" in row) == passes and ("**FAIL**" in row) != passes
+    assert " by " in row or "margin" in row
+    if not passes:
+        assert "## syncnet-eval check: FAIL (1 of 1 checks failed)" in result.stdout
+        assert f"- `{name}`:" in result.stdout
+
+
+def test_failure_margin_is_reported(run_file: Path) -> None:
+    result = _run(["check", str(run_file), "--min-lse-c", "7.0", "--max-lse-d", "9"])
+    assert result.exit_code == 1
+    assert "mean LSE-C 6.750 is below the limit 7.000 by 0.250" in result.stdout
+    assert "mean LSE-D 7.750 is within the limit 9.000 by 1.250" in result.stdout
+
+
+def test_per_video_thresholds_name_the_offenders(run_file: Path) -> None:
+    result = _run(["check", str(run_file), "--min-lse-c", "6.2", "--per-video"])
+    assert result.exit_code == 1
+    assert "1 of 4 videos have LSE-C below 6.200" in result.stdout
+    assert "v0.mp4: LSE-C 6.000 (below by 0.200)" in result.stdout
+    assert _run(["check", str(run_file), "--min-lse-c", "6.0", "--per-video"]).exit_code == 0
+
+
+def test_no_thresholds_prints_the_report_and_passes(run_file: Path) -> None:
+    result = _run(["check", str(run_file)])
+    assert result.exit_code == 0
+    assert "5 inputs, 4 ok, 1 not scored (decode_error 1)" in result.stdout
+
+
+def test_metric_threshold_fails_without_any_scored_video(tmp_path: Path) -> None:
+    path = _write(tmp_path / "none.json", [_bad("a"), _bad("b", "no_face")])
+    result = _run(["check", str(path), "--min-lse-c", "1"])
+    assert result.exit_code == 1 and "no scored videos" in result.stdout
+
+
+# -- baseline regression rule -----------------------------------------------------------------
+
+
+def _pair_files(tmp_path: Path, c_diffs: list[float], d_diffs: list[float]) -> tuple[Path, Path]:
+    rng = np.random.default_rng(11)
+    base_c = rng.uniform(5, 8, len(c_diffs))
+    base_d = rng.uniform(6, 9, len(d_diffs))
+    base = [
+        _ok(f"/ci/old/{i}.mp4", base_c[i], base_d[i], id=f"clip{i}") for i in range(len(c_diffs))
+    ]
+    new = [
+        _ok(f"/ci/new/{i}.mp4", base_c[i] + c_diffs[i], base_d[i] + d_diffs[i], id=f"clip{i}")
+        for i in range(len(c_diffs))
+    ]
+    new.append(_bad("/ci/new/extra.mp4", id="extra"))
+    return _write(tmp_path / "new.json", new), _write(tmp_path / "base.json", base)
+
+
+# Mean -0.3 but noisy: the 95% CI of the paired difference reaches well above -0.2.
+NOISY = [-2.0, 1.5, -1.8, 1.2, -0.9, 0.5, -1.5, 1.0, -1.2, 0.2]
+# About -1 with little spread: the whole CI lies below -0.2.
+CLEAR = [-1.0, -1.1, -0.9, -1.05, -0.95, -1.0, -1.1, -0.9, -1.0, -1.0]
+FLAT = [0.0] * 10
+
+
+def test_lse_c_drop_fails_only_when_the_whole_ci_is_beyond_d(tmp_path: Path) -> None:
+    new, base = _pair_files(tmp_path, NOISY, FLAT)
+    args = ["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "0.2"]
+    noisy = _run(args)
+    assert noisy.exit_code == 0, noisy.stdout
+    assert "CI upper bound" in noisy.stdout
+    assert "10 videos scored in both runs; 1 only in the results" in noisy.stdout
+    strict = _run([*args, "--strict"])
+    assert strict.exit_code == 1, strict.stdout
+    assert "LSE-C dropped: mean change -0.300 is below -0.200 by 0.100" in strict.stdout
+
+    new, base = _pair_files(tmp_path, CLEAR, FLAT)
+    clear = _run(["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "0.2"])
+    assert clear.exit_code == 1
+    assert "LSE-C dropped: CI upper bound" in clear.stdout
+    assert (
+        _run(["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "1.5"]).exit_code == 0
+    )
+
+
+def test_lse_d_rise_rule_is_symmetric(tmp_path: Path) -> None:
+    rise = [-d for d in CLEAR]
+    new, base = _pair_files(tmp_path, FLAT, rise)
+    args = ["check", str(new), "--baseline", str(base), "--max-lse-d-rise"]
+    failed = _run([*args, "0.2"])
+    assert failed.exit_code == 1 and "LSE-D rose: CI lower bound" in failed.stdout
+    assert _run([*args, "1.5"]).exit_code == 0
+    new, base = _pair_files(tmp_path, FLAT, [-d for d in NOISY])
+    assert _run([*args, "0.2"]).exit_code == 0
+    assert _run([*args, "0.2", "--strict"]).exit_code == 1
+    # An improvement never fails.
+    new, base = _pair_files(tmp_path, [-d for d in CLEAR], CLEAR)
+    both = ["--max-lse-c-drop", "0", "--max-lse-d-rise", "0"]
+    assert _run(["check", str(new), "--baseline", str(base), *both]).exit_code == 0
+
+
+def test_baseline_without_any_pair_fails(tmp_path: Path) -> None:
+    new = _write(tmp_path / "new.json", [_ok("a.mp4", 6, 8)])
+    base = _write(tmp_path / "base.json", [_ok("b.mp4", 6, 8)])
+    result = _run(["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "1"])
+    assert result.exit_code == 1 and "no video was scored in both runs" in result.stdout
+
+
+def test_run_checks_library_api(run_file: Path) -> None:
+    results = load_results(run_file)
+    report = run_checks(results, Thresholds(min_lse_c=6.0, max_abs_offset=1.0))
+    assert [c.name for c in report.checks] == ["min-lse-c", "max-abs-offset"]
+    assert [c.passed for c in report.checks] == [True, False]
+    assert not report.passed
+    with pytest.raises(ValueError):
+        run_checks(results, Thresholds(max_lse_c_drop=1.0))
+
+
+# -- reports, exit codes ----------------------------------------------------------------------
+
+
+def test_junit_file_has_one_case_per_check(run_file: Path, tmp_path: Path) -> None:
+    junit = tmp_path / "reports" / "check.xml"
+    args = ["check", str(run_file), "--min-lse-c", "7", "--max-lse-d", "9", "--junit", str(junit)]
+    result = _run(args)
+    assert result.exit_code == 1
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuites" and root.get("tests") == "2" and root.get("failures") == "1"
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert set(cases) == {"min-lse-c", "max-lse-d"}
+    failure = cases["min-lse-c"].find("failure")
+    assert failure is not None and "by 0.250" in (failure.get("message") or "")
+    assert cases["max-lse-d"].find("failure") is None
+    assert not list(junit.parent.glob(".*.tmp"))  # written atomically, no temp left
+
+
+def test_github_annotations_only_under_github_actions(run_file: Path) -> None:
+    args = ["check", str(run_file), "--min-lse-c", "7", "--max-lse-d", "9"]
+    plain = _run(args, env={"GITHUB_ACTIONS": ""})
+    assert "::error" not in plain.stdout
+    gha = _run(args, env={"GITHUB_ACTIONS": "true"})
+    errors = [ln for ln in gha.stdout.splitlines() if ln.startswith("::error")]
+    assert len(errors) == 1
+    assert errors[0].startswith("::error title=syncnet-eval check min-lse-c::mean LSE-C 6.750")
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["", "{not json", json.dumps({"results": "nope"}), json.dumps([1, 2]), "\x00\xff\xfe"],
+)
+def test_unreadable_results_exit_2(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text(content, encoding="utf-8", errors="surrogateescape")
+    result = _run(["check", str(path), "--min-lse-c", "1"])
+    assert result.exit_code == 2, result.output
+    assert "Error:" in result.stderr and "broken.json" in result.stderr
+
+
+def test_usage_errors_exit_2(run_file: Path, tmp_path: Path) -> None:
+    assert _run(["check", str(tmp_path / "missing.json")]).exit_code == 2
+    assert _run(["check", str(run_file), "--max-lse-c-drop", "1"]).exit_code == 2
+    assert _run(["check", str(run_file), "--min-ok-fraction", "1.5"]).exit_code == 2
+    assert _run(["check", str(run_file), "--baseline", str(tmp_path / "nope.json")]).exit_code == 2
+    assert _run(["compare", str(run_file)]).exit_code == 2
+
+
+def test_check_reads_a_jsonl_log_counting_each_input_once(tmp_path: Path) -> None:
+    log_path = tmp_path / "run.jsonl"
+    with JsonlLog(log_path) as log:
+        log.append({**_ok("a.mp4", 1.0, 9.0).to_dict(), "input_identity": {"path": "/a.mp4"}})
+        log.append({**_ok("b.mp4", 7.0, 7.0).to_dict(), "input_identity": {"path": "/b.mp4"}})
+        log.append({**_ok("a.mp4", 7.0, 7.0).to_dict(), "input_identity": {"path": "/a.mp4"}})
+    results = load_results(log_path)
+    assert [(r.path, r.lse_c) for r in results] == [("b.mp4", 7.0), ("a.mp4", 7.0)]
+    assert _run(["check", str(log_path), "--min-lse-c", "7"]).exit_code == 0
+
+
+def test_compare_prints_the_paired_table_without_gating(tmp_path: Path) -> None:
+    new, base = _pair_files(tmp_path, CLEAR, FLAT)
+    result = _run(["compare", str(base), str(new), "--per-video"])
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "| Metric | n | Base mean | New mean | Mean diff | 95% CI of diff |" in out
+    lse_c_row = next(ln for ln in out.splitlines() if ln.startswith("| LSE-C |"))
+    assert "| 10 |" in lse_c_row and "-1.000" in lse_c_row
+    assert "- only in B: `extra`" in out
+    assert out.count("| `clip") == 10

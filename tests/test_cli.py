@@ -1,0 +1,202 @@
+"""``syncnet-eval score`` through click: single file, outputs, manifests, progress, usage."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+import shutil
+import subprocess
+from typing import Any
+
+from click.testing import CliRunner
+import pytest
+
+from syncnet_eval.cli import cli, main
+from syncnet_eval.io import TRACK_CSV_COLUMNS
+from syncnet_eval.types import VideoResult
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True, capture_output=True
+    )
+
+
+def _score(weights: Path, *args: str) -> Any:
+    result = CliRunner().invoke(
+        cli,
+        ["score", "--recipe", "direct", "--syncnet-weights", str(weights), "--device", "cpu",
+         *args],
+    )  # fmt: skip
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def test_single_file_prints_a_table_and_writes_json_and_csv(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    result = _score(
+        syncnet_parity_weights, str(batch_clips[0]), "-o", str(out_json), "-o", str(out_csv),
+        "--per-track",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()[:2]
+    assert header.split() == ["file", "status", "offset", "LSE-D", "LSE-C", "tracks"]
+    assert row.startswith(str(batch_clips[0])) and " ok " in row
+    assert "summary:" not in result.stdout  # one video: no summary table
+    assert result.stderr == ""  # no progress for a single file
+    doc = json.loads(out_json.read_text(encoding="utf-8"))
+    (rec,) = doc["results"]
+    assert VideoResult.from_dict(rec).to_dict() == {
+        k: v for k, v in rec.items() if k not in ("input_identity", "config_hash")
+    }
+    assert rec["status"] == "ok" and rec["input_identity"]["size"] == batch_clips[0].stat().st_size
+    assert len(rec["config_hash"]) == 16
+    assert doc["summary"]["num_ok"] == 1
+    with open(out_csv, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == list(TRACK_CSV_COLUMNS) and len(rows) == len(rec["tracks"])
+    assert rows[0]["track_index"] == "0" and rows[0]["status"] == "ok"
+
+
+def test_output_dash_prints_the_json_document(
+    batch_clips: list[Path], syncnet_parity_weights: Path
+) -> None:
+    result = _score(syncnet_parity_weights, str(batch_clips[1]), "-o", "-")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["schema_version"] == 1 and doc["results"][0]["status"] == "ok"
+    assert doc["summary"]["num_inputs"] == 1
+
+
+def test_single_failure_is_one_error_line_and_exit_1(
+    tmp_path: Path, syncnet_parity_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["score", "--recipe", "direct", "--syncnet-weights", str(syncnet_parity_weights),
+              "--device", "cpu", "-q", str(text)])  # fmt: skip
+    assert exc.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [captured.err.strip()]
+    assert captured.err.startswith(f"Error: {text}: not a readable media file")
+    assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],  # nothing to score
+        ["{clip}", "-o", "{tmp}/out.txt"],  # unknown output format
+        ["{clip}", "-o", "{tmp}/a.jsonl", "-o", "{tmp}/b.jsonl"],  # two logs
+        ["{clip}", "{clip}", "--audio", "{clip}"],  # --audio takes one video
+        ["{clip}", "--resume"],  # no log to resume from
+        ["{clip}", "--workers", "0"],
+        ["{clip}", "--timeout", "0"],
+        ["{clip}", "--recipe", "nope"],
+        ["--manifest", "{tmp}/missing.csv"],
+        ["--manifest", "{tmp}/no_path_column.csv"],
+        ["{tmp}/empty_dir"],  # no videos found
+    ],
+)
+def test_bad_usage_exits_2_before_loading_models(
+    args: list[str], batch_clips: list[Path], tmp_path: Path
+) -> None:
+    (tmp_path / "no_path_column.csv").write_text("file\na.mp4\n", encoding="utf-8")
+    (tmp_path / "empty_dir").mkdir()
+    filled = [a.format(clip=batch_clips[0], tmp=tmp_path) for a in args]
+    weights = tmp_path / "not_loaded.model"  # never read: usage is checked first
+    weights.write_bytes(b"")
+    result = CliRunner().invoke(cli, ["score", "--syncnet-weights", str(weights), *filled])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_audio_option_scores_a_video_against_a_separate_track(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    silent = tmp_path / "silent.mp4"
+    wav = tmp_path / "voice.wav"
+    _ffmpeg("-i", str(batch_clips[2]), "-an", "-c", "copy", str(silent))
+    _ffmpeg("-i", str(batch_clips[2]), "-vn", "-ac", "1", "-ar", "16000", str(wav))
+    assert _score(syncnet_parity_weights, str(silent)).exit_code == 1  # no_audio on its own
+    result = _score(syncnet_parity_weights, str(silent), "--audio", str(wav), "-o", "-")
+    assert result.exit_code == 0, result.output
+    rec = json.loads(result.stdout)["results"][0]
+    assert rec["status"] == "ok"
+    assert rec["provenance"]["audio_path"] == str(wav)
+    assert rec["input_identity"]["audio"]["path"] == str(wav.resolve())
+
+
+def test_manifest_rows_with_audio_ids_and_groups(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    (data / "clips").mkdir(parents=True)
+    shutil.copy2(batch_clips[0], data / "clips" / "a.mp4")
+    _ffmpeg("-i", str(batch_clips[1]), "-an", "-c", "copy", str(data / "clips" / "b_silent.mp4"))
+    _ffmpeg("-i", str(batch_clips[1]), "-vn", "-c:a", "aac", str(data / "b_voice.m4a"))
+    manifest = data / "list.csv"
+    manifest.write_text(
+        "path,audio,id,group\n"
+        "clips/a.mp4,,A,real\n"
+        "clips/b_silent.mp4,b_voice.m4a,B,dubbed\n"
+        "clips/nowhere.mp4,,C,dubbed\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "m.json"
+    result = _score(syncnet_parity_weights, "--manifest", str(manifest), "-o", str(out))
+    assert result.exit_code == 1  # the row pointing nowhere
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    got = [(r["id"], r["group"], r["status"]) for r in doc["results"]]
+    assert got == [("A", "real", "ok"), ("B", "dubbed", "ok"), ("C", "dubbed", "error")]
+    assert doc["results"][1]["provenance"]["audio_path"] == str(data / "b_voice.m4a")
+    groups = doc["summary"]["groups"]
+    assert groups["real"]["num_ok"] == 1
+    assert (groups["dubbed"]["num_ok"], groups["dubbed"]["num_not_scored"]) == (1, 1)
+    assert "group" in result.stdout and "dubbed" in result.stdout  # per-group table
+    assert "summary: 3 inputs, 2 ok, 1 not scored (error 1)" in result.stdout
+    assert result.stderr.count("Error:") == 1
+    assert "nowhere.mp4: file not found" in result.stderr
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal_and_quiet(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for clip in batch_clips[:2]:
+        shutil.copy2(clip, clips / clip.name)
+    log_path = tmp_path / "r.jsonl"
+    result = _score(syncnet_parity_weights, str(clips), "-o", str(log_path))
+    assert result.exit_code == 0
+    progress = [ln for ln in result.stderr.splitlines() if ln.startswith("[")]
+    assert [ln.split()[0:2] for ln in progress] == [["[1/2]", "ok"], ["[2/2]", "ok"]]
+    assert "left)" in progress[-1]
+    assert "summary: 2 inputs, 2 ok" in result.stdout
+    # Resumed from the log, quietly: no table, no progress, nothing scored again.
+    quiet = _score(syncnet_parity_weights, str(clips), "-o", str(log_path), "-q")
+    assert quiet.exit_code == 0
+    assert quiet.stdout == "" and quiet.stderr == ""
+    assert len(log_path.read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_library_config_errors_are_one_line(
+    batch_clips: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad_weights = tmp_path / "garbage.model"
+    bad_weights.write_bytes(b"not a state dict")
+    with pytest.raises(SystemExit) as exc:
+        main(["score", "--recipe", "direct", "--syncnet-weights", str(bad_weights),
+              "--workers", "2", str(batch_clips[0]), str(batch_clips[1])])  # fmt: skip
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [ln for ln in err.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1 and "garbage.model" in errors[0]

@@ -1,0 +1,91 @@
+"""The ``weights`` commands and ``score --offline`` through the CLI (loopback server only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import hashlib
+import http.server
+from pathlib import Path
+import threading
+
+from click.testing import CliRunner
+import pytest
+
+from syncnet_eval.cli import cli
+from syncnet_eval.models import weights as wm
+
+PAYLOAD = b"not really a model, but 64 bytes of deterministic content....!!"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(PAYLOAD)))
+        self.end_headers()
+        self.wfile.write(PAYLOAD)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def server() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/syncnet_v2.model"
+    httpd.shutdown()
+
+
+@pytest.fixture()
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("SYNCNET_EVAL_WEIGHTS", raising=False)
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "xdg" / "syncnet-eval"
+
+
+def _fake_registry(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    spec = wm.WeightSpec(
+        name="syncnet",
+        filename="syncnet_v2.model",
+        size=len(PAYLOAD),
+        sha256=hashlib.sha256(PAYLOAD).hexdigest(),
+        urls=(url,),
+    )
+    monkeypatch.setitem(wm.REGISTRY, "syncnet", spec)
+
+
+def test_download_verify_where_round_trip(
+    server: str, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_registry(monkeypatch, server)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["weights", "where"])
+    assert res.exit_code == 0 and "syncnet: missing" in res.output
+
+    res = runner.invoke(cli, ["weights", "download", "syncnet"])
+    assert res.exit_code == 0, res.output
+    final = cache / "syncnet_v2.model"
+    assert final.read_bytes() == PAYLOAD
+    assert f"downloaded from {server}" in res.output
+    assert not list(cache.glob("*.part")) and not list(cache.glob(".*.part"))
+
+    res = runner.invoke(cli, ["weights", "verify", str(final)])
+    assert res.exit_code == 0 and "syncnet: OK" in res.output
+
+    final.write_bytes(PAYLOAD[:-1] + b"?")  # same size, other content
+    res = runner.invoke(cli, ["weights", "verify", str(final)])
+    assert res.exit_code == 1
+    assert hashlib.sha256(PAYLOAD).hexdigest() in res.output  # names the expected hash
+
+
+def test_score_offline_without_weights_is_one_line(cache: Path) -> None:
+    clip = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "syncnet_example.avi"
+    res = CliRunner().invoke(cli, ["score", str(clip), "--recipe", "direct", "--offline"])
+    assert res.exit_code == 1
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.output
+    assert "syncnet_v2.model" in lines[0] and "offline" in lines[0]
+    assert "Traceback" not in res.output
