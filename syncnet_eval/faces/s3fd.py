@@ -24,6 +24,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..errors import ConfigError, ModelWeightsError
+from ..models.weights import key_mismatch
 
 __all__ = [
     "CONF_THRESHOLD",
@@ -187,25 +188,11 @@ def load_s3fd_state(
     Raises:
         ModelWeightsError: naming every missing, unexpected or mis-shaped key and ``source``.
     """
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    misshaped = sorted(
-        f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k].shape)})"
-        for k in set(expected) & set(state)
-        if tuple(state[k].shape) != tuple(expected[k].shape)
-    )
-    problems = []
-    if missing:
-        problems.append("missing keys: " + ", ".join(missing))
-    if unexpected:
-        problems.append("unexpected keys: " + ", ".join(unexpected))
-    if misshaped:
-        problems.append("mis-shaped keys: " + ", ".join(misshaped))
+    problems = key_mismatch(net.state_dict(), state)
     if problems:
         raise ModelWeightsError(
             f"{source}: not an S3FD state dict with sfd_face.pth key names "
-            f"({'; '.join(problems)}); pass the sfd_face.pth from syncnet_python"
+            f"({problems}); pass the sfd_face.pth from syncnet_python"
         )
     net.load_state_dict(dict(state), strict=True)
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelWeightsError
+from .weights import key_mismatch
 
 __all__ = ["SyncNet", "load_syncnet_state"]
 
@@ -98,20 +99,7 @@ def load_syncnet_state(model: SyncNet, state: Mapping[str, torch.Tensor], source
         k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")
     }
     given = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
-    missing = sorted(set(expected) - set(given))
-    unexpected = sorted(set(given) - set(expected))
-    misshaped = sorted(
-        f"{k} {tuple(given[k].shape)} (expected {tuple(expected[k].shape)})"
-        for k in set(expected) & set(given)
-        if tuple(given[k].shape) != tuple(expected[k].shape)
-    )
-    problems = []
-    if missing:
-        problems.append("missing keys: " + ", ".join(missing))
-    if unexpected:
-        problems.append("unexpected keys: " + ", ".join(unexpected))
-    if misshaped:
-        problems.append("mis-shaped keys: " + ", ".join(misshaped))
+    problems = key_mismatch(expected, given)
     if problems:
-        raise ModelWeightsError(f"{source}: not a SyncNet state dict ({'; '.join(problems)})")
+        raise ModelWeightsError(f"{source}: not a SyncNet state dict ({problems})")
     model.load_state_dict(given, strict=False)

@@ -36,6 +36,7 @@ from tqdm import tqdm
 from ..errors import ModelWeightsError
 
 __all__ = [
+    "key_mismatch",
     "REGISTRY",
     "WEIGHTS_ENV_VAR",
     "DownloadResult",
@@ -571,3 +572,27 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
             f"names to tensors); pass a weight file saved with torch.save(model.state_dict())"
         )
     return obj if isinstance(obj, dict) else dict(obj)
+
+
+def key_mismatch(expected: Mapping[str, Any], given: Mapping[str, Any]) -> str | None:
+    """Describe how ``given`` state-dict keys differ from a model's ``expected`` ones.
+
+    Returns:
+        ``None`` when the key sets and shapes agree, else one line naming every missing,
+        unexpected and mis-shaped key.
+    """
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    misshaped = sorted(
+        f"{k} {tuple(given[k].shape)} (expected {tuple(expected[k].shape)})"
+        for k in set(expected) & set(given)
+        if tuple(given[k].shape) != tuple(expected[k].shape)
+    )
+    problems = []
+    if missing:
+        problems.append("missing keys: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected keys: " + ", ".join(unexpected))
+    if misshaped:
+        problems.append("mis-shaped keys: " + ", ".join(misshaped))
+    return "; ".join(problems) or None
