@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 import logging
 from pathlib import Path
 import platform
 import time
-import warnings
 
 import cv2
 import numpy as np
@@ -375,7 +374,6 @@ def score_video(
     s3fd_weights: str | Path | None = None,
     offline: bool = False,
     audio_path: str | Path | None = None,
-    progress_callback: Callable[[str], None] | None = None,
 ) -> VideoResult:
     """Score one video (convenience wrapper building a one-off ``SyncPipeline``).
 
@@ -388,18 +386,15 @@ def score_video(
         s3fd_weights: explicit S3FD weights file.
         offline: never download weights.
         audio_path: separate audio to score the video against.
-        progress_callback: unused hook for stage messages (reserved).
 
     Returns:
         The ``VideoResult``.
     """
-    del progress_callback
-    with warnings.catch_warnings():
-        pipe = SyncPipeline(
-            score_config,
-            pipeline_config,
-            syncnet_weights=syncnet_weights,
-            s3fd_weights=s3fd_weights,
-            offline=offline,
-        )
+    pipe = SyncPipeline(
+        score_config,
+        pipeline_config,
+        syncnet_weights=syncnet_weights,
+        s3fd_weights=s3fd_weights,
+        offline=offline,
+    )
     return pipe.evaluate(path, recipe, audio_path=audio_path)
