@@ -39,6 +39,9 @@ def child(args: argparse.Namespace) -> None:
     import numpy as np
 
     from syncnet_eval import ScoreConfig, SyncPipeline
+    from syncnet_eval._malloc import tune_malloc
+
+    tune_malloc()  # as the CLI does
 
     pipe = SyncPipeline(ScoreConfig(device="cpu"), syncnet_weights=args.weights, offline=True,
                         progress=False)  # fmt: skip
