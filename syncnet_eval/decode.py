@@ -294,7 +294,11 @@ def _iter_pyav(path: Path, chunk_frames: int) -> Iterator[np.ndarray]:
 
 
 def iter_frames(
-    path: str | Path, *, jpeg_roundtrip: bool = True, chunk_frames: int = 64
+    path: str | Path,
+    *,
+    jpeg_roundtrip: bool = True,
+    chunk_frames: int = 64,
+    qscale: str | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode video frames at their native rate, in chunks.
 
@@ -303,6 +307,8 @@ def iter_frames(
         jpeg_roundtrip: pass every frame through ffmpeg's default-quality JPEG and libjpeg-turbo,
             as the reference does (needed for the reference's numbers).
         chunk_frames: most frames per yielded chunk; chunks also stay under ``CHUNK_BYTES``.
+        qscale: fixed JPEG quality (``-qscale:v``) instead of the default rate control, as the
+            full pipeline's q2 dump uses; only with ``jpeg_roundtrip``.
 
     Yields:
         (n, H, W, 3) uint8 BGR chunks, n <= chunk_frames.
@@ -313,7 +319,7 @@ def iter_frames(
     """
     p = Path(path)
     if jpeg_roundtrip:
-        yield from _iter_jpeg_roundtrip(p, chunk_frames)
+        yield from _iter_jpeg_roundtrip(p, chunk_frames, qscale)
     else:
         yield from _iter_pyav(p, chunk_frames)
 

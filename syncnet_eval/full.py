@@ -104,9 +104,7 @@ def _read_transcoded_audio(avi: Path, src: Path) -> np.ndarray:
 
 def _iter_q2_frames(avi: Path, chunk_frames: int = 32) -> Iterator[np.ndarray]:
     """The reference's ``-qscale:v 2`` JPEG dump of the transcode, decoded like cv2.imread."""
-    from .decode import _iter_jpeg_roundtrip
-
-    yield from _iter_jpeg_roundtrip(avi, chunk_frames, qscale=_TRANSCODE_QSCALE)
+    yield from iter_frames(avi, chunk_frames=chunk_frames, qscale=_TRANSCODE_QSCALE)
 
 
 def _opencv_scenes(avi: Path, pipe: SyncPipeline) -> tuple[list[tuple[int, int]], int]:

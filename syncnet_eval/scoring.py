@@ -53,7 +53,8 @@ def distance_by_shift(
         video_emb: (N, D) float32 lip embeddings.
         audio_emb: (N, D) float32 audio embeddings on the same device.
         vshift: largest shift searched, in frames.
-        chunk_windows: windows per materialised block, bounding memory to chunk * (2v+1) * D.
+        chunk_windows: windows per block; each block holds a float64 (chunk, chunk + 2v) matrix
+            of dot products.
 
     Returns:
         (N, 2 * vshift + 1) float32 distances. Rows beyond the audio ends pair with zero
