@@ -40,7 +40,7 @@ from .errors import (
     ModelWeightsError,
     SyncEvalError,
 )
-from .io import JsonlLog, read_jsonl
+from .io import JsonlLog, atomic_write_text, jsonl_line, read_jsonl
 from .types import VideoResult
 
 if TYPE_CHECKING:
@@ -695,6 +695,20 @@ def _inprocess_results(
         yield index, scorer.score(item)
 
 
+# Statuses of inputs that could not be scored, which ``retry_failed`` scores again. no_face,
+# too_short and no_audio describe the video itself: scoring it again gives the same answer.
+RETRY_STATUSES = ("decode_error", "error")
+
+
+def _drop_retryable(log_path: Path, logged: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rewrite ``log_path`` (atomically) without its retryable records; return the rest."""
+    kept = [rec for rec in logged if rec.get("status") not in RETRY_STATUSES]
+    if len(kept) < len(logged):
+        log.info("%s: scoring %d failed inputs again", log_path, len(logged) - len(kept))
+        atomic_write_text(log_path, "".join(jsonl_line(rec) for rec in kept))
+    return kept
+
+
 def run_batch(
     inputs: Sequence[BatchInput],
     config: BatchConfig,
@@ -703,6 +717,7 @@ def run_batch(
     timeout_s: float | None = None,
     log_path: Path | None = None,
     resume: bool = True,
+    retry_failed: bool = False,
     on_start: Callable[[int, int], None] | None = None,
     on_record: Callable[[BatchEvent], None] | None = None,
     worker_log_level: int | None = None,
@@ -726,6 +741,9 @@ def run_batch(
             input before it are done.
         resume: reuse records of ``log_path`` with the same input identity and configuration
             hash; without it the log is started afresh.
+        retry_failed: with ``resume``, drop the log's records of inputs that could not be
+            scored (``RETRY_STATUSES``: decode errors, timeouts, crashed workers) and score
+            those inputs again. The log is rewritten atomically without them first.
         on_start: called once with (total inputs, inputs taken from the log).
         on_record: called as each input finishes (completion order).
         worker_log_level: logging level for the package's loggers in worker processes (a
@@ -748,7 +766,10 @@ def run_batch(
 
     previous: dict[str, deque[dict[str, Any]]] = {}
     if log_path is not None and resume:
-        for rec in read_jsonl(log_path, repair=True):
+        logged = read_jsonl(log_path, repair=True)
+        if retry_failed:
+            logged = _drop_retryable(log_path, logged)
+        for rec in logged:
             key = _resume_key(rec.get("input_identity") or {}, str(rec.get("config_hash")))
             previous.setdefault(key, deque()).append(rec)
 

@@ -301,6 +301,10 @@ def _clock(seconds: float) -> str:
               help="Skip inputs whose record is already in the -o FILE.jsonl log (same file "
                    "identity and configuration). Default: on when the log exists; --no-resume "
                    "starts the log afresh.")  # fmt: skip
+@click.option("--retry-failed", is_flag=True,
+              help="With resume: score again the inputs the log records as decode_error or "
+                   "error (timeouts, crashed workers, unreadable files); their old records are "
+                   "removed from the log first.")  # fmt: skip
 @click.option("--identity", type=click.Choice(("mtime", "sha256")), default="mtime",
               show_default=True,
               help="How resume recognises an unchanged file: path + size + mtime, or path + "
@@ -412,7 +416,8 @@ def _clock(seconds: float) -> str:
 @click.pass_context
 def score(ctx: click.Context, inputs: tuple[Path, ...], recipe: str, outputs: tuple[str, ...],
           manifest: Path | None, globs: tuple[str, ...], workers: int, timeout_s: float | None,
-          resume: bool | None, identity: str, per_track: bool, allow_failures: bool,
+          resume: bool | None, retry_failed: bool, identity: str, per_track: bool,
+          allow_failures: bool,
           syncnet_weights: Path | None, s3fd_weights: Path | None, offline: bool, device: str,
           vshift: int, batch_size: int, precision: str, no_jpeg_roundtrip: bool,
           audio_path: Path | None,
@@ -438,6 +443,8 @@ def score(ctx: click.Context, inputs: tuple[Path, ...], recipe: str, outputs: tu
     if not inputs and manifest is None:
         raise click.UsageError("give at least one VIDEO or DIRECTORY, or --manifest FILE")
     kinds = _split_outputs(outputs, resume)
+    if retry_failed and (resume is False or not kinds["jsonl"]):
+        raise click.UsageError("--retry-failed retries the failures of a resumed -o FILE.jsonl log")
     single = len(inputs) == 1 and manifest is None and not inputs[0].is_dir()
     if audio_path is not None and not single:
         raise click.UsageError("--audio takes exactly one video (use a manifest 'audio' column)")
@@ -475,8 +482,8 @@ def score(ctx: click.Context, inputs: tuple[Path, ...], recipe: str, outputs: tu
     try:
         outcome = run_batch(
             items, config, workers=workers, timeout_s=timeout_s, log_path=log_path,
-            resume=resume is not False, on_start=progress.start, on_record=progress.record,
-            worker_log_level=log.level, download_progress=not quiet,
+            resume=resume is not False, retry_failed=retry_failed, on_start=progress.start,
+            on_record=progress.record, worker_log_level=log.level, download_progress=not quiet,
         )  # fmt: skip
     except SyncEvalError as exc:
         if debug:

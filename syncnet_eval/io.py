@@ -22,6 +22,7 @@ __all__ = [
     "write_results",
     "read_results",
     "read_jsonl",
+    "jsonl_line",
     "JsonlLog",
     "csv_text",
     "CSV_COLUMNS",
@@ -167,6 +168,11 @@ def read_results(path: Path) -> list[VideoResult]:
     return [VideoResult.from_dict(r) for r in doc["results"]]
 
 
+def jsonl_line(record: Mapping[str, Any]) -> str:
+    """One JSONL log line (compact JSON and a newline)."""
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
 def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
     """Records of a JSONL log, one JSON object per newline-terminated line.
 
@@ -232,7 +238,7 @@ class JsonlLog:
         """Write ``record`` as one line and flush it to disk."""
         if self._fd is None:
             raise ValueError(f"{self.path}: log is closed")
-        line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+        line = jsonl_line(record).encode("utf-8")
         view = memoryview(line)
         while view:
             written = os.write(self._fd, view)

@@ -364,6 +364,48 @@ def test_resume_rescores_changed_files_and_other_configs(
     assert len(read_jsonl(log_path)) == 1  # started afresh
 
 
+def test_retry_failed_scores_transient_failures_again_and_keeps_other_records(
+    batch_clips: list[Path],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_ffmpeg = shutil.which("ffmpeg")
+    assert real_ffmpeg is not None
+    broken = tmp_path / "ffmpeg_is_broken"
+    fake = tmp_path / "ffmpeg_flaky.sh"
+    fake.write_text(
+        f'#!/bin/sh\nif [ -e "{broken}" ]; then case "$*" in\n'
+        f'  *-i*) echo "simulated failure" >&2; exit 1 ;;\nesac; fi\nexec "{real_ffmpeg}" "$@"\n',
+        encoding="utf-8",
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("SYNCNET_EVAL_FFMPEG", str(fake))
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy2(batch_clips[2], clips / "a_flaky.mp4")
+    _ffmpeg("-i", str(batch_clips[2]), "-an", "-c", "copy", str(clips / "b_no_audio.mp4"))
+    log_path = tmp_path / "run.jsonl"
+    base = _score_args(syncnet_parity_weights, str(clips), "-o", str(log_path), "-q",
+                       "--allow-failures")  # fmt: skip
+
+    def statuses() -> list[str]:
+        return [r["status"] for r in read_jsonl(log_path)]
+
+    broken.touch()
+    assert _invoke(base).exit_code == 0
+    assert statuses() == ["decode_error", "no_audio"]
+    broken.unlink()
+    assert _invoke(base).exit_code == 0
+    assert statuses() == ["decode_error", "no_audio"]  # plain resume keeps failures
+    assert _invoke([*base, "--retry-failed"]).exit_code == 0
+    assert statuses() == ["no_audio", "ok"]  # retried once, no stale record left
+    assert _invoke([*base, "--retry-failed"]).exit_code == 0
+    assert statuses() == ["no_audio", "ok"]  # nothing left to retry
+    bad = _invoke([*base, "--retry-failed", "--no-resume"])
+    assert bad.exit_code == 2 and "--retry-failed" in bad.output
+
+
 def test_timeout_kills_a_hung_decode(
     batch_clips: list[Path],
     syncnet_parity_weights: Path,
