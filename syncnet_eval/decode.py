@@ -31,6 +31,9 @@ __all__ = [
     "MediaInfo",
     "probe_media",
     "iter_frames",
+    "iter_jpegs",
+    "decode_jpeg",
+    "chunked",
     "read_audio",
     "ffmpeg_executable",
     "ffmpeg_version",
@@ -232,10 +235,20 @@ class _JpegSplitter:
                 self._in_scan = True
 
 
-def _iter_jpeg_roundtrip(
-    path: Path, chunk_frames: int, qscale: str | None = None
-) -> Iterator[np.ndarray]:
-    """Frames through ffmpeg's mjpeg encoder (default rate control, or ``-qscale:v``)."""
+def iter_jpegs(path: str | Path, qscale: str | None = None) -> Iterator[bytes]:
+    """Every frame of ``path`` as ffmpeg's mjpeg encoder writes it (the reference's JPEG dump).
+
+    Args:
+        path: media file.
+        qscale: fixed JPEG quality (``-qscale:v``) instead of the default rate control.
+
+    Yields:
+        One baseline JPEG per frame, in order.
+
+    Raises:
+        InputError: when ffmpeg fails on the file.
+    """
+    path = Path(path)
     quality = ["-qscale:v", qscale] if qscale is not None else []
     cmd = [
         ffmpeg_executable(), "-nostdin", "-loglevel", "error", "-i", str(path),
@@ -245,26 +258,16 @@ def _iter_jpeg_roundtrip(
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)  # fmt: skip
     splitter = _JpegSplitter()
-    batch: list[np.ndarray] = []
     try:
         assert proc.stdout is not None
         while True:
             data = proc.stdout.read1(_PIPE_CHUNK_BYTES)  # type: ignore[attr-defined]
             if not data:
                 break
-            for jpeg in splitter.feed(data):
-                img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-                if img is None:
-                    raise InputError(f"{path}: a frame could not be decoded")
-                batch.append(img)
-                if len(batch) >= min(chunk_frames, max(1, CHUNK_BYTES // img.nbytes)):
-                    yield np.stack(batch)
-                    batch = []
+            yield from splitter.feed(data)
         stderr = proc.stderr.read() if proc.stderr else b""
         if proc.wait() != 0:
             raise _ffmpeg_error(path, stderr)
-        if batch:
-            yield np.stack(batch)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -274,23 +277,52 @@ def _iter_jpeg_roundtrip(
                 stream.close()
 
 
+def decode_jpeg(data: bytes, path: str | Path) -> np.ndarray:
+    """One JPEG as ``cv2.imread`` decodes it: (H, W, 3) uint8 BGR.
+
+    Raises:
+        InputError: naming ``path`` (the video it came from) when the image does not decode.
+    """
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError(f"{path}: a frame could not be decoded")
+    return img
+
+
+def chunked(frames: Iterable[np.ndarray], chunk_frames: int) -> Iterator[np.ndarray]:
+    """Stack frames into (n, H, W, 3) chunks of at most ``chunk_frames`` and ``CHUNK_BYTES``."""
+    batch: list[np.ndarray] = []
+    for img in frames:
+        batch.append(img)
+        if len(batch) >= min(chunk_frames, max(1, CHUNK_BYTES // img.nbytes)):
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)
+
+
+def _iter_jpeg_roundtrip(
+    path: Path, chunk_frames: int, qscale: str | None = None
+) -> Iterator[np.ndarray]:
+    """Frames through ffmpeg's mjpeg encoder (default rate control, or ``-qscale:v``)."""
+    jpegs = iter_jpegs(path, qscale)
+    try:
+        yield from chunked((decode_jpeg(j, path) for j in jpegs), chunk_frames)
+    finally:
+        jpegs.close()
+
+
 def _iter_pyav(path: Path, chunk_frames: int) -> Iterator[np.ndarray]:
     import av
 
-    batch: list[np.ndarray] = []
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            for frame in container.decode(stream):
-                batch.append(frame.to_ndarray(format="bgr24"))
-                if len(batch) >= min(chunk_frames, max(1, CHUNK_BYTES // batch[0].nbytes)):
-                    yield np.stack(batch)
-                    batch = []
+            frames = (f.to_ndarray(format="bgr24") for f in container.decode(stream))
+            yield from chunked(frames, chunk_frames)
     except av.FFmpegError as exc:
         raise InputError(f"{path}: video decode failed ({_short(exc)})") from exc
-    if batch:
-        yield np.stack(batch)
 
 
 def iter_frames(

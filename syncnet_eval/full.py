@@ -5,8 +5,9 @@ reference), q2 JPEG frames, scene detection on the OpenCV decode of the transcod
 on every frame, IOU tracking, 13-tap smoothing, 224x224 crops through an XVID encode, then the
 scorer of the direct recipe on every crop with its slice of the audio.
 
-Only the transcode and the per-track crop videos touch the disk, inside a private temporary
-directory (the lossy encodes are part of the reference's numbers); nothing is left behind unless
+Only the transcode, the q2 JPEG dump and the per-track crop videos touch the disk, inside a
+private temporary directory (the lossy encodes are part of the reference's numbers); the dump is
+encoded once, during detection, and read back by the crop pass. Nothing is left behind unless
 ``save_crops`` asks for it.
 """
 
@@ -27,7 +28,16 @@ import numpy as np
 from .audio import mfcc
 from .config import AUDIO_SAMPLES_PER_FRAME, FPS, LIP_SIZE_PX
 from .crop import CropGeometry, crop_face, smooth_track
-from .decode import MediaInfo, ffmpeg_executable, iter_frames, prefetch, probe_media
+from .decode import (
+    MediaInfo,
+    chunked,
+    decode_jpeg,
+    ffmpeg_executable,
+    iter_frames,
+    iter_jpegs,
+    prefetch,
+    probe_media,
+)
 from .embed import num_windows
 from .errors import InputError
 from .scenes import SceneCutDetector
@@ -102,9 +112,53 @@ def _read_transcoded_audio(avi: Path, src: Path) -> np.ndarray:
     return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
 
 
-def _iter_q2_frames(avi: Path, chunk_frames: int = 32) -> Iterator[np.ndarray]:
+class _JpegCache:
+    """The q2 JPEG dump, kept once in the temporary directory (as the reference's frame files).
+
+    The detection pass records every JPEG while it reads ffmpeg's stream; the crop pass then
+    reads them back instead of decoding and re-encoding the transcode a second time.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ends: list[int] = []
+        self.complete = False
+
+    def record(self, jpegs: Iterator[bytes]) -> Iterator[bytes]:
+        """Pass ``jpegs`` through, appending each to the cache; complete once exhausted."""
+        with open(self.path, "wb") as f:
+            pos = 0
+            for jpeg in jpegs:
+                f.write(jpeg)
+                pos += len(jpeg)
+                self._ends.append(pos)
+                yield jpeg
+        self.complete = True
+
+    def replay(self) -> Iterator[bytes]:
+        """The recorded JPEGs, in order."""
+        assert self.complete
+        with open(self.path, "rb") as f:
+            start = 0
+            for end in self._ends:
+                yield f.read(end - start)
+                start = end
+
+
+def _iter_q2_frames(
+    avi: Path, cache: _JpegCache | None = None, chunk_frames: int = 32
+) -> Iterator[np.ndarray]:
     """The reference's ``-qscale:v 2`` JPEG dump of the transcode, decoded like cv2.imread."""
-    yield from iter_frames(avi, chunk_frames=chunk_frames, qscale=_TRANSCODE_QSCALE)
+    if cache is not None and cache.complete:
+        jpegs: Iterator[bytes] = cache.replay()
+    else:
+        jpegs = iter_jpegs(avi, _TRANSCODE_QSCALE)
+    try:
+        yield from chunked((decode_jpeg(j, avi) for j in jpegs), chunk_frames)
+    finally:
+        close = getattr(jpegs, "close", None)
+        if close is not None:
+            close()
 
 
 def _opencv_scenes(avi: Path, pipe: SyncPipeline) -> tuple[list[tuple[int, int]], int]:
@@ -123,28 +177,48 @@ def _opencv_scenes(avi: Path, pipe: SyncPipeline) -> tuple[list[tuple[int, int]]
     return detector.scenes(), detector.num_frames
 
 
-def _detect_all(avi: Path, pipe: SyncPipeline) -> tuple[list[np.ndarray], int]:
-    """Detect faces on every frame, or on every Nth (``detect_every``) and interpolate."""
+def _detect_all(avi: Path, pipe: SyncPipeline, cache: _JpegCache) -> tuple[list[np.ndarray], int]:
+    """Detect faces on every frame, or on every Nth (``detect_every``) and interpolate.
+
+    Every JPEG of the dump is recorded into ``cache`` for the crop pass; with ``detect_every``
+    only the key frames are decoded.
+    """
     detector = pipe.face_detector()
     every = pipe.pipeline_config.detect_every
+    jpegs = cache.record(iter_jpegs(avi, _TRANSCODE_QSCALE))
     if every == 1:
         dets: list[np.ndarray] = []
-        for chunk in prefetch(_iter_q2_frames(avi)):
+        for chunk in prefetch(chunked((decode_jpeg(j, avi) for j in jpegs), 32)):
             dets.extend(detector.detect(chunk))
         return dets, len(dets)
     keyed: dict[int, np.ndarray] = {}
-    idx = 0
-    last: np.ndarray | None = None
-    for chunk in prefetch(_iter_q2_frames(avi)):
-        picks = [k for k in range(len(chunk)) if (idx + k) % every == 0]
-        if picks:
-            for k, d in zip(picks, detector.detect(chunk[picks]), strict=True):
-                keyed[idx + k] = d
-        idx += len(chunk)
-        last = chunk[-1:]
-    if last is not None and idx - 1 not in keyed:
-        keyed[idx - 1] = detector.detect(last)[0]
-    return interpolate_keyframes(keyed, idx), idx
+    num_frames = 0
+    last: bytes | None = None
+
+    def key_frames() -> Iterator[tuple[int, np.ndarray]]:
+        nonlocal num_frames, last
+        for jpeg in jpegs:
+            if num_frames % every == 0:
+                yield num_frames, decode_jpeg(jpeg, avi)
+            last = jpeg
+            num_frames += 1
+
+    def key_chunks() -> Iterator[tuple[list[int], np.ndarray]]:
+        batch: list[tuple[int, np.ndarray]] = []
+        for item in key_frames():
+            batch.append(item)
+            if len(batch) == 32:
+                yield [i for i, _ in batch], np.stack([f for _, f in batch])
+                batch = []
+        if batch:
+            yield [i for i, _ in batch], np.stack([f for _, f in batch])
+
+    for idx, chunk in prefetch(key_chunks()):
+        for k, d in zip(idx, detector.detect(chunk), strict=True):
+            keyed[k] = d
+    if last is not None and num_frames - 1 not in keyed:
+        keyed[num_frames - 1] = detector.detect(decode_jpeg(last, avi)[None])[0]
+    return interpolate_keyframes(keyed, num_frames), num_frames
 
 
 def interpolate_keyframes(
@@ -228,15 +302,20 @@ class _CropWriter:
 
 
 def _write_crops(
-    avi: Path, tracks: list[Track], geoms: list[CropGeometry], crop_scale: float, tmp: Path
+    avi: Path,
+    cache: _JpegCache,
+    tracks: list[Track],
+    geoms: list[CropGeometry],
+    crop_scale: float,
+    tmp: Path,
 ) -> list[Path]:
-    """One pass over the q2 frames, cropping every active track into its own XVID AVI."""
+    """One pass over the q2 frames (cached, or dumped now), cropping every active track."""
     writers = [_CropWriter(tmp / f"{i:05d}t.avi") for i in range(len(tracks))]
     last_needed = max(t.last_frame for t in tracks)
     ok = False
     try:
         idx = 0
-        for chunk in prefetch(_iter_q2_frames(avi)):
+        for chunk in prefetch(_iter_q2_frames(avi, cache)):
             for frame in chunk:
                 for t, g, w in zip(tracks, geoms, writers, strict=True):
                     if t.first_frame <= idx <= t.last_frame:
@@ -363,8 +442,9 @@ def run_full_pipeline(
 
         t = time.perf_counter()
         det_source = "injected" if detections is not None else cfg.detector
+        cache = _JpegCache(tmp / "frames.mjpeg")
         if detections is None:
-            detections, n_frames = _detect_all(avi, pipe)
+            detections, n_frames = _detect_all(avi, pipe, cache)
         else:
             n_frames = len(detections)
             # The dump can hold one or two frames more than OpenCV decodes (spec 1.2).
@@ -395,7 +475,7 @@ def run_full_pipeline(
             status, reason = _no_track_reason(path, tracking, n_frames, n_with_face, cfg)
             return VideoResult(status=status, reason=reason, warnings=warns, **base)
         geoms = [smooth_track(tr) for tr in tracking.tracks]
-        crop_files = _write_crops(avi, tracking.tracks, geoms, cfg.crop_scale, tmp)
+        crop_files = _write_crops(avi, cache, tracking.tracks, geoms, cfg.crop_scale, tmp)
         timer.add("tracking_crop", time.perf_counter() - t)
 
         track_results: list[TrackResult] = []
@@ -411,7 +491,8 @@ def run_full_pipeline(
             t = time.perf_counter()
             cc = mfcc(track_audio)
             chunks = prefetch(iter_frames(crop_avi, jpeg_roundtrip=scfg.jpeg_roundtrip))
-            lips = pipe.embedder.embed_lips(chunks)
+            track_windows = tr.last_frame - tr.first_frame - 3
+            lips = pipe.embedder.embed_lips(chunks, expected_windows=track_windows)
             n_win = num_windows(lips.shape[0] + 4, track_audio.size)
             if n_win < 1:
                 continue

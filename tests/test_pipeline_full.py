@@ -251,12 +251,39 @@ def test_hog_finds_and_scores_a_face_in_hdtf(hdtf_hog: tuple[VideoResult, Path])
 def test_saved_detections_round_trip(
     syncnet_parity_weights: Path, hdtf_short_clip: Path, hdtf_hog: tuple[VideoResult, Path]
 ) -> None:
-    """Boxes saved from a HOG run, fed back in, give the same tracks and scores."""
+    """Boxes saved from a HOG run, fed back in, give the same tracks and scores.
+
+    The HOG run crops from the JPEG dump its detection pass recorded; the injected run has no
+    detection pass and dumps the frames again, so this also proves the recording exact.
+    """
     result, saved = hdtf_hog
     pipe = _pipeline(syncnet_parity_weights, detector="hog", min_track=50)
     again = pipe.evaluate(hdtf_short_clip, detections=load_detections(saved))
     assert again.provenance["detections"] == "injected"
     assert _strip_volatile(again) == _strip_volatile(result)
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_the_q2_dump_is_encoded_once_per_video(
+    syncnet_parity_weights: Path,
+    hdtf_short_clip: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    every: int,
+) -> None:
+    import syncnet_eval.full as full
+
+    calls = []
+    real = full.iter_jpegs
+
+    def counting(*args: object, **kwargs: object):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(full, "iter_jpegs", counting)
+    pipe = _pipeline(syncnet_parity_weights, detector="hog", min_track=50, detect_every=every)
+    result = pipe.evaluate(hdtf_short_clip)
+    _assert_scored(result)
+    assert len(calls) == 1  # the crop pass read the detection pass's recording
 
 
 # Issue acceptance: HOG finds a track in each HDTF clip. Runs by default (~2 min in all).
