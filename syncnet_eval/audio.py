@@ -23,6 +23,7 @@ _NUM_FILTERS = 26
 _NUM_CEPS = 13
 _CEP_LIFTER = 22
 _PREEMPH = 0.97
+_BLOCK_FRAMES = 4096  # MFCC frames per block (41 s of audio)
 
 
 def _hz_to_mel(hz):
@@ -77,7 +78,16 @@ def mfcc(samples: np.ndarray) -> np.ndarray:
     padded = np.zeros(padded_len)
     padded[: emph.size] = emph
     frames = np.lib.stride_tricks.sliding_window_view(padded, _FRAME_LEN)[::_FRAME_STEP]
+    # Every frame is independent from here on: blocks bound the spectra's memory (a 10-minute
+    # track would otherwise hold ~0.6 GB of float64/complex128 transients) at identical values.
+    out = np.empty((n_frames, _NUM_CEPS))
+    for start in range(0, n_frames, _BLOCK_FRAMES):
+        out[start : start + _BLOCK_FRAMES] = _frames_to_mfcc(frames[start : start + _BLOCK_FRAMES])
+    return out
 
+
+def _frames_to_mfcc(frames: np.ndarray) -> np.ndarray:
+    """(n, 400) pre-emphasised frames -> (n, 13) liftered MFCCs with log energy in column 0."""
     power = np.square(np.abs(np.fft.rfft(frames, _NFFT))) / _NFFT  # rectangular window
     eps = np.finfo(np.float64).eps
     energy = power.sum(axis=1)

@@ -209,7 +209,10 @@ class SyncPipeline:
         max_w = max(0, audio.size // AUDIO_SAMPLES_PER_FRAME - 5)
         t = time.perf_counter()
         decode_before = timer.timings.get("decode", 0.0)
-        lips = self.embedder.embed_lips(counter.count(chunks), max_windows=max_w)
+        expected = info.num_frames - 4 if info.num_frames else None
+        lips = self.embedder.embed_lips(
+            counter.count(chunks), max_windows=max_w, expected_windows=expected
+        )
         n_frames = counter.total
         n_win = num_windows(n_frames, audio.size)
         _check_windows(path, n_frames, audio.size, n_win)

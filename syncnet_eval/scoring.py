@@ -68,18 +68,19 @@ def distance_by_shift(
     # expansion loses nothing against the reference's float32 difference-then-norm; the dot
     # products of each block come from one banded matrix product instead of a copied
     # (windows, shifts, D) tensor, which made the kernel memory-bound.
-    u = video_emb.double() + _PAIRWISE_EPS
-    padded = torch.nn.functional.pad(audio_emb.double(), (0, 0, vshift, vshift))
-    u_sq = (u * u).sum(dim=1)
-    a_sq = (padded * padded).sum(dim=1)
+    # Blocks are cast to float64 one at a time: whole float64 copies of a 10-minute track's
+    # embeddings would hold ~250 MB.
+    padded = torch.nn.functional.pad(audio_emb, (0, 0, vshift, vshift))
     shifts = torch.arange(width, device=video_emb.device)
     out = torch.empty((n, width), dtype=video_emb.dtype, device=video_emb.device)
     for start in range(0, n, chunk_windows):  # bounded memory, not a loop over windows
         stop = min(n, start + chunk_windows)
+        u = video_emb[start:stop].double() + _PAIRWISE_EPS
+        a = padded[start : stop + width - 1].double()
         local = torch.arange(stop - start, device=video_emb.device)[:, None] + shifts
-        gram = u[start:stop] @ padded[start : stop + width - 1].T  # (chunk, chunk + width - 1)
-        dots = gram.gather(1, local)  # dots[i, k] = u_i . padded[i + k]
-        sq = u_sq[start:stop, None] + a_sq[start + local] - 2.0 * dots
+        dots = (u @ a.T).gather(1, local)  # dots[i, k] = u_i . padded[start + i + k]
+        a_sq = (a * a).sum(dim=1)
+        sq = (u * u).sum(dim=1)[:, None] + a_sq[local] - 2.0 * dots
         out[start:stop] = torch.sqrt(sq.clamp_min(0.0)).to(video_emb.dtype)
     return out
 

@@ -27,3 +27,15 @@ def test_mfcc_of_silence_uses_eps_like_the_reference() -> None:
 def test_video_of_k_frames_gives_4k_minus_1_columns() -> None:
     k = 50
     assert mfcc(np.ones(640 * k, dtype=np.int16)).shape == (4 * k - 1, 13)
+
+
+def test_mfcc_in_blocks_is_identical_to_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    import syncnet_eval.audio as audio_mod
+
+    rng = np.random.default_rng(7)
+    audio = rng.integers(-32768, 32768, 16000 * 5 + 77, dtype=np.int64).astype(np.int16)
+    whole = mfcc(audio)  # 500 frames: one block
+    monkeypatch.setattr(audio_mod, "_BLOCK_FRAMES", 64)  # 8 blocks, the last one partial
+    blocked = mfcc(audio)
+    np.testing.assert_array_equal(blocked, whole)
+    np.testing.assert_allclose(blocked, psf.mfcc(audio, 16000), rtol=0, atol=1e-5)

@@ -106,3 +106,32 @@ def test_max_windows_still_drains_the_whole_stream() -> None:
     out = embedder.embed_lips(stream(), max_windows=6)
     assert out.shape == (6, 1024)
     assert sum(seen) == 15  # every chunk was pulled
+
+
+def test_growing_rows_keeps_every_row_in_order_across_regrowth() -> None:
+    from syncnet_eval.embed import _GrowingRows
+
+    rng = torch.Generator().manual_seed(3)
+    parts = [torch.randn(n, 8, generator=rng) for n in (5, 250, 1, 300, 64, 200)]
+    rows = _GrowingRows(8, torch.device("cpu"), capacity=10)  # starts at 256, grows twice
+    for p in parts:
+        rows.append(p)
+    assert torch.equal(rows.rows(), torch.cat(parts))
+
+
+def test_fused_conv_relu_is_bit_identical_to_conv_then_relu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import syncnet_eval.embed as embed_mod
+
+    if not embed_mod._FUSED_CONV_RELU:
+        pytest.skip("this torch build has no fused oneDNN convolution + ReLU")
+    embedder = SyncNetEmbedder(_seeded_model(), torch.device("cpu"), batch_size=8)
+    frames = torch.from_numpy(
+        np.random.default_rng(4).integers(0, 256, (10, 224, 224, 3), dtype=np.uint8)
+    )
+    with torch.inference_mode():
+        fused = embedder._lip_windows(frames)
+        monkeypatch.setattr(embed_mod, "_FUSED_CONV_RELU", False)
+        plain = embedder._lip_windows(frames)
+    assert torch.equal(fused, plain)
