@@ -139,6 +139,10 @@ def run_job(args: argparse.Namespace) -> dict:
         syncnet_weights=args.syncnet_weights, s3fd_weights=args.s3fd_weights, offline=True,
         progress=False,
     )  # fmt: skip
+    if args.redump:  # baseline: the crop pass dumps the q2 JPEGs again (before 2026-11-21)
+        import syncnet_eval.full as full
+
+        full._JpegCache.record = lambda self, jpegs: jpegs  # never complete, so never replayed
     detections = None
     if args.detections:
         from syncnet_eval.full import load_detections
@@ -174,6 +178,8 @@ def spawn_job(args: argparse.Namespace, file: Path, recipe: str, **over) -> dict
            "--detect-every", str(over.get("detect_every", args.detect_every))]  # fmt: skip
     if args.s3fd_weights:
         cmd += ["--s3fd-weights", str(args.s3fd_weights)]
+    if over.get("redump"):
+        cmd += ["--redump"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"job failed: {file} {recipe}\n{out.stderr[-2000:]}")
@@ -314,6 +320,7 @@ def main() -> None:
     )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--detections", help=argparse.SUPPRESS)
+    ap.add_argument("--redump", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         print(json.dumps(run_job(args)))
@@ -374,6 +381,14 @@ def main() -> None:
         t_b, t_o = baseline_detection(frames, s3fd)
         print(f"| S3FD detection, per-frame unbatched + Python NMS ({clip.name}, 16 frames "
               f"1080x1920) | {t_b:.2f} | {t_o:.2f} | {t_b / t_o:.2f}x |")  # fmt: skip
+        for name in ("hdtf_WDA_KatieHill_000.mp4", "latentsync_demo1_video.mp4"):
+            f = SHARED / "media" / name
+            once = spawn_job(args, f, "syncnet-pipeline", detector="hog")["timings"]
+            twice = spawn_job(args, f, "syncnet-pipeline", detector="hog", redump=True)["timings"]
+            t_b, t_o = twice["tracking_crop"], once["tracking_crop"]
+            print(f"| pipeline crop pass dumping the q2 JPEGs a second time ({name}, HOG; "
+                  f"totals {twice['total']:.1f} vs {once['total']:.1f} s) | {t_b:.2f} | "
+                  f"{t_o:.2f} | {t_b / t_o:.2f}x |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
-"""glibc allocator setting for long runs: one malloc arena.
+"""glibc allocator setting for long runs: one malloc arena (a safeguard).
 
-Frames decoded in the prefetch thread are allocated in that thread's own glibc arena and freed
-in the main thread; the arenas fragment and RSS grew by ~25 MB/s on 1080p input (8.9 GiB after
-10 minutes of video, scripts/bench_memory.py). With one arena (``M_ARENA_MAX=1``) RSS stays flat
-(~600 MB on the same clip) at the same speed. Raising the mmap/trim thresholds as well was ~10%
-faster on the demo clip but held 200-300 MB more and still grew, so it is not done.
+Before the embedder wrote its outputs into one preallocated buffer, RSS grew with the video's
+length on 1080p input: ~25 MB/s with glibc's per-thread arenas (8.9 GiB after 10 minutes,
+scripts/bench_memory.py), ~1.5 MB/s with one arena. The cause was heap fragmentation around
+each batch's small, long-lived output; with the buffer, RSS stays flat with or without this
+setting (measured on 90 s of a 10-minute 1080p clip). One arena is kept for the CLI, batch
+workers and benchmarks because it bounds the damage of any similar pattern (frames are
+allocated in the decode thread and freed in the main thread) at no measured cost in speed.
 
-Called by the CLI, batch workers and benchmarks, not on import: a library must not change its
-host process's allocator settings. Library users scoring long videos can call it themselves.
+Not applied on import: a library must not change its host process's allocator settings.
 """
 
 from __future__ import annotations
