@@ -138,9 +138,8 @@ def _short(exc: BaseException) -> str:
     return text[-1] if text else type(exc).__name__
 
 
-@functools.cache
 def ffmpeg_executable() -> str:
-    """Path of the ffmpeg CLI (``SYNCNET_EVAL_FFMPEG`` or ``ffmpeg`` on PATH).
+    """Path of the ffmpeg CLI (``SYNCNET_EVAL_FFMPEG`` or ``ffmpeg`` on PATH), looked up per call.
 
     Raises:
         DependencyError: with install instructions when none is found.
@@ -153,12 +152,14 @@ def ffmpeg_executable() -> str:
     return exe
 
 
-@functools.cache
 def ffmpeg_version() -> str:
     """First line of ``ffmpeg -version`` (recorded in provenance: JPEG bits depend on it)."""
-    out = subprocess.run(
-        [ffmpeg_executable(), "-version"], capture_output=True, check=False, text=True
-    )
+    return _ffmpeg_version(ffmpeg_executable())
+
+
+@functools.cache
+def _ffmpeg_version(exe: str) -> str:
+    out = subprocess.run([exe, "-version"], capture_output=True, check=False, text=True)
     return out.stdout.splitlines()[0] if out.stdout else "unknown"
 
 
