@@ -9,7 +9,7 @@ and stream probing use PyAV.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 import functools
@@ -33,6 +33,7 @@ __all__ = [
     "iter_frames",
     "iter_jpegs",
     "decode_jpeg",
+    "decode_jpegs",
     "chunked",
     "read_audio",
     "ffmpeg_executable",
@@ -236,7 +237,7 @@ class _JpegSplitter:
                 self._in_scan = True
 
 
-def iter_jpegs(path: str | Path, qscale: str | None = None) -> Iterator[bytes]:
+def iter_jpegs(path: str | Path, qscale: str | None = None) -> Generator[bytes, None, None]:
     """Every frame of ``path`` as ffmpeg's mjpeg encoder writes it (the reference's JPEG dump).
 
     Args:
@@ -302,15 +303,21 @@ def chunked(frames: Iterable[np.ndarray], chunk_frames: int) -> Iterator[np.ndar
         yield np.stack(batch)
 
 
+def decode_jpegs(
+    jpegs: Generator[bytes, None, None], path: str | Path, chunk_frames: int
+) -> Iterator[np.ndarray]:
+    """Decode a JPEG stream (of the video ``path``) into ``chunked`` frames; closes ``jpegs``."""
+    try:
+        yield from chunked((decode_jpeg(j, path) for j in jpegs), chunk_frames)
+    finally:
+        jpegs.close()  # stops its ffmpeg or closes its file when the consumer stops early
+
+
 def _iter_jpeg_roundtrip(
     path: Path, chunk_frames: int, qscale: str | None = None
 ) -> Iterator[np.ndarray]:
     """Frames through ffmpeg's mjpeg encoder (default rate control, or ``-qscale:v``)."""
-    jpegs = iter_jpegs(path, qscale)
-    try:
-        yield from chunked((decode_jpeg(j, path) for j in jpegs), chunk_frames)
-    finally:
-        jpegs.close()
+    yield from decode_jpegs(iter_jpegs(path, qscale), path, chunk_frames)
 
 
 def _iter_pyav(path: Path, chunk_frames: int) -> Iterator[np.ndarray]:

@@ -13,7 +13,7 @@ encoded once, during detection, and read back by the crop pass. Nothing is left 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 import json
 import logging
 from pathlib import Path
@@ -32,6 +32,7 @@ from .decode import (
     MediaInfo,
     chunked,
     decode_jpeg,
+    decode_jpegs,
     ffmpeg_executable,
     iter_frames,
     iter_jpegs,
@@ -52,6 +53,7 @@ __all__ = ["run_full_pipeline", "load_detections", "save_detections", "aggregate
 
 log = logging.getLogger(__name__)
 
+_DETECT_CHUNK_FRAMES = 32  # q2 frames per detector batch (and per crop-pass chunk)
 _TRANSCODE_QSCALE = "2"  # run_pipeline.py: -qscale:v 2 for the AVI and for the JPEG dump
 
 
@@ -124,7 +126,7 @@ class _JpegCache:
         self._ends: list[int] = []
         self.complete = False
 
-    def record(self, jpegs: Iterator[bytes]) -> Iterator[bytes]:
+    def record(self, jpegs: Iterator[bytes]) -> Generator[bytes, None, None]:
         """Pass ``jpegs`` through, appending each to the cache; complete once exhausted."""
         with open(self.path, "wb") as f:
             pos = 0
@@ -135,7 +137,7 @@ class _JpegCache:
                 yield jpeg
         self.complete = True
 
-    def replay(self) -> Iterator[bytes]:
+    def replay(self) -> Generator[bytes, None, None]:
         """The recorded JPEGs, in order."""
         assert self.complete
         with open(self.path, "rb") as f:
@@ -146,19 +148,14 @@ class _JpegCache:
 
 
 def _iter_q2_frames(
-    avi: Path, cache: _JpegCache | None = None, chunk_frames: int = 32
+    avi: Path, cache: _JpegCache | None = None, chunk_frames: int = _DETECT_CHUNK_FRAMES
 ) -> Iterator[np.ndarray]:
     """The reference's ``-qscale:v 2`` JPEG dump of the transcode, decoded like cv2.imread."""
     if cache is not None and cache.complete:
-        jpegs: Iterator[bytes] = cache.replay()
+        jpegs = cache.replay()
     else:
         jpegs = iter_jpegs(avi, _TRANSCODE_QSCALE)
-    try:
-        yield from chunked((decode_jpeg(j, avi) for j in jpegs), chunk_frames)
-    finally:
-        close = getattr(jpegs, "close", None)
-        if close is not None:
-            close()
+    yield from decode_jpegs(jpegs, avi, chunk_frames)
 
 
 def _opencv_scenes(avi: Path, pipe: SyncPipeline) -> tuple[list[tuple[int, int]], int]:
@@ -188,34 +185,25 @@ def _detect_all(avi: Path, pipe: SyncPipeline, cache: _JpegCache) -> tuple[list[
     jpegs = cache.record(iter_jpegs(avi, _TRANSCODE_QSCALE))
     if every == 1:
         dets: list[np.ndarray] = []
-        for chunk in prefetch(chunked((decode_jpeg(j, avi) for j in jpegs), 32)):
+        for chunk in prefetch(decode_jpegs(jpegs, avi, _DETECT_CHUNK_FRAMES)):
             dets.extend(detector.detect(chunk))
         return dets, len(dets)
-    keyed: dict[int, np.ndarray] = {}
     num_frames = 0
     last: bytes | None = None
 
-    def key_frames() -> Iterator[tuple[int, np.ndarray]]:
+    def key_frames() -> Iterator[np.ndarray]:
+        """Frames 0, N, 2N, ... decoded; the others only counted (and recorded)."""
         nonlocal num_frames, last
         for jpeg in jpegs:
             if num_frames % every == 0:
-                yield num_frames, decode_jpeg(jpeg, avi)
+                yield decode_jpeg(jpeg, avi)
             last = jpeg
             num_frames += 1
 
-    def key_chunks() -> Iterator[tuple[list[int], np.ndarray]]:
-        batch: list[tuple[int, np.ndarray]] = []
-        for item in key_frames():
-            batch.append(item)
-            if len(batch) == 32:
-                yield [i for i, _ in batch], np.stack([f for _, f in batch])
-                batch = []
-        if batch:
-            yield [i for i, _ in batch], np.stack([f for _, f in batch])
-
-    for idx, chunk in prefetch(key_chunks()):
-        for k, d in zip(idx, detector.detect(chunk), strict=True):
-            keyed[k] = d
+    keyed: dict[int, np.ndarray] = {}
+    for chunk in prefetch(chunked(key_frames(), _DETECT_CHUNK_FRAMES)):
+        for d in detector.detect(chunk):
+            keyed[len(keyed) * every] = d  # the k-th key frame is frame k * N
     if last is not None and num_frames - 1 not in keyed:
         keyed[num_frames - 1] = detector.detect(decode_jpeg(last, avi)[None])[0]
     return interpolate_keyframes(keyed, num_frames), num_frames
