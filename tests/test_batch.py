@@ -89,6 +89,15 @@ def _lines_without_timings(path: Path) -> list[str]:
     return [json.dumps(_without_timings(r)) for r in read_jsonl(path)]
 
 
+def _fake_ffmpeg(script: Path, prelude: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point SYNCNET_EVAL_FFMPEG at a shell script: ``prelude``, then the real ffmpeg."""
+    real_ffmpeg = shutil.which("ffmpeg")
+    assert real_ffmpeg is not None
+    script.write_text(f'#!/bin/sh\n{prelude}exec "{real_ffmpeg}" "$@"\n', encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("SYNCNET_EVAL_FFMPEG", str(script))
+
+
 def _score_args(weights: Path, *extra: str) -> list[str]:
     return [
         "score", "--recipe", "direct", "--syncnet-weights", str(weights), "--device", "cpu",
@@ -370,17 +379,13 @@ def test_retry_failed_scores_transient_failures_again_and_keeps_other_records(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_ffmpeg = shutil.which("ffmpeg")
-    assert real_ffmpeg is not None
     broken = tmp_path / "ffmpeg_is_broken"
-    fake = tmp_path / "ffmpeg_flaky.sh"
-    fake.write_text(
-        f'#!/bin/sh\nif [ -e "{broken}" ]; then case "$*" in\n'
-        f'  *-i*) echo "simulated failure" >&2; exit 1 ;;\nesac; fi\nexec "{real_ffmpeg}" "$@"\n',
-        encoding="utf-8",
+    _fake_ffmpeg(
+        tmp_path / "ffmpeg_flaky.sh",
+        f'if [ -e "{broken}" ]; then case "$*" in\n'
+        f'  *-i*) echo "simulated failure" >&2; exit 1 ;;\nesac; fi\n',
+        monkeypatch,
     )
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("SYNCNET_EVAL_FFMPEG", str(fake))
     clips = tmp_path / "clips"
     clips.mkdir()
     shutil.copy2(batch_clips[2], clips / "a_flaky.mp4")
@@ -412,16 +417,11 @@ def test_timeout_kills_a_hung_decode(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_ffmpeg = shutil.which("ffmpeg")
-    assert real_ffmpeg is not None
-    fake = tmp_path / "ffmpeg_stalls.sh"
-    fake.write_text(
-        f'#!/bin/sh\ncase "$*" in\n  *zz_stall_marker*) exec sleep 97.25 ;;\n'
-        f'  *) exec "{real_ffmpeg}" "$@" ;;\nesac\n',
-        encoding="utf-8",
+    _fake_ffmpeg(
+        tmp_path / "ffmpeg_stalls.sh",
+        'case "$*" in\n  *zz_stall_marker*) exec sleep 97.25 ;;\nesac\n',
+        monkeypatch,
     )
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("SYNCNET_EVAL_FFMPEG", str(fake))
     clips = tmp_path / "clips"
     clips.mkdir()
     shutil.copy2(batch_clips[2], clips / "a_fine.mp4")
