@@ -126,7 +126,7 @@ def machine_throughput() -> dict[str, float]:
 
 def run_job(args: argparse.Namespace) -> dict:
     from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline
-    from syncnet_eval._malloc import tune_malloc
+    from syncnet_eval.allocator import tune_malloc
 
     tune_malloc()  # as the CLI does
     from syncnet_eval.decode import probe_media
@@ -140,12 +140,12 @@ def run_job(args: argparse.Namespace) -> dict:
         progress=False,
     )  # fmt: skip
     if args.redump:  # baseline: the crop pass dumps the q2 JPEGs again (before 2026-11-21)
-        import syncnet_eval.full as full
+        from syncnet_eval.decode import JpegCache
 
-        full._JpegCache.record = lambda self, jpegs: jpegs  # never complete, so never replayed
+        JpegCache.record = lambda self, jpegs: jpegs  # never complete, so never replayed
     detections = None
     if args.detections:
-        from syncnet_eval.full import load_detections
+        from syncnet_eval.io import load_detections
 
         detections = load_detections(Path(args.detections))
     t0 = time.perf_counter()
@@ -195,12 +195,12 @@ def baseline_direct(file: Path, weights: Path, batch: int = 1) -> float:
     the reference's batches), then a Python loop of pairwise distances per window. Seconds."""
     from syncnet_eval.audio import mfcc
     from syncnet_eval.decode import iter_frames, read_audio
-    from syncnet_eval.models import weights as wm
+    from syncnet_eval.models.state import load_state_dict
     from syncnet_eval.models.syncnet import SyncNet, load_syncnet_state
 
     t0 = time.perf_counter()
     model = SyncNet()
-    load_syncnet_state(model, wm.load_state_dict(weights), str(weights))
+    load_syncnet_state(model, load_state_dict(weights), str(weights))
     model.eval()
     frames = np.concatenate(list(iter_frames(file)))
     audio = read_audio(file)

@@ -39,7 +39,7 @@ def child(args: argparse.Namespace) -> None:
     import numpy as np
 
     from syncnet_eval import ScoreConfig, SyncPipeline
-    from syncnet_eval._malloc import tune_malloc
+    from syncnet_eval.allocator import tune_malloc
 
     tune_malloc()  # as the CLI does
 

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline
-from syncnet_eval.full import load_detections
+from syncnet_eval.io import load_detections
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REF = SHARED / "reference"

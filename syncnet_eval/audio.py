@@ -12,10 +12,10 @@ import functools
 import numpy as np
 from scipy.fft import dct
 
-__all__ = ["mfcc", "MFCC_RATE_HZ", "SAMPLE_RATE_HZ"]
+from .constants import SAMPLE_RATE_HZ
 
-SAMPLE_RATE_HZ = 16_000  # SyncNet was trained on 16 kHz audio
-MFCC_RATE_HZ = 100  # 10 ms hop: four MFCC columns per 25 fps video frame
+__all__ = ["mfcc"]
+
 _FRAME_LEN = 400  # 25 ms analysis window at 16 kHz
 _FRAME_STEP = 160  # 10 ms hop
 _NFFT = 512
@@ -26,11 +26,11 @@ _PREEMPH = 0.97
 _BLOCK_FRAMES = 4096  # MFCC frames per block (41 s of audio)
 
 
-def _hz_to_mel(hz):
+def _hz_to_mel(hz: float | np.ndarray) -> np.ndarray:
     return 2595.0 * np.log10(1.0 + hz / 700.0)
 
 
-def _mel_to_hz(mel):
+def _mel_to_hz(mel: float | np.ndarray) -> np.ndarray:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
@@ -98,4 +98,4 @@ def _frames_to_mfcc(frames: np.ndarray) -> np.ndarray:
     n = np.arange(_NUM_CEPS)
     ceps *= 1.0 + (_CEP_LIFTER / 2.0) * np.sin(np.pi * n / _CEP_LIFTER)
     ceps[:, 0] = np.log(energy)
-    return ceps
+    return np.asarray(ceps)

@@ -1,8 +1,9 @@
 """Batch scoring: many inputs, a resumable JSONL log, worker processes and per-file time limits.
 
-``collect_inputs`` turns files, directories and a manifest CSV into ``BatchInput`` items;
-``run_batch`` scores them (in this process, or in worker processes that each hold their own
-models) and returns one ``BatchRecord`` per input, in input order, whatever happened to it.
+:func:`~syncnet_eval.inputs.collect_inputs` turns files, directories and a manifest CSV into
+``BatchInput`` items; ``run_batch`` scores them (in this process, or in worker processes that
+each hold their own models) and returns one ``BatchRecord`` per input, in input order, whatever
+happened to it.
 
 Resume: every record carries ``input_identity`` (resolved path, size and mtime, or a content
 hash) and ``config_hash`` (scoring and pipeline settings, recipe, weight hashes). A record in the
@@ -13,12 +14,9 @@ at any moment and restarted ends with every input recorded exactly once.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 import contextlib
-import csv
 from dataclasses import dataclass, field, replace
-import fnmatch
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -30,230 +28,43 @@ import stat
 import sys
 import time
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .config import RECIPES, PipelineConfig, ScoreConfig, config_hash
+import numpy as np
+import torch
+
+from .allocator import tune_malloc
+from .config import IDENTITY_MODES, RECIPES, PipelineConfig, ScoreConfig, config_hash
 from .errors import (
     ConfigError,
     DependencyError,
-    InputError,
     ModelWeightsError,
     SyncEvalError,
 )
-from .io import JsonlLog, atomic_write_text, jsonl_line, read_jsonl
-from .types import VideoResult
-
-if TYPE_CHECKING:
-    from .pipeline import SyncPipeline
+from .inputs import BatchInput, input_identity
+from .io import (
+    JsonlLog,
+    atomic_write_text,
+    file_sha256,
+    jsonl_line,
+    load_detections,
+    read_jsonl,
+    sha256_or_none,
+)
+from .models import weights as wm
+from .pipeline import SyncPipeline
+from .types import Status, VideoResult
 
 __all__ = [
-    "VIDEO_EXTENSIONS",
-    "IDENTITY_MODES",
-    "BatchInput",
     "BatchConfig",
     "BatchRecord",
     "BatchEvent",
     "BatchOutcome",
-    "scan_directory",
-    "read_manifest",
-    "collect_inputs",
-    "input_identity",
+    "RETRY_STATUSES",
     "run_batch",
 ]
 
 log = logging.getLogger(__name__)
-
-VIDEO_EXTENSIONS = (
-    ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".flv", ".wmv", ".ts",
-    ".mts", ".m2ts", ".3gp", ".ogv",
-)  # fmt: skip
-# How a file is recognised on resume: path + size + mtime (cheap) or path + size + sha256.
-IDENTITY_MODES = ("mtime", "sha256")
-_MANIFEST_COLUMNS = ("path", "audio", "id", "group")
-
-
-@dataclass(frozen=True)
-class BatchInput:
-    """One video to score.
-
-    Attributes:
-        path: the video (as given, or joined to the manifest's folder).
-        audio_path: score against this audio file instead of the video's own track.
-        id: stable name used to match runs (manifest ``id``; for directory scans the path
-            relative to the scanned directory).
-        group: manifest ``group``, summarised separately.
-    """
-
-    path: Path
-    audio_path: Path | None = None
-    id: str | None = None
-    group: str | None = None
-
-
-# -- collecting inputs ------------------------------------------------------------------------
-
-
-def _matches(rel: str, name: str, globs: Sequence[str], extensions: Sequence[str]) -> bool:
-    if globs:
-        return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in globs)
-    return name.lower().endswith(tuple(e.lower() for e in extensions))
-
-
-def scan_directory(
-    root: Path, *, globs: Sequence[str] = (), extensions: Sequence[str] = VIDEO_EXTENSIONS
-) -> list[BatchInput]:
-    """Video files under ``root``, recursively, sorted by relative path.
-
-    Files are kept when their name ends with one of ``extensions`` or, when ``globs`` are given,
-    when their relative path or name matches one of them (``fnmatch``; ``*`` crosses ``/``).
-    Hidden entries (leading ``.``) are skipped and symlinked directories are not followed. A
-    directory whose name matches is reported as an input of its own (it gets an error record)
-    rather than searched. ``id`` is the POSIX path relative to ``root``.
-    """
-    found: list[BatchInput] = []
-
-    def visit(directory: Path, rel_parts: tuple[str, ...]) -> None:
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError as exc:
-            log.warning("%s: cannot list directory (%s); skipped", directory, exc.strerror)
-            return
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            rel = "/".join((*rel_parts, entry.name))
-            path = directory / entry.name
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                is_dir = False
-            matched = _matches(rel, entry.name, globs, extensions)
-            if is_dir and not matched:
-                visit(path, (*rel_parts, entry.name))
-            elif matched:
-                found.append(BatchInput(path=path, id=rel))
-
-    visit(Path(root), ())
-    return found
-
-
-def read_manifest(path: Path) -> list[BatchInput]:
-    """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group``.
-
-    Relative paths resolve against the manifest's folder. Rows whose file is missing are kept
-    (they get an error record); blank rows are skipped.
-
-    Raises:
-        InputError: the manifest cannot be read, has no ``path`` column, or a row has no path.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the manifest ({exc})", status="error") from exc
-    reader = csv.DictReader(text.splitlines())
-    columns = [c.strip().lower() for c in (reader.fieldnames or [])]
-    if "path" not in columns:
-        raise InputError(
-            f"{path}: the manifest needs a header row with a 'path' column (optional columns: "
-            f"{', '.join(_MANIFEST_COLUMNS[1:])}); found {columns or 'no header'}",
-            status="error",
-        )
-    base = path.parent
-    items: list[BatchInput] = []
-    for lineno, raw in enumerate(reader, start=2):
-        row = {
-            (k or "").strip().lower(): (v or "").strip()
-            for k, v in raw.items()
-            if isinstance(v, str) or v is None
-        }
-        if not any(row.values()):
-            continue
-        if not row.get("path"):
-            raise InputError(f"{path}:{lineno}: row has no path", status="error")
-        audio = row.get("audio") or None
-        items.append(
-            BatchInput(
-                path=base / Path(row["path"]).expanduser(),
-                audio_path=(base / Path(audio).expanduser()) if audio else None,
-                id=row.get("id") or None,
-                group=row.get("group") or None,
-            )
-        )
-    return items
-
-
-def collect_inputs(
-    paths: Sequence[Path],
-    *,
-    manifest: Path | None = None,
-    globs: Sequence[str] = (),
-    extensions: Sequence[str] = VIDEO_EXTENSIONS,
-) -> list[BatchInput]:
-    """Inputs in command-line order: files as given, directories expanded, then manifest rows.
-
-    A path that does not exist or is not a directory is kept as a file input (it gets a record
-    saying what is wrong with it). A directory whose name looks like a video is treated the same
-    way when given directly.
-
-    Raises:
-        InputError: when the manifest is unreadable (see ``read_manifest``).
-    """
-    items: list[BatchInput] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir() and not _matches(p.name, p.name, globs, extensions):
-            items.extend(scan_directory(p, globs=globs, extensions=extensions))
-        else:
-            items.append(BatchInput(path=p))
-    if manifest is not None:
-        items.extend(read_manifest(manifest))
-    return items
-
-
-# -- identity and configuration ---------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-def _file_identity(path: Path, mode: str) -> dict[str, Any]:
-    ident: dict[str, Any] = {"path": str(Path(path).resolve())}
-    try:
-        st = os.stat(path)
-    except OSError:
-        st = None
-    regular = st is not None and stat.S_ISREG(st.st_mode)
-    ident["size"] = st.st_size if regular and st is not None else None
-    if mode == "sha256":
-        ident["sha256"] = _sha256(path) if regular else None
-    else:
-        ident["mtime_ns"] = st.st_mtime_ns if regular and st is not None else None
-    return ident
-
-
-def input_identity(item: BatchInput, mode: str = "mtime") -> dict[str, Any]:
-    """What identifies an input's content for resume.
-
-    Returns:
-        ``{"path": resolved path, "size": bytes, "mtime_ns": ...}`` (``"sha256"`` instead of
-        ``"mtime_ns"`` in ``sha256`` mode; ``None`` values for missing or non-regular files),
-        plus ``"audio"`` with the same keys when the input has a separate audio file.
-    """
-    if mode not in IDENTITY_MODES:
-        raise ConfigError(f"identity mode must be one of {IDENTITY_MODES}, got {mode!r}")
-    ident = _file_identity(item.path, mode)
-    if item.audio_path is not None:
-        ident["audio"] = _file_identity(item.audio_path, mode)
-    return ident
 
 
 @dataclass(frozen=True)
@@ -313,8 +124,6 @@ class _Resolved:
 
 
 def _resolve(config: BatchConfig, progress: bool) -> _Resolved:
-    from .models import weights as wm
-
     syncnet = wm.resolve_weights(
         "syncnet", config.syncnet_weights, offline=config.offline, progress=progress
     )
@@ -326,11 +135,11 @@ def _resolve(config: BatchConfig, progress: bool) -> _Resolved:
         s3fd = wm.resolve_weights(
             "s3fd", config.s3fd_weights, offline=config.offline, progress=progress
         )
-        s3fd_sha = wm.file_sha256(s3fd)
+        s3fd_sha = file_sha256(s3fd)
     elif config.s3fd_weights is not None:
         s3fd = config.s3fd_weights
-    detections_sha = _sha256(config.detections) if config.detections is not None else None
-    key = _RunKey(config.recipe, wm.file_sha256(syncnet), s3fd_sha, detections_sha)
+    detections_sha = sha256_or_none(config.detections) if config.detections is not None else None
+    key = _RunKey(config.recipe, file_sha256(syncnet), s3fd_sha, detections_sha)
     digest = config_hash(config.score_config, config.pipeline_config, key)
     return _Resolved(syncnet, s3fd, digest)
 
@@ -408,10 +217,8 @@ class _Scorer:
     """One pipeline (models loaded once) scoring ``BatchInput``s."""
 
     def __init__(self, config: BatchConfig, resolved: _Resolved) -> None:
-        from .pipeline import SyncPipeline
-
         self.config = config
-        self.pipe: SyncPipeline = SyncPipeline(
+        self.pipe = SyncPipeline(
             config.score_config,
             config.pipeline_config,
             syncnet_weights=resolved.syncnet_weights,
@@ -419,10 +226,8 @@ class _Scorer:
             offline=config.offline,
             progress=False,
         )
-        self.detections = None
+        self.detections: list[np.ndarray] | None = None
         if config.detections is not None:
-            from .full import load_detections
-
             self.detections = load_detections(config.detections)
 
     def score(self, item: BatchInput) -> VideoResult:
@@ -472,8 +277,6 @@ def _worker_main(
     """Worker process: own session (so a time-out kills its ffmpeg children too), own models."""
     if hasattr(os, "setsid"):
         os.setsid()
-    from ._malloc import tune_malloc
-
     tune_malloc()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     if log_level is not None:
@@ -484,8 +287,6 @@ def _worker_main(
         pkg.setLevel(log_level)
         pkg.propagate = False
     try:
-        import torch
-
         torch.set_num_threads(threads)
         scorer = _Scorer(config, resolved)
     except SyncEvalError as exc:
@@ -697,7 +498,7 @@ def _inprocess_results(
 
 # Statuses of inputs that could not be scored, which ``retry_failed`` scores again. no_face,
 # too_short and no_audio describe the video itself: scoring it again gives the same answer.
-RETRY_STATUSES = ("decode_error", "error")
+RETRY_STATUSES: tuple[Status, ...] = ("decode_error", "error")
 
 
 def _drop_retryable(log_path: Path, logged: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -763,87 +564,125 @@ def run_batch(
     resolved = _resolve(config, download_progress)
     digest = resolved.config_hash
     identities = [input_identity(item, config.identity) for item in inputs]
-
-    previous: dict[str, deque[dict[str, Any]]] = {}
-    if log_path is not None and resume:
-        logged = read_jsonl(log_path, repair=True)
-        if retry_failed:
-            logged = _drop_retryable(log_path, logged)
-        for rec in logged:
-            key = _resume_key(rec.get("input_identity") or {}, str(rec.get("config_hash")))
-            previous.setdefault(key, deque()).append(rec)
-
-    records: list[BatchRecord | None] = [None] * len(inputs)
-    jobs: list[tuple[int, BatchInput]] = []
-    for i, (item, ident) in enumerate(zip(inputs, identities, strict=True)):
-        queue = previous.get(_resume_key(ident, digest))
-        if queue:
-            try:
-                old = BatchRecord.from_dict(queue.popleft())
-            except (TypeError, ValueError, KeyError) as exc:
-                log.warning("%s: unusable record in the log (%s); scoring again", item.path, exc)
-            else:
-                result = replace(old.result, id=item.id, group=item.group)
-                records[i] = BatchRecord(result, ident, digest, resumed=True)
-                continue
-        jobs.append((i, item))
+    previous = _logged_records(log_path, retry_failed) if log_path is not None and resume else {}
+    records: list[BatchRecord | None] = [
+        _resumed_record(item, ident, digest, previous)
+        for item, ident in zip(inputs, identities, strict=True)
+    ]
+    jobs = [(i, item) for i, item in enumerate(inputs) if records[i] is None]
     num_resumed = len(inputs) - len(jobs)
     if num_resumed:
         log.info("resuming: %d of %d inputs already in %s", num_resumed, len(inputs), log_path)
     if on_start is not None:
         on_start(len(inputs), num_resumed)
 
-    # Refuse non-regular files now (no worker needed); they go out with the others in order.
-    early: dict[int, VideoResult] = {}
-    to_score: list[tuple[int, BatchInput]] = []
-    for i, item in jobs:
-        failure = _precheck(item, config.recipe)
-        if failure is not None:
-            early[i] = failure
-        else:
-            to_score.append((i, item))
-
-    def results() -> Iterator[tuple[int, VideoResult]]:
-        yield from early.items()
-        if not to_score:
-            return
-        if workers == 1 and timeout_s is None:
-            yield from _inprocess_results(to_score, config, resolved)
-        else:
-            pool = _Pool(config, resolved, workers, timeout_s, worker_log_level)
-            yield from pool.results(to_score)
-
-    order = [i for i, _ in jobs]
-    next_pos = 0
+    writer = _InOrderLog(log_path, [i for i, _ in jobs], truncate=not resume)
     done = num_resumed
-    jsonl = None
-    if log_path is not None:
-        jsonl = JsonlLog(log_path, truncate=not resume)
     try:
-        source = results()
+        source = _score_jobs(jobs, config, resolved, workers, timeout_s, worker_log_level)
         try:
             for index, result in source:
                 item = inputs[index]
-                result = replace(result, id=item.id, group=item.group)
-                record = BatchRecord(result, identities[index], digest)
+                record = BatchRecord(
+                    replace(result, id=item.id, group=item.group), identities[index], digest
+                )
                 records[index] = record
                 done += 1
                 if on_record is not None:
                     on_record(BatchEvent(index, done, len(inputs), record))
-                while next_pos < len(order):
-                    ready = records[order[next_pos]]
-                    if ready is None:
-                        break
-                    if jsonl is not None:
-                        jsonl.append(ready.to_dict())
-                    next_pos += 1
+                writer.flush(records)
         finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
+            source.close()
     finally:
-        if jsonl is not None:
-            jsonl.close()
+        writer.close()
     final = [r for r in records if r is not None]
     assert len(final) == len(inputs)
     return BatchOutcome(final, digest, num_resumed)
+
+
+def _logged_records(log_path: Path, retry_failed: bool) -> dict[str, deque[dict[str, Any]]]:
+    """The log's records by resume key (identity and config hash), oldest first."""
+    logged = read_jsonl(log_path, repair=True)
+    if retry_failed:
+        logged = _drop_retryable(log_path, logged)
+    previous: dict[str, deque[dict[str, Any]]] = {}
+    for rec in logged:
+        key = _resume_key(rec.get("input_identity") or {}, str(rec.get("config_hash")))
+        previous.setdefault(key, deque()).append(rec)
+    return previous
+
+
+def _resumed_record(
+    item: BatchInput,
+    ident: dict[str, Any],
+    digest: str,
+    previous: dict[str, deque[dict[str, Any]]],
+) -> BatchRecord | None:
+    """The log's record of ``item`` under this configuration (consumed), else ``None``."""
+    queue = previous.get(_resume_key(ident, digest))
+    if not queue:
+        return None
+    try:
+        old = BatchRecord.from_dict(queue.popleft())
+    except (TypeError, ValueError, KeyError) as exc:
+        log.warning("%s: unusable record in the log (%s); scoring again", item.path, exc)
+        return None
+    result = replace(old.result, id=item.id, group=item.group)
+    return BatchRecord(result, ident, digest, resumed=True)
+
+
+def _score_jobs(
+    jobs: list[tuple[int, BatchInput]],
+    config: BatchConfig,
+    resolved: _Resolved,
+    workers: int,
+    timeout_s: float | None,
+    worker_log_level: int | None,
+) -> Generator[tuple[int, VideoResult], None, None]:
+    """``(index, result)`` of every job, in completion order.
+
+    Non-regular files are refused here (no worker needed) and come first. The rest are scored
+    in this process, or by worker processes when there are several or a time limit.
+    """
+    to_score: list[tuple[int, BatchInput]] = []
+    for i, item in jobs:
+        failure = _precheck(item, config.recipe)
+        if failure is not None:
+            yield i, failure
+        else:
+            to_score.append((i, item))
+    if not to_score:
+        return
+    if workers == 1 and timeout_s is None:
+        yield from _inprocess_results(to_score, config, resolved)
+    else:
+        yield from _Pool(config, resolved, workers, timeout_s, worker_log_level).results(to_score)
+
+
+class _InOrderLog:
+    """Appends finished records to the JSONL log in input order (a record waits for earlier ones).
+
+    Args:
+        path: the log, or ``None`` for no log.
+        order: indices of the inputs scored in this run, in input order.
+        truncate: start the log afresh.
+    """
+
+    def __init__(self, path: Path | None, order: list[int], *, truncate: bool) -> None:
+        self._log = JsonlLog(path, truncate=truncate) if path is not None else None
+        self._order = order
+        self._next = 0
+
+    def flush(self, records: Sequence[BatchRecord | None]) -> None:
+        """Append every record that is done and has no unfinished one before it."""
+        while self._next < len(self._order):
+            ready = records[self._order[self._next]]
+            if ready is None:
+                return
+            if self._log is not None:
+                self._log.append(ready.to_dict())
+            self._next += 1
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()

@@ -1,26 +1,112 @@
-"""Frozen configuration dataclasses: every default and paper constant lives here."""
+"""Frozen configuration dataclasses: the one table of options, defaults and bounds.
+
+Each field's default comes from :mod:`syncnet_eval.constants` (the reference's values); its
+bounds, choices and help text live in its :class:`Option` metadata, which ``__post_init__``
+validates and from which the command line builds its options (``--batch-size`` maps to
+``batch_size``). Change a default or a bound here and the library and the CLI move together.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal, get_args
 
+from .constants import (
+    BATCH_WINDOWS,
+    CROP_SCALE,
+    DEFAULT_VSHIFT,
+    FACEDET_SCALE,
+    MIN_FACE_SIZE_PX,
+    MIN_TRACK_FRAMES,
+    NUM_FAILED_DET,
+    SCENE_MIN_LEN,
+    SCENE_THRESHOLD,
+)
 from .errors import ConfigError
 
-__all__ = ["RECIPES", "AGGREGATES", "DETECTORS", "ScoreConfig", "PipelineConfig"]
+__all__ = [
+    "Recipe",
+    "RECIPES",
+    "AGGREGATES",
+    "DETECTORS",
+    "PRECISIONS",
+    "IDENTITY_MODES",
+    "Option",
+    "option_of",
+    "ScoreConfig",
+    "PipelineConfig",
+    "config_from_options",
+    "config_hash",
+]
 
-RECIPES = ("syncnet-pipeline", "direct", "wav2lip-lrs")
+Recipe = Literal["syncnet-pipeline", "direct", "wav2lip-lrs"]
+RECIPES: tuple[Recipe, ...] = get_args(Recipe)
 AGGREGATES = ("best", "mean", "longest")
 DETECTORS = ("s3fd", "hog")
 PRECISIONS = ("fp32", "bf16", "fp16")
+# How a batch's resume recognises an unchanged input: path + size + mtime, or + content sha256.
+IDENTITY_MODES = ("mtime", "sha256")
 
-FPS = 25  # SyncNet's video rate: one lip window = 5 frames = 0.2 s
-WINDOW_FRAMES = 5
-AUDIO_SAMPLES_PER_FRAME = 640  # 16 kHz / 25 fps
-LIP_SIZE_PX = 224  # frames the lip stream was trained on (wav2lip-lrs resizes to this)
-MIN_WINDOWS_FRAMES = WINDOW_FRAMES + 1  # the reference drops the last window start
+
+@dataclass(frozen=True)
+class Option:
+    """What a config field accepts, and its help text (the CLI option is ``--field-name``).
+
+    Attributes:
+        help: one or two sentences for ``--help``.
+        min: smallest accepted value (numbers), inclusive unless ``min_open``.
+        max: largest accepted value (numbers), inclusive.
+        min_open: ``min`` itself is not accepted.
+        choices: the accepted strings.
+    """
+
+    help: str
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False
+    choices: tuple[str, ...] | None = None
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise :class:`ConfigError` naming ``name`` when ``value`` is not accepted."""
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{name} must be one of {self.choices}, got {value!r}")
+        if self.min is not None and (value < self.min or (self.min_open and value == self.min)):
+            raise ConfigError(f"{name} must be {self.describe_range()}, got {value}")
+        if self.max is not None and value > self.max:
+            raise ConfigError(f"{name} must be {self.describe_range()}, got {value}")
+
+    def describe_range(self) -> str:
+        """``within 1..100``, ``>= 1``, ``> 0``..."""
+        if self.min is not None and self.max is not None:
+            low = "(" if self.min_open else "["
+            return f"within {low}{self.min:g}, {self.max:g}]"
+        if self.min is not None:
+            return f"{'>' if self.min_open else '>='} {self.min:g}"
+        return f"<= {self.max:g}"
+
+
+def _option(default: Any, **spec: Any) -> Any:
+    return field(default=default, metadata={"option": Option(**spec)})
+
+
+def option_of(config_cls: type, name: str) -> Option:
+    """The :class:`Option` of field ``name`` of a config dataclass."""
+    for f in fields(config_cls):
+        if f.name == name:
+            spec = f.metadata.get("option")
+            if isinstance(spec, Option):
+                return spec
+    raise KeyError(f"{config_cls.__name__} has no option {name!r}")
+
+
+def _validate(config: Any) -> None:
+    for f in fields(config):
+        spec = f.metadata.get("option")
+        if isinstance(spec, Option):
+            spec.check(f.name, getattr(config, f.name))
 
 
 @dataclass(frozen=True)
@@ -32,51 +118,87 @@ class ScoreConfig:
         batch_size: windows per forward pass (speed only).
         jpeg_roundtrip: reproduce the reference's default-quality JPEG dump of every frame.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
+        precision: fp32 = the reference's numbers; bf16/fp16 are opt-in fast modes.
     """
 
-    vshift: int = 15
-    batch_size: int = 64
-    jpeg_roundtrip: bool = True
-    device: str = "auto"
-    precision: str = "fp32"  # fp32 = the reference's numbers; bf16/fp16 are opt-in fast modes
+    vshift: int = _option(
+        DEFAULT_VSHIFT, min=1, max=100, help="Largest AV offset searched, in frames."
+    )
+    batch_size: int = _option(
+        BATCH_WINDOWS,
+        min=1,
+        help="Windows per forward pass (speed/memory only; "
+        "results move by float rounding at most).",
+    )
+    jpeg_roundtrip: bool = _option(
+        True,
+        help="Pass every frame through the reference's default-quality JPEG dump, as the "
+        "reference does. --no-jpeg-roundtrip skips it (cleaner pixels; the numbers are then NOT "
+        "comparable to papers or to other tools' SyncNet scores).",
+    )
+    device: str = _option("auto", help="auto, cpu, cuda, cuda:N or mps.")
+    precision: str = _option(
+        "fp32",
+        choices=PRECISIONS,
+        help="SyncNet arithmetic: fp32 gives the reference's numbers; "
+        "bf16/fp16 are faster opt-in modes whose numbers move.",
+    )
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if not 1 <= self.vshift <= 100:
-            raise ConfigError(f"vshift must be within 1..100, got {self.vshift}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
+        _validate(self)
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
     """Settings of the in-the-wild recipe (spec sections 1.2-4), reference defaults."""
 
-    min_track: int = 100  # frames; a track needs more detections than this
-    min_face_size: int = 100  # px; mean box side must exceed this
-    num_failed_det: int = 25  # frames a track may go without a detection
-    crop_scale: float = 0.4  # crop margin around the face
-    facedet_scale: float = 0.25  # S3FD input downscale
-    detector: str = "s3fd"
-    aggregate: str = "best"
-    scene_threshold: float = 30.0  # PySceneDetect 0.5.1 ContentDetector default
-    scene_min_len: int = 15  # frames between cuts
-    detect_every: int = 1  # fast mode: detect on every Nth frame, interpolate between (opt-in)
+    min_track: int = _option(
+        MIN_TRACK_FRAMES, min=1, help="A track needs more detections than this (frames)."
+    )
+    min_face_size: int = _option(
+        MIN_FACE_SIZE_PX, min=0, help="Mean face box side must exceed this (pixels)."
+    )
+    num_failed_det: int = _option(
+        NUM_FAILED_DET, min=1, help="Frames a track may go without a detection."
+    )
+    crop_scale: float = _option(CROP_SCALE, min=0, max=2, help="Crop margin around the face box.")
+    facedet_scale: float = _option(
+        FACEDET_SCALE, min=0.01, max=1, help="S3FD input downscale factor."
+    )
+    detector: str = _option(
+        "s3fd",
+        choices=DETECTORS,
+        help="Face detector of the pipeline recipe (hog needs dlib: pip install dlib-bin).",
+    )
+    aggregate: str = _option(
+        "best",
+        choices=AGGREGATES,
+        help="Video-level numbers: best = track with the highest LSE-C (its "
+        "own LSE-D and offset); mean over tracks; longest track.",
+    )
+    scene_threshold: float = _option(
+        SCENE_THRESHOLD,
+        min=0,
+        min_open=True,
+        help="Scene cut threshold (PySceneDetect 0.5.1 content score).",
+    )
+    scene_min_len: int = _option(SCENE_MIN_LEN, min=1, help="Frames between two scene cuts.")
+    detect_every: int = _option(
+        1,
+        min=1,
+        help="Fast mode: run the face detector on every Nth frame and "
+        "interpolate the boxes between (1 = every frame, as the "
+        "reference).",
+    )
 
     def __post_init__(self) -> None:
-        if self.detector not in DETECTORS:
-            raise ConfigError(f"detector must be one of {DETECTORS}, got {self.detector!r}")
-        if self.aggregate not in AGGREGATES:
-            raise ConfigError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
-        if self.min_track < 1 or self.num_failed_det < 1 or self.min_face_size < 0:
-            raise ConfigError("min_track and num_failed_det must be positive, min_face_size >= 0")
-        if self.detect_every < 1:
-            raise ConfigError(f"detect_every must be >= 1, got {self.detect_every}")
-        if not 0 < self.facedet_scale <= 1:
-            raise ConfigError(f"facedet_scale must be in (0, 1], got {self.facedet_scale}")
-        if self.crop_scale < 0:
-            raise ConfigError(f"crop_scale must be >= 0, got {self.crop_scale}")
+        _validate(self)
+
+
+def config_from_options(config_cls: type, options: Mapping[str, Any]) -> Any:
+    """Build ``config_cls`` from the ``options`` whose names are its fields (others ignored)."""
+    names = {f.name for f in fields(config_cls)}
+    return config_cls(**{k: v for k, v in options.items() if k in names})
 
 
 def config_hash(*configs: Any) -> str:

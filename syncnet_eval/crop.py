@@ -18,28 +18,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 import logging
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
 from scipy.signal import medfilt
 
+from . import ffmpeg
+from .constants import CROP_SCALE, FPS, LIP_SIZE_PX, SAMPLE_RATE_HZ
+from .errors import InputError
 from .tracking import Track
 
 __all__ = [
-    "CROP_SIZE_PX",
-    "DEFAULT_CROP_SCALE",
     "PAD_VALUE",
     "CropGeometry",
+    "CropVideoWriter",
     "crop_face",
     "crop_track",
+    "save_crop_video",
     "smooth_boxes",
     "smooth_track",
 ]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CROP_SCALE = 0.4  # run_pipeline.py --crop_scale default: margin around the face
-CROP_SIZE_PX = 224  # the lip stream's input size
 PAD_VALUE = 110  # grey the reference pads frames with (np.pad constant_values)
 MEDIAN_KERNEL = 13  # scipy.signal.medfilt kernel_size used on s, x and y
 
@@ -142,8 +145,8 @@ def crop_face(
     cx: float,
     cy: float,
     bs: float,
-    crop_scale: float = DEFAULT_CROP_SCALE,
-    out_size: int = CROP_SIZE_PX,
+    crop_scale: float = CROP_SCALE,
+    out_size: int = LIP_SIZE_PX,
 ) -> np.ndarray:
     """Crop one face like ``crop_video``: pad with 110, cut the square, resize INTER_LINEAR.
 
@@ -175,8 +178,8 @@ def crop_face(
 def crop_track(
     frames: np.ndarray | Sequence[np.ndarray],
     geometry: CropGeometry,
-    crop_scale: float = DEFAULT_CROP_SCALE,
-    out_size: int = CROP_SIZE_PX,
+    crop_scale: float = CROP_SCALE,
+    out_size: int = LIP_SIZE_PX,
 ) -> np.ndarray:
     """Crop every frame of a track (bit-exact with :func:`crop_face` per frame).
 
@@ -207,3 +210,101 @@ def crop_track(
             out_size=out_size,
         )
     return out
+
+
+class CropVideoWriter:
+    """An XVID AVI encoder bit-exact with the reference's ``cv2.VideoWriter`` (OpenCV 4.8.1).
+
+    OpenCV 4.8.1 bundles FFmpeg 5.1 and sets bit_rate = bit_rate_tolerance = 2 * fps * w * h,
+    qmin 3, gop 12, one thread, BGR24 -> YUV420P through swscale. The same settings on the ffmpeg
+    5.1 CLI reproduce its packets exactly, whereas OpenCV 5's own writer (newer swscale) moves
+    pixels by up to 27 levels (scripts/studies/study_xvid_writer.py).
+
+    Args:
+        path: the ``.avi`` to write.
+        source: the user's video the crops come from (for error messages).
+        size_px: side of the square frames.
+        fps: frame rate.
+    """
+
+    def __init__(
+        self, path: Path, *, source: str | Path, size_px: int = LIP_SIZE_PX, fps: int = FPS
+    ) -> None:
+        bitrate = str(2 * fps * size_px * size_px)
+        self.path = path
+        self._writer = ffmpeg.Writer(
+            [
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "bgr24",
+                "-s",
+                f"{size_px}x{size_px}",
+                "-r",
+                str(fps),
+                "-i",
+                "pipe:0",
+                "-c:v",
+                "mpeg4",
+                "-vtag",
+                "XVID",
+                "-pix_fmt",
+                "yuv420p",
+                "-b:v",
+                bitrate,
+                "-bt",
+                bitrate,
+                "-qmin",
+                "3",
+                "-g",
+                "12",
+                "-threads",
+                "1",
+                "-filter_threads",
+                "1",
+                str(path),
+            ],
+            source=source,
+            action="encode the face crops",
+        )
+
+    def write(self, frame_bgr: np.ndarray) -> None:
+        """Append one (size, size, 3) uint8 BGR frame."""
+        self._writer.write(np.ascontiguousarray(frame_bgr).tobytes())
+
+    def close(self) -> None:
+        """Finish the file (raises ``DecodeError`` if the encoder failed)."""
+        self._writer.close()
+
+    def kill(self) -> None:
+        """Abandon the file."""
+        self._writer.kill()
+
+
+def save_crop_video(crop_avi: Path, audio: np.ndarray, dest: Path, *, source: str | Path) -> None:
+    """Mux a crop video with its 16 kHz int16 audio slice into ``dest``, atomically.
+
+    Raises:
+        InputError: when ffmpeg cannot write ``dest``.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dest = dest.with_name(f".{dest.name}.tmp.avi")
+    args = [
+        *ffmpeg.input_args(crop_avi),
+        "-f",
+        "s16le",
+        "-ar",
+        str(SAMPLE_RATE_HZ),
+        "-ac",
+        "1",
+        "-i",
+        "pipe:0",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "pcm_s16le",
+        str(tmp_dest),
+    ]
+    done = ffmpeg.run(args, stdin=audio.astype("<i2").tobytes())
+    done.check(source, f"write the crop {dest}", error=InputError)
+    os.replace(tmp_dest, dest)

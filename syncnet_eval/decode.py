@@ -11,46 +11,45 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
-import functools
 import logging
 from pathlib import Path
 import queue
-import shutil
-import subprocess
 import threading
 from typing import Any, TypeVar
 
+import av
 import cv2
 import numpy as np
 
-from .errors import DependencyError, InputError
+from . import ffmpeg
+from .constants import FPS, SAMPLE_RATE_HZ
+from .errors import DecodeError, InputError, NoAudioError
 
 __all__ = [
-    "prefetch",
+    "CHUNK_BYTES",
+    "JpegCache",
+    "JpegSplitter",
     "MediaInfo",
-    "probe_media",
-    "iter_frames",
-    "iter_jpegs",
+    "chunked",
     "decode_jpeg",
     "decode_jpegs",
-    "chunked",
+    "iter_frames",
+    "iter_jpegs",
+    "prefetch",
+    "probe_audio_file",
+    "probe_media",
     "read_audio",
-    "ffmpeg_executable",
-    "ffmpeg_version",
+    "transcode_reference_avi",
 ]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_FFMPEG_INSTALL_HINT = (
-    "install it with 'apt-get install ffmpeg' (Debian/Ubuntu), 'brew install ffmpeg' (macOS) or "
-    "'conda install -c conda-forge ffmpeg', or point SYNCNET_EVAL_FFMPEG at the binary"
-)
-_PIPE_CHUNK_BYTES = 1 << 20
 # Decoded frames are handed on in chunks of at most this many bytes (or chunk_frames frames):
 # ~10 frames of 1080p, 64 of 224x224. With the prefetch queue this bounds memory per stream.
 CHUNK_BYTES = 64 << 20
+# run_pipeline.py: -qscale:v 2 for the 25 fps AVI and for its JPEG dump.
+REFERENCE_QSCALE = "2"
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,11 @@ def probe_media(path: str | Path) -> MediaInfo:
         InputError: missing, unreadable or not a media file (status ``error``/``decode_error``),
             or a file without a video stream (``decode_error``).
     """
-    import av
-
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{p}: file not found", status="error")
+        raise InputError(f"{p}: file not found")
     if p.is_dir():
-        raise InputError(f"{p}: is a directory, not a media file", status="error")
+        raise InputError(f"{p}: is a directory, not a media file")
     try:
         with av.open(str(p), metadata_errors="ignore") as container:
             vstreams = container.streams.video
@@ -117,18 +114,36 @@ def probe_media(path: str | Path) -> MediaInfo:
                 audio_duration_s=_stream_duration(a),
             )
     except PermissionError as exc:
-        raise InputError(f"{p}: permission denied", status="error") from exc
+        raise InputError(f"{p}: permission denied") from exc
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError, AttributeError) as exc:
         # AttributeError: PyAV exposes a stream whose codec context a corrupt header left empty.
-        raise InputError(f"{p}: not a readable media file ({_short(exc)})") from exc
+        raise DecodeError(f"{p}: not a readable media file ({_short(exc)})") from exc
     if not info.has_video:
-        raise InputError(f"{p}: no video stream")
+        raise DecodeError(f"{p}: no video stream")
     if not info.width or not info.height:
-        raise InputError(f"{p}: video stream has no frame size (corrupt header?)")
+        raise DecodeError(f"{p}: video stream has no frame size (corrupt header?)")
     return info
 
 
-def _stream_duration(stream) -> float | None:
+def probe_audio_file(path: str | Path) -> None:
+    """Check that a separate audio file (``--audio``) exists and has an audio stream.
+
+    Raises:
+        InputError: missing file; ``NoAudioError`` without an audio stream; ``DecodeError``
+            when it cannot be read.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: audio file not found")
+    try:
+        with av.open(str(p)) as container:
+            if not container.streams.audio:
+                raise NoAudioError(f"{p}: no audio stream")
+    except av.FFmpegError as exc:
+        raise DecodeError(f"{p}: not a readable audio file ({exc})") from exc
+
+
+def _stream_duration(stream: av.stream.Stream | None) -> float | None:
     if stream is None or stream.duration is None or stream.time_base is None:
         return None
     return float(stream.duration * stream.time_base)
@@ -139,38 +154,7 @@ def _short(exc: BaseException) -> str:
     return text[-1] if text else type(exc).__name__
 
 
-def ffmpeg_executable() -> str:
-    """Path of the ffmpeg CLI (``SYNCNET_EVAL_FFMPEG`` or ``ffmpeg`` on PATH), looked up per call.
-
-    Raises:
-        DependencyError: with install instructions when none is found.
-    """
-    import os
-
-    exe = os.environ.get("SYNCNET_EVAL_FFMPEG") or shutil.which("ffmpeg")
-    if not exe:
-        raise DependencyError(f"ffmpeg not found; {_FFMPEG_INSTALL_HINT}")
-    return exe
-
-
-def ffmpeg_version() -> str:
-    """First line of ``ffmpeg -version`` (recorded in provenance: JPEG bits depend on it)."""
-    return _ffmpeg_version(ffmpeg_executable())
-
-
-@functools.cache
-def _ffmpeg_version(exe: str) -> str:
-    out = subprocess.run([exe, "-version"], capture_output=True, check=False, text=True)
-    return out.stdout.splitlines()[0] if out.stdout else "unknown"
-
-
-def _ffmpeg_error(path: Path, stderr: bytes) -> InputError:
-    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
-    cause = lines[-1] if lines else "ffmpeg failed"
-    return InputError(f"{path}: ffmpeg could not decode it ({cause})")
-
-
-class _JpegSplitter:
+class JpegSplitter:
     """Splits a concatenated stream of baseline JPEGs (as the mjpeg encoder writes) into images.
 
     Walks marker segments by their lengths and scans only entropy-coded data for the EOI marker,
@@ -198,6 +182,7 @@ class _JpegSplitter:
         return len(self._buf)
 
     def _find_end(self) -> int | None:
+        """End offset of the first complete image in the buffer, or ``None`` for more data."""
         buf = self._buf
         if self._pos == 0:
             if len(buf) < 2:
@@ -206,35 +191,50 @@ class _JpegSplitter:
                 raise ValueError("stream does not start with a JPEG SOI marker")
             self._pos = 2
         while True:
-            if self._in_scan:
-                idx = buf.find(b"\xff", self._pos)
-                while idx != -1 and idx + 1 < len(buf):
-                    nxt = buf[idx + 1]
-                    if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
-                        idx = buf.find(b"\xff", idx + 1)
-                        continue
-                    break
-                if idx == -1 or idx + 1 >= len(buf):
-                    self._pos = max(self._pos, len(buf) - 1)
-                    return None
-                if buf[idx + 1] == 0xD9:
-                    return idx + 2
-                self._in_scan = False  # another marker segment after the scan
-                self._pos = idx
-                continue
-            if self._pos + 4 > len(buf):
-                return None
-            if buf[self._pos] != 0xFF:
-                raise ValueError("corrupt JPEG marker stream")
-            marker = buf[self._pos + 1]
-            if marker == 0xD9:
-                return self._pos + 2
-            length = (buf[self._pos + 2] << 8) | buf[self._pos + 3]
-            if self._pos + 2 + length > len(buf):
-                return None
-            self._pos += 2 + length
-            if marker == 0xDA:
-                self._in_scan = True
+            end = self._scan_step() if self._in_scan else self._segment_step()
+            if end is not None:
+                return None if end == _NEED_MORE else end
+
+    def _scan_step(self) -> int | None:
+        """In entropy-coded data: EOI gives the end; another marker ends the scan (``None``)."""
+        buf = self._buf
+        idx = buf.find(b"\xff", self._pos)
+        # FF00 (stuffed byte), RSTn and fill bytes do not end entropy-coded data.
+        while idx != -1 and idx + 1 < len(buf) and _is_scan_data(buf[idx + 1]):
+            idx = buf.find(b"\xff", idx + 1)
+        if idx == -1 or idx + 1 >= len(buf):
+            self._pos = max(self._pos, len(buf) - 1)
+            return _NEED_MORE
+        if buf[idx + 1] == 0xD9:
+            return idx + 2
+        self._in_scan = False  # another marker segment after the scan
+        self._pos = idx
+        return None
+
+    def _segment_step(self) -> int | None:
+        """Skip one marker segment by its length; EOI gives the end; SOS starts a scan."""
+        buf, pos = self._buf, self._pos
+        if pos + 4 > len(buf):
+            return _NEED_MORE
+        if buf[pos] != 0xFF:
+            raise ValueError("corrupt JPEG marker stream")
+        marker = buf[pos + 1]
+        if marker == 0xD9:
+            return pos + 2
+        length = (buf[pos + 2] << 8) | buf[pos + 3]
+        if pos + 2 + length > len(buf):
+            return _NEED_MORE
+        self._pos = pos + 2 + length
+        if marker == 0xDA:
+            self._in_scan = True
+        return None
+
+
+_NEED_MORE = -1
+
+
+def _is_scan_data(byte: int) -> bool:
+    return byte == 0x00 or 0xD0 <= byte <= 0xD7 or byte == 0xFF
 
 
 def iter_jpegs(path: str | Path, qscale: str | None = None) -> Generator[bytes, None, None]:
@@ -248,35 +248,25 @@ def iter_jpegs(path: str | Path, qscale: str | None = None) -> Generator[bytes, 
         One baseline JPEG per frame, in order.
 
     Raises:
-        InputError: when ffmpeg fails on the file.
+        DecodeError: when ffmpeg fails on the file.
     """
-    path = Path(path)
     quality = ["-qscale:v", qscale] if qscale is not None else []
-    cmd = [
-        ffmpeg_executable(), "-nostdin", "-loglevel", "error", "-i", str(path),
-        "-map", "0:v:0", *quality, "-threads", "1", "-f", "image2pipe", "-c:v", "mjpeg",
+    args = [
+        *ffmpeg.input_args(path),
+        "-map",
+        "0:v:0",
+        *quality,
+        "-threads",
+        "1",
+        "-f",
+        "image2pipe",
+        "-c:v",
+        "mjpeg",
         "pipe:1",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)  # fmt: skip
-    splitter = _JpegSplitter()
-    try:
-        assert proc.stdout is not None
-        while True:
-            data = proc.stdout.read1(_PIPE_CHUNK_BYTES)  # type: ignore[attr-defined]
-            if not data:
-                break
-            yield from splitter.feed(data)
-        stderr = proc.stderr.read() if proc.stderr else b""
-        if proc.wait() != 0:
-            raise _ffmpeg_error(path, stderr)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
+    ]
+    splitter = JpegSplitter()
+    for data in ffmpeg.read_stream(args, source=path):
+        yield from splitter.feed(data)
 
 
 def decode_jpeg(data: bytes, path: str | Path) -> np.ndarray:
@@ -287,7 +277,7 @@ def decode_jpeg(data: bytes, path: str | Path) -> np.ndarray:
     """
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
-        raise InputError(f"{path}: a frame could not be decoded")
+        raise DecodeError(f"{path}: a frame could not be decoded")
     return img
 
 
@@ -313,16 +303,7 @@ def decode_jpegs(
         jpegs.close()  # stops its ffmpeg or closes its file when the consumer stops early
 
 
-def _iter_jpeg_roundtrip(
-    path: Path, chunk_frames: int, qscale: str | None = None
-) -> Iterator[np.ndarray]:
-    """Frames through ffmpeg's mjpeg encoder (default rate control, or ``-qscale:v``)."""
-    yield from decode_jpegs(iter_jpegs(path, qscale), path, chunk_frames)
-
-
 def _iter_pyav(path: Path, chunk_frames: int) -> Iterator[np.ndarray]:
-    import av
-
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -330,7 +311,7 @@ def _iter_pyav(path: Path, chunk_frames: int) -> Iterator[np.ndarray]:
             frames = (f.to_ndarray(format="bgr24") for f in container.decode(stream))
             yield from chunked(frames, chunk_frames)
     except av.FFmpegError as exc:
-        raise InputError(f"{path}: video decode failed ({_short(exc)})") from exc
+        raise DecodeError(f"{path}: video decode failed ({_short(exc)})") from exc
 
 
 def iter_frames(
@@ -359,7 +340,7 @@ def iter_frames(
     """
     p = Path(path)
     if jpeg_roundtrip:
-        yield from _iter_jpeg_roundtrip(p, chunk_frames, qscale)
+        yield from decode_jpegs(iter_jpegs(p, qscale), p, chunk_frames)
     else:
         yield from _iter_pyav(p, chunk_frames)
 
@@ -376,22 +357,88 @@ def read_audio(path: str | Path, *, async_resample: bool = True) -> np.ndarray:
         (L,) int16 samples.
 
     Raises:
-        InputError: status ``no_audio`` if there is no audio stream; ``decode_error`` on failure.
+        NoAudioError: if there is no audio stream.
+        DecodeError: when ffmpeg fails.
     """
-    p = Path(path)
-    cmd = [ffmpeg_executable(), "-nostdin", "-loglevel", "error", "-i", str(p)]
+    args = ffmpeg.input_args(path)
     if async_resample:
-        cmd += ["-async", "1"]
-    cmd += ["-map", "0:a:0", "-ac", "1", "-vn", "-acodec", "pcm_s16le", "-ar", "16000",
-            "-f", "s16le", "pipe:1"]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, check=False, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        msg = proc.stderr.decode(errors="replace")
-        if "matches no streams" in msg:
-            raise InputError(f"{p}: no audio stream", status="no_audio")
-        raise _ffmpeg_error(p, proc.stderr)
-    data = proc.stdout
+        args += ["-async", "1"]
+    args += [
+        "-map",
+        "0:a:0",
+        "-ac",
+        "1",
+        "-vn",
+        "-acodec",
+        "pcm_s16le",
+        "-ar",
+        str(SAMPLE_RATE_HZ),
+        "-f",
+        "s16le",
+        "pipe:1",
+    ]
+    done = ffmpeg.run(args)
+    if done.returncode != 0 and b"matches no streams" in done.stderr:
+        raise NoAudioError(f"{path}: no audio stream")
+    data = done.check(path)
     return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
+
+
+def transcode_reference_avi(src: Path, dst: Path, audio_path: Path | None = None) -> None:
+    """``ffmpeg -i INPUT -qscale:v 2 -async 1 -r 25 video.avi`` (AVI defaults: mpeg4 + MP3).
+
+    The in-the-wild recipe's first step (spec 1.2), lossy encodes and timing quirks included.
+
+    Args:
+        src: the user's video.
+        dst: the ``.avi`` to write.
+        audio_path: take the audio from this file instead of ``src``.
+
+    Raises:
+        DecodeError: when ffmpeg fails.
+    """
+    args = ffmpeg.input_args(src)
+    if audio_path is not None:
+        args += [*ffmpeg.input_args(audio_path), "-map", "0:v:0", "-map", "1:a:0"]
+    args += ["-qscale:v", REFERENCE_QSCALE, "-async", "1", "-r", str(FPS), str(dst)]
+    ffmpeg.run(args).check(src, "transcode it to 25 fps")
+
+
+class JpegCache:
+    """A JPEG stream kept once in a file (as the reference's frame files), to be read again.
+
+    The pipeline's detection pass records the q2 dump while it reads ffmpeg's stream; the crop
+    pass then replays it instead of decoding and re-encoding the transcode a second time.
+
+    Args:
+        path: the file to keep the JPEGs in (inside a temporary directory).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ends: list[int] = []
+        self.complete = False
+
+    def record(self, jpegs: Iterable[bytes]) -> Generator[bytes, None, None]:
+        """Pass ``jpegs`` through, appending each to the cache; complete once exhausted."""
+        with open(self.path, "wb") as f:
+            pos = 0
+            for jpeg in jpegs:
+                f.write(jpeg)
+                pos += len(jpeg)
+                self._ends.append(pos)
+                yield jpeg
+        self.complete = True
+
+    def replay(self) -> Generator[bytes, None, None]:
+        """The recorded JPEGs, in order (only once :meth:`record` has run to the end)."""
+        if not self.complete:
+            raise RuntimeError(f"{self.path}: the JPEG cache was not recorded to its end")
+        with open(self.path, "rb") as f:
+            start = 0
+            for end in self._ends:
+                yield f.read(end - start)
+                start = end
 
 
 _DONE = object()
@@ -406,28 +453,9 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
-
-    def produce() -> None:
-        it = iter(items)
-        try:
-            for item in it:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    break
-            q.put(_DONE)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            q.put(exc)
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None and stop.is_set():
-                close()
-
-    thread = threading.Thread(target=produce, name="syncnet-eval-prefetch", daemon=True)
+    thread = threading.Thread(
+        target=_produce, args=(items, q, stop), name="syncnet-eval-prefetch", daemon=True
+    )
     thread.start()
     try:
         while True:
@@ -446,6 +474,23 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
                 thread.join(timeout=0.05)
 
 
-def fps_fraction(fps: float | None) -> Fraction | None:
-    """Rational approximation of a frame rate for display (e.g. 30000/1001)."""
-    return Fraction(fps).limit_denominator(1001) if fps else None
+def _produce(items: Iterable[Any], q: queue.Queue[Any], stop: threading.Event) -> None:
+    """The producer of :func:`prefetch`: queue every item, then ``_DONE`` or the exception."""
+    it = iter(items)
+    try:
+        for item in it:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                break
+        q.put(_DONE)
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        q.put(exc)
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None and stop.is_set():
+            close()

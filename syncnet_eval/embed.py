@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .config import AUDIO_SAMPLES_PER_FRAME, WINDOW_FRAMES
+from .constants import (
+    AUDIO_SAMPLES_PER_FRAME,
+    BATCH_WINDOWS,
+    MFCC_PER_FRAME,
+    MFCC_PER_WINDOW,
+    WINDOW_FRAMES,
+)
 from .models.syncnet import SyncNet
 
-__all__ = ["SyncNetEmbedder", "num_windows"]
-
-_MFCC_PER_FRAME = 4  # 100 Hz MFCC / 25 fps video
-_MFCC_WINDOW = 20  # 5 frames of audio
+__all__ = ["SyncNetEmbedder", "lip_stream_2d", "max_windows_for_audio", "num_windows"]
 
 
 def num_windows(num_frames: int, num_samples: int) -> int:
-    """Windows the reference scores: min_length - 5 (the last possible start is never used)."""
+    """Windows the reference scores from a track's frames and 16 kHz samples.
+
+    ``min_length = min(frames, samples // 640)`` and ``N = min_length - 5``: the last possible
+    window start (``min_length - 5``) is never used (spec 7.1). Never negative.
+    """
     min_length = min(num_frames, num_samples // AUDIO_SAMPLES_PER_FRAME)
     return max(0, min_length - WINDOW_FRAMES)
+
+
+def max_windows_for_audio(num_samples: int) -> int:
+    """The most windows ``num_samples`` of audio allow, whatever the frame count."""
+    return num_windows(num_samples // AUDIO_SAMPLES_PER_FRAME, num_samples)
 
 
 def lip_stream_2d(lip: nn.Sequential) -> nn.Sequential:
@@ -41,17 +55,19 @@ def lip_stream_2d(lip: nn.Sequential) -> nn.Sequential:
         if isinstance(mod, nn.Conv3d):
             w = mod.weight.detach()
             kt = w.shape[2]
-            conv = nn.Conv2d(w.shape[1] * kt, w.shape[0], tuple(w.shape[3:]),
-                             stride=mod.stride[1:], padding=mod.padding[1:])  # fmt: skip
+            conv = nn.Conv2d(w.shape[1] * kt, w.shape[0], (w.shape[3], w.shape[4]),
+                             stride=_pair(mod.stride), padding=_pair(mod.padding))  # fmt: skip
             weight = w.reshape(w.shape[0], -1, *w.shape[3:]).clone()
             bias = mod.bias.detach().clone() if mod.bias is not None else torch.zeros(w.shape[0])
-            if i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm3d):
-                bn = mods[i + 1]
-                scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+            nxt = mods[i + 1] if i + 1 < len(mods) else None
+            if isinstance(nxt, nn.BatchNorm3d):
+                assert nxt.running_var is not None and nxt.running_mean is not None
+                scale = nxt.weight.detach() / torch.sqrt(nxt.running_var + nxt.eps)
                 weight = weight * scale[:, None, None, None]
-                bias = (bias - bn.running_mean) * scale + bn.bias.detach()
+                bias = (bias - nxt.running_mean) * scale + nxt.bias.detach()
                 i += 1
             conv.weight.data.copy_(weight)
+            assert conv.bias is not None
             conv.bias.data.copy_(bias)
             if i + 1 < len(mods) and isinstance(mods[i + 1], nn.ReLU):
                 out.append(_ConvReLU(conv))
@@ -59,8 +75,7 @@ def lip_stream_2d(lip: nn.Sequential) -> nn.Sequential:
             else:
                 out.append(conv)
         elif isinstance(mod, nn.MaxPool3d):
-            pad = mod.padding if isinstance(mod.padding, tuple) else (mod.padding,) * 3
-            out.append(nn.MaxPool2d(mod.kernel_size[1:], mod.stride[1:], pad[1:]))
+            out.append(nn.MaxPool2d(_pair(mod.kernel_size), _pair(mod.stride), _pair(mod.padding)))
         elif isinstance(mod, nn.BatchNorm3d):
             bn2 = nn.BatchNorm2d(mod.num_features, eps=mod.eps)
             bn2.load_state_dict(mod.state_dict())
@@ -69,6 +84,12 @@ def lip_stream_2d(lip: nn.Sequential) -> nn.Sequential:
             out.append(mod)
         i += 1
     return nn.Sequential(*out).eval()
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    """The spatial (H, W) part of a 3D layer's ``(T, H, W)`` size, stride or padding."""
+    t_h_w = tuple(value) if isinstance(value, tuple) else (value,) * 3
+    return int(t_h_w[1]), int(t_h_w[2])
 
 
 class _ConvReLU(nn.Module):
@@ -87,16 +108,17 @@ class _ConvReLU(nn.Module):
         if _FUSED_CONV_RELU and x.device.type == "cpu" and x.dtype == torch.float32 and not (
             torch.is_autocast_enabled("cpu")
         ):  # fmt: skip
-            return torch.ops.mkldnn._convolution_pointwise(
+            fused: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
                 x, c.weight, c.bias, c.padding, c.stride, c.dilation, c.groups, "relu", [], ""
             )
+            return fused
         return torch.relu_(c(x))
 
 
 def _has_fused_conv_relu() -> bool:
     """Whether this torch build has oneDNN's fused convolution + ReLU operator."""
     try:
-        return torch.backends.mkldnn.is_available() and hasattr(
+        return bool(torch.backends.mkldnn.is_available()) and hasattr(  # type: ignore[no-untyped-call]
             torch.ops.mkldnn, "_convolution_pointwise"
         )
     except (AttributeError, RuntimeError):
@@ -112,13 +134,13 @@ class SyncNetEmbedder:
 
     model: SyncNet
     device: torch.device
-    batch_size: int = 64
+    batch_size: int = BATCH_WINDOWS
     precision: str = "fp32"  # bf16/fp16: opt-in autocast (numbers move; see scripts/bench.py)
 
     def __post_init__(self) -> None:
         self.model = self.model.to(self.device).eval()
         self._lip2d = lip_stream_2d(self.model.netcnnlip).to(self.device)
-        self._lip2d = self._lip2d.to(memory_format=torch.channels_last)
+        self._lip2d = self._lip2d.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     @torch.inference_mode()
     def embed_lips(
@@ -172,11 +194,10 @@ class SyncNetEmbedder:
         win = x.unfold(0, WINDOW_FRAMES, 1).reshape(n, h, w, 3 * WINDOW_FRAMES)
         win = win.permute(0, 3, 1, 2)  # (n, 15, H, W), BGR 0-255
         with self._autocast():
-            return self.model.netfclip(self._lip2d(win).flatten(1)).float()
+            emb: torch.Tensor = self.model.netfclip(self._lip2d(win).flatten(1))
+        return emb.float()
 
-    def _autocast(self):
-        import contextlib
-
+    def _autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.precision == "fp32":
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
@@ -197,8 +218,8 @@ class SyncNetEmbedder:
         out = _GrowingRows(1024, self.device, capacity=n_windows)
         for start in range(0, n_windows, self.batch_size):
             stop = min(n_windows, start + self.batch_size)
-            cols = cc[:, _MFCC_PER_FRAME * start : _MFCC_PER_FRAME * (stop - 1) + _MFCC_WINDOW]
-            wins = cols.unfold(1, _MFCC_WINDOW, _MFCC_PER_FRAME)  # (13, n, 20)
+            cols = cc[:, MFCC_PER_FRAME * start : MFCC_PER_FRAME * (stop - 1) + MFCC_PER_WINDOW]
+            wins = cols.unfold(1, MFCC_PER_WINDOW, MFCC_PER_FRAME)  # (13, n, 20)
             wins = wins.permute(1, 0, 2).unsqueeze(1).contiguous()  # (n, 1, 13, 20)
             with self._autocast():
                 out.append(self.model.forward_aud(wins).float())

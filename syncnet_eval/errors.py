@@ -1,10 +1,24 @@
-"""Exception hierarchy. Every message names what failed, for which file, and how to fix it."""
+"""Exception hierarchy. Every message names what failed, for which file, and how to fix it.
+
+Each status a record can carry (see :data:`syncnet_eval.types.Status`) has one exception class;
+a recipe raises it, and :class:`~syncnet_eval.pipeline.SyncPipeline` turns it into a record with
+that ``status`` and the message as ``reason``. Errors that are not the input's fault (weights,
+configuration, a missing program) stop the run instead.
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from .types import Status
 
 __all__ = [
     "SyncEvalError",
     "InputError",
+    "DecodeError",
+    "NoAudioError",
+    "NoFaceError",
+    "TooShortError",
     "ModelWeightsError",
     "ConfigError",
     "DependencyError",
@@ -17,15 +31,40 @@ class SyncEvalError(Exception):
     ``status`` is the result status a batch run records for the failing input.
     """
 
-    status = "error"
+    status: ClassVar[Status] = "error"
 
 
 class InputError(SyncEvalError):
-    """The input media cannot be scored (missing, undecodable, no audio, too short...)."""
+    """The input cannot be scored: missing, not a file, a frame size the recipe cannot take...
 
-    def __init__(self, message: str, status: str = "decode_error") -> None:
-        super().__init__(message)
-        self.status = status
+    Subclasses name the more specific statuses.
+    """
+
+    status: ClassVar[Status] = "error"
+
+
+class DecodeError(InputError):
+    """The media could not be read or decoded (status ``decode_error``)."""
+
+    status: ClassVar[Status] = "decode_error"
+
+
+class NoAudioError(InputError):
+    """The input has no audio stream to score against (status ``no_audio``)."""
+
+    status: ClassVar[Status] = "no_audio"
+
+
+class NoFaceError(InputError):
+    """No face, or only faces too small to score (status ``no_face``)."""
+
+    status: ClassVar[Status] = "no_face"
+
+
+class TooShortError(InputError):
+    """Too few frames, with audio, in a scene or a face track to score (status ``too_short``)."""
+
+    status: ClassVar[Status] = "too_short"
 
 
 class ModelWeightsError(SyncEvalError):

@@ -1,10 +1,14 @@
-"""Reading and writing results: JSON documents, CSV rows. Every file is written atomically."""
+"""Files: results (JSON documents, CSV rows, the JSONL log) and detections; hashing.
+
+Every file is written atomically (a temporary file beside it, then a rename).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -13,20 +17,27 @@ from pathlib import Path
 import tempfile
 from typing import Any
 
-from . import __version__
+import numpy as np
+
+from .errors import InputError
+from .stats import BatchSummary
 from .types import SCHEMA_VERSION, VideoResult
+from .version import __version__
 
 __all__ = [
-    "atomic_write_text",
-    "results_document",
-    "write_results",
-    "read_results",
-    "read_jsonl",
-    "jsonl_line",
-    "JsonlLog",
-    "csv_text",
     "CSV_COLUMNS",
     "TRACK_CSV_COLUMNS",
+    "JsonlLog",
+    "atomic_write_text",
+    "csv_text",
+    "file_sha256",
+    "jsonl_line",
+    "load_detections",
+    "read_jsonl",
+    "results_document",
+    "save_detections",
+    "sha256_or_none",
+    "write_results",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,7 +72,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def results_document(
     results: Sequence[VideoResult],
-    summary: dict[str, Any] | None = None,
+    summary: BatchSummary | None = None,
     extras: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The JSON contract: schema version, tool, results (and summary when given).
@@ -79,7 +90,7 @@ def results_document(
         "results": records,
     }
     if summary is not None:
-        doc["summary"] = summary
+        doc["summary"] = summary.to_dict()
     return doc
 
 
@@ -136,7 +147,7 @@ def csv_text(results: Sequence[VideoResult], *, per_track: bool = False) -> str:
 def write_results(
     path: Path,
     results: Sequence[VideoResult],
-    summary: dict[str, Any] | None = None,
+    summary: BatchSummary | None = None,
     *,
     per_track: bool = False,
     extras: Sequence[Mapping[str, Any]] | None = None,
@@ -156,16 +167,6 @@ def write_results(
     else:
         doc = results_document(results, summary, extras)
         atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
-
-
-def read_results(path: Path) -> list[VideoResult]:
-    """Read a results JSON document (or a JSONL log of records) back into ``VideoResult``s."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".jsonl":
-        return [VideoResult.from_dict(rec) for rec in read_jsonl(path)]
-    doc = json.loads(text)
-    return [VideoResult.from_dict(r) for r in doc["results"]]
 
 
 def jsonl_line(record: Mapping[str, Any]) -> str:
@@ -255,3 +256,46 @@ class JsonlLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_or_none(path: str | os.PathLike[str]) -> str | None:
+    """:func:`file_sha256`, or ``None`` when the file cannot be read."""
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
+
+
+def load_detections(path: Path) -> list[np.ndarray]:
+    """Read ``{"frames": [[[x1, y1, x2, y2, score], ...], ...]}`` into per-frame (K, 5) arrays.
+
+    Raises:
+        InputError: when the file is not in that format.
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return [np.asarray(boxes, dtype=np.float64).reshape(-1, 5) for boxes in doc["frames"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"{path}: not a detections file ({{'frames': [[[x1, y1, x2, y2, score], ...], ...]}}):"
+            f" {exc}"
+        ) from exc
+
+
+def save_detections(path: Path, detections: Sequence[np.ndarray]) -> None:
+    """Write per-frame boxes in the ``--detections`` format, atomically."""
+    doc = {"frames": [[[float(v) for v in box] for box in dets] for dets in detections]}
+    atomic_write_text(Path(path), json.dumps(doc) + "\n")

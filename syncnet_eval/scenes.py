@@ -27,9 +27,9 @@ import logging
 import cv2
 import numpy as np
 
+from .constants import SCENE_MIN_LEN, SCENE_THRESHOLD
+
 __all__ = [
-    "DEFAULT_MIN_SCENE_LEN",
-    "DEFAULT_THRESHOLD",
     "SceneCutDetector",
     "detect_scenes",
     "downscale_factor",
@@ -39,8 +39,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # PySceneDetect 0.5.1 ContentDetector() defaults, used unchanged by run_pipeline.py.
-DEFAULT_THRESHOLD = 30.0
-DEFAULT_MIN_SCENE_LEN = 15  # frames between two cuts
 
 # PySceneDetect 0.5.1 video_manager.DEFAULT_DOWNSCALE_FACTORS: (minimum frame width px, factor),
 # widest first; narrower frames are not downscaled.
@@ -106,8 +104,8 @@ class SceneCutDetector:
 
     def __init__(
         self,
-        threshold: float = DEFAULT_THRESHOLD,
-        min_scene_len: int = DEFAULT_MIN_SCENE_LEN,
+        threshold: float = SCENE_THRESHOLD,
+        min_scene_len: int = SCENE_MIN_LEN,
         downscale: int | None = None,
     ) -> None:
         if min_scene_len < 0:
@@ -197,8 +195,8 @@ class SceneCutDetector:
 
 def detect_scenes(
     frames: Iterable[np.ndarray],
-    threshold: float = DEFAULT_THRESHOLD,
-    min_scene_len: int = DEFAULT_MIN_SCENE_LEN,
+    threshold: float = SCENE_THRESHOLD,
+    min_scene_len: int = SCENE_MIN_LEN,
 ) -> list[tuple[int, int]]:
     """Split a video into hard-cut scenes like PySceneDetect 0.5.1 in ``run_pipeline.py``.
 

@@ -8,6 +8,7 @@ with audio window ``i - av_offset``; a positive offset means the audio leads the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 import warnings
 
@@ -15,9 +16,11 @@ import numpy as np
 from scipy.signal import medfilt
 import torch
 
-__all__ = ["OffsetScores", "score_offsets", "distance_by_shift", "DEFAULT_VSHIFT"]
+from .constants import DEFAULT_VSHIFT
+from .types import TrackResult
 
-DEFAULT_VSHIFT = 15  # the reference searches +-15 frames (+-0.6 s at 25 fps)
+__all__ = ["OffsetScores", "aggregate_tracks", "distance_by_shift", "score_offsets"]
+
 _PAIRWISE_EPS = 1e-6  # torch.pairwise_distance adds eps to every component of the difference
 _FRAMEWISE_MEDFILT_TAPS = 9  # the reference smooths per-window confidence with a 9-tap median
 
@@ -117,3 +120,28 @@ def score_offsets(
         framewise_conf=framewise,
         num_windows=int(dists.shape[0]),
     )
+
+
+def aggregate_tracks(tracks: Sequence[TrackResult], rule: str) -> tuple[int | float, float, float]:
+    """Video-level ``(av_offset, lse_d, lse_c)`` from per-track results by ``rule``.
+
+    ``best``: the track with the highest LSE-C, with its own LSE-D and offset (never mixed);
+    ``mean``: means over tracks (the offset becomes a float); ``longest``: the track with the
+    most frames (the first one on ties).
+
+    Raises:
+        ValueError: for no tracks.
+    """
+    if not tracks:
+        raise ValueError("no tracks to aggregate")
+    if rule == "mean":
+        return (
+            float(np.mean([t.av_offset for t in tracks])),
+            float(np.mean([t.lse_d for t in tracks])),
+            float(np.mean([t.lse_c for t in tracks])),
+        )
+    if rule == "longest":
+        chosen = max(tracks, key=lambda t: (t.num_frames, -t.index))
+    else:
+        chosen = max(tracks, key=lambda t: (t.lse_c, -t.index))
+    return chosen.av_offset, chosen.lse_d, chosen.lse_c

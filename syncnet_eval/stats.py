@@ -7,16 +7,20 @@ the same records always give the same summary (a resumed run matches an uninterr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 import math
 import os
 from typing import Any
 
 import numpy as np
 
-from .types import STATUSES, VideoResult
+from .types import STATUSES, Status, VideoResult
 
 __all__ = [
+    "BatchSummary",
+    "GroupSummary",
+    "is_scored",
+    "metric_value",
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
     "CONFIDENCE",
@@ -108,63 +112,118 @@ def describe(values: Sequence[float] | np.ndarray) -> MetricSummary:
     return MetricSummary(int(x.size), float(np.mean(x)), std, low, high)
 
 
-def _metric(result: VideoResult, name: str) -> float:
+def metric_value(result: VideoResult, name: str) -> float:
+    """``lse_d``, ``lse_c`` or ``abs_offset`` (|AV offset| in frames) of a scored result."""
     if name == "abs_offset":
         return abs(float(result.av_offset))  # type: ignore[arg-type]
-    value = getattr(result, name)
-    return float(value)
+    return float(getattr(result, name))
 
 
-def _usable(result: VideoResult) -> bool:
-    """Scored, with finite numbers (a NaN would poison every mean)."""
+def is_scored(result: VideoResult) -> bool:
+    """Scored (``ok``), with finite numbers: the results that enter means (a NaN would poison
+    every mean)."""
     if not result.ok or result.lse_d is None or result.lse_c is None or result.av_offset is None:
         return False
-    return all(math.isfinite(_metric(result, m)) for m in METRICS)
+    return all(math.isfinite(metric_value(result, m)) for m in METRICS)
 
 
-def _summary_block(results: Sequence[VideoResult]) -> dict[str, Any]:
-    counts = {s: 0 for s in STATUSES}
-    for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    scored = [r for r in results if _usable(r)]
-    block: dict[str, Any] = {
-        "num_inputs": len(results),
-        "num_ok": len(scored),
-        "num_not_scored": len(results) - len(scored),
-        "status_counts": counts,
-    }
-    for name in ("lse_d", "lse_c"):
-        block[name] = describe([_metric(r, name) for r in scored]).to_dict()
-    offsets = [_metric(r, "abs_offset") for r in scored]
-    block["mean_abs_offset"] = float(np.mean(offsets)) if offsets else None
-    return block
+@dataclass(frozen=True)
+class GroupSummary:
+    """Counts by status and statistics over the scored videos of one set of results.
 
-
-def summarize(results: Sequence[VideoResult]) -> dict[str, Any]:
-    """Summary of a batch: counts by status and statistics over the ``ok`` videos only.
-
-    Videos that were not scored (any status but ``ok``) are counted in ``num_not_scored`` and
-    ``status_counts`` and never enter a mean. When any result has a ``group`` the same block is
-    repeated per group under ``groups`` (results without one go to ``"(none)"``).
-
-    Returns:
-        A JSON-safe dict: ``num_inputs``, ``num_ok``, ``num_not_scored``, ``status_counts``,
-        ``lse_d`` and ``lse_c`` (``n``, ``mean``, ``std``, ``ci95_low``, ``ci95_high``),
-        ``mean_abs_offset`` (frames), ``bootstrap`` (method and seed) and maybe ``groups``.
+    Attributes:
+        num_inputs: results summarised.
+        num_scored: results that entered the means (``ok`` with finite numbers).
+        status_counts: results per status (every status present, 0 when unseen).
+        lse_d: LSE-D over the scored results.
+        lse_c: LSE-C over the scored results.
+        mean_abs_offset: mean |AV offset| in frames over the scored results.
     """
-    summary = _summary_block(results)
-    summary["bootstrap"] = {
-        "method": "percentile",
-        "resamples": BOOTSTRAP_RESAMPLES,
-        "seed": BOOTSTRAP_SEED,
-        "confidence": CONFIDENCE,
-    }
+
+    num_inputs: int
+    num_scored: int
+    status_counts: dict[Status, int]
+    lse_d: MetricSummary
+    lse_c: MetricSummary
+    mean_abs_offset: float | None
+
+    @property
+    def num_not_scored(self) -> int:
+        """Results that did not enter the means (any other status, or non-finite numbers)."""
+        return self.num_inputs - self.num_scored
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON block (``num_ok`` is the historical name of ``num_scored``)."""
+        return {
+            "num_inputs": self.num_inputs,
+            "num_ok": self.num_scored,
+            "num_scored": self.num_scored,
+            "num_not_scored": self.num_not_scored,
+            "status_counts": dict(self.status_counts),
+            "lse_d": self.lse_d.to_dict(),
+            "lse_c": self.lse_c.to_dict(),
+            "mean_abs_offset": self.mean_abs_offset,
+        }
+
+    @classmethod
+    def of(cls, results: Sequence[VideoResult]) -> GroupSummary:
+        """Summarise ``results``."""
+        counts: dict[Status, int] = {s: 0 for s in STATUSES}
+        for r in results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        scored = [r for r in results if is_scored(r)]
+        offsets = [metric_value(r, "abs_offset") for r in scored]
+        return cls(
+            num_inputs=len(results),
+            num_scored=len(scored),
+            status_counts=counts,
+            lse_d=describe([metric_value(r, "lse_d") for r in scored]),
+            lse_c=describe([metric_value(r, "lse_c") for r in scored]),
+            mean_abs_offset=float(np.mean(offsets)) if offsets else None,
+        )
+
+
+@dataclass(frozen=True)
+class BatchSummary(GroupSummary):
+    """:class:`GroupSummary` of a whole batch, repeated per manifest ``group`` when any is set.
+
+    Attributes:
+        groups: group name (``"(none)"`` for results without one) -> its summary; empty when no
+            result has a group.
+    """
+
+    groups: dict[str, GroupSummary] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["bootstrap"] = {
+            "method": "percentile",
+            "resamples": BOOTSTRAP_RESAMPLES,
+            "seed": BOOTSTRAP_SEED,
+            "confidence": CONFIDENCE,
+        }
+        if self.groups:
+            data["groups"] = {name: g.to_dict() for name, g in self.groups.items()}
+        return data
+
+
+def summarize(results: Sequence[VideoResult]) -> BatchSummary:
+    """Summary of a batch: counts by status and statistics over the scored videos only.
+
+    Videos that were not scored (any status but ``ok``, or non-finite numbers) are counted in
+    ``num_not_scored`` and ``status_counts`` and never enter a mean. When any result has a
+    ``group`` the same block is repeated per group under ``groups`` (results without one go to
+    ``"(none)"``).
+    """
+    whole = GroupSummary.of(results)
+    groups: dict[str, GroupSummary] = {}
     if any(r.group for r in results):
         by_group: dict[str, list[VideoResult]] = {}
         for r in results:
             by_group.setdefault(r.group or NO_GROUP, []).append(r)
-        summary["groups"] = {g: _summary_block(rs) for g, rs in sorted(by_group.items())}
-    return summary
+        groups = {g: GroupSummary.of(rs) for g, rs in sorted(by_group.items())}
+    return BatchSummary(**{f.name: getattr(whole, f.name) for f in fields(GroupSummary)},
+                        groups=groups)  # fmt: skip
 
 
 # -- paired comparison ------------------------------------------------------------------------
@@ -262,15 +321,15 @@ def pair_results(new: Sequence[VideoResult], base: Sequence[VideoResult]) -> Pai
             continue
         used.add(j)
         b = base[j]
-        if _usable(r) and _usable(b):
+        if is_scored(r) and is_scored(b):
             pairs.append((key, b, r))
         else:
             not_ok.append((key, b.status, r.status))
     only_base = [b.id or b.path for j, b in enumerate(base) if j not in used]
     metrics = {}
     for name in METRICS:
-        b_vals = np.array([_metric(b, name) for _, b, _ in pairs], dtype=np.float64)
-        n_vals = np.array([_metric(n, name) for _, _, n in pairs], dtype=np.float64)
+        b_vals = np.array([metric_value(b, name) for _, b, _ in pairs], dtype=np.float64)
+        n_vals = np.array([metric_value(n, name) for _, _, n in pairs], dtype=np.float64)
         if len(pairs) == 0:
             metrics[name] = PairedMetric(name, 0, None, None, None, None, None)
             continue

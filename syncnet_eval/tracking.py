@@ -25,15 +25,22 @@ import logging
 import numpy as np
 from scipy.interpolate import interp1d
 
-__all__ = ["Track", "TrackingResult", "iou", "track_faces", "track_scenes"]
+from .constants import MIN_FACE_SIZE_PX, MIN_TRACK_FRAMES, NUM_FAILED_DET
+
+__all__ = [
+    "DEFAULT_IOU_THRESHOLD",
+    "Track",
+    "TrackingResult",
+    "interpolate_keyframes",
+    "iou",
+    "track_faces",
+    "track_scenes",
+]
 
 logger = logging.getLogger(__name__)
 
-# run_pipeline.py defaults (argparse) and the hard-coded IoU threshold of track_shot.
-DEFAULT_MIN_TRACK = 100  # a kept track holds more than this many detections
-DEFAULT_NUM_FAILED_DET = 25  # frames a track may go without a detection
-DEFAULT_MIN_FACE_SIZE = 100  # px; max(mean width, mean height) must exceed this
-DEFAULT_IOU_THRESHOLD = 0.5  # consecutive detections must overlap by more than this
+# The hard-coded IoU threshold of track_shot: consecutive detections must overlap by more.
+DEFAULT_IOU_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,11 +52,13 @@ class Track:
         boxes: (F, 4) float64 ``[x1, y1, x2, y2]`` px of the decoded frame, linearly
             interpolated between detections.
         scene: ``(start, end)`` of the scene the track was found in, if known.
+        scene_index: position of that scene in the video's scene list, if known.
     """
 
     frames: np.ndarray
     boxes: np.ndarray
     scene: tuple[int, int] | None = None
+    scene_index: int | None = None
 
     @property
     def first_frame(self) -> int:
@@ -125,10 +134,11 @@ def track_faces(
     detections: Sequence[np.ndarray],
     scene: tuple[int, int],
     *,
-    min_track: int = DEFAULT_MIN_TRACK,
-    num_failed_det: int = DEFAULT_NUM_FAILED_DET,
-    min_face_size: float = DEFAULT_MIN_FACE_SIZE,
+    min_track: int = MIN_TRACK_FRAMES,
+    num_failed_det: int = NUM_FAILED_DET,
+    min_face_size: float = MIN_FACE_SIZE_PX,
     iou_threshold: float = DEFAULT_IOU_THRESHOLD,
+    scene_index: int | None = None,
 ) -> TrackingResult:
     """Build face tracks within one scene like ``run_pipeline.py:track_shot``.
 
@@ -142,6 +152,7 @@ def track_faces(
         num_failed_det: largest frame gap between consecutive detections of a track.
         min_face_size: a kept track needs ``max(mean width, mean height) >`` this, px.
         iou_threshold: consecutive detections of a track need IoU greater than this.
+        scene_index: recorded on every track (the scene's position in the video).
 
     Returns:
         A :class:`TrackingResult`; ``result.tracks`` holds the kept tracks in creation order and
@@ -184,7 +195,9 @@ def track_faces(
             float(np.mean(boxes_i[:, 3] - boxes_i[:, 1])),
         )
         if size > min_face_size:
-            tracks.append(Track(frames=frames, boxes=boxes_i, scene=(start, end)))
+            tracks.append(
+                Track(frames=frames, boxes=boxes_i, scene=(start, end), scene_index=scene_index)
+            )
             logger.debug(
                 "scene %d-%d: track frames %d-%d, mean face %.1f px",
                 start,
@@ -246,9 +259,9 @@ def track_scenes(
     detections: Sequence[np.ndarray],
     scenes: Sequence[tuple[int, int]],
     *,
-    min_track: int = DEFAULT_MIN_TRACK,
-    num_failed_det: int = DEFAULT_NUM_FAILED_DET,
-    min_face_size: float = DEFAULT_MIN_FACE_SIZE,
+    min_track: int = MIN_TRACK_FRAMES,
+    num_failed_det: int = NUM_FAILED_DET,
+    min_face_size: float = MIN_FACE_SIZE_PX,
     iou_threshold: float = DEFAULT_IOU_THRESHOLD,
 ) -> TrackingResult:
     """Track faces in every scene of at least ``min_track`` frames, like ``run_pipeline.py``.
@@ -269,7 +282,7 @@ def track_scenes(
     skipped: list[tuple[int, int]] = []
     longest = num_short = num_small = 0
     largest_small = 0.0
-    for start, end in scenes:
+    for index, (start, end) in enumerate(scenes):
         if end - start < min_track:
             skipped.append((int(start), int(end)))
             continue
@@ -280,6 +293,7 @@ def track_scenes(
             num_failed_det=num_failed_det,
             min_face_size=min_face_size,
             iou_threshold=iou_threshold,
+            scene_index=index,
         )
         tracks.extend(res.tracks)
         longest = max(longest, res.longest_rejected)
@@ -301,3 +315,43 @@ def track_scenes(
         largest_rejected_face_px=largest_small,
         skipped_scenes=skipped,
     )
+
+
+def interpolate_keyframes(
+    keyed: dict[int, np.ndarray], num_frames: int, iou_threshold: float = DEFAULT_IOU_THRESHOLD
+) -> list[np.ndarray]:
+    """Per-frame boxes from boxes on key frames (fast mode ``--detect-every``).
+
+    Between consecutive key frames each box is matched to the best-overlapping box of the next
+    key frame (IoU above ``iou_threshold``, the tracker's own rule) and its corners and score are
+    interpolated linearly; an unmatched box is kept on its key frame only.
+
+    Args:
+        keyed: key frame index -> (K, 5) ``[x1, y1, x2, y2, score]``.
+        num_frames: frames in the stream.
+        iou_threshold: boxes of consecutive key frames match above this overlap.
+
+    Returns:
+        ``num_frames`` arrays (K, 5), best score first.
+    """
+    out: list[list[np.ndarray]] = [[] for _ in range(num_frames)]
+    keys = sorted(keyed)
+    for k in keys:
+        out[k].extend(keyed[k])
+    for k0, k1 in zip(keys, keys[1:], strict=False):
+        b0, b1 = keyed[k0], keyed[k1]
+        if not len(b0) or not len(b1) or k1 - k0 < 2:
+            continue
+        for box in b0:
+            overlaps = [iou(box[:4], other[:4]) for other in b1]
+            j = int(np.argmax(overlaps))
+            if overlaps[j] <= iou_threshold:
+                continue
+            for f in range(k0 + 1, k1):
+                a = (f - k0) / (k1 - k0)
+                out[f].append((1 - a) * box + a * b1[j])
+    result = []
+    for boxes in out:
+        arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
+        result.append(arr[np.argsort(-arr[:, 4], kind="stable")])
+    return result

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal, get_args
 
-__all__ = ["STATUSES", "SCHEMA_VERSION", "TrackResult", "VideoResult"]
+__all__ = ["Status", "STATUSES", "SCHEMA_VERSION", "TrackResult", "VideoResult"]
 
 SCHEMA_VERSION = 1
-# Outcome of one input. Anything but "ok" has null metrics and a human-readable reason.
-STATUSES = ("ok", "no_face", "too_short", "no_audio", "decode_error", "error")
+# Outcome of one input. Anything but "ok" has null metrics and a human-readable reason; each
+# failure status has its exception class in ``syncnet_eval.errors``.
+Status = Literal["ok", "no_face", "too_short", "no_audio", "decode_error", "error"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class VideoResult:
     """
 
     path: str
-    status: str
+    status: Status
     reason: str | None
     recipe: str
     av_offset: int | float | None = None
@@ -95,6 +97,11 @@ class VideoResult:
         return cls(**kwargs)
 
     @classmethod
-    def failure(cls, path: str, recipe: str, status: str, reason: str, **extra: Any) -> VideoResult:
-        """A result with no metrics, for inputs that could not be scored."""
+    def failure(
+        cls, path: str, recipe: str, status: Status, reason: str, **extra: Any
+    ) -> VideoResult:
+        """A result with no metrics, for inputs that could not be scored.
+
+        ``extra`` sets other fields (``id``, ``group``, ``warnings``...).
+        """
         return cls(path=path, status=status, reason=reason, recipe=recipe, **extra)

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+import math
 from pathlib import Path
 import subprocess
+from typing import Any
 
 import av
 import cv2
 import numpy as np
 import pytest
 
+# ../shared beside the project root (CI has it too): media, goldens and weights. Resolved here
+# once; the tests import these names.
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 MEDIA_DIR = SHARED_DIR / "media"
+REFERENCE_DIR = SHARED_DIR / "reference"
+DETECTIONS_DIR = REFERENCE_DIR / "detections"
 TEST_WEIGHTS_DIR = SHARED_DIR / "weights" / "test"
+PARITY_SYNCNET_WEIGHTS = TEST_WEIGHTS_DIR / "syncnet_parity_test.model"
+PARITY_S3FD_WEIGHTS = TEST_WEIGHTS_DIR / "sfd_parity_test.pth"
+ASD_WEIGHTS_DIR = SHARED_DIR / "weights" / "asd"
 
 # ----------------------------------------------------------------------------- synthetic clips
 
@@ -116,18 +125,8 @@ def write_synth_clip(
             video.options = {"qscale": "3"}
         audio = container.add_stream("aac", rate=_SYNTH_AUDIO_HZ, layout="mono")
         for i in range(num_frames):
-            t_s = i / fps
             image = backgrounds[sum(i >= c for c in scene_cuts)].copy()
-            for face in faces:
-                if not _face_present(face, i):
-                    continue
-                centre = _face_centre(face, t_s)
-                cv2.ellipse(image, centre, _FACE_AXES_PX, 0, 0, 360, (150, 185, 225), -1)
-                for dx in (-25, 25):
-                    cv2.circle(image, (centre[0] + dx, centre[1] - 20), 8, (60, 40, 30), -1)
-                opening = 10 + 8 * np.sin(2 * np.pi * 3 * t_s) if face.talking else 4
-                mouth = (centre[0], centre[1] + 35)
-                cv2.ellipse(image, mouth, (24, int(opening)), 0, 0, 360, (40, 30, 140), -1)
+            _draw_faces(image, faces, i, fps)
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             for packet in video.encode(frame):
                 container.mux(packet)
@@ -150,9 +149,29 @@ def write_synth_clip(
         for packet in audio.encode():
             container.mux(packet)
 
-    n_out = int(round(num_frames / fps * _PIPELINE_FPS))
+    return SynthClip(path, float(fps), num_frames, _pipeline_boxes(faces, num_frames, fps),
+                     tuple(scene_cuts))  # fmt: skip
+
+
+def _draw_faces(image: np.ndarray, faces: tuple[SynthFace, ...], index: int, fps: int) -> None:
+    """Draw the faces present on source frame ``index`` (mouths move with the tone's envelope)."""
+    t_s = index / fps
+    for face in faces:
+        if not _face_present(face, index):
+            continue
+        centre = _face_centre(face, t_s)
+        cv2.ellipse(image, centre, _FACE_AXES_PX, 0, 0, 360, (150, 185, 225), -1)
+        for dx in (-25, 25):
+            cv2.circle(image, (centre[0] + dx, centre[1] - 20), 8, (60, 40, 30), -1)
+        opening = 10 + 8 * np.sin(2 * np.pi * 3 * t_s) if face.talking else 4
+        mouth = (centre[0], centre[1] + 35)
+        cv2.ellipse(image, mouth, (24, int(opening)), 0, 0, 360, (40, 30, 140), -1)
+
+
+def _pipeline_boxes(faces: tuple[SynthFace, ...], num_frames: int, fps: int) -> list[np.ndarray]:
+    """The drawn boxes per frame of the 25 fps stream the pipeline recipe scores."""
     boxes = []
-    for j in range(n_out):
+    for j in range(int(round(num_frames / fps * _PIPELINE_FPS))):
         i = min(int(j * fps / _PIPELINE_FPS + 1e-9), num_frames - 1)  # nearest earlier source frame
         rows = []
         for face in faces:
@@ -161,7 +180,7 @@ def write_synth_clip(
                 ax, ay = _FACE_AXES_PX
                 rows.append([cx - ax, cy - ay, cx + ax, cy + ay, 0.99])
         boxes.append(np.array(rows, dtype=np.float64).reshape(-1, 5))
-    return SynthClip(path, float(fps), num_frames, boxes, tuple(scene_cuts))
+    return boxes
 
 
 @pytest.fixture(scope="session")
@@ -208,7 +227,7 @@ def synth_noise_clip(synth_dir: Path) -> SynthClip:
 @pytest.fixture(scope="session")
 def syncnet_parity_weights() -> Path:
     """The random-init SyncNet parity-test weights (plumbing tests; skipped when absent)."""
-    path = TEST_WEIGHTS_DIR / "syncnet_parity_test.model"
+    path = PARITY_SYNCNET_WEIGHTS
     if not path.is_file():
         pytest.skip(f"SyncNet parity-test weights not found at {path}")
     return path
@@ -257,3 +276,30 @@ def batch_short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_synth_clip(
         path, num_frames=12, size=(224, 224), faces=(SynthFace(112, 112),), seed=30
     ).path
+
+
+# ------------------------------------------------------------------ comparing result records
+
+# Records of the same input scored by different processes (thread counts, workers, engines) are
+# the same computation, but float sums may be ordered differently: equal to this relative error.
+RECORD_RTOL = 1e-6
+
+
+def assert_same_records(got: Any, want: Any, path: str = "record") -> None:
+    """Equal JSON-like structures, floats to ``RECORD_RTOL``; ``timings_s`` is ignored."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict), f"{path}: {got!r} is not an object"
+        keys = set(want) - {"timings_s"}
+        assert set(got) - {"timings_s"} == keys, f"{path}: keys differ"
+        for key in keys:
+            assert_same_records(got[key], want[key], f"{path}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{path}: lengths differ"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_same_records(g, w, f"{path}[{i}]")
+    elif isinstance(want, float) and not isinstance(got, bool) and isinstance(got, int | float):
+        assert math.isclose(got, want, rel_tol=RECORD_RTOL, abs_tol=1e-9), (
+            f"{path}: {got} != {want}"
+        )
+    else:
+        assert got == want, f"{path}: {got!r} != {want!r}"

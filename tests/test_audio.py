@@ -29,7 +29,7 @@ def test_video_of_k_frames_gives_4k_minus_1_columns() -> None:
     assert mfcc(np.ones(640 * k, dtype=np.int16)).shape == (4 * k - 1, 13)
 
 
-def test_mfcc_in_blocks_is_identical_to_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mfcc_in_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
     import syncnet_eval.audio as audio_mod
 
     rng = np.random.default_rng(7)
@@ -37,5 +37,8 @@ def test_mfcc_in_blocks_is_identical_to_one_block(monkeypatch: pytest.MonkeyPatc
     whole = mfcc(audio)  # 500 frames: one block
     monkeypatch.setattr(audio_mod, "_BLOCK_FRAMES", 64)  # 8 blocks, the last one partial
     blocked = mfcc(audio)
-    np.testing.assert_array_equal(blocked, whole)
+    # Same arithmetic, but FFT and matrix products over other row counts may take other SIMD
+    # paths (5e-14 seen on AVX-512): hold it far below the 1e-4 parity tolerance, not to the bit.
+    # A misplaced block boundary moves values by whole units.
+    np.testing.assert_allclose(blocked, whole, rtol=0, atol=1e-9)
     np.testing.assert_allclose(blocked, psf.mfcc(audio, 16000), rtol=0, atol=1e-5)

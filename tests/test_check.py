@@ -11,9 +11,9 @@ from click.testing import CliRunner
 import numpy as np
 import pytest
 
+from syncnet_eval.checks import Thresholds, load_results, run_checks
 from syncnet_eval.cli import cli
 from syncnet_eval.io import JsonlLog, write_results
-from syncnet_eval.report import Thresholds, load_results, run_checks
 from syncnet_eval.stats import bootstrap_mean_ci, describe, pair_results, summarize
 from syncnet_eval.types import VideoResult
 
@@ -78,7 +78,9 @@ def test_summary_never_averages_unscored_videos() -> None:
         _bad("d", "no_face"),
         _ok("e", float("nan"), 7.0, 0, group="g2"),  # a NaN score must not poison the means
     ]
-    s = summarize(results)
+    summary = summarize(results)
+    assert (summary.num_inputs, summary.num_scored, summary.num_not_scored) == (5, 2, 3)
+    s = summary.to_dict()
     assert (s["num_inputs"], s["num_ok"], s["num_not_scored"]) == (5, 2, 3)
     assert s["status_counts"]["ok"] == 3 and s["status_counts"]["decode_error"] == 1
     assert s["status_counts"]["no_face"] == 1
@@ -90,7 +92,7 @@ def test_summary_never_averages_unscored_videos() -> None:
     assert s["groups"]["g1"]["num_ok"] == 1 and s["groups"]["g1"]["num_not_scored"] == 1
     assert s["groups"]["(none)"]["lse_c"]["mean"] is None
     json.dumps(s, allow_nan=False)  # JSON-safe
-    assert "groups" not in summarize([_ok("a", 1.0, 2.0)])
+    assert "groups" not in summarize([_ok("a", 1.0, 2.0)]).to_dict()
 
 
 def test_pairing_matches_by_id_then_path_and_reports_the_rest() -> None:

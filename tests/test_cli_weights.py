@@ -9,6 +9,7 @@ from pathlib import Path
 import threading
 
 from click.testing import CliRunner
+from conftest import MEDIA_DIR
 import pytest
 
 from syncnet_eval.cli import cli
@@ -82,7 +83,7 @@ def test_download_verify_where_round_trip(
 
 
 def test_score_offline_without_weights_is_one_line(cache: Path) -> None:
-    clip = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "syncnet_example.avi"
+    clip = MEDIA_DIR / "syncnet_example.avi"
     res = CliRunner().invoke(cli, ["score", str(clip), "--recipe", "direct", "--offline"])
     assert res.exit_code == 1
     lines = [ln for ln in res.output.splitlines() if ln.strip()]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import MEDIA_DIR
 import cv2
 import numpy as np
 import pytest
 
-from syncnet_eval.decode import _JpegSplitter, iter_frames, probe_media, read_audio
+from syncnet_eval.decode import JpegSplitter, iter_frames, probe_media, read_audio
 from syncnet_eval.errors import InputError
 
-MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+MEDIA = MEDIA_DIR
 
 
 def _jpeg(value: int, quality: int = 90) -> bytes:
@@ -24,7 +25,7 @@ def _jpeg(value: int, quality: int = 90) -> bytes:
 def test_splitter_cuts_concatenated_jpegs_fed_in_odd_pieces() -> None:
     images = [_jpeg(v) for v in (0, 100, 200, 255)]
     stream = b"".join(images)
-    splitter = _JpegSplitter()
+    splitter = JpegSplitter()
     out: list[bytes] = []
     for i in range(0, len(stream), 7):
         out += splitter.feed(stream[i : i + 7])
@@ -37,7 +38,7 @@ def test_splitter_ignores_eoi_bytes_inside_marker_segments() -> None:
     # A COM segment holding FF D9 right after SOI must not end the image.
     com = b"\xff\xfe\x00\x06\xff\xd9\xff\xd8"
     tricky = img[:2] + com + img[2:]
-    assert _JpegSplitter().feed(tricky + img) == [tricky, img]
+    assert JpegSplitter().feed(tricky + img) == [tricky, img]
 
 
 def test_probe_reports_streams() -> None:

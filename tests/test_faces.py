@@ -8,6 +8,7 @@ from pathlib import Path
 import shutil
 import subprocess
 
+from conftest import DETECTIONS_DIR, MEDIA_DIR, PARITY_S3FD_WEIGHTS, REFERENCE_DIR, SHARED_DIR
 import cv2
 import numpy as np
 import pytest
@@ -22,12 +23,12 @@ from syncnet_eval.faces.s3fd import (
     preprocess_frames,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-PARITY_JSON = SHARED / "reference" / "s3fd_parity.json"
-S3FD_TEST_WEIGHTS = SHARED / "weights" / "test" / "sfd_parity_test.pth"
-KATIE = SHARED / "media" / "hdtf_WDA_KatieHill_000.mp4"
-SYNCNET_EXAMPLE = SHARED / "media" / "syncnet_example.avi"
-DETECTIONS = SHARED / "reference" / "detections"
+SHARED = SHARED_DIR
+PARITY_JSON = REFERENCE_DIR / "s3fd_parity.json"
+S3FD_TEST_WEIGHTS = PARITY_S3FD_WEIGHTS
+KATIE = MEDIA_DIR / "hdtf_WDA_KatieHill_000.mp4"
+SYNCNET_EXAMPLE = MEDIA_DIR / "syncnet_example.avi"
+DETECTIONS = DETECTIONS_DIR
 
 RAW_ATOL = 1e-4  # first 20 face-class rows of the raw detection tensor
 BOX_ATOL_PX = 0.01  # detect_faces boxes in pixels

@@ -12,8 +12,8 @@ from syncnet_eval.config import PipelineConfig, ScoreConfig
 from syncnet_eval.decode import prefetch
 from syncnet_eval.embed import SyncNetEmbedder
 from syncnet_eval.errors import ConfigError
-from syncnet_eval.full import interpolate_keyframes
 from syncnet_eval.models.syncnet import SyncNet
+from syncnet_eval.tracking import interpolate_keyframes
 
 
 def test_keyframe_boxes_are_interpolated_between_matching_boxes() -> None:

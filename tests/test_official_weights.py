@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from conftest import MEDIA_DIR
 import pytest
 
 from syncnet_eval import ScoreConfig, SyncPipeline
 from syncnet_eval.models import weights as wm
 
-MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+MEDIA = MEDIA_DIR
 
 
 @pytest.mark.weights

@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conftest import MEDIA_DIR, PARITY_SYNCNET_WEIGHTS, REFERENCE_DIR
 import numpy as np
 import pytest
 
 from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline
-from syncnet_eval.full import load_detections
+from syncnet_eval.io import load_detections
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-REFERENCE = SHARED / "reference"
-MEDIA = SHARED / "media"
-PARITY_SYNCNET = SHARED / "weights" / "test" / "syncnet_parity_test.model"
+REFERENCE = REFERENCE_DIR
+MEDIA = MEDIA_DIR
+PARITY_SYNCNET = PARITY_SYNCNET_WEIGHTS
 
 DIRECT_ATOL = 1e-4  # acceptance: 1e-3; goal 1e-4 (measured ~3e-6)
 FULL_ATOL = 1e-4  # acceptance: 1e-2; goal 1e-4 (measured ~3e-6 with the bit-exact XVID crops)
@@ -28,10 +28,20 @@ DIRECT_GOLDENS = sorted(REFERENCE.glob("*.direct.json")) + sorted(
     REFERENCE.glob("*.direct224.json")
 )
 FULL_GOLDENS = sorted(REFERENCE.glob("*.full.json"))
+# Run in the fast loop (-m "not slow"); every other golden is marked slow (CI runs them all).
+FAST_GOLDENS = {
+    "syncnet_example.direct.json",
+    "hdtf_WDA_KatieHill_000.direct224.json",
+    "hdtf_WDA_KatieHill_000.full.json",
+    "interview_two_faces_test_video_crop.full.json",  # no track: the reason must be given
+}
 
 
-def _ids(paths: list[Path]) -> list[str]:
-    return [p.name for p in paths]
+def _params(paths: list[Path]) -> list[object]:
+    return [
+        pytest.param(p, id=p.name, marks=() if p.name in FAST_GOLDENS else pytest.mark.slow)
+        for p in paths
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +66,7 @@ def _assert_scores_match(track, golden: dict, atol: float) -> None:
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("golden_path", DIRECT_GOLDENS, ids=_ids(DIRECT_GOLDENS))
+@pytest.mark.parametrize("golden_path", _params(DIRECT_GOLDENS))
 def test_direct_recipes_match_reference(pipeline: SyncPipeline, golden_path: Path) -> None:
     golden = json.loads(golden_path.read_text())
     recipe = "direct" if golden_path.name.endswith(".direct.json") else "wav2lip-lrs"
@@ -76,7 +86,7 @@ def test_direct_recipes_match_reference(pipeline: SyncPipeline, golden_path: Pat
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("golden_path", FULL_GOLDENS, ids=_ids(FULL_GOLDENS))
+@pytest.mark.parametrize("golden_path", _params(FULL_GOLDENS))
 def test_full_pipeline_matches_reference(pipeline: SyncPipeline, golden_path: Path) -> None:
     golden = json.loads(golden_path.read_text())
     expected = golden["result"]

@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING
 
 import av
 from click.testing import CliRunner
+from conftest import MEDIA_DIR
 import numpy as np
 import pytest
 
 from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline, VideoResult
 from syncnet_eval.cli import cli
-from syncnet_eval.full import load_detections, save_detections
+from syncnet_eval.io import load_detections, save_detections
 
 if TYPE_CHECKING:
     from conftest import SynthClip
 
-MEDIA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 
 VSHIFT = 15  # ScoreConfig default: dist_by_shift has 2 * 15 + 1 entries
 # The synthetic clips are 1.6-2.4 s long, so their tracks need a lower bar than the reference's
@@ -270,16 +270,16 @@ def test_the_q2_dump_is_encoded_once_per_video(
     monkeypatch: pytest.MonkeyPatch,
     every: int,
 ) -> None:
-    import syncnet_eval.full as full
+    import syncnet_eval.recipes.face_tracks as face_tracks
 
     calls = []
-    real = full.iter_jpegs
+    real = face_tracks.iter_jpegs
 
     def counting(*args: object, **kwargs: object):
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(full, "iter_jpegs", counting)
+    monkeypatch.setattr(face_tracks, "iter_jpegs", counting)
     pipe = _pipeline(syncnet_parity_weights, detector="hog", min_track=50, detect_every=every)
     result = pipe.evaluate(hdtf_short_clip)
     _assert_scored(result)
@@ -287,6 +287,7 @@ def test_the_q2_dump_is_encoded_once_per_video(
 
 
 # Issue acceptance: HOG finds a track in each HDTF clip. Runs by default (~2 min in all).
+@pytest.mark.slow
 @pytest.mark.parametrize("clip", HDTF_CLIPS, ids=[p.stem for p in HDTF_CLIPS])
 def test_hog_scores_every_full_hdtf_clip(syncnet_parity_weights: Path, clip: Path) -> None:
     """Reference defaults (min_track 100) on the whole 8 s clips; about 35 s each on 2 cores."""

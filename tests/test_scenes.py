@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 import subprocess
 
+from conftest import SHARED_DIR
 import cv2
 import numpy as np
 import pytest
 
 from syncnet_eval.scenes import SceneCutDetector, detect_scenes, downscale_factor, scenes_from_cuts
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = SHARED_DIR
 FFMPEG = "/usr/bin/ffmpeg"
 
 

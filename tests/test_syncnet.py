@@ -119,7 +119,7 @@ def test_growing_rows_keeps_every_row_in_order_across_regrowth() -> None:
     assert torch.equal(rows.rows(), torch.cat(parts))
 
 
-def test_fused_conv_relu_is_bit_identical_to_conv_then_relu(
+def test_fused_conv_relu_equals_conv_then_relu(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import syncnet_eval.embed as embed_mod
@@ -134,4 +134,6 @@ def test_fused_conv_relu_is_bit_identical_to_conv_then_relu(
         fused = embedder._lip_windows(frames)
         monkeypatch.setattr(embed_mod, "_FUSED_CONV_RELU", False)
         plain = embedder._lip_windows(frames)
-    assert torch.equal(fused, plain)
+    # Two oneDNN code paths: their convolutions may sum in another order on another CPU, so the
+    # check is to float rounding (a wrong post-op, e.g. no ReLU, moves embeddings by whole units).
+    torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-4)

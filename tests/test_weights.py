@@ -23,16 +23,15 @@ import pytest
 import torch
 
 from syncnet_eval.errors import ModelWeightsError
+from syncnet_eval.io import file_sha256
 from syncnet_eval.models import weights
+from syncnet_eval.models.state import load_state_dict
 from syncnet_eval.models.weights import (
     REGISTRY,
     WeightSpec,
     cache_dir,
     download_weights,
-    download_weights_from,
-    file_sha256,
     find_weights,
-    load_state_dict,
     resolve_weights,
     search_dirs,
     verify_weights,
@@ -208,7 +207,7 @@ def test_good_download_lands_atomically_with_progress(
         real_replace(src, dst)
 
     monkeypatch.setattr(weights.os, "replace", spy_replace)
-    result = download_weights_from("fake", target)
+    result = download_weights("fake", target)
 
     assert result.path == target / "fake.model" and result.url == fake.urls[0]
     assert result.path.read_bytes() == PAYLOAD
@@ -221,7 +220,7 @@ def test_good_download_lands_atomically_with_progress(
 def test_download_without_progress_is_silent(
     tmp_path: Path, fake: WeightSpec, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = download_weights("fake", tmp_path, progress=False)
+    path = download_weights("fake", tmp_path, progress=False).path
     assert path == tmp_path / "fake.model" and path.read_bytes() == PAYLOAD
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
@@ -342,7 +341,7 @@ def test_falls_back_to_a_working_mirror(
         urls = list(fake.urls)
     caplog.set_level(logging.INFO, logger=weights.__name__)
 
-    result = download_weights_from("fake", tmp_path, urls=urls, progress=False)
+    result = download_weights("fake", tmp_path, urls=urls, progress=False)
 
     assert result.url == fake.urls[1]
     assert result.path.read_bytes() == PAYLOAD

@@ -8,38 +8,24 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-import numpy as np
 import torch
 
+from ..config import DETECTORS
+from ..constants import FACEDET_SCALE
+from ..device import resolve_device
 from ..errors import ConfigError
-from .s3fd import FACEDET_SCALE, S3FDDetector
+from ..models.state import load_state_dict
+from ..models.weights import resolve_weights
+from .base import FaceDetector, check_frame_batch
+from .hog import HOGDetector
+from .s3fd import S3FDDetector
 
-__all__ = ["DETECTOR_NAMES", "FaceDetector", "get_detector"]
+__all__ = ["DETECTOR_NAMES", "FaceDetector", "check_frame_batch", "get_detector"]
 
 logger = logging.getLogger(__name__)
 
-DETECTOR_NAMES = ("s3fd", "hog")
-
-
-@runtime_checkable
-class FaceDetector(Protocol):
-    """Anything that finds faces in a batch of frames."""
-
-    name: str
-
-    def detect(self, frames_bgr: np.ndarray) -> list[np.ndarray]:
-        """Detect faces in every frame.
-
-        Args:
-            frames_bgr: (N, H, W, 3) uint8 BGR frames, all the same size.
-
-        Returns:
-            N float64 arrays of shape (K, 5): [x1, y1, x2, y2, score] in pixels of the given
-            frame, best score first; K may be 0.
-        """
-        ...
+DETECTOR_NAMES = DETECTORS
 
 
 def get_detector(
@@ -71,9 +57,6 @@ def get_detector(
         DependencyError: ``hog`` without dlib installed.
     """
     if name == "s3fd":
-        from ..device import resolve_device
-        from ..models.weights import load_state_dict, resolve_weights
-
         path = resolve_weights("s3fd", weights, offline=offline)
         state = load_state_dict(path)
         resolved = device if isinstance(device, torch.device) else resolve_device(device)
@@ -86,7 +69,5 @@ def get_detector(
             batch_size=batch_size,
         )
     if name == "hog":
-        from .hog import HOGDetector
-
         return HOGDetector()
     raise ConfigError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")

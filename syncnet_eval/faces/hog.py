@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError, DependencyError
+from .base import check_frame_batch
 
 __all__ = ["HALF_SCALE", "MAX_FULL_WIDTH_PX", "HOGDetector"]
 
@@ -31,7 +32,7 @@ HALF_SCALE = 0.5
 
 def _import_dlib() -> Any:
     try:
-        import dlib  # type: ignore[import-untyped]
+        import dlib
     except ImportError as exc:
         raise DependencyError(
             "the 'hog' face detector needs dlib, which is not installed; install it with "
@@ -99,13 +100,5 @@ class HOGDetector:
             frame (x2, y2 = dlib's inclusive right/bottom), best score first; the score is
             dlib's SVM margin, not a probability (K may be 0).
         """
-        if (
-            not isinstance(frames_bgr, np.ndarray)
-            or frames_bgr.ndim != 4
-            or (frames_bgr.shape[3] != 3)
-        ):
-            shape = getattr(frames_bgr, "shape", None)
-            raise ValueError(f"expected a (N, H, W, 3) BGR frame batch, got shape {shape}")
-        if frames_bgr.dtype != np.uint8:
-            raise ValueError(f"expected uint8 frames, got {frames_bgr.dtype}")
+        check_frame_batch(frames_bgr)
         return [self._detect_one(frame) for frame in frames_bgr]

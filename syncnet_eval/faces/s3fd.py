@@ -23,12 +23,13 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..constants import FACEDET_SCALE
 from ..errors import ConfigError, ModelWeightsError
-from ..models.weights import key_mismatch
+from ..models.state import key_mismatch
+from .base import check_frame_batch
 
 __all__ = [
     "CONF_THRESHOLD",
-    "FACEDET_SCALE",
     "S3FDDetector",
     "S3FDNet",
     "S3FDOutput",
@@ -42,7 +43,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FACEDET_SCALE = 0.25  # run_pipeline.py --facedet_scale: S3FD sees a quarter-size frame
 CONF_THRESHOLD = 0.9  # run_pipeline.py inference_video: detect_faces(conf_th=0.9)
 # Means the reference subtracts, in the RGB order of the tensor it feeds the network.
 RGB_MEANS = (123.0, 117.0, 104.0)
@@ -197,14 +197,6 @@ def load_s3fd_state(
     net.load_state_dict(dict(state), strict=True)
 
 
-def _check_frames(frames_bgr: np.ndarray) -> None:
-    if not isinstance(frames_bgr, np.ndarray) or frames_bgr.ndim != 4 or frames_bgr.shape[3] != 3:
-        shape = getattr(frames_bgr, "shape", None)
-        raise ValueError(f"expected a (N, H, W, 3) BGR frame batch, got shape {shape}")
-    if frames_bgr.dtype != np.uint8:
-        raise ValueError(f"expected uint8 frames, got {frames_bgr.dtype}")
-
-
 def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
     """(H', W') that ``cv2.resize(fx=fy=scale)`` produces: each side rounded to nearest."""
     probe = cv2.resize(np.zeros((height, width), np.uint8), dsize=(0, 0), fx=scale, fy=scale)
@@ -222,7 +214,7 @@ def preprocess_frames(frames_bgr: np.ndarray, scale: float = FACEDET_SCALE) -> t
     Returns:
         (N, 3, H', W') float32 tensor in RGB order holding R-123, G-117, B-104.
     """
-    _check_frames(frames_bgr)
+    check_frame_batch(frames_bgr)
     resized = [
         cv2.resize(
             np.ascontiguousarray(frame),
@@ -475,7 +467,7 @@ class S3FDDetector:
             Per frame, a (K, 5) float64 array of [x1, y1, x2, y2, score] in pixels of the given
             frame, best score first (K may be 0).
         """
-        _check_frames(frames_bgr)
+        check_frame_batch(frames_bgr)
         n_frames, height, width = frames_bgr.shape[:3]
         if n_frames == 0:
             return []

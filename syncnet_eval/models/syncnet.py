@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelWeightsError
-from .weights import key_mismatch
+from .state import key_mismatch
 
 __all__ = ["SyncNet", "load_syncnet_state"]
 
@@ -22,7 +22,9 @@ LIP_MIN_SIDE_PX = 211
 LIP_MAX_SIDE_PX = 242
 
 
-def _conv_bn_relu2d(c_in: int, c_out: int, kernel: int | tuple[int, int], padding: int = 0):
+def _conv_bn_relu2d(
+    c_in: int, c_out: int, kernel: int | tuple[int, int], padding: int = 0
+) -> list[nn.Module]:
     return [
         nn.Conv2d(c_in, c_out, kernel_size=kernel, stride=1, padding=padding),
         nn.BatchNorm2d(c_out),
@@ -30,7 +32,13 @@ def _conv_bn_relu2d(c_in: int, c_out: int, kernel: int | tuple[int, int], paddin
     ]
 
 
-def _conv_bn_relu3d(c_in, c_out, kernel, stride=(1, 1, 1), padding=(0, 0, 0)):
+def _conv_bn_relu3d(
+    c_in: int,
+    c_out: int,
+    kernel: tuple[int, int, int],
+    stride: tuple[int, int, int] = (1, 1, 1),
+    padding: tuple[int, int, int] = (0, 0, 0),
+) -> list[nn.Module]:
     return [
         nn.Conv3d(c_in, c_out, kernel_size=kernel, stride=stride, padding=padding),
         nn.BatchNorm3d(c_out),
@@ -79,11 +87,13 @@ class SyncNet(nn.Module):
 
     def forward_aud(self, mfcc: torch.Tensor) -> torch.Tensor:
         """(N, 1, 13, 20) MFCC windows -> (N, 1024) audio embeddings."""
-        return self.netfcaud(self.netcnnaud(mfcc).flatten(1))
+        out: torch.Tensor = self.netfcaud(self.netcnnaud(mfcc).flatten(1))
+        return out
 
     def forward_lip(self, clips: torch.Tensor) -> torch.Tensor:
         """(N, 3, 5, H, W) float BGR 0-255 clips -> (N, 1024) lip embeddings."""
-        return self.netfclip(self.netcnnlip(clips).flatten(1))
+        out: torch.Tensor = self.netfclip(self.netcnnlip(clips).flatten(1))
+        return out
 
 
 def load_syncnet_state(model: SyncNet, state: Mapping[str, torch.Tensor], source: str) -> None:

@@ -26,27 +26,23 @@ import os
 from pathlib import Path
 import sys
 import tempfile
-from typing import Any, BinaryIO
+from typing import IO, Any
 import urllib.error
 import urllib.request
 
-import torch
 from tqdm import tqdm
 
 from ..errors import ModelWeightsError
+from ..io import file_sha256
 
 __all__ = [
-    "key_mismatch",
     "REGISTRY",
     "WEIGHTS_ENV_VAR",
     "DownloadResult",
     "WeightSpec",
     "cache_dir",
     "download_weights",
-    "download_weights_from",
-    "file_sha256",
     "find_weights",
-    "load_state_dict",
     "resolve_weights",
     "search_dirs",
     "verify_weights",
@@ -56,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 WEIGHTS_ENV_VAR = "SYNCNET_EVAL_WEIGHTS"
 _CACHE_SUBDIR = "syncnet-eval"
-_CHUNK_BYTES = 1 << 20  # 1 MiB: hashing and download stream size
+_CHUNK_BYTES = 1 << 20  # 1 MiB download stream chunks
 _USER_AGENT = "syncnet-eval (+https://pypi.org/project/syncnet-eval/)"
 _HF_MIRROR = "https://huggingface.co/JaesungHuh/voxconverse_pipeline/resolve/main/models"
 
@@ -198,25 +194,6 @@ def search_dirs(cache: Path | None = None) -> list[Path]:
     return dirs
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks.
-
-    Args:
-        path: file to hash.
-
-    Returns:
-        Lowercase hex digest.
-
-    Raises:
-        OSError: the file cannot be read.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def find_weights(name: str, *, cache: Path | None = None) -> Path | None:
     """First existing file named like the official one in :func:`search_dirs`.
 
@@ -300,31 +277,10 @@ def resolve_weights(
             f"download {spec.urls[0]} by hand and copy it to {destination / spec.filename}, "
             f"or pass {_option(spec)} FILE"
         )
-    return download_weights(name, destination, progress=progress)
+    return download_weights(name, destination, progress=progress).path
 
 
 def download_weights(
-    name: str,
-    target_dir: Path | None = None,
-    *,
-    urls: Sequence[str] | None = None,
-    progress: bool = True,
-    timeout_s: float = 30,
-) -> Path:
-    """Download, verify and atomically install an official weight file.
-
-    See :func:`download_weights_from`, which also says which URL served the file.
-
-    Returns:
-        Final path ``target_dir / spec.filename``.
-    """
-    result = download_weights_from(
-        name, target_dir, urls=urls, progress=progress, timeout_s=timeout_s
-    )
-    return result.path
-
-
-def download_weights_from(
     name: str,
     target_dir: Path | None = None,
     *,
@@ -422,7 +378,9 @@ def _download_to_temp(
         raise
 
 
-def _stream(url: str, spec: WeightSpec, out: BinaryIO, *, progress: bool, timeout_s: float) -> None:
+def _stream(
+    url: str, spec: WeightSpec, out: IO[bytes], *, progress: bool, timeout_s: float
+) -> None:
     """Copy ``url`` into ``out``, hashing on the way; raise _FetchFailure on a bad transfer."""
     try:
         request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
@@ -482,7 +440,7 @@ def _stream(url: str, spec: WeightSpec, out: BinaryIO, *, progress: bool, timeou
         raise ModelWeightsError(f"cannot write {out.name}: {_one_line(exc)}") from exc
 
 
-def _write(out: BinaryIO, chunk: bytes) -> None:
+def _write(out: IO[bytes], chunk: bytes) -> None:
     # A disk error would repeat for every mirror, so it is not a _FetchFailure.
     try:
         out.write(chunk)
@@ -526,73 +484,3 @@ def verify_weights(path: Path, spec: WeightSpec) -> None:
             f"({spec.size} bytes), got {actual} ({size} bytes); delete it and run "
             f"`syncnet-eval weights download`, or pass {_option(spec)} FILE to use it on purpose"
         )
-
-
-def _is_tensor_dict(obj: object) -> bool:
-    return (
-        isinstance(obj, Mapping)
-        and len(obj) > 0
-        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
-    )
-
-
-def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Load a state dict safely (``weights_only=True``) onto the CPU.
-
-    A checkpoint that wraps the tensors under a ``state_dict`` or ``model`` key is unwrapped.
-
-    Args:
-        path: ``.model`` / ``.pth`` file written by ``torch.save``.
-
-    Returns:
-        Parameter and buffer name -> CPU tensor.
-
-    Raises:
-        ModelWeightsError: the file cannot be read or unpickled safely, or holds no state dict.
-    """
-    path = Path(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types (UnpicklingError, RuntimeError, EOFError)
-        cause = next((line for line in str(exc).splitlines() if line.strip()), "")
-        cause = " ".join(cause.split()) or type(exc).__name__
-        raise ModelWeightsError(
-            f"cannot load weights {path}: {cause}; expected a PyTorch state dict saved with "
-            f"torch.save (re-download it with `syncnet-eval weights download`)"
-        ) from exc
-    if not _is_tensor_dict(obj) and isinstance(obj, Mapping):
-        nested = next(
-            (obj[k] for k in ("state_dict", "model") if _is_tensor_dict(obj.get(k))), None
-        )
-        if nested is not None:
-            obj = nested
-    if not _is_tensor_dict(obj):
-        raise ModelWeightsError(
-            f"{path} is not a state dict (loaded a {type(obj).__name__}, expected a mapping of "
-            f"names to tensors); pass a weight file saved with torch.save(model.state_dict())"
-        )
-    return obj if isinstance(obj, dict) else dict(obj)
-
-
-def key_mismatch(expected: Mapping[str, Any], given: Mapping[str, Any]) -> str | None:
-    """Describe how ``given`` state-dict keys differ from a model's ``expected`` ones.
-
-    Returns:
-        ``None`` when the key sets and shapes agree, else one line naming every missing,
-        unexpected and mis-shaped key.
-    """
-    missing = sorted(set(expected) - set(given))
-    unexpected = sorted(set(given) - set(expected))
-    misshaped = sorted(
-        f"{k} {tuple(given[k].shape)} (expected {tuple(expected[k].shape)})"
-        for k in set(expected) & set(given)
-        if tuple(given[k].shape) != tuple(expected[k].shape)
-    )
-    problems = []
-    if missing:
-        problems.append("missing keys: " + ", ".join(missing))
-    if unexpected:
-        problems.append("unexpected keys: " + ", ".join(unexpected))
-    if misshaped:
-        problems.append("mis-shaped keys: " + ", ".join(misshaped))
-    return "; ".join(problems) or None

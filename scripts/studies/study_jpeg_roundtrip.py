@@ -8,7 +8,7 @@ Compares, per media file (REFERENCE_PIPELINE.md 1.1, quirk 2, open question 2):
   Q4  16 kHz mono s16 audio: PyAV AudioResampler / aresample graph vs the CLI with -async 1.
 Prints a markdown table (rows = measurements, columns = files). Scratch files go to a temp dir.
 
-    python scripts/study_jpeg_roundtrip.py VIDEO [VIDEO ...] [--ffmpeg /usr/bin/ffmpeg]
+    python scripts/studies/study_jpeg_roundtrip.py VIDEO [VIDEO ...] [--ffmpeg /usr/bin/ffmpeg]
 """
 
 from __future__ import annotations

@@ -17,13 +17,23 @@ from xml.etree import ElementTree as ET
 
 from .errors import InputError
 from .io import read_jsonl
-from .stats import PairedComparison, describe, pair_results, summarize
+from .stats import (
+    BatchSummary,
+    GroupSummary,
+    PairedComparison,
+    describe,
+    is_scored,
+    metric_value,
+    pair_results,
+    summarize,
+)
 from .types import VideoResult
 
 __all__ = [
     "Thresholds",
     "CheckOutcome",
     "CheckReport",
+    "counts_line",
     "load_results",
     "run_checks",
     "comparison_markdown",
@@ -60,12 +70,11 @@ def load_results(path: Path) -> list[VideoResult]:
             raise ValueError("no 'results' list")
         return [VideoResult.from_dict(r) for r in records]
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it ({exc})", status="error") from exc
+        raise InputError(f"{path}: cannot read it ({exc})") from exc
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(
             f"{path}: not a syncnet-eval results file (.json from 'score -o' or its .jsonl log): "
-            f"{exc}",
-            status="error",
+            f"{exc}"
         ) from exc
 
 
@@ -125,7 +134,7 @@ class CheckReport:
 
     results_path: str
     baseline_path: str | None
-    summary: dict[str, Any]
+    summary: BatchSummary
     checks: list[CheckOutcome]
     comparison: PairedComparison | None = None
 
@@ -142,7 +151,7 @@ class CheckReport:
         n_fail = len(self.failures)
         verdict = "PASS" if self.passed else f"FAIL ({n_fail} of {len(self.checks)} checks failed)"
         lines = [f"## syncnet-eval check: {verdict}", ""]
-        lines.append(f"Results: `{self.results_path}`: {_counts_line(self.summary)}")
+        lines.append(f"Results: `{self.results_path}`: {counts_line(self.summary)}")
         if self.baseline_path is not None and self.comparison is not None:
             lines.append(f"Baseline: `{self.baseline_path}`: {_pairing_line(self.comparison)}")
         lines.append("")
@@ -229,12 +238,13 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _counts_line(summary: dict[str, Any]) -> str:
-    counts = {k: v for k, v in summary["status_counts"].items() if v and k != "ok"}
+def counts_line(summary: GroupSummary) -> str:
+    """``12 inputs, 10 ok, 2 not scored (no_face 1, decode_error 1)``."""
+    counts = {k: v for k, v in summary.status_counts.items() if v and k != "ok"}
     parts = ", ".join(f"{k} {v}" for k, v in counts.items())
-    line = f"{summary['num_inputs']} inputs, {summary['num_ok']} ok"
-    if summary["num_not_scored"]:
-        line += f", {summary['num_not_scored']} not scored ({parts or 'non-finite scores'})"
+    line = f"{summary.num_inputs} inputs, {summary.num_scored} ok"
+    if summary.num_not_scored:
+        line += f", {summary.num_not_scored} not scored ({parts or 'non-finite scores'})"
     return line
 
 
@@ -248,12 +258,6 @@ def _pairing_line(
     )
 
 
-def _metric_value(r: VideoResult, name: str) -> float:
-    if name == "abs_offset":
-        return abs(float(r.av_offset))  # type: ignore[arg-type]
-    return float(getattr(r, name))
-
-
 def _mean_check(
     name: str, metric: str, limit: float, ok_results: Sequence[VideoResult], *, higher_is_ok: bool
 ) -> CheckOutcome:
@@ -264,7 +268,7 @@ def _mean_check(
         return CheckOutcome(
             name, rule, "no ok videos", False, f"no scored videos to average {label} over"
         )
-    values = [_metric_value(r, metric) for r in ok_results]
+    values = [metric_value(r, metric) for r in ok_results]
     desc = describe(values)
     mean = desc.mean if desc.mean is not None else float("nan")
     measured = f"{_fmt(mean)} (95% CI {_fmt(desc.ci_low)} to {_fmt(desc.ci_high)}, n={desc.n})"
@@ -288,12 +292,12 @@ def _per_video_check(
         return CheckOutcome(name, rule, "no ok videos", False, f"no scored videos to check {label}")
     bad: list[tuple[float, VideoResult]] = []
     for r in ok_results:
-        v = _metric_value(r, metric)
+        v = metric_value(r, metric)
         margin = v - limit if higher_is_ok else limit - v
         if margin < 0:
             bad.append((-margin, r))
     bad.sort(key=lambda t: -t[0])
-    values = [_metric_value(r, metric) for r in ok_results]
+    values = [metric_value(r, metric) for r in ok_results]
     worst = min(values) if higher_is_ok else max(values)
     measured = f"worst {_fmt(worst)} over {len(values)} videos"
     if not bad:
@@ -302,7 +306,7 @@ def _per_video_check(
         )
     side = "below" if higher_is_ok else "above"
     details = [
-        f"{r.id or r.path}: {label} {_fmt(_metric_value(r, metric))} ({side} by {by:.3f})"
+        f"{r.id or r.path}: {label} {_fmt(metric_value(r, metric))} ({side} by {by:.3f})"
         for by, r in bad[:20]
     ]
     if len(bad) > 20:
@@ -314,8 +318,8 @@ def _per_video_check(
     return CheckOutcome(name, rule, measured, False, message, details)
 
 
-def _ok_fraction_check(limit: float, summary: dict[str, Any]) -> CheckOutcome:
-    n, ok = summary["num_inputs"], summary["num_ok"]
+def _ok_fraction_check(limit: float, summary: BatchSummary) -> CheckOutcome:
+    n, ok = summary.num_inputs, summary.num_scored
     rule = f"scored fraction >= {limit:.3f}"
     if n == 0:
         return CheckOutcome("min-ok-fraction", rule, "no inputs", False, "the results are empty")
@@ -406,15 +410,7 @@ def run_checks(
         ValueError: a baseline rule is set without a baseline.
     """
     summary = summarize(results)
-    ok_results = [
-        r
-        for r in results
-        if r.ok
-        and r.lse_c is not None
-        and r.lse_d is not None
-        and r.av_offset is not None
-        and all(math.isfinite(_metric_value(r, m)) for m in _METRIC_LABEL)
-    ]
+    ok_results = [r for r in results if is_scored(r)]
     checks: list[CheckOutcome] = []
     make = _per_video_check if thresholds.per_video else _mean_check
     if thresholds.min_lse_c is not None:
@@ -491,8 +487,8 @@ def comparison_markdown(
     base_name: str,
     new_name: str,
     *,
-    base_summary: dict[str, Any] | None = None,
-    new_summary: dict[str, Any] | None = None,
+    base_summary: GroupSummary | None = None,
+    new_summary: GroupSummary | None = None,
     per_video: bool = False,
 ) -> str:
     """Markdown of a paired comparison (``new - base``), without any verdict.
@@ -507,10 +503,10 @@ def comparison_markdown(
     """
     lines = ["## syncnet-eval compare", ""]
     lines.append(
-        f"A (base): `{base_name}`" + (f": {_counts_line(base_summary)}" if base_summary else "")
+        f"A (base): `{base_name}`" + (f": {counts_line(base_summary)}" if base_summary else "")
     )
     lines.append(
-        f"B (new): `{new_name}`" + (f": {_counts_line(new_summary)}" if new_summary else "")
+        f"B (new): `{new_name}`" + (f": {counts_line(new_summary)}" if new_summary else "")
     )
     lines.append("")
     lines.append(f"Paired over {_pairing_line(cmp, 'B', 'A')}. Differences are B - A.")
@@ -532,9 +528,9 @@ def comparison_markdown(
         for key, b, n in cmp.pairs:
             lines.append(
                 f"| `{_cell(key)}` | {_fmt(b.lse_d)} | {_fmt(n.lse_d)} | "
-                f"{_signed(_metric_value(n, 'lse_d') - _metric_value(b, 'lse_d'))} | "
+                f"{_signed(metric_value(n, 'lse_d') - metric_value(b, 'lse_d'))} | "
                 f"{_fmt(b.lse_c)} | {_fmt(n.lse_c)} | "
-                f"{_signed(_metric_value(n, 'lse_c') - _metric_value(b, 'lse_c'))} | "
+                f"{_signed(metric_value(n, 'lse_c') - metric_value(b, 'lse_c'))} | "
                 f"{b.av_offset} | {n.av_offset} |"
             )
     return "\n".join(lines) + "\n"

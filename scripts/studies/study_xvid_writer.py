@@ -14,7 +14,7 @@ decodes every AVI with ``ffmpeg -f rawvideo -pix_fmt bgr24`` and compares with O
 BGR->YUV420P conversion by writing fourcc I420 (rawvideo, OpenCV converts with swscale SWS_BICUBIC)
 and re-encoding those planes with the CLI.
 
-Usage: python scripts/study_xvid_writer.py --cv481-python /tmp/cv481/bin/python
+Usage: python scripts/studies/study_xvid_writer.py --cv481-python /tmp/cv481/bin/python
 Internal: --write RAW OUT FOURCC writes RAW (n*224*224*3 bgr24 bytes) with this interpreter's cv2.
 """
 

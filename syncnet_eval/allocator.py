@@ -8,7 +8,8 @@ setting (measured on 90 s of a 10-minute 1080p clip). One arena is kept for the 
 workers and benchmarks because it bounds the damage of any similar pattern (frames are
 allocated in the decode thread and freed in the main thread) at no measured cost in speed.
 
-Not applied on import: a library must not change its host process's allocator settings.
+Not applied on import: a library must not change its host process's allocator settings; library
+users who score long videos can call :func:`tune_malloc` themselves.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import ctypes
 import ctypes.util
 import logging
 import sys
+
+__all__ = ["tune_malloc"]
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,19 @@
+"""Command line: ``syncnet-eval score|check|compare|weights``; the only package importing click.
+
+One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.weights`), registered on
+the group of :mod:`.app` here; a new command is a new module and one ``add_command`` line.
+"""
+
+from __future__ import annotations
+
+from .app import cli, main
+from .checks import check, compare
+from .score import score
+from .weights import weights
+
+__all__ = ["cli", "main"]
+
+cli.add_command(score)
+cli.add_command(check)
+cli.add_command(compare)
+cli.add_command(weights)

@@ -1,0 +1,152 @@
+"""``syncnet-eval check`` (CI gates) and ``compare`` (paired A/B tables) over results files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import sys
+
+import click
+
+from ..checks import Thresholds, comparison_markdown, load_results, run_checks
+from ..errors import InputError
+from ..io import atomic_write_text
+from ..stats import pair_results, summarize
+from ..types import VideoResult
+from .app import InputFileError
+
+__all__ = ["check", "compare"]
+
+
+def _load(path: Path) -> list[VideoResult]:
+    try:
+        return load_results(path)
+    except InputError as exc:
+        raise InputFileError(str(exc)) from exc
+
+
+@click.command()
+@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Results of the reference run (JSON or JSONL); videos are matched by id, else path.",
+)
+@click.option("--min-lse-c", type=float, metavar="X", help="Fail if mean LSE-C < X.")
+@click.option("--max-lse-d", type=float, metavar="X", help="Fail if mean LSE-D > X.")
+@click.option(
+    "--max-abs-offset",
+    type=click.FloatRange(0),
+    metavar="F",
+    help="Fail if mean |AV offset| > F frames.",
+)
+@click.option(
+    "--min-ok-fraction",
+    type=click.FloatRange(0, 1),
+    metavar="P",
+    help="Fail if less than this fraction of inputs were scored (ok).",
+)
+@click.option(
+    "--max-lse-c-drop",
+    type=click.FloatRange(0),
+    metavar="D",
+    help="Fail if LSE-C dropped by more than D vs --baseline (paired mean difference; "
+    "only when its whole 95% bootstrap CI lies beyond D).",
+)
+@click.option(
+    "--max-lse-d-rise",
+    type=click.FloatRange(0),
+    metavar="D",
+    help="Fail if LSE-D rose by more than D vs --baseline (same rule).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Judge the baseline rules by the plain mean difference, not the CI.",
+)
+@click.option(
+    "--per-video",
+    is_flag=True,
+    help="Apply --min-lse-c/--max-lse-d/--max-abs-offset to every scored video "
+    "instead of the mean.",
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write the checks as JUnit XML (one test case per check).",
+)
+def check(
+    results: Path,
+    baseline: Path | None,
+    min_lse_c: float | None,
+    max_lse_d: float | None,
+    max_abs_offset: float | None,
+    min_ok_fraction: float | None,
+    max_lse_c_drop: float | None,
+    max_lse_d_rise: float | None,
+    strict: bool,
+    per_video: bool,
+    junit: Path | None,
+) -> None:
+    """Gate a CI job on the scores in RESULTS (a .json from 'score -o' or its .jsonl log).
+
+    Prints a Markdown report of each check (pass or fail, and by how much). Metric thresholds
+    use the scored (ok) videos; --min-ok-fraction counts the others. With GITHUB_ACTIONS=true,
+    failures are also printed as ::error annotations.
+
+    Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or unreadable input.
+    """
+    if (max_lse_c_drop is not None or max_lse_d_rise is not None) and baseline is None:
+        raise click.UsageError("--max-lse-c-drop/--max-lse-d-rise need --baseline FILE")
+    thresholds = Thresholds(
+        min_lse_c=min_lse_c,
+        max_lse_d=max_lse_d,
+        max_abs_offset=max_abs_offset,
+        min_ok_fraction=min_ok_fraction,
+        max_lse_c_drop=max_lse_c_drop,
+        max_lse_d_rise=max_lse_d_rise,
+        strict=strict,
+        per_video=per_video,
+    )
+    new = _load(results)
+    base = _load(baseline) if baseline is not None else None
+    report = run_checks(
+        new,
+        thresholds,
+        baseline=base,
+        results_path=str(results),
+        baseline_path=str(baseline) if baseline is not None else None,
+    )
+    click.echo(report.markdown(), nl=False)
+    if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
+        for line in report.github_annotations():
+            click.echo(line)
+    if junit is not None:
+        atomic_write_text(junit, report.junit_xml())
+    sys.exit(0 if report.passed else 1)
+
+
+@click.command()
+@click.argument("base", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--per-video", is_flag=True, help="Add one row per matched video.")
+def compare(base: Path, new: Path, per_video: bool) -> None:
+    """Paired comparison of two results files, A = BASE and B = NEW (differences are B - A).
+
+    Videos are matched by id, else path, and averaged only where both runs scored them. Prints
+    a Markdown table; never gates (exit 0, or 2 for unreadable input).
+    """
+    a = _load(base)
+    b = _load(new)
+    click.echo(
+        comparison_markdown(
+            pair_results(b, a),
+            str(base),
+            str(new),
+            base_summary=summarize(a),
+            new_summary=summarize(b),
+            per_video=per_video,
+        ),
+        nl=False,
+    )

@@ -1,0 +1,223 @@
+"""Click options built from the configuration table, and the option bundles commands share.
+
+Every option that sets a config field takes its name, default, range or choices and help text
+from that field's :class:`~syncnet_eval.config.Option` (PySceneDetect's ``_click_range`` over one
+table): ``--batch-size`` is ``ScoreConfig.batch_size``. Bundles (:func:`recipe_options`,
+:func:`run_options`) add a group of options to a command and hand it one typed object instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, fields
+import functools
+from pathlib import Path
+import typing
+from typing import Any, TypeVar, cast
+
+import click
+
+from ..config import (
+    IDENTITY_MODES,
+    RECIPES,
+    Option,
+    PipelineConfig,
+    Recipe,
+    ScoreConfig,
+    config_from_options,
+    option_of,
+)
+
+__all__ = [
+    "RecipeSetup",
+    "RunOptions",
+    "config_option",
+    "recipe_options",
+    "run_options",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _param_type(annotation: Any, spec: Option) -> click.ParamType[Any] | type[str]:
+    if spec.choices is not None:
+        return click.Choice(spec.choices)
+    if annotation is int:
+        return click.IntRange(
+            None if spec.min is None else int(spec.min),
+            None if spec.max is None else int(spec.max),
+            min_open=spec.min_open,
+        )
+    if annotation is float:
+        return click.FloatRange(spec.min, spec.max, min_open=spec.min_open)
+    return str
+
+
+def config_option(config_cls: type, name: str) -> Callable[[F], F]:
+    """The click option ``--name-with-dashes`` for field ``name`` of ``config_cls``."""
+    spec = option_of(config_cls, name)
+    field = next(f for f in fields(config_cls) if f.name == name)
+    annotation = typing.get_type_hints(config_cls)[name]
+    flag = "--" + name.replace("_", "-")
+    if field.default is MISSING:
+        raise TypeError(f"{config_cls.__name__}.{name} has no default")
+    if annotation is bool:
+        off = "--no-" + name.replace("_", "-")
+        return click.option(
+            f"{flag}/{off}", name, default=field.default, show_default=True, help=spec.help
+        )
+    return click.option(
+        flag,
+        name,
+        type=_param_type(annotation, spec),
+        default=field.default,
+        show_default=True,
+        help=spec.help,
+    )
+
+
+def _config_options(config_cls: type) -> list[Callable[[F], F]]:
+    return [config_option(config_cls, f.name) for f in fields(config_cls)]
+
+
+def _apply(func: F, decorators: list[Callable[[F], F]]) -> F:
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
+
+
+@dataclass(frozen=True)
+class RecipeSetup:
+    """How to score: the recipe, its configurations and the weights (``--recipe`` and friends)."""
+
+    recipe: Recipe
+    score_config: ScoreConfig
+    pipeline_config: PipelineConfig
+    syncnet_weights: Path | None
+    s3fd_weights: Path | None
+    offline: bool
+
+
+_RECIPE_HELP = (
+    "syncnet-pipeline: detect, track and crop faces (run_pipeline.py + run_syncnet.py); direct: "
+    "frames as they are (demo_syncnet.py, pre-cropped 224x224 faces); wav2lip-lrs: every frame "
+    "resized to 224x224 (Wav2Lip's LRS tables)."
+)
+
+
+def recipe_options(func: F) -> F:
+    """Add ``--recipe``, every scoring and pipeline option and the weights options; the command
+    receives them as ``setup: RecipeSetup``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        score_names = {f.name for f in fields(ScoreConfig)}
+        pipeline_names = {f.name for f in fields(PipelineConfig)}
+        values = {k: kwargs.pop(k) for k in score_names | pipeline_names}
+        kwargs["setup"] = RecipeSetup(
+            recipe=kwargs.pop("recipe"),
+            score_config=config_from_options(ScoreConfig, values),
+            pipeline_config=config_from_options(PipelineConfig, values),
+            syncnet_weights=kwargs.pop("syncnet_weights"),
+            s3fd_weights=kwargs.pop("s3fd_weights"),
+            offline=kwargs.pop("offline"),
+        )
+        return func(*args, **kwargs)
+
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--recipe",
+            type=click.Choice(RECIPES),
+            default="syncnet-pipeline",
+            show_default=True,
+            help=_RECIPE_HELP,
+        ),
+        click.option(
+            "--syncnet-weights",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="SyncNet state-dict file (default: the official syncnet_v2.model, "
+            "found in SYNCNET_EVAL_WEIGHTS or the cache, downloaded on first "
+            "use).",
+        ),
+        click.option(
+            "--s3fd-weights",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="S3FD state-dict file (default: the official sfd_face.pth).",
+        ),
+        click.option(
+            "--offline", is_flag=True, help="Never download weights; fail if they are missing."
+        ),
+        *_config_options(ScoreConfig),
+        *_config_options(PipelineConfig),
+    ]
+    return _apply(cast(F, wrapper), decorators)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a batch runs: worker processes, time limit, resume (``--workers`` and friends)."""
+
+    workers: int
+    timeout_s: float | None
+    resume: bool | None
+    retry_failed: bool
+    identity: str
+
+
+def run_options(func: F) -> F:
+    """Add ``--workers``, ``--timeout``, ``--resume/--no-resume``, ``--retry-failed`` and
+    ``--identity``; the command receives them as ``run: RunOptions``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["run"] = RunOptions(
+            workers=kwargs.pop("workers"),
+            timeout_s=kwargs.pop("timeout_s"),
+            resume=kwargs.pop("resume"),
+            retry_failed=kwargs.pop("retry_failed"),
+            identity=kwargs.pop("identity"),
+        )
+        return func(*args, **kwargs)
+
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--workers",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="Worker processes, each with its own models (torch threads = cores / "
+            "N). Results are identical to a serial run and written in input "
+            "order.",
+        ),
+        click.option(
+            "--timeout",
+            "timeout_s",
+            type=click.FloatRange(0, min_open=True),
+            metavar="SECONDS",
+            help="Per-file time limit; a file still running is killed and recorded as "
+            "decode_error (runs in a worker process even with --workers 1).",
+        ),
+        click.option(
+            "--resume/--no-resume",
+            default=None,
+            help="Skip inputs whose record is already in the -o FILE.jsonl log (same "
+            "file identity and configuration). Default: on when the log exists; "
+            "--no-resume starts the log afresh.",
+        ),
+        click.option(
+            "--retry-failed",
+            is_flag=True,
+            help="With resume: score again the inputs the log records as decode_error "
+            "or error (timeouts, crashed workers, unreadable files); their old "
+            "records are removed from the log first.",
+        ),
+        click.option(
+            "--identity",
+            type=click.Choice(IDENTITY_MODES),
+            default="mtime",
+            show_default=True,
+            help="How resume recognises an unchanged file: path + size + mtime, or "
+            "path + size + content sha256 (survives copies that reset mtime).",
+        ),
+    ]
+    return _apply(cast(F, wrapper), decorators)

@@ -1,0 +1,263 @@
+"""``syncnet-eval score``: score videos, directories and manifests; write records and a summary."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import InputError
+from ..inputs import BatchInput, collect_inputs
+from ..io import results_document, write_results
+from ..stats import summarize
+from ..types import VideoResult
+from .app import AppState, debug_requested, log, setup_logging
+from .display import Progress, format_summary, format_table
+from .options import RecipeSetup, RunOptions, recipe_options, run_options
+
+__all__ = ["score"]
+
+# Batches up to this many inputs print a per-video table; larger ones only the summary.
+_TABLE_MAX_ROWS = 50
+# Failed inputs listed as 'Error:' lines at the end of a batch (the rest are in the outputs).
+_ERROR_LINES_MAX = 20
+_OUTPUT_SUFFIXES = (".json", ".jsonl", ".csv")
+
+
+class _Outputs:
+    """``-o`` values sorted by kind; bad suffixes and contradictions are usage errors (exit 2)."""
+
+    def __init__(self, outputs: tuple[str, ...], resume: bool | None) -> None:
+        self.stdout = False
+        self.json: list[Path] = []
+        self.csv: list[Path] = []
+        self.jsonl: Path | None = None
+        for out in outputs:
+            if out == "-":
+                if self.stdout:
+                    self._twice()
+                self.stdout = True
+                continue
+            suffix = Path(out).suffix.lower()
+            if suffix not in _OUTPUT_SUFFIXES:
+                raise click.BadParameter(
+                    f"{out!r}: the file name must end in .json, .jsonl or .csv (or be '-' for "
+                    "JSON on stdout)",
+                    param_hint="'-o' / '--output'",
+                )
+            if suffix == ".jsonl":
+                if self.jsonl is not None:
+                    self._twice()
+                self.jsonl = Path(out)
+            else:
+                (self.json if suffix == ".json" else self.csv).append(Path(out))
+        if resume and self.jsonl is None:
+            raise click.UsageError("--resume needs a log to resume from: add -o FILE.jsonl")
+
+    @staticmethod
+    def _twice() -> None:
+        raise click.BadParameter(
+            "give '-' and the .jsonl log at most once each", param_hint="'-o' / '--output'"
+        )
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="FILE",
+    help="Write results to FILE.json (records + summary), FILE.csv (one row per "
+    "video) or FILE.jsonl (one record per line, appended as each video finishes; "
+    "the resume log); '-' prints JSON to stdout. Repeatable.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with a 'path' column and optional 'audio', 'id', 'group' columns; "
+    "relative paths resolve against the manifest's folder.",
+)
+@click.option(
+    "--glob",
+    "globs",
+    multiple=True,
+    metavar="PATTERN",
+    help="In directories, score only files whose relative path or name matches "
+    "PATTERN (fnmatch, repeatable) instead of the usual video extensions.",
+)
+@click.option("--per-track", is_flag=True, help="CSV outputs get one row per face track.")
+@click.option(
+    "--allow-failures",
+    is_flag=True,
+    help="Exit 0 even when some inputs could not be scored (still recorded).",
+)
+@click.option(
+    "--audio",
+    "audio_path",
+    type=click.Path(path_type=Path),
+    help="Score the (single) video against this audio file instead of its own track.",
+)
+@click.option(
+    "--detections",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='Use precomputed boxes (JSON {"frames": [[[x1,y1,x2,y2,score],...],...]} '
+    "indexing the 25 fps stream) instead of a detector.",
+)
+@click.option(
+    "--save-detections",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the boxes the detector found (same JSON format).",
+)
+@click.option(
+    "--save-crops",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write each track's 224x224 face crop video with its audio to DIR.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
+@recipe_options
+@run_options
+@click.pass_context
+def score(
+    ctx: click.Context,
+    inputs: tuple[Path, ...],
+    outputs: tuple[str, ...],
+    manifest: Path | None,
+    globs: tuple[str, ...],
+    per_track: bool,
+    allow_failures: bool,
+    audio_path: Path | None,
+    detections: Path | None,
+    save_detections: Path | None,
+    save_crops: Path | None,
+    quiet: bool,
+    setup: RecipeSetup,
+    run: RunOptions,
+) -> None:
+    """Score INPUTS (video files and directories, searched recursively) and --manifest rows.
+
+    Prints the AV offset (frames), LSE-D and LSE-C of each video (up to 50) and a summary over
+    the scored ones. An input that cannot be scored gets a record with its status and reason;
+    the others go on.
+
+    Exit status: 0 when every input was scored (or --allow-failures), 1 when any was not (one
+    'Error:' line each), 2 for bad usage.
+    """
+    # The batch engine loads torch: imported here so that --help stays fast.
+    from ..batch import BatchConfig, run_batch
+
+    state = ctx.find_object(AppState) or AppState()
+    setup_logging(state.verbose, quiet, ctx)
+    out = _Outputs(outputs, run.resume)
+    if run.retry_failed and (run.resume is False or out.jsonl is None):
+        raise click.UsageError("--retry-failed retries the failures of a resumed -o FILE.jsonl log")
+    items = _collect(
+        inputs, manifest, globs, audio_path, single_only=bool(detections or save_detections)
+    )
+    config = BatchConfig(
+        recipe=setup.recipe,
+        score_config=setup.score_config,
+        pipeline_config=setup.pipeline_config,
+        syncnet_weights=setup.syncnet_weights,
+        s3fd_weights=setup.s3fd_weights,
+        offline=setup.offline,
+        detections=detections,
+        save_detections=save_detections,
+        save_crops=save_crops,
+        identity=run.identity,
+        raise_unexpected=debug_requested(ctx),
+    )
+    progress = Progress(enabled=not quiet)
+    try:
+        outcome = run_batch(
+            items,
+            config,
+            workers=run.workers,
+            timeout_s=run.timeout_s,
+            log_path=out.jsonl,
+            resume=run.resume is not False,
+            retry_failed=run.retry_failed,
+            on_start=progress.start,
+            on_record=progress.record,
+            worker_log_level=log.level,
+            download_progress=not quiet,
+        )
+    finally:
+        progress.close()
+    _emit(outcome.results, [r.extras() for r in outcome.records], out, per_track, quiet)
+    failed = outcome.failed
+    _print_failures(failed)
+    if failed and not allow_failures:
+        ctx.exit(1)
+
+
+def _collect(
+    inputs: tuple[Path, ...],
+    manifest: Path | None,
+    globs: tuple[str, ...],
+    audio_path: Path | None,
+    *,
+    single_only: bool,
+) -> list[BatchInput]:
+    """The inputs to score; usage errors (exit 2) for nothing to score or options that need
+    exactly one video (``--audio``, and ``--detections``/``--save-detections`` when
+    ``single_only``)."""
+    if not inputs and manifest is None:
+        raise click.UsageError("give at least one VIDEO or DIRECTORY, or --manifest FILE")
+    single = len(inputs) == 1 and manifest is None and not inputs[0].is_dir()
+    if audio_path is not None and not single:
+        raise click.UsageError("--audio takes exactly one video (use a manifest 'audio' column)")
+    if single_only and not single:
+        raise click.UsageError("--detections/--save-detections take exactly one video")
+    try:
+        items = collect_inputs(list(inputs), manifest=manifest, globs=globs)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--manifest'") from exc
+    if not items:
+        raise click.UsageError(
+            f"no video files found in {', '.join(str(p) for p in inputs)} (extensions: .mp4, "
+            ".mov, .avi, .mkv, ...; use --glob to choose files)"
+        )
+    if audio_path is not None:
+        items = [replace(items[0], audio_path=audio_path)]
+    return items
+
+
+def _emit(
+    results: list[VideoResult],
+    extras: list[dict[str, Any]],
+    out: _Outputs,
+    per_track: bool,
+    quiet: bool,
+) -> None:
+    """Write the output files; print the JSON document, or the table and summary."""
+    summary = summarize(results)
+    for path in out.json + out.csv:
+        write_results(path, results, summary, per_track=per_track, extras=extras)
+    if out.stdout:
+        click.echo(json.dumps(results_document(results, summary, extras), indent=2))
+        return
+    if quiet:
+        return
+    if len(results) <= _TABLE_MAX_ROWS:
+        click.echo(format_table(results))
+    if len(results) > 1:
+        if len(results) <= _TABLE_MAX_ROWS:
+            click.echo("")
+        click.echo(format_summary(summary))
+
+
+def _print_failures(failed: list[VideoResult]) -> None:
+    """One ``Error:`` line per input not scored (at most ``_ERROR_LINES_MAX``)."""
+    for r in failed[:_ERROR_LINES_MAX]:
+        click.echo(f"Error: {r.reason or f'{r.path}: {r.status}'}", err=True)
+    if len(failed) > _ERROR_LINES_MAX:
+        click.echo(
+            f"Error: ... and {len(failed) - _ERROR_LINES_MAX} more inputs not scored (see the "
+            "records' 'reason')",
+            err=True,
+        )

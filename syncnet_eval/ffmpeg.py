@@ -1,0 +1,191 @@
+"""The ffmpeg command-line tool: every ffmpeg subprocess of the package starts here.
+
+The reference's numbers depend on the ffmpeg 5.1 CLI's encoders (the JPEG dump, the 25 fps
+transcode, the XVID crops), so those steps pipe through the CLI rather than a library binding.
+One argument builder (:func:`command`), three ways to run it (:func:`run` to completion,
+:func:`read_stream` for stdout as it comes, :class:`Writer` for frames fed to stdin) and one
+error formatter (:func:`failure`) serve every caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+import functools
+import os
+from pathlib import Path
+import shutil
+import subprocess
+
+from .errors import DecodeError, DependencyError, InputError
+
+__all__ = [
+    "INSTALL_HINT",
+    "Completed",
+    "Writer",
+    "command",
+    "executable",
+    "failure",
+    "input_args",
+    "read_stream",
+    "run",
+    "version",
+]
+
+INSTALL_HINT = (
+    "install it with 'sudo apt-get install ffmpeg' (Debian/Ubuntu), 'brew install ffmpeg' "
+    "(macOS) or 'conda install -c conda-forge ffmpeg', or point SYNCNET_EVAL_FFMPEG at the binary"
+)
+_PIPE_CHUNK_BYTES = 1 << 20
+
+
+def executable() -> str:
+    """Path of the ffmpeg CLI (``SYNCNET_EVAL_FFMPEG`` or ``ffmpeg`` on PATH), looked up per call.
+
+    Raises:
+        DependencyError: with install instructions when none is found.
+    """
+    exe = os.environ.get("SYNCNET_EVAL_FFMPEG") or shutil.which("ffmpeg")
+    if not exe:
+        raise DependencyError(f"ffmpeg not found; {INSTALL_HINT}")
+    return exe
+
+
+def version() -> str:
+    """First line of ``ffmpeg -version`` (recorded in provenance: JPEG bits depend on it)."""
+    return _version(executable())
+
+
+@functools.cache
+def _version(exe: str) -> str:
+    out = subprocess.run([exe, "-version"], capture_output=True, check=False, text=True)
+    return out.stdout.splitlines()[0] if out.stdout else "unknown"
+
+
+def input_args(path: str | Path) -> list[str]:
+    """``-i PATH`` for a media file given by the user."""
+    return ["-i", str(path)]
+
+
+def command(*args: str) -> list[str]:
+    """The full command line: no stdin, errors only on stderr, outputs overwritten."""
+    return [executable(), "-nostdin", "-loglevel", "error", "-y", *args]
+
+
+def failure(
+    source: str | Path,
+    stderr: bytes,
+    action: str = "decode it",
+    error: type[InputError] = DecodeError,
+) -> InputError:
+    """The error for a failed ffmpeg run: ``<source>: ffmpeg could not <action> (<cause>)``.
+
+    Args:
+        source: the user's file the run was about.
+        stderr: what ffmpeg printed; its last non-empty line is the cause.
+        action: what ffmpeg was asked to do, as a verb phrase.
+        error: the exception class (its status is the record's).
+    """
+    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
+    cause = lines[-1] if lines else "no message"
+    return error(f"{source}: ffmpeg could not {action} ({cause})")
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished ffmpeg run."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+    def check(
+        self, source: str | Path, action: str = "decode it", error: type[InputError] = DecodeError
+    ) -> bytes:
+        """``stdout`` of a successful run; else raise :func:`failure`."""
+        if self.returncode != 0:
+            raise failure(source, self.stderr, action, error)
+        return self.stdout
+
+
+def run(args: Sequence[str], *, stdin: bytes | None = None) -> Completed:
+    """Run ``ffmpeg <args>`` (see :func:`command`) to completion, feeding ``stdin`` if given."""
+    proc = subprocess.run(
+        command(*args),
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+    )
+    return Completed(proc.returncode, proc.stdout, proc.stderr)
+
+
+def read_stream(
+    args: Sequence[str], *, source: str | Path, action: str = "decode it"
+) -> Generator[bytes, None, None]:
+    """Stdout of ``ffmpeg <args>`` as it arrives, in chunks of at most 1 MiB.
+
+    Closing the generator early kills ffmpeg; a failed run raises :func:`failure` once stdout
+    is drained.
+    """
+    proc = subprocess.Popen(
+        command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        while data := proc.stdout.read1(_PIPE_CHUNK_BYTES):  # type: ignore[attr-defined]
+            yield data
+        stderr = proc.stderr.read() if proc.stderr else b""
+        if proc.wait() != 0:
+            raise failure(source, stderr, action)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
+class Writer:
+    """``ffmpeg <args>`` reading raw data from stdin (an encoder fed frame by frame).
+
+    Args:
+        args: arguments; the input should be ``pipe:0``.
+        source: the user's file the output belongs to (for the error message).
+        action: what the run does, as a verb phrase.
+    """
+
+    def __init__(self, args: Sequence[str], *, source: str | Path, action: str) -> None:
+        self.source = source
+        self.action = action
+        self._proc = subprocess.Popen(
+            command(*args),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def write(self, data: bytes) -> None:
+        """Feed ``data`` to ffmpeg's stdin."""
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(data)
+
+    def close(self) -> None:
+        """Finish the stream and wait; raise :func:`failure` if ffmpeg failed."""
+        if self._proc.stdin and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        stderr = self._proc.stderr.read() if self._proc.stderr else b""
+        if self._proc.stderr:
+            self._proc.stderr.close()
+        if self._proc.wait() != 0:
+            raise failure(self.source, stderr, self.action)
+
+    def kill(self) -> None:
+        """Stop ffmpeg at once (the output is incomplete)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        for stream in (self._proc.stdin, self._proc.stderr):
+            if stream and not stream.closed:
+                stream.close()

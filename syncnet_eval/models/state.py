@@ -1,0 +1,87 @@
+"""Loading weight files: ``torch.load(weights_only=True)`` and a strict key check.
+
+Kept apart from :mod:`syncnet_eval.models.weights` (finding, downloading and verifying files),
+which does not need torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ModelWeightsError
+
+__all__ = ["key_mismatch", "load_state_dict"]
+
+
+def _is_tensor_dict(obj: object) -> bool:
+    return (
+        isinstance(obj, Mapping)
+        and len(obj) > 0
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Load a state dict safely (``weights_only=True``) onto the CPU.
+
+    A checkpoint that wraps the tensors under a ``state_dict`` or ``model`` key is unwrapped.
+
+    Args:
+        path: ``.model`` / ``.pth`` file written by ``torch.save``.
+
+    Returns:
+        Parameter and buffer name -> CPU tensor.
+
+    Raises:
+        ModelWeightsError: the file cannot be read or unpickled safely, or holds no state dict.
+    """
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types (UnpicklingError, RuntimeError, EOFError)
+        cause = next((line for line in str(exc).splitlines() if line.strip()), "")
+        cause = " ".join(cause.split()) or type(exc).__name__
+        raise ModelWeightsError(
+            f"cannot load weights {path}: {cause}; expected a PyTorch state dict saved with "
+            f"torch.save (re-download it with `syncnet-eval weights download`)"
+        ) from exc
+    if not _is_tensor_dict(obj) and isinstance(obj, Mapping):
+        nested = next(
+            (obj[k] for k in ("state_dict", "model") if _is_tensor_dict(obj.get(k))), None
+        )
+        if nested is not None:
+            obj = nested
+    if not _is_tensor_dict(obj):
+        raise ModelWeightsError(
+            f"{path} is not a state dict (loaded a {type(obj).__name__}, expected a mapping of "
+            f"names to tensors); pass a weight file saved with torch.save(model.state_dict())"
+        )
+    return obj if isinstance(obj, dict) else dict(obj)
+
+
+def key_mismatch(expected: Mapping[str, Any], given: Mapping[str, Any]) -> str | None:
+    """Describe how ``given`` state-dict keys differ from a model's ``expected`` ones.
+
+    Returns:
+        ``None`` when the key sets and shapes agree, else one line naming every missing,
+        unexpected and mis-shaped key.
+    """
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    misshaped = sorted(
+        f"{k} {tuple(given[k].shape)} (expected {tuple(expected[k].shape)})"
+        for k in set(expected) & set(given)
+        if tuple(given[k].shape) != tuple(expected[k].shape)
+    )
+    problems = []
+    if missing:
+        problems.append("missing keys: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected keys: " + ", ".join(unexpected))
+    if misshaped:
+        problems.append("mis-shaped keys: " + ", ".join(misshaped))
+    return "; ".join(problems) or None

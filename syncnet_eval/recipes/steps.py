@@ -1,0 +1,153 @@
+"""Steps every recipe shares: check the audio source, score one track, describe the input.
+
+:func:`score_track` is the one embed-and-score sequence of the package: a frame stream and its
+16 kHz audio in, the offset search's :class:`~syncnet_eval.scoring.OffsetScores` out. The window
+count comes from :func:`~syncnet_eval.embed.num_windows`; the numbers from
+:func:`~syncnet_eval.scoring.score_offsets`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..audio import mfcc
+from ..constants import FPS, SAMPLE_RATE_HZ, WINDOW_FRAMES
+from ..decode import MediaInfo, prefetch, probe_audio_file
+from ..embed import SyncNetEmbedder, max_windows_for_audio, num_windows
+from ..errors import NoAudioError, TooShortError
+from ..scoring import OffsetScores, score_offsets
+from ..timing import Timer
+from ..types import TrackResult
+
+__all__ = [
+    "ScoredTrack",
+    "check_audio_source",
+    "input_provenance",
+    "is_25fps",
+    "score_track",
+    "to_track_result",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoredTrack:
+    """The scores of one frame stream and how many frames it had."""
+
+    scores: OffsetScores
+    num_frames: int
+
+
+class _FrameCounter:
+    def __init__(self) -> None:
+        self.total = 0
+
+    def count(self, chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for chunk in chunks:
+            self.total += len(chunk)
+            yield chunk
+
+
+def score_track(
+    embedder: SyncNetEmbedder,
+    frames: Iterable[np.ndarray],
+    audio: np.ndarray,
+    *,
+    vshift: int,
+    timer: Timer,
+    source: str | Path,
+    expected_frames: int | None = None,
+) -> ScoredTrack:
+    """Embed every window of a frame stream and of its audio, and search the AV offset.
+
+    Frames are decoded in a background thread (charged to ``decode``) while the embedder works
+    (``embeddings``); only windows that have audio are embedded, but every frame is counted.
+
+    Args:
+        embedder: SyncNet on its device.
+        frames: (n, H, W, 3) uint8 BGR chunks at 25 fps, in order.
+        audio: (L,) int16 samples at 16 kHz, aligned with the first frame.
+        vshift: largest offset searched, frames.
+        timer: where the stage times go.
+        source: the user's file, for messages.
+        expected_frames: the frame count, if known (a preallocation hint only).
+
+    Raises:
+        TooShortError: fewer than 6 frames with audio (no window to score).
+    """
+    with timer.stage("mfcc"):
+        cc = mfcc(audio)
+    counter = _FrameCounter()
+    stream = timer.wrap("decode", prefetch(frames))
+    with timer.stage("embeddings"):
+        expected = expected_frames - (WINDOW_FRAMES - 1) if expected_frames else None
+        lips = embedder.embed_lips(
+            counter.count(stream),
+            max_windows=max_windows_for_audio(audio.size),
+            expected_windows=expected,
+        )
+        n_win = num_windows(counter.total, audio.size)
+        if n_win < 1:
+            raise TooShortError(
+                f"{source}: too short to score: {counter.total} frames and "
+                f"{audio.size / SAMPLE_RATE_HZ:.3f} s of audio give {n_win} windows (need at "
+                f"least {WINDOW_FRAMES + 1} frames with audio)"
+            )
+        audio_emb = embedder.embed_audio(cc, n_win)
+    with timer.stage("scoring"):
+        scores = score_offsets(lips[:n_win], audio_emb, vshift)
+    return ScoredTrack(scores, counter.total)
+
+
+def to_track_result(
+    index: int, first: int, last: int, scores: OffsetScores, **extra: Any
+) -> TrackResult:
+    """A :class:`TrackResult` from a track's frame span and its scores."""
+    return TrackResult(
+        index=index,
+        first_frame=first,
+        last_frame=last,
+        av_offset=scores.av_offset,
+        lse_d=scores.lse_d,
+        lse_c=scores.lse_c,
+        num_windows=scores.num_windows,
+        dist_by_shift=[float(x) for x in scores.dist_by_shift],
+        framewise_conf=[float(x) for x in scores.framewise_conf],
+        **extra,
+    )
+
+
+def check_audio_source(path: Path, info: MediaInfo, audio_path: Path | None) -> None:
+    """The audio to score against exists: ``audio_path`` if given, else the video's own track.
+
+    Raises:
+        NoAudioError: no audio stream; ``InputError``/``DecodeError`` for a bad ``audio_path``.
+    """
+    if audio_path is not None:
+        probe_audio_file(audio_path)
+    elif not info.has_audio:
+        raise NoAudioError(f"{path}: no audio stream")
+
+
+def is_25fps(info: MediaInfo) -> bool:
+    """Whether the input's video runs at SyncNet's 25 fps (to 1e-3)."""
+    return info.fps is not None and abs(info.fps - FPS) <= 1e-3
+
+
+def input_provenance(info: MediaInfo, **extra: Any) -> dict[str, Any]:
+    """What a record says about its input stream, plus recipe-specific ``extra`` keys."""
+    prov: dict[str, Any] = {
+        "input_fps": info.fps,
+        "input_size": [info.width, info.height],
+        "input_video_codec": info.video_codec,
+        "input_audio_codec": info.audio_codec,
+    }
+    prov.update({k: (str(v) if isinstance(v, Path) else v) for k, v in extra.items()})
+    return prov

@@ -1,0 +1,140 @@
+"""The whole-frame recipes: ``direct`` (demo_syncnet.py) and ``wav2lip-lrs`` (Wav2Lip's LRS).
+
+Every frame of the video goes to the lip stream as it is (``direct``: sides must be 211-242 px,
+as pre-cropped 224x224 face videos are) or resized to 224x224 with OpenCV's INTER_LINEAR
+(``wav2lip-lrs``, Wav2Lip's ``calculate_scores_LRS.py``), after the reference's JPEG round trip.
+Like the reference, neither converts the frame rate: a video that is not at 25 fps is scored
+unconverted, with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..config import ScoreConfig
+from ..constants import FPS, LIP_SIZE_PX, SAMPLE_RATE_HZ
+from ..decode import MediaInfo, iter_frames, probe_media, read_audio
+from ..embed import SyncNetEmbedder
+from ..errors import InputError
+from ..models.syncnet import LIP_MAX_SIDE_PX, LIP_MIN_SIDE_PX
+from ..timing import Timer
+from ..types import VideoResult
+from .steps import check_audio_source, input_provenance, is_25fps, score_track, to_track_result
+
+__all__ = ["WHOLE_FRAME_RECIPES", "score_whole_frames"]
+
+log = logging.getLogger(__name__)
+
+WHOLE_FRAME_RECIPES = ("direct", "wav2lip-lrs")
+
+
+def score_whole_frames(
+    path: Path,
+    recipe: str,
+    *,
+    embedder: SyncNetEmbedder,
+    score_config: ScoreConfig,
+    timer: Timer,
+    audio_path: Path | None = None,
+) -> VideoResult:
+    """Score a video with a whole-frame recipe.
+
+    Args:
+        path: the video.
+        recipe: ``direct`` or ``wav2lip-lrs``.
+        embedder: SyncNet on its device.
+        score_config: scoring settings.
+        timer: where the stage times go.
+        audio_path: score against this file's audio instead of the video's own.
+
+    Returns:
+        An ``ok`` result with one track (the whole frame).
+
+    Raises:
+        InputError: (or a subclass) when the input cannot be scored.
+    """
+    if recipe not in WHOLE_FRAME_RECIPES:
+        raise ValueError(f"not a whole-frame recipe: {recipe!r}")
+    with timer.stage("decode"):
+        info = probe_media(path)
+        if recipe == "direct":
+            _check_lip_size(path, info)
+        check_audio_source(path, info, audio_path)
+        warnings = _fps_warnings(path, info)
+        audio = read_audio(audio_path or path)
+    frames = iter_frames(path, jpeg_roundtrip=score_config.jpeg_roundtrip)
+    if recipe == "wav2lip-lrs":
+        frames = map(_resize_224, frames)  # in the decode thread: only 224 px is queued
+    scored = score_track(
+        embedder,
+        frames,
+        audio,
+        vshift=score_config.vshift,
+        timer=timer,
+        source=path,
+        expected_frames=info.num_frames,
+    )
+    warnings += _length_warnings(path, scored.num_frames, audio.size)
+    track = to_track_result(0, 0, scored.num_frames - 1, scored.scores)
+    return VideoResult(
+        path=str(path),
+        status="ok",
+        reason=None,
+        recipe=recipe,
+        av_offset=track.av_offset,
+        lse_d=track.lse_d,
+        lse_c=track.lse_c,
+        aggregate="best",
+        tracks=[track],
+        warnings=warnings,
+        provenance=input_provenance(
+            info, num_frames=scored.num_frames, samples=audio.size, audio_path=audio_path
+        ),
+    )
+
+
+def _resize_224(chunk: np.ndarray) -> np.ndarray:
+    """Wav2Lip's ``cv2.resize(img, (224, 224))`` (INTER_LINEAR) on every frame."""
+    if chunk.shape[1:3] == (LIP_SIZE_PX, LIP_SIZE_PX):
+        return chunk
+    return np.stack([cv2.resize(f, (LIP_SIZE_PX, LIP_SIZE_PX)) for f in chunk])
+
+
+def _check_lip_size(path: Path, info: MediaInfo) -> None:
+    width, height = info.width or 0, info.height or 0
+    if not (
+        LIP_MIN_SIDE_PX <= width <= LIP_MAX_SIDE_PX and LIP_MIN_SIDE_PX <= height <= LIP_MAX_SIDE_PX
+    ):
+        raise InputError(
+            f"{path}: frame size {width}x{height} cannot enter the lip stream unresized "
+            f"(the direct recipe needs {LIP_MIN_SIDE_PX}-{LIP_MAX_SIDE_PX} px sides); use "
+            "--recipe wav2lip-lrs (resize to 224x224) or --recipe syncnet-pipeline (detect and "
+            "crop faces)"
+        )
+
+
+def _fps_warnings(path: Path, info: MediaInfo) -> list[str]:
+    if is_25fps(info):
+        return []
+    msg = (
+        f"{path}: video is {info.fps or 'unknown'} fps, not {FPS}; scored unconverted as the "
+        "reference does (numbers are not meaningful; use --recipe syncnet-pipeline to convert)"
+    )
+    log.warning(msg)
+    return [msg]
+
+
+def _length_warnings(path: Path, n_frames: int, n_samples: int) -> list[str]:
+    video_s, audio_s = n_frames / FPS, n_samples / SAMPLE_RATE_HZ
+    if abs(video_s - audio_s) <= 1 / FPS:
+        return []
+    msg = (
+        f"{path}: audio ({audio_s:.3f} s) and video ({video_s:.3f} s) lengths differ by more "
+        "than one frame; windows beyond the shorter one are not scored"
+    )
+    log.warning(msg)
+    return [msg]

@@ -1,0 +1,187 @@
+"""The house rules of STYLE.md, checked by reading the package's source.
+
+- the import graph between the package's modules has no cycle;
+- no module imports (or reaches into) another module's private ``_name``;
+- exactly one module, ``syncnet_eval/ffmpeg.py``, starts subprocesses;
+- ``--help`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+import subprocess
+import sys
+
+PACKAGE = "syncnet_eval"
+ROOT = Path(__file__).resolve().parents[1] / PACKAGE
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+
+
+def _is_package(name: str) -> bool:
+    return MODULES[name].name == "__init__.py"
+
+
+def _resolve(importer: str, node: ast.ImportFrom) -> str:
+    """Absolute module name of a ``from X import ...`` inside ``importer``."""
+    if node.level == 0:
+        return node.module or ""
+    base = importer.split(".")
+    if not _is_package(importer):
+        base = base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def _type_checking_lines(tree: ast.Module) -> set[int]:
+    """Line numbers inside ``if TYPE_CHECKING:`` blocks (no import at run time)."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
+    return lines
+
+
+def _imports(name: str) -> list[tuple[str, str | None, int]]:
+    """``(module, imported name or None, line)`` for every package import of module ``name``."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    skip = _type_checking_lines(tree)
+    found: list[tuple[str, str | None, int]] = []
+    for node in ast.walk(tree):
+        if getattr(node, "lineno", None) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found += [(a.name, None, node.lineno) for a in node.names if a.name.startswith(PACKAGE)]
+        elif isinstance(node, ast.ImportFrom):
+            module = _resolve(name, node)
+            if module.startswith(PACKAGE):
+                found += [(module, a.name, node.lineno) for a in node.names]
+    return found
+
+
+def _edges() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {name: set() for name in MODULES}
+    for name in MODULES:
+        for module, imported, _ in _imports(name):
+            target = (
+                f"{module}.{imported}" if imported and f"{module}.{imported}" in MODULES else module
+            )
+            if target in MODULES and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    graph = _edges()
+    assert sum(len(v) for v in graph.values()) > 50  # the parser does see the imports
+    assert _find_cycle(graph) is None, " -> ".join(_find_cycle(graph) or [])
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    offences = []
+    for name in MODULES:
+        for module, imported, line in _imports(name):
+            parts = [*module.split(".")[1:], *([imported] if imported else [])]
+            if any(_is_private(p) for p in parts):
+                offences.append(f"{MODULES[name].name}:{line} imports {module} {imported or ''}")
+    assert offences == []
+
+
+def test_no_module_reaches_into_an_imported_modules_private_names() -> None:
+    offences = []
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = {  # local names bound to package modules
+            a.asname or a.name
+            for node, a in (
+                (n, a) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names
+            )
+            if f"{_resolve(name, node)}.{a.name}" in MODULES
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in modules
+                and _is_private(node.attr)
+            ):
+                offences.append(f"{path.name}:{node.lineno} uses {node.value.id}.{node.attr}")
+    assert offences == []
+
+
+def test_only_the_ffmpeg_module_starts_subprocesses() -> None:
+    spawners = {"subprocess", "asyncio.subprocess", "pty"}
+    users = set()
+    for name, path in MODULES.items():
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import) and any(a.name in spawners for a in node.names):
+                users.add(name)
+            if isinstance(node, ast.ImportFrom) and node.module in spawners:
+                users.add(name)
+        if "os.system(" in text or "os.popen(" in text or "create_subprocess" in text:
+            users.add(name)
+    assert users == {f"{PACKAGE}.ffmpeg"}
+
+
+def test_help_and_version_do_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "from syncnet_eval.cli import cli\n"
+        "try:\n"
+        "    cli.main(args=[sys.argv[1]], prog_name='syncnet-eval')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"
+    )
+    for flag in ("--help", "--version"):
+        out = subprocess.run(
+            [sys.executable, "-c", code, flag], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip().splitlines()[-1] == "NO-TORCH", flag
+    for command in ("score", "check", "compare", "weights"):
+        code_cmd = code.replace("args=[sys.argv[1]]", f"args=['{command}', '--help']")
+        out = subprocess.run([sys.executable, "-c", code_cmd], capture_output=True, text=True)
+        assert out.stdout.strip().splitlines()[-1] == "NO-TORCH", command
