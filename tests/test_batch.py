@@ -14,16 +14,17 @@ import time
 from typing import Any
 
 from click.testing import CliRunner
-from conftest import MEDIA_DIR, assert_same_records
 import numpy as np
 import pytest
 
-from syncnet_eval.inputs import BatchInput, collect_inputs, input_identity, read_manifest
 from syncnet_eval.cli import cli
 from syncnet_eval.errors import InputError
+from syncnet_eval.inputs import BatchInput, collect_inputs, input_identity, read_manifest
 from syncnet_eval.io import JsonlLog, read_jsonl
 from syncnet_eval.stats import summarize
 from syncnet_eval.types import STATUSES, VideoResult
+
+from conftest import MEDIA_DIR, assert_same_records
 
 MEDIA = MEDIA_DIR
 REAL_CLIPS = (

@@ -9,11 +9,12 @@ from pathlib import Path
 import threading
 
 from click.testing import CliRunner
-from conftest import MEDIA_DIR
 import pytest
 
 from syncnet_eval.cli import cli
 from syncnet_eval.models import weights as wm
+
+from conftest import MEDIA_DIR
 
 PAYLOAD = b"not really a model, but 64 bytes of deterministic content....!!"
 

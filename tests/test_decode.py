@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import MEDIA_DIR
 import cv2
 import numpy as np
 import pytest
 
 from syncnet_eval.decode import JpegSplitter, iter_frames, probe_media, read_audio
 from syncnet_eval.errors import InputError
+
+from conftest import MEDIA_DIR
 
 MEDIA = MEDIA_DIR
 

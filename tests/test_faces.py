@@ -8,7 +8,6 @@ from pathlib import Path
 import shutil
 import subprocess
 
-from conftest import DETECTIONS_DIR, MEDIA_DIR, PARITY_S3FD_WEIGHTS, REFERENCE_DIR, SHARED_DIR
 import cv2
 import numpy as np
 import pytest
@@ -22,6 +21,8 @@ from syncnet_eval.faces.s3fd import (
     load_s3fd_state,
     preprocess_frames,
 )
+
+from conftest import DETECTIONS_DIR, MEDIA_DIR, PARITY_S3FD_WEIGHTS, REFERENCE_DIR, SHARED_DIR
 
 SHARED = SHARED_DIR
 PARITY_JSON = REFERENCE_DIR / "s3fd_parity.json"

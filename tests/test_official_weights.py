@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import MEDIA_DIR
 import pytest
 
 from syncnet_eval import ScoreConfig, SyncPipeline
 from syncnet_eval.models import weights as wm
+
+from conftest import MEDIA_DIR
 
 MEDIA = MEDIA_DIR
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import MEDIA_DIR, PARITY_SYNCNET_WEIGHTS, REFERENCE_DIR
 import numpy as np
 import pytest
 
 from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline
 from syncnet_eval.io import load_detections
+
+from conftest import MEDIA_DIR, PARITY_SYNCNET_WEIGHTS, REFERENCE_DIR
 
 REFERENCE = REFERENCE_DIR
 MEDIA = MEDIA_DIR

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 
 import av
 from click.testing import CliRunner
-from conftest import MEDIA_DIR
 import numpy as np
 import pytest
 
 from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline, VideoResult
 from syncnet_eval.cli import cli
 from syncnet_eval.io import load_detections, save_detections
+
+from conftest import MEDIA_DIR
 
 if TYPE_CHECKING:
     from conftest import SynthClip

@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 import subprocess
 
-from conftest import SHARED_DIR
 import cv2
 import numpy as np
 import pytest
 
 from syncnet_eval.scenes import SceneCutDetector, detect_scenes, downscale_factor, scenes_from_cuts
+
+from conftest import SHARED_DIR
 
 SHARED = SHARED_DIR
 FFMPEG = "/usr/bin/ffmpeg"
