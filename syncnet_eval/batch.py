@@ -13,7 +13,7 @@ at any moment and restarted ends with every input recorded exactly once.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 import contextlib
 from dataclasses import dataclass, field, replace
@@ -22,10 +22,13 @@ import logging
 import multiprocessing
 from multiprocessing.connection import Connection, wait
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+import shutil
 import signal
 import stat
 import sys
+import tempfile
+import threading
 import time
 import traceback
 from typing import Any
@@ -44,15 +47,17 @@ from .errors import (
 from .inputs import BatchInput, input_identity
 from .io import (
     JsonlLog,
+    LogLock,
     atomic_write_text,
-    file_sha256,
     jsonl_line,
     load_detections,
     read_jsonl,
     sha256_or_none,
 )
+from .logs import OneLineFormatter
 from .models import weights as wm
 from .pipeline import SyncPipeline
+from .timing import StageHook
 from .types import Status, VideoResult
 
 __all__ = [
@@ -135,11 +140,19 @@ def _resolve(config: BatchConfig, progress: bool) -> _Resolved:
         s3fd = wm.resolve_weights(
             "s3fd", config.s3fd_weights, offline=config.offline, progress=progress
         )
-        s3fd_sha = file_sha256(s3fd)
+        s3fd_sha = wm.weights_sha256(s3fd)
     elif config.s3fd_weights is not None:
         s3fd = config.s3fd_weights
     detections_sha = sha256_or_none(config.detections) if config.detections is not None else None
-    key = _RunKey(config.recipe, file_sha256(syncnet), s3fd_sha, detections_sha)
+    syncnet_sha = wm.weights_sha256(syncnet)
+    if wm.official_name(syncnet_sha) != "syncnet":
+        log.warning(
+            "%s is not the official syncnet_v2.model (sha256 %s...): the numbers are comparable "
+            "only with runs that use the same file (recorded in each record's provenance)",
+            syncnet,
+            syncnet_sha[:12],
+        )
+    key = _RunKey(config.recipe, syncnet_sha, s3fd_sha, detections_sha)
     digest = config_hash(config.score_config, config.pipeline_config, key)
     return _Resolved(syncnet, s3fd, digest)
 
@@ -164,8 +177,13 @@ class BatchRecord:
     resumed: bool = False
 
     def extras(self) -> dict[str, Any]:
-        """The keys this record adds to ``result.to_dict()``."""
-        return {"input_identity": self.input_identity, "config_hash": self.config_hash}
+        """The keys this record adds to ``result.to_dict()``; ``from_log`` says it was taken
+        from an earlier run's log rather than scored now."""
+        return {
+            "input_identity": self.input_identity,
+            "config_hash": self.config_hash,
+            "from_log": self.resumed,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.result.to_dict(), **self.extras()}
@@ -230,8 +248,11 @@ class _Scorer:
         if config.detections is not None:
             self.detections = load_detections(config.detections)
 
-    def score(self, item: BatchInput) -> VideoResult:
-        kwargs: dict[str, Any] = {"raise_unexpected": self.config.raise_unexpected}
+    def score(self, item: BatchInput, stage_hook: StageHook | None = None) -> VideoResult:
+        kwargs: dict[str, Any] = {
+            "raise_unexpected": self.config.raise_unexpected,
+            "stage_hook": stage_hook,
+        }
         if item.audio_path is not None:
             kwargs["audio_path"] = item.audio_path
         if self.detections is not None:
@@ -240,11 +261,30 @@ class _Scorer:
             kwargs["save_detections"] = self.config.save_detections
         if self.config.save_crops is not None:
             kwargs["save_crops"] = self.config.save_crops
+            kwargs["crops_name"] = item.crops_name
         return self.pipe.evaluate(item.path, self.config.recipe, **kwargs)
 
 
+def crops_names(inputs: Sequence[BatchInput]) -> list[str]:
+    """Where each input's crop videos go under ``--save-crops``: the file's stem, or, when two
+    inputs share a stem, the input's (unique) id without its suffix, as a relative path (so
+    two inputs named alike never overwrite each other's crops)."""
+    stems = Counter(item.path.stem for item in inputs)
+    names = []
+    for item in inputs:
+        if stems[item.path.stem] == 1 or not item.id:
+            names.append(item.path.stem)
+            continue
+        parts = PurePosixPath(item.id).with_suffix("").parts
+        names.append("/".join(p for p in parts if p not in ("", "/", ".", "..")))
+    return names
+
+
 def _precheck(item: BatchInput, recipe: str) -> VideoResult | None:
-    """Refuse FIFOs, sockets and devices up front: opening one can block forever."""
+    """Record inputs that cannot be tried (discovery errors) and refuse FIFOs, sockets and
+    devices up front: opening one can block forever."""
+    if item.error is not None:
+        return VideoResult.failure(str(item.path), recipe, "error", item.error)
     for p, what in ((item.path, "video"), (item.audio_path, "audio")):
         if p is None:
             continue
@@ -273,15 +313,19 @@ def _worker_main(
     resolved: _Resolved,
     threads: int,
     log_level: int | None,
+    workdir: str,
 ) -> None:
-    """Worker process: own session (so a time-out kills its ffmpeg children too), own models."""
+    """Worker process: own session (so a time-out kills its ffmpeg children too), own models,
+    own temporary directory (removed by the parent when it kills the worker)."""
     if hasattr(os, "setsid"):
         os.setsid()
+    tempfile.tempdir = workdir
+    _die_with_parent(os.getppid(), workdir)
     tune_malloc()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     if log_level is not None:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.setFormatter(OneLineFormatter())
         pkg = logging.getLogger("syncnet_eval")
         pkg.handlers[:] = [handler]
         pkg.setLevel(log_level)
@@ -318,6 +362,21 @@ def _worker_main(
             return
 
 
+def _die_with_parent(parent: int, workdir: str) -> None:
+    """Once ``parent`` is gone (killed, even with SIGKILL), remove ``workdir`` and kill this
+    worker's whole session: itself and any ffmpeg it started."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        shutil.rmtree(workdir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        os._exit(1)  # where there are no process groups
+
+    threading.Thread(target=watch, name="syncnet-eval-parent-watch", daemon=True).start()
+
+
 class _Worker:
     def __init__(
         self,
@@ -328,9 +387,10 @@ class _Worker:
         log_level: int | None,
     ) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
+        self.workdir = tempfile.mkdtemp(prefix="syncnet-eval-worker-")
         self.proc = ctx.Process(
             target=_worker_main,
-            args=(child, config, resolved, threads, log_level),
+            args=(child, config, resolved, threads, log_level, self.workdir),
             daemon=True,
             name="syncnet-eval-worker",
         )
@@ -357,6 +417,7 @@ class _Worker:
             self.proc.kill()
         self.proc.join(5)
         self.conn.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def stop(self) -> None:
         with contextlib.suppress(BrokenPipeError, OSError):
@@ -366,6 +427,7 @@ class _Worker:
             self.kill()
         else:
             self.conn.close()
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _cpu_count() -> int:
@@ -378,9 +440,11 @@ def _timed_out(item: BatchInput, recipe: str, timeout_s: float) -> VideoResult:
     return VideoResult.failure(
         str(item.path),
         recipe,
-        "decode_error",
+        "error",
         f"{item.path}: timed out after {timeout_s:g} s (a hung decode or a very long input; "
-        "raise --timeout)",
+        "raise --timeout: a rerun with a larger limit scores it again)",
+        reason_code="timeout",
+        provenance={"timeout_s": timeout_s},
     )
 
 
@@ -391,6 +455,7 @@ def _worker_died(item: BatchInput, recipe: str, code: int | None) -> VideoResult
         "error",
         f"{item.path}: the worker process died while scoring it (exit code {code}; a crash in "
         "a decoder, or out of memory)",
+        reason_code="worker_crashed",
     )
 
 
@@ -489,11 +554,14 @@ class _Pool:
 
 
 def _inprocess_results(
-    jobs: list[tuple[int, BatchInput]], config: BatchConfig, resolved: _Resolved
+    jobs: list[tuple[int, BatchInput]],
+    config: BatchConfig,
+    resolved: _Resolved,
+    stage_hook: StageHook | None,
 ) -> Iterator[tuple[int, VideoResult]]:
     scorer = _Scorer(config, resolved)
     for index, item in jobs:
-        yield index, scorer.score(item)
+        yield index, scorer.score(item, stage_hook)
 
 
 # Statuses of inputs that could not be scored, which ``retry_failed`` scores again. no_face,
@@ -523,14 +591,18 @@ def run_batch(
     on_record: Callable[[BatchEvent], None] | None = None,
     worker_log_level: int | None = None,
     download_progress: bool = True,
+    stage_hook: StageHook | None = None,
 ) -> BatchOutcome:
     """Score every input; one record each, in input order, whatever happens to it.
 
     With ``workers == 1`` and no ``timeout_s`` the inputs are scored in this process. Otherwise
     each of ``workers`` spawned processes builds its own pipeline once (``torch`` threads =
     cores // workers) and takes one input at a time; a worker still busy after ``timeout_s`` is
-    killed with its ffmpeg children, the input is recorded as ``decode_error`` and a fresh worker
-    takes the next one. Results are identical to a serial run.
+    killed with its ffmpeg children and its temporary files, the input is recorded as ``error``
+    (reason code ``timeout``) and a fresh worker takes the next one. Results are identical to a
+    serial run. Workers die with this process (also when it is killed); SIGTERM stops the
+    batch like Ctrl-C, keeping every finished record in the log. Only one run at a time may
+    write a log (a lock file ``.NAME.lock`` beside it).
 
     Args:
         inputs: the inputs, in output order.
@@ -541,7 +613,8 @@ def run_batch(
         log_path: JSONL log; each record is appended (in input order) as soon as it and every
             input before it are done.
         resume: reuse records of ``log_path`` with the same input identity and configuration
-            hash; without it the log is started afresh.
+            hash (the latest of each; a timeout is reused only under a limit no larger than
+            the one it ran under); without it the log is started afresh.
         retry_failed: with ``resume``, drop the log's records of inputs that could not be
             scored (``RETRY_STATUSES``: decode errors, timeouts, crashed workers) and score
             those inputs again. The log is rewritten atomically without them first.
@@ -550,23 +623,56 @@ def run_batch(
         worker_log_level: logging level for the package's loggers in worker processes (a
             stderr handler); ``None`` leaves them unconfigured.
         download_progress: show a progress bar if weights must be downloaded.
+        stage_hook: told about each video's stages (only when scoring in this process).
 
     Returns:
         A ``BatchOutcome``.
 
     Raises:
         ModelWeightsError, ConfigError, DependencyError: problems that affect every input.
+        OutputError: another run holds ``log_path``, or it cannot be written.
     """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     if timeout_s is not None and timeout_s <= 0:
         raise ConfigError(f"timeout must be positive, got {timeout_s}")
+    with contextlib.ExitStack() as stack:
+        if log_path is not None:
+            stack.enter_context(LogLock(log_path))
+        stack.enter_context(_sigterm_stops_the_batch())
+        return _run_locked(
+            inputs, config, workers=workers, timeout_s=timeout_s, log_path=log_path,
+            resume=resume, retry_failed=retry_failed, on_start=on_start, on_record=on_record,
+            worker_log_level=worker_log_level, download_progress=download_progress,
+            stage_hook=stage_hook,
+        )  # fmt: skip
+
+
+def _run_locked(
+    inputs: Sequence[BatchInput],
+    config: BatchConfig,
+    *,
+    workers: int,
+    timeout_s: float | None,
+    log_path: Path | None,
+    resume: bool,
+    retry_failed: bool,
+    on_start: Callable[[int, int], None] | None,
+    on_record: Callable[[BatchEvent], None] | None,
+    worker_log_level: int | None,
+    download_progress: bool,
+    stage_hook: StageHook | None,
+) -> BatchOutcome:
     resolved = _resolve(config, download_progress)
     digest = resolved.config_hash
+    if config.save_crops is not None:
+        inputs = [
+            replace(i, crops_name=n) for i, n in zip(inputs, crops_names(inputs), strict=True)
+        ]
     identities = [input_identity(item, config.identity) for item in inputs]
     previous = _logged_records(log_path, retry_failed) if log_path is not None and resume else {}
     records: list[BatchRecord | None] = [
-        _resumed_record(item, ident, digest, previous)
+        _resumed_record(item, ident, digest, previous, timeout_s)
         for item, ident in zip(inputs, identities, strict=True)
     ]
     jobs = [(i, item) for i, item in enumerate(inputs) if records[i] is None]
@@ -579,7 +685,9 @@ def run_batch(
     writer = _InOrderLog(log_path, [i for i, _ in jobs], truncate=not resume)
     done = num_resumed
     try:
-        source = _score_jobs(jobs, config, resolved, workers, timeout_s, worker_log_level)
+        source = _score_jobs(
+            jobs, config, resolved, workers, timeout_s, worker_log_level, stage_hook
+        )
         try:
             for index, result in source:
                 item = inputs[index]
@@ -594,41 +702,64 @@ def run_batch(
         finally:
             source.close()
     finally:
-        writer.close()
+        writer.close(records)
     final = [r for r in records if r is not None]
     assert len(final) == len(inputs)
     return BatchOutcome(final, digest, num_resumed)
 
 
-def _logged_records(log_path: Path, retry_failed: bool) -> dict[str, deque[dict[str, Any]]]:
-    """The log's records by resume key (identity and config hash), oldest first."""
+def _logged_records(log_path: Path, retry_failed: bool) -> dict[str, dict[str, Any]]:
+    """The log's latest record per resume key (identity and config hash)."""
     logged = read_jsonl(log_path, repair=True)
     if retry_failed:
         logged = _drop_retryable(log_path, logged)
-    previous: dict[str, deque[dict[str, Any]]] = {}
-    for rec in logged:
-        key = _resume_key(rec.get("input_identity") or {}, str(rec.get("config_hash")))
-        previous.setdefault(key, deque()).append(rec)
-    return previous
+    return {
+        _resume_key(rec.get("input_identity") or {}, str(rec.get("config_hash"))): rec
+        for rec in logged
+    }
 
 
 def _resumed_record(
     item: BatchInput,
     ident: dict[str, Any],
     digest: str,
-    previous: dict[str, deque[dict[str, Any]]],
+    previous: dict[str, dict[str, Any]],
+    timeout_s: float | None,
 ) -> BatchRecord | None:
-    """The log's record of ``item`` under this configuration (consumed), else ``None``."""
-    queue = previous.get(_resume_key(ident, digest))
-    if not queue:
+    """The log's record of ``item`` under this configuration, else ``None`` (score it)."""
+    rec = previous.get(_resume_key(ident, digest))
+    if rec is None:
         return None
     try:
-        old = BatchRecord.from_dict(queue.popleft())
+        old = BatchRecord.from_dict(rec)
     except (TypeError, ValueError, KeyError) as exc:
         log.warning("%s: unusable record in the log (%s); scoring again", item.path, exc)
         return None
+    if old.result.reason_code == "timeout":
+        limit = (old.result.provenance or {}).get("timeout_s")
+        if timeout_s is None or not isinstance(limit, int | float) or limit < timeout_s:
+            log.info("%s: timed out under a smaller limit before; scoring again", item.path)
+            return None
     result = replace(old.result, id=item.id, group=item.group)
     return BatchRecord(result, ident, digest, resumed=True)
+
+
+@contextlib.contextmanager
+def _sigterm_stops_the_batch() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does: workers are killed and every finished
+    record is written before the process exits (only where signals can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _score_jobs(
@@ -638,6 +769,7 @@ def _score_jobs(
     workers: int,
     timeout_s: float | None,
     worker_log_level: int | None,
+    stage_hook: StageHook | None,
 ) -> Generator[tuple[int, VideoResult], None, None]:
     """``(index, result)`` of every job, in completion order.
 
@@ -654,7 +786,7 @@ def _score_jobs(
     if not to_score:
         return
     if workers == 1 and timeout_s is None:
-        yield from _inprocess_results(to_score, config, resolved)
+        yield from _inprocess_results(to_score, config, resolved, stage_hook)
     else:
         yield from _Pool(config, resolved, workers, timeout_s, worker_log_level).results(to_score)
 
@@ -683,6 +815,16 @@ class _InOrderLog:
                 self._log.append(ready.to_dict())
             self._next += 1
 
-    def close(self) -> None:
-        if self._log is not None:
-            self._log.close()
+    def close(self, records: Sequence[BatchRecord | None]) -> None:
+        """Flush, then also append the records that finished after an unfinished one (a batch
+        stopped early: they are not lost, and resume finds them in any order)."""
+        try:
+            self.flush(records)
+            if self._log is not None:
+                for index in self._order[self._next :]:
+                    ready = records[index]
+                    if ready is not None:
+                        self._log.append(ready.to_dict())
+        finally:
+            if self._log is not None:
+                self._log.close()

@@ -22,7 +22,7 @@ from .stats import (
     GroupSummary,
     PairedComparison,
     describe,
-    is_scored,
+    in_means,
     metric_value,
     pair_results,
     summarize,
@@ -33,8 +33,11 @@ __all__ = [
     "Thresholds",
     "CheckOutcome",
     "CheckReport",
+    "configuration_differences",
+    "configurations",
     "counts_line",
     "load_results",
+    "mixed_configuration_warning",
     "run_checks",
     "comparison_markdown",
 ]
@@ -89,8 +92,10 @@ class Thresholds:
         min_ok_fraction: scored videos / all inputs must be at least this.
         max_lse_c_drop: paired LSE-C change vs the baseline must not drop by more than this.
         max_lse_d_rise: paired LSE-D change vs the baseline must not rise by more than this.
-        strict: judge baseline changes by the plain mean, not the bootstrap CI.
+        strict: judge baseline changes by the plain mean, not the bootstrap CI, and fail when
+            the two runs were made with different configurations.
         per_video: apply the three metric thresholds to every ok video instead of the mean.
+        include_flagged: let videos with reliability flags into the means and per-video checks.
     """
 
     min_lse_c: float | None = None
@@ -101,10 +106,17 @@ class Thresholds:
     max_lse_d_rise: float | None = None
     strict: bool = False
     per_video: bool = False
+    include_flagged: bool = False
 
     @property
     def needs_baseline(self) -> bool:
         return self.max_lse_c_drop is not None or self.max_lse_d_rise is not None
+
+    @property
+    def any_rule(self) -> bool:
+        """Whether any gate is set (a check without one gates nothing)."""
+        rules = (self.min_lse_c, self.max_lse_d, self.max_abs_offset, self.min_ok_fraction)
+        return self.needs_baseline or any(r is not None for r in rules)
 
 
 @dataclass(frozen=True)
@@ -137,6 +149,7 @@ class CheckReport:
     summary: BatchSummary
     checks: list[CheckOutcome]
     comparison: PairedComparison | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -155,6 +168,8 @@ class CheckReport:
         if self.baseline_path is not None and self.comparison is not None:
             lines.append(f"Baseline: `{self.baseline_path}`: {_pairing_line(self.comparison)}")
         lines.append("")
+        for warning in self.warnings:
+            lines += [f"> **Warning**: {warning}", ""]
         if self.checks:
             lines += ["| Check | Rule | Measured | Result |", "|---|---|---|---|"]
             for c in self.checks:
@@ -239,12 +254,20 @@ def _cell(text: str) -> str:
 
 
 def counts_line(summary: GroupSummary) -> str:
-    """``12 inputs, 10 ok, 2 not scored (no_face 1, decode_error 1)``."""
+    """``12 inputs, 10 ok, 2 not scored (no_face 1, decode_error 1); 3 flagged ...``."""
     counts = {k: v for k, v in summary.status_counts.items() if v and k != "ok"}
     parts = ", ".join(f"{k} {v}" for k, v in counts.items())
-    line = f"{summary.num_inputs} inputs, {summary.num_scored} ok"
+    line = f"{summary.num_inputs} inputs, {summary.num_ok} ok"
     if summary.num_not_scored:
         line += f", {summary.num_not_scored} not scored ({parts or 'non-finite scores'})"
+    flags = ", ".join(f"{k} {v}" for k, v in summary.flag_counts.items() if v)
+    if summary.include_flagged and flags:
+        line += f"; flagged videos kept in the means ({flags})"
+    elif summary.num_flagged:
+        line += (
+            f"; {summary.num_flagged} flagged and left out of the means ({flags}; "
+            "--include-flagged keeps them)"
+        )
     return line
 
 
@@ -253,8 +276,8 @@ def _pairing_line(
 ) -> str:
     return (
         f"{len(cmp.pairs)} videos scored in both runs; {len(cmp.only_in_new)} only in {new}, "
-        f"{len(cmp.only_in_base)} only in {base}, {len(cmp.not_ok)} not scored in one of them "
-        "(not averaged)"
+        f"{len(cmp.only_in_base)} only in {base}, {len(cmp.not_ok)} not scored in one of them, "
+        f"{len(cmp.flagged)} flagged in one of them (not averaged)"
     )
 
 
@@ -390,11 +413,13 @@ def run_checks(
 ) -> CheckReport:
     """Evaluate every gate set in ``thresholds``.
 
-    Metric thresholds use the ``ok`` videos only; ``min_ok_fraction`` counts the rest. The
-    baseline rules compare videos matched by ``id`` (else path) and scored in both runs: the
-    paired mean difference ``new - base`` fails ``max_lse_c_drop`` D only when its whole 95%
-    bootstrap CI lies below -D (``strict``: when the mean does), and ``max_lse_d_rise`` D only
-    when the whole CI lies above D.
+    Metric thresholds use the scored videos without reliability flags (all scored ones with
+    ``include_flagged``); ``min_ok_fraction`` counts the rest. The baseline rules compare
+    videos matched by ``id`` (else path) and scored in both runs: the paired mean difference
+    ``new - base`` fails ``max_lse_c_drop`` D only when its whole 95% bootstrap CI lies below -D
+    (``strict``: when the mean does), and ``max_lse_d_rise`` D only when the whole CI lies
+    above D. Runs made with different configurations get a warning naming the differences
+    (``strict``: a failing ``same-configuration`` check); so does a file that mixes several.
 
     Args:
         results: the run under test.
@@ -409,56 +434,122 @@ def run_checks(
     Raises:
         ValueError: a baseline rule is set without a baseline.
     """
-    summary = summarize(results)
-    ok_results = [r for r in results if is_scored(r)]
-    checks: list[CheckOutcome] = []
-    make = _per_video_check if thresholds.per_video else _mean_check
-    if thresholds.min_lse_c is not None:
-        checks.append(
-            make("min-lse-c", "lse_c", thresholds.min_lse_c, ok_results, higher_is_ok=True)
-        )
-    if thresholds.max_lse_d is not None:
-        checks.append(
-            make("max-lse-d", "lse_d", thresholds.max_lse_d, ok_results, higher_is_ok=False)
-        )
-    if thresholds.max_abs_offset is not None:
-        checks.append(
-            make(
-                "max-abs-offset",
-                "abs_offset",
-                thresholds.max_abs_offset,
-                ok_results,
-                higher_is_ok=False,
-            )
-        )
+    if thresholds.needs_baseline and baseline is None:
+        raise ValueError("--max-lse-c-drop/--max-lse-d-rise need a baseline")
+    include = thresholds.include_flagged
+    summary = summarize(results, include_flagged=include)
+    ok_results = [r for r in results if in_means(r, include)]
+    checks = _metric_checks(thresholds, ok_results)
     if thresholds.min_ok_fraction is not None:
         checks.append(_ok_fraction_check(thresholds.min_ok_fraction, summary))
+    warnings = [w for w in [mixed_configuration_warning(results, results_path)] if w]
     comparison = None
     if baseline is not None:
-        comparison = pair_results(results, baseline)
-    elif thresholds.needs_baseline:
-        raise ValueError("--max-lse-c-drop/--max-lse-d-rise need a baseline")
-    if comparison is not None and thresholds.max_lse_c_drop is not None:
-        checks.append(
-            _baseline_check(
-                "max-lse-c-drop",
-                "lse_c",
-                thresholds.max_lse_c_drop,
-                comparison,
-                strict=thresholds.strict,
-            )  # fmt: skip
-        )
-    if comparison is not None and thresholds.max_lse_d_rise is not None:
-        checks.append(
-            _baseline_check(
-                "max-lse-d-rise",
-                "lse_d",
-                thresholds.max_lse_d_rise,
-                comparison,
-                strict=thresholds.strict,
-            )  # fmt: skip
-        )
-    return CheckReport(results_path, baseline_path, summary, checks, comparison)
+        comparison = pair_results(results, baseline, include_flagged=include)
+        if w := mixed_configuration_warning(baseline, baseline_path or "the baseline"):
+            warnings.append(w)
+        differences = configuration_differences(configurations(baseline), configurations(results))
+        if differences:
+            warnings.append(
+                "the runs were made with different configurations, so a difference in the "
+                f"numbers may come from them: {'; '.join(differences)}"
+            )
+            if thresholds.strict:
+                checks.append(_configuration_check(differences))
+        for name, metric, limit in (
+            ("max-lse-c-drop", "lse_c", thresholds.max_lse_c_drop),
+            ("max-lse-d-rise", "lse_d", thresholds.max_lse_d_rise),
+        ):
+            if limit is not None:
+                checks.append(
+                    _baseline_check(name, metric, limit, comparison, strict=thresholds.strict)
+                )
+    return CheckReport(results_path, baseline_path, summary, checks, comparison, warnings)
+
+
+def _metric_checks(thresholds: Thresholds, ok_results: Sequence[VideoResult]) -> list[CheckOutcome]:
+    make = _per_video_check if thresholds.per_video else _mean_check
+    checks = []
+    for name, metric, limit, higher_is_ok in (
+        ("min-lse-c", "lse_c", thresholds.min_lse_c, True),
+        ("max-lse-d", "lse_d", thresholds.max_lse_d, False),
+        ("max-abs-offset", "abs_offset", thresholds.max_abs_offset, False),
+    ):
+        if limit is not None:
+            checks.append(make(name, metric, limit, ok_results, higher_is_ok=higher_is_ok))
+    return checks
+
+
+def _configuration_check(differences: list[str]) -> CheckOutcome:
+    return CheckOutcome(
+        "same-configuration",
+        "both runs made with the same recipe, weights and options (--strict)",
+        f"{len(differences)} differences",
+        False,
+        f"the runs differ in {'; '.join(differences)}",
+    )
+
+
+# -- configurations ---------------------------------------------------------------------------
+
+# Settings that change no number (speed, memory, where it ran) are left out of a configuration.
+_NEUTRAL_SETTINGS = {"batch_size", "device"}
+
+
+def _configuration(result: VideoResult) -> dict[str, Any] | None:
+    """What decided a result's numbers, from its provenance (``None`` without provenance)."""
+    prov = result.provenance or {}
+    if "syncnet_weights_sha256" not in prov:
+        return None
+    config: dict[str, Any] = {
+        "recipe": result.recipe,
+        "weights": prov.get("syncnet_weights_sha256"),
+        "ffmpeg": prov.get("ffmpeg"),
+    }
+    for block in ("score_config", "pipeline_config"):
+        for key, value in (prov.get(block) or {}).items():
+            if key not in _NEUTRAL_SETTINGS:
+                config[key] = value
+    return config
+
+
+def configurations(results: Sequence[VideoResult]) -> list[dict[str, Any]]:
+    """The distinct configurations the results were scored with (records without provenance,
+    such as inputs that could not be opened, say nothing and are skipped)."""
+    found: list[dict[str, Any]] = []
+    for r in results:
+        config = _configuration(r)
+        if config is not None and config not in found:
+            found.append(config)
+    return found
+
+
+def configuration_differences(
+    base: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]]
+) -> list[str]:
+    """``setting: base value vs new value`` for every setting the two runs disagree on."""
+    differences = []
+    keys = sorted({k for c in [*base, *new] for k in c})
+    for key in keys:
+        base_values = sorted({json.dumps(c.get(key)) for c in base})
+        new_values = sorted({json.dumps(c.get(key)) for c in new})
+        if base and new and base_values != new_values:
+            differences.append(f"{key}: {' / '.join(base_values)} vs {' / '.join(new_values)}")
+    return differences
+
+
+def mixed_configuration_warning(results: Sequence[VideoResult], name: str) -> str | None:
+    """A warning when one results file holds records of several configurations."""
+    found = configurations(results)
+    if len(found) < 2:
+        return None
+    differing = sorted(
+        {k for c in found for k in c if len({json.dumps(d.get(k)) for d in found}) > 1}
+    )
+    return (
+        f"{name} mixes {len(found)} configurations (they differ in {', '.join(differing)}); "
+        "its means pool numbers that are not comparable"
+    )
 
 
 # -- comparison tables ------------------------------------------------------------------------
@@ -490,6 +581,7 @@ def comparison_markdown(
     base_summary: GroupSummary | None = None,
     new_summary: GroupSummary | None = None,
     per_video: bool = False,
+    warnings: Sequence[str] = (),
 ) -> str:
     """Markdown of a paired comparison (``new - base``), without any verdict.
 
@@ -500,6 +592,7 @@ def comparison_markdown(
         base_summary: ``summarize`` of A, for its counts line.
         new_summary: ``summarize`` of B.
         per_video: add one row per matched video.
+        warnings: shown above the table (different configurations, mixed files).
     """
     lines = ["## syncnet-eval compare", ""]
     lines.append(
@@ -509,14 +602,20 @@ def comparison_markdown(
         f"B (new): `{new_name}`" + (f": {counts_line(new_summary)}" if new_summary else "")
     )
     lines.append("")
+    for warning in warnings:
+        lines += [f"> **Warning**: {warning}", ""]
     lines.append(f"Paired over {_pairing_line(cmp, 'B', 'A')}. Differences are B - A.")
     lines.append("")
     lines.append(_paired_table(cmp))
-    if cmp.only_in_new or cmp.only_in_base or cmp.not_ok:
+    if cmp.only_in_new or cmp.only_in_base or cmp.not_ok or cmp.flagged:
         lines += ["", "### Not compared", ""]
         lines += [f"- only in B: `{k}`" for k in cmp.only_in_new]
         lines += [f"- only in A: `{k}`" for k in cmp.only_in_base]
         lines += [f"- `{k}`: A {b}, B {n}" for k, b, n in cmp.not_ok]
+        lines += [
+            f"- `{k}`: flagged (A {', '.join(b) or '-'}; B {', '.join(n) or '-'})"
+            for k, b, n in cmp.flagged
+        ]
     if per_video and cmp.pairs:
         lines += [
             "",

@@ -19,6 +19,7 @@ from .constants import (
     CROP_SCALE,
     DEFAULT_VSHIFT,
     FACEDET_SCALE,
+    FPS,
     MIN_FACE_SIZE_PX,
     MIN_TRACK_FRAMES,
     NUM_FAILED_DET,
@@ -71,6 +72,8 @@ class Option:
 
     def check(self, name: str, value: Any) -> None:
         """Raise :class:`ConfigError` naming ``name`` when ``value`` is not accepted."""
+        if value is None:
+            return
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"{name} must be one of {self.choices}, got {value!r}")
         if self.min is not None and (value < self.min or (self.min_open and value == self.min)):
@@ -118,6 +121,7 @@ class ScoreConfig:
         batch_size: windows per forward pass (speed only).
         jpeg_roundtrip: reproduce the reference's default-quality JPEG dump of every frame.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
+        fps: whole-frame recipes: convert to this rate first (only 25; ``None``: native rate).
         precision: fp32 = the reference's numbers; bf16/fp16 are opt-in fast modes.
     """
 
@@ -137,6 +141,14 @@ class ScoreConfig:
         "comparable to papers or to other tools' SyncNet scores).",
     )
     device: str = _option("auto", help="auto, cpu, cuda, cuda:N or mps.")
+    fps: int | None = _option(
+        None,
+        min=FPS,
+        max=FPS,
+        help="Whole-frame recipes: convert the video to 25 fps first (frames dropped or "
+        "repeated by their timestamps, as the pipeline recipe's transcode does). Default: the "
+        "native rate, as the reference (a video not at 25 fps is then flagged non_25fps).",
+    )
     precision: str = _option(
         "fp32",
         choices=PRECISIONS,

@@ -35,6 +35,7 @@ __all__ = [
     "decode_jpegs",
     "iter_frames",
     "iter_jpegs",
+    "iter_raw_frames",
     "prefetch",
     "probe_audio_file",
     "probe_media",
@@ -50,6 +51,11 @@ T = TypeVar("T")
 CHUNK_BYTES = 64 << 20
 # run_pipeline.py: -qscale:v 2 for the 25 fps AVI and for its JPEG dump.
 REFERENCE_QSCALE = "2"
+# Encoder threads of the 25 fps transcode. The reference leaves ffmpeg's default (cores + 1),
+# and the mpeg4 encoder cuts each frame into one slice per thread, so its AVI - and every
+# number computed from it - depends on the machine. The goldens of ../shared/reference match
+# 3 threads (a 2-core machine's default); pinning it makes the numbers the same everywhere.
+TRANSCODE_THREADS = "3"
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,13 @@ def probe_media(path: str | Path) -> MediaInfo:
     """
     p = Path(path)
     if not p.exists():
+        if p.is_symlink():
+            raise InputError(f"{p}: a symbolic link that leads nowhere (broken, or a loop)")
         raise InputError(f"{p}: file not found")
     if p.is_dir():
         raise InputError(f"{p}: is a directory, not a media file")
     try:
-        with av.open(str(p), metadata_errors="ignore") as container:
+        with av.open(ffmpeg.file_url(p), metadata_errors="ignore") as container:
             vstreams = container.streams.video
             astreams = container.streams.audio
             v = vstreams[0] if vstreams else None
@@ -136,7 +144,7 @@ def probe_audio_file(path: str | Path) -> None:
     if not p.exists():
         raise InputError(f"{p}: audio file not found")
     try:
-        with av.open(str(p)) as container:
+        with av.open(ffmpeg.file_url(p)) as container:
             if not container.streams.audio:
                 raise NoAudioError(f"{p}: no audio stream")
     except av.FFmpegError as exc:
@@ -237,12 +245,22 @@ def _is_scan_data(byte: int) -> bool:
     return byte == 0x00 or 0xD0 <= byte <= 0xD7 or byte == 0xFF
 
 
-def iter_jpegs(path: str | Path, qscale: str | None = None) -> Generator[bytes, None, None]:
+def iter_jpegs(
+    path: str | Path,
+    qscale: str | None = None,
+    *,
+    fps: int | None = None,
+    messages: list[str] | None = None,
+) -> Generator[bytes, None, None]:
     """Every frame of ``path`` as ffmpeg's mjpeg encoder writes it (the reference's JPEG dump).
 
     Args:
         path: media file.
         qscale: fixed JPEG quality (``-qscale:v``) instead of the default rate control.
+        fps: convert to this frame rate first (``-r``: frames dropped or repeated by their
+            timestamps, as the pipeline's transcode does); ``None`` keeps the native rate.
+        messages: receives the decoder's error messages of a run that succeeded (damage it
+            concealed).
 
     Yields:
         One baseline JPEG per frame, in order.
@@ -251,22 +269,44 @@ def iter_jpegs(path: str | Path, qscale: str | None = None) -> Generator[bytes, 
         DecodeError: when ffmpeg fails on the file.
     """
     quality = ["-qscale:v", qscale] if qscale is not None else []
-    args = [
-        *ffmpeg.input_args(path),
-        "-map",
-        "0:v:0",
-        *quality,
-        "-threads",
-        "1",
-        "-f",
-        "image2pipe",
-        "-c:v",
-        "mjpeg",
-        "pipe:1",
-    ]
+    rate = ["-r", str(fps)] if fps is not None else []
+    args = [*ffmpeg.input_args(path), "-map", "0:v:0", *rate, *quality, "-threads", "1",
+            "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1"]  # fmt: skip
     splitter = JpegSplitter()
-    for data in ffmpeg.read_stream(args, source=path):
+    for data in ffmpeg.read_stream(args, source=path, messages=messages):
         yield from splitter.feed(data)
+
+
+def iter_raw_frames(
+    path: str | Path,
+    width: int,
+    height: int,
+    *,
+    fps: int | None = None,
+    messages: list[str] | None = None,
+) -> Generator[np.ndarray, None, None]:
+    """Frames decoded by ffmpeg to BGR without a JPEG round trip (optionally at ``fps``).
+
+    Args:
+        path: media file.
+        width: frame width of the video stream.
+        height: frame height.
+        fps: see :func:`iter_jpegs`.
+        messages: see :func:`iter_jpegs`.
+
+    Yields:
+        (H, W, 3) uint8 BGR frames.
+    """
+    rate = ["-r", str(fps)] if fps is not None else []
+    args = [*ffmpeg.input_args(path), "-map", "0:v:0", *rate, "-f", "rawvideo",
+            "-pix_fmt", "bgr24", "pipe:1"]  # fmt: skip
+    size = width * height * 3
+    pending = bytearray()
+    for data in ffmpeg.read_stream(args, source=path, messages=messages):
+        pending += data
+        while len(pending) >= size:
+            yield np.frombuffer(bytes(pending[:size]), np.uint8).reshape(height, width, 3)
+            del pending[:size]
 
 
 def decode_jpeg(data: bytes, path: str | Path) -> np.ndarray:
@@ -305,9 +345,10 @@ def decode_jpegs(
 
 def _iter_pyav(path: Path, chunk_frames: int) -> Iterator[np.ndarray]:
     try:
-        with av.open(str(path)) as container:
+        with av.open(ffmpeg.file_url(path)) as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            # Slice threads only: frame threading conceals damage differently from run to run.
+            stream.thread_type = "SLICE"
             frames = (f.to_ndarray(format="bgr24") for f in container.decode(stream))
             yield from chunked(frames, chunk_frames)
     except av.FFmpegError as exc:
@@ -320,8 +361,10 @@ def iter_frames(
     jpeg_roundtrip: bool = True,
     chunk_frames: int = 64,
     qscale: str | None = None,
+    fps: int | None = None,
+    messages: list[str] | None = None,
 ) -> Iterator[np.ndarray]:
-    """Decode video frames at their native rate, in chunks.
+    """Decode video frames, in chunks.
 
     Args:
         path: media file.
@@ -330,6 +373,9 @@ def iter_frames(
         chunk_frames: most frames per yielded chunk; chunks also stay under ``CHUNK_BYTES``.
         qscale: fixed JPEG quality (``-qscale:v``) instead of the default rate control, as the
             full pipeline's q2 dump uses; only with ``jpeg_roundtrip``.
+        fps: convert to this frame rate (``None``: the native rate, as the reference).
+        messages: receives the errors ffmpeg's decoder reported and concealed (not collected
+            without the round trip and without ``fps``, where PyAV decodes).
 
     Yields:
         (n, H, W, 3) uint8 BGR chunks, n <= chunk_frames.
@@ -340,18 +386,28 @@ def iter_frames(
     """
     p = Path(path)
     if jpeg_roundtrip:
-        yield from decode_jpegs(iter_jpegs(p, qscale), p, chunk_frames)
+        jpegs = iter_jpegs(p, qscale, fps=fps, messages=messages)
+        yield from decode_jpegs(jpegs, p, chunk_frames)
+    elif fps is not None:
+        info = probe_media(p)
+        assert info.width is not None and info.height is not None  # probe_media checks it
+        yield from chunked(
+            iter_raw_frames(p, info.width, info.height, fps=fps, messages=messages), chunk_frames
+        )
     else:
         yield from _iter_pyav(p, chunk_frames)
 
 
-def read_audio(path: str | Path, *, async_resample: bool = True) -> np.ndarray:
+def read_audio(
+    path: str | Path, *, async_resample: bool = True, messages: list[str] | None = None
+) -> np.ndarray:
     """Decode the first audio stream as 16 kHz mono int16, with ffmpeg's default resampler.
 
     Args:
         path: media file.
         async_resample: ``-async 1`` as the reference's ``evaluate`` (pads/trims the start so the
             audio begins at t=0); the full pipeline's second extraction runs without it.
+        messages: receives the errors the decoder reported in a run that succeeded.
 
     Returns:
         (L,) int16 samples.
@@ -381,10 +437,14 @@ def read_audio(path: str | Path, *, async_resample: bool = True) -> np.ndarray:
     if done.returncode != 0 and b"matches no streams" in done.stderr:
         raise NoAudioError(f"{path}: no audio stream")
     data = done.check(path)
+    if messages is not None:
+        messages.extend(ffmpeg.message_lines(done.stderr))
     return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
 
 
-def transcode_reference_avi(src: Path, dst: Path, audio_path: Path | None = None) -> None:
+def transcode_reference_avi(
+    src: Path, dst: Path, audio_path: Path | None = None, messages: list[str] | None = None
+) -> None:
     """``ffmpeg -i INPUT -qscale:v 2 -async 1 -r 25 video.avi`` (AVI defaults: mpeg4 + MP3).
 
     The in-the-wild recipe's first step (spec 1.2), lossy encodes and timing quirks included.
@@ -393,6 +453,7 @@ def transcode_reference_avi(src: Path, dst: Path, audio_path: Path | None = None
         src: the user's video.
         dst: the ``.avi`` to write.
         audio_path: take the audio from this file instead of ``src``.
+        messages: receives the errors the decoders reported in a run that succeeded.
 
     Raises:
         DecodeError: when ffmpeg fails.
@@ -400,8 +461,12 @@ def transcode_reference_avi(src: Path, dst: Path, audio_path: Path | None = None
     args = ffmpeg.input_args(src)
     if audio_path is not None:
         args += [*ffmpeg.input_args(audio_path), "-map", "0:v:0", "-map", "1:a:0"]
-    args += ["-qscale:v", REFERENCE_QSCALE, "-async", "1", "-r", str(FPS), str(dst)]
-    ffmpeg.run(args).check(src, "transcode it to 25 fps")
+    args += ["-qscale:v", REFERENCE_QSCALE, "-async", "1", "-r", str(FPS),
+             "-threads", TRANSCODE_THREADS, str(dst)]  # fmt: skip
+    done = ffmpeg.run(args)
+    done.check(src, "transcode it to 25 fps")
+    if messages is not None:
+        messages.extend(ffmpeg.message_lines(done.stderr))
 
 
 class JpegCache:

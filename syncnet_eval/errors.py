@@ -22,6 +22,7 @@ __all__ = [
     "ModelWeightsError",
     "ConfigError",
     "DependencyError",
+    "OutputError",
 ]
 
 
@@ -37,10 +38,15 @@ class SyncEvalError(Exception):
 class InputError(SyncEvalError):
     """The input cannot be scored: missing, not a file, a frame size the recipe cannot take...
 
-    Subclasses name the more specific statuses.
+    Subclasses name the more specific statuses; ``code`` (the record's ``reason_code``) tells
+    causes of one status apart, e.g. ``faces_too_small`` among ``no_face``.
     """
 
     status: ClassVar[Status] = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class DecodeError(InputError):
@@ -77,3 +83,7 @@ class ConfigError(SyncEvalError):
 
 class DependencyError(SyncEvalError):
     """An external program or optional module is missing; the message says how to install it."""
+
+
+class OutputError(SyncEvalError):
+    """An output cannot be written (disk full, permissions) or is in use by another run."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import functools
 import os
 from pathlib import Path
+import re
 import shutil
 import subprocess
 
@@ -26,7 +27,9 @@ __all__ = [
     "command",
     "executable",
     "failure",
+    "file_url",
     "input_args",
+    "message_lines",
     "read_stream",
     "run",
     "version",
@@ -62,9 +65,20 @@ def _version(exe: str) -> str:
     return out.stdout.splitlines()[0] if out.stdout else "unknown"
 
 
+def file_url(path: str | Path) -> str:
+    """``file:/absolute/path``: a name ffmpeg (and PyAV) cannot read as a protocol.
+
+    A bare ``pipe:0.mp4`` would read stdin, ``concat:a|b.mp4`` would open other files; with the
+    ``file:`` prefix every name is a file name. The path is made absolute, not resolved (a
+    symlink stays a symlink).
+    """
+    return "file:" + os.path.abspath(path)
+
+
 def input_args(path: str | Path) -> list[str]:
-    """``-i PATH`` for a media file given by the user."""
-    return ["-i", str(path)]
+    """``-threads 1 -i file:PATH``: one decoder thread, so that a damaged stream decodes the
+    same way every time (frame threading conceals errors differently from run to run)."""
+    return ["-threads", "1", "-i", file_url(path)]
 
 
 def command(*args: str) -> list[str]:
@@ -86,9 +100,20 @@ def failure(
         action: what ffmpeg was asked to do, as a verb phrase.
         error: the exception class (its status is the record's).
     """
-    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
+    lines = message_lines(stderr)
     cause = lines[-1] if lines else "no message"
     return error(f"{source}: ffmpeg could not {action} ({cause})")
+
+
+def message_lines(stderr: bytes) -> list[str]:
+    """ffmpeg's stderr as non-empty lines, without its "Last message repeated" bookkeeping and
+    without the memory addresses in ``[h264 @ 0x55d0...]`` (so a message is the same in every
+    run and process)."""
+    lines = [_ADDRESS.sub("", ln).strip() for ln in stderr.decode(errors="replace").splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("Last message repeated")]
+
+
+_ADDRESS = re.compile(r" @ 0x[0-9a-fA-F]+")
 
 
 @dataclass(frozen=True)
@@ -121,12 +146,17 @@ def run(args: Sequence[str], *, stdin: bytes | None = None) -> Completed:
 
 
 def read_stream(
-    args: Sequence[str], *, source: str | Path, action: str = "decode it"
+    args: Sequence[str],
+    *,
+    source: str | Path,
+    action: str = "decode it",
+    messages: list[str] | None = None,
 ) -> Generator[bytes, None, None]:
     """Stdout of ``ffmpeg <args>`` as it arrives, in chunks of at most 1 MiB.
 
     Closing the generator early kills ffmpeg; a failed run raises :func:`failure` once stdout
-    is drained.
+    is drained. A run that succeeds but printed errors (a decoder concealing damage) appends
+    them to ``messages``.
     """
     proc = subprocess.Popen(
         command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -138,6 +168,8 @@ def read_stream(
         stderr = proc.stderr.read() if proc.stderr else b""
         if proc.wait() != 0:
             raise failure(source, stderr, action)
+        if messages is not None:
+            messages.extend(message_lines(stderr))
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -7,10 +7,12 @@ decodes media or loads a model.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import fnmatch
+import io
 import logging
 import os
 from pathlib import Path
@@ -46,15 +48,22 @@ class BatchInput:
     Attributes:
         path: the video (as given, or joined to the manifest's folder).
         audio_path: score against this audio file instead of the video's own track.
-        id: stable name used to match runs (manifest ``id``; for directory scans the path
-            relative to the scanned directory).
+        id: stable, unique name used to match runs: the manifest's ``id`` (else the row's path
+            as written); for directory scans the path relative to the scanned directory
+            (prefixed with the directory when two scans would give the same one); for files
+            given directly, the path as given.
         group: manifest ``group``, summarised separately.
+        error: why the input cannot even be tried (a manifest row without a path...); it gets
+            an ``error`` record without being opened.
+        crops_name: where ``--save-crops`` puts its crop videos (set by the batch engine).
     """
 
     path: Path
     audio_path: Path | None = None
     id: str | None = None
     group: str | None = None
+    error: str | None = None
+    crops_name: str | None = None
 
 
 # -- collecting inputs ------------------------------------------------------------------------
@@ -66,18 +75,42 @@ def _matches(rel: str, name: str, globs: Sequence[str], extensions: Sequence[str
     return name.lower().endswith(tuple(e.lower() for e in extensions))
 
 
+def _real(path: Path) -> str:
+    """``realpath`` that never raises (a symlink loop stays as it is)."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, RuntimeError, ValueError):
+        return os.path.abspath(path)
+
+
+class _Excluded:
+    """Files and directories a scan must not pick up (the run's own outputs)."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._paths = {_real(Path(p)) for p in paths}
+
+    def __contains__(self, path: Path) -> bool:
+        return bool(self._paths) and _real(path) in self._paths
+
+
 def scan_directory(
-    root: Path, *, globs: Sequence[str] = (), extensions: Sequence[str] = VIDEO_EXTENSIONS
+    root: Path,
+    *,
+    globs: Sequence[str] = (),
+    extensions: Sequence[str] = VIDEO_EXTENSIONS,
+    exclude: Sequence[Path] = (),
 ) -> list[BatchInput]:
     """Video files under ``root``, recursively, sorted by relative path.
 
     Files are kept when their name ends with one of ``extensions`` or, when ``globs`` are given,
     when their relative path or name matches one of them (``fnmatch``; ``*`` crosses ``/``).
-    Hidden entries (leading ``.``) are skipped and symlinked directories are not followed. A
-    directory whose name matches is reported as an input of its own (it gets an error record)
-    rather than searched. ``id`` is the POSIX path relative to ``root``.
+    Hidden entries (leading ``.``), the files and directories in ``exclude`` (the run's own
+    outputs) and symlinked directories are not followed. A directory whose name matches is
+    reported as an input of its own (it gets an error record) rather than searched. ``id`` is
+    the POSIX path relative to ``root``.
     """
     found: list[BatchInput] = []
+    excluded = _Excluded(exclude)
 
     def visit(directory: Path, rel_parts: tuple[str, ...]) -> None:
         try:
@@ -86,10 +119,10 @@ def scan_directory(
             log.warning("%s: cannot list directory (%s); skipped", directory, exc.strerror)
             return
         for entry in entries:
-            if entry.name.startswith("."):
+            path = directory / entry.name
+            if entry.name.startswith(".") or path in excluded:
                 continue
             rel = "/".join((*rel_parts, entry.name))
-            path = directory / entry.name
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
@@ -108,17 +141,19 @@ def read_manifest(path: Path) -> list[BatchInput]:
     """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group``.
 
     Relative paths resolve against the manifest's folder. Rows whose file is missing are kept
-    (they get an error record); blank rows are skipped.
+    (they get an error record), and so are rows without a path (an error record named
+    ``MANIFEST:LINE``); blank rows are skipped. Quoted fields may hold commas and newlines.
 
     Raises:
-        InputError: the manifest cannot be read, has no ``path`` column, or a row has no path.
+        InputError: the manifest cannot be read, has no ``path`` column, or gives one ``id`` to
+            several rows (their line numbers are named).
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the manifest ({exc})") from exc
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "path" not in columns:
         raise InputError(
@@ -127,7 +162,9 @@ def read_manifest(path: Path) -> list[BatchInput]:
         )
     base = path.parent
     items: list[BatchInput] = []
-    for lineno, raw in enumerate(reader, start=2):
+    lines_of_id: dict[str, list[int]] = {}
+    for raw in reader:
+        lineno = reader.line_num  # the row's last physical line
         row = {
             (k or "").strip().lower(): (v or "").strip()
             for k, v in raw.items()
@@ -135,17 +172,34 @@ def read_manifest(path: Path) -> list[BatchInput]:
         }
         if not any(row.values()):
             continue
+        if row.get("id"):
+            lines_of_id.setdefault(row["id"], []).append(lineno)
         if not row.get("path"):
-            raise InputError(f"{path}:{lineno}: row has no path")
+            where = f"{path}:{lineno}"
+            items.append(
+                BatchInput(
+                    path=Path(where),
+                    id=row.get("id") or where,
+                    group=row.get("group") or None,
+                    error=f"{where}: the manifest row has no path",
+                )  # fmt: skip
+            )
+            continue
         audio = row.get("audio") or None
         items.append(
             BatchInput(
                 path=base / Path(row["path"]).expanduser(),
                 audio_path=(base / Path(audio).expanduser()) if audio else None,
-                id=row.get("id") or None,
+                id=row.get("id") or row["path"],
                 group=row.get("group") or None,
             )
         )
+    duplicates = {i: lines for i, lines in lines_of_id.items() if len(lines) > 1}
+    if duplicates:
+        listed = "; ".join(
+            f"{i!r} on lines {', '.join(map(str, lines))}" for i, lines in duplicates.items()
+        )
+        raise InputError(f"{path}: ids must be unique, but the manifest repeats {listed}")
     return items
 
 
@@ -155,36 +209,68 @@ def collect_inputs(
     manifest: Path | None = None,
     globs: Sequence[str] = (),
     extensions: Sequence[str] = VIDEO_EXTENSIONS,
+    exclude: Sequence[Path] = (),
 ) -> list[BatchInput]:
     """Inputs in command-line order: files as given, directories expanded, then manifest rows.
 
     A path that does not exist or is not a directory is kept as a file input (it gets a record
     saying what is wrong with it). A directory whose name looks like a video is treated the same
-    way when given directly.
+    way when given directly. ``exclude`` lists the run's own outputs, which scans skip. Every
+    input gets a unique ``id`` (see :class:`BatchInput`); a file listed twice is scored once.
 
     Raises:
         InputError: when the manifest is unreadable (see ``read_manifest``).
     """
-    items: list[BatchInput] = []
+    items: list[tuple[BatchInput, Path | None]] = []  # with the scanned root, if any
     for p in paths:
         p = Path(p)
         if p.is_dir() and not _matches(p.name, p.name, globs, extensions):
-            items.extend(scan_directory(p, globs=globs, extensions=extensions))
+            found = scan_directory(p, globs=globs, extensions=extensions, exclude=exclude)
+            items += [(item, p) for item in found]
         else:
-            items.append(BatchInput(path=p))
+            items.append((BatchInput(path=p, id=p.as_posix()), None))
     if manifest is not None:
-        items.extend(read_manifest(manifest))
-    return items
+        items += [(item, None) for item in read_manifest(manifest)]
+    return _unique(items)
+
+
+def _unique(items: list[tuple[BatchInput, Path | None]]) -> list[BatchInput]:
+    """Drop repeated inputs (same file and audio); make ids unique by prefixing scanned ones
+    with their directory, then numbering what still collides."""
+    seen: set[tuple[str, str | None]] = set()
+    kept: list[tuple[BatchInput, Path | None]] = []
+    for item, root in items:
+        key = (_real(item.path), _real(item.audio_path) if item.audio_path else None)
+        if item.error is None and key in seen:
+            log.warning("%s: listed more than once; scored once", item.path)
+            continue
+        seen.add(key)
+        kept.append((item, root))
+    counts = Counter(item.id for item, _ in kept)
+    out = [
+        replace(item, id=f"{root.as_posix()}/{item.id}")
+        if root is not None and counts[item.id] > 1
+        else item
+        for item, root in kept
+    ]
+    counts = Counter(item.id for item in out)
+    numbered: Counter[str | None] = Counter()
+    for i, item in enumerate(out):
+        if item.id is not None and counts[item.id] > 1:
+            numbered[item.id] += 1
+            if numbered[item.id] > 1:
+                out[i] = replace(item, id=f"{item.id}#{numbered[item.id]}")
+    return out
 
 
 # -- identity ---------------------------------------------------------------------------------
 
 
 def _file_identity(path: Path, mode: str) -> dict[str, Any]:
-    ident: dict[str, Any] = {"path": str(Path(path).resolve())}
+    ident: dict[str, Any] = {"path": _real(path)}
     try:
         st = os.stat(path)
-    except OSError:
+    except (OSError, ValueError):
         st = None
     regular = st is not None and stat.S_ISREG(st.st_mode)
     ident["size"] = st.st_size if regular and st is not None else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 import contextlib
 import csv
+import fcntl
 import hashlib
 import io
 import json
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, OutputError
 from .stats import BatchSummary
 from .types import SCHEMA_VERSION, VideoResult
 from .version import __version__
@@ -28,6 +29,7 @@ __all__ = [
     "CSV_COLUMNS",
     "TRACK_CSV_COLUMNS",
     "JsonlLog",
+    "LogLock",
     "atomic_write_text",
     "csv_text",
     "file_sha256",
@@ -42,31 +44,55 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CSV_COLUMNS = (
+_VIDEO_COLUMNS = (
     "path", "id", "group", "status", "reason", "recipe", "aggregate", "av_offset", "lse_d",
     "lse_c", "num_tracks", "warnings",
 )  # fmt: skip
+# Columns added later go at the end, so that earlier columns keep their positions.
+_ADDED_COLUMNS = ("flags", "reason_code", "av_offset_ms", "selected_track")
+CSV_COLUMNS = (*_VIDEO_COLUMNS, *_ADDED_COLUMNS)
 # ``--per-track``: the video columns, then one track's numbers (empty for unscored videos).
 TRACK_CSV_COLUMNS = (
-    *CSV_COLUMNS, "track_index", "track_first_frame", "track_last_frame", "track_av_offset",
-    "track_lse_d", "track_lse_c", "track_num_windows",
+    *_VIDEO_COLUMNS, "track_index", "track_first_frame", "track_last_frame", "track_av_offset",
+    "track_lse_d", "track_lse_c", "track_num_windows", *_ADDED_COLUMNS, "track_selected",
+    "track_start_s", "track_end_s",
 )  # fmt: skip
+_TRACK_ONLY = tuple(c for c in TRACK_CSV_COLUMNS if c.startswith("track_"))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path``, fsync, then rename over it."""
+    """Write ``text`` to a temp file beside ``path``, fsync, then rename over it.
+
+    The file gets the mode a plain ``open`` would (0666 less the umask). Text is UTF-8; file
+    names that are not valid UTF-8 (surrogate escapes) are written as their original bytes.
+
+    Raises:
+        OutputError: naming ``path`` (not the temporary file) when it cannot be written.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
         raise
 
 
@@ -108,13 +134,17 @@ def _csv_row(result: VideoResult) -> dict[str, Any]:
         "lse_c": "" if result.lse_c is None else f"{result.lse_c:.6f}",
         "num_tracks": len(result.tracks),
         "warnings": " | ".join(result.warnings),
+        "flags": " ".join(result.flags),
+        "reason_code": result.reason_code or "",
+        "av_offset_ms": "" if result.av_offset_ms is None else result.av_offset_ms,
+        "selected_track": "" if result.selected_track is None else result.selected_track,
     }
 
 
 def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
     base = _csv_row(result)
     if not result.tracks:
-        return [{**base, **{c: "" for c in TRACK_CSV_COLUMNS[len(CSV_COLUMNS) :]}}]
+        return [{**base, **{c: "" for c in _TRACK_ONLY}}]
     return [
         {
             **base,
@@ -125,6 +155,9 @@ def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
             "track_lse_d": f"{t.lse_d:.6f}",
             "track_lse_c": f"{t.lse_c:.6f}",
             "track_num_windows": t.num_windows,
+            "track_selected": int(t.index == result.selected_track),
+            "track_start_s": "" if t.start_s is None else f"{t.start_s:.3f}",
+            "track_end_s": "" if t.end_s is None else f"{t.end_s:.3f}",
         }
         for t in result.tracks
     ]
@@ -166,12 +199,12 @@ def write_results(
         atomic_write_text(path, csv_text(results, per_track=per_track))
     else:
         doc = results_document(results, summary, extras)
-        atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+        atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
 
 def jsonl_line(record: Mapping[str, Any]) -> str:
-    """One JSONL log line (compact JSON and a newline)."""
-    return json.dumps(record, separators=(",", ":")) + "\n"
+    """One JSONL log line (compact JSON and a newline; never a bare NaN)."""
+    return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
 
 
 def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
@@ -231,20 +264,30 @@ class JsonlLog:
 
     def __init__(self, path: Path, *, truncate: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0)
-        self._fd: int | None = os.open(self.path, flags, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd: int | None = os.open(self.path, flags, 0o666)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write the log ({exc.strerror or exc})") from exc
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Write ``record`` as one line and flush it to disk."""
+        """Write ``record`` as one line and flush it to disk.
+
+        Raises:
+            OutputError: naming the log when the disk is full or the write fails.
+        """
         if self._fd is None:
             raise ValueError(f"{self.path}: log is closed")
         line = jsonl_line(record).encode("utf-8")
         view = memoryview(line)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write the log ({exc.strerror or exc})") from exc
 
     def close(self) -> None:
         if self._fd is not None:
@@ -299,3 +342,41 @@ def save_detections(path: Path, detections: Sequence[np.ndarray]) -> None:
     """Write per-frame boxes in the ``--detections`` format, atomically."""
     doc = {"frames": [[[float(v) for v in box] for box in dets] for dets in detections]}
     atomic_write_text(Path(path), json.dumps(doc) + "\n")
+
+
+class LogLock:
+    """Exclusive use of a JSONL log by one run: a lock on ``.NAME.lock`` beside it.
+
+    The lock file stays (empty, hidden); the lock goes with the process, also when it is
+    killed.
+
+    Raises:
+        OutputError: when another process holds the log.
+    """
+
+    def __init__(self, log_path: Path) -> None:
+        self.path = Path(log_path).with_name(f".{Path(log_path).name}.lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> LogLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot lock the log ({exc.strerror or exc})") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            log_name = self.path.name[1 : -len(".lock")]
+            raise OutputError(
+                f"{self.path.with_name(log_name)}: another syncnet-eval run is writing this log; "
+                "wait for it to finish, or give this run another -o FILE.jsonl"
+            ) from None
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock
+            self._fd = None

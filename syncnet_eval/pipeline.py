@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 import logging
+import math
 from pathlib import Path
 import platform
 from typing import Any
@@ -18,12 +19,11 @@ from .device import resolve_device
 from .embed import SyncNetEmbedder
 from .errors import ConfigError, InputError, SyncEvalError
 from .faces import FaceDetector, get_detector
-from .io import file_sha256
 from .models import weights as wm
 from .models.state import load_state_dict
 from .models.syncnet import SyncNet, load_syncnet_state
 from .recipes import score_face_tracks, score_whole_frames
-from .timing import Timer
+from .timing import StageHook, Timer
 from .types import VideoResult
 from .version import __version__
 
@@ -70,7 +70,8 @@ class SyncPipeline:
         model = SyncNet()
         load_syncnet_state(model, load_state_dict(path), str(path))
         self.syncnet_weights_path = path
-        self.syncnet_weights_sha256 = file_sha256(path)
+        self.syncnet_weights_sha256 = wm.weights_sha256(path)
+        self.syncnet_weights_official = wm.official_name(self.syncnet_weights_sha256) == "syncnet"
         self.embedder = SyncNetEmbedder(
             model, self.device, self.score_config.batch_size, self.score_config.precision
         )
@@ -84,7 +85,9 @@ class SyncPipeline:
         detections: list[np.ndarray] | None = None,
         save_detections: str | Path | None = None,
         save_crops: str | Path | None = None,
+        crops_name: str | None = None,
         raise_unexpected: bool = False,
+        stage_hook: StageHook | None = None,
     ) -> VideoResult:
         """Score one video. Problems with the input become a status, never an exception.
 
@@ -97,7 +100,10 @@ class SyncPipeline:
                 its 25 fps stream.
             save_detections: write the boxes used by the pipeline recipe to this JSON file.
             save_crops: write each track's crop video (with audio) into this directory.
+            crops_name: the crop videos are ``save_crops/<crops_name>_<track>.avi`` (default:
+                the video's stem; may hold ``/`` for subdirectories).
             raise_unexpected: re-raise unexpected exceptions instead of recording them.
+            stage_hook: told as each stage starts, advances and finishes (progress display).
 
         Returns:
             A ``VideoResult``; ``status`` says whether it was scored.
@@ -108,7 +114,7 @@ class SyncPipeline:
         """
         if recipe not in RECIPES:
             raise ConfigError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
-        timer = Timer()
+        timer = Timer(stage_hook)
         try:
             result = self._run_recipe(
                 Path(path), recipe, timer,
@@ -116,10 +122,14 @@ class SyncPipeline:
                 detections=detections,
                 save_detections=Path(save_detections) if save_detections else None,
                 save_crops=Path(save_crops) if save_crops else None,
+                crops_name=crops_name,
             )  # fmt: skip
             result = replace(result, provenance={**self.provenance(recipe), **result.provenance})
+            result = _refuse_non_finite(result)
         except InputError as exc:
-            result = VideoResult.failure(str(path), recipe, exc.status, str(exc))
+            result = VideoResult.failure(
+                str(path), recipe, exc.status, str(exc), reason_code=exc.code
+            )
         except SyncEvalError:
             raise  # weights, dependencies, configuration: not the input's fault, stop here
         except Exception as exc:  # noqa: BLE001 - a batch records it and goes on
@@ -130,6 +140,13 @@ class SyncPipeline:
                 str(path), recipe, "error", f"{path}: unexpected {type(exc).__name__}: {exc}"
             )
         timer.add("total", timer.elapsed())
+        log.info(
+            "%s: %s in %.1f s (%s)",
+            path,
+            result.status if result.ok else f"{result.status}: {result.reason}",
+            timer.timings["total"],
+            ", ".join(f"{k} {v:.1f} s" for k, v in timer.timings.items() if k != "total"),
+        )
         return replace(result, timings_s=timer.rounded())
 
     def _run_recipe(
@@ -142,6 +159,7 @@ class SyncPipeline:
         detections: list[np.ndarray] | None,
         save_detections: Path | None,
         save_crops: Path | None,
+        crops_name: str | None,
     ) -> VideoResult:
         if recipe == "syncnet-pipeline":
             return score_face_tracks(
@@ -155,6 +173,7 @@ class SyncPipeline:
                 detections=detections,
                 save_detections_to=save_detections,
                 save_crops=save_crops,
+                crops_name=crops_name,
             )
         return score_whole_frames(
             path,
@@ -182,6 +201,7 @@ class SyncPipeline:
         prov: dict[str, Any] = {
             "syncnet_weights": str(self.syncnet_weights_path),
             "syncnet_weights_sha256": self.syncnet_weights_sha256,
+            "syncnet_weights_official": self.syncnet_weights_official,
             "device": str(self.device),
             "recipe": recipe,
             "tool_version": __version__,
@@ -194,6 +214,26 @@ class SyncPipeline:
         if recipe == "syncnet-pipeline":
             prov["pipeline_config"] = asdict(self.pipeline_config)
         return prov
+
+
+def _refuse_non_finite(result: VideoResult) -> VideoResult:
+    """An ``error`` record instead of a result with NaN or infinite numbers (never ``ok``)."""
+    numbers: list[Any] = [result.lse_d, result.lse_c, result.av_offset]
+    for t in result.tracks:
+        numbers += [t.lse_d, t.lse_c, *t.dist_by_shift, *t.framewise_conf]
+    if all(x is None or math.isfinite(x) for x in numbers):
+        return result
+    return VideoResult.failure(
+        result.path,
+        result.recipe,
+        "error",
+        f"{result.path}: the scores are not finite numbers (NaN or infinity): the weights or "
+        "the decoded input give invalid embeddings; check the weights with 'syncnet-eval "
+        "weights verify FILE'",
+        reason_code="non_finite_scores",
+        provenance=result.provenance,
+        warnings=result.warnings,
+    )
 
 
 def score_video(

@@ -19,7 +19,13 @@ import torch
 from .constants import DEFAULT_VSHIFT
 from .types import TrackResult
 
-__all__ = ["OffsetScores", "aggregate_tracks", "distance_by_shift", "score_offsets"]
+__all__ = [
+    "OffsetScores",
+    "aggregate_tracks",
+    "distance_by_shift",
+    "score_offsets",
+    "selected_tracks",
+]
 
 _PAIRWISE_EPS = 1e-6  # torch.pairwise_distance adds eps to every component of the difference
 _FRAMEWISE_MEDFILT_TAPS = 9  # the reference smooths per-window confidence with a 9-tap median
@@ -132,16 +138,27 @@ def aggregate_tracks(tracks: Sequence[TrackResult], rule: str) -> tuple[int | fl
     Raises:
         ValueError: for no tracks.
     """
+    chosen = selected_tracks(tracks, rule)
+    if rule == "mean":
+        return (
+            float(np.mean([t.av_offset for t in chosen])),
+            float(np.mean([t.lse_d for t in chosen])),
+            float(np.mean([t.lse_c for t in chosen])),
+        )
+    (track,) = chosen
+    return track.av_offset, track.lse_d, track.lse_c
+
+
+def selected_tracks(tracks: Sequence[TrackResult], rule: str) -> list[TrackResult]:
+    """The tracks whose numbers the video reports under ``rule`` (see :func:`aggregate_tracks`).
+
+    Raises:
+        ValueError: for no tracks.
+    """
     if not tracks:
         raise ValueError("no tracks to aggregate")
     if rule == "mean":
-        return (
-            float(np.mean([t.av_offset for t in tracks])),
-            float(np.mean([t.lse_d for t in tracks])),
-            float(np.mean([t.lse_c for t in tracks])),
-        )
+        return list(tracks)
     if rule == "longest":
-        chosen = max(tracks, key=lambda t: (t.num_frames, -t.index))
-    else:
-        chosen = max(tracks, key=lambda t: (t.lse_c, -t.index))
-    return chosen.av_offset, chosen.lse_d, chosen.lse_c
+        return [max(tracks, key=lambda t: (t.num_frames, -t.index))]
+    return [max(tracks, key=lambda t: (t.lse_c, -t.index))]

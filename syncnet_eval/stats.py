@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from .reliability import FLAGS
 from .types import STATUSES, Status, VideoResult
 
 __all__ = [
     "BatchSummary",
     "GroupSummary",
-    "is_scored",
+    "in_means",
+    "is_usable",
     "metric_value",
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
@@ -119,64 +121,90 @@ def metric_value(result: VideoResult, name: str) -> float:
     return float(getattr(result, name))
 
 
-def is_scored(result: VideoResult) -> bool:
-    """Scored (``ok``), with finite numbers: the results that enter means (a NaN would poison
-    every mean)."""
+def is_usable(result: VideoResult) -> bool:
+    """Scored (``ok``) with finite numbers (a NaN would poison every mean)."""
     if not result.ok or result.lse_d is None or result.lse_c is None or result.av_offset is None:
         return False
     return all(math.isfinite(metric_value(result, m)) for m in METRICS)
 
 
+def in_means(result: VideoResult, include_flagged: bool = False) -> bool:
+    """Whether ``result`` enters means: usable, and without reliability flags unless
+    ``include_flagged`` (see :mod:`syncnet_eval.reliability`)."""
+    return is_usable(result) and (include_flagged or not result.flags)
+
+
 @dataclass(frozen=True)
 class GroupSummary:
-    """Counts by status and statistics over the scored videos of one set of results.
+    """Counts by status and flag, and statistics over the videos that enter the means.
+
+    ``num_inputs = num_scored + num_flagged + num_not_scored``.
 
     Attributes:
         num_inputs: results summarised.
-        num_scored: results that entered the means (``ok`` with finite numbers).
+        num_ok: usable results (status ``ok``, finite numbers), flagged or not.
+        num_scored: results in the means (``num_ok`` less those left out for their flags).
         status_counts: results per status (every status present, 0 when unseen).
-        lse_d: LSE-D over the scored results.
-        lse_c: LSE-C over the scored results.
-        mean_abs_offset: mean |AV offset| in frames over the scored results.
+        flag_counts: usable results per reliability flag (every flag present).
+        include_flagged: whether flagged results entered the means.
+        lse_d: LSE-D over the results in the means.
+        lse_c: LSE-C over the results in the means.
+        mean_abs_offset: mean |AV offset| in frames over the results in the means.
     """
 
     num_inputs: int
+    num_ok: int
     num_scored: int
     status_counts: dict[Status, int]
+    flag_counts: dict[str, int]
+    include_flagged: bool
     lse_d: MetricSummary
     lse_c: MetricSummary
     mean_abs_offset: float | None
 
     @property
+    def num_flagged(self) -> int:
+        """Usable results left out of the means for their flags."""
+        return self.num_ok - self.num_scored
+
+    @property
     def num_not_scored(self) -> int:
-        """Results that did not enter the means (any other status, or non-finite numbers)."""
-        return self.num_inputs - self.num_scored
+        """Results that could not be scored (any status but ``ok``, or non-finite numbers)."""
+        return self.num_inputs - self.num_ok
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON block (``num_ok`` is the historical name of ``num_scored``)."""
+        """The JSON block."""
         return {
             "num_inputs": self.num_inputs,
-            "num_ok": self.num_scored,
+            "num_ok": self.num_ok,
             "num_scored": self.num_scored,
+            "num_flagged": self.num_flagged,
             "num_not_scored": self.num_not_scored,
             "status_counts": dict(self.status_counts),
+            "flag_counts": dict(self.flag_counts),
+            "include_flagged": self.include_flagged,
             "lse_d": self.lse_d.to_dict(),
             "lse_c": self.lse_c.to_dict(),
             "mean_abs_offset": self.mean_abs_offset,
         }
 
     @classmethod
-    def of(cls, results: Sequence[VideoResult]) -> GroupSummary:
-        """Summarise ``results``."""
+    def of(cls, results: Sequence[VideoResult], include_flagged: bool = False) -> GroupSummary:
+        """Summarise ``results``; flagged ones enter the means only with ``include_flagged``."""
         counts: dict[Status, int] = {s: 0 for s in STATUSES}
         for r in results:
             counts[r.status] = counts.get(r.status, 0) + 1
-        scored = [r for r in results if is_scored(r)]
+        usable = [r for r in results if is_usable(r)]
+        flag_counts: dict[str, int] = {f: sum(f in r.flags for r in usable) for f in FLAGS}
+        scored = [r for r in usable if include_flagged or not r.flags]
         offsets = [metric_value(r, "abs_offset") for r in scored]
         return cls(
             num_inputs=len(results),
+            num_ok=len(usable),
             num_scored=len(scored),
             status_counts=counts,
+            flag_counts=flag_counts,
+            include_flagged=include_flagged,
             lse_d=describe([metric_value(r, "lse_d") for r in scored]),
             lse_c=describe([metric_value(r, "lse_c") for r in scored]),
             mean_abs_offset=float(np.mean(offsets)) if offsets else None,
@@ -207,21 +235,22 @@ class BatchSummary(GroupSummary):
         return data
 
 
-def summarize(results: Sequence[VideoResult]) -> BatchSummary:
-    """Summary of a batch: counts by status and statistics over the scored videos only.
+def summarize(results: Sequence[VideoResult], include_flagged: bool = False) -> BatchSummary:
+    """Summary of a batch: counts by status and flag, statistics over the scored videos only.
 
     Videos that were not scored (any status but ``ok``, or non-finite numbers) are counted in
-    ``num_not_scored`` and ``status_counts`` and never enter a mean. When any result has a
-    ``group`` the same block is repeated per group under ``groups`` (results without one go to
-    ``"(none)"``).
+    ``num_not_scored`` and ``status_counts`` and never enter a mean; scored videos with
+    reliability flags are counted in ``num_flagged`` and ``flag_counts`` and enter the means
+    only with ``include_flagged``. When any result has a ``group`` the same block is repeated
+    per group under ``groups`` (results without one go to ``"(none)"``).
     """
-    whole = GroupSummary.of(results)
+    whole = GroupSummary.of(results, include_flagged)
     groups: dict[str, GroupSummary] = {}
     if any(r.group for r in results):
         by_group: dict[str, list[VideoResult]] = {}
         for r in results:
             by_group.setdefault(r.group or NO_GROUP, []).append(r)
-        groups = {g: GroupSummary.of(rs) for g, rs in sorted(by_group.items())}
+        groups = {g: GroupSummary.of(rs, include_flagged) for g, rs in sorted(by_group.items())}
     return BatchSummary(**{f.name: getattr(whole, f.name) for f in fields(GroupSummary)},
                         groups=groups)  # fmt: skip
 
@@ -261,6 +290,8 @@ class PairedComparison:
         metrics: ``lse_d``, ``lse_c`` and ``abs_offset`` paired statistics.
         only_in_new / only_in_base: keys found in one run only (not averaged).
         not_ok: keys matched but not scored in at least one run, with both statuses.
+        flagged: keys scored in both runs but with reliability flags in at least one (not
+            averaged unless ``include_flagged``), with both runs' flags.
     """
 
     pairs: list[tuple[str, VideoResult, VideoResult]]
@@ -268,6 +299,7 @@ class PairedComparison:
     only_in_new: list[str] = field(default_factory=list)
     only_in_base: list[str] = field(default_factory=list)
     not_ok: list[tuple[str, str, str]] = field(default_factory=list)
+    flagged: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -276,6 +308,7 @@ class PairedComparison:
             "only_in_new": list(self.only_in_new),
             "only_in_base": list(self.only_in_base),
             "not_ok": [{"key": k, "base": b, "new": n} for k, b, n in self.not_ok],
+            "flagged": [{"key": k, "base": b, "new": n} for k, b, n in self.flagged],
         }
 
 
@@ -296,11 +329,13 @@ def _unique_index(results: Sequence[VideoResult], key: str) -> dict[str, int]:
     return {k: i for k, i in seen.items() if k not in dup}
 
 
-def pair_results(new: Sequence[VideoResult], base: Sequence[VideoResult]) -> PairedComparison:
+def pair_results(
+    new: Sequence[VideoResult], base: Sequence[VideoResult], include_flagged: bool = False
+) -> PairedComparison:
     """Match ``new`` to ``base`` by ``id`` (when unique in both), else by path, and compare.
 
     Differences are ``new - base`` per matched video; a video enters the means only when both
-    runs scored it (status ``ok``).
+    runs scored it (status ``ok``) and, unless ``include_flagged``, neither run flagged it.
     """
     base_by_id = _unique_index(base, "id")
     base_by_path = _unique_index(base, "path")
@@ -309,6 +344,7 @@ def pair_results(new: Sequence[VideoResult], base: Sequence[VideoResult]) -> Pai
     pairs: list[tuple[str, VideoResult, VideoResult]] = []
     only_new: list[str] = []
     not_ok: list[tuple[str, str, str]] = []
+    flagged: list[tuple[str, list[str], list[str]]] = []
     for r in new:
         j = None
         key = r.path
@@ -321,10 +357,12 @@ def pair_results(new: Sequence[VideoResult], base: Sequence[VideoResult]) -> Pai
             continue
         used.add(j)
         b = base[j]
-        if is_scored(r) and is_scored(b):
-            pairs.append((key, b, r))
-        else:
+        if not (is_usable(r) and is_usable(b)):
             not_ok.append((key, b.status, r.status))
+        elif not include_flagged and (r.flags or b.flags):
+            flagged.append((key, list(b.flags), list(r.flags)))
+        else:
+            pairs.append((key, b, r))
     only_base = [b.id or b.path for j, b in enumerate(base) if j not in used]
     metrics = {}
     for name in METRICS:
@@ -344,4 +382,4 @@ def pair_results(new: Sequence[VideoResult], base: Sequence[VideoResult]) -> Pai
             low,
             high,
         )
-    return PairedComparison(pairs, metrics, only_new, only_base, not_ok)
+    return PairedComparison(pairs, metrics, only_new, only_base, not_ok, flagged)

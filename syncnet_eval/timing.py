@@ -2,26 +2,46 @@
 
 Recipes wrap each named step in :meth:`Timer.stage`; a stage entered inside another is charged
 to itself only (the outer stage gets the rest), so the stages add up to the time spent in them.
-The totals end up in every record's ``timings_s``.
+The totals end up in every record's ``timings_s``. A :class:`StageHook` (pyannote's hook
+pattern) sees each stage start, advance and finish: the command line draws progress with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 import time
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-__all__ = ["Timer"]
+__all__ = ["StageHook", "Timer"]
 
 T = TypeVar("T")
 
 
-class Timer:
-    """Seconds spent per named stage (accumulated over repeated entries)."""
+class StageHook(Protocol):
+    """Told about a video's stages as they run (progress displays)."""
 
-    def __init__(self) -> None:
+    def started(self, stage: str, total: int | None) -> None:
+        """``stage`` began; ``total`` units (frames, windows) are expected, if known."""
+
+    def advanced(self, stage: str, units: int) -> None:
+        """``units`` more of ``stage`` are done."""
+
+    def finished(self, stage: str, seconds: float) -> None:
+        """``stage`` ended after ``seconds`` (its own time, nested stages excluded)."""
+
+
+class Timer:
+    """Seconds spent per named stage (accumulated over repeated entries).
+
+    Args:
+        hook: told when stages start, advance and finish.
+    """
+
+    def __init__(self, hook: StageHook | None = None) -> None:
         self.timings: dict[str, float] = {}
+        self.hook = hook
+        self._open: list[str] = []
         self._nested: list[float] = []  # per open stage: seconds charged to stages inside it
         self._start = time.perf_counter()
 
@@ -33,28 +53,49 @@ class Timer:
         """Charge ``seconds`` to ``stage``."""
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
+    def stage(self, name: str, total: int | None = None) -> AbstractContextManager[None]:
+        """Time the block as ``name``, minus what stages nested inside it were charged.
+
+        Args:
+            name: the stage (a key of ``timings_s``).
+            total: units the stage will :meth:`advance` through, if known (for progress).
+        """
+        return self._timed(name, total, notify=True)
+
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time the block as ``name``, minus what stages nested inside it were charged."""
+    def _timed(self, name: str, total: int | None, *, notify: bool) -> Iterator[None]:
+        hook = self.hook if notify else None
         t0 = time.perf_counter()
+        self._open.append(name)
         self._nested.append(0.0)
+        if hook is not None:
+            hook.started(name, total)
         try:
             yield
         finally:
             elapsed = time.perf_counter() - t0
-            self.add(name, elapsed - self._nested.pop())
+            own = elapsed - self._nested.pop()
+            self._open.pop()
+            self.add(name, own)
             if self._nested:
                 self._nested[-1] += elapsed
+            if hook is not None:
+                hook.finished(name, own)
+
+    def advance(self, units: int) -> None:
+        """Report progress of the innermost open stage (frames decoded, windows embedded)."""
+        if self.hook is not None and self._open:
+            self.hook.advanced(self._open[-1], units)
 
     def wrap(self, name: str, items: Iterable[T]) -> Iterator[T]:
         """Pass ``items`` through, charging the time spent producing each one to ``name``.
 
         Consumed inside another stage (frames decoded while the embedder waits for them), that
-        time is taken off the outer stage.
+        time is taken off the outer stage. No hook sees these short entries.
         """
         it = iter(items)
         while True:
-            with self.stage(name):
+            with self._timed(name, None, notify=False):
                 try:
                     item = next(it)
                 except StopIteration:

@@ -19,7 +19,9 @@ class TrackResult:
     """Scores of one face track (the whole video is track 0 in the direct recipes).
 
     Frame indices count frames of the stream the recipe scored (25 fps for the pipeline).
-    ``dist_by_shift[k]`` pairs video window i with audio window i + k - vshift.
+    ``dist_by_shift[k]`` pairs video window i with audio window i + k - vshift. Times are
+    seconds of the original video: the track spans ``[start_s, end_s)``, and
+    ``framewise_conf[i]`` belongs to the window starting at ``framewise_time_s[i]``.
     """
 
     index: int
@@ -38,6 +40,9 @@ class TrackResult:
     smoothed_center_x: list[float] | None = None
     smoothed_center_y: list[float] | None = None
     smoothed_half_size: list[float] | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    framewise_time_s: list[float] | None = None
 
     @property
     def num_frames(self) -> int:
@@ -57,7 +62,11 @@ class VideoResult:
     """Outcome of scoring one video: status, video-level metrics and per-track results.
 
     ``av_offset``/``lse_d``/``lse_c`` come from one track chosen (or averaged) by ``aggregate``;
-    they are ``None`` whenever ``status != "ok"``.
+    they are ``None`` whenever ``status != "ok"``. ``av_offset`` is in frames of the 25 fps
+    stream; positive means the audio leads the video (``av_offset_ms`` gives it in ms).
+    ``flags`` names the reliability problems of ``syncnet_eval.reliability``; ``reason_code``
+    tells failures of one status apart (``timeout``, ``faces_too_small``...);
+    ``selected_track`` is the index of the track the numbers come from (``None`` for ``mean``).
     """
 
     path: str
@@ -75,6 +84,10 @@ class VideoResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     id: str | None = None
     group: str | None = None
+    flags: list[str] = field(default_factory=list)
+    reason_code: str | None = None
+    av_offset_ms: float | None = None
+    selected_track: int | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

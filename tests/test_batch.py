@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -17,10 +18,12 @@ from click.testing import CliRunner
 import numpy as np
 import pytest
 
+from syncnet_eval import ScoreConfig
+from syncnet_eval.batch import BatchConfig, BatchEvent, crops_names, run_batch
 from syncnet_eval.cli import cli
-from syncnet_eval.errors import InputError
+from syncnet_eval.errors import InputError, OutputError
 from syncnet_eval.inputs import BatchInput, collect_inputs, input_identity, read_manifest
-from syncnet_eval.io import JsonlLog, read_jsonl
+from syncnet_eval.io import JsonlLog, LogLock, read_jsonl
 from syncnet_eval.stats import summarize
 from syncnet_eval.types import STATUSES, VideoResult
 
@@ -149,12 +152,13 @@ def test_files_dirs_and_manifest_keep_command_line_order(tmp_path: Path) -> None
         encoding="utf-8",
     )
     items = collect_inputs([tmp_path / "missing.mp4", tmp_path / "d"], manifest=manifest)
-    assert items[0] == BatchInput(tmp_path / "missing.mp4")
+    missing = tmp_path / "missing.mp4"
+    assert items[0] == BatchInput(missing, id=missing.as_posix())  # a file's id: as given
     assert items[1] == BatchInput(tmp_path / "d" / "v.mp4", id="v.mp4")
     assert items[2] == BatchInput(
         tmp_path / "m" / "clips/one.mp4", tmp_path / "m" / "sound/one.wav", "one", "A"
     )
-    assert items[3] == BatchInput(Path("/abs/two.mp4"), None, None, "B")
+    assert items[3] == BatchInput(Path("/abs/two.mp4"), None, "/abs/two.mp4", "B")
     assert len(items) == 4
 
 
@@ -263,12 +267,15 @@ def test_bad_inputs_get_one_record_each_and_exit_1(
     ]
     summary = doc["summary"]
     assert summary["num_ok"] == 3 and summary["num_not_scored"] == len(records) - 3
-    assert summary["lse_c"]["n"] == 3
+    # The 1 s clips have 20 windows: scored, flagged few_windows and left out of the means.
+    assert (summary["num_flagged"], summary["flag_counts"]["few_windows"]) == (3, 3)
+    assert summary["num_scored"] == 0 and summary["lse_c"]["n"] == 0
     assert result.stderr.count("Error: ") == len(records) - 3
 
 
 def _without_extras(rec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rec.items() if k not in ("input_identity", "config_hash")}
+    extras = ("input_identity", "config_hash", "from_log")
+    return {k: v for k, v in rec.items() if k not in extras}
 
 
 def test_two_workers_give_identical_records_and_allow_failures_exits_0(
@@ -339,7 +346,8 @@ def test_sigkill_then_resume_records_each_input_exactly_once(
         r["path"] for r in serial_run["doc"]["results"]
     )
     doc = json.loads(json_path.read_text(encoding="utf-8"))
-    assert_same_records(doc, serial_run["doc"])
+    assert any(r["from_log"] for r in doc["results"])  # the killed run's records, reused
+    assert_same_records(doc, serial_run["doc"], ignore=("timings_s", "from_log"))
     # A third run finds everything in the log: nothing is scored or appended again.
     again = _invoke([*args[:-1]])
     assert again.exit_code == 1
@@ -431,8 +439,9 @@ def test_timeout_kills_a_hung_decode(
     doc = _by_name(json.loads((tmp_path / "r.json").read_text(encoding="utf-8")))
     assert doc["a_fine.mp4"]["status"] == "ok"
     stalled = doc["zz_stall_marker.mp4"]
-    assert stalled["status"] == "decode_error"
+    assert (stalled["status"], stalled["reason_code"]) == ("error", "timeout")
     assert "timed out after 4 s" in stalled["reason"]
+    assert stalled["provenance"]["timeout_s"] == 4
     time.sleep(0.5)
     leftovers = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
@@ -455,16 +464,10 @@ def test_non_regular_file_is_refused_without_blocking(
     assert rec["status"] == "error" and "not a regular file" in rec["reason"]
 
 
-@pytest.mark.slow
-def test_corrupted_corpus_never_tracebacks_or_hangs(
-    batch_short_clip: Path, syncnet_parity_weights: Path, tmp_path: Path
-) -> None:
-    """52 damaged copies of a clip (two MP4 layouts): truncations, byte flips, header damage."""
-    source = batch_short_clip  # 0.48 s: the variants that still decode are scored quickly
+def _damaged_corpus(source: Path, corpus: Path, tmp_path: Path) -> list[str]:
+    """Damaged copies of ``source`` in two MP4 layouts, and awkward names and entries."""
     fast = tmp_path / "faststart.mp4"
     _ffmpeg("-i", str(source), "-c", "copy", "-movflags", "+faststart", str(fast))
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     rng = np.random.default_rng(1234)
     for layout, clip in (("moov_last", source), ("moov_first", fast)):
         data = clip.read_bytes()
@@ -483,22 +486,55 @@ def test_corrupted_corpus_never_tracebacks_or_hangs(
             start, length = int(rng.integers(0, 64)), int(rng.integers(4, 64))
             damaged[start : start + length] = rng.bytes(length) if k % 2 else bytes(length)
             (corpus / f"{stem}_header{k:02d}.mp4").write_bytes(bytes(damaged))
-    names = sorted(p.name for p in corpus.iterdir())
-    assert len(names) >= 50
-    out = tmp_path / "corpus.json"
-    cmd = [
-        sys.executable, "-m", "syncnet_eval",
-        *_score_args(syncnet_parity_weights, str(corpus), "--workers", "2", "--timeout", "60",
-                     "-o", str(out)),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
-    assert proc.returncode in (0, 1), proc.stderr[-3000:]
-    assert "Traceback" not in proc.stdout + proc.stderr
-    records = json.loads(out.read_text(encoding="utf-8"))["results"]
-    assert sorted(Path(r["path"]).name for r in records) == names
-    for rec in records:
-        assert rec["status"] in STATUSES
-        assert (rec["status"] == "ok") == (rec["reason"] is None)
+        # New kinds: a cut whose index survives, zeroed tails, swapped blocks, media-only flips.
+        (corpus / f"{stem}_cut25.mp4").write_bytes(data[: n // 4])
+        (corpus / f"{stem}_zerotail.mp4").write_bytes(data[: n * 7 // 10] + bytes(n - n * 7 // 10))
+        swapped = bytearray(data)
+        a, b, size = n // 3, 2 * n // 3, min(512, n // 8)
+        swapped[a : a + size], swapped[b : b + size] = data[b : b + size], data[a : a + size]
+        (corpus / f"{stem}_swapped.mp4").write_bytes(bytes(swapped))
+        _bit_flipped(clip, corpus / f"{stem}_mediaflip.mp4", seed=len(layout))
+    # Awkward names and entries around a good copy.
+    for name in ("pipe:0.mp4", "concat:x|y.mp4", "new\nline.mp4", os.fsdecode(b"lat\xe9.mp4")):
+        shutil.copy2(source, corpus / name)
+    (corpus / "loop.mp4").symlink_to("loop.mp4")
+    os.mkfifo(corpus / "fifo.mp4")
+    return sorted(p.name for p in corpus.iterdir())
+
+
+@pytest.mark.slow
+def test_corrupted_corpus_never_tracebacks_hangs_or_changes_between_serial_and_workers(
+    batch_short_clip: Path, syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    """~65 damaged or awkward copies of a clip: truncations, byte flips, header damage, cuts
+    whose index survives, zeroed tails, swapped blocks, protocol-like and non-UTF-8 names, a
+    symlink loop and a FIFO. Scored serially and with two workers: one record each, no
+    traceback, no hang, and the same records."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    # 0.48 s: the variants that still decode are scored quickly.
+    names = _damaged_corpus(batch_short_clip, corpus, tmp_path)
+    assert len(names) >= 60
+    runs = []
+    for extra in (["--workers", "2", "--timeout", "60"], []):
+        out = tmp_path / f"corpus{len(runs)}.json"
+        cmd = [
+            sys.executable, "-m", "syncnet_eval",
+            *_score_args(syncnet_parity_weights, str(corpus), "-o", str(out), *extra),
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+        assert proc.returncode in (0, 1), proc.stderr[-3000:]
+        assert "Traceback" not in proc.stdout + proc.stderr
+        # Every stderr line is a whole message (a newline in a name must not split one).
+        starts = ("Error: ", "WARNING: ", "[", "scoring ")
+        assert all(ln.startswith(starts) for ln in proc.stderr.splitlines()), proc.stderr
+        records = json.loads(out.read_text(encoding="utf-8"))["results"]
+        assert sorted(os.fsdecode(os.fsencode(Path(r["path"]).name)) for r in records) == names
+        for rec in records:
+            assert rec["status"] in STATUSES
+            assert (rec["status"] == "ok") == (rec["reason"] is None)
+        runs.append(records)
+    assert_same_records(runs[1], runs[0])
 
 
 # -- the issue's acceptance run on real clips -------------------------------------------------
@@ -550,3 +586,246 @@ def test_real_clips_and_bad_inputs_batch(
     assert [_without_timings(r) for r in again["results"]] == [
         _without_timings(r) for r in doc["results"]
     ]
+
+
+# -- robustness: discovery, ids, names, locks, workers (numbers a user can trust) -------------
+
+
+def test_manifest_ids_unique_quoted_newlines_kept_and_empty_rows_recorded(tmp_path: Path) -> None:
+    manifest = tmp_path / "list.csv"
+    manifest.write_text(
+        'path,id\n"two\nlines.mp4",a\n,b\nx.mp4,\n', encoding="utf-8"
+    )  # a quoted newline in a name, a row without a path, a row without an id
+    items = read_manifest(manifest)
+    assert items[0].path == tmp_path / "two\nlines.mp4" and items[0].id == "a"
+    assert items[1].error is not None and "no path" in items[1].error and items[1].id == "b"
+    assert items[2].id == "x.mp4"  # the row's path when it has no id
+    manifest.write_text("path,id\na.mp4,same\nb.mp4,other\nc.mp4,same\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"'same' on lines 2, 4"):
+        read_manifest(manifest)
+
+
+def test_same_names_in_two_folders_get_different_ids_and_crop_names(tmp_path: Path) -> None:
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "clip.mp4").write_bytes(b"x")
+    items = collect_inputs([tmp_path / "a", tmp_path / "b", tmp_path / "a" / "clip.mp4"])
+    assert len(items) == 2  # the file listed twice is scored once
+    assert [i.id for i in items] == [f"{(tmp_path / d).as_posix()}/clip.mp4" for d in "ab"]
+    names = crops_names(items)
+    assert len(set(names)) == 2 and all(n.endswith("/clip") for n in names)
+    assert not any(n.startswith("/") or ".." in n for n in names)
+    (tmp_path / "c.mp4").write_bytes(b"x")
+    assert crops_names(collect_inputs([tmp_path / "c.mp4"])) == ["c"]
+
+
+def test_scans_skip_the_runs_own_outputs(tmp_path: Path) -> None:
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    (tmp_path / "crops").mkdir()
+    (tmp_path / "crops" / "v_00000.avi").write_bytes(b"x")
+    (tmp_path / "old_report.mp4").write_bytes(b"x")
+    items = collect_inputs([tmp_path], exclude=[tmp_path / "crops", tmp_path / "old_report.mp4"])
+    assert [i.id for i in items] == ["v.mp4"]
+
+
+def test_a_folder_with_a_symlink_loop_a_fifo_and_two_good_clips(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for clip in batch_clips[:2]:
+        shutil.copy2(clip, folder / clip.name)
+    (folder / "loop.mp4").symlink_to("loop.mp4")  # points at itself
+    os.mkfifo(folder / "pipe.mp4")
+    out = tmp_path / "r.json"
+    result = _invoke(_score_args(syncnet_parity_weights, str(folder), "-o", str(out)))
+    assert result.exit_code == 1
+    by_name = _by_name(json.loads(out.read_text(encoding="utf-8")))
+    assert sorted(by_name) == sorted([c.name for c in batch_clips[:2]] + ["loop.mp4", "pipe.mp4"])
+    assert [by_name[c.name]["status"] for c in batch_clips[:2]] == ["ok", "ok"]
+    assert by_name["loop.mp4"]["status"] == "error"
+    assert "symbolic link that leads nowhere" in by_name["loop.mp4"]["reason"]
+    assert "not a regular file" in by_name["pipe.mp4"]["reason"]
+
+
+@pytest.mark.parametrize("name", ["pipe:0.mp4", "concat:x|y.mp4", "subfile:a.mp4"])
+def test_names_that_look_like_ffmpeg_protocols_are_files(
+    name: str,
+    batch_clips: list[Path],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shutil.copy2(batch_clips[1], tmp_path / name)
+    monkeypatch.chdir(tmp_path)  # relative names: the ones ffmpeg would read as protocols
+    result = _invoke(_score_args(syncnet_parity_weights, name, "-o", "r.json"))
+    assert result.exit_code == 0, result.output
+    (rec,) = json.loads(Path("r.json").read_text(encoding="utf-8"))["results"]
+    assert rec["status"] == "ok"
+
+
+def _bit_flipped(src: Path, dst: Path, seed: int) -> Path:
+    """Flip bytes in the second half of the file (the media data of a moov-last mp4), so the
+    video still opens and the decoder conceals the damage."""
+    data = bytearray(src.read_bytes())
+    rng = np.random.default_rng(seed)
+    for pos in rng.integers(len(data) // 2, len(data) - 2048, 24):
+        data[int(pos)] ^= 0xFF
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_damaged_clip_scores_the_same_serial_with_workers_and_again(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    for k in range(2):
+        _bit_flipped(batch_clips[k], folder / f"flipped{k}.mp4", seed=k)
+    runs = []
+    for extra in ([], ["--workers", "2"], []):
+        out = tmp_path / f"run{len(runs)}.json"
+        result = _invoke(
+            _score_args(
+                syncnet_parity_weights,
+                str(folder),
+                "-o",
+                str(out),
+                "-q",
+                "--allow-failures",
+                *extra,
+            )  # fmt: skip
+        )
+        assert result.exit_code == 0, result.output
+        runs.append(json.loads(out.read_text(encoding="utf-8"))["results"])
+    assert_same_records(runs[1], runs[0])
+    assert_same_records(runs[2], runs[0])
+
+
+def test_a_second_run_on_a_locked_log_is_refused(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "r.jsonl"
+    with LogLock(log_path):
+        result = _invoke(_score_args(syncnet_parity_weights, str(batch_clips[0]), "-o",
+                                     str(log_path)))  # fmt: skip
+    assert result.exit_code == 1
+    assert "another syncnet-eval run is writing this log" in result.output
+    assert not log_path.exists() or log_path.read_text(encoding="utf-8") == ""
+    again = _invoke(_score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path)))
+    assert again.exit_code == 0  # the lock went with its holder
+
+
+def test_a_timeout_is_scored_again_when_the_limit_rises_and_resumed_records_say_so(
+    batch_clips: list[Path],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The stalled decode only stalls for 6 s: a 2 s limit kills it, a 60 s limit lets it finish.
+    _fake_ffmpeg(
+        tmp_path / "ffmpeg_slow.sh",
+        'case "$*" in\n  *zz_slow_marker*) sleep 6 ;;\nesac\n',
+        monkeypatch,
+    )
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy2(batch_clips[2], clips / "a_fine.mp4")
+    shutil.copy2(batch_clips[2], clips / "zz_slow_marker.mp4")
+    log_path = tmp_path / "r.jsonl"
+
+    def run(limit: str) -> dict[str, dict[str, Any]]:
+        out = tmp_path / f"r{limit}.json"
+        result = _invoke(_score_args(syncnet_parity_weights, str(clips), "--timeout", limit,
+                                     "-o", str(log_path), "-o", str(out), "-q"))  # fmt: skip
+        assert result.exit_code in (0, 1), result.output
+        return _by_name(json.loads(out.read_text(encoding="utf-8")))
+
+    first = run("2")
+    assert first["zz_slow_marker.mp4"]["reason_code"] == "timeout"
+    assert not any(p.name.startswith("syncnet-eval-worker-") for p in (tmp_path / "tmp").iterdir())
+    same = run("2")
+    assert same["zz_slow_marker.mp4"]["from_log"] and same["a_fine.mp4"]["from_log"]
+    raised = run("60")
+    assert raised["zz_slow_marker.mp4"]["status"] == "ok"
+    assert not raised["zz_slow_marker.mp4"]["from_log"] and raised["a_fine.mp4"]["from_log"]
+
+
+def test_workers_and_their_ffmpeg_die_with_a_killed_parent(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    marker = "77.125"
+    script = tmp_path / "ffmpeg_hangs.sh"
+    real = shutil.which("ffmpeg")
+    script.write_text(
+        f'#!/bin/sh\ncase "$*" in\n  *zz_hang*) exec sleep {marker} ;;\nesac\nexec "{real}" "$@"\n',
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy2(batch_clips[0], clips / "zz_hang.mp4")
+    env = {**os.environ, "SYNCNET_EVAL_FFMPEG": str(script)}
+    cmd = [sys.executable, "-m", "syncnet_eval",
+           *_score_args(syncnet_parity_weights, str(clips), "--workers", "2", "-q")]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def hanging() -> list[Path]:
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if marker.encode() in cmdline.read_bytes():
+                    found.append(cmdline)
+            except OSError:
+                continue
+        return found
+
+    try:
+        deadline = time.monotonic() + 60
+        while not hanging() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert hanging(), "the worker never started its (hanging) ffmpeg"
+    finally:
+        proc.kill()  # SIGKILL: the parent cannot clean up; the workers must notice
+        proc.wait()
+    deadline = time.monotonic() + 15
+    while hanging() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not hanging(), "a worker's ffmpeg outlived the killed parent"
+
+
+def test_records_finished_out_of_order_are_kept_when_a_batch_is_interrupted(
+    batch_clips: list[Path],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _fake_ffmpeg(
+        tmp_path / "ffmpeg_slow.sh", 'case "$*" in\n  *a_slow*) sleep 30 ;;\nesac\n', monkeypatch
+    )
+    items = [BatchInput(tmp_path / "a_slow.mp4", id="a_slow.mp4")]
+    shutil.copy2(batch_clips[0], items[0].path)
+    for k in (1, 2):
+        path = tmp_path / f"b{k}.mp4"
+        shutil.copy2(batch_clips[k], path)
+        items.append(BatchInput(path, id=path.name))
+    log_path = tmp_path / "r.jsonl"
+
+    def stop_after_first(event: BatchEvent) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the first input is still running
+
+    config = BatchConfig(recipe="direct", score_config=ScoreConfig(device="cpu"),
+                         syncnet_weights=syncnet_parity_weights, offline=True)  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(items, config, workers=2, log_path=log_path, on_record=stop_after_first,
+                  download_progress=False)  # fmt: skip
+    logged = [r["id"] for r in read_jsonl(log_path)]
+    assert len(logged) == 1 and logged[0] != "a_slow.mp4"  # finished after an unfinished one
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_names_the_log() -> None:
+    with JsonlLog(Path("/dev/full")) as full, pytest.raises(OutputError, match="/dev/full"):
+        full.append({"a": 1})

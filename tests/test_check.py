@@ -161,10 +161,13 @@ def test_per_video_thresholds_name_the_offenders(run_file: Path) -> None:
     assert _run(["check", str(run_file), "--min-lse-c", "6.0", "--per-video"]).exit_code == 0
 
 
-def test_no_thresholds_prints_the_report_and_passes(run_file: Path) -> None:
+def test_no_thresholds_is_bad_usage_instead_of_a_silent_pass(run_file: Path) -> None:
     result = _run(["check", str(run_file)])
-    assert result.exit_code == 0
-    assert "5 inputs, 4 ok, 1 not scored (decode_error 1)" in result.stdout
+    assert result.exit_code == 2
+    assert "no rule given" in result.output
+    counted = _run(["check", str(run_file), "--min-ok-fraction", "0"])
+    assert counted.exit_code == 0
+    assert "5 inputs, 4 ok, 1 not scored (decode_error 1)" in counted.stdout
 
 
 def test_metric_threshold_fails_without_any_scored_video(tmp_path: Path) -> None:
@@ -320,3 +323,68 @@ def test_compare_prints_the_paired_table_without_gating(tmp_path: Path) -> None:
     assert "| 10 |" in lse_c_row and "-1.000" in lse_c_row
     assert "- only in B: `extra`" in out
     assert out.count("| `clip") == 10
+
+
+def _provenance(**score: Any) -> dict[str, Any]:
+    config = {"vshift": 15, "batch_size": 64, "jpeg_roundtrip": True, "device": "cpu"}
+    return {
+        "syncnet_weights_sha256": "a" * 64,
+        "ffmpeg": "ffmpeg version 5.1.9",
+        "score_config": {**config, **score},
+    }
+
+
+def _configured_runs(tmp_path: Path, **new_score: Any) -> tuple[Path, Path]:
+    rng = np.random.default_rng(2)
+    base, new = [], []
+    for i in range(12):
+        c = float(rng.normal(6, 1))
+        base.append(_ok(f"v{i}.mp4", c, 7.0, id=f"v{i}", provenance=_provenance()))
+        new.append(_ok(f"v{i}.mp4", c, 7.0, id=f"v{i}", provenance=_provenance(**new_score)))
+    return _write(tmp_path / "base.json", base), _write(tmp_path / "new.json", new)
+
+
+def test_runs_with_different_configurations_are_named_and_fail_strict(tmp_path: Path) -> None:
+    base, new = _configured_runs(tmp_path, jpeg_roundtrip=False, batch_size=8, device="cuda")
+    args = ["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "0.5"]
+    warned = _run(args)
+    assert warned.exit_code == 0  # the numbers did not move: the gate itself passes
+    assert "different configurations" in warned.stdout
+    assert "jpeg_roundtrip: true vs false" in warned.stdout
+    assert "batch_size" not in warned.stdout and "device" not in warned.stdout  # no effect
+    strict = _run([*args, "--strict"])
+    assert strict.exit_code == 1 and "same-configuration" in strict.stdout
+    compared = _run(["compare", str(base), str(new)])
+    assert compared.exit_code == 0 and "jpeg_roundtrip: true vs false" in compared.stdout
+    assert _run(["compare", str(base), str(new), "--strict"]).exit_code == 1
+    same_base, same_new = _configured_runs(tmp_path, batch_size=8)
+    clean = _run(["check", str(same_new), "--baseline", str(same_base), "--max-lse-c-drop", "1"])
+    assert clean.exit_code == 0 and "different configurations" not in clean.stdout
+
+
+def test_a_log_mixing_two_configurations_is_reported(tmp_path: Path) -> None:
+    log = tmp_path / "mixed.jsonl"
+    with JsonlLog(log) as out:
+        out.append(_ok("a.mp4", 6.0, 7.0, provenance=_provenance()).to_dict())
+        out.append(_ok("b.mp4", 6.0, 7.0, provenance=_provenance(vshift=10)).to_dict())
+    result = _run(["check", str(log), "--min-lse-c", "1"])
+    assert result.exit_code == 0
+    assert "mixes 2 configurations" in result.stdout and "vshift" in result.stdout
+
+
+def test_flagged_videos_are_counted_and_left_out_of_checks_unless_included(
+    tmp_path: Path,
+) -> None:
+    results = [
+        _ok("good.mp4", 6.0, 7.0),
+        _ok("short.mp4", 119.5, 9.0, flags=["few_windows"]),
+    ]
+    path = _write(tmp_path / "r.json", results)
+    out = _run(["check", str(path), "--max-lse-d", "8"])
+    assert out.exit_code == 0  # the flagged clip's LSE-D 9.0 is not in the mean
+    assert "1 flagged and left out of the means (few_windows 1" in out.stdout
+    included = _run(["check", str(path), "--max-lse-d", "7.5", "--include-flagged"])
+    assert included.exit_code == 1  # with it, the mean LSE-D is (7 + 9) / 2 = 8 > 7.5
+    summary = summarize(results)
+    assert (summary.num_ok, summary.num_scored, summary.num_flagged) == (2, 1, 1)
+    assert summary.lse_c.mean == pytest.approx(6.0)

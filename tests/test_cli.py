@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 import shutil
+import stat
 import subprocess
+import time
 from typing import Any
 
 from click.testing import CliRunner
@@ -44,15 +47,29 @@ def test_single_file_prints_a_table_and_writes_json_and_csv(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     header, row = result.stdout.splitlines()[:2]
-    assert header.split() == ["file", "status", "offset", "LSE-D", "LSE-C", "tracks"]
+    assert header.split() == ["file", "status", "AV", "offset", "LSE-D", "LSE-C", "tracks", "flags"]
     assert row.startswith(str(batch_clips[0])) and " ok " in row
+    assert "ms)" in row and "few_windows" in row  # offset with its unit; a 1 s clip is flagged
+    assert "positive: the audio leads the video" in result.stdout  # the sign, said once
     assert "summary:" not in result.stdout  # one video: no summary table
-    assert result.stderr == ""  # no progress for a single file
+    # One video: its stages on stderr, one line each (not a terminal), and the notice that the
+    # parity weights are not the official ones.
+    stages = [ln for ln in result.stderr.splitlines() if " done in " in ln]
+    assert [ln.split(": ")[1].split()[0] for ln in stages] == [
+        "decode",
+        "mfcc",
+        "embeddings",
+        "scoring",
+    ]
+    others = [ln for ln in result.stderr.splitlines() if ln not in stages]
+    assert len(others) == 1 and "not the official syncnet_v2.model" in others[0]
     doc = json.loads(out_json.read_text(encoding="utf-8"))
     (rec,) = doc["results"]
     assert VideoResult.from_dict(rec).to_dict() == {
-        k: v for k, v in rec.items() if k not in ("input_identity", "config_hash")
+        k: v for k, v in rec.items() if k not in ("input_identity", "config_hash", "from_log")
     }
+    assert rec["from_log"] is False and rec["flags"] == ["few_windows"]
+    assert rec["av_offset_ms"] == rec["av_offset"] * 40
     assert rec["status"] == "ok" and rec["input_identity"]["size"] == batch_clips[0].stat().st_size
     assert len(rec["config_hash"]) == 16
     assert doc["summary"]["num_ok"] == 1
@@ -200,3 +217,66 @@ def test_library_config_errors_are_one_line(
     assert "Traceback" not in err
     errors = [ln for ln in err.splitlines() if ln.startswith("Error:")]
     assert len(errors) == 1 and "garbage.model" in errors[0]
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/proc/x.json", "{file}/x.json", "{tmp}/out.json/", "{tmp}", "{tmp}/x.csv/"],
+    ids=["proc", "under-a-file", "trailing-slash", "a-directory.json", "trailing-slash-csv"],
+)
+def test_unwritable_outputs_exit_2_before_any_model_loads(
+    target: str, batch_clips: list[Path], tmp_path: Path
+) -> None:
+    existing = tmp_path / "existing_file"
+    existing.write_text("x", encoding="utf-8")
+    out = target.format(file=existing, tmp=tmp_path)
+    if out == str(tmp_path):
+        out = str(tmp_path / "adir.json")
+        (tmp_path / "adir.json").mkdir()
+    weights = tmp_path / "never_read.model"  # empty: loading it would fail with exit 1
+    weights.write_bytes(b"")
+    t0 = time.monotonic()
+    result = CliRunner().invoke(
+        cli, ["score", "--syncnet-weights", str(weights), str(batch_clips[0]), "-o", out]
+    )
+    assert time.monotonic() - t0 < 5
+    assert result.exit_code == 2, result.output
+    assert out.rstrip("/") in result.output or Path(out).name in result.output
+    assert "Traceback" not in result.output
+
+
+def test_output_files_get_the_umask_mode_and_odd_names_survive_csv(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    odd = os.fsdecode(b"caf\xe9 \xff.mp4")  # not UTF-8: a Latin-1 name from an old archive
+    shutil.copy2(batch_clips[0], clips / odd)
+    old = os.umask(0o022)
+    try:
+        result = _score(
+            syncnet_parity_weights, str(clips), "-o", str(tmp_path / "r.csv"),
+            "-o", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.jsonl"),
+        )  # fmt: skip
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    for name in ("r.csv", "r.json", "r.jsonl"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+    raw = (tmp_path / "r.csv").read_bytes()
+    assert b"caf\xe9 \xff.mp4" in raw  # the name's own bytes
+    doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert os.fsencode(doc["results"][0]["path"]).endswith(b"caf\xe9 \xff.mp4")
+
+
+def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(
+    syncnet_parity_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "two\nlines.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(SystemExit) as exc:
+        main(["score", "--recipe", "direct", "--syncnet-weights", str(syncnet_parity_weights),
+              "--device", "cpu", "-q", str(bad)])  # fmt: skip
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "two\\nlines.mp4" in err

@@ -91,3 +91,37 @@ def test_score_offline_without_weights_is_one_line(cache: Path) -> None:
     assert len(lines) == 1, res.output
     assert "syncnet_v2.model" in lines[0] and "offline" in lines[0]
     assert "Traceback" not in res.output
+
+
+def test_where_says_whether_each_file_verifies_and_score_refuses_a_bad_one(
+    server: str, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_registry(monkeypatch, server)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["weights", "download", "syncnet"]).exit_code == 0
+    res = runner.invoke(cli, ["weights", "where"])
+    assert "syncnet_v2.model, verified" in res.output
+    (cache / "syncnet_v2.model").write_bytes(PAYLOAD[:-1] + b"?")
+    res = runner.invoke(cli, ["weights", "where"])
+    assert "BAD" in res.output
+    clip = MEDIA_DIR / "syncnet_example.avi"
+    res = runner.invoke(cli, ["score", str(clip), "--recipe", "direct", "--offline"])
+    assert res.exit_code == 1 and "not the official syncnet_v2.model" in res.output
+
+
+def test_download_tries_every_file_and_creates_nothing_before_a_server_answers(
+    server: str, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_registry(monkeypatch, server)
+    broken = wm.WeightSpec(
+        name="s3fd", filename="sfd_face.pth", size=10, sha256="0" * 64,
+        urls=("http://127.0.0.1:9/nothing",),  # the discard port: refused at once
+    )  # fmt: skip
+    monkeypatch.setitem(wm.REGISTRY, "s3fd", broken)
+    target = tmp_path / "new" / "dir"
+    res = CliRunner().invoke(cli, ["weights", "download", "s3fd", "--dir", str(target)])
+    assert res.exit_code == 1 and "sfd_face.pth" in res.output
+    assert not target.exists()  # nothing was made for a download that never started
+    res = CliRunner().invoke(cli, ["weights", "download", "s3fd", "syncnet", "--dir", str(target)])
+    assert res.exit_code == 1  # s3fd failed ...
+    assert (target / "syncnet_v2.model").read_bytes() == PAYLOAD  # ... and syncnet was still tried

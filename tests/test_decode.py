@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+import shutil
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -88,3 +91,34 @@ def test_roundtrip_frames_differ_from_direct_decode_but_stay_close() -> None:
 def test_audio_is_16k_mono_int16() -> None:
     audio = read_audio(MEDIA / "syncnet_example.avi")
     assert audio.dtype == np.int16 and audio.shape == (202880,)
+
+
+def _video_packets_md5(avi: Path) -> str:
+    out = subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(avi), "-map", "0:v", "-c", "copy",
+         "-f", "md5", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="needs taskset (util-linux)")
+def test_the_25fps_transcode_does_not_depend_on_the_number_of_cores(tmp_path: Path) -> None:
+    # ffmpeg's mpeg4 encoder cuts frames into one slice per thread, and its default thread
+    # count follows the cores: unpinned, a 1-core and a 2-core run write different AVIs (and
+    # the full pipeline's numbers move by ~1e-3; scripts/studies/study_transcode_threads.py).
+    src = MEDIA / "hdtf_WDA_KatieHill_000.mp4"
+    if not src.is_file():
+        pytest.skip(f"{src} not found")
+    code = (
+        "import sys; from pathlib import Path; "
+        "from syncnet_eval.decode import transcode_reference_avi; "
+        "transcode_reference_avi(Path(sys.argv[1]), Path(sys.argv[2]))"
+    )
+    md5s = []
+    for cpus in ("0", "0-1"):
+        avi = tmp_path / f"cpus{cpus}.avi"
+        subprocess.run(["taskset", "-c", cpus, sys.executable, "-c", code, str(src), str(avi)],
+                       check=True, capture_output=True)  # fmt: skip
+        md5s.append(_video_packets_md5(avi))
+    assert md5s[0] == md5s[1]

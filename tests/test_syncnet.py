@@ -137,3 +137,16 @@ def test_fused_conv_relu_equals_conv_then_relu(
     # Two oneDNN code paths: their convolutions may sum in another order on another CPU, so the
     # check is to float rounding (a wrong post-op, e.g. no ReLU, moves embeddings by whole units).
     torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-4)
+
+
+def test_s3fd_weights_given_as_syncnet_weights_are_named() -> None:
+    from syncnet_eval.models.state import load_state_dict
+
+    from conftest import PARITY_S3FD_WEIGHTS
+
+    if not PARITY_S3FD_WEIGHTS.is_file():
+        pytest.skip("S3FD parity weights not found")
+    with pytest.raises(ModelWeightsError) as exc:
+        load_syncnet_state(SyncNet(), load_state_dict(PARITY_S3FD_WEIGHTS), "sfd.pth")
+    message = str(exc.value)
+    assert "S3FD face detector weights" in message and len(message) < 300  # not 200 key names

@@ -18,6 +18,7 @@ import pickle
 import random
 import socket
 import threading
+from typing import Any
 
 import pytest
 import torch
@@ -32,9 +33,11 @@ from syncnet_eval.models.weights import (
     cache_dir,
     download_weights,
     find_weights,
+    official_name,
     resolve_weights,
     search_dirs,
     verify_weights,
+    weights_sha256,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -493,3 +496,38 @@ def test_load_state_dict_refuses_unsafe_pickles(tmp_path: Path) -> None:
 def test_load_state_dict_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ModelWeightsError, match="cannot load weights"):
         load_state_dict(tmp_path / "absent.pth")
+
+
+def test_a_wrong_file_of_the_official_size_in_the_cache_is_refused(
+    fake: WeightSpec, tmp_path: Path
+) -> None:
+    cache = cache_dir()
+    cache.mkdir(parents=True)
+    (cache / fake.filename).write_bytes(PAYLOAD[:-1] + b"!")  # right size, other content
+    with pytest.raises(ModelWeightsError) as exc:
+        resolve_weights("fake", offline=True)
+    assert "not the official fake.model" in _one_line(exc) and PAYLOAD_SHA256 in str(exc.value)
+    (cache / fake.filename).write_bytes(PAYLOAD)
+    assert resolve_weights("fake", offline=True) == cache / fake.filename
+
+
+def test_verified_hashes_are_remembered_by_size_and_mtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.model"
+    path.write_bytes(PAYLOAD)
+    calls: list[Path] = []
+    real = weights.file_sha256
+
+    def counting(p: Any) -> str:
+        calls.append(Path(p))
+        return real(p)
+
+    monkeypatch.setattr(weights, "file_sha256", counting)
+    assert weights_sha256(path) == PAYLOAD_SHA256
+    assert weights_sha256(path) == PAYLOAD_SHA256
+    assert len(calls) == 1  # the second lookup costs nothing
+    os.utime(path, ns=(1, 1))  # a changed file gets another mtime
+    assert weights_sha256(path) == PAYLOAD_SHA256 and len(calls) == 2
+    assert official_name(PAYLOAD_SHA256) is None
+    assert official_name(REGISTRY["syncnet"].sha256) == "syncnet"

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ..allocator import tune_malloc
 from ..errors import SyncEvalError
+from ..logs import OneLineFormatter, one_line
 from ..version import __version__
 
 __all__ = ["AppState", "InputFileError", "cli", "debug_requested", "main", "setup_logging"]
@@ -60,12 +61,12 @@ class _Group(click.Group):
         except SyncEvalError as exc:
             if debug_requested(ctx):
                 raise
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(one_line(str(exc))) from exc
         except Exception as exc:  # noqa: BLE001 - one line, not a traceback
             if debug_requested(ctx):
                 raise
             raise click.ClickException(
-                f"{type(exc).__name__}: {exc} (re-run with --debug for details)"
+                one_line(f"{type(exc).__name__}: {exc} (re-run with --debug for details)")
             ) from exc
 
 
@@ -100,7 +101,7 @@ def setup_logging(verbose: int, quiet: bool, ctx: click.Context | None = None) -
     elif verbose >= 2:
         level = logging.DEBUG
     handler = _ProgressAwareHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setFormatter(OneLineFormatter())
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False

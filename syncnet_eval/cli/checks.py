@@ -8,12 +8,21 @@ import sys
 
 import click
 
-from ..checks import Thresholds, comparison_markdown, load_results, run_checks
+from ..checks import (
+    Thresholds,
+    comparison_markdown,
+    configuration_differences,
+    configurations,
+    load_results,
+    mixed_configuration_warning,
+    run_checks,
+)
 from ..errors import InputError
 from ..io import atomic_write_text
 from ..stats import pair_results, summarize
 from ..types import VideoResult
 from .app import InputFileError
+from .options import writable_file
 
 __all__ = ["check", "compare"]
 
@@ -62,7 +71,14 @@ def _load(path: Path) -> list[VideoResult]:
 @click.option(
     "--strict",
     is_flag=True,
-    help="Judge the baseline rules by the plain mean difference, not the CI.",
+    help="Judge the baseline rules by the plain mean difference, not the CI; fail when the two "
+    "runs were made with different recipes, weights or options.",
+)
+@click.option(
+    "--include-flagged",
+    is_flag=True,
+    help="Let videos with reliability flags into the means and per-video checks (by default "
+    "they are counted and left out).",
 )
 @click.option(
     "--per-video",
@@ -86,6 +102,7 @@ def check(
     max_lse_c_drop: float | None,
     max_lse_d_rise: float | None,
     strict: bool,
+    include_flagged: bool,
     per_video: bool,
     junit: Path | None,
 ) -> None:
@@ -99,6 +116,8 @@ def check(
     """
     if (max_lse_c_drop is not None or max_lse_d_rise is not None) and baseline is None:
         raise click.UsageError("--max-lse-c-drop/--max-lse-d-rise need --baseline FILE")
+    if junit is not None:
+        junit = writable_file(junit, "'--junit'")
     thresholds = Thresholds(
         min_lse_c=min_lse_c,
         max_lse_d=max_lse_d,
@@ -108,7 +127,15 @@ def check(
         max_lse_d_rise=max_lse_d_rise,
         strict=strict,
         per_video=per_video,
+        include_flagged=include_flagged,
     )
+    if not thresholds.any_rule:
+        raise click.UsageError(
+            "no rule given, so nothing would be gated: add --min-lse-c, --max-lse-d, "
+            "--max-abs-offset, --min-ok-fraction, or --baseline with --max-lse-c-drop / "
+            "--max-lse-d-rise (to see the numbers without gating, use 'compare' or the summary "
+            "of 'score')"
+        )
     new = _load(results)
     base = _load(baseline) if baseline is not None else None
     report = run_checks(
@@ -131,22 +158,46 @@ def check(
 @click.argument("base", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--per-video", is_flag=True, help="Add one row per matched video.")
-def compare(base: Path, new: Path, per_video: bool) -> None:
+@click.option(
+    "--include-flagged",
+    is_flag=True,
+    help="Let videos with reliability flags into the paired means (by default they are listed "
+    "and left out).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when the two runs were made with different recipes, weights or options.",
+)
+def compare(base: Path, new: Path, per_video: bool, include_flagged: bool, strict: bool) -> None:
     """Paired comparison of two results files, A = BASE and B = NEW (differences are B - A).
 
-    Videos are matched by id, else path, and averaged only where both runs scored them. Prints
-    a Markdown table; never gates (exit 0, or 2 for unreadable input).
+    Videos are matched by id, else path, and averaged only where both runs scored them. Runs
+    made with different configurations get a warning naming the differences. Prints a Markdown
+    table; never gates (exit 0, or 2 for unreadable input; --strict: 1 when the
+    configurations differ).
     """
     a = _load(base)
     b = _load(new)
+    differences = configuration_differences(configurations(a), configurations(b))
+    warnings = [w for w in (mixed_configuration_warning(a, str(base)),
+                            mixed_configuration_warning(b, str(new))) if w]  # fmt: skip
+    if differences:
+        warnings.append(
+            "the runs were made with different configurations, so a difference in the numbers "
+            f"may come from them: {'; '.join(differences)}"
+        )
     click.echo(
         comparison_markdown(
-            pair_results(b, a),
+            pair_results(b, a, include_flagged=include_flagged),
             str(base),
             str(new),
-            base_summary=summarize(a),
-            new_summary=summarize(b),
+            base_summary=summarize(a, include_flagged=include_flagged),
+            new_summary=summarize(b, include_flagged=include_flagged),
             per_video=per_video,
+            warnings=warnings,
         ),
         nl=False,
     )
+    if strict and differences:
+        sys.exit(1)

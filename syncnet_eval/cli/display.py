@@ -10,13 +10,30 @@ from typing import TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
+from ..checks import counts_line
+from ..logs import one_line
 from ..stats import BatchSummary
 from ..types import VideoResult
 
 if TYPE_CHECKING:
     from ..batch import BatchEvent  # the batch engine imports torch; only its type is needed
 
-__all__ = ["Progress", "columns", "format_summary", "format_table", "num"]
+__all__ = [
+    "OFFSET_LEGEND",
+    "Progress",
+    "StageProgress",
+    "columns",
+    "format_summary",
+    "format_table",
+    "num",
+    "shown",
+]
+
+
+def shown(text: str) -> str:
+    """``text`` safe for one terminal line: newlines and control characters escaped, bytes of
+    file names that are not UTF-8 shown as ``\\xNN``."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in one_line(text))
 
 
 def columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
@@ -32,47 +49,51 @@ def num(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def _offset(value: int | float | None) -> str:
+def _offset(value: int | float | None, ms: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:+d}" if isinstance(value, int) else f"{value:+.2f}"
+    frames = f"{value:+d}" if isinstance(value, int) else f"{value:+.2f}"
+    return frames if ms is None else f"{frames} ({ms:+.0f} ms)"
+
+
+OFFSET_LEGEND = "(AV offset in frames and ms; positive: the audio leads the video)"
 
 
 def format_table(results: list[VideoResult]) -> str:
-    """A row per video (offset, LSE-D, LSE-C, tracks), then a line per track of multi-track ones."""
-    rows: list[tuple[str, ...]] = [("file", "status", "offset", "LSE-D", "LSE-C", "tracks")]
+    """A row per video (offset, LSE-D, LSE-C, tracks, flags), then a line per track of
+    multi-track videos with the one that gave the video's numbers marked ``*``."""
+    rows: list[tuple[str, ...]] = [
+        ("file", "status", "AV offset", "LSE-D", "LSE-C", "tracks", "flags")
+    ]
     for r in results:
+        flags = ",".join(r.flags)
         if r.ok:
+            offset = _offset(r.av_offset, r.av_offset_ms)
             rows.append(
-                (
-                    r.path,
-                    r.status,
-                    _offset(r.av_offset),
-                    num(r.lse_d),
-                    num(r.lse_c),
-                    str(len(r.tracks)),
-                )
-            )
+                (shown(r.path), r.status, offset, num(r.lse_d), num(r.lse_c), str(len(r.tracks)),
+                 flags)
+            )  # fmt: skip
         else:
-            rows.append((r.path, r.status, "-", "-", "-", str(len(r.tracks))))
+            rows.append((shown(r.path), r.status, "-", "-", "-", str(len(r.tracks)), flags))
     lines = columns(rows)
     for r in results:
         if r.ok and len(r.tracks) > 1:
             for t in r.tracks:
+                mark = "*" if t.index == r.selected_track else " "
                 lines.append(
-                    f"  track {t.index} frames {t.first_frame}-{t.last_frame}: offset "
+                    f" {mark}track {t.index} frames {t.first_frame}-{t.last_frame}: offset "
                     f"{t.av_offset:+d}  LSE-D {t.lse_d:.3f}  LSE-C {t.lse_c:.3f}"
                 )
+    if any(r.ok for r in results):
+        lines.append(OFFSET_LEGEND)
+    if any(r.ok and len(r.tracks) > 1 for r in results):
+        lines.append("(* the track the video's numbers come from, by --aggregate)")
     return "\n".join(lines)
 
 
 def format_summary(summary: BatchSummary) -> str:
     """The batch summary as plain-text tables (stats over scored videos only)."""
-    counts = ", ".join(f"{k} {v}" for k, v in summary.status_counts.items() if v and k != "ok")
-    head = f"summary: {summary.num_inputs} inputs, {summary.num_scored} ok"
-    if summary.num_not_scored:
-        head += f", {summary.num_not_scored} not scored ({counts or 'non-finite scores'})"
-    lines = [head]
+    lines = [f"summary: {counts_line(summary)}"]
     if summary.num_scored:
         rows: list[tuple[str, ...]] = [("metric", "n", "mean", "std", "95% CI (bootstrap)")]
         for label, m in (("LSE-D", summary.lse_d), ("LSE-C", summary.lse_c)):
@@ -81,14 +102,15 @@ def format_summary(summary: BatchSummary) -> str:
             )
         rows.append(("|offset|", str(summary.num_scored), num(summary.mean_abs_offset), "", ""))
         lines += columns(rows)
-        lines.append("(means over ok videos only; unscored videos are counted above, not averaged)")
+        lines.append("(means over the n videos in them; the others are counted above)")
     if summary.groups:
-        rows = [("group", "inputs", "ok", "LSE-D mean", "LSE-C mean", "|offset| mean")]
+        rows = [("group", "inputs", "ok", "in means", "LSE-D mean", "LSE-C mean", "|offset| mean")]
         for name, g in summary.groups.items():
             rows.append(
                 (
                     name,
                     str(g.num_inputs),
+                    str(g.num_ok),
                     str(g.num_scored),
                     num(g.lse_d.mean),
                     num(g.lse_c.mean),
@@ -156,7 +178,7 @@ class Progress:
         what = f"LSE-D {r.lse_d:.3f} LSE-C {r.lse_c:.3f}" if r.ok else "not scored"
         width = len(str(event.total))
         click.echo(
-            f"[{event.done:>{width}}/{event.total}] {r.status:<12} {r.path}  {what}  "
+            f"[{event.done:>{width}}/{event.total}] {r.status:<12} {shown(r.path)}  {what}  "
             f"({_clock(elapsed)} elapsed, ~{_clock(eta)} left)",
             err=True,
         )
@@ -166,3 +188,38 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class StageProgress:
+    """Progress through one video's stages on stderr (a :class:`~syncnet_eval.timing.StageHook`).
+
+    On a terminal: a bar with the frame count and ETA for each stage that knows its length.
+    Otherwise one line per finished stage, with its time and speed.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = shown(name)
+        self.tty = sys.stderr.isatty()
+        self.bar: Any = None
+        self.units = 0
+
+    def started(self, stage: str, total: int | None) -> None:
+        self.units = 0
+        if self.tty and self.bar is None:
+            self.bar = tqdm(
+                total=total, desc=stage, unit="frame", file=sys.stderr, leave=False,
+                dynamic_ncols=True,
+            )  # fmt: skip
+
+    def advanced(self, stage: str, units: int) -> None:
+        self.units += units
+        if self.bar is not None:
+            self.bar.update(units)
+
+    def finished(self, stage: str, seconds: float) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if not self.tty:
+            rate = f", {self.units} frames ({self.units / seconds:.1f}/s)" if self.units else ""
+            click.echo(f"{self.name}: {stage} done in {seconds:.1f} s{rate}", err=True)

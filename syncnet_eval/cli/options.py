@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 import functools
+import os
 from pathlib import Path
+import tempfile
 import typing
 from typing import Any, TypeVar, cast
 
@@ -30,6 +32,8 @@ from ..config import (
 
 __all__ = [
     "RecipeSetup",
+    "writable_dir",
+    "writable_file",
     "RunOptions",
     "config_option",
     "recipe_options",
@@ -58,6 +62,9 @@ def config_option(config_cls: type, name: str) -> Callable[[F], F]:
     spec = option_of(config_cls, name)
     field = next(f for f in fields(config_cls) if f.name == name)
     annotation = typing.get_type_hints(config_cls)[name]
+    optional = type(None) in typing.get_args(annotation)
+    if optional:  # int | None and the like: the option's type is the other one
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
     flag = "--" + name.replace("_", "-")
     if field.default is MISSING:
         raise TypeError(f"{config_cls.__name__}.{name} has no default")
@@ -194,8 +201,9 @@ def run_options(func: F) -> F:
             "timeout_s",
             type=click.FloatRange(0, min_open=True),
             metavar="SECONDS",
-            help="Per-file time limit; a file still running is killed and recorded as "
-            "decode_error (runs in a worker process even with --workers 1).",
+            help="Per-file time limit; a file still running is killed and recorded as error "
+            "with reason_code timeout (a rerun with a larger limit scores it again; runs in a "
+            "worker process even with --workers 1).",
         ),
         click.option(
             "--resume/--no-resume",
@@ -221,3 +229,53 @@ def run_options(func: F) -> F:
         ),
     ]
     return _apply(cast(F, wrapper), decorators)
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path(".")
+
+
+def _check_can_create_in(target: Path, directory: Path, hint: str) -> None:
+    """Bad usage unless a file can be created in ``directory`` (tried for real: permission
+    bits say nothing to root, and /proc refuses everyone)."""
+    if not directory.is_dir():
+        raise click.BadParameter(f"{target}: {directory} is not a directory", param_hint=hint)
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".syncnet-eval-write-check-")
+    except OSError as exc:
+        raise click.BadParameter(
+            f"{target}: cannot write in {directory} ({exc.strerror or exc})", param_hint=hint
+        ) from exc
+    os.close(fd)
+    os.unlink(probe)
+
+
+def writable_file(value: str | Path, hint: str) -> Path:
+    """An output file the run can write, checked before any work starts (bad usage: exit 2).
+
+    Refuses a name ending in ``/``, an existing directory, a path under a file, an existing
+    file that cannot be written, and a folder nothing can be created in; folders that do not
+    exist yet are fine (they are made when the file is written).
+    """
+    text = os.fspath(value)
+    if text.endswith(("/", os.sep)):
+        raise click.BadParameter(f"{text!r} ends with '/': give a file name", param_hint=hint)
+    path = Path(text)
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a directory, not a file", param_hint=hint)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise click.BadParameter(f"{path}: the file is not writable", param_hint=hint)
+    _check_can_create_in(path, _nearest_existing(path.parent), hint)
+    return path
+
+
+def writable_dir(value: str | Path, hint: str) -> Path:
+    """An output directory the run can create files in (see :func:`writable_file`)."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"{path} exists and is not a directory", param_hint=hint)
+    _check_can_create_in(path, _nearest_existing(path), hint)
+    return path

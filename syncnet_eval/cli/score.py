@@ -15,8 +15,15 @@ from ..io import results_document, write_results
 from ..stats import summarize
 from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
-from .display import Progress, format_summary, format_table
-from .options import RecipeSetup, RunOptions, recipe_options, run_options
+from .display import Progress, StageProgress, format_summary, format_table, shown
+from .options import (
+    RecipeSetup,
+    RunOptions,
+    recipe_options,
+    run_options,
+    writable_dir,
+    writable_file,
+)
 
 __all__ = ["score"]
 
@@ -28,7 +35,8 @@ _OUTPUT_SUFFIXES = (".json", ".jsonl", ".csv")
 
 
 class _Outputs:
-    """``-o`` values sorted by kind; bad suffixes and contradictions are usage errors (exit 2)."""
+    """``-o`` values sorted by kind and checked writable before any work starts; bad suffixes,
+    unwritable places and contradictions are usage errors (exit 2)."""
 
     def __init__(self, outputs: tuple[str, ...], resume: bool | None) -> None:
         self.stdout = False
@@ -41,7 +49,8 @@ class _Outputs:
                     self._twice()
                 self.stdout = True
                 continue
-            suffix = Path(out).suffix.lower()
+            path = writable_file(out, "'-o' / '--output'")
+            suffix = path.suffix.lower()
             if suffix not in _OUTPUT_SUFFIXES:
                 raise click.BadParameter(
                     f"{out!r}: the file name must end in .json, .jsonl or .csv (or be '-' for "
@@ -51,11 +60,18 @@ class _Outputs:
             if suffix == ".jsonl":
                 if self.jsonl is not None:
                     self._twice()
-                self.jsonl = Path(out)
+                self.jsonl = path
             else:
-                (self.json if suffix == ".json" else self.csv).append(Path(out))
+                (self.json if suffix == ".json" else self.csv).append(path)
         if resume and self.jsonl is None:
             raise click.UsageError("--resume needs a log to resume from: add -o FILE.jsonl")
+
+    def files(self) -> list[Path]:
+        """Every output file (and the log's lock file), for scans to skip."""
+        files = [*self.json, *self.csv]
+        if self.jsonl is not None:
+            files += [self.jsonl, self.jsonl.with_name(f".{self.jsonl.name}.lock")]
+        return files
 
     @staticmethod
     def _twice() -> None:
@@ -118,6 +134,12 @@ class _Outputs:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write each track's 224x224 face crop video with its audio to DIR.",
 )
+@click.option(
+    "--include-flagged",
+    is_flag=True,
+    help="Let videos with reliability flags (few_windows, silent_audio, non_25fps, "
+    "decode_incomplete) into the summary's means; by default they are counted and left out.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
 @recipe_options
 @run_options
@@ -134,6 +156,7 @@ def score(
     detections: Path | None,
     save_detections: Path | None,
     save_crops: Path | None,
+    include_flagged: bool,
     quiet: bool,
     setup: RecipeSetup,
     run: RunOptions,
@@ -155,9 +178,15 @@ def score(
     out = _Outputs(outputs, run.resume)
     if run.retry_failed and (run.resume is False or out.jsonl is None):
         raise click.UsageError("--retry-failed retries the failures of a resumed -o FILE.jsonl log")
+    exclude = out.files()
+    if save_detections is not None:
+        exclude.append(writable_file(save_detections, "'--save-detections'"))
+    if save_crops is not None:
+        exclude.append(writable_dir(save_crops, "'--save-crops'"))
     items = _collect(
-        inputs, manifest, globs, audio_path, single_only=bool(detections or save_detections)
-    )
+        inputs, manifest, globs, audio_path, single_only=bool(detections or save_detections),
+        exclude=exclude,
+    )  # fmt: skip
     config = BatchConfig(
         recipe=setup.recipe,
         score_config=setup.score_config,
@@ -185,10 +214,12 @@ def score(
             on_record=progress.record,
             worker_log_level=log.level,
             download_progress=not quiet,
+            stage_hook=StageProgress(str(items[0].path)) if len(items) == 1 and not quiet else None,
         )
     finally:
         progress.close()
-    _emit(outcome.results, [r.extras() for r in outcome.records], out, per_track, quiet)
+    extras = [r.extras() for r in outcome.records]
+    _emit(outcome.results, extras, out, per_track, quiet, include_flagged)
     failed = outcome.failed
     _print_failures(failed)
     if failed and not allow_failures:
@@ -202,6 +233,7 @@ def _collect(
     audio_path: Path | None,
     *,
     single_only: bool,
+    exclude: list[Path],
 ) -> list[BatchInput]:
     """The inputs to score; usage errors (exit 2) for nothing to score or options that need
     exactly one video (``--audio``, and ``--detections``/``--save-detections`` when
@@ -214,7 +246,7 @@ def _collect(
     if single_only and not single:
         raise click.UsageError("--detections/--save-detections take exactly one video")
     try:
-        items = collect_inputs(list(inputs), manifest=manifest, globs=globs)
+        items = collect_inputs(list(inputs), manifest=manifest, globs=globs, exclude=exclude)
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="'--manifest'") from exc
     if not items:
@@ -233,13 +265,15 @@ def _emit(
     out: _Outputs,
     per_track: bool,
     quiet: bool,
+    include_flagged: bool,
 ) -> None:
     """Write the output files; print the JSON document, or the table and summary."""
-    summary = summarize(results)
+    summary = summarize(results, include_flagged=include_flagged)
     for path in out.json + out.csv:
         write_results(path, results, summary, per_track=per_track, extras=extras)
     if out.stdout:
-        click.echo(json.dumps(results_document(results, summary, extras), indent=2))
+        doc = results_document(results, summary, extras)
+        click.echo(json.dumps(doc, indent=2, allow_nan=False))
         return
     if quiet:
         return
@@ -254,7 +288,7 @@ def _emit(
 def _print_failures(failed: list[VideoResult]) -> None:
     """One ``Error:`` line per input not scored (at most ``_ERROR_LINES_MAX``)."""
     for r in failed[:_ERROR_LINES_MAX]:
-        click.echo(f"Error: {r.reason or f'{r.path}: {r.status}'}", err=True)
+        click.echo(f"Error: {shown(r.reason or f'{r.path}: {r.status}')}", err=True)
     if len(failed) > _ERROR_LINES_MAX:
         click.echo(
             f"Error: ... and {len(failed) - _ERROR_LINES_MAX} more inputs not scored (see the "

@@ -20,10 +20,18 @@ def weights() -> None:
 
 @weights.command("where")
 def weights_where() -> None:
-    """Print where each weight file is looked for and whether it is there."""
+    """Print where each weight file is looked for, whether it is there and whether it verifies."""
     for name, spec in wm.REGISTRY.items():
         found = wm.find_weights(name)
-        click.echo(f"{name}: {found if found else 'missing'} ({spec.filename})")
+        if found is None:
+            click.echo(f"{name}: missing ({spec.filename})")
+            continue
+        try:
+            wm.verify_weights(found, spec)
+            state = "verified"
+        except SyncEvalError:
+            state = "BAD: not the official file (size or sha256); score refuses it"
+        click.echo(f"{name}: {found} ({spec.filename}, {state})")
     for d in wm.search_dirs():
         click.echo(f"search dir: {d}")
 
@@ -37,15 +45,25 @@ def weights_where() -> None:
     help="Download into DIR instead of the user cache.",
 )
 def weights_download(names: tuple[str, ...], target_dir: Path | None) -> None:
-    """Download (and verify) the official weights: syncnet, s3fd, or both by default."""
+    """Download (and verify) the official weights: syncnet, s3fd, or both by default.
+
+    Every file is tried even when one fails; the exit status is 1 if any did.
+    """
+    failed = 0
     for name in names or tuple(wm.REGISTRY):
-        existing = wm.find_weights(name) if target_dir is None else None
-        if existing is not None:
-            wm.verify_weights(existing, wm.REGISTRY[name])
-            click.echo(f"{name}: already present and verified at {existing}")
-            continue
-        res = wm.download_weights(name, target_dir)
-        click.echo(f"{name}: downloaded from {res.url} to {res.path}")
+        try:
+            existing = wm.find_weights(name) if target_dir is None else None
+            if existing is not None:
+                wm.verify_weights(existing, wm.REGISTRY[name])
+                click.echo(f"{name}: already present and verified at {existing}")
+                continue
+            res = wm.download_weights(name, target_dir)
+            click.echo(f"{name}: downloaded from {res.url} to {res.path}")
+        except SyncEvalError as exc:
+            click.echo(f"Error: {name}: {exc}", err=True)
+            failed += 1
+    if failed:
+        sys.exit(1)
 
 
 @weights.command("verify")

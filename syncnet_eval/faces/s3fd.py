@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ..constants import FACEDET_SCALE
 from ..errors import ConfigError, ModelWeightsError
-from ..models.state import key_mismatch
+from ..models.state import describe_checkpoint, key_mismatch
 from .base import check_frame_batch
 
 __all__ = [
@@ -189,6 +189,11 @@ def load_s3fd_state(
         ModelWeightsError: naming every missing, unexpected or mis-shaped key and ``source``.
     """
     problems = key_mismatch(net.state_dict(), state)
+    other = describe_checkpoint(state) if problems else None
+    if other is not None and not other.startswith("S3FD"):
+        raise ModelWeightsError(
+            f"{source}: these are {other}, not S3FD weights; pass sfd_face.pth as --s3fd-weights"
+        )
     if problems:
         raise ModelWeightsError(
             f"{source}: not an S3FD state dict with sfd_face.pth key names "

@@ -14,7 +14,14 @@ import torch
 
 from ..errors import ModelWeightsError
 
-__all__ = ["key_mismatch", "load_state_dict"]
+__all__ = ["describe_checkpoint", "key_mismatch", "load_state_dict"]
+
+# Key prefixes that give away which network a state dict belongs to.
+_NETWORK_KEYS = {
+    "SyncNet weights (syncnet_v2.model; --syncnet-weights)": ("netcnnaud.", "netcnnlip."),
+    "S3FD face detector weights (sfd_face.pth; --s3fd-weights)": ("vgg.", "L2Norm3_3"),
+    "a Light-ASD active-speaker checkpoint": ("model.visualEncoder", "model.audioEncoder"),
+}
 
 
 def _is_tensor_dict(obj: object) -> bool:
@@ -85,3 +92,11 @@ def key_mismatch(expected: Mapping[str, Any], given: Mapping[str, Any]) -> str |
     if misshaped:
         problems.append("mis-shaped keys: " + ", ".join(misshaped))
     return "; ".join(problems) or None
+
+
+def describe_checkpoint(keys: Mapping[str, Any]) -> str | None:
+    """Which known network a state dict is for, judged by its key names (``None``: unknown)."""
+    for what, prefixes in _NETWORK_KEYS.items():
+        if any(k.startswith(prefixes) for k in keys):
+            return what
+    return None

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelWeightsError
-from .state import key_mismatch
+from .state import describe_checkpoint, key_mismatch
 
 __all__ = ["SyncNet", "load_syncnet_state"]
 
@@ -111,5 +111,11 @@ def load_syncnet_state(model: SyncNet, state: Mapping[str, torch.Tensor], source
     given = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     problems = key_mismatch(expected, given)
     if problems:
+        other = describe_checkpoint(given)
+        if other is not None and not other.startswith("SyncNet"):
+            raise ModelWeightsError(
+                f"{source}: these are {other}, not SyncNet weights; pass syncnet_v2.model (or "
+                "your own SyncNet state dict) as --syncnet-weights"
+            )
         raise ModelWeightsError(f"{source}: not a SyncNet state dict ({problems})")
     model.load_state_dict(given, strict=False)

@@ -21,6 +21,7 @@ import contextlib
 from dataclasses import dataclass
 import hashlib
 import http.client
+import json
 import logging
 import os
 from pathlib import Path
@@ -43,9 +44,11 @@ __all__ = [
     "cache_dir",
     "download_weights",
     "find_weights",
+    "official_name",
     "resolve_weights",
     "search_dirs",
     "verify_weights",
+    "weights_sha256",
 ]
 
 logger = logging.getLogger(__name__)
@@ -216,16 +219,6 @@ def find_weights(name: str, *, cache: Path | None = None) -> Path | None:
     return None
 
 
-def _check_size(path: Path, spec: WeightSpec) -> None:
-    size = path.stat().st_size
-    if size != spec.size:
-        raise ModelWeightsError(
-            f"{path} is {size} bytes but the official {spec.filename} is {spec.size} bytes "
-            f"(truncated or a different file); delete it and run `syncnet-eval weights download`, "
-            f"or pass {_option(spec)} FILE to use another file on purpose"
-        )
-
-
 def resolve_weights(
     name: str,
     explicit: Path | None = None,
@@ -238,8 +231,8 @@ def resolve_weights(
 
     Args:
         name: registry key (``syncnet`` or ``s3fd``).
-        explicit: file given on the command line; used as is (no hash check), never replaced by
-            a fallback.
+        explicit: file given on the command line; used as is (not required to be the official
+            one; see :func:`official_name`), never replaced by a fallback.
         offline: never download; a missing file is an error.
         progress: show a tqdm download bar on stderr.
         target_dir: cache directory, searched after ``SYNCNET_EVAL_WEIGHTS`` and used as the
@@ -249,8 +242,9 @@ def resolve_weights(
         Path of an existing weight file.
 
     Raises:
-        ModelWeightsError: the explicit file does not exist, a found file has the wrong size, or
-            the file is missing and cannot be downloaded (offline or no network).
+        ModelWeightsError: the explicit file does not exist, a file found by lookup is not the
+            official one (size and sha256; the hash is cached by size and mtime), or the file
+            is missing and cannot be downloaded (offline or no network).
     """
     spec = _spec(name)
     if explicit is not None:
@@ -265,8 +259,8 @@ def resolve_weights(
         return path
     found = find_weights(name, cache=target_dir)
     if found is not None:
-        _check_size(found, spec)
-        logger.info("using %s weights from %s", name, found)
+        verify_weights(found, spec)
+        logger.info("using %s weights from %s (verified)", name, found)
         return found
     destination = target_dir if target_dir is not None else cache_dir()
     if offline:
@@ -290,10 +284,11 @@ def download_weights(
 ) -> DownloadResult:
     """Download, verify and atomically install an official weight file; report the URL used.
 
-    Each URL is tried in order (official first, then mirrors). The bytes stream into a hidden
-    ``.<filename>.*.part`` file in ``target_dir``; only a file with the official size and sha256 is
-    fsynced and renamed onto the final path, replacing any file there. On any failure or
-    interrupt the temporary file is removed and the final path is left untouched.
+    Each URL is tried in order (official first, then mirrors). Nothing is created on disk until
+    a server answers; then the bytes stream into a hidden ``.<filename>.*.part`` file in
+    ``target_dir`` (created if needed); only a file with the official size and sha256 is fsynced
+    and renamed onto the final path, replacing any file there. On any failure or interrupt the
+    temporary file is removed and the final path is left untouched.
 
     Args:
         name: registry key (``syncnet`` or ``s3fd``).
@@ -316,13 +311,6 @@ def download_weights(
     tried = tuple(urls) if urls is not None else spec.urls
     if not tried:
         raise ModelWeightsError(f"no download URL for {spec.filename} ({name} weights)")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ModelWeightsError(
-            f"cannot create weights directory {directory}: {_one_line(exc)}; set {WEIGHTS_ENV_VAR} "
-            f"or XDG_CACHE_HOME to a writable directory"
-        ) from exc
     failures: list[str] = []
     last_exc: BaseException | None = None
     for url in tried:
@@ -357,31 +345,10 @@ class _FetchFailure(Exception):
 def _download_to_temp(
     url: str, spec: WeightSpec, directory: Path, *, progress: bool, timeout_s: float
 ) -> Path:
-    """Stream ``url`` into a verified, fsynced temporary file in ``directory``; return its path."""
-    try:
-        # Not a with-block here: the name must outlive the handle for the rename.
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            dir=directory, delete=False, prefix="." + spec.filename + ".", suffix=".part"
-        )
-    except OSError as exc:
-        raise ModelWeightsError(
-            f"cannot write in weights directory {directory}: {_one_line(exc)}; set "
-            f"{WEIGHTS_ENV_VAR} or XDG_CACHE_HOME to a writable directory"
-        ) from exc
-    temp = Path(handle.name)
-    try:
-        with handle:
-            _stream(url, spec, handle, progress=progress, timeout_s=timeout_s)
-        return temp
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    """Stream ``url`` into a verified, fsynced temporary file in ``directory``; return its path.
 
-
-def _stream(
-    url: str, spec: WeightSpec, out: IO[bytes], *, progress: bool, timeout_s: float
-) -> None:
-    """Copy ``url`` into ``out``, hashing on the way; raise _FetchFailure on a bad transfer."""
+    The directory and the file are created only once the server has answered.
+    """
     try:
         request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
         response = urllib.request.urlopen(request, timeout=timeout_s)
@@ -389,39 +356,63 @@ def _stream(
         if isinstance(exc, urllib.error.HTTPError):
             exc.close()  # it holds the error response's socket
         raise _FetchFailure(_one_line(exc)) from exc
+    with response:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            # Not a with-block here: the name must outlive the handle for the rename.
+            handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
+                dir=directory, delete=False, prefix="." + spec.filename + ".", suffix=".part"
+            )
+        except OSError as exc:
+            raise ModelWeightsError(
+                f"cannot write in weights directory {directory}: {_one_line(exc)}; set "
+                f"{WEIGHTS_ENV_VAR} or XDG_CACHE_HOME to a writable directory"
+            ) from exc
+        temp = Path(handle.name)
+        try:
+            with handle:
+                _stream(response, spec, handle, progress=progress)
+            return temp
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
+
+def _stream(response: Any, spec: WeightSpec, out: IO[bytes], *, progress: bool) -> None:
+    """Copy ``response`` into ``out``, hashing on the way; raise _FetchFailure on a bad
+    transfer."""
     digest = hashlib.sha256()
     received = 0
-    with response:
-        length_header = response.headers.get("Content-Length")
-        expected_length = int(length_header) if length_header and length_header.isdigit() else None
-        with tqdm(
-            total=expected_length or spec.size,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=spec.filename,
-            file=sys.stderr,
-            disable=not progress,
-        ) as bar:
-            while True:
-                try:
-                    chunk = response.read(_CHUNK_BYTES)
-                except (OSError, http.client.HTTPException) as exc:
-                    raise _FetchFailure(
-                        f"connection lost after {received} bytes ({_one_line(exc)})"
-                    ) from exc
-                if not chunk:
-                    break
-                received += len(chunk)
-                if received > spec.size:
-                    # Stop early: an endless or wrong response must not fill the disk.
-                    raise _FetchFailure(
-                        f"size mismatch: server sent more than the expected {spec.size} bytes "
-                        f"(expected sha256 {spec.sha256})"
-                    )
-                _write(out, chunk)
-                digest.update(chunk)
-                bar.update(len(chunk))
+    length_header = response.headers.get("Content-Length")
+    expected_length = int(length_header) if length_header and length_header.isdigit() else None
+    with tqdm(
+        total=expected_length or spec.size,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=spec.filename,
+        file=sys.stderr,
+        disable=not progress,
+    ) as bar:
+        while True:
+            try:
+                chunk = response.read(_CHUNK_BYTES)
+            except (OSError, http.client.HTTPException) as exc:
+                raise _FetchFailure(
+                    f"connection lost after {received} bytes ({_one_line(exc)})"
+                ) from exc
+            if not chunk:
+                break
+            received += len(chunk)
+            if received > spec.size:
+                # Stop early: an endless or wrong response must not fill the disk.
+                raise _FetchFailure(
+                    f"size mismatch: server sent more than the expected {spec.size} bytes "
+                    f"(expected sha256 {spec.sha256})"
+                )
+            _write(out, chunk)
+            digest.update(chunk)
+            bar.update(len(chunk))
     # http.client does not raise when the peer closes before Content-Length; check it here.
     if expected_length is not None and received < expected_length:
         raise _FetchFailure(
@@ -475,7 +466,7 @@ def verify_weights(path: Path, spec: WeightSpec) -> None:
     path = Path(path)
     try:
         size = path.stat().st_size
-        actual = file_sha256(path)
+        actual = weights_sha256(path)
     except OSError as exc:
         raise ModelWeightsError(f"cannot read weights {path}: {_one_line(exc)}") from exc
     if size != spec.size or actual != spec.sha256:
@@ -484,3 +475,44 @@ def verify_weights(path: Path, spec: WeightSpec) -> None:
             f"({spec.size} bytes), got {actual} ({size} bytes); delete it and run "
             f"`syncnet-eval weights download`, or pass {_option(spec)} FILE to use it on purpose"
         )
+
+
+_VERIFIED_CACHE = "verified-sha256.json"
+
+
+def weights_sha256(path: Path) -> str:
+    """sha256 of a weight file, remembered by resolved path, size and mtime.
+
+    The record lives in the cache directory (``verified-sha256.json``); when it cannot be read
+    or written the hash is simply computed. A file that changes gets a new size or mtime and is
+    hashed again.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    st = os.stat(path)
+    key = os.path.realpath(path)
+    stamp = [st.st_size, st.st_mtime_ns]
+    record = cache_dir() / _VERIFIED_CACHE
+    try:
+        known = json.loads(record.read_text(encoding="utf-8"))
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(key)
+    if isinstance(entry, dict) and entry.get("stamp") == stamp and "sha256" in entry:
+        return str(entry["sha256"])
+    digest = file_sha256(path)
+    known[key] = {"stamp": stamp, "sha256": digest}
+    with contextlib.suppress(OSError):
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known, indent=1), encoding="utf-8")
+        os.replace(tmp, record)
+    return digest
+
+
+def official_name(sha256: str) -> str | None:
+    """The registry name (``syncnet``, ``s3fd``) of the official file with this hash, if any."""
+    return next((name for name, spec in REGISTRY.items() if spec.sha256 == sha256), None)

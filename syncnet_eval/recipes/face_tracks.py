@@ -19,7 +19,7 @@ encoded once, during detection, and read back by the crop pass. Nothing is left 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 import logging
 from pathlib import Path
@@ -49,18 +49,29 @@ from ..embed import SyncNetEmbedder
 from ..errors import DecodeError, InputError, NoFaceError, TooShortError
 from ..faces.base import FaceDetector
 from ..io import save_detections
+from ..reliability import frames_missing, ordered_flags
 from ..scenes import SceneCutDetector
-from ..scoring import aggregate_tracks
+from ..scoring import aggregate_tracks, selected_tracks
 from ..timing import Timer
 from ..tracking import Track, TrackingResult, interpolate_keyframes, track_scenes
 from ..types import TrackResult, VideoResult
-from .steps import check_audio_source, input_provenance, is_25fps, score_track, to_track_result
+from .steps import (
+    audio_flags,
+    check_audio_source,
+    input_provenance,
+    is_25fps,
+    offset_ms,
+    score_track,
+    to_track_result,
+    track_flags,
+)
 
 __all__ = [
     "FaceBoxes",
     "SceneList",
     "TrackCrop",
     "Transcoded",
+    "count_dump",
     "crop_tracks",
     "find_faces",
     "find_scenes",
@@ -82,10 +93,12 @@ class Transcoded:
     Attributes:
         avi: the transcode (in the temporary directory).
         audio: (L,) int16 at 16 kHz, with the MP3 encoder delay the reference has.
+        messages: errors the decoders reported (and concealed) while reading the input.
     """
 
     avi: Path
     audio: np.ndarray
+    messages: list[str]
 
 
 @dataclass(frozen=True)
@@ -123,8 +136,9 @@ class TrackCrop:
 def transcode(path: Path, workdir: Path, audio_path: Path | None = None) -> Transcoded:
     """``ffmpeg -i INPUT -qscale:v 2 -async 1 -r 25 video.avi``, then its audio without -async."""
     avi = workdir / "video.avi"
-    transcode_reference_avi(path, avi, audio_path)
-    return Transcoded(avi, read_audio(avi, async_resample=False))
+    messages: list[str] = []
+    transcode_reference_avi(path, avi, audio_path, messages=messages)
+    return Transcoded(avi, read_audio(avi, async_resample=False), messages)
 
 
 def find_scenes(avi: Path, config: PipelineConfig) -> SceneList:
@@ -145,19 +159,26 @@ def find_scenes(avi: Path, config: PipelineConfig) -> SceneList:
 
 
 def find_faces(
-    avi: Path, detector: FaceDetector, config: PipelineConfig, cache: JpegCache
+    avi: Path,
+    detector: FaceDetector,
+    config: PipelineConfig,
+    cache: JpegCache,
+    on_frames: Callable[[int], None] | None = None,
 ) -> FaceBoxes:
     """Detect faces on every frame of the q2 dump, or on every Nth (``detect_every``).
 
     Every JPEG of the dump is recorded into ``cache`` for the crop pass; with ``detect_every``
-    only the key frames are decoded, and boxes between them are interpolated.
+    only the key frames are decoded, and boxes between them are interpolated. ``on_frames`` is
+    told how many frames each detector batch covered (progress).
     """
+    advance = on_frames or (lambda n: None)
     every = config.detect_every
     jpegs = cache.record(iter_jpegs(avi, REFERENCE_QSCALE))
     if every == 1:
         dets: list[np.ndarray] = []
         for chunk in prefetch(decode_jpegs(jpegs, avi, _DETECT_CHUNK_FRAMES)):
             dets.extend(detector.detect(chunk))
+            advance(len(chunk))
         return FaceBoxes(dets, len(dets), detector.name)
     num_frames = 0
     last: bytes | None = None
@@ -175,6 +196,7 @@ def find_faces(
     for chunk in prefetch(chunked(key_frames(), _DETECT_CHUNK_FRAMES)):
         for d in detector.detect(chunk):
             keyed[len(keyed) * every] = d  # the k-th key frame is frame k * N
+        advance(len(chunk) * every)
     if last is not None and num_frames - 1 not in keyed:
         keyed[num_frames - 1] = detector.detect(decode_jpeg(last, avi)[None])[0]
     return FaceBoxes(interpolate_keyframes(keyed, num_frames), num_frames, detector.name)
@@ -234,8 +256,13 @@ def score_crops(
     timer: Timer,
     source: Path,
     save_crops: Path | None = None,
+    crops_name: str | None = None,
 ) -> list[TrackResult]:
-    """Score every crop video against its slice of the audio; tracks without audio are skipped."""
+    """Score every crop video against its slice of the audio; tracks without audio are skipped.
+
+    With ``save_crops``, each crop video is also kept, with its audio, as
+    ``save_crops/<crops_name>_<track>.avi`` (``crops_name`` defaults to the source's stem).
+    """
     results: list[TrackResult] = []
     for i, crop in enumerate(crops):
         tr, geom = crop.track, crop.geometry
@@ -244,7 +271,10 @@ def score_crops(
         ]
         if save_crops is not None:
             save_crop_video(
-                crop.video, track_audio, save_crops / f"{source.stem}_{i:05d}.avi", source=source
+                crop.video,
+                track_audio,
+                save_crops / f"{crops_name or source.stem}_{i:05d}.avi",
+                source=source,
             )
         frames = iter_frames(crop.video, jpeg_roundtrip=score_config.jpeg_roundtrip)
         try:
@@ -273,6 +303,7 @@ def score_crops(
                 tr.first_frame,
                 tr.last_frame,
                 scored.scores,
+                fps=FPS,
                 scene_index=tr.scene_index,
                 bbox=bbox,
                 smoothed_center_x=geom.center_x.tolist(),
@@ -295,6 +326,7 @@ def score_face_tracks(
     detections: list[np.ndarray] | None = None,
     save_detections_to: Path | None = None,
     save_crops: Path | None = None,
+    crops_name: str | None = None,
 ) -> VideoResult:
     """Score every face track of ``path`` (see the module docstring for the steps).
 
@@ -309,6 +341,7 @@ def score_face_tracks(
         detections: precomputed boxes per frame of the 25 fps stream, instead of a detector.
         save_detections_to: write the boxes used to this JSON file.
         save_crops: write each track's crop video (with audio) into this directory.
+        crops_name: name of the crop videos there (see :func:`score_crops`).
 
     Returns:
         ``ok`` with every track's numbers, or ``no_face``/``too_short`` with the reason (and the
@@ -332,12 +365,12 @@ def score_face_tracks(
         with timer.stage("scenes"):
             scenes = find_scenes(media.avi, cfg)
         cache = JpegCache(workdir / "frames.mjpeg")
-        with timer.stage("detection"):
+        with timer.stage("detection", total=_expected_frames(info)):
             if detections is not None:
                 boxes = FaceBoxes(detections, len(detections), "injected")
-                warnings += _detections_length_warnings(path, boxes, scenes)
+                _check_detections_length(path, boxes, count_dump(media.avi, cache))
             elif detector is not None:
-                boxes = find_faces(media.avi, detector, cfg, cache)
+                boxes = find_faces(media.avi, detector, cfg, cache, on_frames=timer.advance)
             else:
                 raise ValueError("the face-track recipe needs a detector or detections")
             if save_detections_to is not None:
@@ -368,6 +401,7 @@ def score_face_tracks(
                     path=str(path),
                     status=err.status,
                     reason=str(err),
+                    reason_code=err.code,
                     recipe=RECIPE,
                     scenes=scene_lists,
                     warnings=warnings,
@@ -382,6 +416,7 @@ def score_face_tracks(
             timer=timer,
             source=path,
             save_crops=save_crops,
+            crops_name=crops_name,
         )
     warnings += _source_length_warnings(path, info)
     if not tracks:
@@ -395,6 +430,17 @@ def score_face_tracks(
             provenance=provenance,
         )
     offset, lse_d, lse_c = aggregate_tracks(tracks, cfg.aggregate)
+    selected = selected_tracks(tracks, cfg.aggregate)
+    flags = track_flags(selected, score_config.vshift)
+    flags |= audio_flags(media.audio)
+    if media.messages or frames_missing(scenes.num_frames, info.num_frames, info.fps):
+        flags.add("decode_incomplete")
+        warnings.append(
+            f"{path}: incomplete decode ({scenes.num_frames} frames at 25 fps from "
+            f"{info.num_frames or 'an unknown number of'} declared at {info.fps} fps"
+            + (f"; the decoder reported: {media.messages[-1]}" if media.messages else "")
+            + "); the numbers may not describe it"
+        )
     return VideoResult(
         path=str(path),
         status="ok",
@@ -408,17 +454,34 @@ def score_face_tracks(
         scenes=scene_lists,
         warnings=warnings,
         provenance=provenance,
+        flags=ordered_flags(flags),
+        av_offset_ms=offset_ms(offset, FPS),
+        selected_track=selected[0].index if len(selected) == 1 else None,
     )
 
 
-def _detections_length_warnings(path: Path, boxes: FaceBoxes, scenes: SceneList) -> list[str]:
-    # The dump can hold one or two frames more than OpenCV decodes (spec 1.2).
-    if scenes.num_frames <= boxes.num_frames <= scenes.num_frames + 2:
-        return []
-    return [
-        f"{path}: the detections cover {boxes.num_frames} frames but the 25 fps stream has "
-        f"about {scenes.num_frames}; boxes may not line up with the frames"
-    ]
+def _expected_frames(info: MediaInfo) -> int | None:
+    """About how many frames the 25 fps stream of ``info`` has (for progress)."""
+    if info.num_frames and info.fps:
+        return round(info.num_frames * FPS / info.fps)
+    return round(info.duration_s * FPS) if info.duration_s else None
+
+
+def count_dump(avi: Path, cache: JpegCache) -> int:
+    """Frames of the q2 JPEG dump (the frames detections index), recorded into ``cache`` for
+    the crop pass (so the dump is not made twice)."""
+    return sum(1 for _ in cache.record(iter_jpegs(avi, REFERENCE_QSCALE)))
+
+
+def _check_detections_length(path: Path, boxes: FaceBoxes, num_frames: int) -> None:
+    """Injected boxes must index the q2 dump frame for frame (the reference's detections do:
+    one list per dumped JPEG)."""
+    if boxes.num_frames != num_frames:
+        raise InputError(
+            f"{path}: the detections cover {boxes.num_frames} frames but its 25 fps stream has "
+            f"{num_frames}; they were made for another video or another frame rate (save them "
+            "with --save-detections from the same video)"
+        )
 
 
 def _no_track_error(
@@ -432,7 +495,8 @@ def _no_track_error(
     if tracking.num_rejected_small and not tracking.longest_rejected:
         return NoFaceError(
             f"{path}: faces too small: largest track's mean face size "
-            f"{tracking.largest_rejected_face_px:.0f} px <= --min-face-size {cfg.min_face_size}"
+            f"{tracking.largest_rejected_face_px:.0f} px <= --min-face-size {cfg.min_face_size}",
+            code="faces_too_small",
         )
     longest = tracking.longest_rejected
     if not longest and tracking.skipped_scenes:

@@ -21,17 +21,21 @@ from ..constants import FPS, SAMPLE_RATE_HZ, WINDOW_FRAMES
 from ..decode import MediaInfo, prefetch, probe_audio_file
 from ..embed import SyncNetEmbedder, max_windows_for_audio, num_windows
 from ..errors import NoAudioError, TooShortError
+from ..reliability import SILENCE_DBFS, audio_level_dbfs, min_reliable_windows
 from ..scoring import OffsetScores, score_offsets
 from ..timing import Timer
 from ..types import TrackResult
 
 __all__ = [
     "ScoredTrack",
+    "audio_flags",
     "check_audio_source",
     "input_provenance",
     "is_25fps",
+    "offset_ms",
     "score_track",
     "to_track_result",
+    "track_flags",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,12 +50,14 @@ class ScoredTrack:
 
 
 class _FrameCounter:
-    def __init__(self) -> None:
+    def __init__(self, timer: Timer) -> None:
         self.total = 0
+        self._timer = timer
 
     def count(self, chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for chunk in chunks:
             self.total += len(chunk)
+            self._timer.advance(len(chunk))
             yield chunk
 
 
@@ -84,9 +90,9 @@ def score_track(
     """
     with timer.stage("mfcc"):
         cc = mfcc(audio)
-    counter = _FrameCounter()
+    counter = _FrameCounter(timer)
     stream = timer.wrap("decode", prefetch(frames))
-    with timer.stage("embeddings"):
+    with timer.stage("embeddings", total=expected_frames):
         expected = expected_frames - (WINDOW_FRAMES - 1) if expected_frames else None
         lips = embedder.embed_lips(
             counter.count(stream),
@@ -107,9 +113,10 @@ def score_track(
 
 
 def to_track_result(
-    index: int, first: int, last: int, scores: OffsetScores, **extra: Any
+    index: int, first: int, last: int, scores: OffsetScores, *, fps: float, **extra: Any
 ) -> TrackResult:
-    """A :class:`TrackResult` from a track's frame span and its scores."""
+    """A :class:`TrackResult` from a track's frame span, its scores and the scored frame rate
+    (which turns frames into seconds of the original video)."""
     return TrackResult(
         index=index,
         first_frame=first,
@@ -120,8 +127,27 @@ def to_track_result(
         num_windows=scores.num_windows,
         dist_by_shift=[float(x) for x in scores.dist_by_shift],
         framewise_conf=[float(x) for x in scores.framewise_conf],
+        start_s=first / fps,
+        end_s=(last + 1) / fps,
+        framewise_time_s=[(first + i) / fps for i in range(scores.num_windows)],
         **extra,
     )
+
+
+def offset_ms(av_offset: float, fps: float) -> float:
+    """An AV offset in frames of a ``fps`` stream, in milliseconds (same sign)."""
+    return round(1000.0 * av_offset / fps, 3)
+
+
+def track_flags(tracks: Iterable[TrackResult], vshift: int) -> set[str]:
+    """``few_windows`` when any of ``tracks`` (those the numbers come from) has too few."""
+    limit = min_reliable_windows(vshift)
+    return {"few_windows"} if any(t.num_windows < limit for t in tracks) else set()
+
+
+def audio_flags(audio: np.ndarray) -> set[str]:
+    """``silent_audio`` when ``audio`` is below the silence level."""
+    return {"silent_audio"} if audio_level_dbfs(audio) < SILENCE_DBFS else set()
 
 
 def check_audio_source(path: Path, info: MediaInfo, audio_path: Path | None) -> None:

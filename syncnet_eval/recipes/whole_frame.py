@@ -21,11 +21,21 @@ from ..decode import MediaInfo, iter_frames, probe_media, read_audio
 from ..embed import SyncNetEmbedder
 from ..errors import InputError
 from ..models.syncnet import LIP_MAX_SIDE_PX, LIP_MIN_SIDE_PX
+from ..reliability import frames_missing, ordered_flags
 from ..timing import Timer
 from ..types import VideoResult
-from .steps import check_audio_source, input_provenance, is_25fps, score_track, to_track_result
+from .steps import (
+    audio_flags,
+    check_audio_source,
+    input_provenance,
+    is_25fps,
+    offset_ms,
+    score_track,
+    to_track_result,
+    track_flags,
+)
 
-__all__ = ["WHOLE_FRAME_RECIPES", "score_whole_frames"]
+__all__ = ["WHOLE_FRAME_RECIPES", "resize_224", "score_whole_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -47,39 +57,47 @@ def score_whole_frames(
         path: the video.
         recipe: ``direct`` or ``wav2lip-lrs``.
         embedder: SyncNet on its device.
-        score_config: scoring settings.
+        score_config: scoring settings (``fps`` converts the video to 25 fps first).
         timer: where the stage times go.
         audio_path: score against this file's audio instead of the video's own.
 
     Returns:
-        An ``ok`` result with one track (the whole frame).
+        An ``ok`` result with one track (the whole frame) and its reliability flags.
 
     Raises:
         InputError: (or a subclass) when the input cannot be scored.
     """
     if recipe not in WHOLE_FRAME_RECIPES:
         raise ValueError(f"not a whole-frame recipe: {recipe!r}")
+    messages: list[str] = []
     with timer.stage("decode"):
         info = probe_media(path)
         if recipe == "direct":
             _check_lip_size(path, info)
         check_audio_source(path, info, audio_path)
-        warnings = _fps_warnings(path, info)
-        audio = read_audio(audio_path or path)
-    frames = iter_frames(path, jpeg_roundtrip=score_config.jpeg_roundtrip)
-    if recipe == "wav2lip-lrs":
-        frames = map(_resize_224, frames)  # in the decode thread: only 224 px is queued
-    scored = score_track(
-        embedder,
-        frames,
-        audio,
-        vshift=score_config.vshift,
-        timer=timer,
-        source=path,
-        expected_frames=info.num_frames,
+        audio = read_audio(audio_path or path, messages=messages)
+    converted = score_config.fps is not None
+    fps = float(score_config.fps or info.fps or FPS)  # the rate of the frames scored
+    frames = iter_frames(
+        path, jpeg_roundtrip=score_config.jpeg_roundtrip, fps=score_config.fps, messages=messages
     )
-    warnings += _length_warnings(path, scored.num_frames, audio.size)
-    track = to_track_result(0, 0, scored.num_frames - 1, scored.scores)
+    if recipe == "wav2lip-lrs":
+        frames = map(resize_224, frames)  # in the decode thread: only 224 px is queued
+    expected = round(info.num_frames * fps / info.fps) if info.num_frames and info.fps else None
+    scored = score_track(
+        embedder, frames, audio, vshift=score_config.vshift, timer=timer, source=path,
+        expected_frames=expected,
+    )  # fmt: skip
+    track = to_track_result(0, 0, scored.num_frames - 1, scored.scores, fps=fps)
+    flags = track_flags([track], score_config.vshift) | audio_flags(audio)
+    warnings = _length_warnings(path, scored.num_frames, fps, audio.size)
+    if not converted and not is_25fps(info):
+        flags.add("non_25fps")
+        warnings += _fps_warnings(path, info)
+    declared_fps = info.fps if converted else None  # the container counts native frames
+    if messages or frames_missing(scored.num_frames, info.num_frames, declared_fps):
+        flags.add("decode_incomplete")
+        warnings += _decode_warnings(path, scored.num_frames, info, messages)
     return VideoResult(
         path=str(path),
         status="ok",
@@ -92,12 +110,19 @@ def score_whole_frames(
         tracks=[track],
         warnings=warnings,
         provenance=input_provenance(
-            info, num_frames=scored.num_frames, samples=audio.size, audio_path=audio_path
-        ),
+            info,
+            num_frames=scored.num_frames,
+            samples=audio.size,
+            audio_path=audio_path,
+            scored_fps=fps,
+        ),  # fmt: skip
+        flags=ordered_flags(flags),
+        av_offset_ms=offset_ms(track.av_offset, fps),
+        selected_track=0,
     )
 
 
-def _resize_224(chunk: np.ndarray) -> np.ndarray:
+def resize_224(chunk: np.ndarray) -> np.ndarray:
     """Wav2Lip's ``cv2.resize(img, (224, 224))`` (INTER_LINEAR) on every frame."""
     if chunk.shape[1:3] == (LIP_SIZE_PX, LIP_SIZE_PX):
         return chunk
@@ -118,23 +143,32 @@ def _check_lip_size(path: Path, info: MediaInfo) -> None:
 
 
 def _fps_warnings(path: Path, info: MediaInfo) -> list[str]:
-    if is_25fps(info):
-        return []
     msg = (
         f"{path}: video is {info.fps or 'unknown'} fps, not {FPS}; scored unconverted as the "
-        "reference does (numbers are not meaningful; use --recipe syncnet-pipeline to convert)"
+        "reference does (numbers are not meaningful; use --fps 25 to convert it first)"
     )
     log.warning(msg)
     return [msg]
 
 
-def _length_warnings(path: Path, n_frames: int, n_samples: int) -> list[str]:
-    video_s, audio_s = n_frames / FPS, n_samples / SAMPLE_RATE_HZ
-    if abs(video_s - audio_s) <= 1 / FPS:
+def _length_warnings(path: Path, n_frames: int, fps: float, n_samples: int) -> list[str]:
+    video_s, audio_s = n_frames / fps, n_samples / SAMPLE_RATE_HZ
+    if abs(video_s - audio_s) <= 1 / fps:
         return []
     msg = (
         f"{path}: audio ({audio_s:.3f} s) and video ({video_s:.3f} s) lengths differ by more "
         "than one frame; windows beyond the shorter one are not scored"
     )
+    log.warning(msg)
+    return [msg]
+
+
+def _decode_warnings(path: Path, n_frames: int, info: MediaInfo, messages: list[str]) -> list[str]:
+    parts = []
+    if info.num_frames:
+        parts.append(f"{n_frames} frames decoded of {info.num_frames} declared")
+    if messages:
+        parts.append(f"the decoder reported: {messages[-1]}")
+    msg = f"{path}: incomplete decode ({'; '.join(parts)}); the numbers may not describe it"
     log.warning(msg)
     return [msg]

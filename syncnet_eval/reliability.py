@@ -1,0 +1,96 @@
+"""Reliability flags: conditions under which a record's numbers look fine and are not.
+
+Every record carries ``flags``, a list of these names (empty when clean). The names are a
+contract, documented in the README:
+
+- ``few_windows``: fewer windows than :func:`min_reliable_windows` (the offset search's median
+  shift pairs too many of them with the zero padding beyond the audio's ends, which inflates
+  LSE-C: scripts/studies/study_few_windows.py);
+- ``silent_audio``: the audio that was scored is below :data:`SILENCE_DBFS` (nothing to sync to);
+- ``non_25fps``: a whole-frame recipe scored a video that is not at 25 fps without converting it
+  (SyncNet's windows then span the wrong time; ``--fps 25`` converts);
+- ``decode_incomplete``: fewer frames decoded than the container declares, or the decoder
+  reported damage it concealed.
+
+Summaries, ``check`` and ``compare`` leave flagged videos out of their means by default (and
+count them); ``--include-flagged`` keeps them. Whether the weights are the official ones is a
+property of the run, not of a video: it is in ``provenance`` and never a flag.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, get_args
+
+import numpy as np
+
+from .constants import FPS
+
+__all__ = [
+    "FLAGS",
+    "FLAG_HELP",
+    "Flag",
+    "SILENCE_DBFS",
+    "audio_level_dbfs",
+    "frames_missing",
+    "min_reliable_windows",
+    "ordered_flags",
+]
+
+Flag = Literal["few_windows", "silent_audio", "non_25fps", "decode_incomplete"]
+FLAGS: tuple[Flag, ...] = get_args(Flag)
+FLAG_HELP: dict[Flag, str] = {
+    "few_windows": "too few windows for the offset search (LSE-C inflated by zero padding)",
+    "silent_audio": "the audio is silent (below -60 dBFS)",
+    "non_25fps": "not 25 fps and scored unconverted (use --fps 25)",
+    "decode_incomplete": "frames missing or damage concealed by the decoder",
+}
+
+# The median of the 31 mean distances comes from the shift |k - vshift| = ceil(vshift / 2)
+# (8 frames at vshift 15), which pairs that many of the N windows with zero vectors, and a
+# zero vector is far from every embedding: the padding adds about K / N to LSE-C. Measured on
+# cuts of the 24 shared clips (scripts/studies/study_few_windows.py), K is about 950 in the
+# parity weights' realistic-scale distances: at 100 windows (4.2 s) the padding alone adds
+# ~9.6, a well-synced clip's whole LSE-C (the demo clip: 10.0 with the official weights).
+# Below that the number says more about the clip's length than about its sync. In terms of
+# the search range: the median shift may pair at most 8 % of the windows with padding.
+MEDIAN_SHIFT_MAX_PADDED = 0.08
+# Audio quieter than this (RMS over the scored samples, full scale = 32768) is silent: a quiet
+# room's noise floor in a real recording is around -60 to -50 dBFS; digital silence is -inf.
+SILENCE_DBFS = -60.0
+# Decoded frames may fall short of the container's count by this much before it is a flag
+# (containers round durations; the 25 fps transcode may drop or repeat a frame at the ends).
+MISSING_FRAMES_TOLERANCE = 2
+
+
+def min_reliable_windows(vshift: int) -> int:
+    """Fewest windows whose offset search is not dominated by the zero padding (100 at 15)."""
+    return math.ceil(math.ceil(vshift / 2) / MEDIAN_SHIFT_MAX_PADDED)
+
+
+def audio_level_dbfs(samples: np.ndarray) -> float:
+    """RMS level of int16-scaled samples in dBFS (``-inf`` for digital silence or no samples)."""
+    if samples.size == 0:
+        return float("-inf")
+    rms = float(np.sqrt(np.mean(np.square(samples.astype(np.float64)))))
+    return 20.0 * math.log10(rms / 32768.0) if rms > 0 else float("-inf")
+
+
+def frames_missing(decoded: int, declared: int | None, declared_fps: float | None = None) -> bool:
+    """Whether clearly fewer frames were decoded than the container declares.
+
+    Args:
+        decoded: frames decoded (at the rate that was scored).
+        declared: the container's frame count (or ``None`` when it has none).
+        declared_fps: rate of ``declared`` when it differs from the scored 25 fps stream
+            (the count is then converted).
+    """
+    if not declared:
+        return False
+    expected = declared if declared_fps is None else declared * FPS / declared_fps
+    return decoded < expected - MISSING_FRAMES_TOLERANCE
+
+
+def ordered_flags(flags: set[str] | list[str]) -> list[str]:
+    """Flags in the documented order, without duplicates."""
+    return [f for f in FLAGS if f in flags]
