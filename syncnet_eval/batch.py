@@ -62,6 +62,11 @@ from .types import Status, VideoResult
 
 __all__ = [
     "BatchConfig",
+    "ResolvedRun",
+    "Scorer",
+    "crops_names",
+    "precheck",
+    "prepare_run",
     "BatchRecord",
     "BatchEvent",
     "BatchOutcome",
@@ -120,15 +125,21 @@ class _RunKey:
 
 
 @dataclass(frozen=True)
-class _Resolved:
-    """Weights found (or downloaded) once by the parent and handed to every worker."""
+class ResolvedRun:
+    """What every engine's workers share: the weights, found (or downloaded) once by the
+    parent, and the configuration hash every record carries."""
 
     syncnet_weights: Path
     s3fd_weights: Path | None
     config_hash: str
 
 
-def _resolve(config: BatchConfig, progress: bool) -> _Resolved:
+def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
+    """Find (or download) the weights once and hash the configuration, before any scoring.
+
+    Raises:
+        ModelWeightsError: weights missing, not the official file (lookup), or unloadable.
+    """
     syncnet = wm.resolve_weights(
         "syncnet", config.syncnet_weights, offline=config.offline, progress=progress
     )
@@ -154,7 +165,7 @@ def _resolve(config: BatchConfig, progress: bool) -> _Resolved:
         )
     key = _RunKey(config.recipe, syncnet_sha, s3fd_sha, detections_sha)
     digest = config_hash(config.score_config, config.pipeline_config, key)
-    return _Resolved(syncnet, s3fd, digest)
+    return ResolvedRun(syncnet, s3fd, digest)
 
 
 # -- records ----------------------------------------------------------------------------------
@@ -231,10 +242,12 @@ class BatchOutcome:
 # -- scoring ----------------------------------------------------------------------------------
 
 
-class _Scorer:
-    """One pipeline (models loaded once) scoring ``BatchInput``s."""
+class Scorer:
+    """One pipeline (models loaded once) scoring ``BatchInput``s: the per-input function every
+    engine runs (the local engine in this process or in its workers, the Ray engine in its
+    actors). :meth:`score` never raises for a bad input; it returns its record's result."""
 
-    def __init__(self, config: BatchConfig, resolved: _Resolved) -> None:
+    def __init__(self, config: BatchConfig, resolved: ResolvedRun) -> None:
         self.config = config
         self.pipe = SyncPipeline(
             config.score_config,
@@ -280,7 +293,7 @@ def crops_names(inputs: Sequence[BatchInput]) -> list[str]:
     return names
 
 
-def _precheck(item: BatchInput, recipe: str) -> VideoResult | None:
+def precheck(item: BatchInput, recipe: str) -> VideoResult | None:
     """Record inputs that cannot be tried (discovery errors) and refuse FIFOs, sockets and
     devices up front: opening one can block forever."""
     if item.error is not None:
@@ -310,7 +323,7 @@ _FATAL_ERRORS: dict[str, type[SyncEvalError]] = {
 def _worker_main(
     conn: Connection,
     config: BatchConfig,
-    resolved: _Resolved,
+    resolved: ResolvedRun,
     threads: int,
     log_level: int | None,
     workdir: str,
@@ -332,7 +345,7 @@ def _worker_main(
         pkg.propagate = False
     try:
         torch.set_num_threads(threads)
-        scorer = _Scorer(config, resolved)
+        scorer = Scorer(config, resolved)
     except SyncEvalError as exc:
         conn.send(("fatal", type(exc).__name__, str(exc)))
         return
@@ -382,7 +395,7 @@ class _Worker:
         self,
         ctx: Any,
         config: BatchConfig,
-        resolved: _Resolved,
+        resolved: ResolvedRun,
         threads: int,
         log_level: int | None,
     ) -> None:
@@ -465,7 +478,7 @@ class _Pool:
     def __init__(
         self,
         config: BatchConfig,
-        resolved: _Resolved,
+        resolved: ResolvedRun,
         workers: int,
         timeout_s: float | None,
         log_level: int | None,
@@ -556,10 +569,10 @@ class _Pool:
 def _inprocess_results(
     jobs: list[tuple[int, BatchInput]],
     config: BatchConfig,
-    resolved: _Resolved,
+    resolved: ResolvedRun,
     stage_hook: StageHook | None,
 ) -> Iterator[tuple[int, VideoResult]]:
-    scorer = _Scorer(config, resolved)
+    scorer = Scorer(config, resolved)
     for index, item in jobs:
         yield index, scorer.score(item, stage_hook)
 
@@ -663,7 +676,7 @@ def _run_locked(
     download_progress: bool,
     stage_hook: StageHook | None,
 ) -> BatchOutcome:
-    resolved = _resolve(config, download_progress)
+    resolved = prepare_run(config, download_progress)
     digest = resolved.config_hash
     if config.save_crops is not None:
         inputs = [
@@ -765,7 +778,7 @@ def _sigterm_stops_the_batch() -> Iterator[None]:
 def _score_jobs(
     jobs: list[tuple[int, BatchInput]],
     config: BatchConfig,
-    resolved: _Resolved,
+    resolved: ResolvedRun,
     workers: int,
     timeout_s: float | None,
     worker_log_level: int | None,
@@ -778,7 +791,7 @@ def _score_jobs(
     """
     to_score: list[tuple[int, BatchInput]] = []
     for i, item in jobs:
-        failure = _precheck(item, config.recipe)
+        failure = precheck(item, config.recipe)
         if failure is not None:
             yield i, failure
         else:

@@ -11,12 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 import json
 import math
-from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from .errors import InputError
-from .io import read_jsonl
 from .stats import (
     BatchSummary,
     GroupSummary,
@@ -36,7 +33,6 @@ __all__ = [
     "configuration_differences",
     "configurations",
     "counts_line",
-    "load_results",
     "mixed_configuration_warning",
     "run_checks",
     "comparison_markdown",
@@ -44,41 +40,6 @@ __all__ = [
 
 # No "|" in labels: they go into Markdown table cells.
 _METRIC_LABEL = {"lse_d": "LSE-D", "lse_c": "LSE-C", "abs_offset": "abs offset"}
-
-
-def load_results(path: Path) -> list[VideoResult]:
-    """Read a results JSON document or a JSONL log.
-
-    For a JSONL log the last record of each input (by ``input_identity`` path, else ``id`` and
-    path) wins, so a log that accumulated re-scored inputs still counts each input once.
-
-    Raises:
-        InputError: the file is missing, unreadable or not a results file.
-    """
-    path = Path(path)
-    try:
-        if path.suffix.lower() == ".jsonl":
-            if not path.is_file():
-                raise FileNotFoundError(str(path))
-            latest: dict[str, dict[str, Any]] = {}
-            for rec in read_jsonl(path):
-                ident = rec.get("input_identity") or {}
-                key = json.dumps([ident.get("path") or rec.get("path"), rec.get("id")])
-                latest.pop(key, None)
-                latest[key] = rec
-            return [VideoResult.from_dict(r) for r in latest.values()]
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        records = doc["results"] if isinstance(doc, dict) else None
-        if not isinstance(records, list):
-            raise ValueError("no 'results' list")
-        return [VideoResult.from_dict(r) for r in records]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it ({exc})") from exc
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(
-            f"{path}: not a syncnet-eval results file (.json from 'score -o' or its .jsonl log): "
-            f"{exc}"
-        ) from exc
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import InputError, OutputError
 from .stats import BatchSummary
-from .types import SCHEMA_VERSION, VideoResult
+from .types import SCHEMA_VERSION, TrackResult, VideoResult
 from .version import __version__
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "file_sha256",
     "jsonl_line",
     "load_detections",
+    "load_results",
     "read_jsonl",
     "results_document",
     "save_detections",
@@ -380,3 +381,93 @@ class LogLock:
         if self._fd is not None:
             os.close(self._fd)  # releases the lock
             self._fd = None
+
+
+def load_results(path: Path) -> list[VideoResult]:
+    """Read results back: a JSON document from ``score -o``, its JSONL log, or its CSV.
+
+    For a JSONL log the last record of each input (by ``input_identity`` path, else ``id`` and
+    path) wins, so a log that accumulated re-scored inputs still counts each input once. A CSV
+    (one row per video, or ``--per-track`` rows) gives the video-level fields and, per track,
+    its numbers without the per-shift curves.
+
+    Raises:
+        InputError: the file is missing, unreadable or not a results file.
+    """
+    path = Path(path)
+    try:
+        suffix = path.suffix.lower()
+        if suffix == ".jsonl":
+            if not path.is_file():
+                raise FileNotFoundError(str(path))
+            latest: dict[str, dict[str, Any]] = {}
+            for rec in read_jsonl(path):
+                ident = rec.get("input_identity") or {}
+                key = json.dumps([ident.get("path") or rec.get("path"), rec.get("id")])
+                latest.pop(key, None)
+                latest[key] = rec
+            return [VideoResult.from_dict(r) for r in latest.values()]
+        if suffix == ".csv":
+            return _results_from_csv(path)
+        doc = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))
+        records = doc["results"] if isinstance(doc, dict) else None
+        if not isinstance(records, list):
+            raise ValueError("no 'results' list")
+        return [VideoResult.from_dict(r) for r in records]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read it ({exc})") from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(
+            f"{path}: not a syncnet-eval results file (.json from 'score -o', its .jsonl log or "
+            f"its .csv): {exc}"
+        ) from exc
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text not in ("", None) else None
+
+
+def _results_from_csv(path: Path) -> list[VideoResult]:
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    if rows and "status" not in rows[0]:
+        raise ValueError("no 'status' column")
+    videos: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in rows:
+        videos.setdefault((row["path"], row.get("id", "")), []).append(row)
+    return [_result_from_rows(group) for group in videos.values()]
+
+
+def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
+    row = rows[0]
+    offset = _number(row.get("av_offset", ""))
+    tracks = [
+        TrackResult(
+            index=int(r["track_index"]), first_frame=int(r["track_first_frame"]),
+            last_frame=int(r["track_last_frame"]), av_offset=int(r["track_av_offset"]),
+            lse_d=float(r["track_lse_d"]), lse_c=float(r["track_lse_c"]),
+            num_windows=int(r["track_num_windows"]), dist_by_shift=[], framewise_conf=[],
+            start_s=_number(r.get("track_start_s", "")), end_s=_number(r.get("track_end_s", "")),
+        )
+        for r in rows
+        if r.get("track_index")
+    ]  # fmt: skip
+    selected = row.get("selected_track", "")
+    return VideoResult(
+        path=row["path"],
+        status=row["status"],  # type: ignore[arg-type]  # checked by VideoResult
+        reason=row.get("reason") or None,
+        recipe=row.get("recipe", ""),
+        av_offset=None if offset is None else (int(offset) if offset.is_integer() else offset),
+        lse_d=_number(row.get("lse_d", "")),
+        lse_c=_number(row.get("lse_c", "")),
+        aggregate=row.get("aggregate") or None,
+        tracks=tracks,
+        warnings=[w for w in row.get("warnings", "").split(" | ") if w],
+        id=row.get("id") or None,
+        group=row.get("group") or None,
+        flags=row.get("flags", "").split(),
+        reason_code=row.get("reason_code") or None,
+        av_offset_ms=_number(row.get("av_offset_ms", "")),
+        selected_track=int(selected) if selected else None,
+    )

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 import numpy as np
 import pytest
 
-from syncnet_eval.checks import Thresholds, load_results, run_checks
+from syncnet_eval.checks import Thresholds, run_checks
 from syncnet_eval.cli import cli
-from syncnet_eval.io import JsonlLog, write_results
+from syncnet_eval.io import JsonlLog, load_results, write_results
 from syncnet_eval.stats import bootstrap_mean_ci, describe, pair_results, summarize
-from syncnet_eval.types import VideoResult
+from syncnet_eval.types import TrackResult, VideoResult
 
 
 def _ok(path: str, lse_c: float, lse_d: float, offset: int = 0, **kw: Any) -> VideoResult:
@@ -388,3 +388,41 @@ def test_flagged_videos_are_counted_and_left_out_of_checks_unless_included(
     summary = summarize(results)
     assert (summary.num_ok, summary.num_scored, summary.num_flagged) == (2, 1, 1)
     assert summary.lse_c.mean == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("per_track", [False, True])
+def test_results_csv_reads_back(tmp_path: Path, per_track: bool) -> None:
+    track = TrackResult(
+        index=0, first_frame=0, last_frame=99, av_offset=-2, lse_d=7.25, lse_c=3.5,
+        num_windows=95, dist_by_shift=[8.0] * 31, framewise_conf=[1.0] * 95, start_s=0.0,
+        end_s=4.0,
+    )  # fmt: skip
+    results = [
+        _ok(
+            "a b.mp4",
+            3.5,
+            7.25,
+            -2,
+            id="a",
+            group="g",
+            tracks=[track],
+            flags=["few_windows"],
+            av_offset_ms=-80.0,
+            selected_track=0,
+            warnings=["w1", "w2"],
+        ),  # fmt: skip
+        _bad("c.mp4", "no_face", reason_code="faces_too_small"),
+    ]
+    path = tmp_path / "r.csv"
+    write_results(path, results, per_track=per_track)
+    back = load_results(path)
+    assert [(r.path, r.status, r.id, r.group) for r in back] == [
+        ("a b.mp4", "ok", "a", "g"),
+        ("c.mp4", "no_face", None, None),
+    ]
+    a, c = back
+    assert (a.av_offset, a.lse_d, a.lse_c, a.av_offset_ms) == (-2, 7.25, 3.5, -80.0)
+    assert a.flags == ["few_windows"] and a.warnings == ["w1", "w2"] and a.selected_track == 0
+    assert c.reason_code == "faces_too_small" and c.lse_c is None
+    if per_track:
+        assert [(t.index, t.lse_c, t.num_windows, t.end_s) for t in a.tracks] == [(0, 3.5, 95, 4.0)]

@@ -13,12 +13,11 @@ from ..checks import (
     comparison_markdown,
     configuration_differences,
     configurations,
-    load_results,
     mixed_configuration_warning,
     run_checks,
 )
 from ..errors import InputError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, load_results
 from ..stats import pair_results, summarize
 from ..types import VideoResult
 from .app import InputFileError
