@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 import contextlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -20,7 +20,32 @@ from .constants import (
 )
 from .models.syncnet import SyncNet
 
-__all__ = ["SyncNetEmbedder", "lip_stream_2d", "max_windows_for_audio", "num_windows"]
+__all__ = [
+    "Embedder",
+    "SyncNetEmbedder",
+    "lip_stream_2d",
+    "max_windows_for_audio",
+    "num_windows",
+]
+
+
+class Embedder(Protocol):
+    """What the recipes need from a model: embeddings of lip windows and of audio windows whose
+    distances rank AV alignments (SyncNet's :class:`SyncNetEmbedder`, or a test double whose
+    embeddings carry a known signal)."""
+
+    def embed_lips(
+        self,
+        chunks: Iterable[np.ndarray],
+        max_windows: int | None = None,
+        expected_windows: int | None = None,
+    ) -> torch.Tensor:
+        """(W, D) embeddings of the 5-frame windows of (n, H, W, 3) uint8 BGR frame chunks."""
+        ...
+
+    def embed_audio(self, mfcc_t13: np.ndarray, n_windows: int) -> torch.Tensor:
+        """(n_windows, D) embeddings of MFCC columns 4v..4v+19 of a (T, 13) MFCC."""
+        ...
 
 
 def num_windows(num_frames: int, num_samples: int) -> int:

@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError",
     "DependencyError",
     "OutputError",
+    "error_for_status",
 ]
 
 
@@ -87,3 +88,20 @@ class DependencyError(SyncEvalError):
 
 class OutputError(SyncEvalError):
     """An output cannot be written (disk full, permissions) or is in use by another run."""
+
+
+_INPUT_ERRORS: dict[Status, type[InputError]] = {
+    cls.status: cls for cls in (InputError, DecodeError, NoAudioError, NoFaceError, TooShortError)
+}
+
+
+def error_for_status(status: Status) -> type[InputError]:
+    """The exception class of a failure status (``InputError`` for ``error``).
+
+    Raises:
+        ValueError: for ``ok``, which is not a failure.
+    """
+    try:
+        return _INPUT_ERRORS[status]
+    except KeyError:
+        raise ValueError(f"{status!r} is not a failure status") from None

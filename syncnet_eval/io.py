@@ -35,6 +35,7 @@ __all__ = [
     "file_sha256",
     "jsonl_line",
     "load_detections",
+    "load_records",
     "load_results",
     "read_jsonl",
     "results_document",
@@ -394,6 +395,16 @@ def load_results(path: Path) -> list[VideoResult]:
     Raises:
         InputError: the file is missing, unreadable or not a results file.
     """
+    return [VideoResult.from_dict(r) for r in load_records(path)]
+
+
+def load_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a results file as dicts, with the keys a batch adds (``input_identity``,
+    ``config_hash``...) where the file has them; see :func:`load_results`.
+
+    Raises:
+        InputError: the file is missing, unreadable or not a results file.
+    """
     path = Path(path)
     try:
         suffix = path.suffix.lower()
@@ -406,14 +417,18 @@ def load_results(path: Path) -> list[VideoResult]:
                 key = json.dumps([ident.get("path") or rec.get("path"), rec.get("id")])
                 latest.pop(key, None)
                 latest[key] = rec
-            return [VideoResult.from_dict(r) for r in latest.values()]
-        if suffix == ".csv":
-            return _results_from_csv(path)
-        doc = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))
-        records = doc["results"] if isinstance(doc, dict) else None
-        if not isinstance(records, list):
-            raise ValueError("no 'results' list")
-        return [VideoResult.from_dict(r) for r in records]
+            records = list(latest.values())
+        elif suffix == ".csv":
+            records = [r.to_dict() for r in _results_from_csv(path)]
+        else:
+            doc = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))
+            found = doc["results"] if isinstance(doc, dict) else None
+            if not isinstance(found, list):
+                raise ValueError("no 'results' list")
+            records = found
+        for rec in records:
+            VideoResult.from_dict(rec)  # every record must parse
+        return records
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it ({exc})") from exc
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

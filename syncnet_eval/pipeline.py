@@ -16,7 +16,7 @@ import torch
 from . import ffmpeg
 from .config import RECIPES, PipelineConfig, Recipe, ScoreConfig
 from .device import resolve_device
-from .embed import SyncNetEmbedder
+from .embed import Embedder, SyncNetEmbedder
 from .errors import ConfigError, InputError, SyncEvalError
 from .faces import FaceDetector, get_detector
 from .models import weights as wm
@@ -43,6 +43,8 @@ class SyncPipeline:
         s3fd_weights: explicit S3FD file for the pipeline recipe.
         offline: never download weights.
         progress: show a download progress bar on stderr.
+        embedder: use this model instead of SyncNet (no SyncNet weights are loaded; records
+            say so in their provenance): a test double with a known signal, or your own.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class SyncPipeline:
         s3fd_weights: str | Path | None = None,
         offline: bool = False,
         progress: bool = True,
+        embedder: Embedder | None = None,
     ) -> None:
         self.score_config = score_config or ScoreConfig()
         self.pipeline_config = pipeline_config or PipelineConfig()
@@ -61,6 +64,12 @@ class SyncPipeline:
         self._offline = offline
         self._s3fd_weights = Path(s3fd_weights) if s3fd_weights else None
         self._detector: FaceDetector | None = None
+        self.syncnet_weights_path: Path | None = None
+        self.syncnet_weights_sha256: str | None = None
+        self.syncnet_weights_official = False
+        if embedder is not None:
+            self.embedder: Embedder = embedder
+            return
         path = wm.resolve_weights(
             "syncnet",
             Path(syncnet_weights) if syncnet_weights else None,
@@ -198,8 +207,9 @@ class SyncPipeline:
 
     def provenance(self, recipe: str) -> dict[str, Any]:
         """What produced a result: weights, versions, device, configuration."""
+        custom = f"custom embedder {type(self.embedder).__name__}"
         prov: dict[str, Any] = {
-            "syncnet_weights": str(self.syncnet_weights_path),
+            "syncnet_weights": str(self.syncnet_weights_path or custom),
             "syncnet_weights_sha256": self.syncnet_weights_sha256,
             "syncnet_weights_official": self.syncnet_weights_official,
             "device": str(self.device),

@@ -5,13 +5,25 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args
 
-__all__ = ["Status", "STATUSES", "SCHEMA_VERSION", "TrackResult", "VideoResult"]
+__all__ = [
+    "OFFSET_CONVENTION",
+    "Status",
+    "STATUSES",
+    "SCHEMA_VERSION",
+    "TrackResult",
+    "VideoResult",
+]
 
 SCHEMA_VERSION = 1
 # Outcome of one input. Anything but "ok" has null metrics and a human-readable reason; each
 # failure status has its exception class in ``syncnet_eval.errors``.
 Status = Literal["ok", "no_face", "too_short", "no_audio", "decode_error", "error"]
 STATUSES: tuple[Status, ...] = get_args(Status)
+# What every record says about its av_offset (the sign is the reference's: 15 - argmin).
+OFFSET_CONVENTION = (
+    "frames of the scored stream (25 fps); positive: the audio leads the video (comes early); "
+    "av_offset_ms in milliseconds"
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,7 @@ class VideoResult:
     reason_code: str | None = None
     av_offset_ms: float | None = None
     selected_track: int | None = None
+    av_offset_convention: str = OFFSET_CONVENTION
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -26,6 +26,16 @@ PARITY_SYNCNET_WEIGHTS = TEST_WEIGHTS_DIR / "syncnet_parity_test.model"
 PARITY_S3FD_WEIGHTS = TEST_WEIGHTS_DIR / "sfd_parity_test.pth"
 ASD_WEIGHTS_DIR = SHARED_DIR / "weights" / "asd"
 
+
+def _official_syncnet_available() -> bool:
+    """Whether the official syncnet_v2.model is where the tool looks (never downloaded here)."""
+    from syncnet_eval.models import weights as wm
+
+    return wm.find_weights("syncnet") is not None
+
+
+OFFICIAL_SYNCNET_AVAILABLE = _official_syncnet_available()
+
 # ----------------------------------------------------------------------------- synthetic clips
 
 _SYNTH_AUDIO_HZ = 16000

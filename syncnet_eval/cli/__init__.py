@@ -1,6 +1,8 @@
-"""Command line: ``syncnet-eval score|check|compare|weights``; the only package importing click.
+"""Command line: ``syncnet-eval score|check|compare|weights|fix|filter|selftest``; the only
+package importing click.
 
-One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.weights`), registered on
+One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.weights`, :mod:`.fix`,
+:mod:`.curate`), registered on
 the group of :mod:`.app` here; a new command is a new module and one ``add_command`` line.
 """
 
@@ -8,6 +10,8 @@ from __future__ import annotations
 
 from .app import cli, main
 from .checks import check, compare
+from .curate import filter_results, selftest
+from .fix import fix
 from .score import score
 from .weights import weights
 
@@ -17,3 +21,6 @@ cli.add_command(score)
 cli.add_command(check)
 cli.add_command(compare)
 cli.add_command(weights)
+cli.add_command(fix)
+cli.add_command(filter_results)
+cli.add_command(selftest)

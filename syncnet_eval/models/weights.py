@@ -37,6 +37,7 @@ from ..errors import ModelWeightsError
 from ..io import file_sha256
 
 __all__ = [
+    "ASSETS",
     "REGISTRY",
     "WEIGHTS_ENV_VAR",
     "DownloadResult",
@@ -140,17 +141,30 @@ def _registry_from_manifest(manifest: Mapping[str, Any]) -> dict[str, WeightSpec
 
 REGISTRY: dict[str, WeightSpec] = _registry_from_manifest(_MANIFEST)
 
+# Other files fetched, verified and cached like the weights (never part of `weights download`):
+# the published SyncNet demo clip, selftest's reference case (syncnet_python's data/example.avi,
+# which demo_syncnet.py scores to offset 3, LSE-D 5.353, LSE-C 10.021 with syncnet_v2.model).
+ASSETS: dict[str, WeightSpec] = {
+    "demo": WeightSpec(
+        name="demo",
+        filename="example.avi",
+        size=1111536,
+        sha256="1724121b3a50141cfc9e77c034f7de914024d015b92762ae12d3e1a7151b8621",
+        urls=("https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/example.avi",),
+    ),
+}
+
 
 def _spec(name: str) -> WeightSpec:
     try:
-        return REGISTRY[name]
+        return REGISTRY[name] if name in REGISTRY else ASSETS[name]
     except KeyError:
         known = ", ".join(sorted(REGISTRY))
         raise ModelWeightsError(f"unknown weights {name!r}; known weights: {known}") from None
 
 
 def _option(spec: WeightSpec) -> str:
-    return f"--{spec.name}-weights"
+    return f"--{spec.name}-weights" if spec.name in REGISTRY else "a file of your own"
 
 
 def _one_line(exc: BaseException) -> str:

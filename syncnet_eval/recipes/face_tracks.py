@@ -45,7 +45,7 @@ from ..decode import (
     read_audio,
     transcode_reference_avi,
 )
-from ..embed import SyncNetEmbedder
+from ..embed import Embedder
 from ..errors import DecodeError, InputError, NoFaceError, TooShortError
 from ..faces.base import FaceDetector
 from ..io import save_detections
@@ -251,7 +251,7 @@ def score_crops(
     crops: Sequence[TrackCrop],
     audio: np.ndarray,
     *,
-    embedder: SyncNetEmbedder,
+    embedder: Embedder,
     score_config: ScoreConfig,
     timer: Timer,
     source: Path,
@@ -317,7 +317,7 @@ def score_crops(
 def score_face_tracks(
     path: Path,
     *,
-    embedder: SyncNetEmbedder,
+    embedder: Embedder,
     detector: FaceDetector | None,
     score_config: ScoreConfig,
     pipeline_config: PipelineConfig,

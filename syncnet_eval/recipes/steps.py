@@ -19,7 +19,7 @@ import numpy as np
 from ..audio import mfcc
 from ..constants import FPS, SAMPLE_RATE_HZ, WINDOW_FRAMES
 from ..decode import MediaInfo, prefetch, probe_audio_file
-from ..embed import SyncNetEmbedder, max_windows_for_audio, num_windows
+from ..embed import Embedder, max_windows_for_audio, num_windows
 from ..errors import NoAudioError, TooShortError
 from ..reliability import SILENCE_DBFS, audio_level_dbfs, min_reliable_windows
 from ..scoring import OffsetScores, score_offsets
@@ -62,7 +62,7 @@ class _FrameCounter:
 
 
 def score_track(
-    embedder: SyncNetEmbedder,
+    embedder: Embedder,
     frames: Iterable[np.ndarray],
     audio: np.ndarray,
     *,
@@ -77,7 +77,7 @@ def score_track(
     (``embeddings``); only windows that have audio are embedded, but every frame is counted.
 
     Args:
-        embedder: SyncNet on its device.
+        embedder: SyncNet on its device (or any :class:`~syncnet_eval.embed.Embedder`).
         frames: (n, H, W, 3) uint8 BGR chunks at 25 fps, in order.
         audio: (L,) int16 samples at 16 kHz, aligned with the first frame.
         vshift: largest offset searched, frames.

@@ -18,7 +18,7 @@ import numpy as np
 from ..config import ScoreConfig
 from ..constants import FPS, LIP_SIZE_PX, SAMPLE_RATE_HZ
 from ..decode import MediaInfo, iter_frames, probe_media, read_audio
-from ..embed import SyncNetEmbedder
+from ..embed import Embedder
 from ..errors import InputError
 from ..models.syncnet import LIP_MAX_SIDE_PX, LIP_MIN_SIDE_PX
 from ..reliability import frames_missing, ordered_flags
@@ -46,7 +46,7 @@ def score_whole_frames(
     path: Path,
     recipe: str,
     *,
-    embedder: SyncNetEmbedder,
+    embedder: Embedder,
     score_config: ScoreConfig,
     timer: Timer,
     audio_path: Path | None = None,

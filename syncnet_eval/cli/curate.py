@@ -1,0 +1,215 @@
+"""``syncnet-eval filter`` (curate a dataset by sync) and ``selftest`` (check an install)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import sys
+import tempfile
+from typing import Any
+
+import click
+
+from ..errors import InputError
+from ..filtering import PRESETS, FilterRules, filter_records, manifest_text
+from ..io import atomic_write_text, load_records
+from .app import AppState, setup_logging
+from .display import columns, num, shown
+from .options import RecipeSetup, recipe_options, writable_file
+
+__all__ = ["filter_results", "selftest"]
+
+_PRESETS_HELP = "; ".join(f"{name}: {preset.source}" for name, preset in PRESETS.items())
+
+
+@click.command("filter")
+@click.argument(
+    "results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    "kept_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="KEPT.csv",
+    help="The videos kept, as a manifest score and fix accept.",
+)
+@click.option(
+    "--rejected",
+    "rejected_path",
+    type=click.Path(path_type=Path),
+    metavar="REJECTED.csv",
+    help="The videos rejected, as a manifest, each with the rules it failed (or its "
+    "status and reason) in 'rejected_by'.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(sorted(PRESETS)),
+    help=f"A published rule (explicit options override its values): {_PRESETS_HELP}.",
+)
+@click.option("--min-lse-c", type=float, metavar="X", help="Keep LSE-C (confidence) >= X.")
+@click.option("--max-lse-d", type=float, metavar="Y", help="Keep LSE-D <= Y.")
+@click.option(
+    "--max-abs-offset", type=click.FloatRange(0), metavar="N", help="Keep |AV offset| <= N frames."
+)
+@click.option(
+    "--min-windows",
+    type=click.IntRange(1),
+    metavar="K",
+    help="Keep videos whose numbers come from >= K windows.",
+)
+@click.option(
+    "--keep-flagged",
+    is_flag=True,
+    help="Keep videos with reliability flags (few_windows, silent_audio, non_25fps, "
+    "decode_incomplete); by default a flag rejects.",
+)
+@click.pass_context
+def filter_results(
+    ctx: click.Context,
+    results: tuple[Path, ...],
+    kept_path: Path,
+    rejected_path: Path | None,
+    preset: str | None,
+    min_lse_c: float | None,
+    max_lse_d: float | None,
+    max_abs_offset: float | None,
+    min_windows: int | None,
+    keep_flagged: bool,
+) -> None:
+    """Split the records of RESULTS (JSON, JSONL or CSV of score) into kept and rejected
+    manifests by sync, without scoring anything again.
+
+    Every input lands in exactly one of the two; videos that were not scored are rejected with
+    their status and reason. Prints how many each rule rejected. Exit status 0 (2 for bad
+    usage or unreadable results).
+    """
+    setup_logging((ctx.find_object(AppState) or AppState()).verbose, False, ctx)
+    kept_file = writable_file(kept_path, "'-o' / '--output'")
+    rejected_file = writable_file(rejected_path, "'--rejected'") if rejected_path else None
+    explicit = FilterRules(min_lse_c, max_lse_d, max_abs_offset, min_windows, keep_flagged)
+    rules = PRESETS[preset].rules.merged(explicit) if preset else explicit
+    records: list[dict[str, Any]] = []
+    for path in results:
+        try:
+            records += load_records(path)
+        except InputError as exc:
+            raise click.BadParameter(str(exc), param_hint="RESULTS") from exc
+    outcome = filter_records(records, rules)
+    atomic_write_text(kept_file, manifest_text([(rec, "") for rec in outcome.kept]))
+    if rejected_file is not None:
+        atomic_write_text(rejected_file, manifest_text(outcome.rejected))
+    click.echo(f"{len(records)} inputs: {len(outcome.kept)} kept, {len(outcome.rejected)} rejected")
+    rows = [("rule", "videos")] + [
+        (name, str(n)) for name, n in sorted(outcome.counts.items()) if name != "kept"
+    ]
+    if len(rows) > 1:
+        click.echo("\n".join(columns(rows)))
+
+
+@click.command()
+@click.argument(
+    "video", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--shifts",
+    default="-6,-3,3,6",
+    show_default=True,
+    metavar="LIST",
+    help="Offsets to plant, frames, comma-separated (positive: the audio made to lead).",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Largest |recovered - planted| that passes, frames.",
+)
+@recipe_options
+@click.pass_context
+def selftest(
+    ctx: click.Context, video: Path | None, shifts: str, tolerance: float, setup: RecipeSetup
+) -> None:
+    """Plant known audio shifts in copies of VIDEO, score them, and print planted against
+    recovered offsets with the LSE numbers. Exit 0 when every shift comes back.
+
+    Without VIDEO, the published SyncNet demo clip (example.avi, downloaded and verified on
+    first use) is scored with the direct recipe: with the official weights every shift must
+    come back exactly. On your own clip use the recipe your videos need.
+
+    A failure means one of: untrained or wrong weights (the parity-test weights recover
+    nothing: their distance curve is a V at offset 0 whatever the audio); the wrong recipe for
+    the clip (direct and wav2lip-lrs need pre-cropped faces); a broken decode (an ffmpeg other
+    than the 5.1 CLI); a clip without visible speech.
+    """
+    from ..models import weights as wm  # no torch
+    from ..pipeline import SyncPipeline  # loads torch: not on --help
+    from ..selftest import run_selftest
+
+    setup_logging((ctx.find_object(AppState) or AppState()).verbose, False, ctx)
+    try:
+        planted = [int(s) for s in shifts.split(",") if s.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{shifts!r}: give whole frames, e.g. -6,-3,3,6", param_hint="'--shifts'"
+        ) from exc
+    if any(abs(s) > setup.score_config.vshift for s in planted):
+        raise click.BadParameter(
+            f"every shift must be within the search range (--vshift {setup.score_config.vshift})",
+            param_hint="'--shifts'",
+        )
+    recipe = setup.recipe
+    if video is None:
+        video = wm.resolve_weights("demo", offline=setup.offline)
+        if ctx.get_parameter_source("recipe") is click.core.ParameterSource.DEFAULT:
+            recipe = "direct"
+    pipe = SyncPipeline(
+        setup.score_config,
+        setup.pipeline_config,
+        syncnet_weights=setup.syncnet_weights,
+        s3fd_weights=setup.s3fd_weights,
+        offline=setup.offline,
+    )
+    with tempfile.TemporaryDirectory(prefix="syncnet-eval-selftest-") as tmp:
+        report = run_selftest(
+            pipe, video, Path(tmp), recipe=recipe, shifts=planted, tolerance=tolerance
+        )
+    base = report.baseline
+    rows: list[tuple[str, ...]] = [("planted", "recovered", "offset", "LSE-D", "LSE-C", "result")]
+    rows.append(
+        (
+            "0 (clip)",
+            "-",
+            "-" if base.av_offset is None else f"{base.av_offset:+g}",
+            num(base.lse_d),
+            num(base.lse_c),
+            base.status,
+        )
+    )
+    for s in report.shifts:
+        r = s.result
+        rows.append(
+            (
+                f"{s.planted:+d}",
+                "-" if s.recovered is None else f"{s.recovered:+g}",
+                "-" if r.av_offset is None else f"{r.av_offset:+g}",
+                num(r.lse_d),
+                num(r.lse_c),
+                "ok" if report.recovered(s) else "MISSED",
+            )
+        )
+    click.echo(f"selftest of {shown(str(video))} ({recipe} recipe, tolerance {tolerance:g} frames)")
+    click.echo("\n".join(columns(rows)))
+    for note in report.notes:
+        click.echo(f"Note: {shown(note)}")
+    if report.passed:
+        click.echo("PASS: every planted shift was recovered")
+        return
+    missed = sum(not report.recovered(s) for s in report.shifts)
+    click.echo(
+        f"FAIL: {missed} of {len(report.shifts)} planted shifts not recovered. Likely causes: "
+        "untrained or wrong weights; the wrong recipe for the clip; a broken decode (ffmpeg "
+        "not 5.1); a clip without visible speech (see --help)",
+        err=True,
+    )
+    sys.exit(1)

@@ -1,0 +1,260 @@
+"""fix and selftest: audio moved by known amounts, checked by independent oracles and by an
+embedder whose embeddings carry a known audio-visual signal (the parity weights cannot judge
+sync: their distance curve is a V at offset 0 whatever the audio)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+import json
+from pathlib import Path
+import subprocess
+
+import av
+from click.testing import CliRunner
+import numpy as np
+import pytest
+from scipy.signal import correlate
+import torch
+
+from syncnet_eval import ScoreConfig, SyncPipeline
+from syncnet_eval.cli import cli
+from syncnet_eval.decode import read_audio
+from syncnet_eval.resync import fix_video, move_audio
+from syncnet_eval.selftest import run_selftest
+
+from conftest import MEDIA_DIR, OFFICIAL_SYNCNET_AVAILABLE
+
+FPS = 25
+RATE = 16000
+
+
+def _ffmpeg(*args: str) -> str:
+    out = subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout
+
+
+def _lag(moved: np.ndarray, original: np.ndarray) -> int:
+    """Samples by which ``moved`` is later than ``original`` (cross-correlation peak)."""
+    n = min(moved.size, original.size)
+    c = correlate(moved[:n].astype(float), original[:n].astype(float), mode="full", method="fft")
+    return int(np.argmax(c)) - (n - 1)
+
+
+def _video_packet_hashes(path: Path) -> list[str]:
+    text = _ffmpeg("-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framemd5", "-")
+    return [line.split(",")[-1].strip() for line in text.splitlines() if not line.startswith("#")]
+
+
+# -- the oracle: ffmpeg shifts a clip, fix shifts it back ------------------------------------
+
+
+@pytest.mark.parametrize("frames", [3, 6, -3, -6])
+def test_fix_moves_the_audio_back_sample_accurately_and_copies_the_video(
+    frames: int, tmp_path: Path, syncnet_parity_weights: Path
+) -> None:
+    src = MEDIA_DIR / "syncnet_example_h264.mp4"
+    shifted = tmp_path / "shifted.mp4"
+    n = round(abs(frames) / FPS * RATE)  # the clip's audio is 16 kHz
+    # Positive: the audio made to lead by `frames` (its start trimmed); negative: delayed.
+    graph = (f"atrim=start_sample={n},asetpts=PTS-STARTPTS" if frames > 0
+             else f"adelay=delays={n}S:all=1")  # fmt: skip
+    _ffmpeg("-i", str(src), "-c:v", "copy", "-af", graph, "-c:a", "aac", str(shifted))
+    original = read_audio(src)
+    assert _lag(read_audio(shifted), original) == -round(frames / FPS * RATE)
+
+    fixed = tmp_path / "fixed.mp4"
+    result = CliRunner().invoke(cli, [
+        "fix", str(shifted), "-o", str(fixed), "--offset", str(frames), "--recipe", "direct",
+        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "-q",
+    ])  # fmt: skip
+    assert fixed.is_file(), result.output
+    assert _lag(read_audio(fixed), original) == 0  # the documented sign, to the sample
+    assert _video_packet_hashes(fixed) == _video_packet_hashes(shifted)  # never re-encoded
+    with av.open(str(fixed)) as a, av.open(str(shifted)) as b:
+        assert abs(a.duration - b.duration) < 50_000  # microseconds: the length is kept
+
+
+def test_move_audio_keeps_the_length_and_refuses_its_input(tmp_path: Path) -> None:
+    src = MEDIA_DIR / "syncnet_example.avi"  # pcm audio: stays pcm
+    out = tmp_path / "moved.avi"
+    move_audio(src, out, 0.2)
+    assert read_audio(out).size == read_audio(src).size
+    assert _lag(read_audio(out), read_audio(src)) == round(0.2 * RATE)
+    with pytest.raises(Exception, match="overwrite the input"):
+        move_audio(out, out, 0.1)
+
+
+# -- a known signal through decode, windows, scorer and fix -----------------------------------
+
+
+def _write_signal_clip(path: Path, num_frames: int = 150, seed: int = 0) -> None:
+    """Grey frames whose brightness follows a random per-frame envelope, and noise whose
+    amplitude follows the same envelope: in sync by construction (pcm audio in Matroska)."""
+    rng = np.random.default_rng(seed)
+    env = rng.uniform(0.3, 1.0, num_frames)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=FPS)
+        video.width = video.height = 224
+        video.pix_fmt = "yuv420p"
+        video.options = {"crf": "10", "preset": "ultrafast"}
+        audio = container.add_stream("pcm_s16le", rate=RATE, layout="mono")
+        for f in range(num_frames):
+            image = np.full((224, 224, 3), int(40 + 200 * env[f]), np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        per_frame = RATE // FPS
+        noise = rng.standard_normal(num_frames * per_frame) * np.repeat(env, per_frame) * 6000
+        samples = np.clip(noise, -32767, 32767).astype(np.int16)
+        for start in range(0, samples.size, 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="s16",
+                                               layout="mono")  # fmt: skip
+            frame.sample_rate, frame.pts = RATE, start
+            frame.time_base = Fraction(1, RATE)
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+
+
+class SignalEmbedder:
+    """Embeds a lip window as its mean brightness and an audio window as its mean amplitude
+    (exp(c0 / 2) of the MFCC, c0 being the log energy), each z-scored over the clip: the
+    distance is smallest where the two envelopes line up."""
+
+    @staticmethod
+    def _z(x: np.ndarray) -> torch.Tensor:
+        z = (x - x.mean()) / (x.std() + 1e-9)
+        return torch.from_numpy(np.repeat(z[:, None], 4, axis=1).astype(np.float32))
+
+    def embed_lips(
+        self,
+        chunks: Iterable[np.ndarray],
+        max_windows: int | None = None,
+        expected_windows: int | None = None,
+    ) -> torch.Tensor:
+        brightness = np.concatenate([c.reshape(len(c), -1).mean(axis=1) for c in chunks])
+        windows = np.convolve(brightness, np.ones(5) / 5, mode="valid")
+        return self._z(windows[:max_windows] if max_windows is not None else windows)
+
+    def embed_audio(self, mfcc_t13: np.ndarray, n_windows: int) -> torch.Tensor:
+        amplitude = np.exp(mfcc_t13[:, 0] / 2)
+        windows = np.array([amplitude[4 * v : 4 * v + 20].mean() for v in range(n_windows)])
+        return self._z(windows)
+
+
+@pytest.fixture(scope="module")
+def signal_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("signal") / "signal.mkv"
+    _write_signal_clip(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def signal_pipe() -> SyncPipeline:
+    return SyncPipeline(ScoreConfig(device="cpu"), embedder=SignalEmbedder())
+
+
+def test_the_signal_clip_measures_in_sync(signal_pipe: SyncPipeline, signal_clip: Path) -> None:
+    result = signal_pipe.evaluate(signal_clip, "direct")
+    assert result.ok and result.av_offset == 0, result.reason
+    assert result.provenance["syncnet_weights"] == "custom embedder SignalEmbedder"
+
+
+@pytest.mark.parametrize("planted", [-6, -3, 3, 6])
+def test_planted_shifts_are_measured_with_their_sign_and_fixed_back_to_zero(
+    planted: int, signal_pipe: SyncPipeline, signal_clip: Path, tmp_path: Path
+) -> None:
+    shifted = tmp_path / f"shift{planted:+d}.mkv"
+    move_audio(signal_clip, shifted, -planted / FPS)  # audio advanced: it leads by `planted`
+    measured = signal_pipe.evaluate(shifted, "direct")
+    assert measured.av_offset == planted  # positive: the audio leads the video
+    assert measured.av_offset_ms == planted * 40
+    report = fix_video(signal_pipe, shifted, tmp_path / "fixed.mkv", "direct")
+    assert report.offset_frames == planted and report.delay_s == pytest.approx(planted / FPS)
+    assert report.residual == 0 and report.passed
+
+
+def test_selftest_recovers_every_shift_with_a_working_embedder(
+    signal_pipe: SyncPipeline, signal_clip: Path, tmp_path: Path
+) -> None:
+    report = run_selftest(signal_pipe, signal_clip, tmp_path, recipe="direct")
+    assert report.passed, report.to_dict()
+    assert [s.recovered for s in report.shifts] == [-6, -3, 3, 6]
+
+
+def test_selftest_says_the_parity_weights_recover_nothing(
+    syncnet_parity_weights: Path, signal_clip: Path
+) -> None:
+    result = CliRunner().invoke(cli, [
+        "selftest", str(signal_clip), "--recipe", "direct", "--shifts", "-3,3",
+        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu",
+    ])  # fmt: skip
+    assert result.exit_code == 1
+    assert "MISSED" in result.stdout and "not the official syncnet_v2.model" in result.stdout
+    assert "untrained or wrong weights" in result.stderr
+
+
+@pytest.mark.weights
+@pytest.mark.skipif(
+    not OFFICIAL_SYNCNET_AVAILABLE, reason="the official syncnet_v2.model is absent"
+)
+def test_selftest_on_the_demo_clip_recovers_every_shift_with_the_official_weights() -> None:
+    result = CliRunner().invoke(cli, ["selftest", str(MEDIA_DIR / "syncnet_example.avi"),
+                                      "--recipe", "direct", "--offline"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.stdout
+
+
+# -- bad input: one line, nothing written -----------------------------------------------------
+
+
+def test_fix_refuses_bad_input_in_one_line_and_writes_nothing(
+    tmp_path: Path, syncnet_parity_weights: Path, batch_clips: list[Path]
+) -> None:
+    silent = tmp_path / "silent.mp4"
+    _ffmpeg("-i", str(batch_clips[0]), "-an", "-c", "copy", str(silent))
+    base = ["--recipe", "direct", "--syncnet-weights", str(syncnet_parity_weights), "--device",
+            "cpu", "-q"]  # fmt: skip
+    cases = [
+        ([str(silent), "-o", str(tmp_path / "a.mp4")], 1, "no audio stream"),
+        ([str(silent), "-o", str(tmp_path / "b.mp4"), "--offset", "3"], 1, "no audio"),
+        ([str(batch_clips[0]), "-o", "/proc/x.mp4"], 2, "/proc"),
+        ([str(batch_clips[0]), "-o", str(batch_clips[0])], 2, "is the input video"),
+    ]
+    for args, code, needle in cases:
+        result = CliRunner().invoke(cli, ["fix", *args, *base])
+        assert result.exit_code == code, (args, result.output)
+        errors = [ln for ln in result.output.splitlines() if "Error" in ln]
+        assert len(errors) == 1 and needle in result.output, result.output
+        assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["silent.mp4"]
+    existing = tmp_path / "exists.mp4"
+    existing.write_bytes(b"x")
+    result = CliRunner().invoke(cli, ["fix", str(batch_clips[0]), "-o", str(existing), *base])
+    assert result.exit_code == 2 and "--overwrite" in result.output
+    assert existing.read_bytes() == b"x"
+
+
+def test_fix_batch_writes_copies_and_a_summary(
+    tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
+) -> None:
+    clips = tmp_path / "in"
+    clips.mkdir()
+    for planted in (3, -3):
+        move_audio(signal_clip, clips / f"s{planted:+d}.mkv", -planted / FPS)
+    out = tmp_path / "fixed"
+    args = ["fix", str(clips), "--out-dir", str(out), "--offset", "3", "--recipe", "direct",
+            "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "-q"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code in (0, 1), result.output
+    doc = json.loads((out / "fix.json").read_text(encoding="utf-8"))
+    assert sorted(Path(f["output"]).name for f in doc["fixes"]) == ["s+3.mkv", "s-3.mkv"]
+    assert all(f["offset_frames"] == 3 for f in doc["fixes"])
+    again = CliRunner().invoke(cli, args)  # a rerun keeps its own copies instead of refusing
+    assert "exists" not in again.output, again.output
