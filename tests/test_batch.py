@@ -85,8 +85,8 @@ def _manifest_pointing_nowhere(directory: Path) -> Path:
     return manifest
 
 
-def _without_timings(rec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rec.items() if k != "timings_s"}
+def _without_timings(rec: dict[str, Any], *other: str) -> dict[str, Any]:
+    return {k: v for k, v in rec.items() if k not in ("timings_s", *other)}
 
 
 def _fake_ffmpeg(script: Path, prelude: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -583,8 +583,10 @@ def test_real_clips_and_bad_inputs_batch(
     assert allowed.exit_code == 0, allowed.output
     assert len(read_jsonl(log_path)) == len(doc["results"])
     again = json.loads((tmp_path / "real.json").read_text(encoding="utf-8"))
-    assert [_without_timings(r) for r in again["results"]] == [
-        _without_timings(r) for r in doc["results"]
+    assert all(r["from_log"] for r in again["results"])
+    assert not any(r["from_log"] for r in doc["results"])
+    assert [_without_timings(r, "from_log") for r in again["results"]] == [
+        _without_timings(r, "from_log") for r in doc["results"]
     ]
 
 
