@@ -1,6 +1,8 @@
-"""Command line: ``syncnet-eval score|check|compare|weights``; the only package importing click.
+"""Command line: ``syncnet-eval score|check|compare|report|plot|visualise|weights``; the only
+package importing click.
 
-One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.weights`), registered on
+One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.report`, :mod:`.weights`),
+registered on
 the group of :mod:`.app` here; a new command is a new module and one ``add_command`` line.
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 from .app import cli, main
 from .checks import check, compare
+from .report import plot, report, visualise
 from .score import score
 from .weights import weights
 
@@ -16,4 +19,7 @@ __all__ = ["cli", "main"]
 cli.add_command(score)
 cli.add_command(check)
 cli.add_command(compare)
+cli.add_command(report)
+cli.add_command(plot)
+cli.add_command(visualise)
 cli.add_command(weights)
