@@ -380,9 +380,11 @@ def _metric_cell(m: MetricSummary) -> str:
 
 
 def _summary_row(name: str, g: GroupSummary) -> str:
+    statuses = ", ".join(f"{k} {n}" for k, n in g.status_counts.items() if n and k != "ok")
+    not_scored = f"{g.num_not_scored}" + (f" <small>({_h(statuses)})</small>" if statuses else "")
     return (
         f"<tr><th>{_h(name)}</th><td>{g.num_inputs}</td><td>{g.num_scored}</td>"
-        f"<td>{g.num_flagged}</td><td>{g.num_not_scored}</td><td>{_metric_cell(g.lse_d)}</td>"
+        f"<td>{g.num_flagged}</td><td>{not_scored}</td><td>{_metric_cell(g.lse_d)}</td>"
         f"<td>{_metric_cell(g.lse_c)}</td><td>{_num(g.mean_abs_offset, 2)}</td></tr>"
     )
 
@@ -485,10 +487,8 @@ def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     span = hi - lo if hi > lo else 1.0
     raw = span / count
     step = 10 ** math.floor(math.log10(raw))
-    for mult in (1, 2, 5, 10):
-        if raw <= mult * step:
-            step *= mult
-            break
+    err = raw / step
+    step *= 10 if err >= 7.07 else 5 if err >= 3.16 else 2 if err >= 1.41 else 1  # as d3's
     first = math.ceil(lo / step) * step
     return [round(first + i * step, 10) for i in range(int((hi - first) / step + 1e-9) + 1)]
 
@@ -753,7 +753,8 @@ def _videos_section(ctx: _Context) -> str:
         f'<option value="-">none</option><option value="+">flagged</option>{flags}'
         f"</select></label>{run_filter}"
         '<span id="count"></span></div>'
-        '<table id="video-table" class="num"><thead><tr></tr></thead><tbody></tbody></table>'
+        '<div class="table-wrap"><table id="video-table" class="num"><thead><tr></tr></thead>'
+        "<tbody></tbody></table></div>"
         '<div class="pager"><button id="prev" type="button">previous</button> <span id="page">'
         '</span> <button id="next" type="button">next</button></div>'
         '<div id="detail" hidden></div></section>'

@@ -117,7 +117,8 @@ def test_summary_leaves_flagged_videos_out_of_the_means_unless_asked() -> None:
     page = build_report([ReportRun("run.json", results)])
     s = summarize(results)
     cells = _summary_cells(page, "run.json")
-    assert cells[:4] == ["4", "2", "1", "1"]  # inputs, in the means, flagged, not scored
+    # inputs, in the means, flagged, not scored (by status)
+    assert cells[:4] == ["4", "2", "1", "1 (decode_error 1)"]
     assert cells[5].startswith(f"{s.lse_c.mean:.3f} [{s.lse_c.ci_low:.3f}, {s.lse_c.ci_high:.3f}]")
     kept = summarize(results, include_flagged=True)
     cells = _summary_cells(build_report([ReportRun("run.json", results)], include_flagged=True),

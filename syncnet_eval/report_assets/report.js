@@ -11,7 +11,7 @@
   var multiRun = DATA.runs.length > 1;
   var COLS = [
     { key: "r", label: "run", show: multiRun, value: function (v) { return v.r; },
-      text: function (v) { return DATA.runs[v.r]; } },
+      text: function (v) { return DATA.runs[v.r].split("/").pop(); } },
     { key: "id", label: "id", cls: "id", value: function (v) { return v.id; } },
     { key: "g", label: "group", value: function (v) { return v.g; } },
     { key: "s", label: "status", value: function (v) { return v.s; } },
@@ -20,9 +20,9 @@
       text: function (v) { return fixed(v.d, 3); } },
     { key: "c", label: "LSE-C", num: true, value: function (v) { return v.c; },
       text: function (v) { return fixed(v.c, 3); } },
-    { key: "o", label: "offset (frames)", num: true, value: function (v) { return v.o; },
+    { key: "o", label: "offset", num: true, value: function (v) { return v.o; },
       text: function (v) { return signed(v.o, Number.isInteger(v.o) ? 0 : 2); } },
-    { key: "ms", label: "offset (ms)", num: true, value: function (v) { return v.ms; },
+    { key: "ms", label: "ms", num: true, value: function (v) { return v.ms; },
       text: function (v) { return signed(v.ms, 0); } },
     { key: "nt", label: "tracks", num: true, value: function (v) { return v.t.length; } },
     { key: "w", label: "warnings", num: true, value: function (v) { return v.w.length; },
@@ -120,6 +120,7 @@
       var value = c.text ? c.text(v) : c.value(v);
       var td = el("td", c.cls ? { "class": c.cls } : {}, value === null ? "" : String(value));
       if (c.key === "id") { td.title = v.p; }
+      if (c.key === "r") { td.title = DATA.runs[v.r]; }
       if (c.key === "s") {
         td.className = v.s === "ok" ? "st-ok" : "st-bad";
         if (v.why) { td.title = v.why; }
@@ -143,8 +144,8 @@
   // -- charts --------------------------------------------------------------------------------
   function ticks(lo, hi, count) {
     var span = hi > lo ? hi - lo : 1, raw = span / count;
-    var step = Math.pow(10, Math.floor(Math.log10(raw)));
-    [1, 2, 5, 10].some(function (m) { if (raw <= m * step) { step *= m; return true; } return false; });
+    var step = Math.pow(10, Math.floor(Math.log10(raw))), err = raw / step;
+    step *= err >= 7.07 ? 10 : err >= 3.16 ? 5 : err >= 1.41 ? 2 : 1;  // as d3's ticks
     var out = [];
     for (var t = Math.ceil(lo / step) * step; t <= hi + 1e-9; t += step) {
       out.push(Math.round(t * 1e6) / 1e6);
@@ -189,13 +190,14 @@
     v.t.forEach(function (t) { all = all.concat(t.dist); });
     if (pair && pair.t.length) { all = all.concat(mainTrack(pair).dist); }
     var lo = Math.min.apply(null, all), hi = Math.max.apply(null, all), pad = (hi - lo) * 0.06 || 1;
-    var f = frame(440, 250, { l: 46, r: 14, t: 22, b: 38 }, [-vs, vs], [lo - pad, hi + pad],
+    var f = frame(420, 250, { l: 46, r: 14, t: 22, b: 38 }, [-vs, vs], [lo - pad, hi + pad],
       "AV offset (frames; + = audio leads)", "mean distance", "curve-chart");
     var pts = function (t) {
       return t.dist.map(function (d, k) { return f.sx(vs - k).toFixed(1) + "," + f.sy(d).toFixed(1); });
     };
     f.root.appendChild(svg("text", { x: 46, y: 14, "class": "title" },
-      "distance by offset, track " + main.i));
+      "track " + main.i + ": min (LSE-D) " + main.d.toFixed(3) + " at " + signed(main.o, 0) +
+      ", LSE-C " + main.c.toFixed(3)));
     v.t.forEach(function (t) { if (t !== main) { f.root.appendChild(polyline(pts(t), "curve other")); } });
     if (pair && pair.t.length) {
       f.root.appendChild(polyline(pts(mainTrack(pair)), "curve baseline"));
@@ -213,8 +215,6 @@
     f.root.appendChild(svg("text", { x: xm + 5, y: (ymin + ymed) / 2, "class": "lsec" },
       "LSE-C " + main.c.toFixed(3)));
     f.root.appendChild(svg("circle", { cx: xm, cy: ymin, r: 4, fill: "#000", "class": "min" }));
-    f.root.appendChild(svg("text", { x: xm + 5, y: ymin + 13, "class": "tick" },
-      "min (LSE-D) " + main.d.toFixed(3) + " at " + signed(main.o, 0)));
     return f.root;
   }
   function timelineChart(v) {
@@ -226,10 +226,10 @@
     });
     (v.sc || []).forEach(function (s) { end = Math.max(end, s[1] / v.fps); });
     var lanes = Math.min(v.t.length, 8), pad = (hi - lo) * 0.06;
-    var f = frame(620, 250 + 12 * lanes, { l: 46, r: 14, t: 22, b: 38 + 12 * lanes }, [0, end || 1],
+    var f = frame(540, 250 + 12 * lanes, { l: 46, r: 14, t: 22, b: 38 + 12 * lanes }, [0, end || 1],
       [lo - pad, hi + pad], "time (s)", "confidence", "timeline-chart");
     f.root.appendChild(svg("text", { x: 46, y: 14, "class": "title" },
-      "per-window confidence; shaded: track spans, dashed: scene cuts"));
+      "confidence per window; bars: tracks, dashed: scene cuts"));
     var main = mainTrack(v);
     v.t.forEach(function (t, n) {
       var colour = TRACK_COLOURS[n % TRACK_COLOURS.length];
