@@ -100,7 +100,9 @@
       if (c.key === state.key) {
         th.setAttribute("aria-sort", state.dir > 0 ? "ascending" : "descending");
       }
+      th.tabIndex = 0;
       th.addEventListener("click", function () { sortBy(c.key); });
+      th.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { sortBy(c.key); } });
       head.appendChild(th);
     });
     var body = document.querySelector("#video-table tbody");
@@ -132,7 +134,9 @@
       if (c.key === "w" && v.w.length) { td.title = v.w.join("\n"); }
       tr.appendChild(td);
     });
+    tr.tabIndex = 0;  // keyboard: Tab to a row, Enter opens it
     tr.addEventListener("click", function () { show(i); });
+    tr.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { show(i); } });
     return tr;
   }
   function sortBy(key) {
