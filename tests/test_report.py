@@ -251,6 +251,7 @@ def browser() -> Iterator[Any]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
+        driver.get("about:blank")  # the start-up pages' events are not the report's
         yield driver
     finally:
         driver.quit()
@@ -264,14 +265,14 @@ def _open(driver: Any, page: Path) -> None:
 
 
 def _requests(driver: Any) -> list[str]:
-    """URLs the page asked for since the last call (DevTools Network events), without their
-    fragments (opening a video sets ``#v=N``, which fetches nothing)."""
+    """URLs asked for since the last call (DevTools Network events), without their fragments
+    (opening a video sets ``#v=N``, which fetches nothing) and without the browser's own pages
+    (``chrome:``, ``about:``; a ``file:`` page cannot load them) and ``data:`` URLs."""
     events = [json.loads(e["message"])["message"] for e in driver.get_log("performance")]
-    return [
-        e["params"]["request"]["url"].split("#")[0]
-        for e in events
-        if e["method"] == "Network.requestWillBeSent"
-    ]
+    urls = [e["params"]["request"]["url"] for e in events
+            if e["method"] == "Network.requestWillBeSent"]  # fmt: skip
+    internal = ("chrome:", "chrome-untrusted:", "devtools:", "about:", "data:")
+    return [u.split("#")[0] for u in urls if not u.startswith(internal)]
 
 
 def _console_errors(driver: Any) -> list[str]:
