@@ -8,9 +8,10 @@ configuration, a missing program) stop the run instead.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from .types import Status
+if TYPE_CHECKING:  # annotations only: types imports the plots, which raise DependencyError
+    from .types import Status
 
 __all__ = [
     "SyncEvalError",

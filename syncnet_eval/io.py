@@ -30,6 +30,7 @@ __all__ = [
     "TRACK_CSV_COLUMNS",
     "JsonlLog",
     "LogLock",
+    "atomic_write_bytes",
     "atomic_write_text",
     "csv_text",
     "file_sha256",
@@ -77,6 +78,15 @@ def atomic_write_text(path: Path, text: str) -> None:
     Raises:
         OutputError: naming ``path`` (not the temporary file) when it cannot be written.
     """
+    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """:func:`atomic_write_text` for bytes (images, for example).
+
+    Raises:
+        OutputError: naming ``path`` (not the temporary file) when it cannot be written.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,8 +95,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
     try:
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

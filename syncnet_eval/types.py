@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "OFFSET_CONVENTION",
@@ -60,6 +65,23 @@ class TrackResult:
     def num_frames(self) -> int:
         return self.last_frame - self.first_frame + 1
 
+    def plot(self, axes: Sequence[Axes] | None = None) -> tuple[Figure, tuple[Axes, Axes]]:
+        """The distance-by-offset curve (minimum, median and LSE-C marked) and the per-window
+        confidence against time, with matplotlib (``pip install 'syncnet-eval[viz]'``).
+
+        Args:
+            axes: two Axes to draw on (default: a new figure).
+
+        Returns:
+            ``(figure, (curve_axes, timeline_axes))``.
+
+        Raises:
+            DependencyError: matplotlib is not installed.
+        """
+        from .plots import plot_track  # matplotlib is optional: imported on first use
+
+        return plot_track(self, axes)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -109,6 +131,24 @@ class VideoResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def plot(self, axes: Sequence[Axes] | None = None) -> tuple[Figure, tuple[Axes, Axes]]:
+        """Every track's distance-by-offset curve (the selected one marked) and confidence
+        timeline with track spans and scene cuts, with matplotlib (``[viz]`` extra).
+
+        Args:
+            axes: two Axes to draw on (default: a new figure).
+
+        Returns:
+            ``(figure, (curve_axes, timeline_axes))``.
+
+        Raises:
+            DependencyError: matplotlib is not installed.
+            ValueError: the record has no curves (not scored, or read from a CSV).
+        """
+        from .plots import plot_video  # matplotlib is optional: imported on first use
+
+        return plot_video(self, axes)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -328,3 +328,47 @@ def assert_same_records(
         )
     else:
         assert got == want, f"{path}: {got!r} != {want!r}"
+
+
+# ------------------------------------------------------ records with curves (report, plots)
+
+
+def scored_result(
+    path: str,
+    *,
+    offset: int = 0,
+    lse_d: float = 7.0,
+    slope: float = 0.5,
+    num_windows: int = 120,
+    tracks: int = 1,
+    first_frame: int = 0,
+    vshift: int = 15,
+    **extra: Any,
+) -> Any:
+    """An ``ok`` record whose tracks carry a V-shaped distance curve with its minimum ``lse_d``
+    at ``offset`` (so LSE-C is the curve's median minus ``lse_d``) and a wavy per-window
+    confidence around it, as the direct recipe writes them (25 fps windows)."""
+    from syncnet_eval.types import TrackResult, VideoResult
+
+    made = []
+    for n in range(tracks):
+        d = lse_d + 0.2 * n
+        curve = [d + slope * abs(k - (vshift - offset)) for k in range(2 * vshift + 1)]
+        lse_c = sorted(curve)[vshift] - d
+        first = first_frame + 10 * n
+        conf = [lse_c + math.sin(i / 7.0) for i in range(num_windows)]
+        made.append(
+            TrackResult(
+                index=n, first_frame=first, last_frame=first + num_windows + 4,
+                av_offset=offset, lse_d=d, lse_c=lse_c, num_windows=num_windows,
+                dist_by_shift=curve, framewise_conf=conf, start_s=first / 25,
+                end_s=(first + num_windows + 5) / 25,
+                framewise_time_s=[(first + i) / 25 for i in range(num_windows)],
+            )
+        )  # fmt: skip
+    main = made[0]
+    return VideoResult(
+        path=path, status="ok", reason=None, recipe="direct", av_offset=offset,
+        lse_d=main.lse_d, lse_c=main.lse_c, aggregate="best", tracks=made,
+        av_offset_ms=offset * 40.0, selected_track=0, **extra,
+    )  # fmt: skip

@@ -181,7 +181,18 @@ def test_help_and_version_do_not_import_torch() -> None:
             [sys.executable, "-c", code, flag], capture_output=True, text=True, check=True
         )
         assert out.stdout.strip().splitlines()[-1] == "NO-TORCH", flag
-    for command in ("score", "check", "compare", "weights", "fix", "filter", "selftest"):
+    for command in (
+        "score",
+        "check",
+        "compare",
+        "report",
+        "plot",
+        "visualise",
+        "weights",
+        "fix",
+        "filter",
+        "selftest",
+    ):
         code_cmd = code.replace("args=[sys.argv[1]]", f"args=['{command}', '--help']")
         out = subprocess.run([sys.executable, "-c", code_cmd], capture_output=True, text=True)
         assert out.stdout.strip().splitlines()[-1] == "NO-TORCH", command

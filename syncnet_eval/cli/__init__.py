@@ -1,9 +1,9 @@
-"""Command line: ``syncnet-eval score|check|compare|weights|fix|filter|selftest``; the only
-package importing click.
+"""Command line: ``syncnet-eval score|check|compare|report|plot|visualise|weights|fix|filter|
+selftest``; the only package importing click.
 
-One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.weights`, :mod:`.fix`,
-:mod:`.curate`), registered on
-the group of :mod:`.app` here; a new command is a new module and one ``add_command`` line.
+One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.report`, :mod:`.weights`,
+:mod:`.fix`, :mod:`.curate`), registered on the group of :mod:`.app` here; a new command is a
+new module and one ``add_command`` line.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from .app import cli, main
 from .checks import check, compare
 from .curate import filter_results, selftest
 from .fix import fix
+from .report import plot, report, visualise
 from .score import score
 from .weights import weights
 
@@ -20,6 +21,9 @@ __all__ = ["cli", "main"]
 cli.add_command(score)
 cli.add_command(check)
 cli.add_command(compare)
+cli.add_command(report)
+cli.add_command(plot)
+cli.add_command(visualise)
 cli.add_command(weights)
 cli.add_command(fix)
 cli.add_command(filter_results)

@@ -18,15 +18,17 @@ from ..checks import (
 )
 from ..errors import InputError
 from ..io import atomic_write_text, load_results
+from ..report import ReportRun, annotated_videos, build_report
 from ..stats import pair_results, summarize
 from ..types import VideoResult
 from .app import InputFileError
-from .options import writable_file
+from .options import rule_options, writable_file
 
-__all__ = ["check", "compare"]
+__all__ = ["check", "compare", "load_results_arg"]
 
 
-def _load(path: Path) -> list[VideoResult]:
+def load_results_arg(path: Path) -> list[VideoResult]:
+    """The records of a results file given on the command line (unreadable: exit 2)."""
     try:
         return load_results(path)
     except InputError as exc:
@@ -40,51 +42,7 @@ def _load(path: Path) -> list[VideoResult]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Results of the reference run (JSON or JSONL); videos are matched by id, else path.",
 )
-@click.option("--min-lse-c", type=float, metavar="X", help="Fail if mean LSE-C < X.")
-@click.option("--max-lse-d", type=float, metavar="X", help="Fail if mean LSE-D > X.")
-@click.option(
-    "--max-abs-offset",
-    type=click.FloatRange(0),
-    metavar="F",
-    help="Fail if mean |AV offset| > F frames.",
-)
-@click.option(
-    "--min-ok-fraction",
-    type=click.FloatRange(0, 1),
-    metavar="P",
-    help="Fail if less than this fraction of inputs were scored (ok).",
-)
-@click.option(
-    "--max-lse-c-drop",
-    type=click.FloatRange(0),
-    metavar="D",
-    help="Fail if LSE-C dropped by more than D vs --baseline (paired mean difference; "
-    "only when its whole 95% bootstrap CI lies beyond D).",
-)
-@click.option(
-    "--max-lse-d-rise",
-    type=click.FloatRange(0),
-    metavar="D",
-    help="Fail if LSE-D rose by more than D vs --baseline (same rule).",
-)
-@click.option(
-    "--strict",
-    is_flag=True,
-    help="Judge the baseline rules by the plain mean difference, not the CI; fail when the two "
-    "runs were made with different recipes, weights or options.",
-)
-@click.option(
-    "--include-flagged",
-    is_flag=True,
-    help="Let videos with reliability flags into the means and per-video checks (by default "
-    "they are counted and left out).",
-)
-@click.option(
-    "--per-video",
-    is_flag=True,
-    help="Apply --min-lse-c/--max-lse-d/--max-abs-offset to every scored video "
-    "instead of the mean.",
-)
+@rule_options
 @click.option(
     "--junit",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -94,15 +52,7 @@ def _load(path: Path) -> list[VideoResult]:
 def check(
     results: Path,
     baseline: Path | None,
-    min_lse_c: float | None,
-    max_lse_d: float | None,
-    max_abs_offset: float | None,
-    min_ok_fraction: float | None,
-    max_lse_c_drop: float | None,
-    max_lse_d_rise: float | None,
-    strict: bool,
-    include_flagged: bool,
-    per_video: bool,
+    thresholds: Thresholds,
     junit: Path | None,
 ) -> None:
     """Gate a CI job on the scores in RESULTS (a .json from 'score -o' or its .jsonl log).
@@ -113,21 +63,10 @@ def check(
 
     Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or unreadable input.
     """
-    if (max_lse_c_drop is not None or max_lse_d_rise is not None) and baseline is None:
+    if thresholds.needs_baseline and baseline is None:
         raise click.UsageError("--max-lse-c-drop/--max-lse-d-rise need --baseline FILE")
     if junit is not None:
         junit = writable_file(junit, "'--junit'")
-    thresholds = Thresholds(
-        min_lse_c=min_lse_c,
-        max_lse_d=max_lse_d,
-        max_abs_offset=max_abs_offset,
-        min_ok_fraction=min_ok_fraction,
-        max_lse_c_drop=max_lse_c_drop,
-        max_lse_d_rise=max_lse_d_rise,
-        strict=strict,
-        per_video=per_video,
-        include_flagged=include_flagged,
-    )
     if not thresholds.any_rule:
         raise click.UsageError(
             "no rule given, so nothing would be gated: add --min-lse-c, --max-lse-d, "
@@ -135,8 +74,8 @@ def check(
             "--max-lse-d-rise (to see the numbers without gating, use 'compare' or the summary "
             "of 'score')"
         )
-    new = _load(results)
-    base = _load(baseline) if baseline is not None else None
+    new = load_results_arg(results)
+    base = load_results_arg(baseline) if baseline is not None else None
     report = run_checks(
         new,
         thresholds,
@@ -168,7 +107,16 @@ def check(
     is_flag=True,
     help="Exit 1 when the two runs were made with different recipes, weights or options.",
 )
-def compare(base: Path, new: Path, per_video: bool, include_flagged: bool, strict: bool) -> None:
+@click.option(
+    "--html",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write the A/B view as a self-contained HTML report: paired differences with "
+    "their intervals, the videos that moved most, both distributions, every video's curves.",
+)
+def compare(
+    base: Path, new: Path, per_video: bool, include_flagged: bool, strict: bool, html: Path | None
+) -> None:
     """Paired comparison of two results files, A = BASE and B = NEW (differences are B - A).
 
     Videos are matched by id, else path, and averaged only where both runs scored them. Runs
@@ -176,8 +124,10 @@ def compare(base: Path, new: Path, per_video: bool, include_flagged: bool, stric
     table; never gates (exit 0, or 2 for unreadable input; --strict: 1 when the
     configurations differ).
     """
-    a = _load(base)
-    b = _load(new)
+    if html is not None:
+        html = writable_file(html, "'--html'")
+    a = load_results_arg(base)
+    b = load_results_arg(new)
     differences = configuration_differences(configurations(a), configurations(b))
     warnings = [w for w in (mixed_configuration_warning(a, str(base)),
                             mixed_configuration_warning(b, str(new))) if w]  # fmt: skip
@@ -198,5 +148,14 @@ def compare(base: Path, new: Path, per_video: bool, include_flagged: bool, stric
         ),
         nl=False,
     )
+    if html is not None:
+        page = build_report(
+            [ReportRun(str(new), b)],
+            baseline=ReportRun(str(base), a),
+            include_flagged=include_flagged,
+            videos=annotated_videos([*a, *b], html.parent),
+            title=f"syncnet-eval compare: {new.name} vs {base.name}",
+        )
+        atomic_write_text(html, page)
     if strict and differences:
         sys.exit(1)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from ..checks import Thresholds
 from ..config import (
     IDENTITY_MODES,
     RECIPES,
@@ -32,6 +33,7 @@ from ..config import (
 
 __all__ = [
     "RecipeSetup",
+    "rule_options",
     "writable_dir",
     "writable_file",
     "RunOptions",
@@ -226,6 +228,67 @@ def run_options(func: F) -> F:
             show_default=True,
             help="How resume recognises an unchanged file: path + size + mtime, or "
             "path + size + content sha256 (survives copies that reset mtime).",
+        ),
+    ]
+    return _apply(cast(F, wrapper), decorators)
+
+
+def rule_options(func: F) -> F:
+    """Add the gates of ``check`` (``--min-lse-c`` ... ``--include-flagged``); the command
+    receives them as ``thresholds: Thresholds`` (``report`` draws and judges the same rules)."""
+
+    names = [f.name for f in fields(Thresholds)]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["thresholds"] = Thresholds(**{name: kwargs.pop(name) for name in names})
+        return func(*args, **kwargs)
+
+    decorators: list[Callable[[F], F]] = [
+        click.option("--min-lse-c", type=float, metavar="X", help="Fail if mean LSE-C < X."),
+        click.option("--max-lse-d", type=float, metavar="X", help="Fail if mean LSE-D > X."),
+        click.option(
+            "--max-abs-offset",
+            type=click.FloatRange(0),
+            metavar="F",
+            help="Fail if mean |AV offset| > F frames.",
+        ),
+        click.option(
+            "--min-ok-fraction",
+            type=click.FloatRange(0, 1),
+            metavar="P",
+            help="Fail if less than this fraction of inputs were scored (ok).",
+        ),
+        click.option(
+            "--max-lse-c-drop",
+            type=click.FloatRange(0),
+            metavar="D",
+            help="Fail if LSE-C dropped by more than D vs --baseline (paired mean difference; "
+            "only when its whole 95% bootstrap CI lies beyond D).",
+        ),
+        click.option(
+            "--max-lse-d-rise",
+            type=click.FloatRange(0),
+            metavar="D",
+            help="Fail if LSE-D rose by more than D vs --baseline (same rule).",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Judge the baseline rules by the plain mean difference, not the CI; fail when "
+            "the two runs were made with different recipes, weights or options.",
+        ),
+        click.option(
+            "--per-video",
+            is_flag=True,
+            help="Apply --min-lse-c/--max-lse-d/--max-abs-offset to every scored video "
+            "instead of the mean.",
+        ),
+        click.option(
+            "--include-flagged",
+            is_flag=True,
+            help="Let videos with reliability flags into the means and per-video checks (by "
+            "default they are counted and left out).",
         ),
     ]
     return _apply(cast(F, wrapper), decorators)
