@@ -76,6 +76,7 @@ __all__ = [
     "RETRY_STATUSES",
     "resume_key",
     "run_batch",
+    "sigterm_stops_the_batch",
 ]
 
 log = logging.getLogger(__name__)
@@ -723,7 +724,7 @@ def run_batch(
     with contextlib.ExitStack() as stack:
         if log_path is not None:
             stack.enter_context(LogLock(log_path))
-        stack.enter_context(_sigterm_stops_the_batch())
+        stack.enter_context(sigterm_stops_the_batch())
         return _run_locked(
             inputs, config, workers=workers, timeout_s=timeout_s, log_path=log_path,
             resume=resume, retry_failed=retry_failed, on_start=on_start, on_record=on_record,
@@ -829,7 +830,7 @@ def _resumed_record(
 
 
 @contextlib.contextmanager
-def _sigterm_stops_the_batch() -> Iterator[None]:
+def sigterm_stops_the_batch() -> Iterator[None]:
     """SIGTERM raises KeyboardInterrupt, as Ctrl-C does: workers are killed and every finished
     record is written before the process exits (only where signals can be set)."""
     if threading.current_thread() is not threading.main_thread():
