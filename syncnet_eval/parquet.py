@@ -51,6 +51,7 @@ _BOOLS = ("from_log",)
 _OVERRIDES = "overrides"
 COLUMNS: tuple[str, ...] = (*_TEXT, *_FLOATS, *_INTS, *_LISTS, *_BOOLS, *_JSON, _OVERRIDES)
 _DERIVED = ("num_tracks",)  # computed from the record, not read back
+_EXTRAS = ("config_hash", "from_log")  # BatchRecord keys beside the result's
 
 
 def require_pyarrow() -> Any:
@@ -131,8 +132,9 @@ def row_record(row: Mapping[str, Any]) -> dict[str, Any]:
             record[name] = json.loads(text)
     if row.get(_OVERRIDES):
         record.update(json.loads(row[_OVERRIDES]))
-    if record.get("from_log") is None:
-        record.pop("from_log", None)
+    for name in _EXTRAS:  # a batch record's keys; a plain result has none
+        if record.get(name) is None:
+            record.pop(name, None)
     return record
 
 

@@ -489,6 +489,7 @@ def _ray_runtime(ray: Any, config: RayConfig) -> Iterator[None]:
         root = str(Path(__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         ray.init(
+            address="local",  # a new runtime, not a cluster 'ray start' left running here
             include_dashboard=False,
             _node_ip_address="127.0.0.1",  # a runtime of this machine listens on loopback only
             runtime_env={"env_vars": {"PYTHONPATH": path}},
