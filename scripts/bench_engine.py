@@ -106,12 +106,12 @@ def _copies(source: Path, n: int, directory: Path) -> list[BatchInput]:
 
 
 def _start_ray(cores: int) -> object:
-    import ray
+    from syncnet_eval.ray_engine import import_ray
 
+    ray = import_ray(local=True)  # on loopback
     ray.init(
         num_cpus=cores,
         include_dashboard=False,
-        _node_ip_address="127.0.0.1",
         logging_level=logging.ERROR,
         runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
     )
@@ -239,10 +239,10 @@ def main() -> None:
     if args.throughput:
         measure_throughput(args.weights, args.device, args.streams, args.frames, args.batch_size)
         return
-    import ray
-
     video_s = probe_media(args.file).duration_s or 0.0
     rows = measure_engines(args.file, args.clips, args.recipe, args.weights)
+    import ray
+
     base = rows[0].clips / rows[0].wall_s  # the first local run
     print(f"\n{args.clips} x {args.file.name} ({video_s:.1f} s, --recipe {args.recipe}), "
           f"Ray {ray.__version__}\n")  # fmt: skip

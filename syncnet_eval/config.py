@@ -214,7 +214,8 @@ class RayConfig:
 
     Attributes:
         ray_address: an existing cluster (``auto``, ``HOST:6379``, ``ray://HOST:10001``);
-            ``None``: ``RAY_ADDRESS`` if set, else a runtime started on this machine.
+            ``None``: ``RAY_ADDRESS`` if set, else a runtime started on this machine,
+            listening on loopback only.
         actors: scorer actors; ``None``: as many as the cluster's CPUs (or GPUs) allow.
         cpus_per_actor: CPUs each scorer actor reserves (also its torch threads).
         gpus_per_actor: GPUs each scorer actor reserves (fractions share one GPU).
@@ -223,7 +224,7 @@ class RayConfig:
     ray_address: str | None = _option(
         None,
         help="Ray cluster to run on (auto, HOST:6379, ray://HOST:10001). Default: "
-        "RAY_ADDRESS if set, else a Ray runtime started on this machine.",
+        "RAY_ADDRESS if set, else a Ray runtime started on this machine (loopback only).",
     )
     actors: int | None = _option(
         None,

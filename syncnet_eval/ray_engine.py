@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import ffmpeg
+from . import errors, ffmpeg
 from .allocator import tune_malloc
 from .batch import (
     RETRY_STATUSES,
@@ -63,7 +63,7 @@ from .batch import (
     sigterm_stops_the_batch,
 )
 from .config import RayConfig
-from .errors import ConfigError, DependencyError, ModelWeightsError
+from .errors import ConfigError, DependencyError, ModelWeightsError, SyncEvalError
 from .inputs import BatchInput, input_identity
 from .io import JsonlLog, LogLock, iter_jsonl, read_jsonl_at
 from .logs import OneLineFormatter
@@ -76,6 +76,8 @@ __all__ = [
     "MAX_ATTEMPTS",
     "AttemptLedger",
     "ScorerActor",
+    "check_ray_installed",
+    "engine_error",
     "import_ray",
     "input_row",
     "pool_size",
@@ -97,8 +99,36 @@ _COMPUTE_SINCE = (2, 51)
 _TEMP_PREFIX = "actor-"
 
 
-def import_ray() -> Any:
-    """The ``ray`` module with Ray Data, or a ``DependencyError`` saying how to install it."""
+# Ray's switch for its single-machine mode (the default on macOS and Windows): every Ray
+# process then listens on, and advertises, 127.0.0.1 only. Read when Ray is imported.
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+def check_ray_installed() -> None:
+    """Raise a ``DependencyError`` saying how to install Ray Data when it is missing (without
+    importing it: whether its runtime may listen beyond loopback is decided at import)."""
+    import importlib.util
+
+    for name in ("ray", "pyarrow"):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise DependencyError(f"--engine ray needs Ray Data: {INSTALL_HINT}")
+
+
+def import_ray(local: bool = False) -> Any:
+    """The ``ray`` module with Ray Data, or a ``DependencyError`` saying how to install it.
+
+    Args:
+        local: a runtime will be started on this machine: make it listen on loopback only
+            (effective when Ray is not imported yet).
+    """
+    check_ray_installed()
+    if local and "ray" not in sys.modules:
+        for key, value in LOOPBACK_ENV.items():
+            os.environ.setdefault(key, value)
     try:
         import ray
         import ray.data  # noqa: F401 - Ray Data must be there, not only Ray core
@@ -390,6 +420,29 @@ def _unexpected(item: BatchInput, actor: ScorerActor, trace: str) -> VideoResult
 # -- the driver -------------------------------------------------------------------------------
 
 
+def engine_error(exc: BaseException) -> SyncEvalError:
+    """The error to report for a failed Ray run: the package's own error when an actor raised
+    one (a node's weights differ, a device it does not have...), else a one-line summary."""
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        err = stack.pop()
+        if not isinstance(err, BaseException) or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, SyncEvalError):
+            return err
+        stack += [err.__cause__, err.__context__, getattr(err, "cause", None)]
+    found = re.findall(r"syncnet_eval\.errors\.(\w+): ([^\n]*)", str(exc))
+    if found:
+        name, message = found[-1]
+        cls = getattr(errors, name, None)
+        if isinstance(cls, type) and issubclass(cls, SyncEvalError):
+            return cls(message)
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return SyncEvalError(f"the Ray run failed: {type(exc).__name__}: {first}")
+
+
 @dataclass(frozen=True)
 class _Location:
     """Where an input's record can be read again: a log line, or a Parquet row."""
@@ -476,8 +529,9 @@ def _previous_records(
 @contextlib.contextmanager
 def _ray_runtime(ray: Any, config: RayConfig) -> Iterator[None]:
     """Connect to ``config.ray_address`` (or ``RAY_ADDRESS``), or start a runtime on this
-    machine whose workers import this very package; a runtime already initialised (by the
-    caller) is used as it is. Only what this function started is shut down."""
+    machine (on loopback, see ``import_ray``) whose workers import this very package; a
+    runtime already initialised (by the caller) is used as it is. Only what this function
+    started is shut down."""
     if ray.is_initialized():
         yield
         return
@@ -491,7 +545,6 @@ def _ray_runtime(ray: Any, config: RayConfig) -> Iterator[None]:
         ray.init(
             address="local",  # a new runtime, not a cluster 'ray start' left running here
             include_dashboard=False,
-            _node_ip_address="127.0.0.1",  # a runtime of this machine listens on loopback only
             runtime_env={"env_vars": {"PYTHONPATH": path}},
             **quiet,
         )
@@ -586,9 +639,14 @@ def run_ray(
         ModelWeightsError, ConfigError: problems that affect every input.
         OutputError: another run holds an output, or it cannot be written.
     """
-    ray = import_ray()
+    ray = import_ray(local=not (ray_config.ray_address or os.environ.get("RAY_ADDRESS")))
     if parquet_path is not None:
         require_pyarrow()
+    if config.score_config.device.startswith("cuda") and not ray_config.gpus_per_actor:
+        raise ConfigError(
+            f"--device {config.score_config.device} with --engine ray needs --gpus-per-actor "
+            "(Ray hides the GPUs from actors that reserve none)"
+        )
     journal = log_path
     if journal is None and parquet_path is not None:
         journal = parquet_path.with_name(f".{parquet_path.name}.jsonl")
@@ -703,7 +761,14 @@ def _score_on_ray(
                 num_gpus=ray_config.gpus_per_actor or None,
                 **pool_strategy(ray, actors),
             )
-            for row in scored.iter_rows():
+            rows_out = iter(scored.iter_rows())
+            while True:
+                try:
+                    row = next(rows_out)
+                except StopIteration:
+                    break
+                except Exception as exc:  # noqa: BLE001 - Ray's side failed: say why, in one line
+                    raise engine_error(exc) from exc
                 run.add(int(row["index"]), BatchRecord.from_dict(json.loads(row["record"])))
         finally:
             ray.kill(ledger)  # also drops its actor handles, so Ray Data's actors can go

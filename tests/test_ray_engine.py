@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 import json
 import logging
+import os
 from pathlib import Path
 import shutil
 import sys
@@ -24,10 +25,14 @@ from syncnet_eval.config import RayConfig
 from syncnet_eval.errors import ConfigError
 from syncnet_eval.io import read_jsonl
 from syncnet_eval.parquet import iter_parquet_records, write_parquet
+from syncnet_eval.ray_engine import LOOPBACK_ENV
 
 from conftest import assert_same_records
 
 ROOT = Path(__file__).resolve().parents[1]
+# Every Ray runtime of this test process listens on loopback only: the switch is read when Ray
+# is imported, which nothing does before this module is collected (the fixture checks it).
+os.environ.update(LOOPBACK_ENV)
 BAD = ("bad_zero_bytes.mp4", "bad_truncated.mp4", "bad_no_audio.mp4", "bad_directory.mp4")
 
 
@@ -48,10 +53,10 @@ def ray_runtime() -> Any:
     ray.init(
         num_cpus=2,
         include_dashboard=False,
-        _node_ip_address="127.0.0.1",
         logging_level=logging.ERROR,
         runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
     )
+    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
     yield ray
     ray.shutdown()
 
@@ -303,3 +308,34 @@ def test_rows_describe_inputs_and_survive_names_that_are_not_utf8(tmp_path: Path
     assert row["index"] == 5
     back, identity = row_input(row["input"])
     assert back == item and identity == {"path": str(item.path), "size": 3}
+
+
+def test_an_actors_own_error_is_reported_as_it_is() -> None:
+    from syncnet_eval.errors import ModelWeightsError, SyncEvalError
+    from syncnet_eval.ray_engine import engine_error
+
+    text = (
+        "ActorDiedError: The actor died because of an error raised in its creation task\n"
+        '  File "syncnet_eval/device.py", line 32, in resolve_device\n'
+        "syncnet_eval.errors.ConfigError: device 'cuda' requested but CUDA is not available"
+    )
+    err = engine_error(RuntimeError(text))
+    assert isinstance(err, ConfigError)
+    assert str(err) == "device 'cuda' requested but CUDA is not available"
+    inner = ModelWeightsError("w.model: this node's file is not the driver's")
+    outer = RuntimeError("wrapped")
+    outer.__cause__ = inner
+    assert engine_error(outer) is inner
+    other = engine_error(RuntimeError("a node was lost\nmore detail"))
+    assert type(other) is SyncEvalError
+    assert str(other) == "the Ray run failed: RuntimeError: a node was lost"
+
+
+def test_cuda_without_gpus_per_actor_is_one_line_before_ray_starts(
+    batch_clips: list[Path], syncnet_parity_weights: Path
+) -> None:
+    pytest.importorskip("ray")
+    result = _invoke(_ray_args(syncnet_parity_weights, batch_clips[0], "--device", "cuda"))
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "needs --gpus-per-actor" in lines[0], result.output

@@ -245,9 +245,9 @@ def _check_engine(engine: EngineOptions, run: RunOptions, out: _Outputs) -> None
                 "--workers and --timeout are for --engine local; with --engine ray use "
                 "--actors, --cpus-per-actor and --gpus-per-actor"
             )
-        from ..ray_engine import import_ray
+        from ..ray_engine import check_ray_installed
 
-        import_ray()
+        check_ray_installed()
     elif run.streams > 1 and (run.workers != 1 or run.timeout_s is not None):
         raise click.UsageError(
             "--streams scores in this process: use it without --workers and --timeout"
