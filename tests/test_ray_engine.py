@@ -204,9 +204,11 @@ def test_an_actor_killed_mid_run_costs_a_retry_not_a_record(
     killer = threading.Thread(target=kill_a_busy_actor, daemon=True)
     killer.start()
     try:
+        # Two inputs at a time per actor (--streams 2): a crash catches both in flight.
         result = _invoke(
-            _ray_args(syncnet_parity_weights, eight_inputs, "-q", "-o", str(tmp_path / "k.jsonl"))
-        )
+            _ray_args(syncnet_parity_weights, eight_inputs, "-q", "--streams", "2",
+                      "-o", str(tmp_path / "k.jsonl"))
+        )  # fmt: skip
     finally:
         stop.set()
         killer.join()
