@@ -158,24 +158,24 @@ def pool_size(config: RayConfig, resources: dict[str, float], jobs: int) -> int:
         ConfigError: the cluster cannot hold one actor of that size.
     """
     cpus, gpus = float(resources.get("CPU", 0)), float(resources.get("GPU", 0))
+    if config.cpus_per_actor > cpus or config.gpus_per_actor > gpus:
+        raise ConfigError(
+            f"the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs: not enough for one actor "
+            f"with --cpus-per-actor {config.cpus_per_actor:g} and --gpus-per-actor "
+            f"{config.gpus_per_actor:g} (an autoscaling cluster needs one such node up)"
+        )
     if config.actors is not None:
         size = config.actors
         if size * config.cpus_per_actor > cpus or size * config.gpus_per_actor > gpus:
             log.warning(
                 "%d actors x %g CPUs, %g GPUs exceed the cluster's %g CPUs, %g GPUs: the pool "
-                "waits for the cluster to grow",
+                "starts those that fit and grows with the cluster",
                 size, config.cpus_per_actor, config.gpus_per_actor, cpus, gpus,
             )  # fmt: skip
     else:
         size = math.floor(cpus / config.cpus_per_actor + 1e-9)
         if config.gpus_per_actor > 0:
             size = min(size, math.floor(gpus / config.gpus_per_actor + 1e-9))
-        if size < 1:
-            raise ConfigError(
-                f"the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs: not enough for one actor "
-                f"with --cpus-per-actor {config.cpus_per_actor:g} and --gpus-per-actor "
-                f"{config.gpus_per_actor:g}"
-            )
     return max(1, min(size, jobs))
 
 
@@ -704,20 +704,25 @@ def _run_locked(
         log.info("resuming: %d of %d inputs already recorded", len(previous.records), len(inputs))
     if on_start is not None:
         on_start(len(inputs), len(previous.records))
-    complete = False
+    # The Parquet file is written when the run ends, or is stopped (Ctrl-C, SIGTERM) with what
+    # it has; after any other failure it stays as it was (the log has the new records).
+    stopped = False
     try:
         if journal is not None:
             run.log = JsonlLog(journal, truncate=not resume)
         if jobs:
             _score_on_ray(ray, config, ray_config, resolved, inputs, identities, jobs, run,
                           worker_log_level)  # fmt: skip
-        complete = True
+    except KeyboardInterrupt:
+        stopped = True
+        raise
     finally:
         if run.log is not None:
             run.log.close()
-        if parquet_path is not None and journal is not None:
+        ended = stopped or sys.exc_info()[0] is None
+        if parquet_path is not None and journal is not None and ended:
             _write_parquet(parquet_path, journal, run, previous_parquet=parquet_path)
-            if own_journal and complete:
+            if own_journal and not stopped:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(journal)
     final = [r for r in run.records if r is not None]

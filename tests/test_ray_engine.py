@@ -178,6 +178,25 @@ def test_resume_from_the_parquet_file_alone_scores_only_what_is_missing(
     assert not (tmp_path / ".only.parquet.jsonl").exists()  # folded into the Parquet file
 
 
+def test_a_failed_run_leaves_the_parquet_file_as_it_was(
+    ray_runtime: Any,
+    eight_inputs: Path,
+    local_doc: dict[str, Any],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "keep.parquet"
+    write_parquet(out, local_doc["results"][:2])
+    before = out.read_bytes()
+    # The loopback runtime has no GPU: not even one actor fits, which stops the run.
+    result = _invoke(
+        _ray_args(syncnet_parity_weights, eight_inputs, "--gpus-per-actor", "1", "-o", str(out))
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("Error: the Ray cluster has 2 CPUs")
+    assert out.read_bytes() == before
+
+
 def test_an_actor_killed_mid_run_costs_a_retry_not_a_record(
     ray_runtime: Any,
     eight_inputs: Path,
