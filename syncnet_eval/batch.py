@@ -14,7 +14,9 @@ at any moment and restarted ends with every input recorded exactly once.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 import contextlib
 from dataclasses import dataclass, field, replace
 import json
@@ -38,6 +40,7 @@ import torch
 
 from .allocator import tune_malloc
 from .config import IDENTITY_MODES, RECIPES, PipelineConfig, ScoreConfig, config_hash
+from .embed import BatchedEmbedder, SyncNetEmbedder
 from .errors import (
     ConfigError,
     DependencyError,
@@ -71,7 +74,9 @@ __all__ = [
     "BatchEvent",
     "BatchOutcome",
     "RETRY_STATUSES",
+    "resume_key",
     "run_batch",
+    "sigterm_stops_the_batch",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,6 +98,8 @@ class BatchConfig:
         save_crops: write each track's crop video into this directory.
         identity: ``mtime`` or ``sha256`` (see ``input_identity``).
         raise_unexpected: re-raise unexpected errors instead of recording them (debugging).
+        streams: videos one scorer scores at once, sharing the model's forward passes (GPU
+            throughput mode, see ``embed.BatchedEmbedder``); 1 scores one at a time.
     """
 
     recipe: str = "syncnet-pipeline"
@@ -106,8 +113,11 @@ class BatchConfig:
     save_crops: Path | None = None
     identity: str = "mtime"
     raise_unexpected: bool = False
+    streams: int = 1
 
     def __post_init__(self) -> None:
+        if self.streams < 1:
+            raise ConfigError(f"streams must be >= 1, got {self.streams}")
         if self.recipe not in RECIPES:
             raise ConfigError(f"unknown recipe {self.recipe!r}; choose one of {', '.join(RECIPES)}")
         if self.identity not in IDENTITY_MODES:
@@ -208,7 +218,9 @@ class BatchRecord:
         )
 
 
-def _resume_key(identity: dict[str, Any], digest: str) -> str:
+def resume_key(identity: dict[str, Any], digest: str) -> str:
+    """What a resumed run matches an earlier record by: the input's identity (see
+    ``input_identity``) and the configuration hash."""
     return json.dumps([identity, digest], sort_keys=True)
 
 
@@ -245,7 +257,12 @@ class BatchOutcome:
 class Scorer:
     """One pipeline (models loaded once) scoring ``BatchInput``s: the per-input function every
     engine runs (the local engine in this process or in its workers, the Ray engine in its
-    actors). :meth:`score` never raises for a bad input; it returns its record's result."""
+    actors). :meth:`score` never raises for a bad input; it returns its record's result.
+
+    With ``config.streams > 1`` the pipeline's embedder is a ``BatchedEmbedder`` and
+    :meth:`score_many` scores that many inputs at once, sharing forward passes; call
+    :meth:`close` when done.
+    """
 
     def __init__(self, config: BatchConfig, resolved: ResolvedRun) -> None:
         self.config = config
@@ -257,9 +274,55 @@ class Scorer:
             offline=config.offline,
             progress=False,
         )
+        self.shared: BatchedEmbedder | None = None
+        if config.streams > 1:
+            plain = self.pipe.embedder
+            if not isinstance(plain, SyncNetEmbedder):
+                raise ConfigError("streams > 1 batches SyncNet's forward passes: it needs SyncNet")
+            self.shared = BatchedEmbedder(plain.model, plain.device, plain.batch_size,
+                                          plain.precision)  # fmt: skip
+            self.pipe.embedder = self.shared
         self.detections: list[np.ndarray] | None = None
         if config.detections is not None:
             self.detections = load_detections(config.detections)
+
+    def score_many(
+        self, jobs: Iterable[tuple[int, BatchInput]]
+    ) -> Generator[tuple[int, VideoResult], None, None]:
+        """``(index, result)`` of every job, in completion order, ``config.streams`` at a time
+        (each in a thread of its own, registered with the shared embedder)."""
+        if self.shared is None:
+            for index, item in jobs:
+                yield index, self.score(item)
+            return
+        shared = self.shared
+        todo = iter(jobs)
+        running: dict[Future[VideoResult], int] = {}
+
+        def scored(item: BatchInput) -> VideoResult:
+            with shared.stream():
+                return self.score(item)
+
+        with ThreadPoolExecutor(self.config.streams, "syncnet-eval-stream") as pool:
+            try:
+                while True:
+                    for index, item in todo:
+                        running[pool.submit(scored, item)] = index
+                        if len(running) >= self.config.streams:
+                            break
+                    if not running:
+                        return
+                    done, _ = wait_futures(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield running.pop(future), future.result()
+            finally:
+                for future in running:
+                    future.cancel()
+
+    def close(self) -> None:
+        """Stop the shared embedder's thread (``streams > 1``); the scorer is done."""
+        if self.shared is not None:
+            self.shared.close()
 
     def score(self, item: BatchInput, stage_hook: StageHook | None = None) -> VideoResult:
         kwargs: dict[str, Any] = {
@@ -573,8 +636,14 @@ def _inprocess_results(
     stage_hook: StageHook | None,
 ) -> Iterator[tuple[int, VideoResult]]:
     scorer = Scorer(config, resolved)
-    for index, item in jobs:
-        yield index, scorer.score(item, stage_hook)
+    try:
+        if config.streams > 1:
+            yield from scorer.score_many(jobs)
+            return
+        for index, item in jobs:
+            yield index, scorer.score(item, stage_hook)
+    finally:
+        scorer.close()
 
 
 # Statuses of inputs that could not be scored, which ``retry_failed`` scores again. no_face,
@@ -647,12 +716,17 @@ def run_batch(
     """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
+    if config.streams > 1 and (workers > 1 or timeout_s is not None):
+        raise ConfigError(
+            "streams > 1 scores in this process: it cannot be combined with workers > 1 or a "
+            "timeout (use one or the other)"
+        )
     if timeout_s is not None and timeout_s <= 0:
         raise ConfigError(f"timeout must be positive, got {timeout_s}")
     with contextlib.ExitStack() as stack:
         if log_path is not None:
             stack.enter_context(LogLock(log_path))
-        stack.enter_context(_sigterm_stops_the_batch())
+        stack.enter_context(sigterm_stops_the_batch())
         return _run_locked(
             inputs, config, workers=workers, timeout_s=timeout_s, log_path=log_path,
             resume=resume, retry_failed=retry_failed, on_start=on_start, on_record=on_record,
@@ -727,7 +801,7 @@ def _logged_records(log_path: Path, retry_failed: bool) -> dict[str, dict[str, A
     if retry_failed:
         logged = _drop_retryable(log_path, logged)
     return {
-        _resume_key(rec.get("input_identity") or {}, str(rec.get("config_hash"))): rec
+        resume_key(rec.get("input_identity") or {}, str(rec.get("config_hash"))): rec
         for rec in logged
     }
 
@@ -740,7 +814,7 @@ def _resumed_record(
     timeout_s: float | None,
 ) -> BatchRecord | None:
     """The log's record of ``item`` under this configuration, else ``None`` (score it)."""
-    rec = previous.get(_resume_key(ident, digest))
+    rec = previous.get(resume_key(ident, digest))
     if rec is None:
         return None
     try:
@@ -758,7 +832,7 @@ def _resumed_record(
 
 
 @contextlib.contextmanager
-def _sigterm_stops_the_batch() -> Iterator[None]:
+def sigterm_stops_the_batch() -> Iterator[None]:
     """SIGTERM raises KeyboardInterrupt, as Ctrl-C does: workers are killed and every finished
     record is written before the process exits (only where signals can be set)."""
     if threading.current_thread() is not threading.main_thread():

@@ -39,6 +39,7 @@ __all__ = [
     "option_of",
     "ScoreConfig",
     "PipelineConfig",
+    "RayConfig",
     "config_from_options",
     "config_hash",
 ]
@@ -201,6 +202,41 @@ class PipelineConfig:
         help="Fast mode: run the face detector on every Nth frame and "
         "interpolate the boxes between (1 = every frame, as the "
         "reference).",
+    )
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """Where and how the Ray engine runs (``score --engine ray``); no effect on the numbers.
+
+    Attributes:
+        ray_address: an existing cluster (``auto``, ``HOST:6379``, ``ray://HOST:10001``);
+            ``None``: ``RAY_ADDRESS`` if set, else a runtime started on this machine,
+            listening on loopback only.
+        actors: scorer actors; ``None``: as many as the cluster's CPUs (or GPUs) allow.
+        cpus_per_actor: CPUs each scorer actor reserves (also its torch threads).
+        gpus_per_actor: GPUs each scorer actor reserves (fractions share one GPU).
+    """
+
+    ray_address: str | None = _option(
+        None,
+        help="Ray cluster to run on (auto, HOST:6379, ray://HOST:10001). Default: "
+        "RAY_ADDRESS if set, else a Ray runtime started on this machine (loopback only).",
+    )
+    actors: int | None = _option(
+        None,
+        min=1,
+        help="Scorer actors, each loading the models once. Default: as many as the "
+        "cluster's CPUs (and GPUs) allow at --cpus-per-actor (--gpus-per-actor).",
+    )
+    cpus_per_actor: float = _option(
+        1.0, min=0, min_open=True, help="CPUs each scorer actor reserves (its torch threads)."
+    )
+    gpus_per_actor: float = _option(
+        0.0, min=0, help="GPUs each scorer actor reserves (0.5: two actors share a GPU)."
     )
 
     def __post_init__(self) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+import threading
+import time
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,6 +25,7 @@ from .constants import (
 from .models.syncnet import SyncNet
 
 __all__ = [
+    "BatchedEmbedder",
     "Embedder",
     "SyncNetEmbedder",
     "lip_stream_2d",
@@ -213,13 +218,26 @@ class SyncNetEmbedder:
 
     def _lip_windows(self, block: torch.Tensor) -> torch.Tensor:
         """(n + 4, H, W, 3) uint8 frames -> (n, 1024) embeddings of their n windows."""
+        return self._lip_forward(self._lip_input(block))
+
+    def _lip_input(self, block: torch.Tensor) -> torch.Tensor:
+        """(n + 4, H, W, 3) uint8 frames -> (n, H, W, 15) float windows on the device."""
         x = block.to(self.device, non_blocking=True).float()  # uint8 crosses, float on device
         n, h, w = x.shape[0] - WINDOW_FRAMES + 1, x.shape[1], x.shape[2]
         # unfold -> (n, H, W, 3, 5); the reshape is the one copy: channel c * 5 + t, channels-last.
-        win = x.unfold(0, WINDOW_FRAMES, 1).reshape(n, h, w, 3 * WINDOW_FRAMES)
-        win = win.permute(0, 3, 1, 2)  # (n, 15, H, W), BGR 0-255
+        return x.unfold(0, WINDOW_FRAMES, 1).reshape(n, h, w, 3 * WINDOW_FRAMES)
+
+    def _lip_forward(self, win_nhwc: torch.Tensor) -> torch.Tensor:
+        """(n, H, W, 15) float windows -> (n, 1024) lip embeddings (one forward pass)."""
+        win = win_nhwc.permute(0, 3, 1, 2)  # (n, 15, H, W) channels-last, BGR 0-255
         with self._autocast():
             emb: torch.Tensor = self.model.netfclip(self._lip2d(win).flatten(1))
+        return emb.float()
+
+    def _audio_forward(self, wins: torch.Tensor) -> torch.Tensor:
+        """(n, 1, 13, 20) float MFCC windows -> (n, 1024) audio embeddings (one forward pass)."""
+        with self._autocast():
+            emb: torch.Tensor = self.model.forward_aud(wins)
         return emb.float()
 
     def _autocast(self) -> contextlib.AbstractContextManager[None]:
@@ -246,9 +264,166 @@ class SyncNetEmbedder:
             cols = cc[:, MFCC_PER_FRAME * start : MFCC_PER_FRAME * (stop - 1) + MFCC_PER_WINDOW]
             wins = cols.unfold(1, MFCC_PER_WINDOW, MFCC_PER_FRAME)  # (13, n, 20)
             wins = wins.permute(1, 0, 2).unsqueeze(1).contiguous()  # (n, 1, 13, 20)
-            with self._autocast():
-                out.append(self.model.forward_aud(wins).float())
+            out.append(self._audio_forward(wins))
         return out.rows()
+
+
+@dataclass
+class _Request:
+    """Windows of one caller waiting for a shared forward pass."""
+
+    key: tuple[Any, ...]  # ("lip", H, W) or ("audio",): only equal keys share a pass
+    windows: torch.Tensor  # (n, H, W, 15) lip windows or (n, 1, 13, 20) MFCC windows
+    submitted_s: float
+    result: Future[torch.Tensor] = field(default_factory=Future)
+
+    @property
+    def n(self) -> int:
+        return int(self.windows.shape[0])
+
+
+def take_shared_pass(pending: deque[_Request], max_windows: int) -> list[_Request]:
+    """Remove and return the requests of the next forward pass from ``pending``.
+
+    The oldest request decides the kind (lip windows of one frame size, or audio windows);
+    later requests of the same kind join it, in order, while the pass stays within
+    ``max_windows`` windows (a request is never split; one larger than ``max_windows`` runs
+    alone). Requests of other kinds keep their places.
+    """
+    first = pending.popleft()
+    taken, kept, total = [first], deque[_Request](), first.n
+    while pending:
+        req = pending.popleft()
+        if req.key == first.key and total + req.n <= max_windows:
+            taken.append(req)
+            total += req.n
+        else:
+            kept.append(req)
+    pending.extend(kept)
+    return taken
+
+
+@dataclass
+class BatchedEmbedder(SyncNetEmbedder):
+    """A :class:`SyncNetEmbedder` whose forward passes are shared by the threads calling it.
+
+    GPU throughput mode: several videos are scored at once, one thread each (see
+    ``batch.Scorer.score_many``); each still cuts its frames and MFCC into windows itself (the
+    host-to-device copy and the window unfolding happen in its own thread, overlapping the
+    model), but the model runs in one server thread, on the windows of several videos at a
+    time, up to ``batch_size`` windows per pass. A pass starts as soon as it is full, when
+    every registered stream is waiting for one, or when its oldest request has waited
+    ``max_wait_s``. Every window's embedding is the same computation as in a pass of its own
+    (eval-mode BatchNorm is folded; nothing mixes windows), so the numbers equal per-video
+    scoring to float rounding (~1e-6; fp32 by default).
+
+    Register each video with :meth:`stream` for as long as it is being scored; call
+    :meth:`close` (or use the embedder as a context manager) when done.
+
+    Attributes:
+        max_wait_s: longest a request waits for others to join its pass.
+        forward_passes: passes run so far (lip and audio).
+        windows_embedded: windows embedded so far (lip and audio).
+    """
+
+    max_wait_s: float = 0.005
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._cond = threading.Condition()
+        self._pending: deque[_Request] = deque()
+        self._streams = 0
+        self._closed = False
+        self.forward_passes = 0
+        self.windows_embedded = 0
+        self._server = threading.Thread(
+            target=self._serve, name="syncnet-eval-shared-embedder", daemon=True
+        )
+        self._server.start()
+
+    @contextlib.contextmanager
+    def stream(self) -> Iterator[None]:
+        """Register one video being scored (passes wait for registered streams only)."""
+        with self._cond:
+            self._streams += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._streams -= 1
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        """Run what is pending, then stop the server thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._server.join()
+
+    def __enter__(self) -> BatchedEmbedder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _lip_forward(self, win_nhwc: torch.Tensor) -> torch.Tensor:
+        return self._submit(("lip", *win_nhwc.shape[1:]), win_nhwc)
+
+    def _audio_forward(self, wins: torch.Tensor) -> torch.Tensor:
+        return self._submit(("audio",), wins)
+
+    def _submit(self, key: tuple[Any, ...], windows: torch.Tensor) -> torch.Tensor:
+        req = _Request(key, windows, time.monotonic())
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the shared embedder is closed")
+            self._pending.append(req)
+            self._cond.notify_all()
+        return req.result.result()
+
+    def _ready(self, now: float) -> bool:
+        """Whether the next pass should start now (called with the lock held)."""
+        first = self._pending[0]
+        queued = sum(r.n for r in self._pending if r.key == first.key)
+        return (
+            self._closed
+            or queued >= self.batch_size
+            or len(self._pending) >= max(1, self._streams)
+            or now - first.submitted_s >= self.max_wait_s
+        )
+
+    def _serve(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._pending and self._ready(time.monotonic())):
+                    if self._closed and not self._pending:
+                        return
+                    wait_s = None
+                    if self._pending:
+                        age = time.monotonic() - self._pending[0].submitted_s
+                        wait_s = max(0.0, self.max_wait_s - age)
+                    self._cond.wait(wait_s)
+                group = take_shared_pass(self._pending, self.batch_size)
+            self._run(group)
+
+    def _run(self, group: list[_Request]) -> None:
+        try:
+            with torch.inference_mode():
+                x = group[0].windows if len(group) == 1 else torch.cat([r.windows for r in group])
+                if group[0].key[0] == "lip":
+                    emb = SyncNetEmbedder._lip_forward(self, x)
+                else:
+                    emb = SyncNetEmbedder._audio_forward(self, x)
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            for req in group:
+                req.result.set_exception(exc)
+            return
+        self.forward_passes += 1
+        self.windows_embedded += int(x.shape[0])
+        start = 0
+        for req in group:
+            req.result.set_result(emb[start : start + req.n])
+            start += req.n
 
 
 class _GrowingRows:

@@ -17,6 +17,7 @@ from pathlib import Path
 import re
 import shutil
 import subprocess
+import threading
 
 from .errors import DecodeError, DependencyError, InputError
 
@@ -31,6 +32,7 @@ __all__ = [
     "input_args",
     "message_lines",
     "read_stream",
+    "reap",
     "run",
     "version",
 ]
@@ -40,6 +42,45 @@ INSTALL_HINT = (
     "(macOS) or 'conda install -c conda-forge ffmpeg', or point SYNCNET_EVAL_FFMPEG at the binary"
 )
 _PIPE_CHUNK_BYTES = 1 << 20
+# ffmpeg processes of read_stream and Writer not yet waited for (see reap).
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _track(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
+    return proc
+
+
+def _untrack(proc: subprocess.Popen[bytes]) -> None:
+    with _RUNNING_LOCK:
+        _RUNNING.discard(proc)
+
+
+def reap() -> int:
+    """Kill and wait for every ffmpeg this process started that has not been waited for.
+
+    A stream abandoned without being closed (an exception in its consumer, a generator left
+    suspended) keeps its ffmpeg until garbage collection. Long-lived scorers (the Ray engine's
+    actors) call this when no input is in flight, so that none outlives its input.
+
+    Returns:
+        How many were still running.
+    """
+    with _RUNNING_LOCK:
+        procs = list(_RUNNING)
+        _RUNNING.clear()
+    alive = 0
+    for proc in procs:
+        if proc.poll() is None:
+            alive += 1
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream and not stream.closed:
+                stream.close()
+    return alive
 
 
 def executable() -> str:
@@ -158,8 +199,10 @@ def read_stream(
     is drained. A run that succeeds but printed errors (a decoder concealing damage) appends
     them to ``messages``.
     """
-    proc = subprocess.Popen(
-        command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    proc = _track(
+        subprocess.Popen(
+            command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
     )
     try:
         assert proc.stdout is not None
@@ -174,6 +217,7 @@ def read_stream(
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        _untrack(proc)
         for stream in (proc.stdout, proc.stderr):
             if stream:
                 stream.close()
@@ -191,11 +235,13 @@ class Writer:
     def __init__(self, args: Sequence[str], *, source: str | Path, action: str) -> None:
         self.source = source
         self.action = action
-        self._proc = subprocess.Popen(
-            command(*args),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        self._proc = _track(
+            subprocess.Popen(
+                command(*args),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
         )
 
     def write(self, data: bytes) -> None:
@@ -210,7 +256,9 @@ class Writer:
         stderr = self._proc.stderr.read() if self._proc.stderr else b""
         if self._proc.stderr:
             self._proc.stderr.close()
-        if self._proc.wait() != 0:
+        code = self._proc.wait()
+        _untrack(self._proc)
+        if code != 0:
             raise failure(self.source, stderr, self.action)
 
     def kill(self) -> None:
@@ -218,6 +266,7 @@ class Writer:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
+        _untrack(self._proc)
         for stream in (self._proc.stdin, self._proc.stderr):
             if stream and not stream.closed:
                 stream.close()

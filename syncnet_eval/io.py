@@ -1,11 +1,11 @@
-"""Files: results (JSON documents, CSV rows, the JSONL log) and detections; hashing.
+"""Files: results (JSON documents, CSV rows, the JSONL log, Parquet) and detections; hashing.
 
 Every file is written atomically (a temporary file beside it, then a rename).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 import contextlib
 import csv
 import fcntl
@@ -16,11 +16,12 @@ import logging
 import os
 from pathlib import Path
 import tempfile
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from .errors import InputError, OutputError
+from .errors import DependencyError, InputError, OutputError
+from .parquet import iter_parquet_records, write_parquet
 from .stats import BatchSummary
 from .types import SCHEMA_VERSION, TrackResult, VideoResult
 from .version import __version__
@@ -34,11 +35,13 @@ __all__ = [
     "atomic_write_text",
     "csv_text",
     "file_sha256",
+    "iter_jsonl",
     "jsonl_line",
     "load_detections",
     "load_records",
     "load_results",
     "read_jsonl",
+    "read_jsonl_at",
     "results_document",
     "save_detections",
     "sha256_or_none",
@@ -197,18 +200,26 @@ def write_results(
     per_track: bool = False,
     extras: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
-    """Write results as JSON (``.json``) or CSV (``.csv``), atomically.
+    """Write results as JSON (``.json``), CSV (``.csv``) or Parquet (``.parquet``), atomically.
 
     Args:
         path: output file; the suffix picks the format.
         results: records in output order.
-        summary: stored under ``summary`` in JSON (CSV has no place for it).
+        summary: stored under ``summary`` in JSON (CSV and Parquet have no place for it).
         per_track: CSV with one row per track instead of one per video.
-        extras: per-record keys merged into the JSON records (see ``results_document``).
+        extras: per-record keys merged into the JSON and Parquet records (see
+            ``results_document``).
+
+    Raises:
+        OutputError: the file cannot be written.
+        DependencyError: Parquet without pyarrow.
     """
     path = Path(path)
-    if path.suffix.lower() == ".csv":
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
         atomic_write_text(path, csv_text(results, per_track=per_track))
+    elif suffix == ".parquet":
+        write_parquet(path, results_document(results, None, extras)["results"])
     else:
         doc = results_document(results, summary, extras)
         atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
@@ -233,34 +244,79 @@ def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
     Returns:
         The parsed records in file order (empty for a missing file).
     """
+    return [rec for _, rec in iter_jsonl(path, repair=repair)]
+
+
+def iter_jsonl(path: Path, *, repair: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(byte offset, record)`` of each line of a JSONL log, read one line at a time.
+
+    Same rules as :func:`read_jsonl` (a partial last line is ignored, or with ``repair`` cut
+    off first); the offset lets a caller read one record again later without keeping it.
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        fh = open(path, "rb")  # noqa: SIM115 - closed below; the file may not exist
     except FileNotFoundError:
-        return []
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        log.warning(
-            "%s: ignoring a partial last record (%d bytes; an interrupted run)",
-            path,
-            len(data) - end,
-        )
-        if repair:
-            os.truncate(path, end)
-    records: list[dict[str, Any]] = []
-    for lineno, line in enumerate(data[:end].splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            log.warning("%s:%d: skipping a line that is not JSON", path, lineno)
-            continue
-        if isinstance(rec, dict):
-            records.append(rec)
-        else:
-            log.warning("%s:%d: skipping a line that is not a JSON object", path, lineno)
-    return records
+        return
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        end = _complete_lines_end(fh, size)
+        if end < size:
+            log.warning(
+                "%s: ignoring a partial last record (%d bytes; an interrupted run)",
+                path,
+                size - end,
+            )
+            if repair:
+                os.truncate(path, end)
+        fh.seek(0)
+        offset = 0
+        for lineno, line in enumerate(iter(fh.readline, b""), start=1):
+            if offset + len(line) > end:
+                break
+            rec = _parse_line(path, lineno, line)
+            if rec is not None:
+                yield offset, rec
+            offset += len(line)
+
+
+def _complete_lines_end(fh: BinaryIO, size: int) -> int:
+    """Bytes up to and including the file's last newline."""
+    block = 1 << 16
+    pos = size
+    while pos > 0:
+        start = max(0, pos - block)
+        fh.seek(start)
+        data = fh.read(pos - start)
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        pos = start
+    return 0
+
+
+def _parse_line(path: Path, lineno: int, line: bytes) -> dict[str, Any] | None:
+    if not line.strip():
+        return None
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        log.warning("%s:%d: skipping a line that is not JSON", path, lineno)
+        return None
+    if not isinstance(rec, dict):
+        log.warning("%s:%d: skipping a line that is not a JSON object", path, lineno)
+        return None
+    return rec
+
+
+def read_jsonl_at(path: Path, offset: int) -> dict[str, Any]:
+    """The record on the line starting at byte ``offset`` (from :func:`iter_jsonl`)."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        rec = json.loads(fh.readline())
+    if not isinstance(rec, dict):
+        raise ValueError(f"{path}: no record at byte {offset}")
+    return rec
 
 
 class JsonlLog:
@@ -283,8 +339,11 @@ class JsonlLog:
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write the log ({exc.strerror or exc})") from exc
 
-    def append(self, record: Mapping[str, Any]) -> None:
+    def append(self, record: Mapping[str, Any]) -> int:
         """Write ``record`` as one line and flush it to disk.
+
+        Returns:
+            The byte offset of its line (for :func:`read_jsonl_at`; one writer per log).
 
         Raises:
             OutputError: naming the log when the disk is full or the write fails.
@@ -294,12 +353,14 @@ class JsonlLog:
         line = jsonl_line(record).encode("utf-8")
         view = memoryview(line)
         try:
+            offset = os.lseek(self._fd, 0, os.SEEK_END)
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
             os.fsync(self._fd)
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write the log ({exc.strerror or exc})") from exc
+        return offset
 
     def close(self) -> None:
         if self._fd is not None:
@@ -395,7 +456,8 @@ class LogLock:
 
 
 def load_results(path: Path) -> list[VideoResult]:
-    """Read results back: a JSON document from ``score -o``, its JSONL log, or its CSV.
+    """Read results back: a JSON document from ``score -o``, its JSONL log, its CSV, or its
+    Parquet file.
 
     For a JSONL log the last record of each input (by ``input_identity`` path, else ``id`` and
     path) wins, so a log that accumulated re-scored inputs still counts each input once. A CSV
@@ -430,6 +492,10 @@ def load_records(path: Path) -> list[dict[str, Any]]:
             records = list(latest.values())
         elif suffix == ".csv":
             records = [r.to_dict() for r in _results_from_csv(path)]
+        elif suffix == ".parquet":
+            if not path.is_file():
+                raise FileNotFoundError(str(path))
+            records = list(iter_parquet_records(path))
         else:
             doc = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))
             found = doc["results"] if isinstance(doc, dict) else None
@@ -439,12 +505,14 @@ def load_records(path: Path) -> list[dict[str, Any]]:
         for rec in records:
             VideoResult.from_dict(rec)  # every record must parse
         return records
+    except DependencyError:
+        raise
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it ({exc})") from exc
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(
-            f"{path}: not a syncnet-eval results file (.json from 'score -o', its .jsonl log or "
-            f"its .csv): {exc}"
+            f"{path}: not a syncnet-eval results file (.json from 'score -o', its .jsonl log, "
+            f"its .csv or its .parquet): {exc}"
         ) from exc
 
 

@@ -7,6 +7,7 @@ import logging
 import math
 from pathlib import Path
 import platform
+import threading
 from typing import Any
 
 import cv2
@@ -64,6 +65,7 @@ class SyncPipeline:
         self._offline = offline
         self._s3fd_weights = Path(s3fd_weights) if s3fd_weights else None
         self._detector: FaceDetector | None = None
+        self._detector_lock = threading.Lock()  # videos scored at once (streams) share it
         self.syncnet_weights_path: Path | None = None
         self.syncnet_weights_sha256: str | None = None
         self.syncnet_weights_official = False
@@ -195,15 +197,16 @@ class SyncPipeline:
 
     def face_detector(self) -> FaceDetector:
         """The pipeline's face detector, built on first use (S3FD weights load lazily)."""
-        if self._detector is None:
-            self._detector = get_detector(
-                self.pipeline_config.detector,
-                weights=self._s3fd_weights,
-                device=self.device,
-                facedet_scale=self.pipeline_config.facedet_scale,
-                offline=self._offline,
-            )
-        return self._detector
+        with self._detector_lock:
+            if self._detector is None:
+                self._detector = get_detector(
+                    self.pipeline_config.detector,
+                    weights=self._s3fd_weights,
+                    device=self.device,
+                    facedet_scale=self.pipeline_config.facedet_scale,
+                    offline=self._offline,
+                )
+            return self._detector
 
     def provenance(self, recipe: str) -> dict[str, Any]:
         """What produced a result: weights, versions, device, configuration."""

@@ -25,6 +25,7 @@ from ..config import (
     RECIPES,
     Option,
     PipelineConfig,
+    RayConfig,
     Recipe,
     ScoreConfig,
     config_from_options,
@@ -32,12 +33,15 @@ from ..config import (
 )
 
 __all__ = [
+    "ENGINES",
+    "EngineOptions",
     "RecipeSetup",
     "rule_options",
     "writable_dir",
     "writable_file",
     "RunOptions",
     "config_option",
+    "engine_options",
     "recipe_options",
     "run_options",
 ]
@@ -171,6 +175,7 @@ class RunOptions:
     resume: bool | None
     retry_failed: bool
     identity: str
+    streams: int
 
 
 def run_options(func: F) -> F:
@@ -185,6 +190,7 @@ def run_options(func: F) -> F:
             resume=kwargs.pop("resume"),
             retry_failed=kwargs.pop("retry_failed"),
             identity=kwargs.pop("identity"),
+            streams=kwargs.pop("streams"),
         )
         return func(*args, **kwargs)
 
@@ -229,6 +235,58 @@ def run_options(func: F) -> F:
             help="How resume recognises an unchanged file: path + size + mtime, or "
             "path + size + content sha256 (survives copies that reset mtime).",
         ),
+        click.option(
+            "--streams",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="GPU throughput mode: videos one scorer (this process, or each Ray actor) "
+            "scores at once, their windows sharing SyncNet's forward passes up to "
+            "--batch-size (same numbers; with --engine local, needs --workers 1 and no "
+            "--timeout).",
+        ),
+    ]
+    return _apply(cast(F, wrapper), decorators)
+
+
+ENGINES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Which engine scores the batch (``--engine``) and, for Ray, where (``RayConfig``)."""
+
+    engine: str
+    ray: RayConfig
+
+
+def engine_options(func: F) -> F:
+    """Add ``--engine`` and the Ray options (``--ray-address``, ``--actors``,
+    ``--cpus-per-actor``, ``--gpus-per-actor``); the command receives ``engine:
+    EngineOptions``. Ray options without ``--engine ray`` are bad usage."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {f.name: kwargs.pop(f.name) for f in fields(RayConfig)}
+        engine = kwargs.pop("engine")
+        if engine != "ray":
+            given = [f.name for f in fields(RayConfig) if values[f.name] != f.default]
+            if given:
+                flags = ", ".join("--" + n.replace("_", "-") for n in given)
+                raise click.UsageError(f"{flags}: only with --engine ray")
+        kwargs["engine"] = EngineOptions(engine, config_from_options(RayConfig, values))
+        return func(*args, **kwargs)
+
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--engine",
+            type=click.Choice(ENGINES),
+            default="local",
+            show_default=True,
+            help="local: this machine (--workers); ray: a Ray cluster, or a Ray runtime "
+            'started here (pip install "syncnet-eval[ray]"); same records either way.',
+        ),
+        *_config_options(RayConfig),
     ]
     return _apply(cast(F, wrapper), decorators)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,13 +17,18 @@ from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
 from .display import Progress, StageProgress, format_summary, format_table, shown
 from .options import (
+    EngineOptions,
     RecipeSetup,
     RunOptions,
+    engine_options,
     recipe_options,
     run_options,
     writable_dir,
     writable_file,
 )
+
+if TYPE_CHECKING:
+    from ..batch import BatchConfig, BatchOutcome  # the engines import torch: types only
 
 __all__ = ["score"]
 
@@ -31,18 +36,19 @@ __all__ = ["score"]
 _TABLE_MAX_ROWS = 50
 # Failed inputs listed as 'Error:' lines at the end of a batch (the rest are in the outputs).
 _ERROR_LINES_MAX = 20
-_OUTPUT_SUFFIXES = (".json", ".jsonl", ".csv")
+_OUTPUT_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 
 
 class _Outputs:
     """``-o`` values sorted by kind and checked writable before any work starts; bad suffixes,
     unwritable places and contradictions are usage errors (exit 2)."""
 
-    def __init__(self, outputs: tuple[str, ...], resume: bool | None) -> None:
+    def __init__(self, outputs: tuple[str, ...], resume: bool | None, engine: str) -> None:
         self.stdout = False
         self.json: list[Path] = []
         self.csv: list[Path] = []
         self.jsonl: Path | None = None
+        self.parquet: Path | None = None
         for out in outputs:
             if out == "-":
                 if self.stdout:
@@ -53,30 +59,39 @@ class _Outputs:
             suffix = path.suffix.lower()
             if suffix not in _OUTPUT_SUFFIXES:
                 raise click.BadParameter(
-                    f"{out!r}: the file name must end in .json, .jsonl or .csv (or be '-' for "
-                    "JSON on stdout)",
+                    f"{out!r}: the file name must end in .json, .jsonl, .csv or .parquet (or be "
+                    "'-' for JSON on stdout)",
                     param_hint="'-o' / '--output'",
                 )
-            if suffix == ".jsonl":
-                if self.jsonl is not None:
+            if suffix in (".jsonl", ".parquet"):
+                if getattr(self, suffix[1:]) is not None:
                     self._twice()
-                self.jsonl = path
+                setattr(self, suffix[1:], path)
             else:
                 (self.json if suffix == ".json" else self.csv).append(path)
-        if resume and self.jsonl is None:
-            raise click.UsageError("--resume needs a log to resume from: add -o FILE.jsonl")
+        # Where earlier records are found: the log, and with the Ray engine the Parquet file.
+        self.resumable = self.jsonl is not None or (engine == "ray" and self.parquet is not None)
+        if resume and not self.resumable:
+            raise click.UsageError(
+                "--resume needs earlier records to resume from: add -o FILE.jsonl (with "
+                "--engine ray, or -o FILE.parquet)"
+            )
 
     def files(self) -> list[Path]:
-        """Every output file (and the log's lock file), for scans to skip."""
+        """Every output file (and the lock and side files beside them), for scans to skip."""
         files = [*self.json, *self.csv]
-        if self.jsonl is not None:
-            files += [self.jsonl, self.jsonl.with_name(f".{self.jsonl.name}.lock")]
+        for path in (self.jsonl, self.parquet):
+            if path is not None:
+                files += [path, path.with_name(f".{path.name}.lock")]
+        if self.parquet is not None:
+            files.append(self.parquet.with_name(f".{self.parquet.name}.jsonl"))
         return files
 
     @staticmethod
     def _twice() -> None:
         raise click.BadParameter(
-            "give '-' and the .jsonl log at most once each", param_hint="'-o' / '--output'"
+            "give '-', the .jsonl log and the .parquet file at most once each",
+            param_hint="'-o' / '--output'",
         )
 
 
@@ -143,6 +158,7 @@ class _Outputs:
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
 @recipe_options
 @run_options
+@engine_options
 @click.pass_context
 def score(
     ctx: click.Context,
@@ -160,6 +176,7 @@ def score(
     quiet: bool,
     setup: RecipeSetup,
     run: RunOptions,
+    engine: EngineOptions,
 ) -> None:
     """Score INPUTS (video files and directories, searched recursively) and --manifest rows.
 
@@ -171,13 +188,17 @@ def score(
     'Error:' line each), 2 for bad usage.
     """
     # The batch engine loads torch: imported here so that --help stays fast.
-    from ..batch import BatchConfig, run_batch
+    from ..batch import BatchConfig
 
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
-    out = _Outputs(outputs, run.resume)
-    if run.retry_failed and (run.resume is False or out.jsonl is None):
-        raise click.UsageError("--retry-failed retries the failures of a resumed -o FILE.jsonl log")
+    out = _Outputs(outputs, run.resume, engine.engine)
+    _check_engine(engine, run, out)
+    if run.retry_failed and (run.resume is False or not out.resumable):
+        raise click.UsageError(
+            "--retry-failed retries the failures of a resumed -o FILE.jsonl log (with --engine "
+            "ray, or -o FILE.parquet)"
+        )
     exclude = out.files()
     if save_detections is not None:
         exclude.append(writable_file(save_detections, "'--save-detections'"))
@@ -199,31 +220,87 @@ def score(
         save_crops=save_crops,
         identity=run.identity,
         raise_unexpected=debug_requested(ctx),
+        streams=run.streams,
     )
     progress = Progress(enabled=not quiet)
     try:
-        outcome = run_batch(
-            items,
-            config,
-            workers=run.workers,
-            timeout_s=run.timeout_s,
-            log_path=out.jsonl,
-            resume=run.resume is not False,
-            retry_failed=run.retry_failed,
-            on_start=progress.start,
-            on_record=progress.record,
-            worker_log_level=log.level,
-            download_progress=not quiet,
-            stage_hook=StageProgress(str(items[0].path)) if len(items) == 1 and not quiet else None,
-        )
+        outcome = _run_engine(items, config, engine, run, out, progress, quiet)
     finally:
         progress.close()
     extras = [r.extras() for r in outcome.records]
-    _emit(outcome.results, extras, out, per_track, quiet, include_flagged)
+    _emit(outcome.results, extras, out, per_track, quiet, include_flagged,
+          parquet=out.parquet if engine.engine == "local" else None)  # fmt: skip
     failed = outcome.failed
     _print_failures(failed)
     if failed and not allow_failures:
         ctx.exit(1)
+
+
+def _check_engine(engine: EngineOptions, run: RunOptions, out: _Outputs) -> None:
+    """Usage errors for options the engine does not take; a missing optional dependency
+    (Ray, pyarrow) is one ``Error:`` line (exit 1) before any input is looked at."""
+    if engine.engine == "ray":
+        if run.workers != 1 or run.timeout_s is not None:
+            raise click.UsageError(
+                "--workers and --timeout are for --engine local; with --engine ray use "
+                "--actors, --cpus-per-actor and --gpus-per-actor"
+            )
+        from ..ray_engine import check_ray_installed
+
+        check_ray_installed()
+    elif run.streams > 1 and (run.workers != 1 or run.timeout_s is not None):
+        raise click.UsageError(
+            "--streams scores in this process: use it without --workers and --timeout"
+        )
+    if out.parquet is not None:
+        from ..parquet import require_pyarrow
+
+        require_pyarrow()
+
+
+def _run_engine(
+    items: list[BatchInput],
+    config: BatchConfig,
+    engine: EngineOptions,
+    run: RunOptions,
+    out: _Outputs,
+    progress: Progress,
+    quiet: bool,
+) -> BatchOutcome:
+    """Score ``items`` with the chosen engine; records in input order."""
+    if engine.engine == "ray":
+        from ..ray_engine import run_ray
+
+        return run_ray(
+            items,
+            config,
+            engine.ray,
+            log_path=out.jsonl,
+            parquet_path=out.parquet,
+            resume=run.resume is not False,
+            retry_failed=run.retry_failed,
+            keep_records=bool(out.json or out.csv or out.stdout),
+            on_start=progress.start,
+            on_record=progress.record,
+            worker_log_level=log.level,
+            download_progress=not quiet,
+        )
+    from ..batch import run_batch
+
+    return run_batch(
+        items,
+        config,
+        workers=run.workers,
+        timeout_s=run.timeout_s,
+        log_path=out.jsonl,
+        resume=run.resume is not False,
+        retry_failed=run.retry_failed,
+        on_start=progress.start,
+        on_record=progress.record,
+        worker_log_level=log.level,
+        download_progress=not quiet,
+        stage_hook=StageProgress(str(items[0].path)) if len(items) == 1 and not quiet else None,
+    )
 
 
 def _collect(
@@ -266,10 +343,13 @@ def _emit(
     per_track: bool,
     quiet: bool,
     include_flagged: bool,
+    *,
+    parquet: Path | None,
 ) -> None:
-    """Write the output files; print the JSON document, or the table and summary."""
+    """Write the output files (``parquet`` too, when the engine has not written it); print the
+    JSON document, or the table and summary."""
     summary = summarize(results, include_flagged=include_flagged)
-    for path in out.json + out.csv:
+    for path in [*out.json, *out.csv, *([parquet] if parquet is not None else [])]:
         write_results(path, results, summary, per_track=per_track, extras=extras)
     if out.stdout:
         doc = results_document(results, summary, extras)
