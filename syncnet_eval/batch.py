@@ -39,7 +39,15 @@ import numpy as np
 import torch
 
 from .allocator import tune_malloc
-from .config import IDENTITY_MODES, RECIPES, PipelineConfig, ScoreConfig, config_hash
+from .asd import ASD_CHECKPOINTS
+from .config import (
+    IDENTITY_MODES,
+    RECIPES,
+    PipelineConfig,
+    ScoreConfig,
+    check_recipe_options,
+    config_hash,
+)
 from .embed import BatchedEmbedder, SyncNetEmbedder
 from .errors import (
     ConfigError,
@@ -92,6 +100,7 @@ class BatchConfig:
         pipeline_config: in-the-wild recipe settings.
         syncnet_weights: explicit SyncNet weights (else found or downloaded once, up front).
         s3fd_weights: explicit S3FD weights (pipeline recipe with the s3fd detector).
+        asd_weights: explicit active-speaker checkpoint (with ``pipeline_config.asd``).
         offline: never download weights.
         detections: precomputed boxes JSON (single-video runs).
         save_detections: write the detector's boxes here (single-video runs).
@@ -107,6 +116,7 @@ class BatchConfig:
     pipeline_config: PipelineConfig = field(default_factory=PipelineConfig)
     syncnet_weights: Path | None = None
     s3fd_weights: Path | None = None
+    asd_weights: Path | None = None
     offline: bool = False
     detections: Path | None = None
     save_detections: Path | None = None
@@ -120,6 +130,7 @@ class BatchConfig:
             raise ConfigError(f"streams must be >= 1, got {self.streams}")
         if self.recipe not in RECIPES:
             raise ConfigError(f"unknown recipe {self.recipe!r}; choose one of {', '.join(RECIPES)}")
+        check_recipe_options(self.recipe, self.pipeline_config)
         if self.identity not in IDENTITY_MODES:
             raise ConfigError(f"identity must be one of {IDENTITY_MODES}, got {self.identity!r}")
 
@@ -135,6 +146,13 @@ class _RunKey:
 
 
 @dataclass(frozen=True)
+class _AsdKey:
+    """Hashed only when the active-speaker model runs, so other runs keep their hash."""
+
+    asd_weights_sha256: str
+
+
+@dataclass(frozen=True)
 class ResolvedRun:
     """What every engine's workers share: the weights, found (or downloaded) once by the
     parent, and the configuration hash every record carries."""
@@ -142,6 +160,7 @@ class ResolvedRun:
     syncnet_weights: Path
     s3fd_weights: Path | None
     config_hash: str
+    asd_weights: Path | None = None
 
 
 def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
@@ -174,8 +193,16 @@ def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
             syncnet_sha[:12],
         )
     key = _RunKey(config.recipe, syncnet_sha, s3fd_sha, detections_sha)
-    digest = config_hash(config.score_config, config.pipeline_config, key)
-    return ResolvedRun(syncnet, s3fd, digest)
+    asd = None
+    asd_key: list[_AsdKey] = []
+    if config.pipeline_config.asd is not None:
+        checkpoint = ASD_CHECKPOINTS[config.pipeline_config.asd_model]
+        asd = wm.resolve_weights(
+            checkpoint, config.asd_weights, offline=config.offline, progress=progress
+        )
+        asd_key.append(_AsdKey(wm.weights_sha256(asd)))
+    digest = config_hash(config.score_config, config.pipeline_config, key, *asd_key)
+    return ResolvedRun(syncnet, s3fd, digest, asd)
 
 
 # -- records ----------------------------------------------------------------------------------
@@ -273,6 +300,7 @@ class Scorer:
             s3fd_weights=resolved.s3fd_weights,
             offline=config.offline,
             progress=False,
+            asd_weights=resolved.asd_weights,
         )
         self.shared: BatchedEmbedder | None = None
         if config.streams > 1:

@@ -32,6 +32,9 @@ __all__ = [
     "Recipe",
     "RECIPES",
     "AGGREGATES",
+    "ASD_CHECKPOINT_NAMES",
+    "ASD_MODEL_NAMES",
+    "TRACK_SELECTIONS",
     "DETECTORS",
     "PRECISIONS",
     "IDENTITY_MODES",
@@ -40,13 +43,18 @@ __all__ = [
     "ScoreConfig",
     "PipelineConfig",
     "RayConfig",
+    "check_recipe_options",
     "config_from_options",
     "config_hash",
 ]
 
 Recipe = Literal["syncnet-pipeline", "direct", "wav2lip-lrs"]
 RECIPES: tuple[Recipe, ...] = get_args(Recipe)
-AGGREGATES = ("best", "mean", "longest")
+# How the video's numbers are chosen among its face tracks (``index:N`` is also accepted).
+TRACK_SELECTIONS = ("best", "mean", "longest", "largest", "asd")
+AGGREGATES = TRACK_SELECTIONS  # the name before --track-select
+ASD_MODEL_NAMES = ("light-asd",)
+ASD_CHECKPOINT_NAMES = ("talkset", "ava")
 DETECTORS = ("s3fd", "hog")
 PRECISIONS = ("fp32", "bf16", "fp16")
 # How a batch's resume recognises an unchanged input: path + size + mtime, or + content sha256.
@@ -63,6 +71,9 @@ class Option:
         max: largest accepted value (numbers), inclusive.
         min_open: ``min`` itself is not accepted.
         choices: the accepted strings.
+        indexed: prefixes that also accept a non-negative integer after them (``index:`` takes
+            ``index:0``, ``index:1``...).
+        aliases: other option names the CLI accepts for the same field (old names).
     """
 
     help: str
@@ -70,17 +81,26 @@ class Option:
     max: float | None = None
     min_open: bool = False
     choices: tuple[str, ...] | None = None
+    indexed: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
     def check(self, name: str, value: Any) -> None:
         """Raise :class:`ConfigError` naming ``name`` when ``value`` is not accepted."""
         if value is None:
             return
-        if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"{name} must be one of {self.choices}, got {value!r}")
+        if self.choices is not None and value not in self.choices and not self._indexed(value):
+            accepted = [*self.choices, *(f"{p}N" for p in self.indexed)]
+            raise ConfigError(f"{name} must be one of {', '.join(accepted)}; got {value!r}")
         if self.min is not None and (value < self.min or (self.min_open and value == self.min)):
             raise ConfigError(f"{name} must be {self.describe_range()}, got {value}")
         if self.max is not None and value > self.max:
             raise ConfigError(f"{name} must be {self.describe_range()}, got {value}")
+
+    def _indexed(self, value: Any) -> bool:
+        return isinstance(value, str) and any(
+            value.startswith(p) and value[len(p) :].isdigit() and value[len(p) :].isascii()
+            for p in self.indexed
+        )
 
     def describe_range(self) -> str:
         """``within 1..100``, ``>= 1``, ``> 0``..."""
@@ -183,11 +203,27 @@ class PipelineConfig:
         choices=DETECTORS,
         help="Face detector of the pipeline recipe (hog needs dlib: pip install dlib-bin).",
     )
-    aggregate: str = _option(
+    track_select: str = _option(
         "best",
-        choices=AGGREGATES,
-        help="Video-level numbers: best = track with the highest LSE-C (its "
-        "own LSE-D and offset); mean over tracks; longest track.",
+        choices=TRACK_SELECTIONS,
+        indexed=("index:",),
+        aliases=("--aggregate",),
+        help="Which face track gives the video's numbers: best = highest LSE-C (its own LSE-D "
+        "and offset); mean over tracks; longest; largest (mean face box area); index:N (track "
+        "N); asd = the track Light-ASD finds speaking most (turns on --asd light-asd). "
+        "--aggregate is the old name.",
+    )
+    asd: str | None = _option(
+        None,
+        choices=ASD_MODEL_NAMES,
+        help="Also run an active-speaker model on every track: per-frame speaking scores, "
+        "speaking segments and --track-select asd (its weights download on first use).",
+    )
+    asd_model: str = _option(
+        "talkset",
+        choices=ASD_CHECKPOINT_NAMES,
+        help="Light-ASD checkpoint: talkset (fine-tuned on TalkSet, its authors' choice for "
+        "in-the-wild video) or ava (trained on AVA-ActiveSpeaker).",
     )
     scene_threshold: float = _option(
         SCENE_THRESHOLD,
@@ -206,6 +242,8 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         _validate(self)
+        if self.track_select == "asd" and self.asd is None:
+            object.__setattr__(self, "asd", ASD_MODEL_NAMES[0])  # asd selection needs the model
 
 
 @dataclass(frozen=True)
@@ -243,13 +281,44 @@ class RayConfig:
         _validate(self)
 
 
+def check_recipe_options(recipe: str, pipeline_config: PipelineConfig) -> None:
+    """Refuse active-speaker options with the whole-frame recipes (they have no face tracks).
+
+    Raises:
+        ConfigError: naming the option.
+    """
+    if recipe == "syncnet-pipeline":
+        return
+    if pipeline_config.asd is not None:
+        raise ConfigError(
+            f"--asd and --track-select asd need face tracks: use --recipe syncnet-pipeline "
+            f"(not {recipe})"
+        )
+
+
 def config_from_options(config_cls: type, options: Mapping[str, Any]) -> Any:
     """Build ``config_cls`` from the ``options`` whose names are its fields (others ignored)."""
     names = {f.name for f in fields(config_cls)}
     return config_cls(**{k: v for k, v in options.items() if k in names})
 
 
+# How a configuration is hashed across versions, so that a log written before a field was added
+# or renamed still resumes: a renamed field is hashed under its old name, and a field added
+# later is left out while it holds the value that reproduces the old behaviour.
+_HASH_RENAMES: dict[str, str] = {"track_select": "aggregate"}
+_HASH_ADDED_AT: dict[str, Any] = {"asd": None, "asd_model": "talkset"}
+
+
+def _hash_view(config: Any) -> dict[str, Any]:
+    view = {}
+    for key, value in asdict(config).items():
+        if key in _HASH_ADDED_AT and value == _HASH_ADDED_AT[key]:
+            continue
+        view[_HASH_RENAMES.get(key, key)] = value
+    return view
+
+
 def config_hash(*configs: Any) -> str:
     """Short stable hash of dataclass configs (for resume and provenance)."""
-    blob = json.dumps([asdict(c) for c in configs], sort_keys=True).encode()
+    blob = json.dumps([_hash_view(c) for c in configs], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

@@ -56,14 +56,18 @@ _VIDEO_COLUMNS = (
 )  # fmt: skip
 # Columns added later go at the end, so that earlier columns keep their positions.
 _ADDED_COLUMNS = ("flags", "reason_code", "av_offset_ms", "selected_track")
-CSV_COLUMNS = (*_VIDEO_COLUMNS, *_ADDED_COLUMNS)
+_LATER_COLUMNS = ("track_select",)
+CSV_COLUMNS = (*_VIDEO_COLUMNS, *_ADDED_COLUMNS, *_LATER_COLUMNS)
 # ``--per-track``: the video columns, then one track's numbers (empty for unscored videos).
 TRACK_CSV_COLUMNS = (
     *_VIDEO_COLUMNS, "track_index", "track_first_frame", "track_last_frame", "track_av_offset",
     "track_lse_d", "track_lse_c", "track_num_windows", *_ADDED_COLUMNS, "track_selected",
-    "track_start_s", "track_end_s",
+    "track_start_s", "track_end_s", *_LATER_COLUMNS, "track_speaking_judge",
+    "track_speaking_fraction",
 )  # fmt: skip
-_TRACK_ONLY = tuple(c for c in TRACK_CSV_COLUMNS if c.startswith("track_"))
+_TRACK_ONLY = tuple(
+    c for c in TRACK_CSV_COLUMNS if c.startswith("track_") and c not in _LATER_COLUMNS
+)
 
 
 def _umask() -> int:
@@ -153,6 +157,7 @@ def _csv_row(result: VideoResult) -> dict[str, Any]:
         "reason_code": result.reason_code or "",
         "av_offset_ms": "" if result.av_offset_ms is None else result.av_offset_ms,
         "selected_track": "" if result.selected_track is None else result.selected_track,
+        "track_select": result.track_select or "",
     }
 
 
@@ -173,6 +178,10 @@ def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
             "track_selected": int(t.index == result.selected_track),
             "track_start_s": "" if t.start_s is None else f"{t.start_s:.3f}",
             "track_end_s": "" if t.end_s is None else f"{t.end_s:.3f}",
+            "track_speaking_judge": t.speaking_judge or "",
+            "track_speaking_fraction": (
+                "" if t.speaking_fraction is None else f"{t.speaking_fraction:.4f}"
+            ),
         }
         for t in result.tracks
     ]
@@ -541,6 +550,8 @@ def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
             lse_d=float(r["track_lse_d"]), lse_c=float(r["track_lse_c"]),
             num_windows=int(r["track_num_windows"]), dist_by_shift=[], framewise_conf=[],
             start_s=_number(r.get("track_start_s", "")), end_s=_number(r.get("track_end_s", "")),
+            speaking_judge=r.get("track_speaking_judge") or None,
+            speaking_fraction=_number(r.get("track_speaking_fraction", "")),
         )
         for r in rows
         if r.get("track_index")
@@ -563,4 +574,5 @@ def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
         reason_code=row.get("reason_code") or None,
         av_offset_ms=_number(row.get("av_offset_ms", "")),
         selected_track=int(selected) if selected else None,
+        track_select=row.get("track_select") or None,
     )

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from . import ffmpeg
-from .config import RECIPES, PipelineConfig, Recipe, ScoreConfig
+from .asd import ActiveSpeakerScorer, load_active_speaker_scorer
+from .config import RECIPES, PipelineConfig, Recipe, ScoreConfig, check_recipe_options
 from .device import resolve_device
 from .embed import Embedder, SyncNetEmbedder
 from .errors import ConfigError, InputError, SyncEvalError
@@ -46,6 +47,8 @@ class SyncPipeline:
         progress: show a download progress bar on stderr.
         embedder: use this model instead of SyncNet (no SyncNet weights are loaded; records
             say so in their provenance): a test double with a known signal, or your own.
+        asd_weights: explicit active-speaker checkpoint for ``pipeline_config.asd`` (else the
+            published one of ``asd_model`` is found or downloaded).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class SyncPipeline:
         offline: bool = False,
         progress: bool = True,
         embedder: Embedder | None = None,
+        asd_weights: str | Path | None = None,
     ) -> None:
         self.score_config = score_config or ScoreConfig()
         self.pipeline_config = pipeline_config or PipelineConfig()
@@ -66,6 +70,9 @@ class SyncPipeline:
         self._s3fd_weights = Path(s3fd_weights) if s3fd_weights else None
         self._detector: FaceDetector | None = None
         self._detector_lock = threading.Lock()  # videos scored at once (streams) share it
+        self._asd_weights = Path(asd_weights) if asd_weights else None
+        self._asd: ActiveSpeakerScorer | None = None
+        self.active_speaker_scorer()  # a bad checkpoint fails here, before any video
         self.syncnet_weights_path: Path | None = None
         self.syncnet_weights_sha256: str | None = None
         self.syncnet_weights_official = False
@@ -125,6 +132,7 @@ class SyncPipeline:
         """
         if recipe not in RECIPES:
             raise ConfigError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+        check_recipe_options(recipe, self.pipeline_config)
         timer = Timer(stage_hook)
         try:
             result = self._run_recipe(
@@ -185,6 +193,7 @@ class SyncPipeline:
                 save_detections_to=save_detections,
                 save_crops=save_crops,
                 crops_name=crops_name,
+                asd=self.active_speaker_scorer(),
             )
         return score_whole_frames(
             path,
@@ -208,6 +217,20 @@ class SyncPipeline:
                 )
             return self._detector
 
+    def active_speaker_scorer(self) -> ActiveSpeakerScorer | None:
+        """The active-speaker model of ``pipeline_config.asd``, loaded on first use (``None``
+        when it is off)."""
+        cfg = self.pipeline_config
+        if cfg.asd is None:
+            return None
+        with self._detector_lock:
+            if self._asd is None:
+                self._asd = load_active_speaker_scorer(
+                    cfg.asd, cfg.asd_model, self.device, weights=self._asd_weights,
+                    offline=self._offline,
+                )  # fmt: skip
+            return self._asd
+
     def provenance(self, recipe: str) -> dict[str, Any]:
         """What produced a result: weights, versions, device, configuration."""
         custom = f"custom embedder {type(self.embedder).__name__}"
@@ -226,6 +249,10 @@ class SyncPipeline:
         }
         if recipe == "syncnet-pipeline":
             prov["pipeline_config"] = asdict(self.pipeline_config)
+        if self._asd is not None:
+            prov["asd_weights"] = self._asd.checkpoint
+            prov["asd_weights_sha256"] = self._asd.sha256
+            prov["asd_weights_official"] = self._asd.official
         return prov
 
 

@@ -189,6 +189,14 @@ def _track_data(track: TrackResult) -> dict[str, Any]:
         "conf": encode_confidence(track.framewise_conf),
         "ct0": round(t0, 4),
         "cdt": round(dt, 6),
+        # Speaking state by the active-speaker model (--asd): share of frames and segments.
+        "sf": _round(track.speaking_fraction, 3) if track.speaking_judge == "light-asd" else None,
+        "sp": [
+            [round(seg["start_s"], 2), round(seg["end_s"], 2)]
+            for seg in (track.speaking_segments or [])
+        ]
+        if track.speaking_judge == "light-asd"
+        else None,
     }
 
 

@@ -131,12 +131,12 @@ def score_offsets(
 def aggregate_tracks(tracks: Sequence[TrackResult], rule: str) -> tuple[int | float, float, float]:
     """Video-level ``(av_offset, lse_d, lse_c)`` from per-track results by ``rule``.
 
-    ``best``: the track with the highest LSE-C, with its own LSE-D and offset (never mixed);
-    ``mean``: means over tracks (the offset becomes a float); ``longest``: the track with the
-    most frames (the first one on ties).
+    ``mean`` averages over tracks (the offset becomes a float); every other rule picks one track
+    (:func:`selected_tracks`) and reports its own three numbers, never mixed.
 
     Raises:
-        ValueError: for no tracks.
+        ValueError: for no tracks, or a rule the tracks cannot answer (see
+            :func:`selected_tracks`).
     """
     chosen = selected_tracks(tracks, rule)
     if rule == "mean":
@@ -150,10 +150,16 @@ def aggregate_tracks(tracks: Sequence[TrackResult], rule: str) -> tuple[int | fl
 
 
 def selected_tracks(tracks: Sequence[TrackResult], rule: str) -> list[TrackResult]:
-    """The tracks whose numbers the video reports under ``rule`` (see :func:`aggregate_tracks`).
+    """The tracks whose numbers the video reports under ``rule`` (``--track-select``).
+
+    - ``best``: the highest LSE-C; ``longest``: the most frames; ``largest``: the largest mean
+      face box area (width x height); ``index:N``: track N; ``asd``: the most frames the
+      active-speaker judge calls speaking (then the higher mean ASD score); ``mean``: all.
+    - Ties go to the lower track index.
 
     Raises:
-        ValueError: for no tracks.
+        ValueError: for no tracks, ``index:N`` naming no track, ``largest`` without box sizes
+            or ``asd`` without ASD scores; the message says which.
     """
     if not tracks:
         raise ValueError("no tracks to aggregate")
@@ -161,4 +167,33 @@ def selected_tracks(tracks: Sequence[TrackResult], rule: str) -> list[TrackResul
         return list(tracks)
     if rule == "longest":
         return [max(tracks, key=lambda t: (t.num_frames, -t.index))]
+    if rule == "largest":
+        if any(t.bbox is None for t in tracks):
+            raise ValueError("--track-select largest needs face boxes (the pipeline recipe)")
+        return [max(tracks, key=lambda t: (_box_area(t), -t.index))]
+    if rule.startswith("index:"):
+        wanted = int(rule.removeprefix("index:"))
+        found = [t for t in tracks if t.index == wanted]
+        if not found:
+            have = ", ".join(str(t.index) for t in tracks)
+            raise ValueError(f"--track-select {rule}: no track {wanted} (tracks: {have})")
+        return found
+    if rule == "asd":
+        if any(t.asd_scores is None for t in tracks):
+            raise ValueError("--track-select asd needs active-speaker scores (--asd light-asd)")
+        return [max(tracks, key=lambda t: (*_speaking_key(t), -t.index))]
+    if rule != "best":
+        raise ValueError(f"unknown track selection {rule!r}")
     return [max(tracks, key=lambda t: (t.lse_c, -t.index))]
+
+
+def _box_area(track: TrackResult) -> float:
+    box = track.bbox or {}
+    return float(box.get("mean_width", 0.0)) * float(box.get("mean_height", 0.0))
+
+
+def _speaking_key(track: TrackResult) -> tuple[float, float]:
+    """(frames called speaking, mean ASD score) of a track judged by the ASD model."""
+    scores = track.asd_scores or []
+    speaking = (track.speaking_fraction or 0.0) * len(scores)
+    return round(speaking), float(np.mean(scores)) if scores else float("-inf")

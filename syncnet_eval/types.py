@@ -60,6 +60,18 @@ class TrackResult:
     start_s: float | None = None
     end_s: float | None = None
     framewise_time_s: list[float] | None = None
+    # Who speaks when (see syncnet_eval.speaking): the judge (light-asd with --asd, else
+    # syncnet), the share of frames (windows) it calls speaking and its speaking segments
+    # ({"start_s", "end_s", "mean_score"}, seconds of the original video).
+    speaking_judge: str | None = None
+    speaking_fraction: float | None = None
+    speaking_segments: list[dict[str, float]] | None = None
+    # With --asd: the active-speaker model's per-frame logit (frame k is first_frame + k, at
+    # asd_time_s[k]; >= 0 after 5-frame smoothing: speaking).
+    asd_scores: list[float] | None = None
+    asd_time_s: list[float] | None = None
+    # Mean detected face box [x1, y1, x2, y2] in source pixels (pipeline recipe only).
+    mean_box: list[float] | None = None
 
     @property
     def num_frames(self) -> int:
@@ -100,7 +112,10 @@ class VideoResult:
     stream; positive means the audio leads the video (``av_offset_ms`` gives it in ms).
     ``flags`` names the reliability problems of ``syncnet_eval.reliability``; ``reason_code``
     tells failures of one status apart (``timeout``, ``faces_too_small``...);
-    ``selected_track`` is the index of the track the numbers come from (``None`` for ``mean``).
+    ``selected_track`` is the index of the track the numbers come from (``None`` for ``mean``)
+    and ``track_select`` the rule that chose it (``best``, ``mean``, ``longest``, ``largest``,
+    ``index:N``, ``asd``; ``only`` for the whole-frame recipes' single track). ``aggregate`` is
+    the older name of the rule, kept for readers of earlier records.
     """
 
     path: str
@@ -123,6 +138,7 @@ class VideoResult:
     av_offset_ms: float | None = None
     selected_track: int | None = None
     av_offset_convention: str = OFFSET_CONVENTION
+    track_select: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -6,7 +6,9 @@ frame every track present gets its box, coloured by run_visualise.py's rule from
 per-frame confidence (:func:`confidence_colour`, :func:`frame_confidences`), its id and its
 LSE-D / LSE-C / offset. A strip added below the picture holds the colour legend and each
 track's confidence over the whole video with a cursor at the current frame. The original audio
-is muxed back, and the result is H.264 (yuv420p) so that browsers play it.
+is muxed back, and the result is H.264 (yuv420p) so that browsers play it. Tracks scored with
+``--asd`` are coloured by their speaking state instead: green while the active-speaker model
+calls the face speaking, red while not (and the label says which).
 
 Whole-frame recipes (``direct``, ``wav2lip-lrs``) have one track, the whole picture: its box is
 the frame's border.
@@ -34,6 +36,7 @@ from .decode import (
     transcode_reference_avi,
 )
 from .errors import InputError, OutputError
+from .speaking import smooth_scores
 from .types import TrackResult, VideoResult
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "TrackOverlay",
     "annotate_video",
     "confidence_colour",
+    "frame_speaking",
     "frame_boxes",
     "frame_confidences",
     "track_overlays",
@@ -136,6 +140,8 @@ class TrackOverlay:
         confidence: (frames,) confidence per frame, ``None`` where the track is absent.
         boxes: (frames,) ``(x1, y1, x2, y2)`` pixels per frame, ``None`` where absent.
         offset_ms: the track's AV offset in ms.
+        speaking: (frames,) the active-speaker judgement per frame (smoothed ASD score, >= 0:
+            speaking), ``None`` where the track is absent or has no ASD scores.
     """
 
     track: TrackResult
@@ -143,6 +149,26 @@ class TrackOverlay:
     confidence: list[float | None]
     boxes: list[tuple[int, int, int, int] | None]
     offset_ms: float
+    speaking: list[float | None] | None = None
+
+
+# Boxes of tracks judged by the active-speaker model: green while speaking, red while not.
+SPEAKING_BGR = (0, 200, 0)
+SILENT_BGR = (0, 0, 255)
+
+
+def frame_speaking(track: TrackResult, num_frames: int) -> list[float | None] | None:
+    """Each frame's smoothed ASD score (``speaking.smooth_scores``; >= 0: speaking), or
+    ``None`` for a track without ASD scores."""
+    if track.asd_scores is None:
+        return None
+    smoothed = smooth_scores(np.asarray(track.asd_scores, dtype=np.float64))
+    out: list[float | None] = [None] * num_frames
+    for k, value in enumerate(smoothed):
+        f = track.first_frame + k
+        if 0 <= f < num_frames:
+            out[f] = float(value)
+    return out
 
 
 def frame_boxes(
@@ -206,6 +232,7 @@ def track_overlays(
                 confidence=frame_confidences(t, num_frames),
                 boxes=frame_boxes(t, num_frames, size),
                 offset_ms=1000.0 * t.av_offset / _scored_fps(t),
+                speaking=frame_speaking(t, num_frames),
             )
         )
     return overlays
@@ -250,13 +277,18 @@ def _draw_track(image: np.ndarray, overlay: TrackOverlay, frame: int) -> None:
     if box is None or conf is None:
         return
     x1, y1, x2, y2 = box
-    cv2.rectangle(image, (x1, y1), (x2, y2), confidence_colour(conf), BOX_THICKNESS_PX)
+    asd = overlay.speaking[frame] if overlay.speaking is not None else None
+    speaking_colour = SPEAKING_BGR if asd is not None and asd >= 0 else SILENT_BGR
+    colour = confidence_colour(conf) if asd is None else speaking_colour
+    cv2.rectangle(image, (x1, y1), (x2, y2), colour, BOX_THICKNESS_PX)
     t = overlay.track
     lines = [
         f"track {t.index}{' (selected)' if overlay.selected else ''}  conf {conf:.2f}",
         f"LSE-D {t.lse_d:.3f}  LSE-C {t.lse_c:.3f}",
         f"offset {t.av_offset:+d} ({overlay.offset_ms:+.0f} ms)",
     ]
+    if asd is not None:
+        lines.append(f"{'speaking' if asd >= 0 else 'not speaking'} (ASD {asd:+.1f})")
     height, width = image.shape[:2]
     scale = _fit_scale(lines, width - max(x1, 0), max(0.4, min(1.0, height / 900)))
     label_px = (max(_text_size(t, scale)[1] for t in lines) + 4) * len(lines) + 2

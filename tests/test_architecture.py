@@ -189,6 +189,7 @@ def test_help_and_version_do_not_import_torch() -> None:
         "report",
         "plot",
         "visualise",
+        "speakers",
         "weights",
         "fix",
         "filter",

@@ -184,10 +184,10 @@ def test_two_faces_give_two_tracks_and_best_is_one_track(two_face_best: VideoRes
 def test_two_faces_aggregate_mean(
     syncnet_parity_weights: Path, synth_two_face_clip: SynthClip, two_face_best: VideoResult
 ) -> None:
-    pipe = _pipeline(syncnet_parity_weights, min_track=SHORT_MIN_TRACK, aggregate="mean")
+    pipe = _pipeline(syncnet_parity_weights, min_track=SHORT_MIN_TRACK, track_select="mean")
     result = pipe.evaluate(synth_two_face_clip.path, detections=synth_two_face_clip.boxes)
     _assert_scored(result)
-    assert result.aggregate == "mean"
+    assert result.aggregate == result.track_select == "mean"
     tracks = result.tracks
     assert [t.lse_c for t in tracks] == pytest.approx([t.lse_c for t in two_face_best.tracks])
     assert result.lse_c == pytest.approx(np.mean([t.lse_c for t in tracks]))
@@ -198,10 +198,10 @@ def test_two_faces_aggregate_mean(
 def test_two_faces_aggregate_longest(
     syncnet_parity_weights: Path, synth_two_face_clip: SynthClip
 ) -> None:
-    pipe = _pipeline(syncnet_parity_weights, min_track=SHORT_MIN_TRACK, aggregate="longest")
+    pipe = _pipeline(syncnet_parity_weights, min_track=SHORT_MIN_TRACK, track_select="longest")
     result = pipe.evaluate(synth_two_face_clip.path, detections=synth_two_face_clip.boxes)
     _assert_scored(result)
-    assert result.aggregate == "longest"
+    assert result.aggregate == result.track_select == "longest"
     longest = max(result.tracks, key=lambda t: t.num_frames)
     assert (longest.first_frame, longest.last_frame) == (0, 39)
     assert (result.av_offset, result.lse_d, result.lse_c) == (

@@ -28,6 +28,7 @@ from syncnet_eval.io import file_sha256
 from syncnet_eval.models import weights
 from syncnet_eval.models.state import load_state_dict
 from syncnet_eval.models.weights import (
+    OPTIONAL,
     REGISTRY,
     WeightSpec,
     cache_dir,
@@ -147,6 +148,10 @@ def test_repo_manifest_matches_registry() -> None:
         name: {"filename": s.filename, "size": s.size, "sha256": s.sha256, "urls": list(s.urls)}
         for name, s in REGISTRY.items()
     }
+    assert manifest["optional"] == {
+        name: {"filename": s.filename, "size": s.size, "sha256": s.sha256, "urls": list(s.urls)}
+        for name, s in OPTIONAL.items()
+    }
 
 
 def test_registry_holds_the_official_files() -> None:
@@ -162,7 +167,9 @@ def test_registry_holds_the_official_files() -> None:
 
 
 def test_unknown_name_is_a_weights_error() -> None:
-    with pytest.raises(ModelWeightsError, match="known weights: s3fd, syncnet"):
+    with pytest.raises(
+        ModelWeightsError, match="known weights: light-asd-ava, light-asd-talkset, s3fd, syncnet"
+    ):
         find_weights("nope")
 
 

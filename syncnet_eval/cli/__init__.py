@@ -1,9 +1,9 @@
-"""Command line: ``syncnet-eval score|check|compare|report|plot|visualise|weights|fix|filter|
-selftest``; the only package importing click.
+"""Command line: ``syncnet-eval score|check|compare|report|plot|visualise|speakers|weights|fix|
+filter|selftest``; the only package importing click.
 
 One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.report`, :mod:`.weights`,
-:mod:`.fix`, :mod:`.curate`), registered on the group of :mod:`.app` here; a new command is a
-new module and one ``add_command`` line.
+:mod:`.fix`, :mod:`.curate`, :mod:`.speakers`), registered on the group of :mod:`.app` here; a
+new command is a new module and one ``add_command`` line.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .curate import filter_results, selftest
 from .fix import fix
 from .report import plot, report, visualise
 from .score import score
+from .speakers import speakers
 from .weights import weights
 
 __all__ = ["cli", "main"]
@@ -24,6 +25,7 @@ cli.add_command(compare)
 cli.add_command(report)
 cli.add_command(plot)
 cli.add_command(visualise)
+cli.add_command(speakers)
 cli.add_command(weights)
 cli.add_command(fix)
 cli.add_command(filter_results)

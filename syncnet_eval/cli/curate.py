@@ -168,6 +168,7 @@ def selftest(
         setup.pipeline_config,
         syncnet_weights=setup.syncnet_weights,
         s3fd_weights=setup.s3fd_weights,
+        asd_weights=setup.asd_weights,
         offline=setup.offline,
     )
     with tempfile.TemporaryDirectory(prefix="syncnet-eval-selftest-") as tmp:

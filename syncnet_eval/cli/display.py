@@ -80,14 +80,22 @@ def format_table(results: list[VideoResult]) -> str:
         if r.ok and len(r.tracks) > 1:
             for t in r.tracks:
                 mark = "*" if t.index == r.selected_track else " "
+                speaking = ""
+                if t.speaking_judge == "light-asd" and t.speaking_fraction is not None:
+                    speaking = f"  speaking {100 * t.speaking_fraction:.0f}% (ASD)"
                 lines.append(
                     f" {mark}track {t.index} frames {t.first_frame}-{t.last_frame}: offset "
-                    f"{t.av_offset:+d}  LSE-D {t.lse_d:.3f}  LSE-C {t.lse_c:.3f}"
+                    f"{t.av_offset:+d}  LSE-D {t.lse_d:.3f}  LSE-C {t.lse_c:.3f}{speaking}"
                 )
     if any(r.ok for r in results):
         lines.append(OFFSET_LEGEND)
-    if any(r.ok and len(r.tracks) > 1 for r in results):
-        lines.append("(* the track the video's numbers come from, by --aggregate)")
+    rules = sorted(
+        {r.track_select or r.aggregate or "best" for r in results if r.ok and len(r.tracks) > 1}
+    )
+    if rules:
+        lines.append(
+            f"(* the track the video's numbers come from, by --track-select {'/'.join(rules)})"
+        )
     return "\n".join(lines)
 
 

@@ -206,6 +206,7 @@ def _pipeline(setup: RecipeSetup) -> Any:
         setup.pipeline_config,
         syncnet_weights=setup.syncnet_weights,
         s3fd_weights=setup.s3fd_weights,
+        asd_weights=setup.asd_weights,
         offline=setup.offline,
     )
 
@@ -247,6 +248,7 @@ def _fix_batch(
         pipeline_config=setup.pipeline_config,
         syncnet_weights=setup.syncnet_weights,
         s3fd_weights=setup.s3fd_weights,
+        asd_weights=setup.asd_weights,
         offline=setup.offline,
         identity=run.identity,
         raise_unexpected=debug_requested(ctx),

@@ -28,9 +28,11 @@ from ..config import (
     RayConfig,
     Recipe,
     ScoreConfig,
+    check_recipe_options,
     config_from_options,
     option_of,
 )
+from ..errors import ConfigError
 
 __all__ = [
     "ENGINES",
@@ -49,7 +51,24 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _ChoiceOrIndexed(click.ParamType):  # type: ignore[type-arg]
+    """A choice, or one of the ``prefixN`` forms of an option's ``indexed`` prefixes."""
+
+    def __init__(self, spec: Option) -> None:
+        self.spec = spec
+        self.name = "|".join([*(spec.choices or ()), *(f"{p}N" for p in spec.indexed)])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            self.spec.check("value", value)
+        except ConfigError:
+            self.fail(f"{value!r} is not one of {self.name.replace('|', ', ')}", param, ctx)
+        return value
+
+
 def _param_type(annotation: Any, spec: Option) -> click.ParamType[Any] | type[str]:
+    if spec.choices is not None and spec.indexed:
+        return _ChoiceOrIndexed(spec)
     if spec.choices is not None:
         return click.Choice(spec.choices)
     if annotation is int:
@@ -81,6 +100,7 @@ def config_option(config_cls: type, name: str) -> Callable[[F], F]:
         )
     return click.option(
         flag,
+        *spec.aliases,
         name,
         type=_param_type(annotation, spec),
         default=field.default,
@@ -109,6 +129,7 @@ class RecipeSetup:
     syncnet_weights: Path | None
     s3fd_weights: Path | None
     offline: bool
+    asd_weights: Path | None = None
 
 
 _RECIPE_HELP = (
@@ -127,12 +148,19 @@ def recipe_options(func: F) -> F:
         score_names = {f.name for f in fields(ScoreConfig)}
         pipeline_names = {f.name for f in fields(PipelineConfig)}
         values = {k: kwargs.pop(k) for k in score_names | pipeline_names}
+        recipe = kwargs.pop("recipe")
+        pipeline_config = config_from_options(PipelineConfig, values)
+        try:
+            check_recipe_options(recipe, pipeline_config)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from exc
         kwargs["setup"] = RecipeSetup(
-            recipe=kwargs.pop("recipe"),
+            recipe=recipe,
             score_config=config_from_options(ScoreConfig, values),
-            pipeline_config=config_from_options(PipelineConfig, values),
+            pipeline_config=pipeline_config,
             syncnet_weights=kwargs.pop("syncnet_weights"),
             s3fd_weights=kwargs.pop("s3fd_weights"),
+            asd_weights=kwargs.pop("asd_weights"),
             offline=kwargs.pop("offline"),
         )
         return func(*args, **kwargs)
@@ -156,6 +184,12 @@ def recipe_options(func: F) -> F:
             "--s3fd-weights",
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
             help="S3FD state-dict file (default: the official sfd_face.pth).",
+        ),
+        click.option(
+            "--asd-weights",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Light-ASD checkpoint file for --asd (default: the published one of "
+            "--asd-model, downloaded on first use).",
         ),
         click.option(
             "--offline", is_flag=True, help="Never download weights; fail if they are missing."

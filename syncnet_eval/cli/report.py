@@ -169,6 +169,7 @@ def _score(
         setup.pipeline_config,
         syncnet_weights=setup.syncnet_weights,
         s3fd_weights=setup.s3fd_weights,
+        asd_weights=setup.asd_weights,
         offline=setup.offline,
         progress=not quiet,
     )

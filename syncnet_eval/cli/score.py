@@ -214,6 +214,7 @@ def score(
         pipeline_config=setup.pipeline_config,
         syncnet_weights=setup.syncnet_weights,
         s3fd_weights=setup.s3fd_weights,
+        asd_weights=setup.asd_weights,
         offline=setup.offline,
         detections=detections,
         save_detections=save_detections,

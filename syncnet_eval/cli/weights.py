@@ -13,6 +13,10 @@ from ..models import weights as wm
 __all__ = ["weights"]
 
 
+def _spec(name: str) -> wm.WeightSpec:
+    return wm.REGISTRY[name] if name in wm.REGISTRY else wm.OPTIONAL[name]
+
+
 @click.group()
 def weights() -> None:
     """Find, download and verify the official weight files."""
@@ -21,10 +25,11 @@ def weights() -> None:
 @weights.command("where")
 def weights_where() -> None:
     """Print where each weight file is looked for, whether it is there and whether it verifies."""
-    for name, spec in wm.REGISTRY.items():
+    for name, spec in {**wm.REGISTRY, **wm.OPTIONAL}.items():
         found = wm.find_weights(name)
         if found is None:
-            click.echo(f"{name}: missing ({spec.filename})")
+            optional = " (optional: --asd)" if name in wm.OPTIONAL else ""
+            click.echo(f"{name}: missing ({spec.filename}){optional}")
             continue
         try:
             wm.verify_weights(found, spec)
@@ -37,7 +42,7 @@ def weights_where() -> None:
 
 
 @weights.command("download")
-@click.argument("names", nargs=-1, type=click.Choice(["syncnet", "s3fd"]))
+@click.argument("names", nargs=-1, type=click.Choice([*wm.REGISTRY, *wm.OPTIONAL]))
 @click.option(
     "--dir",
     "target_dir",
@@ -45,7 +50,8 @@ def weights_where() -> None:
     help="Download into DIR instead of the user cache.",
 )
 def weights_download(names: tuple[str, ...], target_dir: Path | None) -> None:
-    """Download (and verify) the official weights: syncnet, s3fd, or both by default.
+    """Download (and verify) the official weights: syncnet and s3fd by default, or NAMES
+    (light-asd-talkset and light-asd-ava, the active-speaker checkpoints, only by name).
 
     Every file is tried even when one fails; the exit status is 1 if any did.
     """
@@ -54,7 +60,7 @@ def weights_download(names: tuple[str, ...], target_dir: Path | None) -> None:
         try:
             existing = wm.find_weights(name) if target_dir is None else None
             if existing is not None:
-                wm.verify_weights(existing, wm.REGISTRY[name])
+                wm.verify_weights(existing, _spec(name))
                 click.echo(f"{name}: already present and verified at {existing}")
                 continue
             res = wm.download_weights(name, target_dir)
@@ -73,25 +79,27 @@ def weights_verify(files: tuple[Path, ...]) -> None:
     bad = 0
     targets: list[tuple[str, Path | None]]
     if files:
-        by_name = {s.filename: n for n, s in wm.REGISTRY.items()}
+        known = {**wm.REGISTRY, **wm.OPTIONAL}
+        by_name = {s.filename: n for n, s in known.items()}
         targets = []
         for f in files:
             name = by_name.get(f.name)
             if name is None:
                 size = f.stat().st_size
-                name = next((n for n, s in wm.REGISTRY.items() if s.size == size), None)
+                name = next((n for n, s in known.items() if s.size == size), None)
             if name is None:
                 raise click.ClickException(f"{f}: not one of the official weight files")
             targets.append((name, f))
     else:
         targets = [(n, wm.find_weights(n)) for n in wm.REGISTRY]
+        targets += [(n, p) for n in wm.OPTIONAL if (p := wm.find_weights(n)) is not None]
     for name, path in targets:
         if path is None:
             click.echo(f"{name}: missing (run 'syncnet-eval weights download {name}')")
             bad += 1
             continue
         try:
-            wm.verify_weights(path, wm.REGISTRY[name])
+            wm.verify_weights(path, _spec(name))
             click.echo(f"{name}: OK {path}")
         except SyncEvalError as exc:
             click.echo(f"{name}: BAD {exc}")

@@ -38,6 +38,7 @@ from ..io import file_sha256
 
 __all__ = [
     "ASSETS",
+    "OPTIONAL",
     "REGISTRY",
     "WEIGHTS_ENV_VAR",
     "DownloadResult",
@@ -59,6 +60,10 @@ _CACHE_SUBDIR = "syncnet-eval"
 _CHUNK_BYTES = 1 << 20  # 1 MiB download stream chunks
 _USER_AGENT = "syncnet-eval (+https://pypi.org/project/syncnet-eval/)"
 _HF_MIRROR = "https://huggingface.co/JaesungHuh/voxconverse_pipeline/resolve/main/models"
+# Light-ASD's published checkpoints, in its repository's weight/ folder (pinned commit).
+_LIGHT_ASD = (
+    "https://github.com/Junhua-Liao/Light-ASD/raw/ed38c232de5efe0261dbd68627c0ade7cdfe14eb/weight"
+)
 
 # The manifest shipped with the package, in the JSON shape of the repository's
 # weights/manifest.json (a test keeps the two equal). Mirrors serve byte-identical copies and are
@@ -89,6 +94,21 @@ _MANIFEST: dict[str, Any] = {
                     "/s3fd.model"
                 ),
             ],
+        },
+    },
+    # Loaded only when asked for (--asd light-asd); `weights download` fetches them by name.
+    "optional": {
+        "light-asd-talkset": {
+            "filename": "light_asd_finetuning_TalkSet.model",
+            "size": 4175289,
+            "sha256": "efc375833887eefa9d209dc92810e18519b04c3c73ea35a549f2a7f40b7d94d5",
+            "urls": [f"{_LIGHT_ASD}/finetuning_TalkSet.model"],
+        },
+        "light-asd-ava": {
+            "filename": "light_asd_pretrain_AVA_CVPR.model",
+            "size": 4175289,
+            "sha256": "d44bc3ea7baa8e0946fa3921311714a630ed8b90a1928fab0dbe30d918909317",
+            "urls": [f"{_LIGHT_ASD}/pretrain_AVA_CVPR.model"],
         },
     },
 }
@@ -126,7 +146,7 @@ class DownloadResult:
     url: str
 
 
-def _registry_from_manifest(manifest: Mapping[str, Any]) -> dict[str, WeightSpec]:
+def _registry_from_manifest(manifest: Mapping[str, Any], section: str) -> dict[str, WeightSpec]:
     return {
         name: WeightSpec(
             name=name,
@@ -135,11 +155,14 @@ def _registry_from_manifest(manifest: Mapping[str, Any]) -> dict[str, WeightSpec
             sha256=entry["sha256"].lower(),
             urls=tuple(entry["urls"]),
         )
-        for name, entry in manifest["weights"].items()
+        for name, entry in manifest[section].items()
     }
 
 
-REGISTRY: dict[str, WeightSpec] = _registry_from_manifest(_MANIFEST)
+# The files every score needs (`weights download` with no name fetches these).
+REGISTRY: dict[str, WeightSpec] = _registry_from_manifest(_MANIFEST, "weights")
+# Weights of optional features, fetched on first use or by name (the Light-ASD checkpoints).
+OPTIONAL: dict[str, WeightSpec] = _registry_from_manifest(_MANIFEST, "optional")
 
 # Other files fetched, verified and cached like the weights (never part of `weights download`):
 # the published SyncNet demo clip, selftest's reference case (syncnet_python's data/example.avi,
@@ -156,15 +179,17 @@ ASSETS: dict[str, WeightSpec] = {
 
 
 def _spec(name: str) -> WeightSpec:
-    try:
-        return REGISTRY[name] if name in REGISTRY else ASSETS[name]
-    except KeyError:
-        known = ", ".join(sorted(REGISTRY))
-        raise ModelWeightsError(f"unknown weights {name!r}; known weights: {known}") from None
+    for table in (REGISTRY, OPTIONAL, ASSETS):
+        if name in table:
+            return table[name]
+    known = ", ".join(sorted([*REGISTRY, *OPTIONAL]))
+    raise ModelWeightsError(f"unknown weights {name!r}; known weights: {known}")
 
 
 def _option(spec: WeightSpec) -> str:
-    return f"--{spec.name}-weights" if spec.name in REGISTRY else "a file of your own"
+    if spec.name in REGISTRY:
+        return f"--{spec.name}-weights"
+    return "--asd-weights" if spec.name in OPTIONAL else "a file of your own"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -528,5 +553,7 @@ def weights_sha256(path: Path) -> str:
 
 
 def official_name(sha256: str) -> str | None:
-    """The registry name (``syncnet``, ``s3fd``) of the official file with this hash, if any."""
-    return next((name for name, spec in REGISTRY.items() if spec.sha256 == sha256), None)
+    """The registry name (``syncnet``, ``s3fd``, ``light-asd-talkset``...) of the official file
+    with this hash, if any."""
+    specs = {**REGISTRY, **OPTIONAL}
+    return next((name for name, spec in specs.items() if spec.sha256 == sha256), None)

@@ -8,8 +8,8 @@ Named steps (REFERENCE_PIPELINE.md 1.2-4), each returning a small result:
 4. tracking - :func:`~syncnet_eval.tracking.track_scenes`, each track carrying its scene index;
 5. :func:`crop_tracks` - 13-tap smoothing and 224x224 crops through an XVID encode;
 6. :func:`score_crops` - :func:`~syncnet_eval.recipes.steps.score_track` on every crop with its
-   slice of the audio;
-7. aggregation over tracks (:func:`~syncnet_eval.scoring.aggregate_tracks`).
+   slice of the audio (and, with ``--asd``, the active-speaker model on the same crop);
+7. the track choice (``--track-select``, :func:`~syncnet_eval.scoring.selected_tracks`).
 
 Only the transcode, the q2 JPEG dump and the crop videos touch the disk, inside a private
 temporary directory (the lossy encodes are part of the reference's numbers); the dump is
@@ -28,8 +28,10 @@ import tempfile
 import cv2
 import numpy as np
 
+from ..asd import ActiveSpeakerScorer, asd_faces
+from ..audio import mfcc
 from ..config import PipelineConfig, ScoreConfig
-from ..constants import AUDIO_SAMPLES_PER_FRAME, FPS
+from ..constants import AUDIO_SAMPLES_PER_FRAME, FPS, MFCC_PER_FRAME
 from ..crop import CropGeometry, CropVideoWriter, crop_face, save_crop_video, smooth_track
 from ..decode import (
     REFERENCE_QSCALE,
@@ -64,6 +66,8 @@ from .steps import (
     score_track,
     to_track_result,
     track_flags,
+    with_asd_scores,
+    with_sync_timeline,
 )
 
 __all__ = [
@@ -257,13 +261,21 @@ def score_crops(
     source: Path,
     save_crops: Path | None = None,
     crops_name: str | None = None,
+    asd: ActiveSpeakerScorer | None = None,
 ) -> list[TrackResult]:
     """Score every crop video against its slice of the audio; tracks without audio are skipped.
 
     With ``save_crops``, each crop video is also kept, with its audio, as
     ``save_crops/<crops_name>_<track>.avi`` (``crops_name`` defaults to the source's stem).
+    With ``asd``, each track also gets the active-speaker model's per-frame scores (on the crop
+    video as decoded, without the JPEG round trip, and the MFCC of the whole audio from the
+    track's first frame) and is judged by them; otherwise by SyncNet's confidence.
     """
     results: list[TrackResult] = []
+    audio_mfcc = None
+    if asd is not None:
+        with timer.stage("asd"):
+            audio_mfcc = mfcc(audio)
     for i, crop in enumerate(crops):
         tr, geom = crop.track, crop.geometry
         track_audio = audio[
@@ -297,20 +309,25 @@ def score_crops(
             "mean_center_x": float(geom.center_x.mean()),
             "mean_center_y": float(geom.center_y.mean()),
         }
-        results.append(
-            to_track_result(
-                i,
-                tr.first_frame,
-                tr.last_frame,
-                scored.scores,
-                fps=FPS,
-                scene_index=tr.scene_index,
-                bbox=bbox,
-                smoothed_center_x=geom.center_x.tolist(),
-                smoothed_center_y=geom.center_y.tolist(),
-                smoothed_half_size=geom.half_size.tolist(),
-            )
+        track = to_track_result(
+            i,
+            tr.first_frame,
+            tr.last_frame,
+            scored.scores,
+            fps=FPS,
+            scene_index=tr.scene_index,
+            bbox=bbox,
+            smoothed_center_x=geom.center_x.tolist(),
+            smoothed_center_y=geom.center_y.tolist(),
+            smoothed_half_size=geom.half_size.tolist(),
+            mean_box=[float(x) for x in tr.boxes[:, :4].mean(axis=0)],
         )
+        if asd is not None and audio_mfcc is not None:
+            with timer.stage("asd"):
+                faces = asd_faces(np.concatenate(list(iter_frames(crop.video))))
+                start = tr.first_frame * MFCC_PER_FRAME
+                track = with_asd_scores(track, asd.score(faces, audio_mfcc[start:]), FPS)
+        results.append(with_sync_timeline(track, FPS) if track.asd_scores is None else track)
     return results
 
 
@@ -327,6 +344,7 @@ def score_face_tracks(
     save_detections_to: Path | None = None,
     save_crops: Path | None = None,
     crops_name: str | None = None,
+    asd: ActiveSpeakerScorer | None = None,
 ) -> VideoResult:
     """Score every face track of ``path`` (see the module docstring for the steps).
 
@@ -342,6 +360,7 @@ def score_face_tracks(
         save_detections_to: write the boxes used to this JSON file.
         save_crops: write each track's crop video (with audio) into this directory.
         crops_name: name of the crop videos there (see :func:`score_crops`).
+        asd: the active-speaker model (``--asd``), or ``None``.
 
     Returns:
         ``ok`` with every track's numbers, or ``no_face``/``too_short`` with the reason (and the
@@ -417,6 +436,7 @@ def score_face_tracks(
             source=path,
             save_crops=save_crops,
             crops_name=crops_name,
+            asd=asd,
         )
     warnings += _source_length_warnings(path, info)
     if not tracks:
@@ -429,8 +449,11 @@ def score_face_tracks(
             warnings=warnings,
             provenance=provenance,
         )
-    offset, lse_d, lse_c = aggregate_tracks(tracks, cfg.aggregate)
-    selected = selected_tracks(tracks, cfg.aggregate)
+    try:
+        offset, lse_d, lse_c = aggregate_tracks(tracks, cfg.track_select)
+        selected = selected_tracks(tracks, cfg.track_select)
+    except ValueError as exc:  # index:N naming a track this video does not have
+        raise NoFaceError(f"{path}: {exc}", code="track_not_found") from exc
     flags = track_flags(selected, score_config.vshift)
     flags |= audio_flags(media.audio)
     if media.messages or frames_missing(scenes.num_frames, info.num_frames, info.fps):
@@ -449,7 +472,8 @@ def score_face_tracks(
         av_offset=offset,
         lse_d=lse_d,
         lse_c=lse_c,
-        aggregate=cfg.aggregate,
+        aggregate=cfg.track_select,
+        track_select=cfg.track_select,
         tracks=tracks,
         scenes=scene_lists,
         warnings=warnings,

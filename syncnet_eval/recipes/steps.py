@@ -9,7 +9,7 @@ count comes from :func:`~syncnet_eval.embed.num_windows`; the numbers from
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from ..embed import Embedder, max_windows_for_audio, num_windows
 from ..errors import NoAudioError, TooShortError
 from ..reliability import SILENCE_DBFS, audio_level_dbfs, min_reliable_windows
 from ..scoring import OffsetScores, score_offsets
+from ..speaking import SpeakingTimeline, asd_timeline, sync_timeline
 from ..timing import Timer
 from ..types import TrackResult
 
@@ -36,6 +37,8 @@ __all__ = [
     "score_track",
     "to_track_result",
     "track_flags",
+    "with_asd_scores",
+    "with_sync_timeline",
 ]
 
 log = logging.getLogger(__name__)
@@ -132,6 +135,28 @@ def to_track_result(
         framewise_time_s=[(first + i) / fps for i in range(scores.num_windows)],
         **extra,
     )
+
+
+def _with_timeline(track: TrackResult, timeline: SpeakingTimeline) -> TrackResult:
+    return replace(
+        track,
+        speaking_judge=timeline.judge,
+        speaking_fraction=timeline.fraction,
+        speaking_segments=timeline.segments,
+    )
+
+
+def with_sync_timeline(track: TrackResult, fps: float) -> TrackResult:
+    """``track`` judged speaking or not by its SyncNet confidence (``speaking.sync_timeline``)."""
+    return _with_timeline(track, sync_timeline(track.framewise_conf, track.first_frame, fps))
+
+
+def with_asd_scores(track: TrackResult, scores: np.ndarray, fps: float) -> TrackResult:
+    """``track`` with the active-speaker model's per-frame scores and its judgement of them."""
+    values = [float(x) for x in scores]
+    times = [(track.first_frame + k) / fps for k in range(len(values))]
+    judged = replace(track, asd_scores=values, asd_time_s=times)
+    return _with_timeline(judged, asd_timeline(values, track.first_frame, fps))
 
 
 def offset_ms(av_offset: float, fps: float) -> float:

@@ -33,6 +33,7 @@ from .steps import (
     score_track,
     to_track_result,
     track_flags,
+    with_sync_timeline,
 )
 
 __all__ = ["WHOLE_FRAME_RECIPES", "resize_224", "score_whole_frames"]
@@ -88,7 +89,9 @@ def score_whole_frames(
         embedder, frames, audio, vshift=score_config.vshift, timer=timer, source=path,
         expected_frames=expected,
     )  # fmt: skip
-    track = to_track_result(0, 0, scored.num_frames - 1, scored.scores, fps=fps)
+    track = with_sync_timeline(
+        to_track_result(0, 0, scored.num_frames - 1, scored.scores, fps=fps), fps
+    )
     flags = track_flags([track], score_config.vshift) | audio_flags(audio)
     warnings = _length_warnings(path, scored.num_frames, fps, audio.size)
     if not converted and not is_25fps(info):
@@ -107,6 +110,7 @@ def score_whole_frames(
         lse_d=track.lse_d,
         lse_c=track.lse_c,
         aggregate="best",
+        track_select="only",
         tracks=[track],
         warnings=warnings,
         provenance=input_provenance(

@@ -233,7 +233,8 @@
     var f = frame(540, 250 + 12 * lanes, { l: 46, r: 14, t: 22, b: 38 + 12 * lanes }, [0, end || 1],
       [lo - pad, hi + pad], "time (s)", "confidence", "timeline-chart");
     f.root.appendChild(svg("text", { x: 46, y: 14, "class": "title" },
-      "confidence per window; bars: tracks, dashed: scene cuts"));
+      "confidence per window; bars: tracks (green/red: speaking or not, with --asd), dashed: " +
+      "scene cuts"));
     var main = mainTrack(v);
     v.t.forEach(function (t, n) {
       var colour = TRACK_COLOURS[n % TRACK_COLOURS.length];
@@ -241,6 +242,15 @@
       var y = 22 + f.ph + 34 + 12 * (n % lanes);
       f.root.appendChild(svg("rect", { x: x0, y: y, width: Math.max(x1 - x0, 1), height: 9,
         fill: colour, "class": "span" }));
+      if (t.sp) {  // active-speaker state: red while not speaking, green while speaking
+        f.root.appendChild(svg("rect", { x: x0, y: y + 9, width: Math.max(x1 - x0, 1), height: 2,
+          "class": "silent" }));
+        t.sp.forEach(function (seg) {
+          var s0 = f.sx(seg[0]), s1 = f.sx(seg[1]);
+          f.root.appendChild(svg("rect", { x: s0, y: y + 9, width: Math.max(s1 - s0, 1), height: 2,
+            "class": "speaking" }));
+        });
+      }
       f.root.appendChild(svg("text", { x: x0 + 3, y: y + 8, "class": "tick" }, "track " + t.i));
       var pts = [];
       for (var i = 0; i < confs[n].length; i++) {
@@ -265,7 +275,10 @@
   function tracksTable(v) {
     var table = el("table", { "class": "num tracks" });
     var head = el("tr");
-    ["track", "frames", "time (s)", "windows", "offset", "LSE-D", "LSE-C"].forEach(function (h) {
+    var asd = v.t.some(function (t) { return t.sf !== null && t.sf !== undefined; });
+    var heads = ["track", "frames", "time (s)", "windows", "offset", "LSE-D", "LSE-C"];
+    if (asd) { heads.push("speaking (ASD)"); }
+    heads.forEach(function (h) {
       head.appendChild(el("th", {}, h));
     });
     table.appendChild(head);
@@ -274,6 +287,10 @@
       var chosen = t.i === v.sel ? " ★" : "";
       [t.i + chosen, t.a + "–" + t.b, fixed(t.t0, 2) + "–" + fixed(t.t1, 2), t.n, signed(t.o, 0),
         fixed(t.d, 3), fixed(t.c, 3)].forEach(function (c) { tr.appendChild(el("td", {}, String(c))); });
+      if (asd) {
+        var share = t.sf === null || t.sf === undefined ? "–" : fixed(100 * t.sf, 0) + "%";
+        tr.appendChild(el("td", { "class": t.sf >= 0.5 ? "speaking" : "silent" }, share));
+      }
       table.appendChild(tr);
     });
     return table;

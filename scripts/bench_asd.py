@@ -1,0 +1,71 @@
+"""Light-ASD cost per frame: the batched multi-duration scorer against the authors' loop.
+
+The loop scores every chunk of every duration (1..6 s) in its own forward pass; the scorer
+scores each distinct chunk once (every duration >= the track's length gives the same chunk)
+and batches chunks of equal length. Both give the same numbers (tests/test_asd.py). Prints
+ms per frame of track for both and their ratio, measured in the same run, for a few track
+lengths. Random weights and inputs (the arithmetic is the same as with a checkpoint).
+
+    python scripts/bench_asd.py [--frames 125 250 750] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+import time
+
+import numpy as np
+import torch
+
+from syncnet_eval.asd import ASD_DURATIONS_S, ActiveSpeakerScorer
+from syncnet_eval.models.light_asd import LightASD
+
+
+def authors_loop(model: LightASD, faces: np.ndarray, cc: np.ndarray) -> np.ndarray:
+    n = len(faces)
+    per_duration = []
+    with torch.inference_mode():
+        for seconds in ASD_DURATIONS_S:
+            step = 25 * seconds
+            parts = [
+                model(
+                    torch.from_numpy(faces[a : a + step].astype(np.float32))[None],
+                    torch.from_numpy(cc[4 * a : 4 * (a + step)].astype(np.float32))[None],
+                )[0].numpy()
+                for a in range(0, n, step)
+            ]
+            per_duration.append(np.concatenate(parts))
+    return np.mean(per_duration, axis=0)
+
+
+def best_of(repeats: int, fn: Callable[..., object], *args: object) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, nargs="+", default=[125, 250, 750])
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model = LightASD().eval()
+    scorer = ActiveSpeakerScorer(model, torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    print(f"torch threads: {torch.get_num_threads()}")
+    print(f"{'frames':>7} {'loop ms/frame':>14} {'scorer ms/frame':>16} {'speed-up':>9}")
+    for n in args.frames:
+        faces = rng.integers(0, 256, (n, 112, 112), dtype=np.uint8)
+        cc = rng.standard_normal((4 * n, 13)).astype(np.float32)
+        loop_s = best_of(args.repeats, authors_loop, model, faces, cc)
+        ours_s = best_of(args.repeats, scorer.score, faces, cc)
+        print(f"{n:7d} {1000 * loop_s / n:14.1f} {1000 * ours_s / n:16.1f} {loop_s / ours_s:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""``syncnet-eval speakers``: who speaks when, per face track (RTTM, JSON, CSV)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+import io
+import json
+from pathlib import Path
+
+import click
+
+from ..config import ASD_MODEL_NAMES
+from ..errors import InputError
+from ..io import atomic_write_text
+from ..speaking import SPEAKERS_CSV_COLUMNS, rttm_text, speakers_csv_rows, speakers_document
+from ..types import VideoResult
+from .app import AppState, debug_requested, setup_logging
+from .display import StageProgress, columns, shown
+from .options import RecipeSetup, recipe_options, writable_file
+
+__all__ = ["speakers"]
+
+_SUFFIXES = (".rttm", ".json", ".csv")
+
+
+def _outputs(outputs: tuple[str, ...]) -> list[Path]:
+    paths = []
+    for out in outputs:
+        path = writable_file(out, "'-o' / '--output'")
+        if path.suffix.lower() not in _SUFFIXES:
+            raise click.BadParameter(
+                f"{out!r}: the file name must end in .rttm, .json or .csv",
+                param_hint="'-o' / '--output'",
+            )
+        paths.append(path)
+    return paths
+
+
+def _write(path: Path, result: VideoResult) -> None:
+    suffix = path.suffix.lower()
+    if suffix == ".rttm":
+        atomic_write_text(path, rttm_text(result))
+    elif suffix == ".json":
+        doc = speakers_document(result)
+        atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    else:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(SPEAKERS_CSV_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(speakers_csv_rows(result))
+        atomic_write_text(path, buf.getvalue())
+
+
+def _table(result: VideoResult) -> str:
+    rows: list[tuple[str, ...]] = [("track", "frames", "box x1,y1,x2,y2", "speaking", "segments")]
+    for t in result.tracks:
+        box = ",".join(f"{x:.0f}" for x in t.mean_box) if t.mean_box else "-"
+        share = "-" if t.speaking_fraction is None else f"{100 * t.speaking_fraction:.0f}%"
+        segs = " ".join(
+            f"{s['start_s']:.2f}-{s['end_s']:.2f}" for s in (t.speaking_segments or [])[:4]
+        )
+        more = len(t.speaking_segments or []) - 4
+        rows.append(
+            (str(t.index), f"{t.first_frame}-{t.last_frame}", box, share,
+             segs + (f" (+{more} more)" if more > 0 else ""))
+        )  # fmt: skip
+    return "\n".join(columns(rows))
+
+
+@click.command()
+@click.argument("video", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    required=True,
+    metavar="FILE",
+    help="FILE.rttm (one SPEAKER line per segment, speaker trackN), FILE.json (per track: "
+    "frames, mean box, speaking fraction, segments, per-frame scores) or FILE.csv (one row "
+    "per segment). Repeatable.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
+@recipe_options
+@click.pass_context
+def speakers(
+    ctx: click.Context, video: Path, outputs: tuple[str, ...], quiet: bool, setup: RecipeSetup
+) -> None:
+    """Find who speaks when in VIDEO: face tracks judged by Light-ASD, frame by frame.
+
+    Runs the syncnet-pipeline recipe (detect, track, crop, SyncNet) with the active-speaker
+    model on (--asd light-asd; --asd-model talkset or ava), and writes each track's speaking
+    segments: a frame speaks when its Light-ASD score, averaged with its 2 neighbours on each
+    side, is >= 0 (its authors' rule). Times are seconds of the video.
+
+    Exit status: 0, 1 when the video cannot be scored (one 'Error:' line; the JSON/CSV/RTTM
+    files are still written, with the status), 2 for bad usage.
+    """
+    # The pipeline loads torch: imported here so that --help stays fast.
+    from ..pipeline import SyncPipeline
+
+    state = ctx.find_object(AppState) or AppState()
+    setup_logging(state.verbose, quiet, ctx)
+    if setup.recipe != "syncnet-pipeline":
+        raise click.UsageError("speakers needs face tracks: --recipe syncnet-pipeline")
+    paths = _outputs(outputs)
+    config = setup.pipeline_config
+    if config.asd is None:
+        config = replace(config, asd=ASD_MODEL_NAMES[0])
+    pipeline = SyncPipeline(
+        setup.score_config,
+        config,
+        syncnet_weights=setup.syncnet_weights,
+        s3fd_weights=setup.s3fd_weights,
+        asd_weights=setup.asd_weights,
+        offline=setup.offline,
+        progress=not quiet,
+    )
+    result = pipeline.evaluate(
+        video,
+        setup.recipe,
+        raise_unexpected=debug_requested(ctx),
+        stage_hook=None if quiet else StageProgress(str(video)),
+    )
+    for path in paths:
+        _write(path, result)
+    if not result.ok:
+        raise InputError(result.reason or f"{video}: {result.status}")
+    if not quiet:
+        click.echo(_table(result))
+        for path in paths:
+            click.echo(f"wrote {shown(str(path))}")
