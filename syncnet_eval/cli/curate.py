@@ -143,7 +143,6 @@ def selftest(
     than the 5.1 CLI); a clip without visible speech.
     """
     from ..models import weights as wm  # no torch
-    from ..pipeline import SyncPipeline  # loads torch: not on --help
     from ..selftest import run_selftest
 
     setup_logging((ctx.find_object(AppState) or AppState()).verbose, False, ctx)
@@ -163,14 +162,7 @@ def selftest(
         video = wm.resolve_weights("demo", offline=setup.offline)
         if ctx.get_parameter_source("recipe") is click.core.ParameterSource.DEFAULT:
             recipe = "direct"
-    pipe = SyncPipeline(
-        setup.score_config,
-        setup.pipeline_config,
-        syncnet_weights=setup.syncnet_weights,
-        s3fd_weights=setup.s3fd_weights,
-        asd_weights=setup.asd_weights,
-        offline=setup.offline,
-    )
+    pipe = setup.pipeline()
     with tempfile.TemporaryDirectory(prefix="syncnet-eval-selftest-") as tmp:
         report = run_selftest(
             pipe, video, Path(tmp), recipe=recipe, shifts=planted, tolerance=tolerance

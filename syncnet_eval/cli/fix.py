@@ -199,16 +199,8 @@ def _given_offsets(
 
 
 def _pipeline(setup: RecipeSetup) -> Any:
-    from ..pipeline import SyncPipeline  # loads torch: not on --help
 
-    return SyncPipeline(
-        setup.score_config,
-        setup.pipeline_config,
-        syncnet_weights=setup.syncnet_weights,
-        s3fd_weights=setup.s3fd_weights,
-        asd_weights=setup.asd_weights,
-        offline=setup.offline,
-    )
+    return setup.pipeline()
 
 
 def _fix_one(
@@ -236,20 +228,13 @@ def _fix_batch(
 ) -> list[FixReport]:
     """Measure every input (the same engine, logs and resume as score), write the copies,
     then measure every copy; ``fix.json`` in ``out_dir`` pairs them."""
-    from ..batch import BatchConfig, crops_names, run_batch  # loads torch: not on --help
+    from ..batch import crops_names, run_batch  # loads torch: not on --help
 
     items = collect_inputs(list(inputs), manifest=manifest, exclude=[out_dir])
     if not items:
         raise click.UsageError("no video files found to fix")
     given = _given_offsets(from_results, items, offset)
-    config = BatchConfig(
-        recipe=setup.recipe,
-        score_config=setup.score_config,
-        pipeline_config=setup.pipeline_config,
-        syncnet_weights=setup.syncnet_weights,
-        s3fd_weights=setup.s3fd_weights,
-        asd_weights=setup.asd_weights,
-        offline=setup.offline,
+    config = setup.batch_config(
         identity=run.identity,
         raise_unexpected=debug_requested(ctx),
     )

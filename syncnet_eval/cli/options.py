@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 import tempfile
 import typing
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -47,6 +47,10 @@ __all__ = [
     "recipe_options",
     "run_options",
 ]
+
+if TYPE_CHECKING:  # both load torch: never at import time (--help)
+    from ..batch import BatchConfig
+    from ..pipeline import SyncPipeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,6 +134,40 @@ class RecipeSetup:
     s3fd_weights: Path | None
     offline: bool
     asd_weights: Path | None = None
+
+    def pipeline(
+        self, *, progress: bool = True, pipeline_config: PipelineConfig | None = None
+    ) -> SyncPipeline:
+        """A ``SyncPipeline`` with these settings (``pipeline_config`` replaces the options').
+
+        Imported here: it loads torch, which ``--help`` must not.
+        """
+        from ..pipeline import SyncPipeline
+
+        return SyncPipeline(
+            self.score_config,
+            pipeline_config or self.pipeline_config,
+            syncnet_weights=self.syncnet_weights,
+            s3fd_weights=self.s3fd_weights,
+            asd_weights=self.asd_weights,
+            offline=self.offline,
+            progress=progress,
+        )
+
+    def batch_config(self, **extra: Any) -> BatchConfig:
+        """A ``BatchConfig`` with these settings and ``extra`` fields (identity, detections...)."""
+        from ..batch import BatchConfig
+
+        return BatchConfig(
+            recipe=self.recipe,
+            score_config=self.score_config,
+            pipeline_config=self.pipeline_config,
+            syncnet_weights=self.syncnet_weights,
+            s3fd_weights=self.s3fd_weights,
+            asd_weights=self.asd_weights,
+            offline=self.offline,
+            **extra,
+        )
 
 
 _RECIPE_HELP = (

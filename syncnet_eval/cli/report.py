@@ -161,31 +161,21 @@ def _pick_record(records: list[VideoResult], video: Path, record_id: str | None)
 def _score(
     ctx: click.Context, video: Path, setup: RecipeSetup, detections: Path | None, quiet: bool
 ) -> VideoResult:
-    # The pipeline loads torch: imported here so that --help stays fast.
-    from ..pipeline import SyncPipeline
-
-    pipeline = SyncPipeline(
-        setup.score_config,
-        setup.pipeline_config,
-        syncnet_weights=setup.syncnet_weights,
-        s3fd_weights=setup.s3fd_weights,
-        asd_weights=setup.asd_weights,
-        offline=setup.offline,
-        progress=not quiet,
-    )
+    pipeline = setup.pipeline(progress=not quiet)
     if not pipeline.syncnet_weights_official:
         log.warning(
             "%s is not the official syncnet_v2.model: the numbers are comparable only with runs "
             "that use the same file",
             pipeline.syncnet_weights_path,
         )
-    return pipeline.evaluate(
+    result: VideoResult = pipeline.evaluate(
         video,
         setup.recipe,
         detections=load_detections(detections) if detections is not None else None,
         raise_unexpected=debug_requested(ctx),
         stage_hook=None if quiet else StageProgress(str(video)),
     )
+    return result
 
 
 _OWN_PARAMS = {"video", "output", "from_results", "record_id", "detections", "save_result", "quiet"}

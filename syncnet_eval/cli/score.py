@@ -187,9 +187,6 @@ def score(
     Exit status: 0 when every input was scored (or --allow-failures), 1 when any was not (one
     'Error:' line each), 2 for bad usage.
     """
-    # The batch engine loads torch: imported here so that --help stays fast.
-    from ..batch import BatchConfig
-
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
     out = _Outputs(outputs, run.resume, engine.engine)
@@ -208,14 +205,7 @@ def score(
         inputs, manifest, globs, audio_path, single_only=bool(detections or save_detections),
         exclude=exclude,
     )  # fmt: skip
-    config = BatchConfig(
-        recipe=setup.recipe,
-        score_config=setup.score_config,
-        pipeline_config=setup.pipeline_config,
-        syncnet_weights=setup.syncnet_weights,
-        s3fd_weights=setup.s3fd_weights,
-        asd_weights=setup.asd_weights,
-        offline=setup.offline,
+    config = setup.batch_config(
         detections=detections,
         save_detections=save_detections,
         save_crops=save_crops,

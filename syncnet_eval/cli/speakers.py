@@ -97,9 +97,6 @@ def speakers(
     Exit status: 0, 1 when the video cannot be scored (one 'Error:' line; the JSON/CSV/RTTM
     files are still written, with the status), 2 for bad usage.
     """
-    # The pipeline loads torch: imported here so that --help stays fast.
-    from ..pipeline import SyncPipeline
-
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
     if setup.recipe != "syncnet-pipeline":
@@ -108,15 +105,7 @@ def speakers(
     config = setup.pipeline_config
     if config.asd is None:
         config = replace(config, asd=ASD_MODEL_NAMES[0])
-    pipeline = SyncPipeline(
-        setup.score_config,
-        config,
-        syncnet_weights=setup.syncnet_weights,
-        s3fd_weights=setup.s3fd_weights,
-        asd_weights=setup.asd_weights,
-        offline=setup.offline,
-        progress=not quiet,
-    )
+    pipeline = setup.pipeline(progress=not quiet, pipeline_config=config)
     result = pipeline.evaluate(
         video,
         setup.recipe,
