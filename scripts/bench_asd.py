@@ -1,8 +1,9 @@
 """Light-ASD cost per frame: the batched multi-duration scorer against the authors' loop.
 
 The loop scores every chunk of every duration (1..6 s) in its own forward pass; the scorer
-scores each distinct chunk once (every duration >= the track's length gives the same chunk)
-and batches chunks of equal length. Both give the same numbers (tests/test_asd.py). Prints
+scores each distinct chunk once (every duration >= the track's length gives the same chunk),
+one chunk per pass on the CPU ("scorer"), or chunks of equal length batched as on a GPU
+("batched"). Both give the same numbers (tests/test_asd.py). Prints
 ms per frame of track for both and their ratio, measured in the same run, for a few track
 lengths. Random weights and inputs (the arithmetic is the same as with a checkpoint).
 
@@ -55,16 +56,21 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     model = LightASD().eval()
-    scorer = ActiveSpeakerScorer(model, torch.device("cpu"))
+    scorer = ActiveSpeakerScorer(model, torch.device("cpu"))  # one chunk per pass on the CPU
+    batched = ActiveSpeakerScorer(model, torch.device("cpu"), batch_frames=300)
     rng = np.random.default_rng(0)
     print(f"torch threads: {torch.get_num_threads()}")
-    print(f"{'frames':>7} {'loop ms/frame':>14} {'scorer ms/frame':>16} {'speed-up':>9}")
+    print(f"{'frames':>7} {'loop ms/frame':>14} {'scorer ms/frame':>16} {'speed-up':>9} "
+          f"{'batched ms/frame':>17} {'speed-up':>9}")  # fmt: skip
     for n in args.frames:
         faces = rng.integers(0, 256, (n, 112, 112), dtype=np.uint8)
         cc = rng.standard_normal((4 * n, 13)).astype(np.float32)
         loop_s = best_of(args.repeats, authors_loop, model, faces, cc)
         ours_s = best_of(args.repeats, scorer.score, faces, cc)
-        print(f"{n:7d} {1000 * loop_s / n:14.1f} {1000 * ours_s / n:16.1f} {loop_s / ours_s:8.2f}x")
+        batched_s = best_of(args.repeats, batched.score, faces, cc)
+        print(f"{n:7d} {1000 * loop_s / n:14.1f} {1000 * ours_s / n:16.1f} "
+              f"{loop_s / ours_s:8.2f}x {1000 * batched_s / n:17.1f} "
+              f"{loop_s / batched_s:8.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

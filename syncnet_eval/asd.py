@@ -8,8 +8,9 @@ Multi-duration averaging (their demo): the track is cut into consecutive chunks 
 (the last one shorter) for each d in 1..6 s; each chunk is scored on its own (zero padding at
 its edges, a GRU that starts afresh) and the per-frame logits of the six cuttings are averaged.
 Chunks that two durations share (every d >= the track's length gives the whole track) are
-scored once, and chunks of equal length share forward passes; neither changes a number
-(BatchNorm runs in eval mode, nothing mixes across a batch).
+scored once, and on a GPU chunks of equal length share forward passes; neither changes a
+number (BatchNorm runs in eval mode, nothing mixes across a batch). On the CPU each chunk has a
+pass of its own: batching measured 0.7x as fast there (``scripts/bench_asd.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ ASD_CHECKPOINTS = {"talkset": "light-asd-talkset", "ava": "light-asd-ava"}
 # The chunk lengths (seconds) whose scores are averaged: the authors' set {1,1,1,2,2,2,3,3,4,5,6}
 # is a Python set, so each length counts once.
 ASD_DURATIONS_S = (1, 2, 3, 4, 5, 6)
-# Frames per forward pass (memory only): about 1 GB of activations on the CPU.
+# Frames per forward pass on a GPU (memory only: about 1 GB of activations).
 ASD_BATCH_FRAMES = 300
 # The face crop the centre is taken from, as the authors resize it.
 _CROP_PX = 2 * ASD_FACE_PX
@@ -88,7 +89,8 @@ class ActiveSpeakerScorer:
         checkpoint: what was loaded (path), for provenance.
         sha256: the checkpoint file's sha256.
         official: whether that is one of the published checkpoints.
-        batch_frames: frames per forward pass (memory only).
+        batch_frames: frames per forward pass (memory and speed only); default
+            :data:`ASD_BATCH_FRAMES` on a GPU, one chunk per pass on the CPU.
     """
 
     model: LightASD
@@ -96,11 +98,13 @@ class ActiveSpeakerScorer:
     checkpoint: str = ""
     sha256: str | None = None
     official: bool = False
-    batch_frames: int = ASD_BATCH_FRAMES
+    batch_frames: int | None = None
     name: str = "light-asd"
 
     def __post_init__(self) -> None:
         self.model = self.model.to(self.device).eval()
+        if self.batch_frames is None:
+            self.batch_frames = 1 if self.device.type == "cpu" else ASD_BATCH_FRAMES
 
     @torch.inference_mode()
     def score(self, faces: np.ndarray, mfcc: np.ndarray) -> np.ndarray:
@@ -133,7 +137,7 @@ class ActiveSpeakerScorer:
             by_length[span[1] - span[0]].append(span)
         out: dict[tuple[int, int], np.ndarray] = {}
         for length, group in by_length.items():
-            per_pass = max(1, self.batch_frames // length)
+            per_pass = max(1, (self.batch_frames or 1) // length)
             for k in range(0, len(group), per_pass):
                 batch = group[k : k + per_pass]
                 v = np.stack([faces[a:b] for a, b in batch]).astype(np.float32)
