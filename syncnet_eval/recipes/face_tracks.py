@@ -324,7 +324,8 @@ def score_crops(
         )
         if asd is not None and audio_mfcc is not None:
             with timer.stage("asd"):
-                faces = asd_faces(np.concatenate(list(iter_frames(crop.video))))
+                frames = iter_frames(crop.video, jpeg_roundtrip=False)
+                faces = asd_faces(np.concatenate(list(frames)))
                 start = tr.first_frame * MFCC_PER_FRAME
                 track = with_asd_scores(track, asd.score(faces, audio_mfcc[start:]), FPS)
         results.append(with_sync_timeline(track, FPS) if track.asd_scores is None else track)
