@@ -218,7 +218,7 @@ def _video_data(run_index: int, r: VideoResult, href: str | None) -> dict[str, A
         "ms": r.av_offset_ms if usable else None,
         "w": [_text(w) for w in r.warnings],
         "sel": r.selected_track,
-        "agg": r.aggregate,
+        "agg": r.track_select or r.aggregate,
         "sc": r.scenes,
         "fps": fps,
         "t": [_track_data(t) for t in r.tracks],
@@ -316,7 +316,10 @@ def _provenance_rows(run: ReportRun) -> list[tuple[str, str]]:
             f"video {values('input_video_codec')}; audio {values('input_audio_codec')}",
         ),
         ("input frame rates", values("input_fps")),
-        ("aggregate", _h(_counted(r.aggregate for r in run.results if r.ok))),
+        (
+            "track selection",
+            _h(_counted(r.track_select or r.aggregate for r in run.results if r.ok)),
+        ),
     ]
     rows += _config_rows(provs, "score_config", "score options")
     rows += _config_rows(provs, "pipeline_config", "pipeline options")

@@ -295,6 +295,11 @@
     });
     return table;
   }
+  function trackRule(v) {  // which track the numbers come from, and by which --track-select
+    if (!v.agg) { return ""; }
+    if (v.agg === "mean") { return " · mean over tracks"; }
+    return " · track " + v.sel + " (" + v.agg + ")";
+  }
   function openDetail(i) {
     var v = V[i], box = $("detail");
     if (!v) { return; }
@@ -313,7 +318,7 @@
     if (v.s === "ok") {
       box.appendChild(el("p", {}, "AV offset " + signed(v.o, Number.isInteger(v.o) ? 0 : 2) +
         " frames (" + signed(v.ms, 0) + " ms; positive: the audio leads the video) · LSE-D " +
-        fixed(v.d, 3) + " · LSE-C " + fixed(v.c, 3) + (v.agg ? " · aggregate " + v.agg : "")));
+        fixed(v.d, 3) + " · LSE-C " + fixed(v.c, 3) + trackRule(v)));
     }
     v.f.forEach(function (f) { box.appendChild(el("p", { "class": "flag" }, "flag " + f + ": " + DATA.flagHelp[f])); });
     v.w.forEach(function (w) { box.appendChild(el("p", { "class": "warning" }, w)); });
