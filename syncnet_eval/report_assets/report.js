@@ -232,9 +232,10 @@
     var lanes = Math.min(v.t.length, 8), pad = (hi - lo) * 0.06;
     var f = frame(540, 250 + 12 * lanes, { l: 46, r: 14, t: 22, b: 38 + 12 * lanes }, [0, end || 1],
       [lo - pad, hi + pad], "time (s)", "confidence", "timeline-chart");
+    var judged = v.t.some(function (t) { return t.sp; });
     f.root.appendChild(svg("text", { x: 46, y: 14, "class": "title" },
-      "confidence per window; bars: tracks (green/red: speaking or not, with --asd), dashed: " +
-      "scene cuts"));
+      "confidence per window · bars: tracks" + (judged ? " (green: speaking)" : "") +
+      ((v.sc || []).length > 1 ? " · dashed: scene cuts" : "")));
     var main = mainTrack(v);
     v.t.forEach(function (t, n) {
       var colour = TRACK_COLOURS[n % TRACK_COLOURS.length];
