@@ -199,6 +199,32 @@ def test_the_speaking_face_is_chosen_and_a_frozen_mouth_is_not_speaking(
 
 
 @pytest.mark.slow
+def test_the_ava_checkpoint_hears_silence(tmp_path: Path) -> None:
+    """The audio reaches the network: with the AVA checkpoint a talking face is speaking with
+    its own audio and not speaking when the audio is silent (the TalkSet checkpoint calls it
+    speaking either way, a property of that model measured in the README)."""
+    silence = tmp_path / "silence.wav"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "8",
+         "-c:a", "pcm_s16le", str(silence)],
+        check=True,
+    )  # fmt: skip
+    ava = SyncPipeline(
+        pipeline_config=PipelineConfig(detector="hog", asd="light-asd", asd_model="ava"),
+        syncnet_weights=PARITY_SYNCNET_WEIGHTS,
+        asd_weights=CHECKPOINTS["ava"],
+        progress=False,
+    )
+    own, silent = ava.evaluate(LEFT_CLIP), ava.evaluate(LEFT_CLIP, audio_path=silence)
+    assert own.ok and silent.ok and len(own.tracks) == len(silent.tracks) == 1
+    heard, unheard = own.tracks[0].speaking_fraction, silent.tracks[0].speaking_fraction
+    print(f"AVA speaking fraction: own audio {heard}, silent audio {unheard}")
+    assert heard is not None and heard > 0.5
+    assert unheard is not None and unheard < 0.1
+    assert "silent_audio" in silent.flags
+
+
+@pytest.mark.slow
 def test_asd_changes_no_syncnet_number_and_best_stays_the_default(
     pipeline: SyncPipeline, tmp_path: Path
 ) -> None:
