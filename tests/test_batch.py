@@ -718,6 +718,7 @@ def test_a_second_run_on_a_locked_log_is_refused(
     assert again.exit_code == 0  # the lock went with its holder
 
 
+@pytest.mark.slow  # waits for real timeouts
 def test_a_timeout_is_scored_again_when_the_limit_rises_and_resumed_records_say_so(
     batch_clips: list[Path],
     syncnet_parity_weights: Path,

@@ -116,6 +116,7 @@ def ray_run(
     return {"result": result, "out": out, "args": args}
 
 
+@pytest.mark.slow  # a Ray runtime and real scoring
 def test_ray_records_equal_the_local_engine_once_each_in_every_output(
     ray_run: dict[str, Any], local_doc: dict[str, Any]
 ) -> None:
@@ -131,6 +132,7 @@ def test_ray_records_equal_the_local_engine_once_each_in_every_output(
     assert not (out / ".ray.parquet.jsonl").exists()  # a user log was given: no side log
 
 
+@pytest.mark.slow  # a Ray runtime and real scoring
 def test_check_and_compare_read_the_parquet_output(
     ray_run: dict[str, Any], local_doc: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -145,6 +147,7 @@ def test_check_and_compare_read_the_parquet_output(
     assert "different configurations" not in compare.output
 
 
+@pytest.mark.slow  # a Ray runtime and real scoring
 def test_a_rerun_with_the_same_outputs_skips_everything(ray_run: dict[str, Any]) -> None:
     out = ray_run["out"]
     before = read_jsonl(out / "ray.jsonl")
@@ -158,6 +161,7 @@ def test_a_rerun_with_the_same_outputs_skips_everything(ray_run: dict[str, Any])
     assert all(r["from_log"] for r in doc["results"])
 
 
+@pytest.mark.slow  # a Ray runtime and real scoring
 def test_resume_from_the_parquet_file_alone_scores_only_what_is_missing(
     ray_runtime: Any,
     eight_inputs: Path,
@@ -178,6 +182,7 @@ def test_resume_from_the_parquet_file_alone_scores_only_what_is_missing(
     assert not (tmp_path / ".only.parquet.jsonl").exists()  # folded into the Parquet file
 
 
+@pytest.mark.slow  # a Ray runtime and real scoring
 def test_a_failed_run_leaves_the_parquet_file_as_it_was(
     ray_runtime: Any,
     eight_inputs: Path,
@@ -197,6 +202,7 @@ def test_a_failed_run_leaves_the_parquet_file_as_it_was(
     assert out.read_bytes() == before
 
 
+@pytest.mark.slow  # a Ray runtime and real scoring
 def test_an_actor_killed_mid_run_costs_a_retry_not_a_record(
     ray_runtime: Any,
     eight_inputs: Path,
@@ -236,6 +242,7 @@ def test_an_actor_killed_mid_run_costs_a_retry_not_a_record(
     _assert_once_and_equal(read_jsonl(tmp_path / "k.jsonl"), local_doc)
 
 
+@pytest.mark.slow  # a Ray runtime and real scoring
 def test_an_input_that_kills_its_actor_every_time_is_recorded_once(
     batch_clips: list[Path],
     syncnet_parity_weights: Path,

@@ -52,7 +52,10 @@ def _video_packet_hashes(path: Path) -> list[str]:
 # -- the oracle: ffmpeg shifts a clip, fix shifts it back ------------------------------------
 
 
-@pytest.mark.parametrize("frames", [3, 6, -3, -6])
+@pytest.mark.parametrize(
+    "frames",
+    [3, -3, pytest.param(6, marks=pytest.mark.slow), pytest.param(-6, marks=pytest.mark.slow)],
+)
 def test_fix_moves_the_audio_back_sample_accurately_and_copies_the_video(
     frames: int, tmp_path: Path, syncnet_parity_weights: Path
 ) -> None:
@@ -241,6 +244,7 @@ def test_fix_refuses_bad_input_in_one_line_and_writes_nothing(
     assert existing.read_bytes() == b"x"
 
 
+@pytest.mark.slow  # a batch of fixes, each scored twice
 def test_fix_batch_writes_copies_and_a_summary(
     tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
 ) -> None:
