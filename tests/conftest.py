@@ -36,6 +36,19 @@ def _official_syncnet_available() -> bool:
 
 OFFICIAL_SYNCNET_AVAILABLE = _official_syncnet_available()
 
+
+def invoke_cli(args: list[str], env: dict[str, str] | None = None) -> Any:
+    """Run the CLI in-process; whatever it does, no traceback and no exception but its exit."""
+    from click.testing import CliRunner
+
+    from syncnet_eval.cli import cli
+
+    result = CliRunner().invoke(cli, args, env=env)
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
 # ----------------------------------------------------------------------------- synthetic clips
 
 _SYNTH_AUDIO_HZ = 16000

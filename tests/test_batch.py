@@ -14,20 +14,18 @@ import tempfile
 import time
 from typing import Any
 
-from click.testing import CliRunner
 import numpy as np
 import pytest
 
 from syncnet_eval import ScoreConfig
 from syncnet_eval.batch import BatchConfig, BatchEvent, crops_names, run_batch
-from syncnet_eval.cli import cli
 from syncnet_eval.errors import InputError, OutputError
 from syncnet_eval.inputs import BatchInput, collect_inputs, input_identity, read_manifest
 from syncnet_eval.io import JsonlLog, LogLock, read_jsonl
 from syncnet_eval.stats import summarize
 from syncnet_eval.types import STATUSES, VideoResult
 
-from conftest import MEDIA_DIR, assert_same_records
+from conftest import MEDIA_DIR, assert_same_records, invoke_cli
 
 MEDIA = MEDIA_DIR
 REAL_CLIPS = (
@@ -103,15 +101,6 @@ def _score_args(weights: Path, *extra: str) -> list[str]:
         "score", "--recipe", "direct", "--syncnet-weights", str(weights), "--device", "cpu",
         *extra,
     ]  # fmt: skip
-
-
-def _invoke(args: list[str]) -> Any:
-    result = CliRunner().invoke(cli, args)
-    assert "Traceback" not in result.output, result.output
-    assert not isinstance(result.exception, Exception) or isinstance(
-        result.exception, SystemExit
-    ), result.exception
-    return result
 
 
 def _by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -221,7 +210,7 @@ def serial_run(
     """An uninterrupted ``--workers 1`` run over ``mixed_dir`` plus a manifest row to nowhere."""
     out = tmp_path_factory.mktemp("serial")
     manifest = _manifest_pointing_nowhere(out)
-    result = _invoke(
+    result = invoke_cli(
         _score_args(
             syncnet_parity_weights,
             str(mixed_dir),
@@ -281,7 +270,7 @@ def _without_extras(rec: dict[str, Any]) -> dict[str, Any]:
 def test_two_workers_give_identical_records_and_allow_failures_exits_0(
     serial_run: dict[str, Any], mixed_dir: Path, syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
-    result = _invoke(
+    result = invoke_cli(
         _score_args(
             syncnet_parity_weights,
             str(mixed_dir),
@@ -338,7 +327,7 @@ def test_sigkill_then_resume_records_each_input_exactly_once(
     with open(log_path, "ab") as fh:
         fh.write(b'{"path": "half a rec')  # as if the kill had landed in the middle of a write
 
-    rerun = _invoke([*args[:-1], "--resume"])
+    rerun = invoke_cli([*args[:-1], "--resume"])
     assert rerun.exit_code == 1
     records = read_jsonl(log_path)
     assert len(records) == total
@@ -349,7 +338,7 @@ def test_sigkill_then_resume_records_each_input_exactly_once(
     assert any(r["from_log"] for r in doc["results"])  # the killed run's records, reused
     assert_same_records(doc, serial_run["doc"], ignore=("timings_s", "from_log"))
     # A third run finds everything in the log: nothing is scored or appended again.
-    again = _invoke([*args[:-1]])
+    again = invoke_cli([*args[:-1]])
     assert again.exit_code == 1
     assert len(read_jsonl(log_path)) == total
 
@@ -361,17 +350,17 @@ def test_resume_rescores_changed_files_and_other_configs(
     shutil.copy2(batch_clips[1], clip)
     log_path = tmp_path / "run.jsonl"
     base = _score_args(syncnet_parity_weights, str(clip), "-o", str(log_path), "-q")
-    assert _invoke(base).exit_code == 0
-    assert _invoke(base).exit_code == 0
+    assert invoke_cli(base).exit_code == 0
+    assert invoke_cli(base).exit_code == 0
     assert len(read_jsonl(log_path)) == 1  # resumed: not scored again
-    assert _invoke([*base, "--vshift", "10"]).exit_code == 0
+    assert invoke_cli([*base, "--vshift", "10"]).exit_code == 0
     assert len(read_jsonl(log_path)) == 2  # another configuration hash
     os.utime(clip, ns=(1, clip.stat().st_mtime_ns + 10**9))
-    assert _invoke(base).exit_code == 0
+    assert invoke_cli(base).exit_code == 0
     records = read_jsonl(log_path)
     assert len(records) == 3  # the file changed (mtime)
     assert len({r["config_hash"] for r in records}) == 2
-    assert _invoke([*base, "--no-resume"]).exit_code == 0
+    assert invoke_cli([*base, "--no-resume"]).exit_code == 0
     assert len(read_jsonl(log_path)) == 1  # started afresh
 
 
@@ -400,16 +389,16 @@ def test_retry_failed_scores_transient_failures_again_and_keeps_other_records(
         return [r["status"] for r in read_jsonl(log_path)]
 
     broken.touch()
-    assert _invoke(base).exit_code == 0
+    assert invoke_cli(base).exit_code == 0
     assert statuses() == ["decode_error", "no_audio"]
     broken.unlink()
-    assert _invoke(base).exit_code == 0
+    assert invoke_cli(base).exit_code == 0
     assert statuses() == ["decode_error", "no_audio"]  # plain resume keeps failures
-    assert _invoke([*base, "--retry-failed"]).exit_code == 0
+    assert invoke_cli([*base, "--retry-failed"]).exit_code == 0
     assert statuses() == ["no_audio", "ok"]  # retried once, no stale record left
-    assert _invoke([*base, "--retry-failed"]).exit_code == 0
+    assert invoke_cli([*base, "--retry-failed"]).exit_code == 0
     assert statuses() == ["no_audio", "ok"]  # nothing left to retry
-    bad = _invoke([*base, "--retry-failed", "--no-resume"])
+    bad = invoke_cli([*base, "--retry-failed", "--no-resume"])
     assert bad.exit_code == 2 and "--retry-failed" in bad.output
 
 
@@ -429,7 +418,7 @@ def test_timeout_kills_a_hung_decode(
     shutil.copy2(batch_clips[2], clips / "a_fine.mp4")
     shutil.copy2(batch_clips[2], clips / "zz_stall_marker.mp4")
     t0 = time.monotonic()
-    result = _invoke(
+    result = invoke_cli(
         _score_args(
             syncnet_parity_weights, str(clips), "--timeout", "4", "-o", str(tmp_path / "r.json")
         )
@@ -458,7 +447,9 @@ def test_non_regular_file_is_refused_without_blocking(
 ) -> None:
     fifo = tmp_path / "pipe.mp4"
     os.mkfifo(fifo)
-    result = _invoke(_score_args(syncnet_parity_weights, str(fifo), "-o", str(tmp_path / "r.json")))
+    result = invoke_cli(
+        _score_args(syncnet_parity_weights, str(fifo), "-o", str(tmp_path / "r.json"))
+    )
     assert result.exit_code == 1
     rec = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["results"][0]
     assert rec["status"] == "error" and "not a regular file" in rec["reason"]
@@ -562,7 +553,7 @@ def test_real_clips_and_bad_inputs_batch(
         syncnet_parity_weights, str(real_media_dir), "--manifest", str(manifest),
         "--workers", "2", "-o", str(log_path), "-o", str(tmp_path / "real.json"),
     )  # fmt: skip
-    result = _invoke(args)
+    result = invoke_cli(args)
     assert result.exit_code == 1, result.output
     doc = json.loads((tmp_path / "real.json").read_text(encoding="utf-8"))
     expected = make_bad_inputs_expectations(real_media_dir)
@@ -579,7 +570,7 @@ def test_real_clips_and_bad_inputs_batch(
     assert doc["summary"] == summarize(results).to_dict()
 
     # The same batch with --allow-failures exits 0 (every record comes from the log: no rescoring).
-    allowed = _invoke([*args, "--allow-failures", "-q"])
+    allowed = invoke_cli([*args, "--allow-failures", "-q"])
     assert allowed.exit_code == 0, allowed.output
     assert len(read_jsonl(log_path)) == len(doc["results"])
     again = json.loads((tmp_path / "real.json").read_text(encoding="utf-8"))
@@ -640,7 +631,7 @@ def test_a_folder_with_a_symlink_loop_a_fifo_and_two_good_clips(
     (folder / "loop.mp4").symlink_to("loop.mp4")  # points at itself
     os.mkfifo(folder / "pipe.mp4")
     out = tmp_path / "r.json"
-    result = _invoke(_score_args(syncnet_parity_weights, str(folder), "-o", str(out)))
+    result = invoke_cli(_score_args(syncnet_parity_weights, str(folder), "-o", str(out)))
     assert result.exit_code == 1
     by_name = _by_name(json.loads(out.read_text(encoding="utf-8")))
     assert sorted(by_name) == sorted([c.name for c in batch_clips[:2]] + ["loop.mp4", "pipe.mp4"])
@@ -660,7 +651,7 @@ def test_names_that_look_like_ffmpeg_protocols_are_files(
 ) -> None:
     shutil.copy2(batch_clips[1], tmp_path / name)
     monkeypatch.chdir(tmp_path)  # relative names: the ones ffmpeg would read as protocols
-    result = _invoke(_score_args(syncnet_parity_weights, name, "-o", "r.json"))
+    result = invoke_cli(_score_args(syncnet_parity_weights, name, "-o", "r.json"))
     assert result.exit_code == 0, result.output
     (rec,) = json.loads(Path("r.json").read_text(encoding="utf-8"))["results"]
     assert rec["status"] == "ok"
@@ -687,7 +678,7 @@ def test_damaged_clip_scores_the_same_serial_with_workers_and_again(
     runs = []
     for extra in ([], ["--workers", "2"], []):
         out = tmp_path / f"run{len(runs)}.json"
-        result = _invoke(
+        result = invoke_cli(
             _score_args(
                 syncnet_parity_weights,
                 str(folder),
@@ -709,12 +700,14 @@ def test_a_second_run_on_a_locked_log_is_refused(
 ) -> None:
     log_path = tmp_path / "r.jsonl"
     with LogLock(log_path):
-        result = _invoke(_score_args(syncnet_parity_weights, str(batch_clips[0]), "-o",
+        result = invoke_cli(_score_args(syncnet_parity_weights, str(batch_clips[0]), "-o",
                                      str(log_path)))  # fmt: skip
     assert result.exit_code == 1
     assert "another syncnet-eval run is writing this log" in result.output
     assert not log_path.exists() or log_path.read_text(encoding="utf-8") == ""
-    again = _invoke(_score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path)))
+    again = invoke_cli(
+        _score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path))
+    )
     assert again.exit_code == 0  # the lock went with its holder
 
 
@@ -741,7 +734,7 @@ def test_a_timeout_is_scored_again_when_the_limit_rises_and_resumed_records_say_
 
     def run(limit: str) -> dict[str, dict[str, Any]]:
         out = tmp_path / f"r{limit}.json"
-        result = _invoke(_score_args(syncnet_parity_weights, str(clips), "--timeout", limit,
+        result = invoke_cli(_score_args(syncnet_parity_weights, str(clips), "--timeout", limit,
                                      "-o", str(log_path), "-o", str(out), "-q"))  # fmt: skip
         assert result.exit_code in (0, 1), result.output
         return _by_name(json.loads(out.read_text(encoding="utf-8")))

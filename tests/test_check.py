@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from click.testing import CliRunner
 import numpy as np
 import pytest
 
 from syncnet_eval.checks import Thresholds, run_checks
-from syncnet_eval.cli import cli
 from syncnet_eval.io import JsonlLog, load_results, write_results
 from syncnet_eval.stats import bootstrap_mean_ci, describe, pair_results, summarize
 from syncnet_eval.types import TrackResult, VideoResult
+
+from conftest import invoke_cli
 
 
 def _ok(path: str, lse_c: float, lse_d: float, offset: int = 0, **kw: Any) -> VideoResult:
@@ -32,13 +32,6 @@ def _bad(path: str, status: str = "decode_error", **kw: Any) -> VideoResult:
 def _write(path: Path, results: list[VideoResult]) -> Path:
     write_results(path, results, summarize(results))
     return path
-
-
-def _run(args: list[str], env: dict[str, str] | None = None) -> Any:
-    result = CliRunner().invoke(cli, args, env=env)
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
 
 
 @pytest.fixture()
@@ -135,7 +128,7 @@ def test_pairing_matches_by_id_then_path_and_reports_the_rest() -> None:
 def test_each_threshold_passes_and_fails(
     run_file: Path, option: str, value: str, passes: bool
 ) -> None:
-    result = _run(["check", str(run_file), option, value])
+    result = invoke_cli(["check", str(run_file), option, value])
     assert result.exit_code == (0 if passes else 1), result.output
     name = option.lstrip("-")
     row = next(ln for ln in result.stdout.splitlines() if ln.startswith(f"| `{name}`"))
@@ -147,32 +140,32 @@ def test_each_threshold_passes_and_fails(
 
 
 def test_failure_margin_is_reported(run_file: Path) -> None:
-    result = _run(["check", str(run_file), "--min-lse-c", "7.0", "--max-lse-d", "9"])
+    result = invoke_cli(["check", str(run_file), "--min-lse-c", "7.0", "--max-lse-d", "9"])
     assert result.exit_code == 1
     assert "mean LSE-C 6.750 is below the limit 7.000 by 0.250" in result.stdout
     assert "mean LSE-D 7.750 is within the limit 9.000 by 1.250" in result.stdout
 
 
 def test_per_video_thresholds_name_the_offenders(run_file: Path) -> None:
-    result = _run(["check", str(run_file), "--min-lse-c", "6.2", "--per-video"])
+    result = invoke_cli(["check", str(run_file), "--min-lse-c", "6.2", "--per-video"])
     assert result.exit_code == 1
     assert "1 of 4 videos have LSE-C below 6.200" in result.stdout
     assert "v0.mp4: LSE-C 6.000 (below by 0.200)" in result.stdout
-    assert _run(["check", str(run_file), "--min-lse-c", "6.0", "--per-video"]).exit_code == 0
+    assert invoke_cli(["check", str(run_file), "--min-lse-c", "6.0", "--per-video"]).exit_code == 0
 
 
 def test_no_thresholds_is_bad_usage_instead_of_a_silent_pass(run_file: Path) -> None:
-    result = _run(["check", str(run_file)])
+    result = invoke_cli(["check", str(run_file)])
     assert result.exit_code == 2
     assert "no rule given" in result.output
-    counted = _run(["check", str(run_file), "--min-ok-fraction", "0"])
+    counted = invoke_cli(["check", str(run_file), "--min-ok-fraction", "0"])
     assert counted.exit_code == 0
     assert "5 inputs, 4 ok, 1 not scored (decode_error 1)" in counted.stdout
 
 
 def test_metric_threshold_fails_without_any_scored_video(tmp_path: Path) -> None:
     path = _write(tmp_path / "none.json", [_bad("a"), _bad("b", "no_face")])
-    result = _run(["check", str(path), "--min-lse-c", "1"])
+    result = invoke_cli(["check", str(path), "--min-lse-c", "1"])
     assert result.exit_code == 1 and "no scored videos" in result.stdout
 
 
@@ -204,20 +197,23 @@ FLAT = [0.0] * 10
 def test_lse_c_drop_fails_only_when_the_whole_ci_is_beyond_d(tmp_path: Path) -> None:
     new, base = _pair_files(tmp_path, NOISY, FLAT)
     args = ["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "0.2"]
-    noisy = _run(args)
+    noisy = invoke_cli(args)
     assert noisy.exit_code == 0, noisy.stdout
     assert "CI upper bound" in noisy.stdout
     assert "10 videos scored in both runs; 1 only in the results" in noisy.stdout
-    strict = _run([*args, "--strict"])
+    strict = invoke_cli([*args, "--strict"])
     assert strict.exit_code == 1, strict.stdout
     assert "LSE-C dropped: mean change -0.300 is below -0.200 by 0.100" in strict.stdout
 
     new, base = _pair_files(tmp_path, CLEAR, FLAT)
-    clear = _run(["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "0.2"])
+    clear = invoke_cli(["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "0.2"])
     assert clear.exit_code == 1
     assert "LSE-C dropped: CI upper bound" in clear.stdout
     assert (
-        _run(["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "1.5"]).exit_code == 0
+        invoke_cli(
+            ["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "1.5"]
+        ).exit_code
+        == 0
     )
 
 
@@ -225,22 +221,22 @@ def test_lse_d_rise_rule_is_symmetric(tmp_path: Path) -> None:
     rise = [-d for d in CLEAR]
     new, base = _pair_files(tmp_path, FLAT, rise)
     args = ["check", str(new), "--baseline", str(base), "--max-lse-d-rise"]
-    failed = _run([*args, "0.2"])
+    failed = invoke_cli([*args, "0.2"])
     assert failed.exit_code == 1 and "LSE-D rose: CI lower bound" in failed.stdout
-    assert _run([*args, "1.5"]).exit_code == 0
+    assert invoke_cli([*args, "1.5"]).exit_code == 0
     new, base = _pair_files(tmp_path, FLAT, [-d for d in NOISY])
-    assert _run([*args, "0.2"]).exit_code == 0
-    assert _run([*args, "0.2", "--strict"]).exit_code == 1
+    assert invoke_cli([*args, "0.2"]).exit_code == 0
+    assert invoke_cli([*args, "0.2", "--strict"]).exit_code == 1
     # An improvement never fails.
     new, base = _pair_files(tmp_path, [-d for d in CLEAR], CLEAR)
     both = ["--max-lse-c-drop", "0", "--max-lse-d-rise", "0"]
-    assert _run(["check", str(new), "--baseline", str(base), *both]).exit_code == 0
+    assert invoke_cli(["check", str(new), "--baseline", str(base), *both]).exit_code == 0
 
 
 def test_baseline_without_any_pair_fails(tmp_path: Path) -> None:
     new = _write(tmp_path / "new.json", [_ok("a.mp4", 6, 8)])
     base = _write(tmp_path / "base.json", [_ok("b.mp4", 6, 8)])
-    result = _run(["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "1"])
+    result = invoke_cli(["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "1"])
     assert result.exit_code == 1 and "no video was scored in both runs" in result.stdout
 
 
@@ -260,7 +256,7 @@ def test_run_checks_library_api(run_file: Path) -> None:
 def test_junit_file_has_one_case_per_check(run_file: Path, tmp_path: Path) -> None:
     junit = tmp_path / "reports" / "check.xml"
     args = ["check", str(run_file), "--min-lse-c", "7", "--max-lse-d", "9", "--junit", str(junit)]
-    result = _run(args)
+    result = invoke_cli(args)
     assert result.exit_code == 1
     root = ET.parse(junit).getroot()
     assert root.tag == "testsuites" and root.get("tests") == "2" and root.get("failures") == "1"
@@ -274,9 +270,9 @@ def test_junit_file_has_one_case_per_check(run_file: Path, tmp_path: Path) -> No
 
 def test_github_annotations_only_under_github_actions(run_file: Path) -> None:
     args = ["check", str(run_file), "--min-lse-c", "7", "--max-lse-d", "9"]
-    plain = _run(args, env={"GITHUB_ACTIONS": ""})
+    plain = invoke_cli(args, env={"GITHUB_ACTIONS": ""})
     assert "::error" not in plain.stdout
-    gha = _run(args, env={"GITHUB_ACTIONS": "true"})
+    gha = invoke_cli(args, env={"GITHUB_ACTIONS": "true"})
     errors = [ln for ln in gha.stdout.splitlines() if ln.startswith("::error")]
     assert len(errors) == 1
     assert errors[0].startswith("::error title=syncnet-eval check min-lse-c::mean LSE-C 6.750")
@@ -289,17 +285,20 @@ def test_github_annotations_only_under_github_actions(run_file: Path) -> None:
 def test_unreadable_results_exit_2(tmp_path: Path, content: str) -> None:
     path = tmp_path / "broken.json"
     path.write_text(content, encoding="utf-8", errors="surrogateescape")
-    result = _run(["check", str(path), "--min-lse-c", "1"])
+    result = invoke_cli(["check", str(path), "--min-lse-c", "1"])
     assert result.exit_code == 2, result.output
     assert "Error:" in result.stderr and "broken.json" in result.stderr
 
 
 def test_usage_errors_exit_2(run_file: Path, tmp_path: Path) -> None:
-    assert _run(["check", str(tmp_path / "missing.json")]).exit_code == 2
-    assert _run(["check", str(run_file), "--max-lse-c-drop", "1"]).exit_code == 2
-    assert _run(["check", str(run_file), "--min-ok-fraction", "1.5"]).exit_code == 2
-    assert _run(["check", str(run_file), "--baseline", str(tmp_path / "nope.json")]).exit_code == 2
-    assert _run(["compare", str(run_file)]).exit_code == 2
+    assert invoke_cli(["check", str(tmp_path / "missing.json")]).exit_code == 2
+    assert invoke_cli(["check", str(run_file), "--max-lse-c-drop", "1"]).exit_code == 2
+    assert invoke_cli(["check", str(run_file), "--min-ok-fraction", "1.5"]).exit_code == 2
+    assert (
+        invoke_cli(["check", str(run_file), "--baseline", str(tmp_path / "nope.json")]).exit_code
+        == 2
+    )
+    assert invoke_cli(["compare", str(run_file)]).exit_code == 2
 
 
 def test_check_reads_a_jsonl_log_counting_each_input_once(tmp_path: Path) -> None:
@@ -310,12 +309,12 @@ def test_check_reads_a_jsonl_log_counting_each_input_once(tmp_path: Path) -> Non
         log.append({**_ok("a.mp4", 7.0, 7.0).to_dict(), "input_identity": {"path": "/a.mp4"}})
     results = load_results(log_path)
     assert [(r.path, r.lse_c) for r in results] == [("b.mp4", 7.0), ("a.mp4", 7.0)]
-    assert _run(["check", str(log_path), "--min-lse-c", "7"]).exit_code == 0
+    assert invoke_cli(["check", str(log_path), "--min-lse-c", "7"]).exit_code == 0
 
 
 def test_compare_prints_the_paired_table_without_gating(tmp_path: Path) -> None:
     new, base = _pair_files(tmp_path, CLEAR, FLAT)
-    result = _run(["compare", str(base), str(new), "--per-video"])
+    result = invoke_cli(["compare", str(base), str(new), "--per-video"])
     assert result.exit_code == 0
     out = result.stdout
     assert "| Metric | n | Base mean | New mean | Mean diff | 95% CI of diff |" in out
@@ -347,18 +346,20 @@ def _configured_runs(tmp_path: Path, **new_score: Any) -> tuple[Path, Path]:
 def test_runs_with_different_configurations_are_named_and_fail_strict(tmp_path: Path) -> None:
     base, new = _configured_runs(tmp_path, jpeg_roundtrip=False, batch_size=8, device="cuda")
     args = ["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "0.5"]
-    warned = _run(args)
+    warned = invoke_cli(args)
     assert warned.exit_code == 0  # the numbers did not move: the gate itself passes
     assert "different configurations" in warned.stdout
     assert "jpeg_roundtrip: true vs false" in warned.stdout
     assert "batch_size" not in warned.stdout and "device" not in warned.stdout  # no effect
-    strict = _run([*args, "--strict"])
+    strict = invoke_cli([*args, "--strict"])
     assert strict.exit_code == 1 and "same-configuration" in strict.stdout
-    compared = _run(["compare", str(base), str(new)])
+    compared = invoke_cli(["compare", str(base), str(new)])
     assert compared.exit_code == 0 and "jpeg_roundtrip: true vs false" in compared.stdout
-    assert _run(["compare", str(base), str(new), "--strict"]).exit_code == 1
+    assert invoke_cli(["compare", str(base), str(new), "--strict"]).exit_code == 1
     same_base, same_new = _configured_runs(tmp_path, batch_size=8)
-    clean = _run(["check", str(same_new), "--baseline", str(same_base), "--max-lse-c-drop", "1"])
+    clean = invoke_cli(
+        ["check", str(same_new), "--baseline", str(same_base), "--max-lse-c-drop", "1"]
+    )
     assert clean.exit_code == 0 and "different configurations" not in clean.stdout
 
 
@@ -367,7 +368,7 @@ def test_a_log_mixing_two_configurations_is_reported(tmp_path: Path) -> None:
     with JsonlLog(log) as out:
         out.append(_ok("a.mp4", 6.0, 7.0, provenance=_provenance()).to_dict())
         out.append(_ok("b.mp4", 6.0, 7.0, provenance=_provenance(vshift=10)).to_dict())
-    result = _run(["check", str(log), "--min-lse-c", "1"])
+    result = invoke_cli(["check", str(log), "--min-lse-c", "1"])
     assert result.exit_code == 0
     assert "mixes 2 configurations" in result.stdout and "vshift" in result.stdout
 
@@ -380,10 +381,10 @@ def test_flagged_videos_are_counted_and_left_out_of_checks_unless_included(
         _ok("short.mp4", 119.5, 9.0, flags=["few_windows"]),
     ]
     path = _write(tmp_path / "r.json", results)
-    out = _run(["check", str(path), "--max-lse-d", "8"])
+    out = invoke_cli(["check", str(path), "--max-lse-d", "8"])
     assert out.exit_code == 0  # the flagged clip's LSE-D 9.0 is not in the mean
     assert "1 flagged and left out of the means (few_windows 1" in out.stdout
-    included = _run(["check", str(path), "--max-lse-d", "7.5", "--include-flagged"])
+    included = invoke_cli(["check", str(path), "--max-lse-d", "7.5", "--include-flagged"])
     assert included.exit_code == 1  # with it, the mean LSE-D is (7 + 9) / 2 = 8 > 7.5
     summary = summarize(results)
     assert (summary.num_ok, summary.num_scored, summary.num_flagged) == (2, 1, 1)

@@ -5,29 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 import statistics
 import sys
-from typing import Any
 from xml.etree import ElementTree as ET
 
-from click.testing import CliRunner
 import pytest
 
-from syncnet_eval.cli import cli
 from syncnet_eval.errors import DependencyError
 from syncnet_eval.io import write_results
 from syncnet_eval.stats import summarize
 from syncnet_eval.types import VideoResult
 
-from conftest import scored_result
+from conftest import invoke_cli, scored_result
 
 matplotlib = pytest.importorskip("matplotlib", reason="matplotlib (the [viz] extra) is needed")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _run(args: list[str]) -> Any:
-    result = CliRunner().invoke(cli, args)
-    assert "Traceback" not in result.output
-    return result
 
 
 def test_track_plot_marks_the_minimum_at_the_offset_and_the_median() -> None:
@@ -83,13 +74,13 @@ def test_plot_command_writes_a_valid_image_per_scored_video(tmp_path: Path) -> N
     ]
     src = tmp_path / "run.json"
     write_results(src, results, summarize(results))
-    out = _run(["plot", str(src), "-o", str(tmp_path / "png")])
+    out = invoke_cli(["plot", str(src), "-o", str(tmp_path / "png")])
     assert out.exit_code == 0, out.output
     assert "2 plots written" in out.output and "1 records without curves skipped" in out.output
     pngs = sorted((tmp_path / "png").iterdir())
     assert [p.name for p in pngs] == ["a-2.png", "a.png"]
     assert all(p.read_bytes().startswith(PNG_SIGNATURE) for p in pngs)
-    out = _run(["plot", str(src), "-o", str(tmp_path / "svg"), "--format", "svg"])
+    out = invoke_cli(["plot", str(src), "-o", str(tmp_path / "svg"), "--format", "svg"])
     assert out.exit_code == 0, out.output
     for svg in (tmp_path / "svg").iterdir():
         assert ET.parse(svg).getroot().tag == "{http://www.w3.org/2000/svg}svg"
@@ -99,7 +90,7 @@ def test_plot_command_without_curves_fails_in_one_line(tmp_path: Path) -> None:
     results = [scored_result("a.mp4")]
     src = tmp_path / "run.csv"
     write_results(src, results)  # CSV keeps the numbers, not the curves
-    out = _run(["plot", str(src), "-o", str(tmp_path / "plots")])
+    out = invoke_cli(["plot", str(src), "-o", str(tmp_path / "plots")])
     assert out.exit_code == 1
     assert out.output.strip().splitlines() == [
         "Error: no record has curves to plot (records that were not scored have none, and CSV "
@@ -114,7 +105,7 @@ def test_without_matplotlib_plots_fail_in_one_line_saying_how_to_install_it(
     src = tmp_path / "run.json"
     write_results(src, results, summarize(results))
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
-    out = _run(["plot", str(src), "-o", str(tmp_path / "plots")])
+    out = invoke_cli(["plot", str(src), "-o", str(tmp_path / "plots")])
     assert out.exit_code == 1
     assert out.output.strip().splitlines() == [
         "Error: matplotlib is not installed; install it with: pip install 'syncnet-eval[viz]'"

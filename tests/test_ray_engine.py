@@ -16,33 +16,22 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from click.testing import CliRunner
 import pytest
 from test_batch import _fake_ffmpeg, _score_args, make_bad_inputs
 
-from syncnet_eval.cli import cli
 from syncnet_eval.config import RayConfig
 from syncnet_eval.errors import ConfigError
 from syncnet_eval.io import read_jsonl
 from syncnet_eval.parquet import iter_parquet_records, write_parquet
 from syncnet_eval.ray_engine import LOOPBACK_ENV
 
-from conftest import assert_same_records
+from conftest import assert_same_records, invoke_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every Ray runtime of this test process listens on loopback only: the switch is read when Ray
 # is imported, which nothing does before this module is collected (the fixture checks it).
 os.environ.update(LOOPBACK_ENV)
 BAD = ("bad_zero_bytes.mp4", "bad_truncated.mp4", "bad_no_audio.mp4", "bad_directory.mp4")
-
-
-def _invoke(args: list[str]) -> Any:
-    result = CliRunner().invoke(cli, args)
-    assert "Traceback" not in result.output, result.output
-    assert not isinstance(result.exception, Exception) or isinstance(
-        result.exception, SystemExit
-    ), result.exception
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +68,9 @@ def local_doc(
     eight_inputs: Path, syncnet_parity_weights: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("ray_local") / "local.json"
-    result = _invoke(_score_args(syncnet_parity_weights, str(eight_inputs), "-q", "-o", str(out)))
+    result = invoke_cli(
+        _score_args(syncnet_parity_weights, str(eight_inputs), "-q", "-o", str(out))
+    )
     assert result.exit_code == 1, result.output
     doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     assert len(doc["results"]) == 8
@@ -112,7 +103,7 @@ def ray_run(
         syncnet_parity_weights, eight_inputs, "-o", str(out / "ray.parquet"),
         "-o", str(out / "ray.jsonl"), "-o", str(out / "ray.json"),
     )  # fmt: skip
-    result = _invoke(args)
+    result = invoke_cli(args)
     return {"result": result, "out": out, "args": args}
 
 
@@ -137,12 +128,12 @@ def test_check_and_compare_read_the_parquet_output(
     ray_run: dict[str, Any], local_doc: dict[str, Any], tmp_path: Path
 ) -> None:
     parquet = ray_run["out"] / "ray.parquet"
-    check = _invoke(["check", str(parquet), "--min-ok-fraction", "0.5", "--include-flagged"])
+    check = invoke_cli(["check", str(parquet), "--min-ok-fraction", "0.5", "--include-flagged"])
     assert check.exit_code == 0, check.output
     assert "4 of 8" in check.output
     local = tmp_path / "local.json"
     local.write_text(json.dumps(local_doc), encoding="utf-8")
-    compare = _invoke(["compare", str(local), str(parquet)])
+    compare = invoke_cli(["compare", str(local), str(parquet)])
     assert compare.exit_code == 0, compare.output
     assert "different configurations" not in compare.output
 
@@ -151,7 +142,7 @@ def test_check_and_compare_read_the_parquet_output(
 def test_a_rerun_with_the_same_outputs_skips_everything(ray_run: dict[str, Any]) -> None:
     out = ray_run["out"]
     before = read_jsonl(out / "ray.jsonl")
-    rerun = _invoke([*ray_run["args"], "--allow-failures"])
+    rerun = invoke_cli([*ray_run["args"], "--allow-failures"])
     assert rerun.exit_code == 0, rerun.output
     assert "scoring 8 inputs (8 already in the log)" in rerun.stderr
     assert read_jsonl(out / "ray.jsonl") == before  # nothing scored, nothing appended
@@ -173,7 +164,7 @@ def test_resume_from_the_parquet_file_alone_scores_only_what_is_missing(
     kept = [r for r in local_doc["results"] if r["id"] != "clip1.mp4"]
     write_parquet(out, kept)  # as if an earlier run had recorded all but one input
     args = _ray_args(syncnet_parity_weights, eight_inputs, "-o", str(out), "--allow-failures")
-    result = _invoke(args)
+    result = invoke_cli(args)
     assert result.exit_code == 0, result.output
     assert "scoring 8 inputs (7 already in the log)" in result.stderr
     rows = list(iter_parquet_records(out))
@@ -194,7 +185,7 @@ def test_a_failed_run_leaves_the_parquet_file_as_it_was(
     write_parquet(out, local_doc["results"][:2])
     before = out.read_bytes()
     # The loopback runtime has no GPU: not even one actor fits, which stops the run.
-    result = _invoke(
+    result = invoke_cli(
         _ray_args(syncnet_parity_weights, eight_inputs, "--gpus-per-actor", "1", "-o", str(out))
     )
     assert result.exit_code == 1
@@ -230,7 +221,7 @@ def test_an_actor_killed_mid_run_costs_a_retry_not_a_record(
     killer.start()
     try:
         # Two inputs at a time per actor (--streams 2): a crash catches both in flight.
-        result = _invoke(
+        result = invoke_cli(
             _ray_args(syncnet_parity_weights, eight_inputs, "-q", "--streams", "2",
                       "-o", str(tmp_path / "k.jsonl"))
         )  # fmt: skip
@@ -280,7 +271,7 @@ def test_without_ray_installed_one_line_and_exit_1(
     batch_clips: list[Path], syncnet_parity_weights: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the [ray] extra were not installed
-    result = _invoke(_ray_args(syncnet_parity_weights, batch_clips[0]))
+    result = invoke_cli(_ray_args(syncnet_parity_weights, batch_clips[0]))
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
@@ -291,9 +282,9 @@ def test_ray_options_need_the_ray_engine_and_workers_need_the_local_one(
     batch_clips: list[Path], syncnet_parity_weights: Path
 ) -> None:
     clip = str(batch_clips[0])
-    result = _invoke(_score_args(syncnet_parity_weights, clip, "--actors", "2"))
+    result = invoke_cli(_score_args(syncnet_parity_weights, clip, "--actors", "2"))
     assert result.exit_code == 2 and "--actors: only with --engine ray" in result.output
-    result = _invoke(_ray_args(syncnet_parity_weights, batch_clips[0], "--workers", "2"))
+    result = invoke_cli(_ray_args(syncnet_parity_weights, batch_clips[0], "--workers", "2"))
     assert result.exit_code == 2 and "--workers and --timeout are for --engine local" in (
         result.output
     )
@@ -363,7 +354,7 @@ def test_cuda_without_gpus_per_actor_is_one_line_before_ray_starts(
     batch_clips: list[Path], syncnet_parity_weights: Path
 ) -> None:
     pytest.importorskip("ray")
-    result = _invoke(_ray_args(syncnet_parity_weights, batch_clips[0], "--device", "cuda"))
+    result = invoke_cli(_ray_args(syncnet_parity_weights, batch_clips[0], "--device", "cuda"))
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "needs --gpus-per-actor" in lines[0], result.output

@@ -12,24 +12,16 @@ import shutil
 import tempfile
 from typing import Any
 
-from click.testing import CliRunner
 import numpy as np
 import pytest
 
 from syncnet_eval.checks import Thresholds
-from syncnet_eval.cli import cli
 from syncnet_eval.io import write_results
 from syncnet_eval.report import ReportRun, build_report, encode_confidence
 from syncnet_eval.stats import summarize
 from syncnet_eval.types import VideoResult
 
-from conftest import scored_result
-
-
-def _run(args: list[str]) -> Any:
-    result = CliRunner().invoke(cli, args)
-    assert "Traceback" not in result.output, result.output
-    return result
+from conftest import invoke_cli, scored_result
 
 
 def _data(page: str) -> dict[str, Any]:
@@ -174,7 +166,9 @@ def test_report_command_writes_the_page_and_links_annotated_videos(
     out = tmp_path / "site" / "report.html"
     out.parent.mkdir()
     (out.parent / "a.annotated.mp4").write_bytes(b"")
-    result = _run(["report", str(run_file), str(run_file.with_suffix(".json")), "-o", str(out)])
+    result = invoke_cli(
+        ["report", str(run_file), str(run_file.with_suffix(".json")), "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"{out}: 8 records, ")
     data = _data(out.read_text(encoding="utf-8"))
@@ -187,7 +181,7 @@ def test_report_reads_csv_and_jsonl_results(run_file: Path, tmp_path: Path) -> N
     csv = tmp_path / "run.csv"
     write_results(csv, results, per_track=True)
     out = tmp_path / "r.html"
-    assert _run(["report", str(csv), "-o", str(out)]).exit_code == 0
+    assert invoke_cli(["report", str(csv), "-o", str(out)]).exit_code == 0
     videos = _data(out.read_text(encoding="utf-8"))["videos"]
     assert [len(v["t"]) for v in videos] == [1, 2, 1, 0]
     assert videos[0]["t"][0]["dist"] == []  # CSV keeps the numbers, not the curves
@@ -200,10 +194,10 @@ def test_report_usage_errors_exit_2_before_any_work(run_file: Path, tmp_path: Pa
         [str(run_file), "-o", str(tmp_path / "r.html"), "--max-lse-c-drop", "0.1"],
         [str(tmp_path / "missing.json"), "-o", str(tmp_path / "r.html")],
     ):
-        assert _run(["report", *args]).exit_code == 2, args
+        assert invoke_cli(["report", *args]).exit_code == 2, args
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
-    result = _run(["report", str(bad), "-o", str(tmp_path / "r.html")])
+    result = invoke_cli(["report", str(bad), "-o", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "not a syncnet-eval results file" in result.output
     assert not (tmp_path / "r.html").exists()
 
@@ -213,14 +207,15 @@ def test_compare_html_writes_the_ab_view(run_file: Path, tmp_path: Path) -> None
     new_file = tmp_path / "new.json"
     write_results(new_file, new, summarize(new))
     out = tmp_path / "ab.html"
-    result = _run(["compare", str(run_file), str(new_file), "--html", str(out)])
+    result = invoke_cli(["compare", str(run_file), str(new_file), "--html", str(out)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("## syncnet-eval compare")  # the Markdown is still printed
     page = out.read_text(encoding="utf-8")
     assert 'id="comparison"' in page and "2 videos whose LSE-C moved most" in page
     assert _data(page)["runs"] == [str(new_file), str(run_file)]
     assert (
-        _run(["compare", str(run_file), str(new_file), "--html", "/proc/x/y.html"]).exit_code == 2
+        invoke_cli(["compare", str(run_file), str(new_file), "--html", "/proc/x/y.html"]).exit_code
+        == 2
     )
 
 

@@ -6,14 +6,11 @@ from dataclasses import replace
 import json
 from pathlib import Path
 import subprocess
-from typing import Any
 
 import av
-from click.testing import CliRunner
 import numpy as np
 import pytest
 
-from syncnet_eval.cli import cli
 from syncnet_eval.errors import InputError
 from syncnet_eval.io import load_results
 from syncnet_eval.types import TrackResult, VideoResult
@@ -24,13 +21,7 @@ from syncnet_eval.visualise import (
     track_overlays,
 )
 
-from conftest import scored_result
-
-
-def _run(args: list[str]) -> Any:
-    result = CliRunner().invoke(cli, args)
-    assert "Traceback" not in result.output, result.output
-    return result
+from conftest import invoke_cli, scored_result
 
 
 def _reference_colour(conf: float) -> tuple[int, int, int]:
@@ -133,7 +124,7 @@ def hdtf_visualised(
     """The HDTF clip scored with HOG (min track 50) and drawn, with its record saved."""
     tmp = tmp_path_factory.mktemp("visualise")
     out, record = tmp / "annotated.mp4", tmp / "record.json"
-    result = _run(["visualise", str(hdtf_short_clip), "-o", str(out), "--save-result",
+    result = invoke_cli(["visualise", str(hdtf_short_clip), "-o", str(out), "--save-result",
                    str(record), "--detector", "hog", "--min-track", "50", "--syncnet-weights",
                    str(syncnet_parity_weights), "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -177,7 +168,7 @@ def test_visualise_from_a_record_colours_each_frame_by_its_window(
     planted = tmp_path / "planted.json"
     planted.write_text(json.dumps(doc))
     out = tmp_path / "planted.mp4"
-    result = _run(["visualise", str(hdtf_short_clip), "--from", str(planted), "-o", str(out)])
+    result = invoke_cli(["visualise", str(hdtf_short_clip), "--from", str(planted), "-o", str(out)])
     assert result.exit_code == 0, result.output
     frames, _, _, _ = _read_back(out)
     (rec,) = load_results(planted)
@@ -207,9 +198,11 @@ def test_visualise_usage_errors_exit_2_before_any_work(tmp_path: Path) -> None:
         ["-o", str(tmp_path / "out.gif")],
         ["-o", "/proc/nope/out.mp4"],
     ):
-        result = _run(["visualise", str(video), *args])
+        result = invoke_cli(["visualise", str(video), *args])
         assert result.exit_code == 2, (args, result.output)
-    result = _run(["visualise", str(video), "--from", str(rec), "-o", str(tmp_path / "o.mp4")])
+    result = invoke_cli(
+        ["visualise", str(video), "--from", str(rec), "-o", str(tmp_path / "o.mp4")]
+    )
     assert result.exit_code == 2 and "no record" in result.output
 
 
@@ -219,7 +212,9 @@ def test_visualise_refuses_a_record_that_was_not_scored(tmp_path: Path) -> None:
     failed = VideoResult.failure(str(video), "direct", "no_face", f"{video}: no face detected")
     rec = tmp_path / "r.json"
     rec.write_text(json.dumps({"results": [failed.to_dict()]}))
-    result = _run(["visualise", str(video), "--from", str(rec), "-o", str(tmp_path / "o.mp4")])
+    result = invoke_cli(
+        ["visualise", str(video), "--from", str(rec), "-o", str(tmp_path / "o.mp4")]
+    )
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [f"Error: {video}: no face detected"]
 
