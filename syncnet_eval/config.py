@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 import hashlib
 import json
-from typing import Any, Literal, get_args
+from typing import Any
 
 from .constants import (
     BATCH_WINDOWS,
@@ -29,8 +29,6 @@ from .constants import (
 from .errors import ConfigError
 
 __all__ = [
-    "Recipe",
-    "RECIPES",
     "AGGREGATES",
     "ASD_CHECKPOINT_NAMES",
     "ASD_MODEL_NAMES",
@@ -40,16 +38,14 @@ __all__ = [
     "IDENTITY_MODES",
     "Option",
     "option_of",
+    "option_field",
+    "validate_options",
     "ScoreConfig",
     "PipelineConfig",
-    "RayConfig",
-    "check_recipe_options",
     "config_from_options",
     "config_hash",
 ]
 
-Recipe = Literal["syncnet-pipeline", "direct", "wav2lip-lrs"]
-RECIPES: tuple[Recipe, ...] = get_args(Recipe)
 # How the video's numbers are chosen among its face tracks (``index:N`` is also accepted).
 TRACK_SELECTIONS = ("best", "mean", "longest", "largest", "asd")
 AGGREGATES = TRACK_SELECTIONS  # the name before --track-select
@@ -74,6 +70,9 @@ class Option:
         indexed: prefixes that also accept a non-negative integer after them (``index:`` takes
             ``index:0``, ``index:1``...).
         aliases: other option names the CLI accepts for the same field (old names).
+        flag: the CLI option's name when it is not ``--field-name`` (``--timeout`` for
+            ``timeout_s``).
+        metavar: the value's name in ``--help`` (``SECONDS``).
     """
 
     help: str
@@ -83,6 +82,8 @@ class Option:
     choices: tuple[str, ...] | None = None
     indexed: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    flag: str | None = None
+    metavar: str | None = None
 
     def check(self, name: str, value: Any) -> None:
         """Raise :class:`ConfigError` naming ``name`` when ``value`` is not accepted."""
@@ -112,7 +113,8 @@ class Option:
         return f"<= {self.max:g}"
 
 
-def _option(default: Any, **spec: Any) -> Any:
+def option_field(default: Any, **spec: Any) -> Any:
+    """A dataclass field whose :class:`Option` (``spec``) the CLI builds its option from."""
     return field(default=default, metadata={"option": Option(**spec)})
 
 
@@ -126,7 +128,8 @@ def option_of(config_cls: type, name: str) -> Option:
     raise KeyError(f"{config_cls.__name__} has no option {name!r}")
 
 
-def _validate(config: Any) -> None:
+def validate_options(config: Any) -> None:
+    """Check every field of a config dataclass against its :class:`Option` (``ConfigError``)."""
     for f in fields(config):
         spec = f.metadata.get("option")
         if isinstance(spec, Option):
@@ -146,23 +149,23 @@ class ScoreConfig:
         precision: fp32 = the reference's numbers; bf16/fp16 are opt-in fast modes.
     """
 
-    vshift: int = _option(
+    vshift: int = option_field(
         DEFAULT_VSHIFT, min=1, max=100, help="Largest AV offset searched, in frames."
     )
-    batch_size: int = _option(
+    batch_size: int = option_field(
         BATCH_WINDOWS,
         min=1,
         help="Windows per forward pass (speed/memory only; "
         "results move by float rounding at most).",
     )
-    jpeg_roundtrip: bool = _option(
+    jpeg_roundtrip: bool = option_field(
         True,
         help="Pass every frame through the reference's default-quality JPEG dump, as the "
         "reference does. --no-jpeg-roundtrip skips it (cleaner pixels; the numbers are then NOT "
         "comparable to papers or to other tools' SyncNet scores).",
     )
-    device: str = _option("auto", help="auto, cpu, cuda, cuda:N or mps.")
-    fps: int | None = _option(
+    device: str = option_field("auto", help="auto, cpu, cuda, cuda:N or mps.")
+    fps: int | None = option_field(
         None,
         min=FPS,
         max=FPS,
@@ -170,7 +173,7 @@ class ScoreConfig:
         "repeated by their timestamps, as the pipeline recipe's transcode does). Default: the "
         "native rate, as the reference (a video not at 25 fps is then flagged non_25fps).",
     )
-    precision: str = _option(
+    precision: str = option_field(
         "fp32",
         choices=PRECISIONS,
         help="SyncNet arithmetic: fp32 gives the reference's numbers; "
@@ -178,32 +181,34 @@ class ScoreConfig:
     )
 
     def __post_init__(self) -> None:
-        _validate(self)
+        validate_options(self)
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
     """Settings of the in-the-wild recipe (spec sections 1.2-4), reference defaults."""
 
-    min_track: int = _option(
+    min_track: int = option_field(
         MIN_TRACK_FRAMES, min=1, help="A track needs more detections than this (frames)."
     )
-    min_face_size: int = _option(
+    min_face_size: int = option_field(
         MIN_FACE_SIZE_PX, min=0, help="Mean face box side must exceed this (pixels)."
     )
-    num_failed_det: int = _option(
+    num_failed_det: int = option_field(
         NUM_FAILED_DET, min=1, help="Frames a track may go without a detection."
     )
-    crop_scale: float = _option(CROP_SCALE, min=0, max=2, help="Crop margin around the face box.")
-    facedet_scale: float = _option(
+    crop_scale: float = option_field(
+        CROP_SCALE, min=0, max=2, help="Crop margin around the face box."
+    )
+    facedet_scale: float = option_field(
         FACEDET_SCALE, min=0.01, max=1, help="S3FD input downscale factor."
     )
-    detector: str = _option(
+    detector: str = option_field(
         "s3fd",
         choices=DETECTORS,
         help="Face detector of the pipeline recipe (hog needs dlib: pip install dlib-bin).",
     )
-    track_select: str = _option(
+    track_select: str = option_field(
         "best",
         choices=TRACK_SELECTIONS,
         indexed=("index:",),
@@ -213,26 +218,26 @@ class PipelineConfig:
         "N); asd = the track Light-ASD finds speaking most (turns on --asd light-asd). "
         "--aggregate is the old name.",
     )
-    asd: str | None = _option(
+    asd: str | None = option_field(
         None,
         choices=ASD_MODEL_NAMES,
         help="Also run an active-speaker model on every track: per-frame speaking scores, "
         "speaking segments and --track-select asd (its weights download on first use).",
     )
-    asd_model: str = _option(
+    asd_model: str = option_field(
         "talkset",
         choices=ASD_CHECKPOINT_NAMES,
         help="Light-ASD checkpoint: talkset (fine-tuned on TalkSet, its authors' choice for "
         "in-the-wild video) or ava (trained on AVA-ActiveSpeaker).",
     )
-    scene_threshold: float = _option(
+    scene_threshold: float = option_field(
         SCENE_THRESHOLD,
         min=0,
         min_open=True,
         help="Scene cut threshold (PySceneDetect 0.5.1 content score).",
     )
-    scene_min_len: int = _option(SCENE_MIN_LEN, min=1, help="Frames between two scene cuts.")
-    detect_every: int = _option(
+    scene_min_len: int = option_field(SCENE_MIN_LEN, min=1, help="Frames between two scene cuts.")
+    detect_every: int = option_field(
         1,
         min=1,
         help="Fast mode: run the face detector on every Nth frame and "
@@ -241,59 +246,9 @@ class PipelineConfig:
     )
 
     def __post_init__(self) -> None:
-        _validate(self)
+        validate_options(self)
         if self.track_select == "asd" and self.asd is None:
             object.__setattr__(self, "asd", ASD_MODEL_NAMES[0])  # asd selection needs the model
-
-
-@dataclass(frozen=True)
-class RayConfig:
-    """Where and how the Ray engine runs (``score --engine ray``); no effect on the numbers.
-
-    Attributes:
-        ray_address: an existing cluster (``auto``, ``HOST:6379``, ``ray://HOST:10001``);
-            ``None``: ``RAY_ADDRESS`` if set, else a runtime started on this machine,
-            listening on loopback only.
-        actors: scorer actors; ``None``: as many as the cluster's CPUs (or GPUs) allow.
-        cpus_per_actor: CPUs each scorer actor reserves (also its torch threads).
-        gpus_per_actor: GPUs each scorer actor reserves (fractions share one GPU).
-    """
-
-    ray_address: str | None = _option(
-        None,
-        help="Ray cluster to run on (auto, HOST:6379, ray://HOST:10001). Default: "
-        "RAY_ADDRESS if set, else a Ray runtime started on this machine (loopback only).",
-    )
-    actors: int | None = _option(
-        None,
-        min=1,
-        help="Scorer actors, each loading the models once. Default: as many as the "
-        "cluster's CPUs (and GPUs) allow at --cpus-per-actor (--gpus-per-actor).",
-    )
-    cpus_per_actor: float = _option(
-        1.0, min=0, min_open=True, help="CPUs each scorer actor reserves (its torch threads)."
-    )
-    gpus_per_actor: float = _option(
-        0.0, min=0, help="GPUs each scorer actor reserves (0.5: two actors share a GPU)."
-    )
-
-    def __post_init__(self) -> None:
-        _validate(self)
-
-
-def check_recipe_options(recipe: str, pipeline_config: PipelineConfig) -> None:
-    """Refuse active-speaker options with the whole-frame recipes (they have no face tracks).
-
-    Raises:
-        ConfigError: naming the option.
-    """
-    if recipe == "syncnet-pipeline":
-        return
-    if pipeline_config.asd is not None:
-        raise ConfigError(
-            f"--asd and --track-select asd need face tracks: use --recipe syncnet-pipeline "
-            f"(not {recipe})"
-        )
 
 
 def config_from_options(config_cls: type, options: Mapping[str, Any]) -> Any:

@@ -62,8 +62,8 @@ def reap() -> int:
     """Kill and wait for every ffmpeg this process started that has not been waited for.
 
     A stream abandoned without being closed (an exception in its consumer, a generator left
-    suspended) keeps its ffmpeg until garbage collection. Long-lived scorers (the Ray engine's
-    actors) call this when no input is in flight, so that none outlives its input.
+    suspended) keeps its ffmpeg until garbage collection. Long-lived scorers (a cluster
+    executor's actors) call this when no input is in flight, so that none outlives its input.
 
     Returns:
         How many were still running.

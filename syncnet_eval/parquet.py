@@ -1,6 +1,6 @@
 """Results as Parquet: one row per record, for runs too large for one JSON document.
 
-``pyarrow`` is optional (``pip install "syncnet-eval[ray]"``); nothing here imports it until a
+``pyarrow`` is optional (``pip install "syncnet-eval[parquet]"``); nothing here imports it until a
 Parquet file is written or read. The schema (``COLUMNS``) keeps what tables are queried by as
 typed columns (``status``, ``lse_d``, ``lse_c``, ``av_offset``, ``id``, ``flags``...) and the
 nested parts of a record (``tracks``, ``scenes``, ``provenance``, ``timings_s``,
@@ -36,7 +36,7 @@ __all__ = [
     "write_parquet",
 ]
 
-INSTALL_HINT = 'pip install "syncnet-eval[ray]" (or pip install pyarrow)'
+INSTALL_HINT = 'pip install "syncnet-eval[parquet]" (or pip install pyarrow)'
 # Rows buffered before a row group is written: bounds memory, keeps groups a useful size.
 ROWS_PER_GROUP = 1000
 

@@ -16,15 +16,15 @@ import torch
 
 from . import ffmpeg
 from .asd import ActiveSpeakerScorer, load_active_speaker_scorer
-from .config import RECIPES, PipelineConfig, Recipe, ScoreConfig, check_recipe_options
+from .config import PipelineConfig, ScoreConfig
 from .device import resolve_device
 from .embed import Embedder, SyncNetEmbedder
-from .errors import ConfigError, InputError, SyncEvalError
+from .errors import InputError, SyncEvalError
 from .faces import FaceDetector, get_detector
 from .models import weights as wm
 from .models.state import load_state_dict
 from .models.syncnet import SyncNet, load_syncnet_state
-from .recipes import score_face_tracks, score_whole_frames
+from .recipes import DEFAULT_RECIPE, RecipeRequest, check_recipe_options, get_recipe
 from .timing import StageHook, Timer
 from .types import VideoResult
 from .version import __version__
@@ -49,6 +49,8 @@ class SyncPipeline:
             say so in their provenance): a test double with a known signal, or your own.
         asd_weights: explicit active-speaker checkpoint for ``pipeline_config.asd`` (else the
             published one of ``asd_model`` is found or downloaded).
+        syncnet_sha256: the SyncNet file's sha256 when the caller already hashed it (a run's
+            driver resolves the weights once: ``engines.scorer.prepare_run``).
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class SyncPipeline:
         progress: bool = True,
         embedder: Embedder | None = None,
         asd_weights: str | Path | None = None,
+        syncnet_sha256: str | None = None,
     ) -> None:
         self.score_config = score_config or ScoreConfig()
         self.pipeline_config = pipeline_config or PipelineConfig()
@@ -88,7 +91,7 @@ class SyncPipeline:
         model = SyncNet()
         load_syncnet_state(model, load_state_dict(path), str(path))
         self.syncnet_weights_path = path
-        self.syncnet_weights_sha256 = wm.weights_sha256(path)
+        self.syncnet_weights_sha256 = syncnet_sha256 or wm.weights_sha256(path)
         self.syncnet_weights_official = wm.official_name(self.syncnet_weights_sha256) == "syncnet"
         self.embedder = SyncNetEmbedder(
             model, self.device, self.score_config.batch_size, self.score_config.precision
@@ -97,7 +100,7 @@ class SyncPipeline:
     def evaluate(
         self,
         path: str | Path,
-        recipe: Recipe | str = "syncnet-pipeline",
+        recipe: str = DEFAULT_RECIPE,
         *,
         audio_path: str | Path | None = None,
         detections: list[np.ndarray] | None = None,
@@ -130,19 +133,19 @@ class SyncPipeline:
             ConfigError: for an unknown recipe.
             ModelWeightsError, DependencyError: problems that are not the input's fault.
         """
-        if recipe not in RECIPES:
-            raise ConfigError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+        spec = get_recipe(recipe)
         check_recipe_options(recipe, self.pipeline_config)
         timer = Timer(stage_hook)
         try:
-            result = self._run_recipe(
-                Path(path), recipe, timer,
+            request = RecipeRequest(
+                Path(path),
                 audio_path=Path(audio_path) if audio_path else None,
                 detections=detections,
                 save_detections=Path(save_detections) if save_detections else None,
                 save_crops=Path(save_crops) if save_crops else None,
                 crops_name=crops_name,
-            )  # fmt: skip
+            )
+            result = spec.run(self, request, timer)
             result = replace(result, provenance={**self.provenance(recipe), **result.provenance})
             result = _refuse_non_finite(result)
         except InputError as exc:
@@ -167,42 +170,6 @@ class SyncPipeline:
             ", ".join(f"{k} {v:.1f} s" for k, v in timer.timings.items() if k != "total"),
         )
         return replace(result, timings_s=timer.rounded())
-
-    def _run_recipe(
-        self,
-        path: Path,
-        recipe: str,
-        timer: Timer,
-        *,
-        audio_path: Path | None,
-        detections: list[np.ndarray] | None,
-        save_detections: Path | None,
-        save_crops: Path | None,
-        crops_name: str | None,
-    ) -> VideoResult:
-        if recipe == "syncnet-pipeline":
-            return score_face_tracks(
-                path,
-                embedder=self.embedder,
-                detector=self.face_detector() if detections is None else None,
-                score_config=self.score_config,
-                pipeline_config=self.pipeline_config,
-                timer=timer,
-                audio_path=audio_path,
-                detections=detections,
-                save_detections_to=save_detections,
-                save_crops=save_crops,
-                crops_name=crops_name,
-                asd=self.active_speaker_scorer(),
-            )
-        return score_whole_frames(
-            path,
-            recipe,
-            embedder=self.embedder,
-            score_config=self.score_config,
-            timer=timer,
-            audio_path=audio_path,
-        )
 
     def face_detector(self) -> FaceDetector:
         """The pipeline's face detector, built on first use (S3FD weights load lazily)."""
@@ -247,7 +214,7 @@ class SyncPipeline:
             "python": platform.python_version(),
             "score_config": asdict(self.score_config),
         }
-        if recipe == "syncnet-pipeline":
+        if get_recipe(recipe).needs_tracks:
             prov["pipeline_config"] = asdict(self.pipeline_config)
         if self._asd is not None:
             prov["asd_weights"] = self._asd.checkpoint
@@ -278,7 +245,7 @@ def _refuse_non_finite(result: VideoResult) -> VideoResult:
 
 def score_video(
     path: str | Path,
-    recipe: Recipe | str = "syncnet-pipeline",
+    recipe: str = DEFAULT_RECIPE,
     *,
     score_config: ScoreConfig | None = None,
     pipeline_config: PipelineConfig | None = None,

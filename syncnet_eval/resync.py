@@ -15,8 +15,10 @@ other streams stay as they were.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -25,13 +27,22 @@ import av
 
 from . import ffmpeg
 from .constants import FPS
+from .engines import Executor
+from .engines.plan import BatchConfig, RunConfig, RunOutputs
+from .engines.records import BatchEvent
+from .engines.run import run_inputs, score_one
+from .engines.scorer import crops_names
 from .errors import DecodeError, InputError, NoAudioError, error_for_status
+from .inputs import BatchInput
+from .io import JsonlLog, atomic_write_text, read_jsonl
 from .pipeline import SyncPipeline
 from .types import VideoResult
 
 __all__ = [
     "FixReport",
     "audio_delay_for_offset",
+    "WRITTEN_LEDGER",
+    "fix_inputs",
     "fix_video",
     "move_audio",
     "offset_to_fix",
@@ -210,6 +221,7 @@ def fix_video(
     offset: float | None = None,
     tolerance: float = 1.0,
     audio_path: Path | None = None,
+    before: VideoResult | None = None,
 ) -> FixReport:
     """Measure ``video``'s AV offset (unless given), write ``output`` with the audio moved so
     that it becomes 0, and measure ``output`` with the same recipe.
@@ -222,17 +234,169 @@ def fix_video(
         offset: the offset to correct, frames (skips the first measurement).
         tolerance: largest |offset| of the output that passes, frames.
         audio_path: measure against this audio instead of the video's own (not moved).
+        before: ``video``'s earlier record (``fix --from``): its offset is corrected and its
+            numbers are the report's "before"; not measured again.
 
     Raises:
         InputError: (a subclass) the video cannot be scored or has no audio; ``output`` is the
             input or cannot be written.
     """
-    before = None
+    config = BatchConfig(recipe, pipe.score_config, pipe.pipeline_config)
     warnings: list[str] = []
-    if offset is None:
-        before = pipe.evaluate(video, recipe, audio_path=audio_path)
+    if offset is None and before is not None:
+        offset, warnings = offset_to_fix(before, tolerance)
+    elif offset is None:
+        before = score_one(BatchInput(video, audio_path), config, pipeline=pipe).result
         offset, warnings = offset_to_fix(before, tolerance)
     delay = audio_delay_for_offset(offset)
     move_audio(video, output, delay)
-    after = pipe.evaluate(output, recipe, audio_path=audio_path)
+    after = score_one(BatchInput(output, audio_path), config, pipeline=pipe).result
     return FixReport(str(video), str(output), offset, delay, before, after, tolerance, warnings)
+
+
+# The copies a batch fix wrote (input, copy, offset), in its --out-dir: a rerun keeps those
+# copies instead of refusing to overwrite them.
+WRITTEN_LEDGER = "written.jsonl"
+
+
+def fix_inputs(
+    items: Sequence[BatchInput],
+    config: BatchConfig,
+    out_dir: Path,
+    *,
+    run: RunConfig | None = None,
+    executor: Executor | None = None,
+    given: Mapping[str, VideoResult | float] | None = None,
+    tolerance: float = 1.0,
+    overwrite: bool = False,
+    on_start: Callable[[int, int], None] | None = None,
+    on_record: Callable[[BatchEvent], None] | None = None,
+    worker_log_level: int | None = None,
+    download_progress: bool = True,
+) -> list[FixReport]:
+    """Fix many videos: measure each (unless ``given``), write its corrected copy into
+    ``out_dir`` (named by its id), measure every copy; ``fix.json`` pairs them.
+
+    Both measurements run through the run driver with ``before.jsonl`` and ``after.jsonl``
+    logs in ``out_dir``, so a rerun resumes; ``written.jsonl`` there lists the copies written,
+    so a rerun keeps them without ``overwrite``.
+
+    Args:
+        items: the videos.
+        config: how to measure them (before and after).
+        out_dir: where the copies, the logs and ``fix.json`` go.
+        run: how the measuring runs go (workers, resume...).
+        executor: where they run (default: the local executor).
+        given: per :func:`fix_key` of an input, its offset (frames) or its earlier record
+            (the offset to correct, and the "before" numbers): not measured again.
+        tolerance: largest |offset| of a copy that passes, frames.
+        overwrite: replace existing files that this fix did not write.
+        on_start, on_record: progress of each measuring run (see ``run_inputs``).
+        worker_log_level, download_progress: as for ``run_inputs``.
+    """
+    given = given or {}
+
+    def measure(batch: list[BatchInput], log_name: str) -> list[VideoResult]:
+        if not batch:
+            return []
+        return run_inputs(
+            batch, config, run, executor=executor, outputs=RunOutputs(out_dir / log_name),
+            on_start=on_start, on_record=on_record, worker_log_level=worker_log_level,
+            download_progress=download_progress,
+        ).results  # fmt: skip
+
+    to_measure = [i for i in items if fix_key(i.path) not in given]
+    before = dict(
+        zip([i.path for i in to_measure], measure(to_measure, "before.jsonl"), strict=True)
+    )
+    plans = []
+    for item, name in zip(items, crops_names(items), strict=True):
+        known = given.get(fix_key(item.path))
+        measured = before.get(item.path)
+        if isinstance(known, VideoResult):
+            measured, known = known, None
+        plans.append(
+            _write_copy(
+                item,
+                out_dir / f"{name}{item.path.suffix}",
+                measured,
+                known,
+                tolerance,
+                overwrite,
+                config.recipe,
+            )  # fmt: skip
+        )
+    written = [p for p in plans if p.copy is not None]
+    after = measure([p.copy for p in written if p.copy is not None], "after.jsonl")
+    results = dict(zip([id(p) for p in written], after, strict=True))
+    reports = [p.report(results.get(id(p)), tolerance) for p in plans]
+    summary = {"tolerance_frames": tolerance, "fixes": [r.to_dict() for r in reports]}
+    atomic_write_text(out_dir / "fix.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    return reports
+
+
+def fix_key(path: Path) -> str:
+    """How a batch fix matches an input to a given offset or record: its resolved path."""
+    return os.path.realpath(path)
+
+
+@dataclass
+class _Plan:
+    """One input of a batch fix: its copy (``None`` when it could not be written)."""
+
+    item: BatchInput
+    target: Path
+    before: VideoResult | None
+    offset: float | None
+    warnings: list[str]
+    copy: BatchInput | None = None
+    failure: VideoResult | None = None
+
+    def report(self, after: VideoResult | None, tolerance: float) -> FixReport:
+        measured = self.failure or after
+        assert measured is not None
+        delay = audio_delay_for_offset(self.offset) if self.offset is not None else 0.0
+        return FixReport(str(self.item.path), str(self.target), self.offset, delay, self.before,
+                         measured, tolerance, self.warnings)  # fmt: skip
+
+
+def _write_copy(
+    item: BatchInput,
+    target: Path,
+    before: VideoResult | None,
+    given: float | None,
+    tolerance: float,
+    overwrite: bool,
+    recipe: str,
+) -> _Plan:
+    """Write ``item``'s corrected copy to ``target``; a failure is the plan's record."""
+    plan = _Plan(item, target, before, None, [])
+    try:
+        if given is not None:
+            plan.offset = given
+        elif before is not None:
+            plan.offset, plan.warnings = offset_to_fix(before, tolerance)
+        else:
+            raise InputError(f"{item.path}: its record in the results file is not scored")
+        if fix_key(target) == fix_key(item.path):
+            raise InputError(f"{target}: the copy would overwrite its input")
+        if target.exists() and not overwrite and not _written_by_us(target, item, plan.offset):
+            raise InputError(f"{target} exists (add --overwrite to replace it)")
+        move_audio(item.path, target, audio_delay_for_offset(plan.offset))
+        _remember(target, item, plan.offset)
+        plan.copy = replace(item, path=target, audio_path=None, crops_name=None)
+    except InputError as exc:
+        plan.failure = VideoResult.failure(str(target), recipe, exc.status, str(exc))
+    return plan
+
+
+def _remember(target: Path, item: BatchInput, offset: float) -> None:
+    """Note that ``target`` is the copy of ``item`` correcting ``offset`` (a rerun keeps it)."""
+    with JsonlLog(target.parent / WRITTEN_LEDGER) as ledger:
+        ledger.append({"input": fix_key(item.path), "output": fix_key(target), "offset": offset})
+
+
+def _written_by_us(target: Path, item: BatchInput, offset: float) -> bool:
+    entry = {"input": fix_key(item.path), "output": fix_key(target), "offset": offset}
+    ledger = target.parent / WRITTEN_LEDGER
+    return ledger.is_file() and entry in read_jsonl(ledger)

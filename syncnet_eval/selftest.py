@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .constants import FPS
+from .engines.plan import BatchConfig
+from .engines.run import run_inputs, score_one
+from .inputs import BatchInput
 from .pipeline import SyncPipeline
 from .resync import move_audio
 from .types import VideoResult
@@ -112,7 +115,8 @@ def run_selftest(
     A planted shift ``s`` makes the audio lead by ``s`` frames (it is advanced by ``s / 25``
     seconds; negative: delayed), so a working set-up measures the clip's own offset plus ``s``.
     """
-    baseline = pipe.evaluate(video, recipe)
+    config = BatchConfig(recipe, pipe.score_config, pipe.pipeline_config)
+    baseline = score_one(BatchInput(video), config, pipeline=pipe).result
     planted: list[PlantedShift] = []
     notes = []
     if not pipe.syncnet_weights_official:
@@ -123,10 +127,13 @@ def run_selftest(
     if not baseline.ok:
         notes.append(f"the clip itself could not be scored: {baseline.reason}")
         return SelftestReport(str(video), recipe, baseline, planted, tolerance, notes)
+    copies = []
     for s in shifts:
         copy = workdir / f"{video.stem}_shift{s:+d}{video.suffix}"
         move_audio(video, copy, -s / FPS)
-        result = pipe.evaluate(copy, recipe)
+        copies.append(BatchInput(copy))
+    outcome = run_inputs(copies, config, pipeline=pipe)
+    for s, result in zip(shifts, outcome.results, strict=True):
         recovered = None
         if result.ok and result.av_offset is not None and baseline.av_offset is not None:
             recovered = float(result.av_offset) - float(baseline.av_offset)

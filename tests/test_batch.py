@@ -18,7 +18,10 @@ import numpy as np
 import pytest
 
 from syncnet_eval import ScoreConfig
-from syncnet_eval.batch import BatchConfig, BatchEvent, crops_names, run_batch
+from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunOutputs
+from syncnet_eval.engines.records import BatchEvent
+from syncnet_eval.engines.run import run_inputs
+from syncnet_eval.engines.scorer import crops_names
 from syncnet_eval.errors import InputError, OutputError
 from syncnet_eval.inputs import BatchInput, collect_inputs, input_identity, read_manifest
 from syncnet_eval.io import JsonlLog, LogLock, read_jsonl
@@ -815,8 +818,8 @@ def test_records_finished_out_of_order_are_kept_when_a_batch_is_interrupted(
     config = BatchConfig(recipe="direct", score_config=ScoreConfig(device="cpu"),
                          syncnet_weights=syncnet_parity_weights, offline=True)  # fmt: skip
     with pytest.raises(KeyboardInterrupt):
-        run_batch(items, config, workers=2, log_path=log_path, on_record=stop_after_first,
-                  download_progress=False)  # fmt: skip
+        run_inputs(items, config, RunConfig(workers=2), outputs=RunOutputs(log_path),
+                   on_record=stop_after_first, download_progress=False)  # fmt: skip
     logged = [r["id"] for r in read_jsonl(log_path)]
     assert len(logged) == 1 and logged[0] != "a_slow.mp4"  # finished after an unfinished one
 

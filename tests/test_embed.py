@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
-from dataclasses import replace
 from pathlib import Path
 import time
 
@@ -15,9 +14,10 @@ import pytest
 import torch
 
 from syncnet_eval import embed
-from syncnet_eval.batch import BatchConfig, run_batch
 from syncnet_eval.config import ScoreConfig
 from syncnet_eval.embed import BatchedEmbedder, SyncNetEmbedder, take_shared_pass
+from syncnet_eval.engines.plan import BatchConfig, RunConfig
+from syncnet_eval.engines.run import run_inputs
 from syncnet_eval.inputs import BatchInput
 from syncnet_eval.models.state import load_state_dict
 from syncnet_eval.models.syncnet import SyncNet, load_syncnet_state
@@ -132,8 +132,8 @@ def test_streams_score_the_same_records_as_one_video_at_a_time(
         score_config=ScoreConfig(device="cpu", batch_size=16),
         syncnet_weights=syncnet_parity_weights,
     )
-    one = run_batch(items, config, download_progress=False)
-    many = run_batch(items, replace(config, streams=3), download_progress=False)
+    one = run_inputs(items, config, download_progress=False)
+    many = run_inputs(items, config, RunConfig(streams=3), download_progress=False)
     assert [r.result.status for r in one.records] == ["ok"] * len(items)
     assert_same_records([r.to_dict() for r in many.records], [r.to_dict() for r in one.records])
 

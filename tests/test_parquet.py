@@ -125,6 +125,6 @@ def test_parquet_without_pyarrow_is_one_line_and_exit_1(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        'Error: Parquet files need pyarrow: pip install "syncnet-eval[ray]" (or pip install '
+        'Error: Parquet files need pyarrow: pip install "syncnet-eval[parquet]" (or pip install '
         "pyarrow)"
     ]

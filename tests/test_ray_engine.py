@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 from test_batch import _fake_ffmpeg, _score_args, make_bad_inputs
 
-from syncnet_eval.config import RayConfig
+from syncnet_eval.engines.ray import LOOPBACK_ENV, RayConfig
 from syncnet_eval.errors import ConfigError
 from syncnet_eval.io import read_jsonl
 from syncnet_eval.parquet import iter_parquet_records, write_parquet
-from syncnet_eval.ray_engine import LOOPBACK_ENV
 
 from conftest import assert_same_records, invoke_cli
 
@@ -291,7 +290,7 @@ def test_ray_options_need_the_ray_engine_and_workers_need_the_local_one(
 
 
 def test_pool_strategy_fits_the_installed_ray_version() -> None:
-    from syncnet_eval.ray_engine import pool_strategy
+    from syncnet_eval.engines.ray import pool_strategy
 
     def fake(version: str) -> Any:
         data = SimpleNamespace(ActorPoolStrategy=lambda size: ("pool", size))
@@ -304,7 +303,7 @@ def test_pool_strategy_fits_the_installed_ray_version() -> None:
 
 
 def test_pool_size_from_the_cluster_or_the_option() -> None:
-    from syncnet_eval.ray_engine import pool_size
+    from syncnet_eval.engines.ray import pool_size
 
     cluster = {"CPU": 16.0, "GPU": 2.0}
     assert pool_size(RayConfig(cpus_per_actor=4), cluster, 100) == 4
@@ -316,38 +315,29 @@ def test_pool_size_from_the_cluster_or_the_option() -> None:
 
 
 def test_rows_describe_inputs_and_survive_names_that_are_not_utf8(tmp_path: Path) -> None:
+    from syncnet_eval.engines.ray import input_row, row_input
     from syncnet_eval.inputs import BatchInput
-    from syncnet_eval.ray_engine import input_row, row_input
 
     item = BatchInput(
         path=tmp_path / "caf\udce9.mp4", audio_path=tmp_path / "a.wav", id="x", group="g"
     )
-    row = input_row(5, item, {"path": str(item.path), "size": 3})
+    row = input_row(5, item)
     json.dumps(row).encode("ascii")  # plain text: nothing but a description crosses to actors
     assert row["index"] == 5
-    back, identity = row_input(row["input"])
-    assert back == item and identity == {"path": str(item.path), "size": 3}
+    assert row_input(row["input"]) == item
 
 
-def test_an_actors_own_error_is_reported_as_it_is() -> None:
+def test_an_error_that_stops_the_run_crosses_processes_as_data() -> None:
+    from syncnet_eval.engines.scorer import error_from_wire, error_to_wire
     from syncnet_eval.errors import ModelWeightsError, SyncEvalError
-    from syncnet_eval.ray_engine import engine_error
 
-    text = (
-        "ActorDiedError: The actor died because of an error raised in its creation task\n"
-        '  File "syncnet_eval/device.py", line 32, in resolve_device\n'
-        "syncnet_eval.errors.ConfigError: device 'cuda' requested but CUDA is not available"
-    )
-    err = engine_error(RuntimeError(text))
-    assert isinstance(err, ConfigError)
+    wire = error_to_wire(ConfigError("device 'cuda' requested but CUDA is not available"))
+    assert json.loads(json.dumps(wire)) == wire  # plain data, no pickled objects, no parsing
+    err = error_from_wire(wire)
+    assert type(err) is ConfigError
     assert str(err) == "device 'cuda' requested but CUDA is not available"
-    inner = ModelWeightsError("w.model: this node's file is not the driver's")
-    outer = RuntimeError("wrapped")
-    outer.__cause__ = inner
-    assert engine_error(outer) is inner
-    other = engine_error(RuntimeError("a node was lost\nmore detail"))
-    assert type(other) is SyncEvalError
-    assert str(other) == "the Ray run failed: RuntimeError: a node was lost"
+    assert type(error_from_wire(error_to_wire(ModelWeightsError("w")))) is ModelWeightsError
+    assert type(error_from_wire({"error": "ValueError", "message": "x"})) is SyncEvalError
 
 
 def test_cuda_without_gpus_per_actor_is_one_line_before_ray_starts(
@@ -355,6 +345,5 @@ def test_cuda_without_gpus_per_actor_is_one_line_before_ray_starts(
 ) -> None:
     pytest.importorskip("ray")
     result = invoke_cli(_ray_args(syncnet_parity_weights, batch_clips[0], "--device", "cuda"))
-    assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and "needs --gpus-per-actor" in lines[0], result.output
+    assert result.exit_code == 2  # contradicting options: bad usage, before Ray starts
+    assert "needs --gpus-per-actor" in result.output.strip().splitlines()[-1], result.output

@@ -16,7 +16,7 @@ from ..stats import BatchSummary
 from ..types import VideoResult
 
 if TYPE_CHECKING:
-    from ..batch import BatchEvent  # the batch engine imports torch; only its type is needed
+    from ..engines.records import BatchEvent
 
 __all__ = [
     "OFFSET_LEGEND",

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-import json
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from ..engines.plan import RunConfig
 from ..errors import InputError
 from ..inputs import BatchInput, collect_inputs
-from ..io import JsonlLog, atomic_write_text, load_records, read_jsonl
+from ..io import load_records
 from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
-from .display import columns, num, shown
+from .display import Progress, columns, num, shown
 from .options import (
     RecipeSetup,
-    RunOptions,
     recipe_options,
     run_options,
     writable_dir,
@@ -51,8 +48,10 @@ _HELP_SIGN = (
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
-    help="Batch form: write each input's corrected copy into DIR, named by its id; "
-    "before.jsonl/after.jsonl logs there make a rerun resume; fix.json sums up.",
+    help="Batch form: write each input's corrected copy into DIR, named by its id. Also "
+    "written there: before.jsonl and after.jsonl (the measurements' logs: a rerun resumes "
+    "from them; .before.jsonl.lock/.after.jsonl.lock while a run holds them), written.jsonl "
+    "(the copies written, which a rerun keeps without --overwrite) and fix.json (the report).",
 )
 @click.option(
     "--manifest",
@@ -71,8 +70,8 @@ _HELP_SIGN = (
     "from_results",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     metavar="RESULTS",
-    help="Take each input's offset from this results file (JSON, JSONL or CSV of "
-    "score) instead of measuring it.",
+    help="Take each input's offset and 'before' numbers from this results file (JSON, JSONL, "
+    "CSV or Parquet of score) instead of measuring it.",
 )
 @click.option(
     "--tolerance",
@@ -98,7 +97,7 @@ def fix(
     overwrite: bool,
     quiet: bool,
     setup: RecipeSetup,
-    run: RunOptions,
+    run: RunConfig,
 ) -> None:
     """Write a copy of VIDEO with its audio moved so that its AV offset becomes 0, then score
     the copy with the same recipe and print the offset, LSE-D and LSE-C before and after.
@@ -121,10 +120,10 @@ def fix(
         if len(inputs) != 1 or manifest is not None:
             raise click.UsageError("-o OUT fixes exactly one VIDEO (use --out-dir for more)")
         _check_single_output(inputs[0], output, overwrite)
-        offsets = _given_offsets(from_results, inputs, offset)
-        if from_results is not None and offsets.get(_key(inputs[0])) is None:
+        known = next(iter(_given(from_results, inputs, offset).values()), None)
+        if isinstance(known, VideoResult) and not known.ok:
             raise InputError(f"{inputs[0]}: its record in {from_results} is not scored")
-        report = _fix_one(setup, inputs[0], output, offsets.get(_key(inputs[0])), tolerance)
+        report = _fix_one(setup, inputs[0], output, known, tolerance)
         reports: list[FixReport] = [report]
     else:
         assert out_dir is not None
@@ -152,13 +151,11 @@ def fix(
         ctx.exit(1)
 
 
-def _key(path: Path) -> str:
-    return os.path.realpath(path)
-
-
 def _check_single_output(video: Path, output: Path, overwrite: bool) -> None:
+    from ..resync import fix_key
+
     writable_file(output, "'-o' / '--output'")
-    if _key(output) == _key(video):
+    if fix_key(output) == fix_key(video):
         raise click.BadParameter(
             f"{output} is the input video: fix writes a copy", param_hint="'-o' / '--output'"
         )
@@ -168,28 +165,34 @@ def _check_single_output(video: Path, output: Path, overwrite: bool) -> None:
         )
 
 
-def _given_offsets(
+def _given(
     from_results: Path | None, inputs: Sequence[Path | BatchInput], offset: float | None
-) -> dict[str, float | None]:
-    """Each input's offset to correct when not measured: ``--offset``, or its record in
-    ``--from`` (matched by resolved path, else id); missing means measure it."""
-    keys = [_key(i.path if isinstance(i, BatchInput) else i) for i in inputs]
+) -> dict[str, VideoResult | float]:
+    """Each input's offset (``--offset``) or earlier record (``--from``, matched by resolved
+    path, else id), by ``resync.fix_key``; an input not here is measured."""
+    from ..resync import fix_key
+
+    keys = [fix_key(i.path if isinstance(i, BatchInput) else i) for i in inputs]
     if offset is not None:
         return dict.fromkeys(keys, offset)
     if from_results is None:
         return {}
-    found: dict[str, float | None] = {}
+    found: dict[str, VideoResult | float] = {}
     try:
         records = load_records(from_results)
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="'--from'") from exc
+    by_id: dict[str, VideoResult] = {}
     for rec in records:
         result = VideoResult.from_dict(rec)
         where = (rec.get("input_identity") or {}).get("path") or result.path
-        value = float(result.av_offset) if result.ok and result.av_offset is not None else None
-        found[_key(Path(where))] = value
+        found[fix_key(Path(where))] = result
         if result.id:
-            found.setdefault(f"id:{result.id}", value)
+            by_id.setdefault(result.id, result)
+    for item, key in zip(inputs, keys, strict=True):
+        item_id = item.id if isinstance(item, BatchInput) else None
+        if key not in found and item_id in by_id:
+            found[key] = by_id[item_id]
     missing = [k for k in keys if k not in found]
     if missing:
         raise click.BadParameter(
@@ -198,19 +201,16 @@ def _given_offsets(
     return found
 
 
-def _pipeline(setup: RecipeSetup) -> Any:
-
-    return setup.pipeline()
-
-
 def _fix_one(
-    setup: RecipeSetup, video: Path, output: Path, offset: float | None, tolerance: float
-) -> FixReport:
+    setup: RecipeSetup, video: Path, output: Path, given: VideoResult | float | None,
+    tolerance: float,
+) -> FixReport:  # fmt: skip
     from ..resync import fix_video  # loads torch: not on --help
 
-    return fix_video(
-        _pipeline(setup), video, output, setup.recipe, offset=offset, tolerance=tolerance
-    )
+    before = given if isinstance(given, VideoResult) else None
+    offset = given if isinstance(given, float) else None
+    return fix_video(setup.pipeline(), video, output, setup.recipe, offset=offset,
+                     tolerance=tolerance, before=before)  # fmt: skip
 
 
 def _fix_batch(
@@ -219,139 +219,31 @@ def _fix_batch(
     manifest: Path | None,
     out_dir: Path,
     setup: RecipeSetup,
-    run: RunOptions,
+    run: RunConfig,
     tolerance: float,
     overwrite: bool,
-    offset: float | None,
+    given_offset: float | None,
     from_results: Path | None,
     quiet: bool,
 ) -> list[FixReport]:
-    """Measure every input (the same engine, logs and resume as score), write the copies,
-    then measure every copy; ``fix.json`` in ``out_dir`` pairs them."""
-    from ..batch import crops_names, run_batch  # loads torch: not on --help
+    """Measure every input, write the copies, measure every copy (``resync.fix_inputs``: the
+    run driver, its logs and resume), with progress on stderr."""
+    from ..resync import fix_inputs  # loads torch: not on --help
 
     items = collect_inputs(list(inputs), manifest=manifest, exclude=[out_dir])
     if not items:
         raise click.UsageError("no video files found to fix")
-    given = _given_offsets(from_results, items, offset)
-    config = setup.batch_config(
-        identity=run.identity,
-        raise_unexpected=debug_requested(ctx),
-    )
-
-    def score(batch: list[BatchInput], log_name: str) -> list[VideoResult]:
-        if not batch:
-            return []
-        return run_batch(
-            batch,
-            config,
-            workers=run.workers,
-            timeout_s=run.timeout_s,
-            log_path=out_dir / log_name,
-            resume=run.resume is not False,
-            retry_failed=run.retry_failed,
-            worker_log_level=log.level,
-            download_progress=not quiet,
-        ).results
-
-    to_measure = [i for i in items if _key(i.path) not in given]
-    before = dict(zip([i.path for i in to_measure], score(to_measure, "before.jsonl"), strict=True))
-    plans = [
-        _write_copy(
-            item,
-            out_dir / f"{name}{item.path.suffix}",
-            before.get(item.path),
-            given.get(_key(item.path)),
-            tolerance,
-            overwrite,
-            setup.recipe,
-        )
-        for item, name in zip(items, crops_names(items), strict=True)
-    ]
-    written = [p for p in plans if p.copy is not None]
-    after = score([p.copy for p in written if p.copy is not None], "after.jsonl")
-    results = dict(zip([id(p) for p in written], after, strict=True))
-    reports = [p.report(results.get(id(p)), tolerance) for p in plans]
-    summary = {"tolerance_frames": tolerance, "fixes": [r.to_dict() for r in reports]}
-    atomic_write_text(out_dir / "fix.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    return reports
-
-
-@dataclass
-class _Plan:
-    """One input of a batch fix: its copy (``None`` when it could not be written)."""
-
-    item: BatchInput
-    target: Path
-    before: VideoResult | None
-    offset: float | None
-    warnings: list[str]
-    copy: BatchInput | None = None
-    failure: VideoResult | None = None
-
-    def report(self, after: VideoResult | None, tolerance: float) -> FixReport:
-        from ..resync import FixReport, audio_delay_for_offset
-
-        measured = self.failure or after
-        assert measured is not None
-        delay = audio_delay_for_offset(self.offset) if self.offset is not None else 0.0
-        return FixReport(
-            str(self.item.path),
-            str(self.target),
-            self.offset,
-            delay,
-            self.before,
-            measured,
-            tolerance,
-            self.warnings,
-        )
-
-
-def _write_copy(
-    item: BatchInput,
-    target: Path,
-    before: VideoResult | None,
-    given: float | None,
-    tolerance: float,
-    overwrite: bool,
-    recipe: str,
-) -> _Plan:
-    """Write ``item``'s corrected copy to ``target``; a failure is the plan's record."""
-    from ..resync import audio_delay_for_offset, move_audio, offset_to_fix
-
-    plan = _Plan(item, target, before, None, [])
+    given = _given(from_results, items, given_offset)
+    config = setup.batch_config(raise_unexpected=debug_requested(ctx))
+    progress = Progress(enabled=not quiet)
     try:
-        if before is not None:
-            plan.offset, plan.warnings = offset_to_fix(before, tolerance)
-        elif given is None:
-            raise InputError(f"{item.path}: its record in the results file is not scored")
-        else:
-            plan.offset = given
-        if _key(target) == _key(item.path):
-            raise InputError(f"{target}: the copy would overwrite its input")
-        if target.exists() and not overwrite and not _written_by_us(target, item, plan.offset):
-            raise InputError(f"{target} exists (add --overwrite to replace it)")
-        move_audio(item.path, target, audio_delay_for_offset(plan.offset))
-        _remember(target, item, plan.offset)
-        plan.copy = replace(item, path=target, audio_path=None, crops_name=None)
-    except InputError as exc:
-        plan.failure = VideoResult.failure(str(target), recipe, exc.status, str(exc))
-    return plan
-
-
-def _ledger(target: Path) -> Path:
-    return target.parent / "written.jsonl"
-
-
-def _remember(target: Path, item: BatchInput, offset: float) -> None:
-    """Note that ``target`` is the copy of ``item`` correcting ``offset`` (a rerun keeps it)."""
-    with JsonlLog(_ledger(target)) as ledger:
-        ledger.append({"input": _key(item.path), "output": _key(target), "offset": offset})
-
-
-def _written_by_us(target: Path, item: BatchInput, offset: float) -> bool:
-    entry = {"input": _key(item.path), "output": _key(target), "offset": offset}
-    return entry in read_jsonl(_ledger(target))
+        return fix_inputs(
+            items, config, out_dir, run=run, given=given, tolerance=tolerance,
+            overwrite=overwrite, on_start=progress.start, on_record=progress.record,
+            worker_log_level=log.level, download_progress=not quiet,
+        )  # fmt: skip
+    finally:
+        progress.close()
 
 
 def _failure(report: FixReport) -> str:

@@ -21,35 +21,30 @@ import click
 
 from ..checks import Thresholds
 from ..config import (
-    IDENTITY_MODES,
-    RECIPES,
     Option,
     PipelineConfig,
-    RayConfig,
-    Recipe,
     ScoreConfig,
-    check_recipe_options,
     config_from_options,
     option_of,
 )
+from ..engines import DEFAULT_EXECUTOR, EXECUTORS
+from ..engines.plan import BatchConfig, RunConfig
 from ..errors import ConfigError
+from ..recipes import DEFAULT_RECIPE, RECIPES, check_recipe_options, recipe_help
 
 __all__ = [
-    "ENGINES",
     "EngineOptions",
     "RecipeSetup",
     "rule_options",
     "writable_dir",
     "writable_file",
-    "RunOptions",
     "config_option",
     "engine_options",
     "recipe_options",
     "run_options",
 ]
 
-if TYPE_CHECKING:  # both load torch: never at import time (--help)
-    from ..batch import BatchConfig
+if TYPE_CHECKING:  # loads torch: never at import time (--help)
     from ..pipeline import SyncPipeline
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,11 +89,16 @@ def config_option(config_cls: type, name: str) -> Callable[[F], F]:
     optional = type(None) in typing.get_args(annotation)
     if optional:  # int | None and the like: the option's type is the other one
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    flag = "--" + name.replace("_", "-")
+    flag = spec.flag or "--" + name.replace("_", "-")
     if field.default is MISSING:
         raise TypeError(f"{config_cls.__name__}.{name} has no default")
+    if annotation is bool and optional:  # on, off, or decided by the command (None)
+        off = "--no-" + flag[2:]
+        return click.option(f"{flag}/{off}", name, default=None, help=spec.help)
+    if annotation is bool and not field.default:  # a switch that is off unless given
+        return click.option(flag, name, is_flag=True, help=spec.help)
     if annotation is bool:
-        off = "--no-" + name.replace("_", "-")
+        off = "--no-" + flag[2:]
         return click.option(
             f"{flag}/{off}", name, default=field.default, show_default=True, help=spec.help
         )
@@ -108,7 +108,8 @@ def config_option(config_cls: type, name: str) -> Callable[[F], F]:
         name,
         type=_param_type(annotation, spec),
         default=field.default,
-        show_default=True,
+        show_default=field.default is not None,
+        metavar=spec.metavar,
         help=spec.help,
     )
 
@@ -127,7 +128,7 @@ def _apply(func: F, decorators: list[Callable[[F], F]]) -> F:
 class RecipeSetup:
     """How to score: the recipe, its configurations and the weights (``--recipe`` and friends)."""
 
-    recipe: Recipe
+    recipe: str
     score_config: ScoreConfig
     pipeline_config: PipelineConfig
     syncnet_weights: Path | None
@@ -155,9 +156,7 @@ class RecipeSetup:
         )
 
     def batch_config(self, **extra: Any) -> BatchConfig:
-        """A ``BatchConfig`` with these settings and ``extra`` fields (identity, detections...)."""
-        from ..batch import BatchConfig
-
+        """A ``BatchConfig`` with these settings and ``extra`` fields (detections...)."""
         return BatchConfig(
             recipe=self.recipe,
             score_config=self.score_config,
@@ -170,16 +169,12 @@ class RecipeSetup:
         )
 
 
-_RECIPE_HELP = (
-    "syncnet-pipeline: detect, track and crop faces (run_pipeline.py + run_syncnet.py); direct: "
-    "frames as they are (demo_syncnet.py, pre-cropped 224x224 faces); wav2lip-lrs: every frame "
-    "resized to 224x224 (Wav2Lip's LRS tables)."
-)
-
-
-def recipe_options(func: F) -> F:
+def recipe_options(func: F | None = None, *, recipes: tuple[str, ...] = RECIPES) -> Any:
     """Add ``--recipe``, every scoring and pipeline option and the weights options; the command
-    receives them as ``setup: RecipeSetup``."""
+    receives them as ``setup: RecipeSetup``. ``recipes``: the ones the command takes (its
+    ``--recipe`` choices and help)."""
+    if func is None:
+        return functools.partial(recipe_options, recipes=recipes)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -206,10 +201,10 @@ def recipe_options(func: F) -> F:
     decorators: list[Callable[[F], F]] = [
         click.option(
             "--recipe",
-            type=click.Choice(RECIPES),
-            default="syncnet-pipeline",
+            type=click.Choice(recipes),
+            default=DEFAULT_RECIPE if DEFAULT_RECIPE in recipes else recipes[0],
             show_default=True,
-            help=_RECIPE_HELP,
+            help=recipe_help(recipes),
         ),
         click.option(
             "--syncnet-weights",
@@ -238,127 +233,76 @@ def recipe_options(func: F) -> F:
     return _apply(cast(F, wrapper), decorators)
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How a batch runs: worker processes, time limit, resume (``--workers`` and friends)."""
-
-    workers: int
-    timeout_s: float | None
-    resume: bool | None
-    retry_failed: bool
-    identity: str
-    streams: int
-
-
 def run_options(func: F) -> F:
-    """Add ``--workers``, ``--timeout``, ``--resume/--no-resume``, ``--retry-failed`` and
-    ``--identity``; the command receives them as ``run: RunOptions``."""
+    """Add every ``RunConfig`` option (``--workers``, ``--timeout``, ``--resume/--no-resume``,
+    ``--retry-failed``, ``--identity``, ``--streams``); the command receives ``run:
+    RunConfig``. Contradictions are bad usage (exit 2)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs["run"] = RunOptions(
-            workers=kwargs.pop("workers"),
-            timeout_s=kwargs.pop("timeout_s"),
-            resume=kwargs.pop("resume"),
-            retry_failed=kwargs.pop("retry_failed"),
-            identity=kwargs.pop("identity"),
-            streams=kwargs.pop("streams"),
-        )
+        values = {f.name: kwargs.pop(f.name) for f in fields(RunConfig)}
+        try:
+            kwargs["run"] = RunConfig(**values)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from exc
         return func(*args, **kwargs)
 
-    decorators: list[Callable[[F], F]] = [
-        click.option(
-            "--workers",
-            type=click.IntRange(1),
-            default=1,
-            show_default=True,
-            help="Worker processes, each with its own models (torch threads = cores / "
-            "N). Results are identical to a serial run and written in input "
-            "order.",
-        ),
-        click.option(
-            "--timeout",
-            "timeout_s",
-            type=click.FloatRange(0, min_open=True),
-            metavar="SECONDS",
-            help="Per-file time limit; a file still running is killed and recorded as error "
-            "with reason_code timeout (a rerun with a larger limit scores it again; runs in a "
-            "worker process even with --workers 1).",
-        ),
-        click.option(
-            "--resume/--no-resume",
-            default=None,
-            help="Skip inputs whose record is already in the -o FILE.jsonl log (same "
-            "file identity and configuration). Default: on when the log exists; "
-            "--no-resume starts the log afresh.",
-        ),
-        click.option(
-            "--retry-failed",
-            is_flag=True,
-            help="With resume: score again the inputs the log records as decode_error "
-            "or error (timeouts, crashed workers, unreadable files); their old "
-            "records are removed from the log first.",
-        ),
-        click.option(
-            "--identity",
-            type=click.Choice(IDENTITY_MODES),
-            default="mtime",
-            show_default=True,
-            help="How resume recognises an unchanged file: path + size + mtime, or "
-            "path + size + content sha256 (survives copies that reset mtime).",
-        ),
-        click.option(
-            "--streams",
-            type=click.IntRange(1),
-            default=1,
-            show_default=True,
-            help="GPU throughput mode: videos one scorer (this process, or each Ray actor) "
-            "scores at once, their windows sharing SyncNet's forward passes up to "
-            "--batch-size (same numbers; with --engine local, needs --workers 1 and no "
-            "--timeout).",
-        ),
-    ]
-    return _apply(cast(F, wrapper), decorators)
-
-
-ENGINES = ("local", "ray")
+    return _apply(cast(F, wrapper), _config_options(RunConfig))
 
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """Which engine scores the batch (``--engine``) and, for Ray, where (``RayConfig``)."""
+    """Which executor scores the run (``--engine``) and its own options (``None`` for one
+    without any)."""
 
     engine: str
-    ray: RayConfig
+    options: Any = None
+
+    def executor(self) -> Any:
+        """The executor (its module is imported now: only when a run starts)."""
+        from ..engines import create_executor
+
+        return create_executor(self.engine, self.options)
+
+
+def _engine_help() -> str:
+    return "; ".join(f"{e.name}: {e.help}" for e in EXECUTORS.values()) + "; same records."
 
 
 def engine_options(func: F) -> F:
-    """Add ``--engine`` and the Ray options (``--ray-address``, ``--actors``,
-    ``--cpus-per-actor``, ``--gpus-per-actor``); the command receives ``engine:
-    EngineOptions``. Ray options without ``--engine ray`` are bad usage."""
+    """Add ``--engine`` and every registered executor's own options (each valid only with its
+    engine); the command receives ``engine: EngineOptions``."""
+    owners = {
+        f.name: (entry.name, cls)
+        for entry in EXECUTORS.values()
+        if (cls := entry.options_class()) is not None
+        for f in fields(cls)
+    }
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        values = {f.name: kwargs.pop(f.name) for f in fields(RayConfig)}
+        values = {name: kwargs.pop(name) for name in owners}
         engine = kwargs.pop("engine")
-        if engine != "ray":
-            given = [f.name for f in fields(RayConfig) if values[f.name] != f.default]
-            if given:
-                flags = ", ".join("--" + n.replace("_", "-") for n in given)
-                raise click.UsageError(f"{flags}: only with --engine ray")
-        kwargs["engine"] = EngineOptions(engine, config_from_options(RayConfig, values))
+        defaults = {f.name: f.default for _, cls in owners.values() for f in fields(cls)}
+        given = [n for n, v in values.items() if v != defaults[n] and owners[n][0] != engine]
+        if given:
+            flags = ", ".join("--" + n.replace("_", "-") for n in given)
+            raise click.UsageError(f"{flags}: only with --engine {owners[given[0]][0]}")
+        cls = EXECUTORS[engine].options_class()
+        options = None if cls is None else config_from_options(cls, values)
+        kwargs["engine"] = EngineOptions(engine, options)
         return func(*args, **kwargs)
 
+    classes = list(dict.fromkeys(cls for _, cls in owners.values()))
     decorators: list[Callable[[F], F]] = [
         click.option(
             "--engine",
-            type=click.Choice(ENGINES),
-            default="local",
+            type=click.Choice(tuple(EXECUTORS)),
+            default=DEFAULT_EXECUTOR,
             show_default=True,
-            help="local: this machine (--workers); ray: a Ray cluster, or a Ray runtime "
-            'started here (pip install "syncnet-eval[ray]"); same records either way.',
+            help=_engine_help(),
         ),
-        *_config_options(RayConfig),
+        *(option for cls in classes for option in _config_options(cls)),
     ]
     return _apply(cast(F, wrapper), decorators)
 

@@ -10,12 +10,13 @@ import click
 
 from ..checks import Thresholds
 from ..errors import InputError
-from ..io import atomic_write_bytes, atomic_write_text, load_detections, write_results
+from ..inputs import BatchInput
+from ..io import atomic_write_bytes, atomic_write_text, write_results
 from ..plots import PLOT_FORMATS, render_video_plot, require_matplotlib
 from ..report import ReportRun, annotated_video_name, annotated_videos, build_report
 from ..stats import summarize
 from ..types import VideoResult
-from .app import AppState, debug_requested, log, setup_logging
+from .app import AppState, debug_requested, setup_logging
 from .checks import load_results_arg
 from .display import StageProgress, format_table, shown
 from .options import RecipeSetup, recipe_options, rule_options, writable_dir, writable_file
@@ -161,21 +162,14 @@ def _pick_record(records: list[VideoResult], video: Path, record_id: str | None)
 def _score(
     ctx: click.Context, video: Path, setup: RecipeSetup, detections: Path | None, quiet: bool
 ) -> VideoResult:
-    pipeline = setup.pipeline(progress=not quiet)
-    if not pipeline.syncnet_weights_official:
-        log.warning(
-            "%s is not the official syncnet_v2.model: the numbers are comparable only with runs "
-            "that use the same file",
-            pipeline.syncnet_weights_path,
-        )
-    result: VideoResult = pipeline.evaluate(
-        video,
-        setup.recipe,
-        detections=load_detections(detections) if detections is not None else None,
-        raise_unexpected=debug_requested(ctx),
-        stage_hook=None if quiet else StageProgress(str(video)),
-    )
-    return result
+    from ..engines.run import score_one  # loads torch: not on --help
+
+    config = setup.batch_config(detections=detections, raise_unexpected=debug_requested(ctx))
+    record = score_one(
+        BatchInput(video), config, stage_hook=None if quiet else StageProgress(str(video)),
+        download_progress=not quiet,
+    )  # fmt: skip
+    return record.result
 
 
 _OWN_PARAMS = {"video", "output", "from_results", "record_id", "detections", "save_result", "quiet"}

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import InputError
+from ..engines.plan import BatchConfig, RunConfig, RunOutputs
+from ..errors import ConfigError, InputError
 from ..inputs import BatchInput, collect_inputs
 from ..io import results_document, write_results
 from ..stats import summarize
@@ -19,7 +20,6 @@ from .display import Progress, StageProgress, format_summary, format_table, show
 from .options import (
     EngineOptions,
     RecipeSetup,
-    RunOptions,
     engine_options,
     recipe_options,
     run_options,
@@ -28,7 +28,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from ..batch import BatchConfig, BatchOutcome  # the engines import torch: types only
+    from ..engines.records import BatchOutcome
 
 __all__ = ["score"]
 
@@ -43,7 +43,7 @@ class _Outputs:
     """``-o`` values sorted by kind and checked writable before any work starts; bad suffixes,
     unwritable places and contradictions are usage errors (exit 2)."""
 
-    def __init__(self, outputs: tuple[str, ...], resume: bool | None, engine: str) -> None:
+    def __init__(self, outputs: tuple[str, ...]) -> None:
         self.stdout = False
         self.json: list[Path] = []
         self.csv: list[Path] = []
@@ -69,13 +69,11 @@ class _Outputs:
                 setattr(self, suffix[1:], path)
             else:
                 (self.json if suffix == ".json" else self.csv).append(path)
-        # Where earlier records are found: the log, and with the Ray engine the Parquet file.
-        self.resumable = self.jsonl is not None or (engine == "ray" and self.parquet is not None)
-        if resume and not self.resumable:
-            raise click.UsageError(
-                "--resume needs earlier records to resume from: add -o FILE.jsonl (with "
-                "--engine ray, or -o FILE.parquet)"
-            )
+
+    def run_outputs(self) -> RunOutputs:
+        """What the driver writes as records finish: the log and the Parquet file."""
+        return RunOutputs(self.jsonl, self.parquet, keep_records=bool(self.json or self.csv
+                                                                      or self.stdout))  # fmt: skip
 
     def files(self) -> list[Path]:
         """Every output file (and the lock and side files beside them), for scans to skip."""
@@ -104,8 +102,9 @@ class _Outputs:
     multiple=True,
     metavar="FILE",
     help="Write results to FILE.json (records + summary), FILE.csv (one row per "
-    "video) or FILE.jsonl (one record per line, appended as each video finishes; "
-    "the resume log); '-' prints JSON to stdout. Repeatable.",
+    "video), FILE.jsonl (one record per line, appended as each video finishes: the resume "
+    "log) or FILE.parquet (one row per video, written at the end; resumable too; needs "
+    "pyarrow); '-' prints JSON to stdout. Repeatable.",
 )
 @click.option(
     "--manifest",
@@ -175,7 +174,7 @@ def score(
     include_flagged: bool,
     quiet: bool,
     setup: RecipeSetup,
-    run: RunOptions,
+    run: RunConfig,
     engine: EngineOptions,
 ) -> None:
     """Score INPUTS (video files and directories, searched recursively) and --manifest rows.
@@ -189,13 +188,8 @@ def score(
     """
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
-    out = _Outputs(outputs, run.resume, engine.engine)
-    _check_engine(engine, run, out)
-    if run.retry_failed and (run.resume is False or not out.resumable):
-        raise click.UsageError(
-            "--retry-failed retries the failures of a resumed -o FILE.jsonl log (with --engine "
-            "ray, or -o FILE.parquet)"
-        )
+    out = _Outputs(outputs)
+    executor = _check_run(engine, run, out, setup)
     exclude = out.files()
     if save_detections is not None:
         exclude.append(writable_file(save_detections, "'--save-detections'"))
@@ -209,88 +203,64 @@ def score(
         detections=detections,
         save_detections=save_detections,
         save_crops=save_crops,
-        identity=run.identity,
         raise_unexpected=debug_requested(ctx),
-        streams=run.streams,
     )
     progress = Progress(enabled=not quiet)
     try:
-        outcome = _run_engine(items, config, engine, run, out, progress, quiet)
+        outcome = _run(items, config, executor, run, out, progress, quiet)
     finally:
         progress.close()
     extras = [r.extras() for r in outcome.records]
-    _emit(outcome.results, extras, out, per_track, quiet, include_flagged,
-          parquet=out.parquet if engine.engine == "local" else None)  # fmt: skip
+    _emit(outcome.results, extras, out, per_track, quiet, include_flagged)
     failed = outcome.failed
     _print_failures(failed)
     if failed and not allow_failures:
         ctx.exit(1)
 
 
-def _check_engine(engine: EngineOptions, run: RunOptions, out: _Outputs) -> None:
-    """Usage errors for options the engine does not take; a missing optional dependency
-    (Ray, pyarrow) is one ``Error:`` line (exit 1) before any input is looked at."""
-    if engine.engine == "ray":
-        if run.workers != 1 or run.timeout_s is not None:
-            raise click.UsageError(
-                "--workers and --timeout are for --engine local; with --engine ray use "
-                "--actors, --cpus-per-actor and --gpus-per-actor"
-            )
-        from ..ray_engine import check_ray_installed
+def _check_run(engine: EngineOptions, run: RunConfig, out: _Outputs, setup: RecipeSetup) -> Any:
+    """The executor, after the checks that need no input: usage errors (exit 2) for options it
+    cannot honour or that need an output to resume from; a missing optional dependency
+    (pyarrow, a cluster runtime) is one ``Error:`` line (exit 1)."""
+    from ..engines.run import check_outputs
 
-        check_ray_installed()
-    elif run.streams > 1 and (run.workers != 1 or run.timeout_s is not None):
-        raise click.UsageError(
-            "--streams scores in this process: use it without --workers and --timeout"
-        )
+    executor = engine.executor()
+    try:
+        check_outputs(run, out.run_outputs())
+        executor.check(setup.batch_config(), run)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
     if out.parquet is not None:
         from ..parquet import require_pyarrow
 
         require_pyarrow()
+    return executor
 
 
-def _run_engine(
+def _run(
     items: list[BatchInput],
     config: BatchConfig,
-    engine: EngineOptions,
-    run: RunOptions,
+    executor: Any,
+    run: RunConfig,
     out: _Outputs,
     progress: Progress,
     quiet: bool,
 ) -> BatchOutcome:
-    """Score ``items`` with the chosen engine; records in input order."""
-    if engine.engine == "ray":
-        from ..ray_engine import run_ray
+    """Score ``items`` with the chosen executor; records in input order."""
+    from ..engines.run import run_inputs
 
-        return run_ray(
-            items,
-            config,
-            engine.ray,
-            log_path=out.jsonl,
-            parquet_path=out.parquet,
-            resume=run.resume is not False,
-            retry_failed=run.retry_failed,
-            keep_records=bool(out.json or out.csv or out.stdout),
-            on_start=progress.start,
-            on_record=progress.record,
-            worker_log_level=log.level,
-            download_progress=not quiet,
-        )
-    from ..batch import run_batch
-
-    return run_batch(
+    single = len(items) == 1 and not quiet and run.workers == 1 and run.timeout_s is None
+    return run_inputs(
         items,
         config,
-        workers=run.workers,
-        timeout_s=run.timeout_s,
-        log_path=out.jsonl,
-        resume=run.resume is not False,
-        retry_failed=run.retry_failed,
+        run,
+        executor=executor,
+        outputs=out.run_outputs(),
         on_start=progress.start,
         on_record=progress.record,
         worker_log_level=log.level,
         download_progress=not quiet,
-        stage_hook=StageProgress(str(items[0].path)) if len(items) == 1 and not quiet else None,
+        stage_hook=StageProgress(str(items[0].path)) if single else None,
     )
 
 
@@ -334,13 +304,11 @@ def _emit(
     per_track: bool,
     quiet: bool,
     include_flagged: bool,
-    *,
-    parquet: Path | None,
 ) -> None:
-    """Write the output files (``parquet`` too, when the engine has not written it); print the
-    JSON document, or the table and summary."""
+    """Write the JSON and CSV outputs (the driver wrote the log and the Parquet file); print
+    the JSON document, or the table and summary."""
     summary = summarize(results, include_flagged=include_flagged)
-    for path in [*out.json, *out.csv, *([parquet] if parquet is not None else [])]:
+    for path in [*out.json, *out.csv]:
         write_results(path, results, summary, per_track=per_track, extras=extras)
     if out.stdout:
         doc = results_document(results, summary, extras)

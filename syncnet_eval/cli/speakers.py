@@ -12,7 +12,9 @@ import click
 
 from ..config import ASD_MODEL_NAMES
 from ..errors import InputError
+from ..inputs import BatchInput
 from ..io import atomic_write_text
+from ..recipes import get_recipe
 from ..speaking import SPEAKERS_CSV_COLUMNS, rttm_text, speakers_csv_rows, speakers_document
 from ..types import VideoResult
 from .app import AppState, debug_requested, setup_logging
@@ -99,19 +101,22 @@ def speakers(
     """
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
-    if setup.recipe != "syncnet-pipeline":
+    if not get_recipe(setup.recipe).needs_tracks:
         raise click.UsageError("speakers needs face tracks: --recipe syncnet-pipeline")
     paths = _outputs(outputs)
     config = setup.pipeline_config
     if config.asd is None:
         config = replace(config, asd=ASD_MODEL_NAMES[0])
-    pipeline = setup.pipeline(progress=not quiet, pipeline_config=config)
-    result = pipeline.evaluate(
-        video,
-        setup.recipe,
-        raise_unexpected=debug_requested(ctx),
+    from ..engines.run import score_one  # loads torch: not on --help
+
+    batch = replace(setup.batch_config(raise_unexpected=debug_requested(ctx)),
+                    pipeline_config=config)  # fmt: skip
+    result = score_one(
+        BatchInput(video),
+        batch,
         stage_hook=None if quiet else StageProgress(str(video)),
-    )
+        download_progress=not quiet,
+    ).result
     for path in paths:
         _write(path, result)
     if not result.ok:

@@ -57,6 +57,7 @@ from ..scoring import aggregate_tracks, selected_tracks
 from ..timing import Timer
 from ..tracking import Track, TrackingResult, interpolate_keyframes, track_scenes
 from ..types import TrackResult, VideoResult
+from . import Collaborators, RecipeRequest, RecipeSpec
 from .steps import (
     audio_flags,
     check_audio_source,
@@ -71,6 +72,7 @@ from .steps import (
 )
 
 __all__ = [
+    "run_recipe",
     "FaceBoxes",
     "SceneList",
     "TrackCrop",
@@ -86,7 +88,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RECIPE = "syncnet-pipeline"
+RECIPE = "syncnet-pipeline"  # its name in the registry (recipes/__init__.py)
 _DETECT_CHUNK_FRAMES = 32  # q2 frames per detector batch (and per crop-pass chunk)
 
 
@@ -330,6 +332,26 @@ def score_crops(
                 track = with_asd_scores(track, asd.score(faces, audio_mfcc[start:]), FPS)
         results.append(with_sync_timeline(track, FPS) if track.asd_scores is None else track)
     return results
+
+
+def run_recipe(
+    spec: RecipeSpec, parts: Collaborators, request: RecipeRequest, timer: Timer
+) -> VideoResult:
+    """The registry's entry point (``syncnet-pipeline``)."""
+    return score_face_tracks(
+        request.path,
+        embedder=parts.embedder,
+        detector=parts.face_detector() if request.detections is None else None,
+        score_config=parts.score_config,
+        pipeline_config=parts.pipeline_config,
+        timer=timer,
+        audio_path=request.audio_path,
+        detections=request.detections,
+        save_detections_to=request.save_detections,
+        save_crops=request.save_crops,
+        crops_name=request.crops_name,
+        asd=parts.active_speaker_scorer(),
+    )
 
 
 def score_face_tracks(

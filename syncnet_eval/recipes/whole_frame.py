@@ -24,6 +24,7 @@ from ..models.syncnet import LIP_MAX_SIDE_PX, LIP_MIN_SIDE_PX
 from ..reliability import frames_missing, ordered_flags
 from ..timing import Timer
 from ..types import VideoResult
+from . import Collaborators, RecipeRequest, RecipeSpec
 from .steps import (
     audio_flags,
     check_audio_source,
@@ -36,16 +37,28 @@ from .steps import (
     with_sync_timeline,
 )
 
-__all__ = ["WHOLE_FRAME_RECIPES", "resize_224", "score_whole_frames"]
+__all__ = ["resize_224", "run_recipe", "score_whole_frames"]
 
 log = logging.getLogger(__name__)
 
-WHOLE_FRAME_RECIPES = ("direct", "wav2lip-lrs")
+
+def run_recipe(
+    spec: RecipeSpec, parts: Collaborators, request: RecipeRequest, timer: Timer
+) -> VideoResult:
+    """The registry's entry point (``direct``, ``wav2lip-lrs``)."""
+    return score_whole_frames(
+        request.path,
+        spec,
+        embedder=parts.embedder,
+        score_config=parts.score_config,
+        timer=timer,
+        audio_path=request.audio_path,
+    )
 
 
 def score_whole_frames(
     path: Path,
-    recipe: str,
+    recipe: RecipeSpec,
     *,
     embedder: Embedder,
     score_config: ScoreConfig,
@@ -56,7 +69,7 @@ def score_whole_frames(
 
     Args:
         path: the video.
-        recipe: ``direct`` or ``wav2lip-lrs``.
+        recipe: a whole-frame recipe of the registry (``direct``, ``wav2lip-lrs``).
         embedder: SyncNet on its device.
         score_config: scoring settings (``fps`` converts the video to 25 fps first).
         timer: where the stage times go.
@@ -68,12 +81,12 @@ def score_whole_frames(
     Raises:
         InputError: (or a subclass) when the input cannot be scored.
     """
-    if recipe not in WHOLE_FRAME_RECIPES:
-        raise ValueError(f"not a whole-frame recipe: {recipe!r}")
+    if recipe.needs_tracks:
+        raise ValueError(f"not a whole-frame recipe: {recipe.name!r}")
     messages: list[str] = []
     with timer.stage("decode"):
         info = probe_media(path)
-        if recipe == "direct":
+        if recipe.lip_size_checked:
             _check_lip_size(path, info)
         check_audio_source(path, info, audio_path)
         audio = read_audio(audio_path or path, messages=messages)
@@ -82,7 +95,7 @@ def score_whole_frames(
     frames = iter_frames(
         path, jpeg_roundtrip=score_config.jpeg_roundtrip, fps=score_config.fps, messages=messages
     )
-    if recipe == "wav2lip-lrs":
+    if recipe.resize_224:
         frames = map(resize_224, frames)  # in the decode thread: only 224 px is queued
     expected = round(info.num_frames * fps / info.fps) if info.num_frames and info.fps else None
     scored = score_track(
@@ -105,7 +118,7 @@ def score_whole_frames(
         path=str(path),
         status="ok",
         reason=None,
-        recipe=recipe,
+        recipe=recipe.name,
         av_offset=track.av_offset,
         lse_d=track.lse_d,
         lse_c=track.lse_c,

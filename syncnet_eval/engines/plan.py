@@ -1,0 +1,178 @@
+"""What a run is asked to do: how each input is scored (``BatchConfig``), how the run goes
+(``RunConfig``: workers, time limit, resume, identity, streams), where its records go
+(``RunOutputs``), and the weights resolved once for all of it (``ResolvedRun``).
+
+Light (no numpy or torch): the command line builds its options from these tables. Each
+``RunConfig`` field's :class:`~syncnet_eval.config.Option` is its ``--option``; the rules that
+tie two fields together are checked once, in ``__post_init__``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import (
+    IDENTITY_MODES,
+    PipelineConfig,
+    ScoreConfig,
+    option_field,
+    validate_options,
+)
+from ..errors import ConfigError
+from ..recipes import DEFAULT_RECIPE, check_recipe_options
+
+__all__ = ["BatchConfig", "ResolvedRun", "RunConfig", "RunOutputs"]
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """Everything that decides how each input is scored (and so its records' numbers).
+
+    Attributes:
+        recipe: a recipe of the registry (``syncnet_eval.recipes``).
+        score_config: scoring settings.
+        pipeline_config: face-track recipe settings.
+        syncnet_weights: explicit SyncNet weights (else found or downloaded once, up front).
+        s3fd_weights: explicit S3FD weights (face-track recipes with the s3fd detector).
+        asd_weights: explicit active-speaker checkpoint (with ``pipeline_config.asd``).
+        offline: never download weights.
+        detections: precomputed boxes JSON (single-video runs).
+        save_detections: write the detector's boxes here (single-video runs).
+        save_crops: write each track's crop video into this directory.
+        raise_unexpected: re-raise unexpected errors instead of recording them (debugging).
+    """
+
+    recipe: str = DEFAULT_RECIPE
+    score_config: ScoreConfig = field(default_factory=ScoreConfig)
+    pipeline_config: PipelineConfig = field(default_factory=PipelineConfig)
+    syncnet_weights: Path | None = None
+    s3fd_weights: Path | None = None
+    asd_weights: Path | None = None
+    offline: bool = False
+    detections: Path | None = None
+    save_detections: Path | None = None
+    save_crops: Path | None = None
+    raise_unexpected: bool = False
+
+    def __post_init__(self) -> None:
+        check_recipe_options(self.recipe, self.pipeline_config)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How a run goes; nothing here changes a record's numbers.
+
+    Attributes:
+        workers: worker processes of the local executor, each with its own models.
+        timeout_s: per-input time limit (local executor; runs in a worker process).
+        resume: reuse earlier records (``None``: when an output to resume from exists).
+        retry_failed: with resume, score again the inputs recorded as ``decode_error``/``error``.
+        identity: how resume recognises an unchanged input (``mtime`` or ``sha256``).
+        streams: inputs one scorer scores at once, sharing SyncNet's forward passes.
+    """
+
+    workers: int = option_field(
+        1,
+        min=1,
+        help="Worker processes of --engine local, each with its own models (torch threads = "
+        "cores / N). Results are identical to a serial run.",
+    )
+    timeout_s: float | None = option_field(
+        None,
+        min=0,
+        min_open=True,
+        flag="--timeout",
+        metavar="SECONDS",
+        help="Per-file time limit (--engine local); a file still running is killed and recorded "
+        "as error with reason_code timeout (a rerun with a larger limit scores it again; runs in "
+        "a worker process even with --workers 1).",
+    )
+    resume: bool | None = option_field(
+        None,
+        help="Skip inputs already recorded (same file identity and configuration) in the -o "
+        "FILE.jsonl log or -o FILE.parquet. Default: on when one exists; --no-resume starts "
+        "them afresh.",
+    )
+    retry_failed: bool = option_field(
+        False,
+        help="With resume: score again the inputs recorded as decode_error or error (timeouts, "
+        "crashed workers, unreadable files); their old records are removed from the log first.",
+    )
+    identity: str = option_field(
+        "mtime",
+        choices=IDENTITY_MODES,
+        help="How resume recognises an unchanged file: path + size + mtime, or path + size + "
+        "content sha256 (survives copies that reset mtime).",
+    )
+    streams: int = option_field(
+        1,
+        min=1,
+        help="GPU throughput mode: videos one scorer (this process, or each actor of a "
+        "cluster engine) scores at once, their windows sharing SyncNet's forward passes up to "
+        "--batch-size (same numbers; with --engine local, needs --workers 1 and no --timeout).",
+    )
+
+    def __post_init__(self) -> None:
+        validate_options(self)
+        if self.streams > 1 and (self.workers > 1 or self.timeout_s is not None):
+            raise ConfigError(
+                "--streams scores in this process: use it without --workers and --timeout"
+            )
+        if self.retry_failed and self.resume is False:
+            raise ConfigError("--retry-failed retries the failures of a resumed run: drop "
+                              "--no-resume")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """Where a run's records go as they finish.
+
+    Attributes:
+        log: the JSONL log: one record per line, appended as each input finishes (completion
+            order), the file resume reads.
+        parquet: a Parquet file written at the end (also after Ctrl-C), in input order; while
+            the run goes on its records are in a hidden journal beside it (``.NAME.jsonl``,
+            removed once the file is complete) unless ``log`` is given.
+        keep_records: return full records; else the returned ones lack per-window curves,
+            provenance and timings (enough for a summary and a table of a million inputs).
+    """
+
+    log: Path | None = None
+    parquet: Path | None = None
+    keep_records: bool = True
+
+    @property
+    def journal(self) -> Path | None:
+        """The JSONL file records are appended to: the log, else the Parquet file's journal."""
+        if self.log is not None:
+            return self.log
+        if self.parquet is not None:
+            return self.parquet.with_name(f".{self.parquet.name}.jsonl")
+        return None
+
+    @property
+    def resumable(self) -> bool:
+        """There is somewhere to find earlier records."""
+        return self.journal is not None
+
+    def locked(self) -> list[Path]:
+        """The files a run holds (one run at a time writes each)."""
+        return [p for p in dict.fromkeys((self.log, self.parquet)) if p is not None]
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """What every executor's scorers share: the weights, found (or downloaded) once by the
+    driver, their hashes, and the configuration hash every record carries.
+
+    ``config_hash`` is empty when nothing was scored (every input failed its pre-check), so
+    no weights were looked for.
+    """
+
+    syncnet_weights: Path | None
+    s3fd_weights: Path | None
+    config_hash: str
+    asd_weights: Path | None = None
+    syncnet_sha256: str | None = None
+    s3fd_sha256: str | None = None
