@@ -705,7 +705,7 @@ def test_a_second_run_on_a_locked_log_is_refused(
     with LogLock(log_path):
         result = invoke_cli(_score_args(syncnet_parity_weights, str(batch_clips[0]), "-o",
                                      str(log_path)))  # fmt: skip
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # an unusable output, as documented
     assert "another syncnet-eval run is writing this log" in result.output
     assert not log_path.exists() or log_path.read_text(encoding="utf-8") == ""
     again = invoke_cli(

@@ -17,8 +17,8 @@ import click
 from tqdm import tqdm
 
 from ..allocator import tune_malloc
-from ..errors import SyncEvalError
-from ..logs import OneLineFormatter, one_line
+from ..errors import OutputError, SyncEvalError
+from ..logs import OneLineFormatter, forget_said, one_line
 from ..version import __version__
 
 __all__ = ["AppState", "InputFileError", "cli", "debug_requested", "main", "setup_logging"]
@@ -54,10 +54,17 @@ class _Group(click.Group):
     """Turns library errors into one line (exit 1) unless debugging, for every command."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        forget_said()  # each command says its notices once
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except OutputError as exc:  # an unusable output, as for outputs checked up front
+            if debug_requested(ctx):
+                raise
+            error = click.ClickException(one_line(str(exc)))
+            error.exit_code = 2
+            raise error from exc
         except SyncEvalError as exc:
             if debug_requested(ctx):
                 raise

@@ -247,7 +247,8 @@ def run_options(func: F) -> F:
             raise click.UsageError(str(exc)) from exc
         return func(*args, **kwargs)
 
-    return _apply(cast(F, wrapper), _config_options(RunConfig))
+    decorators: list[Callable[[F], F]] = [*_config_options(RunConfig)]
+    return _apply(cast(F, wrapper), decorators)
 
 
 @dataclass(frozen=True)

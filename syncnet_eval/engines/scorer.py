@@ -22,7 +22,6 @@ import os
 from pathlib import Path, PurePosixPath
 import stat
 import sys
-import threading
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from ..embed import BatchedEmbedder, SyncNetEmbedder
 from ..errors import ConfigError, SyncEvalError
 from ..inputs import BatchInput
 from ..io import load_detections, sha256_or_none
-from ..logs import OneLineFormatter
+from ..logs import OneLineFormatter, first_time
 from ..models import weights as wm
 from ..pipeline import SyncPipeline
 from ..recipes import get_recipe
@@ -82,19 +81,11 @@ class _AsdKey:
     asd_weights_sha256: str
 
 
-_NOTICED: set[str] = set()
-_NOTICE_LOCK = threading.Lock()
-
-
 def unofficial_weights_notice(kind: str, path: Path, sha256: str) -> None:
-    """Warn, once per process and file, that ``path`` is not the official ``kind`` file (every
+    """Warn, once per command and file, that ``path`` is not the official ``kind`` file (every
     command that scores says it this way, whatever runs it)."""
-    if wm.official_name(sha256) == kind:
+    if wm.official_name(sha256) == kind or not first_time(f"unofficial-weights:{sha256}"):
         return
-    with _NOTICE_LOCK:
-        if sha256 in _NOTICED:
-            return
-        _NOTICED.add(sha256)
     specs = {**wm.REGISTRY, **wm.OPTIONAL}
     official = specs[kind].filename if kind in specs else kind
     log.warning(
