@@ -8,18 +8,20 @@ Actions ``::error`` annotations. Nothing here prints or exits; the CLI does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 import json
 import math
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from .config import Option, PipelineConfig
+from .recipes import REGISTRY
+from .rules import Rules, measure
 from .stats import (
     BatchSummary,
     GroupSummary,
     PairedComparison,
     describe,
-    in_means,
     metric_value,
     pair_results,
     summarize,
@@ -27,6 +29,7 @@ from .stats import (
 from .types import VideoResult
 
 __all__ = [
+    "BASELINE_OPTIONS",
     "Thresholds",
     "CheckOutcome",
     "CheckReport",
@@ -42,42 +45,74 @@ __all__ = [
 _METRIC_LABEL = {"lse_d": "LSE-D", "lse_c": "LSE-C", "abs_offset": "abs offset"}
 
 
+def _gate(default: Any, **spec: Any) -> Any:
+    return field(default=default, metadata={"option": Option(**spec)})
+
+
 @dataclass(frozen=True)
-class Thresholds:
-    """Gates of ``syncnet-eval check``; ``None`` means not checked.
+class Thresholds(Rules):
+    """Gates of ``syncnet-eval check``: the per-video :class:`~syncnet_eval.rules.Rules` (the
+    same table as ``filter``'s) and the run-level gates; ``None`` means not checked.
+
+    The three metric limits of the rules gate the means over the admitted videos, or each
+    admitted video with ``per_video``; ``min_windows`` always gates each video.
 
     Attributes:
-        min_lse_c: mean LSE-C over ok videos must be at least this.
-        max_lse_d: mean LSE-D over ok videos must be at most this.
-        max_abs_offset: mean |AV offset| (frames) over ok videos must be at most this.
-        min_ok_fraction: scored videos / all inputs must be at least this.
+        min_ok_fraction: ``ok`` videos (flagged or not) / all inputs must be at least this.
         max_lse_c_drop: paired LSE-C change vs the baseline must not drop by more than this.
         max_lse_d_rise: paired LSE-D change vs the baseline must not rise by more than this.
+        fail_on_missing: every video of the baseline must be in the results.
         strict: judge baseline changes by the plain mean, not the bootstrap CI, and fail when
             the two runs were made with different configurations.
-        per_video: apply the three metric thresholds to every ok video instead of the mean.
-        include_flagged: let videos with reliability flags into the means and per-video checks.
+        per_video: apply the three metric limits to every admitted video instead of the mean.
     """
 
-    min_lse_c: float | None = None
-    max_lse_d: float | None = None
-    max_abs_offset: float | None = None
-    min_ok_fraction: float | None = None
-    max_lse_c_drop: float | None = None
-    max_lse_d_rise: float | None = None
-    strict: bool = False
-    per_video: bool = False
-    include_flagged: bool = False
+    min_ok_fraction: float | None = _gate(
+        None,
+        min=0,
+        max=1,
+        help="Fail if less than this fraction of the inputs are ok (scored; flagged or not).",
+    )
+    max_lse_c_drop: float | None = _gate(
+        None,
+        min=0,
+        help="Fail if LSE-C dropped by more than this vs --baseline (paired mean difference; "
+        "only when its whole 95% bootstrap CI lies beyond it).",
+    )
+    max_lse_d_rise: float | None = _gate(
+        None, min=0, help="Fail if LSE-D rose by more than this vs --baseline (same rule)."
+    )
+    fail_on_missing: bool = _gate(
+        False,
+        help="Fail if videos of --baseline are missing from the results (matched by id, else "
+        "path); by default they are only listed.",
+    )
+    strict: bool = _gate(
+        False,
+        help="Judge the baseline rules by the plain mean difference, not the CI; fail when "
+        "the two runs were made with different recipes, weights or options.",
+    )
+    per_video: bool = _gate(
+        False,
+        help="Apply --min-lse-c/--max-lse-d/--max-abs-offset to every scored video instead "
+        "of the mean.",
+    )
 
     @property
     def needs_baseline(self) -> bool:
-        return self.max_lse_c_drop is not None or self.max_lse_d_rise is not None
+        return (
+            self.max_lse_c_drop is not None
+            or self.max_lse_d_rise is not None
+            or self.fail_on_missing
+        )
 
     @property
     def any_rule(self) -> bool:
         """Whether any gate is set (a check without one gates nothing)."""
-        rules = (self.min_lse_c, self.max_lse_d, self.max_abs_offset, self.min_ok_fraction)
-        return self.needs_baseline or any(r is not None for r in rules)
+        return self.needs_baseline or bool(self.limits) or self.min_ok_fraction is not None
+
+
+BASELINE_OPTIONS = "--max-lse-c-drop/--max-lse-d-rise/--fail-on-missing"
 
 
 @dataclass(frozen=True)
@@ -266,54 +301,85 @@ def _mean_check(
     return CheckOutcome(name, rule, measured, passed, message)
 
 
-def _per_video_check(
-    name: str, metric: str, limit: float, ok_results: Sequence[VideoResult], *, higher_is_ok: bool
-) -> CheckOutcome:
-    label = _METRIC_LABEL[metric]
-    op = ">=" if higher_is_ok else "<="
-    rule = f"every video's {label} {op} {limit:.3f}"
-    if not ok_results:
-        return CheckOutcome(name, rule, "no ok videos", False, f"no scored videos to check {label}")
-    bad: list[tuple[float, VideoResult]] = []
-    for r in ok_results:
-        v = metric_value(r, metric)
-        margin = v - limit if higher_is_ok else limit - v
-        if margin < 0:
-            bad.append((-margin, r))
-    bad.sort(key=lambda t: -t[0])
-    values = [metric_value(r, metric) for r in ok_results]
-    worst = min(values) if higher_is_ok else max(values)
-    measured = f"worst {_fmt(worst)} over {len(values)} videos"
+_RULE_LABEL = {
+    "min_lse_c": "LSE-C",
+    "max_lse_d": "LSE-D",
+    "max_abs_offset": "abs offset",
+    "min_windows": "windows",
+}
+
+
+def _per_video_check(rule: str, rules: Rules, admitted: Sequence[VideoResult]) -> CheckOutcome:
+    """``rule`` (a limit of ``rules``) on every admitted video, judged by ``Rules.breaches``
+    (the function ``filter`` keeps videos by)."""
+    name, label, limit = rule.replace("_", "-"), _RULE_LABEL[rule], rules.limits[rule]
+    lower = rule in ("min_lse_c", "min_windows")
+    digits = 0 if rule == "min_windows" else 3
+    rule_text = f"every video's {label} {'>=' if lower else '<='} {limit:.{digits}f}"
+    if not admitted:
+        return CheckOutcome(
+            name, rule_text, "no ok videos", False, f"no scored videos to check {label}"
+        )
+    bad = [(b, r) for r in admitted for b in rules.breaches(r) if b.rule == rule]
+    bad.sort(key=lambda t: -t[0].by)
+    values = [v for r in admitted if (v := measure(r, rule)) is not None]
+    worst = (min(values) if lower else max(values)) if values else None
+    measured = f"worst {_fmt(worst, digits)} over {len(admitted)} videos"
     if not bad:
         return CheckOutcome(
-            name, rule, measured, True, f"all {len(values)} videos within {limit:.3f}"
-        )
-    side = "below" if higher_is_ok else "above"
+            name, rule_text, measured, True,
+            f"all {len(admitted)} videos within {limit:.{digits}f}",
+        )  # fmt: skip
+    side = "below" if lower else "above"
     details = [
-        f"{r.id or r.path}: {label} {_fmt(metric_value(r, metric))} ({side} by {by:.3f})"
-        for by, r in bad[:20]
+        f"{r.id or r.path}: {label} {_fmt(b.value, digits)} ({side} by {b.by:.{digits}f})"
+        for b, r in bad[:20]
     ]
     if len(bad) > 20:
         details.append(f"... and {len(bad) - 20} more")
     message = (
-        f"{len(bad)} of {len(values)} videos have {label} {side} {limit:.3f} (worst "
-        f"{_fmt(worst)}, by {bad[0][0]:.3f})"
+        f"{len(bad)} of {len(admitted)} videos have {label} {side} {limit:.{digits}f} (worst "
+        f"{_fmt(worst, digits)}, by {bad[0][0].by:.{digits}f})"
     )
-    return CheckOutcome(name, rule, measured, False, message, details)
+    return CheckOutcome(name, rule_text, measured, False, message, details)
 
 
 def _ok_fraction_check(limit: float, summary: BatchSummary) -> CheckOutcome:
-    n, ok = summary.num_inputs, summary.num_scored
-    rule = f"scored fraction >= {limit:.3f}"
+    """``ok`` inputs (flagged or not, as the counts line says) over all inputs."""
+    n, ok = summary.num_inputs, summary.num_ok
+    name, rule = "min-ok-fraction", f"ok fraction >= {limit:.3f}"
     if n == 0:
-        return CheckOutcome("min-ok-fraction", rule, "no inputs", False, "the results are empty")
+        return CheckOutcome(name, rule, "no inputs", False, "the results are empty")
     frac = ok / n
-    measured = f"{frac:.3f} ({ok} of {n} scored)"
+    measured = f"{frac:.3f} ({ok} of {n} ok)"
+    flagged = f"; {summary.num_flagged} of them flagged" if summary.num_flagged else ""
     if frac >= limit:
-        msg = f"{ok} of {n} inputs scored ({frac:.3f}), within {limit:.3f} by {frac - limit:.3f}"
-        return CheckOutcome("min-ok-fraction", rule, measured, True, msg)
-    msg = f"only {ok} of {n} inputs scored ({frac:.3f}), below {limit:.3f} by {limit - frac:.3f}"
-    return CheckOutcome("min-ok-fraction", rule, measured, False, msg)
+        msg = f"{ok} of {n} inputs ok ({frac:.3f}), within {limit:.3f} by {frac - limit:.3f}"
+        return CheckOutcome(name, rule, measured, True, msg + flagged)
+    counts = {k: v for k, v in summary.status_counts.items() if v and k != "ok"}
+    causes = ", ".join(f"{k} {v}" for k, v in counts.items()) or "non-finite scores"
+    msg = (
+        f"only {ok} of {n} inputs ok ({frac:.3f}), below {limit:.3f} by {limit - frac:.3f}; "
+        f"not scored: {causes}"
+    )
+    return CheckOutcome(name, rule, measured, False, msg)
+
+
+def _missing_check(cmp: PairedComparison) -> CheckOutcome:
+    """``--fail-on-missing``: every video of the baseline is in the results."""
+    missing = cmp.only_in_base
+    n_base = len(cmp.pairs) + len(cmp.only_in_base) + len(cmp.not_ok) + len(cmp.flagged)
+    rule = "every baseline video is in the results"
+    measured = f"{len(missing)} of {n_base} missing"
+    if not missing:
+        return CheckOutcome(
+            "fail-on-missing", rule, measured, True, f"all {n_base} baseline videos are present"
+        )
+    details = [f"missing: {key}" for key in missing[:20]]
+    if len(missing) > 20:
+        details.append(f"... and {len(missing) - 20} more")
+    message = f"{len(missing)} of {n_base} baseline videos are missing from the results"
+    return CheckOutcome("fail-on-missing", rule, measured, False, message, details)
 
 
 def _baseline_check(
@@ -374,8 +440,11 @@ def run_checks(
 ) -> CheckReport:
     """Evaluate every gate set in ``thresholds``.
 
-    Metric thresholds use the scored videos without reliability flags (all scored ones with
-    ``include_flagged``); ``min_ok_fraction`` counts the rest. The baseline rules compare
+    The rules judge the videos ``thresholds.admits`` (scored, without reliability flags unless
+    ``include_flagged``): their means, or each one by ``Rules.breaches`` with ``per_video``
+    (``min_windows`` always per video); ``min_ok_fraction`` counts the ``ok`` inputs, flagged
+    or not. ``fail_on_missing`` fails when videos of the baseline are not in the results. The
+    baseline rules compare
     videos matched by ``id`` (else path) and scored in both runs: the paired mean difference
     ``new - base`` fails ``max_lse_c_drop`` D only when its whole 95% bootstrap CI lies below -D
     (``strict``: when the mean does), and ``max_lse_d_rise`` D only when the whole CI lies
@@ -396,11 +465,11 @@ def run_checks(
         ValueError: a baseline rule is set without a baseline.
     """
     if thresholds.needs_baseline and baseline is None:
-        raise ValueError("--max-lse-c-drop/--max-lse-d-rise need a baseline")
+        raise ValueError(f"{BASELINE_OPTIONS} need a baseline")
     include = thresholds.include_flagged
     summary = summarize(results, include_flagged=include)
-    ok_results = [r for r in results if in_means(r, include)]
-    checks = _metric_checks(thresholds, ok_results)
+    admitted = [r for r in results if thresholds.admits(r)]
+    checks = _metric_checks(thresholds, admitted)
     if thresholds.min_ok_fraction is not None:
         checks.append(_ok_fraction_check(thresholds.min_ok_fraction, summary))
     warnings = [w for w in [mixed_configuration_warning(results, results_path)] if w]
@@ -410,6 +479,8 @@ def run_checks(
         if w := mixed_configuration_warning(baseline, baseline_path or "the baseline"):
             warnings.append(w)
         differences = configuration_differences(configurations(baseline), configurations(results))
+        if thresholds.fail_on_missing:
+            checks.append(_missing_check(comparison))
         if differences:
             warnings.append(
                 "the runs were made with different configurations, so a difference in the "
@@ -428,16 +499,23 @@ def run_checks(
     return CheckReport(results_path, baseline_path, summary, checks, comparison, warnings)
 
 
-def _metric_checks(thresholds: Thresholds, ok_results: Sequence[VideoResult]) -> list[CheckOutcome]:
-    make = _per_video_check if thresholds.per_video else _mean_check
+def _metric_checks(thresholds: Thresholds, admitted: Sequence[VideoResult]) -> list[CheckOutcome]:
     checks = []
-    for name, metric, limit, higher_is_ok in (
-        ("min-lse-c", "lse_c", thresholds.min_lse_c, True),
-        ("max-lse-d", "lse_d", thresholds.max_lse_d, False),
-        ("max-abs-offset", "abs_offset", thresholds.max_abs_offset, False),
+    for rule, metric, higher_is_ok in (
+        ("min_lse_c", "lse_c", True),
+        ("max_lse_d", "lse_d", False),
+        ("max_abs_offset", "abs_offset", False),
     ):
-        if limit is not None:
-            checks.append(make(name, metric, limit, ok_results, higher_is_ok=higher_is_ok))
+        limit = getattr(thresholds, rule)
+        if limit is None:
+            continue
+        if thresholds.per_video:
+            checks.append(_per_video_check(rule, thresholds, admitted))
+        else:
+            name = rule.replace("_", "-")
+            checks.append(_mean_check(name, metric, limit, admitted, higher_is_ok=higher_is_ok))
+    if thresholds.min_windows is not None:  # a mean of windows means nothing: always per video
+        checks.append(_per_video_check("min_windows", thresholds, admitted))
     return checks
 
 
@@ -485,31 +563,58 @@ def configurations(results: Sequence[VideoResult]) -> list[dict[str, Any]]:
     return found
 
 
+# The face-track recipe transcodes to 25 fps itself, so the whole-frame recipes' ``fps`` option
+# moves none of its numbers; the pipeline options move only its numbers (its provenance alone
+# records them).
+_PIPELINE_SETTINGS = frozenset(f.name for f in fields(PipelineConfig))
+_WHOLE_FRAME_SETTINGS = frozenset({"fps"})
+
+
+def _applies(key: str, recipes: set[str]) -> bool:
+    """Whether setting ``key`` can move the numbers of one of ``recipes``."""
+    tracked = {r for r in recipes if REGISTRY[r].needs_tracks}
+    if key in _PIPELINE_SETTINGS:
+        return bool(tracked)
+    if key in _WHOLE_FRAME_SETTINGS:
+        return bool(recipes - tracked)
+    return True
+
+
+def _recipe_first(keys: set[str], configs: Sequence[dict[str, Any]]) -> list[str]:
+    """``keys`` in the order a reader needs them: ``recipe``, then the settings that apply to
+    the recipes of ``configs``, then the others (alphabetical within each)."""
+    recipes = {str(c.get("recipe")) for c in configs if c.get("recipe") in REGISTRY}
+    return sorted(keys, key=lambda k: (k != "recipe", not _applies(k, recipes), k))
+
+
 def configuration_differences(
     base: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]]
 ) -> list[str]:
-    """``setting: base value vs new value`` for every setting the two runs disagree on."""
-    differences = []
-    keys = sorted({k for c in [*base, *new] for k in c})
-    for key in keys:
+    """``setting: base value vs new value`` for every setting the two runs disagree on: the
+    recipe first, then the settings that apply to the new run's recipe, then the others."""
+    differences: list[str] = []
+    if not (base and new):
+        return differences
+    keys = {k for c in [*base, *new] for k in c}
+    for key in _recipe_first(keys, new):
         base_values = sorted({json.dumps(c.get(key)) for c in base})
         new_values = sorted({json.dumps(c.get(key)) for c in new})
-        if base and new and base_values != new_values:
+        if base_values != new_values:
             differences.append(f"{key}: {' / '.join(base_values)} vs {' / '.join(new_values)}")
     return differences
 
 
 def mixed_configuration_warning(results: Sequence[VideoResult], name: str) -> str | None:
-    """A warning when one results file holds records of several configurations."""
+    """A warning when one results file holds records of several configurations (the recipe
+    first, then the settings that apply to its recipes, then the others)."""
     found = configurations(results)
     if len(found) < 2:
         return None
-    differing = sorted(
-        {k for c in found for k in c if len({json.dumps(d.get(k)) for d in found}) > 1}
-    )
+    differing = {k for c in found for k in c if len({json.dumps(d.get(k)) for d in found}) > 1}
     return (
-        f"{name} mixes {len(found)} configurations (they differ in {', '.join(differing)}); "
-        "its means pool numbers that are not comparable"
+        f"{name} mixes {len(found)} configurations (they differ in "
+        f"{', '.join(_recipe_first(differing, found))}); its means pool numbers that are not "
+        "comparable"
     )
 
 

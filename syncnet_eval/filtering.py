@@ -11,18 +11,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 import csv
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 import io
 import os
+from pathlib import Path
 from typing import Any
 
 from .reliability import FLAGS
+from .rules import Rules, is_usable, num_windows_of
 from .types import VideoResult
 
 __all__ = [
     "MANIFEST_COLUMNS",
     "PRESETS",
-    "FilterRules",
     "FilterOutcome",
     "Preset",
     "filter_records",
@@ -46,75 +47,33 @@ MANIFEST_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class FilterRules:
-    """What a kept video must satisfy; ``None`` leaves a rule out.
-
-    Attributes:
-        min_lse_c: LSE-C (SyncNet confidence) at least this.
-        max_lse_d: LSE-D at most this.
-        max_abs_offset: |AV offset| at most this many frames.
-        min_windows: the windows behind the numbers at least this many (the fewest over the
-            tracks the video's numbers come from).
-        keep_flagged: keep videos with reliability flags (by default a flag rejects).
-    """
-
-    min_lse_c: float | None = None
-    max_lse_d: float | None = None
-    max_abs_offset: float | None = None
-    min_windows: int | None = None
-    keep_flagged: bool = False
-
-    def merged(self, other: FilterRules) -> FilterRules:
-        """``other``'s rules where set, this one's elsewhere (a preset plus explicit options)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values.update(
-            {
-                f.name: getattr(other, f.name)
-                for f in fields(other)
-                if getattr(other, f.name) not in (None, False)
-            }
-        )
-        return FilterRules(**values)
-
-
-@dataclass(frozen=True)
 class Preset:
     """A published curation rule and where it comes from."""
 
-    rules: FilterRules
+    rules: Rules
     source: str
 
 
 PRESETS: dict[str, Preset] = {
     "latentsync": Preset(
-        FilterRules(min_lse_c=3.0, max_abs_offset=6),
+        Rules(min_lse_c=3.0, max_abs_offset=6),
         "LatentSync's data processing pipeline (bytedance/LatentSync, preprocess/) keeps clips "
         "with SyncNet confidence (LSE-C) >= 3 and |AV offset| <= 6 frames",
     ),
 }
 
 
-def _windows(result: VideoResult) -> int | None:
-    chosen = [t for t in result.tracks if t.index == result.selected_track] or result.tracks
-    return min((t.num_windows for t in chosen), default=None)
-
-
-def _failed_rules(result: VideoResult, rules: FilterRules) -> list[str]:
-    """Why a scored video is rejected (empty: kept)."""
-    failed = []
-    if rules.min_lse_c is not None and (result.lse_c or 0.0) < rules.min_lse_c:
-        failed.append(f"lse_c {result.lse_c:.3f} < {rules.min_lse_c:g}")
-    if rules.max_lse_d is not None and (result.lse_d or 0.0) > rules.max_lse_d:
-        failed.append(f"lse_d {result.lse_d:.3f} > {rules.max_lse_d:g}")
-    offset = abs(float(result.av_offset or 0))
-    if rules.max_abs_offset is not None and offset > rules.max_abs_offset:
-        failed.append(f"|av_offset| {offset:g} > {rules.max_abs_offset:g}")
-    windows = _windows(result)
-    if rules.min_windows is not None and (windows or 0) < rules.min_windows:
-        failed.append(f"num_windows {windows} < {rules.min_windows}")
-    if result.flags and not rules.keep_flagged:
-        failed.append(f"flags {','.join(result.flags)}")
-    return failed
+def _failures(result: VideoResult, rules: Rules) -> list[str]:
+    """Why a record is rejected (empty: kept): its status, its flags, or every limit it broke
+    (:meth:`Rules.breaches`, the function ``check --per-video`` gates by)."""
+    if not result.ok:
+        return [f"status {result.status}: {result.reason or 'not scored'}"]
+    if not is_usable(result):
+        return ["status ok: non-finite scores"]
+    why = [b.reason() for b in rules.breaches(result)]
+    if result.flags and not rules.include_flagged:
+        why.append(f"flags {','.join(result.flags)}")
+    return why
 
 
 @dataclass(frozen=True)
@@ -130,11 +89,12 @@ def _rule_name(reason: str) -> str:
     return reason.split(" ", 1)[0] if not reason.startswith("status") else reason.split(":")[0]
 
 
-def filter_records(records: Iterable[Mapping[str, Any]], rules: FilterRules) -> FilterOutcome:
+def filter_records(records: Iterable[Mapping[str, Any]], rules: Rules) -> FilterOutcome:
     """Split records (dicts from :func:`syncnet_eval.io.load_records`) by ``rules``.
 
     A record that was not scored (any status but ``ok``) is rejected with ``status <status>:
-    <reason>``; a scored one is rejected with every rule it failed, joined by ``; ``.
+    <reason>``; a scored one is rejected with every rule it failed (its flags too, unless
+    ``rules.include_flagged``), joined by ``; ``.
     ``counts`` has, per rule (``lse_c``, ``|av_offset|``, ``flags``, ``status no_face``...), how
     many records it rejected (a record can count under several), and ``kept``.
     """
@@ -142,11 +102,7 @@ def filter_records(records: Iterable[Mapping[str, Any]], rules: FilterRules) -> 
     rejected: list[tuple[dict[str, Any], str]] = []
     counts: Counter[str] = Counter()
     for rec in records:
-        result = VideoResult.from_dict(dict(rec))
-        if not result.ok:
-            why = [f"status {result.status}: {result.reason or 'not scored'}"]
-        else:
-            why = _failed_rules(result, rules)
+        why = _failures(VideoResult.from_dict(dict(rec)), rules)
         for reason in why:
             counts[_rule_name(reason)] += 1
         if why:
@@ -157,32 +113,55 @@ def filter_records(records: Iterable[Mapping[str, Any]], rules: FilterRules) -> 
     return FilterOutcome(kept, rejected, counts)
 
 
-def _row(rec: Mapping[str, Any], rejected_by: str) -> dict[str, Any]:
-    """A manifest row: the path and audio as the scorer resolved them (absolute, so the file
-    works from any folder), the id and group, and the numbers."""
+def _manifest_path(recorded: str, resolved: str | None, manifest_dir: Path) -> str:
+    """Where a manifest in ``manifest_dir`` finds the file a record names.
+
+    ``recorded`` is the path as the record has it (a relative one is relative to the folder
+    the run was started in); ``resolved`` its absolute form, when the run recorded one (the
+    input identity). An absolute path stays absolute; a relative one stays relative, now to
+    ``manifest_dir`` (the folder ``score --manifest`` resolves it against), so a dataset moved
+    with its manifests still works.
+    """
+    if not recorded:
+        return ""
+    target = resolved or os.path.realpath(recorded)
+    if os.path.isabs(recorded):
+        return target
+    try:  # from the real folder, so that '..' climbs the same folders the OS will
+        return os.path.relpath(target, os.path.realpath(manifest_dir))
+    except ValueError:  # another drive (Windows): no relative path exists
+        return target
+
+
+def _row(rec: Mapping[str, Any], rejected_by: str, manifest_dir: Path) -> dict[str, Any]:
+    """A manifest row: the path and audio the scorer read (see :func:`_manifest_path`), the
+    id and group, and the numbers."""
     result = VideoResult.from_dict(dict(rec))
     ident = rec.get("input_identity") or {}
     audio_ident = ident.get("audio") or {}
-    audio = audio_ident.get("path") or (result.provenance or {}).get("audio_path") or ""
+    audio = str((result.provenance or {}).get("audio_path") or audio_ident.get("path") or "")
     return {
-        "path": ident.get("path") or os.path.abspath(result.path),
-        "audio": audio,
+        "path": _manifest_path(result.path, ident.get("path"), manifest_dir),
+        "audio": _manifest_path(audio, audio_ident.get("path"), manifest_dir),
         "id": result.id or "",
         "group": result.group or "",
         "status": result.status,
         "lse_d": "" if result.lse_d is None else f"{result.lse_d:.6f}",
         "lse_c": "" if result.lse_c is None else f"{result.lse_c:.6f}",
         "av_offset": "" if result.av_offset is None else result.av_offset,
-        "num_windows": _windows(result) or "",
+        "num_windows": num_windows_of(result) or "",
         "flags": " ".join(f for f in FLAGS if f in result.flags),
         "rejected_by": rejected_by,
     }
 
 
-def manifest_text(rows: Sequence[tuple[Mapping[str, Any], str]]) -> str:
-    """CSV text of ``(record, rejected_by)`` pairs in :data:`MANIFEST_COLUMNS`."""
+def manifest_text(
+    rows: Sequence[tuple[Mapping[str, Any], str]], *, manifest_dir: str | Path
+) -> str:
+    """CSV text of ``(record, rejected_by)`` pairs in :data:`MANIFEST_COLUMNS`, for a manifest
+    written in ``manifest_dir`` (relative paths are written relative to it)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(MANIFEST_COLUMNS), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_row(rec, why) for rec, why in rows)
+    writer.writerows(_row(rec, why, Path(manifest_dir)) for rec, why in rows)
     return buf.getvalue()

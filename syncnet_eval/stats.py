@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-import math
 import os
 from typing import Any
 
 import numpy as np
 
 from .reliability import FLAGS
+from .rules import Rules, is_usable
 from .types import STATUSES, Status, VideoResult
 
 __all__ = [
@@ -121,17 +121,11 @@ def metric_value(result: VideoResult, name: str) -> float:
     return float(getattr(result, name))
 
 
-def is_usable(result: VideoResult) -> bool:
-    """Scored (``ok``) with finite numbers (a NaN would poison every mean)."""
-    if not result.ok or result.lse_d is None or result.lse_c is None or result.av_offset is None:
-        return False
-    return all(math.isfinite(metric_value(result, m)) for m in METRICS)
-
-
 def in_means(result: VideoResult, include_flagged: bool = False) -> bool:
     """Whether ``result`` enters means: usable, and without reliability flags unless
-    ``include_flagged`` (see :mod:`syncnet_eval.reliability`)."""
-    return is_usable(result) and (include_flagged or not result.flags)
+    ``include_flagged`` (see :mod:`syncnet_eval.reliability`); the videos
+    :meth:`syncnet_eval.rules.Rules.admits`."""
+    return Rules(include_flagged=include_flagged).admits(result)
 
 
 @dataclass(frozen=True)

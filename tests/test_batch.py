@@ -289,6 +289,7 @@ def test_two_workers_give_identical_records_and_allow_failures_exits_0(
         )  # fmt: skip
     )
     assert result.exit_code == 0, result.output
+
     # Workers run torch with one thread each, the serial run with all cores: same records,
     # floats to rounding. The log is in completion order (documented); outputs in input order.
     def by_input(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -10,7 +10,12 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pytest
 
-from syncnet_eval.checks import Thresholds, run_checks
+from syncnet_eval.checks import (
+    Thresholds,
+    configuration_differences,
+    mixed_configuration_warning,
+    run_checks,
+)
 from syncnet_eval.io import JsonlLog, load_results, write_results
 from syncnet_eval.stats import bootstrap_mean_ci, describe, pair_results, summarize
 from syncnet_eval.types import TrackResult, VideoResult
@@ -427,3 +432,70 @@ def test_results_csv_reads_back(tmp_path: Path, per_track: bool) -> None:
     assert c.reason_code == "faces_too_small" and c.lse_c is None
     if per_track:
         assert [(t.index, t.lse_c, t.num_windows, t.end_s) for t in a.tracks] == [(0, 3.5, 95, 4.0)]
+
+
+# -- problems a new user found ----------------------------------------------------------------
+
+
+def test_min_ok_fraction_counts_flagged_ok_videos_as_ok(tmp_path: Path) -> None:
+    # 11 ok videos, 6 of them flagged non_25fps: all 11 were scored, so a 0.95 gate passes and
+    # says the same counts as the summary line.
+    results = [_ok(f"v{i}.mp4", 6.0, 7.0) for i in range(5)]
+    results += [_ok(f"f{i}.mp4", 6.0, 7.0, flags=["non_25fps"]) for i in range(6)]
+    path = _write(tmp_path / "r.json", results)
+    out = invoke_cli(["check", str(path), "--min-ok-fraction", "0.95"])
+    assert out.exit_code == 0, out.stdout
+    assert "11 inputs, 11 ok;" in out.stdout
+    assert "11 of 11 inputs ok" in out.stdout and "6 of them flagged" in out.stdout
+    # Failing, it names the cause: the statuses of the inputs that were not scored.
+    failing = _write(tmp_path / "f.json", [*results[:2], _bad("x.mp4", "no_face")])
+    low = invoke_cli(["check", str(failing), "--min-ok-fraction", "0.95"])
+    assert low.exit_code == 1
+    assert "only 2 of 3 inputs ok" in low.stdout and "not scored: no_face 1" in low.stdout
+
+
+def test_fail_on_missing_fails_when_baseline_videos_are_gone(tmp_path: Path) -> None:
+    new, base = _pair_files(tmp_path, FLAT, FLAT)
+    base_results = load_results(base)
+    gone = _ok("/ci/old/gone.mp4", 6.0, 7.0, id="gone")
+    base = _write(tmp_path / "base_more.json", [*base_results, gone])
+    args = ["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "1"]
+    listed = invoke_cli(args)
+    assert listed.exit_code == 0  # by default a missing video is only listed
+    failed = invoke_cli([*args, "--fail-on-missing"])
+    assert failed.exit_code == 1, failed.stdout
+    row = next(ln for ln in failed.stdout.splitlines() if ln.startswith("| `fail-on-missing`"))
+    assert "**FAIL**" in row and "1 of 11 baseline videos are missing" in row
+    assert "missing: gone" in failed.stdout
+    alone = invoke_cli(["check", str(new), "--baseline", str(base), "--fail-on-missing"])
+    assert alone.exit_code == 1  # a gate by itself
+    assert invoke_cli(["check", str(new), "--fail-on-missing"]).exit_code == 2  # no baseline
+    help_text = invoke_cli(["check", "--help"]).stdout
+    assert "--fail-on-missing" in help_text
+
+
+def test_configuration_differences_name_the_recipe_first_then_what_applies_to_it() -> None:
+    common = {"weights": "w", "ffmpeg": "5.1", "vshift": 15, "jpeg_roundtrip": True}
+    pipeline = {**common, "recipe": "syncnet-pipeline", "fps": None, "min_track": 100}
+    # Same recipe: min_track moves the pipeline's numbers, fps does not (it transcodes).
+    moved = configuration_differences([pipeline], [{**pipeline, "fps": 25, "min_track": 50}])
+    assert [d.split(":")[0] for d in moved] == ["min_track", "fps"]
+    # Different recipes: the recipe first, then the new recipe's settings, then the others.
+    direct = {**common, "recipe": "direct", "fps": 25}
+    changed = configuration_differences([pipeline], [{**direct, "vshift": 10}])
+    assert [d.split(":")[0] for d in changed] == ["recipe", "fps", "vshift", "min_track"]
+    results = [
+        _ok("a.mp4", 6.0, 7.0, provenance={"syncnet_weights_sha256": "w", "score_config": c})
+        for c in ({"vshift": 15, "fps": None}, {"vshift": 10, "fps": 25})
+    ]
+    results[1] = VideoResult.from_dict({**results[1].to_dict(), "recipe": "wav2lip-lrs"})
+    warning = mixed_configuration_warning(results, "mixed.json")
+    assert warning is not None and "differ in recipe, fps, vshift)" in warning
+
+
+def test_check_help_names_every_results_format() -> None:
+    out = invoke_cli(["check", "--help"]).stdout
+    usage, options = out.split("Options:")
+    assert all(ext in usage for ext in (".json", ".jsonl", ".csv", ".parquet"))
+    baseline = options.split("--baseline", 1)[1].split("--min-lse-c")[0]
+    assert ".parquet" in baseline and ".csv" in baseline

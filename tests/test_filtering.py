@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,10 @@ from click.testing import CliRunner
 import pytest
 
 from syncnet_eval.cli import cli
-from syncnet_eval.filtering import PRESETS, FilterRules, filter_records
+from syncnet_eval.filtering import PRESETS, filter_records
 from syncnet_eval.inputs import read_manifest
 from syncnet_eval.io import JsonlLog
+from syncnet_eval.rules import Rules
 from syncnet_eval.types import TrackResult, VideoResult
 
 
@@ -101,14 +103,14 @@ def test_the_outputs_re_enter_score_as_manifests(results: Path, tmp_path: Path) 
 
 
 def test_rules_presets_and_keep_flagged() -> None:
-    assert PRESETS["latentsync"].rules == FilterRules(min_lse_c=3.0, max_abs_offset=6)
-    merged = PRESETS["latentsync"].rules.merged(FilterRules(max_abs_offset=1))
+    assert PRESETS["latentsync"].rules == Rules(min_lse_c=3.0, max_abs_offset=6)
+    merged = PRESETS["latentsync"].rules.merged(Rules(max_abs_offset=1))
     assert (merged.min_lse_c, merged.max_abs_offset) == (3.0, 1)
     flagged = VideoResult(path="x", status="ok", reason=None, recipe="direct", av_offset=0,
                           lse_d=7.0, lse_c=5.0, flags=["non_25fps"]).to_dict()  # fmt: skip
-    assert len(filter_records([flagged], FilterRules()).rejected) == 1
-    assert len(filter_records([flagged], FilterRules(keep_flagged=True)).kept) == 1
-    few = filter_records([flagged], FilterRules(keep_flagged=True, min_windows=10))
+    assert len(filter_records([flagged], Rules()).rejected) == 1
+    assert len(filter_records([flagged], Rules(include_flagged=True)).kept) == 1
+    few = filter_records([flagged], Rules(include_flagged=True, min_windows=10))
     assert few.rejected[0][1] == "num_windows None < 10"
 
 
@@ -117,3 +119,44 @@ def test_unreadable_results_exit_2(tmp_path: Path) -> None:
     bad.write_text("{", encoding="utf-8")
     run = CliRunner().invoke(cli, ["filter", str(bad), "-o", str(tmp_path / "k.csv")])
     assert run.exit_code == 2 and not (tmp_path / "k.csv").exists()
+
+
+def test_relative_paths_stay_relative_to_the_new_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scored from tmp_path with `--manifest data/m.csv` (rows relative to data/): the records
+    # say data/clips/a.mp4, relative to where the run started. The kept manifest is written
+    # elsewhere (out/) and must find the same files from its own folder, still relatively.
+    (tmp_path / "data" / "clips").mkdir(parents=True)
+    (tmp_path / "data" / "audio").mkdir()
+    video, audio = tmp_path / "data" / "clips" / "a.mp4", tmp_path / "data" / "audio" / "a.wav"
+    video.write_bytes(b"v")
+    audio.write_bytes(b"a")
+    with_identity = VideoResult(
+        path="data/clips/a.mp4", status="ok", reason=None, recipe="direct", av_offset=0,
+        lse_d=7.0, lse_c=5.0, id="a", provenance={"audio_path": "data/audio/a.wav"},
+    ).to_dict()  # fmt: skip
+    with_identity["input_identity"] = {"path": str(video), "audio": {"path": str(audio)}}
+    without_identity = {**with_identity, "id": "b"}  # as read back from a results CSV
+    del without_identity["input_identity"]
+    results = tmp_path / "scores.jsonl"
+    with JsonlLog(results) as log:
+        log.append(with_identity)
+        log.append(without_identity)
+    monkeypatch.chdir(tmp_path)
+    kept = tmp_path / "out" / "kept.csv"
+    run = CliRunner().invoke(cli, ["filter", str(results), "-o", "out/kept.csv"])
+    assert run.exit_code == 0, run.output
+    rows = list(csv.DictReader(kept.open(encoding="utf-8")))
+    assert [r["path"] for r in rows] == [os.path.join("..", "data", "clips", "a.mp4")] * 2
+    assert [r["audio"] for r in rows] == [os.path.join("..", "data", "audio", "a.wav")] * 2
+    monkeypatch.chdir("/")  # the manifest resolves against its folder, from anywhere
+    for item in read_manifest(kept):
+        assert item.audio_path is not None
+        assert item.path.samefile(video) and item.audio_path.samefile(audio)
+
+
+def test_filter_help_names_every_results_format() -> None:
+    out = CliRunner().invoke(cli, ["filter", "--help"]).output
+    usage = out.split("Options:")[0]
+    assert all(ext in usage for ext in (".json", ".jsonl", ".csv", ".parquet"))

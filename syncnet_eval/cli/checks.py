@@ -9,6 +9,7 @@ import sys
 import click
 
 from ..checks import (
+    BASELINE_OPTIONS,
     Thresholds,
     comparison_markdown,
     configuration_differences,
@@ -40,7 +41,8 @@ def load_results_arg(path: Path) -> list[VideoResult]:
 @click.option(
     "--baseline",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Results of the reference run (JSON or JSONL); videos are matched by id, else path.",
+    help="Results of the reference run (.json, .jsonl, .csv or .parquet); videos are matched by "
+    "id, else path.",
 )
 @rule_options
 @click.option(
@@ -55,24 +57,27 @@ def check(
     thresholds: Thresholds,
     junit: Path | None,
 ) -> None:
-    """Gate a CI job on the scores in RESULTS (a .json from 'score -o' or its .jsonl log).
+    """Gate a CI job on the scores in RESULTS (the .json, .jsonl log, .csv or .parquet of
+    'score -o').
 
-    Prints a Markdown report of each check (pass or fail, and by how much). Metric thresholds
-    use the scored (ok) videos; --min-ok-fraction counts the others. With GITHUB_ACTIONS=true,
-    failures are also printed as ::error annotations.
+    Prints a Markdown report of each check (pass or fail, and by how much). The metric rules
+    (the same options as 'filter') gate the mean over the scored videos without reliability
+    flags, or each of them with --per-video (--min-windows always each); --min-ok-fraction
+    counts the ok inputs, flagged or not. With GITHUB_ACTIONS=true, failures are also printed
+    as ::error annotations.
 
     Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or unreadable input.
     """
     if thresholds.needs_baseline and baseline is None:
-        raise click.UsageError("--max-lse-c-drop/--max-lse-d-rise need --baseline FILE")
+        raise click.UsageError(f"{BASELINE_OPTIONS} need --baseline FILE")
     if junit is not None:
         junit = writable_file(junit, "'--junit'")
     if not thresholds.any_rule:
         raise click.UsageError(
             "no rule given, so nothing would be gated: add --min-lse-c, --max-lse-d, "
-            "--max-abs-offset, --min-ok-fraction, or --baseline with --max-lse-c-drop / "
-            "--max-lse-d-rise (to see the numbers without gating, use 'compare' or the summary "
-            "of 'score')"
+            "--max-abs-offset, --min-windows, --min-ok-fraction, or --baseline with "
+            "--max-lse-c-drop / --max-lse-d-rise / --fail-on-missing (to see the numbers "
+            "without gating, use 'compare' or the summary of 'score')"
         )
     new = load_results_arg(results)
     base = load_results_arg(baseline) if baseline is not None else None

@@ -10,11 +10,12 @@ from typing import Any
 import click
 
 from ..errors import InputError
-from ..filtering import PRESETS, FilterRules, filter_records, manifest_text
+from ..filtering import PRESETS, filter_records, manifest_text
 from ..io import atomic_write_text, load_records
+from ..rules import Rules
 from .app import AppState, setup_logging
 from .display import columns, num, shown
-from .options import RecipeSetup, recipe_options, writable_file
+from .options import RecipeSetup, recipe_options, video_rule_options, writable_file
 
 __all__ = ["filter_results", "selftest"]
 
@@ -47,23 +48,7 @@ _PRESETS_HELP = "; ".join(f"{name}: {preset.source}" for name, preset in PRESETS
     type=click.Choice(sorted(PRESETS)),
     help=f"A published rule (explicit options override its values): {_PRESETS_HELP}.",
 )
-@click.option("--min-lse-c", type=float, metavar="X", help="Keep LSE-C (confidence) >= X.")
-@click.option("--max-lse-d", type=float, metavar="Y", help="Keep LSE-D <= Y.")
-@click.option(
-    "--max-abs-offset", type=click.FloatRange(0), metavar="N", help="Keep |AV offset| <= N frames."
-)
-@click.option(
-    "--min-windows",
-    type=click.IntRange(1),
-    metavar="K",
-    help="Keep videos whose numbers come from >= K windows.",
-)
-@click.option(
-    "--keep-flagged",
-    is_flag=True,
-    help="Keep videos with reliability flags (few_windows, silent_audio, non_25fps, "
-    "decode_incomplete); by default a flag rejects.",
-)
+@video_rule_options
 @click.pass_context
 def filter_results(
     ctx: click.Context,
@@ -71,24 +56,22 @@ def filter_results(
     kept_path: Path,
     rejected_path: Path | None,
     preset: str | None,
-    min_lse_c: float | None,
-    max_lse_d: float | None,
-    max_abs_offset: float | None,
-    min_windows: int | None,
-    keep_flagged: bool,
+    rules: Rules,
 ) -> None:
-    """Split the records of RESULTS (JSON, JSONL or CSV of score) into kept and rejected
-    manifests by sync, without scoring anything again.
+    """Split the records of RESULTS (the .json, .jsonl, .csv or .parquet of 'score -o') into
+    kept and rejected manifests by sync, without scoring anything again.
 
     Every input lands in exactly one of the two; videos that were not scored are rejected with
-    their status and reason. Prints how many each rule rejected. Exit status 0 (2 for bad
+    their status and reason. A video is kept when it meets every rule (the same rules as
+    'check --per-video'). Paths that were relative in the records stay relative, to the folder
+    of the manifest written. Prints how many each rule rejected. Exit status 0 (2 for bad
     usage or unreadable results).
     """
     setup_logging((ctx.find_object(AppState) or AppState()).verbose, False, ctx)
     kept_file = writable_file(kept_path, "'-o' / '--output'")
     rejected_file = writable_file(rejected_path, "'--rejected'") if rejected_path else None
-    explicit = FilterRules(min_lse_c, max_lse_d, max_abs_offset, min_windows, keep_flagged)
-    rules = PRESETS[preset].rules.merged(explicit) if preset else explicit
+    if preset:
+        rules = PRESETS[preset].rules.merged(rules)
     records: list[dict[str, Any]] = []
     for path in results:
         try:
@@ -96,9 +79,11 @@ def filter_results(
         except InputError as exc:
             raise click.BadParameter(str(exc), param_hint="RESULTS") from exc
     outcome = filter_records(records, rules)
-    atomic_write_text(kept_file, manifest_text([(rec, "") for rec in outcome.kept]))
+    kept_rows = [(rec, "") for rec in outcome.kept]
+    atomic_write_text(kept_file, manifest_text(kept_rows, manifest_dir=kept_file.parent))
     if rejected_file is not None:
-        atomic_write_text(rejected_file, manifest_text(outcome.rejected))
+        text = manifest_text(outcome.rejected, manifest_dir=rejected_file.parent)
+        atomic_write_text(rejected_file, text)
     click.echo(f"{len(records)} inputs: {len(outcome.kept)} kept, {len(outcome.rejected)} rejected")
     rows = [("rule", "videos")] + [
         (name, str(n)) for name, n in sorted(outcome.counts.items()) if name != "kept"

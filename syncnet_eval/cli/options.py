@@ -31,11 +31,14 @@ from ..engines import DEFAULT_EXECUTOR, EXECUTORS
 from ..engines.plan import BatchConfig, RunConfig
 from ..errors import ConfigError
 from ..recipes import DEFAULT_RECIPE, RECIPES, check_recipe_options, recipe_help
+from ..rules import Rules
 
 __all__ = [
     "EngineOptions",
     "RecipeSetup",
     "rule_options",
+    "table_option",
+    "video_rule_options",
     "writable_dir",
     "writable_file",
     "config_option",
@@ -308,65 +311,51 @@ def engine_options(func: F) -> F:
     return _apply(cast(F, wrapper), decorators)
 
 
-def rule_options(func: F) -> F:
-    """Add the gates of ``check`` (``--min-lse-c`` ... ``--include-flagged``); the command
-    receives them as ``thresholds: Thresholds`` (``report`` draws and judges the same rules)."""
+def table_option(config_cls: type, name: str) -> Callable[[F], F]:
+    """:func:`config_option`, with a flag's ``aliases`` accepted too (``--keep-flagged`` for
+    ``include_flagged``)."""
+    spec = option_of(config_cls, name)
+    field = next(f for f in fields(config_cls) if f.name == name)
+    if typing.get_type_hints(config_cls)[name] is not bool or not spec.aliases:
+        return config_option(config_cls, name)
+    flag = name.replace("_", "-")
+    return click.option(
+        f"--{flag}/--no-{flag}",
+        *spec.aliases,
+        name,
+        default=field.default,
+        show_default=True,
+        help=spec.help,
+    )
 
-    names = [f.name for f in fields(Thresholds)]
+
+def _rules_bundle(config_cls: type, keyword: str, func: F) -> F:
+    names = [f.name for f in fields(config_cls)]
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs["thresholds"] = Thresholds(**{name: kwargs.pop(name) for name in names})
+        values = {name: kwargs.pop(name) for name in names}
+        try:
+            kwargs[keyword] = config_cls(**values)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from exc
         return func(*args, **kwargs)
 
-    decorators: list[Callable[[F], F]] = [
-        click.option("--min-lse-c", type=float, metavar="X", help="Fail if mean LSE-C < X."),
-        click.option("--max-lse-d", type=float, metavar="X", help="Fail if mean LSE-D > X."),
-        click.option(
-            "--max-abs-offset",
-            type=click.FloatRange(0),
-            metavar="F",
-            help="Fail if mean |AV offset| > F frames.",
-        ),
-        click.option(
-            "--min-ok-fraction",
-            type=click.FloatRange(0, 1),
-            metavar="P",
-            help="Fail if less than this fraction of inputs were scored (ok).",
-        ),
-        click.option(
-            "--max-lse-c-drop",
-            type=click.FloatRange(0),
-            metavar="D",
-            help="Fail if LSE-C dropped by more than D vs --baseline (paired mean difference; "
-            "only when its whole 95% bootstrap CI lies beyond D).",
-        ),
-        click.option(
-            "--max-lse-d-rise",
-            type=click.FloatRange(0),
-            metavar="D",
-            help="Fail if LSE-D rose by more than D vs --baseline (same rule).",
-        ),
-        click.option(
-            "--strict",
-            is_flag=True,
-            help="Judge the baseline rules by the plain mean difference, not the CI; fail when "
-            "the two runs were made with different recipes, weights or options.",
-        ),
-        click.option(
-            "--per-video",
-            is_flag=True,
-            help="Apply --min-lse-c/--max-lse-d/--max-abs-offset to every scored video "
-            "instead of the mean.",
-        ),
-        click.option(
-            "--include-flagged",
-            is_flag=True,
-            help="Let videos with reliability flags into the means and per-video checks (by "
-            "default they are counted and left out).",
-        ),
-    ]
-    return _apply(cast(F, wrapper), decorators)
+    return _apply(cast(F, wrapper), [table_option(config_cls, name) for name in names])
+
+
+def rule_options(func: F) -> F:
+    """Add the gates of ``check``, one option per :class:`~syncnet_eval.checks.Thresholds`
+    field (the per-video :class:`~syncnet_eval.rules.Rules`, then the run-level gates); the
+    command receives them as ``thresholds: Thresholds`` (``report`` draws and judges the same
+    rules)."""
+    return _rules_bundle(Thresholds, "thresholds", func)
+
+
+def video_rule_options(func: F) -> F:
+    """Add ``filter``'s rules, one option per :class:`~syncnet_eval.rules.Rules` field (the
+    same options as ``check``'s); the command receives them as ``rules: Rules``."""
+    return _rules_bundle(Rules, "rules", func)
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -1,0 +1,193 @@
+"""Per-video rules: the one table ``filter`` keeps videos by and ``check`` gates on.
+
+:class:`Rules` holds the limits (each field's :class:`~syncnet_eval.config.Option` is the
+command-line option of both commands) and :meth:`Rules.breaches` is the one function that
+judges a video against them: ``filter`` keeps the videos it admits without a breach, and
+``check --per-video`` fails on the same videos (``check`` without ``--per-video`` applies the
+three metric limits to the means instead). Light: no numpy or torch, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+import math
+from typing import Any
+
+from .config import Option, option_of
+from .types import VideoResult
+
+__all__ = ["RULE_LABELS", "Breach", "Rules", "is_usable", "measure", "num_windows_of"]
+
+# The name a rule's measurement goes by in ``filter``'s ``rejected_by`` and counts.
+RULE_LABELS = {
+    "min_lse_c": "lse_c",
+    "max_lse_d": "lse_d",
+    "max_abs_offset": "|av_offset|",
+    "min_windows": "num_windows",
+}
+_LOWER_LIMITS = {"min_lse_c", "min_windows"}  # the others are upper limits
+
+
+def _rule(default: Any, **spec: Any) -> Any:
+    return field(default=default, metadata={"option": Option(**spec)})
+
+
+def is_usable(result: VideoResult) -> bool:
+    """Scored (``ok``) with finite numbers (a NaN would poison every mean)."""
+    values = (result.lse_d, result.lse_c, result.av_offset)
+    if not result.ok or any(v is None for v in values):
+        return False
+    return all(math.isfinite(float(v)) for v in values)  # type: ignore[arg-type]
+
+
+def num_windows_of(result: VideoResult) -> int | None:
+    """The windows behind a video's numbers: the fewest over the tracks they come from (the
+    selected track, else every track); ``None`` without tracks (a CSV record)."""
+    chosen = [t for t in result.tracks if t.index == result.selected_track] or result.tracks
+    return min((t.num_windows for t in chosen), default=None)
+
+
+def measure(result: VideoResult, rule: str) -> float | None:
+    """What ``result`` measures for ``rule`` (a :class:`Rules` limit field); ``None``: not
+    measured."""
+    if rule == "min_lse_c":
+        return result.lse_c
+    if rule == "max_lse_d":
+        return result.lse_d
+    if rule == "max_abs_offset":
+        return None if result.av_offset is None else abs(float(result.av_offset))
+    windows = num_windows_of(result)
+    return None if windows is None else float(windows)
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A video beyond one limit.
+
+    Attributes:
+        rule: the :class:`Rules` field (``min_lse_c``...).
+        value: what the video measured (``None``: not measured, e.g. no tracks in a CSV record).
+        limit: the limit it broke.
+    """
+
+    rule: str
+    value: float | None
+    limit: float
+
+    @property
+    def label(self) -> str:
+        """``lse_c``, ``lse_d``, ``|av_offset|`` or ``num_windows``."""
+        return RULE_LABELS[self.rule]
+
+    @property
+    def below(self) -> bool:
+        """A lower limit (the value fell below it); else an upper one."""
+        return self.rule in _LOWER_LIMITS
+
+    @property
+    def by(self) -> float:
+        """How far beyond the limit (infinite when the value is missing or not finite)."""
+        if self.value is None or not math.isfinite(self.value):
+            return math.inf
+        return self.limit - self.value if self.below else self.value - self.limit
+
+    def reason(self) -> str:
+        """``lse_c 2.000 < 3``: the breach as ``filter``'s ``rejected_by`` writes it."""
+        op = "<" if self.below else ">"
+        if self.value is None:
+            shown = "None"
+        elif self.rule in ("min_lse_c", "max_lse_d"):
+            shown = f"{self.value:.3f}"
+        else:
+            shown = f"{self.value:g}"
+        limit = f"{int(self.limit)}" if self.rule == "min_windows" else f"{self.limit:g}"
+        return f"{self.label} {shown} {op} {limit}"
+
+
+_SCOPE = "(check: of the mean over the scored videos, or of each with --per-video; filter: of each)"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a video must satisfy; ``None`` leaves a rule out.
+
+    ``filter`` keeps a video when :meth:`admits` it and it has no :meth:`breaches`. ``check``
+    gates the admitted videos: with ``per_video``, each must have no breach; without it, the
+    means must be within the three metric limits (``min_windows`` is always per video).
+
+    Attributes:
+        min_lse_c: LSE-C (SyncNet confidence) at least this.
+        max_lse_d: LSE-D at most this.
+        max_abs_offset: |AV offset| at most this many frames.
+        min_windows: the windows behind the numbers at least this many (the fewest over the
+            tracks the video's numbers come from).
+        include_flagged: admit videos with reliability flags (by default ``filter`` rejects
+            them and ``check`` counts them and leaves them out).
+    """
+
+    min_lse_c: float | None = _rule(
+        None, min=0, help=f"LSE-C (SyncNet confidence) at least this {_SCOPE}."
+    )
+    max_lse_d: float | None = _rule(None, min=0, help=f"LSE-D at most this {_SCOPE}.")
+    max_abs_offset: float | None = _rule(
+        None, min=0, help=f"|AV offset| at most this many frames {_SCOPE}."
+    )
+    min_windows: int | None = _rule(
+        None,
+        min=1,
+        help="Each video's numbers come from at least this many SyncNet windows (the fewest "
+        "over the tracks behind them; per video in check too).",
+    )
+    include_flagged: bool = _rule(
+        False,
+        aliases=("--keep-flagged",),
+        help="Let in videos with reliability flags (few_windows, silent_audio, non_25fps, "
+        "decode_incomplete): check averages and gates them, filter keeps them. By default "
+        "check counts them and leaves them out, and filter rejects them. --keep-flagged is "
+        "filter's name for it.",
+    )
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            option_of(type(self), f.name).check(f.name, getattr(self, f.name))
+
+    @property
+    def limits(self) -> dict[str, float]:
+        """The limits that are set, by field name."""
+        return {
+            name: float(getattr(self, name))
+            for name in RULE_LABELS
+            if getattr(self, name) is not None
+        }
+
+    def admits(self, result: VideoResult) -> bool:
+        """Whether the rules judge ``result`` at all: usable, and unflagged unless
+        ``include_flagged``."""
+        return is_usable(result) and (self.include_flagged or not result.flags)
+
+    def breaches(self, result: VideoResult) -> list[Breach]:
+        """Every limit ``result`` is beyond, in table order (empty: it passes). A missing or
+        non-finite value breaks the limits on it."""
+        found = []
+        for rule, limit in self.limits.items():
+            value = measure(result, rule)
+            ok = value is not None and (value >= limit if rule in _LOWER_LIMITS else value <= limit)
+            if not ok:
+                found.append(Breach(rule, value, limit))
+        return found
+
+    def rules_only(self) -> Rules:
+        """These per-video rules alone (a :class:`~syncnet_eval.checks.Thresholds` has more)."""
+        return Rules(**{f.name: getattr(self, f.name) for f in fields(Rules)})
+
+    def merged(self, other: Rules) -> Rules:
+        """``other``'s rules where set, this one's elsewhere (a preset plus explicit options)."""
+        values = {f.name: getattr(self, f.name) for f in fields(Rules)}
+        values.update(
+            {
+                f.name: getattr(other, f.name)
+                for f in fields(Rules)
+                if getattr(other, f.name) not in (None, False)
+            }
+        )
+        return Rules(**values)
