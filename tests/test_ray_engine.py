@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from test_batch import _fake_ffmpeg, _score_args, make_bad_inputs
 
-from syncnet_eval.engines.ray import LOOPBACK_ENV, RayConfig
+from syncnet_eval.engines.ray import LOOPBACK_ENV, QUIET_ENV, RayConfig
 from syncnet_eval.errors import ConfigError
 from syncnet_eval.io import read_jsonl
 from syncnet_eval.parquet import iter_parquet_records, write_parquet
@@ -42,7 +42,8 @@ def ray_runtime() -> Any:
         num_cpus=2,
         include_dashboard=False,
         logging_level=logging.ERROR,
-        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+        # As a runtime the executor starts itself: its actors' Ray core logs errors only.
+        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), **QUIET_ENV}},
     )
     assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
     yield ray
@@ -113,6 +114,9 @@ def test_ray_records_equal_the_local_engine_once_each_in_every_output(
     result, out = ray_run["result"], ray_run["out"]
     assert result.exit_code == 1, result.output  # four inputs were not scored
     assert result.stderr.count("Error: ") == len(BAD)
+    # A healthy run's log holds the package's lines only: no colour codes around forwarded
+    # lines, no warnings of Ray's C++ core (e.g. core_worker.cc on actor restarts).
+    assert "\x1b[" not in result.output and "core_worker" not in result.output
     assert "summary: 8 inputs, 4 ok, 4 not scored" in result.stdout
     doc = json.loads((out / "ray.json").read_text(encoding="utf-8"))
     assert [r["id"] for r in doc["results"]] == [r["id"] for r in local_doc["results"]]

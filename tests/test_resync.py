@@ -262,3 +262,49 @@ def test_fix_batch_writes_copies_and_a_summary(
     assert all(f["offset_frames"] == 3 for f in doc["fixes"])
     again = CliRunner().invoke(cli, args)  # a rerun keeps its own copies instead of refusing
     assert "exists" not in again.output, again.output
+
+
+@pytest.mark.slow  # scores the clip three times
+def test_fix_from_results_shows_the_numbers_of_the_file_as_before(
+    tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
+) -> None:
+    base = ["--recipe", "direct", "--syncnet-weights", str(syncnet_parity_weights),
+            "--device", "cpu"]  # fmt: skip
+    results = tmp_path / "r.jsonl"
+    scored = CliRunner().invoke(cli, ["score", str(signal_clip), "-q", "-o", str(results), *base])
+    assert scored.exit_code == 0, scored.output
+    record = json.loads(results.read_text(encoding="utf-8").splitlines()[0])
+    result = CliRunner().invoke(cli, [
+        "fix", str(signal_clip), "-o", str(tmp_path / "f.mkv"), "--from", str(results),
+        "--tolerance", "30", *base,
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith(str(signal_clip)))
+    cells = row[len(str(signal_clip)) :].split()
+    # offset before, moved audio (2 cells), offset after, LSE-D before/after, LSE-C before/after
+    assert cells[4] == f"{record['lse_d']:.3f}" and cells[6] == f"{record['lse_c']:.3f}", row
+
+
+@pytest.mark.slow  # two clips measured, fixed and measured again
+def test_a_batch_fix_shows_progress_of_both_measurements(
+    tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
+) -> None:
+    clips = tmp_path / "in"
+    clips.mkdir()
+    for planted in (3, -3):
+        move_audio(signal_clip, clips / f"s{planted:+d}.mkv", -planted / FPS)
+    result = CliRunner().invoke(cli, [
+        "fix", str(clips), "--out-dir", str(tmp_path / "out"), "--recipe", "direct",
+        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "--tolerance", "30",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("scoring 2 inputs") == 2  # the inputs, then their copies
+    assert result.stderr.count("[2/2]") == 2
+
+
+def test_fix_help_names_its_own_logs_for_resume() -> None:
+    text = CliRunner().invoke(cli, ["fix", "--help"], terminal_width=200).output
+    assert "-o FILE.jsonl" not in text
+    assert "before.jsonl" in text and "written.jsonl" in text and "lock" in text
+    score_help = CliRunner().invoke(cli, ["score", "--help"], terminal_width=200).output
+    assert "FILE.parquet" in score_help

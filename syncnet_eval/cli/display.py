@@ -141,6 +141,7 @@ class Progress:
     """Progress on stderr: a tqdm bar on a terminal, plain lines otherwise, nothing when quiet."""
 
     def __init__(self, enabled: bool) -> None:
+        self.wanted = enabled
         self.enabled = enabled
         self.bar: Any = None
         self.t0 = time.monotonic()
@@ -148,11 +149,14 @@ class Progress:
         self.failed = 0
 
     def start(self, total: int, resumed: int) -> None:
-        """A batch of ``total`` inputs starts, ``resumed`` of them already in the log."""
+        """A batch of ``total`` inputs starts, ``resumed`` of them already in the log (a command
+        may run several batches: ``fix`` measures, then measures the copies)."""
+        self.close()
         self.t0 = time.monotonic()
         self.resumed = resumed
-        if not self.enabled or total <= 1:
-            self.enabled = False
+        self.failed = 0
+        self.enabled = self.wanted and total > 1
+        if not self.enabled:
             return
         if sys.stderr.isatty():
             self.bar = tqdm(

@@ -90,14 +90,15 @@ class RunConfig:
     )
     resume: bool | None = option_field(
         None,
-        help="Skip inputs already recorded (same file identity and configuration) in the -o "
-        "FILE.jsonl log or -o FILE.parquet. Default: on when one exists; --no-resume starts "
-        "them afresh.",
+        help="Skip inputs already recorded (same file identity and configuration) in the run's "
+        "records (score: -o FILE.jsonl or FILE.parquet; fix: before.jsonl and after.jsonl in "
+        "--out-dir). Default: on when they exist; --no-resume starts them afresh.",
     )
     retry_failed: bool = option_field(
         False,
         help="With resume: score again the inputs recorded as decode_error or error (timeouts, "
-        "crashed workers, unreadable files); their old records are removed from the log first.",
+        "crashed workers, unreadable files); their old records are removed from the log first "
+        "(atomically), whatever the engine.",
     )
     identity: str = option_field(
         "mtime",
