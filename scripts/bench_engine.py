@@ -33,9 +33,11 @@ import time
 
 import torch
 
-from syncnet_eval.batch import BatchConfig, run_batch
-from syncnet_eval.config import PipelineConfig, RayConfig, ScoreConfig
+from syncnet_eval.config import PipelineConfig, ScoreConfig
 from syncnet_eval.decode import probe_media
+from syncnet_eval.engines import create_executor
+from syncnet_eval.engines.plan import BatchConfig
+from syncnet_eval.engines.run import run_inputs
 from syncnet_eval.inputs import BatchInput
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,9 +86,9 @@ def measure_cost(weights: Path) -> None:
         path = MEDIA / name
         info = probe_media(path)
         config = _config(recipe, weights)
-        run_batch([BatchInput(path=path, id=name)], config, download_progress=False)  # warm-up
+        run_inputs([BatchInput(path=path, id=name)], config, download_progress=False)  # warm-up
         cpu0, t0 = _cpu_s(), time.perf_counter()
-        out = run_batch([BatchInput(path=path, id=name)], config, download_progress=False)
+        out = run_inputs([BatchInput(path=path, id=name)], config, download_progress=False)
         wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
         assert out.records[0].result.ok, out.records[0].result.reason
         video_s = info.duration_s or 0.0
@@ -106,7 +108,7 @@ def _copies(source: Path, n: int, directory: Path) -> list[BatchInput]:
 
 
 def _start_ray(cores: int) -> object:
-    from syncnet_eval.ray_engine import import_ray
+    from syncnet_eval.engines.ray import import_ray
 
     ray = import_ray(local=True)  # on loopback
     ray.init(
@@ -119,7 +121,7 @@ def _start_ray(cores: int) -> object:
 
 
 def measure_engines(source: Path, clips: int, recipe: str, weights: Path) -> list[Row]:
-    from syncnet_eval.ray_engine import run_ray
+    from syncnet_eval.engines.ray import RayConfig
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
@@ -128,7 +130,7 @@ def measure_engines(source: Path, clips: int, recipe: str, weights: Path) -> lis
     with tempfile.TemporaryDirectory() as tmp:
         items = _copies(source, clips, Path(tmp))
         t0 = time.perf_counter()
-        out = run_batch(items, config, download_progress=False)
+        out = run_inputs(items, config, download_progress=False)
         rows.append(Row("local (1 process, all cores)", time.perf_counter() - t0, clips,
                         sum(r.result.ok for r in out.records)))  # fmt: skip
         ray = _start_ray(cores)
@@ -136,7 +138,12 @@ def measure_engines(source: Path, clips: int, recipe: str, weights: Path) -> lis
             for actors in (1, 2):
                 ray_config = RayConfig(actors=actors, cpus_per_actor=max(1.0, cores / actors))
                 t0 = time.perf_counter()
-                out = run_ray(items, config, ray_config, download_progress=False)
+                out = run_inputs(
+                    items,
+                    config,
+                    executor=create_executor("ray", ray_config),
+                    download_progress=False,
+                )
                 rows.append(Row(f"ray, {actors} actor{'s' * (actors > 1)} (incl. actor start)",
                                 time.perf_counter() - t0, clips,
                                 sum(r.result.ok for r in out.records)))  # fmt: skip
@@ -144,7 +151,7 @@ def measure_engines(source: Path, clips: int, recipe: str, weights: Path) -> lis
             ray.shutdown()  # type: ignore[attr-defined]
         # The baseline again: on a shared machine, load drifts during a run.
         t0 = time.perf_counter()
-        out = run_batch(items, config, download_progress=False)
+        out = run_inputs(items, config, download_progress=False)
         rows.append(Row("local again (drift check)", time.perf_counter() - t0, clips,
                         sum(r.result.ok for r in out.records)))  # fmt: skip
     return rows

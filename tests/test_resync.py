@@ -304,7 +304,9 @@ def test_a_batch_fix_shows_progress_of_both_measurements(
 
 def test_fix_help_names_its_own_logs_for_resume() -> None:
     text = CliRunner().invoke(cli, ["fix", "--help"], terminal_width=200).output
-    assert "-o FILE.jsonl" not in text
-    assert "before.jsonl" in text and "written.jsonl" in text and "lock" in text
+    assert "FILE.jsonl" not in text  # fix writes no -o log: it resumes from its own
+    resume = text[text.index("--resume") : text.index("--retry-failed")]
+    assert "before.jsonl and after.jsonl in --out-dir" in resume
+    assert "written.jsonl" in text and "lock" in text
     score_help = CliRunner().invoke(cli, ["score", "--help"], terminal_width=200).output
     assert "FILE.parquet" in score_help

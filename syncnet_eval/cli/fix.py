@@ -18,7 +18,7 @@ from .display import Progress, columns, num, shown
 from .options import (
     RecipeSetup,
     recipe_options,
-    run_options,
+    run_options_keeping,
     writable_dir,
     writable_file,
 )
@@ -83,7 +83,7 @@ _HELP_SIGN = (
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table.")
 @recipe_options
-@run_options
+@run_options_keeping("before.jsonl and after.jsonl in --out-dir")
 @click.pass_context
 def fix(
     ctx: click.Context,

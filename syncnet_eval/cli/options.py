@@ -9,7 +9,7 @@ table): ``--batch-size`` is ``ScoreConfig.batch_size``. Bundles (:func:`recipe_o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 import functools
 import os
 from pathlib import Path
@@ -45,6 +45,7 @@ __all__ = [
     "engine_options",
     "recipe_options",
     "run_options",
+    "run_options_keeping",
 ]
 
 if TYPE_CHECKING:  # loads torch: never at import time (--help)
@@ -84,9 +85,14 @@ def _param_type(annotation: Any, spec: Option) -> click.ParamType[Any] | type[st
     return str
 
 
-def config_option(config_cls: type, name: str) -> Callable[[F], F]:
-    """The click option ``--name-with-dashes`` for field ``name`` of ``config_cls``."""
+def config_option(
+    config_cls: type, name: str, help_values: dict[str, str] | None = None
+) -> Callable[[F], F]:
+    """The click option ``--name-with-dashes`` for field ``name`` of ``config_cls``
+    (``help_values`` fill the ``{placeholders}`` of its help text)."""
     spec = option_of(config_cls, name)
+    if help_values:
+        spec = replace(spec, help=spec.help.format(**help_values))
     field = next(f for f in fields(config_cls) if f.name == name)
     annotation = typing.get_type_hints(config_cls)[name]
     optional = type(None) in typing.get_args(annotation)
@@ -236,11 +242,23 @@ def recipe_options(func: F | None = None, *, recipes: tuple[str, ...] = RECIPES)
     return _apply(cast(F, wrapper), decorators)
 
 
+_SCORE_RECORDS = "the -o FILE.jsonl log or -o FILE.parquet"
+
+
 def run_options(func: F) -> F:
     """Add every ``RunConfig`` option (``--workers``, ``--timeout``, ``--resume/--no-resume``,
     ``--retry-failed``, ``--identity``, ``--streams``); the command receives ``run:
     RunConfig``. Contradictions are bad usage (exit 2)."""
+    return run_options_keeping(_SCORE_RECORDS)(func)
 
+
+def run_options_keeping(records: str) -> Callable[[F], F]:
+    """:func:`run_options` for a command that keeps the records it resumes from in
+    ``records`` (said in the help of ``--resume`` and ``--retry-failed``)."""
+    return functools.partial(_run_options, records=records)
+
+
+def _run_options(func: F, records: str) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         values = {f.name: kwargs.pop(f.name) for f in fields(RunConfig)}
@@ -250,7 +268,10 @@ def run_options(func: F) -> F:
             raise click.UsageError(str(exc)) from exc
         return func(*args, **kwargs)
 
-    decorators: list[Callable[[F], F]] = [*_config_options(RunConfig)]
+    decorators: list[Callable[[F], F]] = [
+        config_option(RunConfig, f.name, help_values={"records": records})
+        for f in fields(RunConfig)
+    ]
     return _apply(cast(F, wrapper), decorators)
 
 

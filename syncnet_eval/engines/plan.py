@@ -61,7 +61,8 @@ class BatchConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """How a run goes; nothing here changes a record's numbers.
+    """How a run goes; nothing here changes a record's numbers. ``{records}`` in a help text
+    stands for where the command keeps its records (``cli.options.run_options(records=...)``).
 
     Attributes:
         workers: worker processes of the local executor, each with its own models.
@@ -90,15 +91,14 @@ class RunConfig:
     )
     resume: bool | None = option_field(
         None,
-        help="Skip inputs already recorded (same file identity and configuration) in the run's "
-        "records (score: -o FILE.jsonl or FILE.parquet; fix: before.jsonl and after.jsonl in "
-        "--out-dir). Default: on when they exist; --no-resume starts them afresh.",
+        help="Skip inputs already recorded (same file identity and configuration) in {records}. "
+        "Default: on when they exist; --no-resume starts them afresh.",
     )
     retry_failed: bool = option_field(
         False,
         help="With resume: score again the inputs recorded as decode_error or error (timeouts, "
-        "crashed workers, unreadable files); their old records are removed from the log first "
-        "(atomically), whatever the engine.",
+        "crashed workers, unreadable files) in {records}; their old records are removed "
+        "first (atomically), whatever the engine.",
     )
     identity: str = option_field(
         "mtime",

@@ -232,7 +232,7 @@ class _Driver:
         self.digest = resolved.config_hash
         self.identities = [input_identity(item, self.run.identity) for item in self.inputs]
         resume = self.run.resume is not False
-        num_resumed = self._resume(refused) if resume else 0
+        num_resumed = self._resume() if resume else 0
         if num_resumed:
             log.info("resuming: %d of %d inputs already recorded", num_resumed, len(self.inputs))
         if on_start is not None:
@@ -304,7 +304,7 @@ class _Driver:
         if self.on_record is not None:
             self.on_record(BatchEvent(index, self.done, len(self.inputs), record))
 
-    def _resume(self, refused: list[VideoResult | None]) -> int:
+    def _resume(self) -> int:
         """Take each input's reusable earlier record; how many were taken."""
         earlier = RecordIndex()
         parquet = self.outputs.parquet
@@ -319,8 +319,8 @@ class _Driver:
                 earlier.add(rec, "log", offset)
         taken = 0
         for index, item in enumerate(self.inputs):
-            if refused[index] is not None:
-                continue  # checked again every run: the file may be there now
+            # A refused input's record is reused too while nothing changed (a file that
+            # appears since has another identity, so it is scored then).
             found = earlier.find(
                 self.identities[index], item.id, self.digest,
                 timeout_s=self.run.timeout_s, retry_failed=self.run.retry_failed,
