@@ -83,9 +83,9 @@ def _name(r: VideoResult, with_id: bool) -> str:
 def format_table(results: list[VideoResult]) -> str:
     """A row per video (offset, LSE-D, LSE-C, tracks, flags), then, for each multi-track
     video, its name and a line per track (frames, windows, numbers) with the one that gave the
-    video's numbers marked ``*``. Rows get an ``id`` column when the records have ids (rows of
-    a manifest may share a path)."""
-    with_id = any(r.id for r in results)
+    video's numbers marked ``*``. Rows get an ``id`` column when two records share a path
+    (rows of a manifest may: the same video with two audio tracks)."""
+    with_id = len({r.path for r in results}) < len(results)
     head = ("file", *(("id",) if with_id else ()), "status", "AV offset", LSE_D.name,
             LSE_C.name, "tracks", "flags")  # fmt: skip
     rows: list[tuple[str, ...]] = [head]
