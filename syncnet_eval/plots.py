@@ -26,6 +26,7 @@ from .presentation import (
     LSE_C,
     LSE_D,
     OFFSET_AXIS_LABEL,
+    frame_time_s,
     number,
     offset_axis,
     offset_text,
@@ -202,7 +203,7 @@ def plot_timeline(
         if track.start_s is not None and track.end_s is not None:
             ax.axvspan(track.start_s, track.end_s, color=colour, alpha=0.08)
     for start, _ in list(scenes or [])[1:]:
-        ax.axvline(start / fps, color=COLOURS["cut"], ls=":", lw=1.2)
+        ax.axvline(frame_time_s(start, fps), color=COLOURS["cut"], ls=":", lw=1.2)
     ax.axhline(0, color="#999", lw=0.8)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("confidence (9-tap median)")

@@ -40,6 +40,7 @@ __all__ = [
     "WindowedTrack",
     "count",
     "fps_text",
+    "frame_time_s",
     "number",
     "offset_axis",
     "offset_text",
@@ -170,6 +171,11 @@ class WindowedTrack(Protocol):
     def framewise_conf(self) -> list[float]: ...
 
 
+def frame_time_s(frame: int, fps: float = FPS) -> float:
+    """The time in seconds of ``frame`` of a stream at ``fps`` (a scene cut, a track's edge)."""
+    return frame / fps
+
+
 def scored_fps(track: WindowedTrack) -> float:
     """The frame rate of the stream the track was scored on: its windows are one frame apart
     (25 fps, the paper's rate, for a record without window times)."""
@@ -186,7 +192,7 @@ def window_start_s(track: WindowedTrack) -> float:
         return track.framewise_time_s[0]
     if track.start_s is not None:
         return track.start_s
-    return track.first_frame / scored_fps(track)
+    return frame_time_s(track.first_frame, scored_fps(track))
 
 
 def window_time_s(track: WindowedTrack, i: int) -> float:

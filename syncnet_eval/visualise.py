@@ -56,6 +56,7 @@ __all__ = [
     "CONF_FULL_SCALE",
     "ConfidenceStrip",
     "LABEL_BG",
+    "draw_frame",
     "draw_label",
     "label_positions",
     "REFERENCE_LEAD_FRAMES",
@@ -291,7 +292,8 @@ def label_positions(
 
     Each panel sits at its box's left edge, above the box clear of its edge, else below it, else
     inside its top; a panel that would cover one placed before it (earlier boxes first: give the
-    selected track first) moves to the nearest height where it covers none, inside the frame.
+    selected track first) moves to the nearest height where it covers none, inside the frame,
+    preferring heights where it covers no box.
 
     Args:
         boxes: ``(x1, y1, x2, y2)`` pixels of each box.
@@ -313,7 +315,12 @@ def label_positions(
         candidates = [want] + [y for p in placed for y in (p[3] + 1, p[1] - h - 1)]
         fits = [y for y in candidates if 0 <= y <= height - h] or [want]
         free = [y for y in fits if not any(_overlaps((x, y, x + w, y + h), p) for p in placed)]
-        y = min(free or fits, key=lambda c: (abs(c - want), c))
+
+        def cost(y: int, x: int = x, w: int = w, h: int = h, want: int = want) -> tuple[int, ...]:
+            covered = sum(_overlaps((x, y, x + w, y + h), b) for b in boxes)  # hides an edge
+            return (covered, abs(y - want), y)
+
+        y = min(free or fits, key=cost)
         placed.append((x, y, x + w, y + h))
         out.append((x, y))
     return out
@@ -337,7 +344,7 @@ def _label_lines(overlay: TrackOverlay, conf: float, asd: float | None) -> list[
     return lines
 
 
-def _draw_frame(image: np.ndarray, overlays: Sequence[TrackOverlay], frame: int) -> None:
+def draw_frame(image: np.ndarray, overlays: Sequence[TrackOverlay], frame: int) -> None:
     """Every track's box on ``image``, then their labels where they do not overlap (the
     selected track's label placed first)."""
     height, width = image.shape[:2]
@@ -546,7 +553,7 @@ def annotate_video(video: Path, result: VideoResult, output: Path) -> AnnotatedV
                         size = _output_size(width, height, strip.height)
                         encoder = _Encoder(video, output, size, num_frames)
                     canvas = image.copy()
-                    _draw_frame(canvas, overlays, index)
+                    draw_frame(canvas, overlays, index)
                     encoder.write(_compose(canvas, strip.at(index), size))
                     index += 1
             assert encoder is not None
