@@ -286,7 +286,7 @@ def _counted(values: Iterable[Any]) -> str:
     """Distinct values, each with its count when there are several."""
     counts: dict[str, int] = {}
     for v in values:
-        key = "–" if v is None else str(v)
+        key = MISSING if v is None else str(v)
         counts[key] = counts.get(key, 0) + 1
     if len(counts) == 1:
         return next(iter(counts))
@@ -425,7 +425,7 @@ def _run_label(ctx: _Context, k: int) -> str:
 
 def _metric_cell(m: MetricSummary) -> str:
     if m.mean is None:
-        return "–"
+        return MISSING
     return f"{m.mean:.3f} <small>[{number(m.ci_low)}, {number(m.ci_high)}]</small>"
 
 
@@ -682,7 +682,7 @@ def _paired_rows(cmp: PairedComparison) -> str:
     rows = []
     for name, pm in cmp.metrics.items():
         ci = (
-            "–"
+            MISSING
             if pm.diff_ci_low is None
             else f"[{signed(pm.diff_ci_low)}, {signed(pm.diff_ci_high)}]"
         )
@@ -726,8 +726,8 @@ def _not_compared(cmp: PairedComparison) -> str:
         for k, b, n in cmp.not_ok
     ]
     items += [
-        f"<li><code>{_h(k)}</code>: flagged (baseline {_h(', '.join(b) or '–')}; this run "
-        f"{_h(', '.join(n) or '–')})</li>"
+        f"<li><code>{_h(k)}</code>: flagged (baseline {_h(', '.join(b) or MISSING)}; this run "
+        f"{_h(', '.join(n) or MISSING)})</li>"
         for k, b, n in cmp.flagged
     ]
     if not items:
