@@ -663,13 +663,14 @@ def _distributions_section(ctx: _Context) -> str:
         '<section id="distributions"><h2>Distributions</h2>'
         f"<p>{legend}</p><p>Scored videos"
         + ("" if ctx.include_flagged else " without reliability flags")
-        + "; triangles mark the means, dashed lines the rules of the checks.</p>"
+        + f"; triangles mark the means, dashed lines the rules of the checks. {OFFSET_SENTENCE}"
+        "</p>"
         '<div class="charts">'
         + _histogram_svg(LSE_D.title, series("lse_d"),
                          lines=_threshold_lines(ctx.thresholds, "lse_d"))
         + _histogram_svg(LSE_C.title, series("lse_c"),
                          lines=_threshold_lines(ctx.thresholds, "lse_c"))
-        + _histogram_svg(OFFSET_AXIS_LABEL, offsets, integer=integer,
+        + _histogram_svg(AV_OFFSET.title, offsets, integer=integer,
                          lines=_threshold_lines(ctx.thresholds, "offset"), unit="frames")
         + "</div></section>"
     )  # fmt: skip
