@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 import json
-import math
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from .config import Option, PipelineConfig
+from .presentation import MISSING, OFFSET_SENTENCE, number, offset_text, signed
 from .recipes import REGISTRY
 from .rules import Rules, measure
 from .stats import (
@@ -236,13 +236,11 @@ class CheckReport:
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{x:.{digits}f}"
+    return number(x, digits)
 
 
 def _signed(x: float | None, digits: int = 3) -> str:
-    return "n/a" if x is None else f"{x:+.{digits}f}"
+    return signed(x, digits)
 
 
 def _cell(text: str) -> str:
@@ -628,7 +626,7 @@ def _paired_table(cmp: PairedComparison) -> str:
     ]
     for name, pm in cmp.metrics.items():
         ci = (
-            "n/a"
+            MISSING
             if pm.diff_ci_low is None
             else f"{_signed(pm.diff_ci_low)} to {_signed(pm.diff_ci_high)}"
         )
@@ -679,7 +677,7 @@ def comparison_markdown(
         lines += [f"- only in A: `{k}`" for k in cmp.only_in_base]
         lines += [f"- `{k}`: A {b}, B {n}" for k, b, n in cmp.not_ok]
         lines += [
-            f"- `{k}`: flagged (A {', '.join(b) or '-'}; B {', '.join(n) or '-'})"
+            f"- `{k}`: flagged (A {', '.join(b) or MISSING}; B {', '.join(n) or MISSING})"
             for k, b, n in cmp.flagged
         ]
     if per_video and cmp.pairs:
@@ -696,8 +694,9 @@ def comparison_markdown(
                 f"{_signed(metric_value(n, 'lse_d') - metric_value(b, 'lse_d'))} | "
                 f"{_fmt(b.lse_c)} | {_fmt(n.lse_c)} | "
                 f"{_signed(metric_value(n, 'lse_c') - metric_value(b, 'lse_c'))} | "
-                f"{b.av_offset} | {n.av_offset} |"
+                f"{offset_text(b.av_offset)} | {offset_text(n.av_offset)} |"
             )
+        lines += ["", OFFSET_SENTENCE]
     return "\n".join(lines) + "\n"
 
 

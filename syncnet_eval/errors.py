@@ -1,6 +1,6 @@
 """Exception hierarchy. Every message names what failed, for which file, and how to fix it.
 
-Each status a record can carry (see :data:`syncnet_eval.types.Status`) has one exception class;
+Each status a record can carry (see :data:`syncnet_eval.status.Status`) has one exception class;
 a recipe raises it, and :class:`~syncnet_eval.pipeline.SyncPipeline` turns it into a record with
 that ``status`` and the message as ``reason``. Errors that are not the input's fault (weights,
 configuration, a missing program) stop the run instead.
@@ -8,10 +8,9 @@ configuration, a missing program) stop the run instead.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-if TYPE_CHECKING:  # annotations only: types imports the plots, which raise DependencyError
-    from .types import Status
+from .status import Status
 
 __all__ = [
     "SyncEvalError",

@@ -40,6 +40,7 @@ __all__ = [
     "load_detections",
     "load_records",
     "load_results",
+    "new_file_mode",
     "read_jsonl",
     "read_jsonl_at",
     "results_document",
@@ -76,6 +77,12 @@ def _umask() -> int:
     return mask
 
 
+def new_file_mode() -> int:
+    """The mode a plain ``open`` gives a new file: 0666 less the umask. Temporary files (0600)
+    that are renamed into place get it, so every output follows the umask."""
+    return 0o666 & ~_umask()
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to a temp file beside ``path``, fsync, then rename over it.
 
@@ -101,7 +108,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -6,29 +6,43 @@ figure is made, and :func:`require_matplotlib` turns its absence into a
 ``matplotlib.figure.Figure`` (no pyplot state, safe in threads and batch jobs); notebooks show
 them as they show any figure.
 
-The record types are only named for type checking here (``TrackResult.plot`` imports this
-module, so importing ``types`` back would make a cycle).
+``TrackResult.plot`` imports this module, so it names no record type: it reads records through
+the :class:`PlottedTrack` and :class:`PlottedVideo` protocols (the fields it draws), which
+``TrackResult`` and ``VideoResult`` satisfy. Times, offsets, labels and colours come from
+:mod:`syncnet_eval.presentation`, as in every other output.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import io
 import statistics
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .constants import FPS
 from .errors import DependencyError
+from .presentation import (
+    COLOURS,
+    LSE_C,
+    LSE_D,
+    OFFSET_AXIS_LABEL,
+    frame_time_s,
+    number,
+    offset_axis,
+    offset_text,
+    track_colour,
+    window_times_s,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .types import TrackResult, VideoResult
-
 __all__ = [
     "INSTALL_HINT",
     "PLOT_FORMATS",
+    "PlottedTrack",
+    "PlottedVideo",
     "plot_curve",
     "plot_timeline",
     "plot_track",
@@ -39,8 +53,61 @@ __all__ = [
 
 INSTALL_HINT = "matplotlib is not installed; install it with: pip install 'syncnet-eval[viz]'"
 PLOT_FORMATS = ("png", "svg")
-_TRACK_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _FIGSIZE_IN = (11.0, 3.8)
+
+
+class PlottedTrack(Protocol):
+    """The fields of a :class:`~syncnet_eval.types.TrackResult` a figure draws."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def first_frame(self) -> int: ...
+    @property
+    def av_offset(self) -> int: ...
+    @property
+    def lse_d(self) -> float: ...
+    @property
+    def lse_c(self) -> float: ...
+    @property
+    def dist_by_shift(self) -> list[float]: ...
+    @property
+    def framewise_conf(self) -> list[float]: ...
+    @property
+    def framewise_time_s(self) -> list[float] | None: ...
+    @property
+    def start_s(self) -> float | None: ...
+    @property
+    def end_s(self) -> float | None: ...
+
+
+class PlottedVideo(Protocol):
+    """The fields of a :class:`~syncnet_eval.types.VideoResult` a figure draws."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def av_offset(self) -> int | float | None: ...
+    @property
+    def av_offset_ms(self) -> float | None: ...
+    @property
+    def lse_d(self) -> float | None: ...
+    @property
+    def lse_c(self) -> float | None: ...
+    @property
+    def flags(self) -> list[str]: ...
+    @property
+    def selected_track(self) -> int | None: ...
+    @property
+    def scenes(self) -> list[list[int]] | None: ...
+    @property
+    def provenance(self) -> Mapping[str, Any]: ...
+    @property
+    def tracks(self) -> Sequence[PlottedTrack]: ...
 
 
 def require_matplotlib() -> None:
@@ -70,14 +137,13 @@ def _figure_and_axes(axes: Sequence[Axes] | None) -> tuple[Figure, tuple[Axes, A
     return fig, (ax[0], ax[1])
 
 
-def _offsets(track: TrackResult) -> list[int]:
-    """The AV offset of each point of ``dist_by_shift`` (point k: vshift - k frames)."""
-    vshift = (len(track.dist_by_shift) - 1) // 2
-    return [vshift - k for k in range(len(track.dist_by_shift))]
-
-
 def plot_curve(
-    track: TrackResult, ax: Axes, *, colour: str = "#1f77b4", main: bool = True, label: str = ""
+    track: PlottedTrack,
+    ax: Axes,
+    *,
+    colour: str = track_colour(0),
+    main: bool = True,
+    label: str = "",
 ) -> None:
     """Draw ``track``'s distance-by-offset curve on ``ax``.
 
@@ -93,7 +159,7 @@ def plot_curve(
     """
     if not track.dist_by_shift:
         raise ValueError(f"track {track.index} has no distance curve (a CSV record?)")
-    x = _offsets(track)
+    x = offset_axis(len(track.dist_by_shift))
     d = track.dist_by_shift
     ax.plot(x, d, color=colour, lw=2 if main else 1, alpha=1 if main else 0.5, marker="o",
             ms=3 if main else 0, label=label or f"track {track.index}")  # fmt: skip
@@ -101,22 +167,18 @@ def plot_curve(
         return
     k = min(range(len(d)), key=d.__getitem__)
     median = statistics.median_low(d)
-    ax.axhline(median, color="#555", ls="--", lw=1, label=f"median {median:.3f}")
-    ax.vlines(x[k], d[k], median, color="#1a7f37", lw=2, label=f"LSE-C {track.lse_c:.3f}")
-    ax.plot([x[k]], [d[k]], "ko", ms=6, label=f"min (LSE-D) {track.lse_d:.3f} at {x[k]:+d}")
-    ax.set_xlabel("AV offset (frames; + = audio leads)")
+    ax.axhline(median, color=COLOURS["median"], ls="--", lw=1, label=f"median {number(median)}")
+    ax.vlines(x[k], d[k], median, color=COLOURS["lse_c"], lw=2,
+              label=f"{LSE_C.name} {number(track.lse_c)}")  # fmt: skip
+    ax.plot([x[k]], [d[k]], "o", color=COLOURS["minimum"], ms=6,
+            label=f"min ({LSE_D.name}) {number(track.lse_d)} at {offset_text(x[k])}")  # fmt: skip
+    ax.set_xlabel(OFFSET_AXIS_LABEL)
     ax.set_ylabel("mean distance")
     ax.set_xlim(min(x), max(x))
 
 
-def _window_times(track: TrackResult) -> list[float]:
-    if track.framewise_time_s and len(track.framewise_time_s) == len(track.framewise_conf):
-        return list(track.framewise_time_s)
-    return [(track.first_frame + i) / FPS for i in range(len(track.framewise_conf))]
-
-
 def plot_timeline(
-    tracks: Sequence[TrackResult],
+    tracks: Sequence[PlottedTrack],
     ax: Axes,
     *,
     scenes: Sequence[Sequence[int]] | None = None,
@@ -133,22 +195,22 @@ def plot_timeline(
         selected: index of the track the video's numbers come from (drawn thicker).
     """
     for n, track in enumerate(tracks):
-        colour = _TRACK_COLOURS[n % len(_TRACK_COLOURS)]
+        colour = track_colour(n)
         main = track.index == selected or len(tracks) == 1
         label = f"track {track.index}" + (" (selected)" if main and len(tracks) > 1 else "")
-        ax.plot(_window_times(track), track.framewise_conf, color=colour, lw=1.8 if main else 1,
+        ax.plot(window_times_s(track), track.framewise_conf, color=colour, lw=1.8 if main else 1,
                 label=label)  # fmt: skip
         if track.start_s is not None and track.end_s is not None:
             ax.axvspan(track.start_s, track.end_s, color=colour, alpha=0.08)
     for start, _ in list(scenes or [])[1:]:
-        ax.axvline(start / fps, color="#8e24aa", ls=":", lw=1.2)
+        ax.axvline(frame_time_s(start, fps), color=COLOURS["cut"], ls=":", lw=1.2)
     ax.axhline(0, color="#999", lw=0.8)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("confidence (9-tap median)")
 
 
 def plot_track(
-    track: TrackResult, axes: Sequence[Axes] | None = None
+    track: PlottedTrack, axes: Sequence[Axes] | None = None
 ) -> tuple[Figure, tuple[Axes, Axes]]:
     """One track's curve (left) and confidence timeline (right).
 
@@ -165,15 +227,16 @@ def plot_track(
     fig, (ax_curve, ax_time) = _figure_and_axes(axes)
     plot_curve(track, ax_curve)
     ax_curve.legend(fontsize=8, loc="upper center")
-    ax_curve.set_title(f"track {track.index}: offset {track.av_offset:+d}, LSE-D "
-                       f"{track.lse_d:.3f}, LSE-C {track.lse_c:.3f}", fontsize=10)  # fmt: skip
+    ax_curve.set_title(f"track {track.index}: offset {offset_text(track.av_offset)}, "
+                       f"{LSE_D.name} {number(track.lse_d)}, {LSE_C.name} {number(track.lse_c)}",
+                       fontsize=10)  # fmt: skip
     plot_timeline([track], ax_time, selected=track.index)
     ax_time.set_title("per-window confidence", fontsize=10)
     return fig, (ax_curve, ax_time)
 
 
 def plot_video(
-    result: VideoResult, axes: Sequence[Axes] | None = None
+    result: PlottedVideo, axes: Sequence[Axes] | None = None
 ) -> tuple[Figure, tuple[Axes, Axes]]:
     """A record's curves (the selected track marked, the others thin) and its timeline with
     every track's span and the scene cuts.
@@ -192,36 +255,33 @@ def plot_video(
     if not result.tracks or not all(t.dist_by_shift for t in result.tracks):
         raise ValueError(f"{result.path}: no distance curves to plot ({result.status})")
     fig, (ax_curve, ax_time) = _figure_and_axes(axes)
-    main = next((t for t in result.tracks if t.index == result.selected_track), result.tracks[0])
-    for n, t in enumerate(result.tracks):
-        if t is not main:
-            plot_curve(t, ax_curve, colour=_TRACK_COLOURS[n % len(_TRACK_COLOURS)], main=False)
-    plot_curve(main, ax_curve, colour=_TRACK_COLOURS[result.tracks.index(main) % 7])
+    tracks = list(result.tracks)
+    main_at = next((n for n, t in enumerate(tracks) if t.index == result.selected_track), 0)
+    for n, t in enumerate(tracks):
+        if n != main_at:
+            plot_curve(t, ax_curve, colour=track_colour(n), main=False)
+    plot_curve(tracks[main_at], ax_curve, colour=track_colour(main_at))
     ax_curve.legend(fontsize=8, loc="upper center")
-    offset = "-" if result.av_offset is None else f"{result.av_offset:+g}"
     flags = f" [{', '.join(result.flags)}]" if result.flags else ""
-    ax_curve.set_title(f"offset {offset}, LSE-D {_num(result.lse_d)}, LSE-C "
-                       f"{_num(result.lse_c)}{flags}", fontsize=10)  # fmt: skip
+    ax_curve.set_title(f"offset {offset_text(result.av_offset, result.av_offset_ms)}, "
+                       f"{LSE_D.name} {number(result.lse_d)}, {LSE_C.name} "
+                       f"{number(result.lse_c)}{flags}", fontsize=10)  # fmt: skip
     fps = float((result.provenance or {}).get("scored_fps") or FPS)
     plot_timeline(result.tracks, ax_time, scenes=result.scenes, fps=fps,
-                  selected=main.index)  # fmt: skip
+                  selected=tracks[main_at].index)  # fmt: skip
     if len(result.tracks) > 1:
         ax_time.legend(fontsize=8)
     ax_time.set_title(_short_name(result), fontsize=10)
     return fig, (ax_curve, ax_time)
 
 
-def _num(x: float | None) -> str:
-    return "-" if x is None else f"{x:.3f}"
-
-
-def _short_name(result: VideoResult) -> str:
+def _short_name(result: PlottedVideo) -> str:
     name = result.id or result.path
     name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return name if len(name) <= 70 else "…" + name[-69:]
 
 
-def render_video_plot(result: VideoResult, fmt: str = "png", *, dpi: float = 110) -> bytes:
+def render_video_plot(result: PlottedVideo, fmt: str = "png", *, dpi: float = 110) -> bytes:
     """:func:`plot_video` of ``result`` as the bytes of a PNG or SVG file.
 
     Args:

@@ -12,7 +12,9 @@ by the script when a video is opened, so 10,000 videos cost their numbers, not t
 The embedded data keeps the file small: each track's 31-point curve to 3 decimals and its
 per-window confidence as little-endian int16 hundredths in base64 (``conf``; decoded by the
 script), its window times as a start and a step. Offsets are in frames of the scored stream;
-positive means the audio leads the video.
+the page says their sign, labels the metrics and formats numbers as every output does
+(:mod:`syncnet_eval.presentation`): the script gets those words, the track colours, each curve's
+offset axis and the scene cuts' times in the embedded data instead of working them out.
 """
 
 from __future__ import annotations
@@ -40,6 +42,26 @@ from .checks import (
     run_checks,
 )
 from .constants import FPS
+from .presentation import (
+    AV_OFFSET,
+    COLOURS,
+    LSE_C,
+    LSE_D,
+    METRICS,
+    MISSING,
+    OFFSET_AXIS_LABEL,
+    OFFSET_SENTENCE,
+    OFFSET_SIGN,
+    TRACK_COLOURS,
+    count,
+    fps_text,
+    frame_time_s,
+    number,
+    offset_axis,
+    scored_fps,
+    signed,
+    window_start_s,
+)
 from .reliability import FLAG_HELP
 from .stats import (
     GroupSummary,
@@ -57,7 +79,6 @@ __all__ = [
     "ANNOTATED_SUFFIX",
     "CONF_SCALE",
     "MOVED_MOST",
-    "OFFSET_SIGN",
     "ReportRun",
     "annotated_video_name",
     "annotated_videos",
@@ -73,12 +94,10 @@ CONF_SCALE = 100
 ANNOTATED_SUFFIX = ".annotated.mp4"
 # The A/B view lists this many videos whose LSE-C moved most.
 MOVED_MOST = 20
-OFFSET_SIGN = "AV offset in frames (and ms); positive: the audio leads the video."
 _HIST_BINS = 30
 _OFFSET_CONTEXT_FRAMES = 3
 _RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 _BASELINE_COLOUR = "#7f7f7f"
-_METRIC_NAMES = {"lse_d": "LSE-D", "lse_c": "LSE-C", "abs_offset": "|AV offset| (frames)"}
 
 
 @dataclass(frozen=True)
@@ -119,12 +138,9 @@ def _h(value: Any) -> str:
     return escape(_text(str(value)))
 
 
-def _num(x: float | None, digits: int = 3) -> str:
-    return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _signed(x: float | None, digits: int = 3) -> str:
-    return "–" if x is None or not math.isfinite(x) else f"{x:+.{digits}f}"
+def _metric_name(key: str) -> str:
+    label = METRICS[key]
+    return f"{label.name} ({label.unit})" if label.unit else label.name
 
 
 def _round(x: float | None, digits: int = 4) -> float | None:
@@ -164,17 +180,9 @@ def encode_confidence(values: Sequence[float]) -> str:
     return base64.b64encode(scaled.astype("<i2").tobytes()).decode("ascii")
 
 
-def _window_times(track: TrackResult) -> tuple[float, float]:
-    """(time of window 0, step) in seconds: windows are one scored frame apart."""
-    times = track.framewise_time_s
-    if times and len(times) > 1:
-        return times[0], (times[-1] - times[0]) / (len(times) - 1)
-    start = times[0] if times else (track.start_s if track.start_s is not None else 0.0)
-    return start, 1.0 / FPS
-
-
 def _track_data(track: TrackResult) -> dict[str, Any]:
-    t0, dt = _window_times(track)
+    # Window i is at ct0 + i * cdt (presentation.window_time_s): one scored frame apart.
+    t0, dt = window_start_s(track), 1.0 / scored_fps(track)
     return {
         "i": track.index,
         "a": track.first_frame,
@@ -202,7 +210,8 @@ def _track_data(track: TrackResult) -> dict[str, Any]:
 
 def _video_data(run_index: int, r: VideoResult, href: str | None) -> dict[str, Any]:
     usable = in_means(r, include_flagged=True)
-    fps = (r.provenance or {}).get("scored_fps") or FPS
+    fps = float((r.provenance or {}).get("scored_fps") or FPS)
+    scenes = r.scenes or []
     return {
         "r": run_index,
         "id": _text(r.id or r.path),
@@ -220,7 +229,9 @@ def _video_data(run_index: int, r: VideoResult, href: str | None) -> dict[str, A
         "sel": r.selected_track,
         "agg": r.track_select or r.aggregate,
         "sc": r.scenes,
-        "fps": fps,
+        # Scene cuts (the starts of every scene but the first) and the last scene's end, in s.
+        "cut": [round(frame_time_s(a, fps), 4) for a, _ in scenes[1:]],
+        "end": round(frame_time_s(scenes[-1][1], fps), 4) if scenes else None,
         "t": [_track_data(t) for t in r.tracks],
         "v": href,
         "pr": None,
@@ -238,12 +249,24 @@ def _data(ctx: _Context, videos: Mapping[str, str]) -> dict[str, Any]:
             i, j = ctx.index[id(n)], ctx.index[id(b)]
             rows[i]["pr"], rows[j]["pr"] = j, i
     names = [_text(run.name) for run in ctx.all_runs]
+    lengths = sorted({len(t["dist"]) for v in rows for t in v["t"] if t["dist"]})
     return {
         "version": 1,
         "runs": names,
         "colours": [ctx.colour(k) for k in range(len(names))],
         "baseline": len(ctx.runs) if ctx.baseline is not None else None,
         "flagHelp": dict(FLAG_HELP),
+        # What the script shows as every other output does (syncnet_eval.presentation).
+        "text": {
+            "missing": MISSING,
+            "offsetSign": OFFSET_SIGN,
+            "offsetAxis": OFFSET_AXIS_LABEL,
+            "lseD": LSE_D.name,
+            "lseC": LSE_C.name,
+            "offset": AV_OFFSET.name,
+        },
+        "trackColours": list(TRACK_COLOURS),
+        "axes": {str(n): offset_axis(n) for n in lengths},  # the offset of each curve point
         "videos": rows,
     }
 
@@ -263,7 +286,7 @@ def _counted(values: Iterable[Any]) -> str:
     """Distinct values, each with its count when there are several."""
     counts: dict[str, int] = {}
     for v in values:
-        key = "–" if v is None else str(v)
+        key = MISSING if v is None else str(v)
         counts[key] = counts.get(key, 0) + 1
     if len(counts) == 1:
         return next(iter(counts))
@@ -315,18 +338,31 @@ def _provenance_rows(run: ReportRun) -> list[tuple[str, str]]:
             "input codecs",
             f"video {values('input_video_codec')}; audio {values('input_audio_codec')}",
         ),
-        ("input frame rates", values("input_fps")),
+        ("input frame rates", _h(_counted(fps_text(p.get("input_fps")) for p in provs))),
         (
             "track selection",
             _h(_counted(r.track_select or r.aggregate for r in run.results if r.ok)),
         ),
     ]
     rows += _config_rows(provs, "score_config", "score options")
-    rows += _config_rows(provs, "pipeline_config", "pipeline options")
+    rows += _config_rows([_without_asd_off(p) for p in provs], "pipeline_config",
+                         "pipeline options")  # fmt: skip
     missing = len(run.results) - len(provs)
     if missing:
-        rows.append(("without provenance", f"{missing} records (inputs that could not be opened)"))
+        rows.append(
+            ("without provenance", f"{count(missing, 'record')} (inputs that could not be opened)")
+        )
     return rows
+
+
+def _without_asd_off(prov: dict[str, Any]) -> dict[str, Any]:
+    """``prov`` without the active-speaker model's settings when it was off (``asd`` unset):
+    settings of a model that did not run would only be noise."""
+    block = prov.get("pipeline_config")
+    if not isinstance(block, dict) or block.get("asd") is not None:
+        return prov
+    kept = {k: v for k, v in block.items() if k != "asd" and not k.startswith("asd_")}
+    return {**prov, "pipeline_config": kept}
 
 
 def _provenance_section(ctx: _Context) -> str:
@@ -337,21 +373,24 @@ def _provenance_section(ctx: _Context) -> str:
             f'<h3><span class="swatch" style="background:{ctx.colour(k)}"></span>'
             f'{_run_label(ctx, k)}</h3><table class="kv">{rows}</table>'
         )
-    parts += [_warning(w) for w in _configuration_warnings(ctx)]
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _warnings(ctx: _Context) -> str:
+    """What makes the numbers hard to compare, shown above the summary."""
+    warnings = _configuration_warnings(ctx)
     if any(
         p.get("syncnet_weights_official") is False
         for run in ctx.all_runs
         for p in (r.provenance for r in run.results)
         if p
     ):
-        parts.append(
-            _warning(
-                "some records were scored with weights that are not the official "
-                "syncnet_v2.model: their numbers are not comparable to published ones"
-            )
+        warnings.append(
+            "some records were scored with weights that are not the official syncnet_v2.model: "
+            "their numbers are not comparable to published ones"
         )
-    parts.append("</section>")
-    return "".join(parts)
+    return "".join(_warning(w) for w in warnings)
 
 
 def _configuration_warnings(ctx: _Context) -> list[str]:
@@ -386,8 +425,8 @@ def _run_label(ctx: _Context, k: int) -> str:
 
 def _metric_cell(m: MetricSummary) -> str:
     if m.mean is None:
-        return "–"
-    return f"{m.mean:.3f} <small>[{_num(m.ci_low)}, {_num(m.ci_high)}]</small>"
+        return MISSING
+    return f"{m.mean:.3f} <small>[{number(m.ci_low)}, {number(m.ci_high)}]</small>"
 
 
 def _summary_row(name: str, g: GroupSummary) -> str:
@@ -396,7 +435,7 @@ def _summary_row(name: str, g: GroupSummary) -> str:
     return (
         f"<tr><th>{_h(name)}</th><td>{g.num_inputs}</td><td>{g.num_scored}</td>"
         f"<td>{g.num_flagged}</td><td>{not_scored}</td><td>{_metric_cell(g.lse_d)}</td>"
-        f"<td>{_metric_cell(g.lse_c)}</td><td>{_num(g.mean_abs_offset, 2)}</td></tr>"
+        f"<td>{_metric_cell(g.lse_c)}</td><td>{number(g.mean_abs_offset, 2)}</td></tr>"
     )
 
 
@@ -405,12 +444,13 @@ def _summary_section(ctx: _Context) -> str:
         '<section id="summary"><h2>Summary</h2>',
         "<p>Means over the scored videos"
         + ("" if ctx.include_flagged else " without reliability flags")
-        + " with 95% bootstrap intervals (percentile, 10,000 resamples, seed 0). LSE-D: lower "
-        "is better; LSE-C: higher is better.</p>",
+        + " with 95% bootstrap intervals (percentile, 10,000 resamples, seed 0). "
+        f"{LSE_D.title}; {LSE_C.title}.</p>",
+        _warnings(ctx),
     ]
     head = (
         "<tr><th>group</th><th>inputs</th><th>in the means</th><th>flagged</th>"
-        "<th>not scored</th><th>LSE-D mean [95% CI]</th><th>LSE-C mean [95% CI]</th>"
+        f"<th>not scored</th><th>{LSE_D.name} mean [95% CI]</th><th>{LSE_C.name} mean [95% CI]</th>"
         "<th>mean |offset|</th></tr>"
     )
     for k, run in enumerate(ctx.all_runs):
@@ -555,9 +595,14 @@ def _histogram_svg(
         )
     out.append(_axes_svg(lo, hi, peak, sx, sy, left, top, pw, ph, unit))
     for x, label in lines:
+        # The label on the side of the line with room for it: right of it in the left half of
+        # the chart, left of it in the right half (it ran past the edge there).
+        right_half = sx(x) > left + pw / 2
+        anchor, dx = ("end", -3) if right_half else ("start", 3)
         out.append(
             f'<line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{top}" y2="{top + ph}" class="rule"/>'
-            f'<text x="{sx(x) + 3:.1f}" y="{top + 10}" class="rule">{_h(label)}</text>'
+            f'<text x="{sx(x) + dx:.1f}" y="{top + 10}" class="rule" text-anchor="{anchor}">'
+            f"{_h(label)}</text>"
         )
     out.append("</svg>")
     return "".join(out)
@@ -573,8 +618,8 @@ def _axes_svg(
     ]
     for t in _ticks(lo, hi):
         out.append(
-            f'<text x="{sx(t):.1f}" y="{top + ph + 22}" class="tick" text-anchor="middle">'
-            f"{t:g}</text>"
+            f'<text x="{sx(t):.1f}" y="{top + ph + 22}" class="tick" '
+            f'text-anchor="{_tick_anchor(sx(t), left, left + pw)}">{t:g}</text>'
         )
     for t in _ticks(0, peak, 4):
         if t == int(t):
@@ -588,6 +633,11 @@ def _axes_svg(
             f"{_h(unit)}</text>"
         )
     return "".join(out)
+
+
+def _tick_anchor(x: float, lo: float, hi: float) -> str:
+    """``middle``, or the side that keeps a label within 12 px of the axis' ends inside it."""
+    return "start" if x - lo < 12 else "end" if hi - x < 12 else "middle"
 
 
 def _distributions_section(ctx: _Context) -> str:
@@ -613,13 +663,14 @@ def _distributions_section(ctx: _Context) -> str:
         '<section id="distributions"><h2>Distributions</h2>'
         f"<p>{legend}</p><p>Scored videos"
         + ("" if ctx.include_flagged else " without reliability flags")
-        + "; triangles mark the means, dashed lines the rules of the checks.</p>"
+        + f"; triangles mark the means, dashed lines the rules of the checks. {OFFSET_SENTENCE}"
+        "</p>"
         '<div class="charts">'
-        + _histogram_svg("LSE-D (lower is better)", series("lse_d"),
+        + _histogram_svg(LSE_D.title, series("lse_d"),
                          lines=_threshold_lines(ctx.thresholds, "lse_d"))
-        + _histogram_svg("LSE-C (higher is better)", series("lse_c"),
+        + _histogram_svg(LSE_C.title, series("lse_c"),
                          lines=_threshold_lines(ctx.thresholds, "lse_c"))
-        + _histogram_svg("AV offset (frames; + = audio leads)", offsets, integer=integer,
+        + _histogram_svg(AV_OFFSET.title, offsets, integer=integer,
                          lines=_threshold_lines(ctx.thresholds, "offset"), unit="frames")
         + "</div></section>"
     )  # fmt: skip
@@ -632,9 +683,9 @@ def _paired_rows(cmp: PairedComparison) -> str:
     rows = []
     for name, pm in cmp.metrics.items():
         ci = (
-            "–"
+            MISSING
             if pm.diff_ci_low is None
-            else f"[{_signed(pm.diff_ci_low)}, {_signed(pm.diff_ci_high)}]"
+            else f"[{signed(pm.diff_ci_low)}, {signed(pm.diff_ci_high)}]"
         )
         excludes_zero = (
             pm.diff_ci_low is not None
@@ -642,8 +693,8 @@ def _paired_rows(cmp: PairedComparison) -> str:
             and (pm.diff_ci_low > 0 or pm.diff_ci_high < 0)
         )
         rows.append(
-            f"<tr><th>{_METRIC_NAMES[name]}</th><td>{pm.n}</td><td>{_num(pm.base_mean)}</td>"
-            f"<td>{_num(pm.new_mean)}</td><td>{_signed(pm.diff_mean)}</td>"
+            f"<tr><th>{_metric_name(name)}</th><td>{pm.n}</td><td>{number(pm.base_mean)}</td>"
+            f"<td>{number(pm.new_mean)}</td><td>{signed(pm.diff_mean)}</td>"
             f'<td class="{"moved" if excludes_zero else ""}">{ci}</td></tr>'
         )
     return "".join(rows)
@@ -660,9 +711,9 @@ def _moved_rows(ctx: _Context, cmp: PairedComparison) -> str:
         key, b, n = pair
         rows.append(
             f'<tr><td><a href="#v={ctx.index[id(n)]}" class="open" data-i="{ctx.index[id(n)]}">'
-            f"{_h(key)}</a></td><td>{_num(b.lse_c)}</td><td>{_num(n.lse_c)}</td>"
-            f"<td>{_signed(delta(pair, 'lse_c'))}</td><td>{_num(b.lse_d)}</td>"
-            f"<td>{_num(n.lse_d)}</td><td>{_signed(delta(pair, 'lse_d'))}</td>"
+            f"{_h(key)}</a></td><td>{number(b.lse_c)}</td><td>{number(n.lse_c)}</td>"
+            f"<td>{signed(delta(pair, 'lse_c'))}</td><td>{number(b.lse_d)}</td>"
+            f"<td>{number(n.lse_d)}</td><td>{signed(delta(pair, 'lse_d'))}</td>"
             f"<td>{b.av_offset:+}</td><td>{n.av_offset:+}</td></tr>"
         )
     return "".join(rows)
@@ -676,8 +727,8 @@ def _not_compared(cmp: PairedComparison) -> str:
         for k, b, n in cmp.not_ok
     ]
     items += [
-        f"<li><code>{_h(k)}</code>: flagged (baseline {_h(', '.join(b) or '–')}; this run "
-        f"{_h(', '.join(n) or '–')})</li>"
+        f"<li><code>{_h(k)}</code>: flagged (baseline {_h(', '.join(b) or MISSING)}; this run "
+        f"{_h(', '.join(n) or MISSING)})</li>"
         for k, b, n in cmp.flagged
     ]
     if not items:
@@ -712,7 +763,7 @@ def _comparison_section(ctx: _Context) -> str:
             '<div class="charts">'
             + "".join(
                 _histogram_svg(
-                    f"per-video change in {_METRIC_NAMES[m]}",
+                    f"per-video change in {_metric_name(m)}",
                     [_Series(run.name, "#555", diffs[m])],
                     lines=[(0.0, "0")],
                 )
@@ -739,6 +790,11 @@ def _asset(name: str) -> str:
     return (resources.files("syncnet_eval") / "report_assets" / name).read_text("utf-8")
 
 
+def _palette_css() -> str:
+    """The marks' colours (presentation.COLOURS) as CSS variables the stylesheet uses."""
+    return ":root{" + "".join(f"--{k.replace('_', '-')}:{v};" for k, v in COLOURS.items()) + "}"
+
+
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 
@@ -755,7 +811,7 @@ def _videos_section(ctx: _Context) -> str:
     return (
         '<section id="videos"><h2>Videos</h2>'
         "<p>Worst first (lowest LSE-C); click a column to sort, a row to see its curve, "
-        f"timeline and tracks. {OFFSET_SIGN}</p>"
+        f"timeline and tracks. {OFFSET_SENTENCE}</p>"
         '<div class="filters"><label>filter <input id="f-text" type="search" '
         'placeholder="id, path, group, reason"></label>'
         '<label>status <select id="f-status"><option value="">all</option>'
@@ -776,8 +832,9 @@ def _videos_section(ctx: _Context) -> str:
 def _footer() -> str:
     flags = "".join(f"<li><code>{k}</code>: {_h(v)}</li>" for k, v in FLAG_HELP.items())
     return (
-        f"<footer><p>{OFFSET_SIGN} LSE-D: mean distance at the best offset (lower is better); "
-        "LSE-C: median minus minimum of the distance-by-offset curve (higher is better). "
+        f"<footer><p>{OFFSET_SENTENCE} {LSE_D.name}: mean distance at the best offset "
+        f"({LSE_D.better}); {LSE_C.name}: median minus minimum of the distance-by-offset curve "
+        f"({LSE_C.better}). "
         "Per-window confidence: the curve's median minus the window's distance at the best "
         "offset, 9-tap median filtered.</p><p>Reliability flags (flagged videos are left out "
         f"of the means unless --include-flagged):</p><ul>{flags}</ul>"
@@ -823,21 +880,25 @@ def build_report(
             for run in ctx.runs
         ]
     data = _data(ctx, videos or {})
-    counts = ", ".join(f"{_h(run.name)}: {len(run.results)} records" for run in ctx.all_runs)
+    counts = ", ".join(
+        f"{_h(run.name)}: {count(len(run.results), 'record')}" for run in ctx.all_runs
+    )
+    # The verdict and the summary first; how the runs were made (provenance) after the videos.
     body = "".join(
         [
             f"<header><h1>{_h(title)}</h1><p>{counts}</p><nav>"
-            '<a href="#provenance">provenance</a> <a href="#summary">summary</a> '
             + ('<a href="#checks">checks</a> ' if thresholds and thresholds.any_rule else "")
+            + '<a href="#summary">summary</a> '
             + ('<a href="#comparison">comparison</a> ' if baseline is not None else "")
             + '<a href="#distributions">distributions</a> <a href="#videos">videos</a> '
-            '<a href="#not-scored">not scored</a></nav></header>',
-            _provenance_section(ctx),
-            _summary_section(ctx),
+            '<a href="#not-scored">not scored</a> <a href="#provenance">provenance</a></nav>'
+            "</header>",
             _checks_section(ctx),
+            _summary_section(ctx),
             _comparison_section(ctx),
             _distributions_section(ctx),
             _videos_section(ctx),
+            _provenance_section(ctx),
             _footer(),
         ]
     )
@@ -847,7 +908,8 @@ def build_report(
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
-        f"<title>{_h(title)}</title><style>{_asset('report.css')}</style></head>"
+        f"<title>{_h(title)}</title><style>{_palette_css()}{_asset('report.css')}</style>"
+        "</head>"
         f"<body>{body}"
         f'<script type="application/json" id="report-data">{_script_json(data)}</script>'
         f"<script>{_asset('report.js')}</script></body></html>\n"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
+
+from .presentation import OFFSET_SIGN
+from .status import STATUSES, Status
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -20,13 +23,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-# Outcome of one input. Anything but "ok" has null metrics and a human-readable reason; each
-# failure status has its exception class in ``syncnet_eval.errors``.
-Status = Literal["ok", "no_face", "too_short", "no_audio", "decode_error", "error"]
-STATUSES: tuple[Status, ...] = get_args(Status)
 # What every record says about its av_offset (the sign is the reference's: 15 - argmin).
 OFFSET_CONVENTION = (
-    "frames of the scored stream (25 fps); positive: the audio leads the video (comes early); "
+    f"frames of the scored stream (25 fps); {OFFSET_SIGN} (comes early); "
     "av_offset_ms in milliseconds"
 )
 
@@ -109,7 +108,8 @@ class VideoResult:
 
     ``av_offset``/``lse_d``/``lse_c`` come from one track chosen (or averaged) by ``aggregate``;
     they are ``None`` whenever ``status != "ok"``. ``av_offset`` is in frames of the 25 fps
-    stream; positive means the audio leads the video (``av_offset_ms`` gives it in ms).
+    stream, with the sign of :data:`~syncnet_eval.presentation.OFFSET_SIGN` (``av_offset_ms``
+    gives it in ms).
     ``flags`` names the reliability problems of ``syncnet_eval.reliability``; ``reason_code``
     tells failures of one status apart (``timeout``, ``faces_too_small``...);
     ``selected_track`` is the index of the track the numbers come from (``None`` for ``mean``)

@@ -5,8 +5,9 @@ q2 JPEG dump, frame for frame: the face tracks' frame indices and boxes refer to
 frame every track present gets its box, coloured by run_visualise.py's rule from the track's
 per-frame confidence (:func:`confidence_colour`, :func:`frame_confidences`), its id and its
 LSE-D / LSE-C / offset. A strip added below the picture holds the colour legend and each
-track's confidence over the whole video with a cursor at the current frame. The original audio
-is muxed back, and the result is H.264 (yuv420p) so that browsers play it. Tracks scored with
+track's confidence over the whole video (each curve labelled with its track) with a cursor at
+the current frame. Label panels are opaque and placed so that none covers another. The original
+audio is muxed back, and the result is H.264 (yuv420p) so that browsers play it. Tracks scored with
 ``--asd`` are coloured by their speaking state instead: green while the active-speaker model
 calls the face speaking, red while not (and the label says which).
 
@@ -36,6 +37,15 @@ from .decode import (
     transcode_reference_avi,
 )
 from .errors import InputError, OutputError
+from .io import new_file_mode
+from .presentation import (
+    LSE_C,
+    LSE_D,
+    number,
+    offset_text,
+    scored_fps,
+    window_start_s,
+)
 from .speaking import smooth_scores
 from .types import TrackResult, VideoResult
 
@@ -44,6 +54,11 @@ __all__ = [
     "BOX_THICKNESS_PX",
     "CONF_COLOUR_SCALE",
     "CONF_FULL_SCALE",
+    "ConfidenceStrip",
+    "LABEL_BG",
+    "draw_frame",
+    "draw_label",
+    "label_positions",
     "REFERENCE_LEAD_FRAMES",
     "TrackOverlay",
     "annotate_video",
@@ -91,14 +106,6 @@ def confidence_colour(conf: float) -> tuple[int, int, int]:
     return (0, level, 255 - level)
 
 
-def _scored_fps(track: TrackResult) -> float:
-    """Frame rate of the stream the track was scored on (its windows are one frame apart)."""
-    times = track.framewise_time_s
-    if times and len(times) > 1 and times[-1] > times[0]:
-        return (len(times) - 1) / (times[-1] - times[0])
-    return float(FPS)
-
-
 def frame_confidences(track: TrackResult, num_frames: int) -> list[float | None]:
     """The confidence run_visualise.py shows on each frame of the 25 fps stream.
 
@@ -121,8 +128,8 @@ def frame_confidences(track: TrackResult, num_frames: int) -> list[float | None]
     out: list[float | None] = [None] * num_frames
     if not conf:
         return out
-    rate = _scored_fps(track)
-    start = track.start_s if track.start_s is not None else track.first_frame / rate
+    rate = scored_fps(track)
+    start = window_start_s(track)
     for f in range(num_frames):
         k = math.floor((f / FPS - start) * rate + 1e-6)
         if 0 <= k < track.num_frames:
@@ -231,7 +238,7 @@ def track_overlays(
                 selected=t.index == result.selected_track or len(result.tracks) == 1,
                 confidence=frame_confidences(t, num_frames),
                 boxes=frame_boxes(t, num_frames, size),
-                offset_ms=1000.0 * t.av_offset / _scored_fps(t),
+                offset_ms=1000.0 * t.av_offset / scored_fps(t),
                 speaking=frame_speaking(t, num_frames),
             )
         )
@@ -249,65 +256,130 @@ def _text_size(text: str, scale: float) -> tuple[int, int]:
     return w, h + baseline
 
 
-def _put_label(image: np.ndarray, lines: Sequence[str], x: int, y: int, scale: float) -> None:
-    """White ``lines`` on a dark translucent panel whose top-left corner is (x, y)."""
+LABEL_BG = (24, 24, 24)  # the label panels' colour (BGR): opaque, the picture does not show
+
+
+def _panel_size(lines: Sequence[str], scale: float) -> tuple[int, int, int]:
+    """``(width, height, line height)`` in pixels of a panel holding ``lines``."""
     sizes = [_text_size(t, scale) for t in lines]
     line_px = max(h for _, h in sizes) + 4
-    width = max(w for w, _ in sizes) + 8
-    height = line_px * len(lines) + 2
+    return max(w for w, _ in sizes) + 8, line_px * len(lines) + 2, line_px
+
+
+def draw_label(image: np.ndarray, lines: Sequence[str], x: int, y: int, scale: float) -> None:
+    """White ``lines`` on an opaque :data:`LABEL_BG` panel whose top-left corner is (x, y)."""
+    width, height, line_px = _panel_size(lines, scale)
     x0, y0 = max(0, x), max(0, y)
     x1, y1 = min(image.shape[1], x0 + width), min(image.shape[0], y0 + height)
     if x1 <= x0 or y1 <= y0:
         return
-    roi = image[y0:y1, x0:x1]
-    roi[:] = (roi.astype(np.uint16) * 2 // 5).astype(np.uint8)  # 60 % black
+    image[y0:y1, x0:x1] = LABEL_BG
     for n, text in enumerate(lines):
         org = (x0 + 4, y0 + line_px * (n + 1) - 4)
         cv2.putText(image, text, org, _FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def label_positions(
+    boxes: Sequence[tuple[int, int, int, int]],
+    panels: Sequence[tuple[int, int]],
+    frame_size: tuple[int, int],
+) -> list[tuple[int, int]]:
+    """Where each box's label panel goes: its top-left corner, so that no two panels overlap.
+
+    Each panel sits at its box's left edge, above the box clear of its edge, else below it, else
+    inside its top; a panel that would cover one placed before it (earlier boxes first: give the
+    selected track first) moves to the nearest height where it covers none, inside the frame,
+    preferring heights where it covers no box.
+
+    Args:
+        boxes: ``(x1, y1, x2, y2)`` pixels of each box.
+        panels: ``(width, height)`` pixels of each box's panel.
+        frame_size: ``(width, height)`` of the frame.
+    """
+    width, height = frame_size
+    pad = BOX_THICKNESS_PX
+    placed: list[tuple[int, int, int, int]] = []
+    out: list[tuple[int, int]] = []
+    for (x1, y1, _, y2), (w, h) in zip(boxes, panels, strict=True):
+        x = min(max(x1, 0), max(width - w, 0))
+        if y1 - pad - h >= 0:
+            want = y1 - pad - h
+        elif y2 + pad + h <= height:
+            want = y2 + pad
+        else:
+            want = max(y1, 0) + pad + 1
+        candidates = [want] + [y for p in placed for y in (p[3] + 1, p[1] - h - 1)]
+        fits = [y for y in candidates if 0 <= y <= height - h] or [want]
+        free = [y for y in fits if not any(_overlaps((x, y, x + w, y + h), p) for p in placed)]
+
+        def cost(y: int, x: int = x, w: int = w, h: int = h, want: int = want) -> tuple[int, ...]:
+            covered = sum(_overlaps((x, y, x + w, y + h), b) for b in boxes)  # hides an edge
+            return (covered, abs(y - want), y)
+
+        y = min(free or fits, key=cost)
+        placed.append((x, y, x + w, y + h))
+        out.append((x, y))
+    return out
+
+
 def _fit_scale(lines: Sequence[str], width: int, scale: float) -> float:
     """``scale``, reduced until the widest line fits in ``width`` pixels (not below 0.3)."""
     widest = max(_text_size(t, scale)[0] for t in lines) + 8
-    return max(0.3, min(scale, scale * width / widest))
+    return max(0.3, min(scale, scale * width / max(widest, 1)))
 
 
-def _draw_track(image: np.ndarray, overlay: TrackOverlay, frame: int) -> None:
-    box, conf = overlay.boxes[frame], overlay.confidence[frame]
-    if box is None or conf is None:
-        return
-    x1, y1, x2, y2 = box
-    asd = overlay.speaking[frame] if overlay.speaking is not None else None
-    speaking_colour = SPEAKING_BGR if asd is not None and asd >= 0 else SILENT_BGR
-    colour = confidence_colour(conf) if asd is None else speaking_colour
-    cv2.rectangle(image, (x1, y1), (x2, y2), colour, BOX_THICKNESS_PX)
+def _label_lines(overlay: TrackOverlay, conf: float, asd: float | None) -> list[str]:
     t = overlay.track
     lines = [
-        f"track {t.index}{' (selected)' if overlay.selected else ''}  conf {conf:.2f}",
-        f"LSE-D {t.lse_d:.3f}  LSE-C {t.lse_c:.3f}",
-        f"offset {t.av_offset:+d} ({overlay.offset_ms:+.0f} ms)",
+        f"track {t.index}{' (selected)' if overlay.selected else ''}  conf {number(conf, 2)}",
+        f"{LSE_D.name} {number(t.lse_d)}  {LSE_C.name} {number(t.lse_c)}",
+        f"offset {offset_text(t.av_offset, overlay.offset_ms)}",
     ]
     if asd is not None:
         lines.append(f"{'speaking' if asd >= 0 else 'not speaking'} (ASD {asd:+.1f})")
+    return lines
+
+
+def draw_frame(image: np.ndarray, overlays: Sequence[TrackOverlay], frame: int) -> None:
+    """Every track's box on ``image``, then their labels where they do not overlap (the
+    selected track's label placed first)."""
     height, width = image.shape[:2]
-    scale = _fit_scale(lines, width - max(x1, 0), max(0.4, min(1.0, height / 900)))
-    label_px = (max(_text_size(t, scale)[1] for t in lines) + 4) * len(lines) + 2
-    # Above the box, clear of its edges; else below it; else inside its top-left corner.
-    pad = BOX_THICKNESS_PX
-    if y1 - pad - label_px >= 0:
-        y = y1 - pad - label_px
-    elif y2 + pad + label_px <= height:
-        y = y2 + pad
-    else:
-        y = y1 + pad + 1
-    _put_label(image, lines, max(x1 + (pad + 1 if y > y1 else 0), 0), y, scale)
+    base_scale = max(0.4, min(1.0, height / 900))
+    shown: list[tuple[bool, tuple[int, int, int, int], list[str], float]] = []
+    for overlay in overlays:
+        box, conf = overlay.boxes[frame], overlay.confidence[frame]
+        if box is None or conf is None:
+            continue
+        asd = overlay.speaking[frame] if overlay.speaking is not None else None
+        speaking_colour = SPEAKING_BGR if asd is not None and asd >= 0 else SILENT_BGR
+        colour = confidence_colour(conf) if asd is None else speaking_colour
+        cv2.rectangle(image, box[:2], box[2:], colour, BOX_THICKNESS_PX)
+        lines = _label_lines(overlay, conf, asd)
+        scale = _fit_scale(lines, width - max(box[0], 0), base_scale)
+        shown.append((overlay.selected, box, lines, scale))
+    shown.sort(key=lambda item: not item[0])  # stable: the selected track's label first
+    sizes = [_panel_size(lines, scale)[:2] for _, _, lines, scale in shown]
+    spots = label_positions([item[1] for item in shown], sizes, (width, height))
+    for (_, _, lines, scale), (x, y) in zip(shown, spots, strict=True):
+        draw_label(image, lines, x, y, scale)
 
 
-class _Strip:
+class ConfidenceStrip:
     """The band under the picture: the colour legend on top, then each track's confidence
-    over the whole video with a cursor at the current frame."""
+    over the whole video, each curve labelled with its track, and a cursor at the current
+    frame.
+
+    Attributes:
+        height: pixels (even).
+        labels: ``(text, (x, y))`` of each curve's label (the text's bottom-left corner).
+    """
 
     _LEGEND_PX = 18
+    _LABEL_SCALE = 0.35
 
     def __init__(self, overlays: Sequence[TrackOverlay], num_frames: int, width: int) -> None:
         self.num_frames = num_frames
@@ -321,8 +393,10 @@ class _Strip:
         self.x0, self.x1 = 4, width - 5
         y0 = self.y(0.0)
         cv2.line(self.base, (self.x0, y0), (self.x1, y0), (90, 90, 90), 1)
+        self.labels: list[tuple[str, tuple[int, int]]] = []
         for o in overlays:
             self._curve(o)
+        self._label_curves(overlays, width)
 
     def y(self, conf: float) -> int:
         top, bottom = self._LEGEND_PX + 4, self.height - 4
@@ -332,11 +406,12 @@ class _Strip:
         return self.x0 + int(round(frame / max(self.num_frames - 1, 1) * (self.x1 - self.x0)))
 
     def _legend(self, width: int) -> None:
-        """``0 [red ... green] 10.2+``: the colours of the boxes by confidence."""
-        scale = 0.35
+        """``box colour: conf 0 [red ... green] 10.2+``: the colours of the boxes."""
+        scale = self._LABEL_SCALE
         y_text = self._LEGEND_PX - 5
-        cv2.putText(self.base, "conf 0", (4, y_text), _FONT, scale, (230, 230, 230), 1, cv2.LINE_AA)
-        x0 = 4 + _text_size("conf 0", scale)[0] + 4
+        text = "box colour by confidence: 0"
+        cv2.putText(self.base, text, (4, y_text), _FONT, scale, (230, 230, 230), 1, cv2.LINE_AA)
+        x0 = 4 + _text_size(text, scale)[0] + 4
         x1 = x0 + max(30, min(120, width // 4))
         for x in range(x0, x1):
             conf = (x - x0) / max(x1 - x0 - 1, 1) * CONF_FULL_SCALE
@@ -353,6 +428,31 @@ class _Strip:
             point = (self.x(f), self.y(conf))
             cv2.line(self.base, prev or point, point, confidence_colour(conf), 2)
             prev = point
+
+    def _label_curves(self, overlays: Sequence[TrackOverlay], width: int) -> None:
+        """``track N`` (and ``conf 0`` on the zero line) at the left end of each curve, the
+        labels of curves that start together stacked so that none covers another."""
+        scale = self._LABEL_SCALE
+        wanted: list[tuple[str, int, int]] = [("conf 0", self.x0 + 2, self.y(0.0) - 2)]
+        for o in overlays:
+            first = next((f for f, c in enumerate(o.confidence) if c is not None), None)
+            if first is None:
+                continue
+            conf = o.confidence[first]
+            assert conf is not None
+            wanted.append((f"track {o.track.index}", self.x(first) + 2, self.y(conf) - 4))
+        boxes: list[tuple[int, int, int, int]] = []
+        for text, x, y in wanted:
+            w, h = _text_size(text, scale)
+            x = min(x, max(width - w - 2, 0))
+            y = min(max(y, self._LEGEND_PX + h), self.height - 2)
+            while any(_overlaps((x, y - h, x + w, y), b) for b in boxes) and y > h:
+                y -= 2  # up past the label already there
+            while any(_overlaps((x, y - h, x + w, y), b) for b in boxes):
+                y += 2
+            boxes.append((x, y - h, x + w, y))
+            self.labels.append((text, (x, y)))
+            cv2.putText(self.base, text, (x, y), _FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
     def at(self, frame: int) -> np.ndarray:
         strip: np.ndarray = self.base.copy()
@@ -375,7 +475,10 @@ class _Encoder:
         self.size = size
         fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.",
                                    suffix=output.suffix)  # fmt: skip
-        os.close(fd)
+        try:  # mkstemp makes it 0600: the output gets the mode a plain open would give it
+            os.fchmod(fd, new_file_mode())
+        finally:
+            os.close(fd)
         self.tmp = Path(tmp)
         width, height = size
         self._writer = ffmpeg.Writer(
@@ -446,12 +549,11 @@ def annotate_video(video: Path, result: VideoResult, output: Path) -> AnnotatedV
                     if encoder is None:
                         height, width = image.shape[:2]
                         overlays = track_overlays(result, num_frames, (width, height))
-                        strip = _Strip(overlays, num_frames, width)
+                        strip = ConfidenceStrip(overlays, num_frames, width)
                         size = _output_size(width, height, strip.height)
                         encoder = _Encoder(video, output, size, num_frames)
                     canvas = image.copy()
-                    for overlay in overlays:
-                        _draw_track(canvas, overlay, index)
+                    draw_frame(canvas, overlays, index)
                     encoder.write(_compose(canvas, strip.at(index), size))
                     index += 1
             assert encoder is not None

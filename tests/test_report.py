@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from dataclasses import replace
 import html
 import json
 from pathlib import Path
@@ -213,6 +214,9 @@ def test_compare_html_writes_the_ab_view(run_file: Path, tmp_path: Path) -> None
     page = out.read_text(encoding="utf-8")
     assert 'id="comparison"' in page and "2 videos whose LSE-C moved most" in page
     assert _data(page)["runs"] == [str(new_file), str(run_file)]
+    # The page is titled A vs B in the order given (A the base, B the new run).
+    title = re.search(r"<title>(.*?)</title>", page)
+    assert title is not None and title.group(1) == "syncnet-eval compare: run.json vs new.json"
     assert (
         invoke_cli(["compare", str(run_file), str(new_file), "--html", "/proc/x/y.html"]).exit_code
         == 2
@@ -335,3 +339,98 @@ def test_the_report_works_in_a_browser_without_network(browser: Any, tmp_path: P
     assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert _console_errors(browser) == []
     assert set(_requests(browser)) <= {page.as_uri()}
+
+
+# -- what a new user found ----------------------------------------------------------------------
+
+
+def test_the_verdict_and_the_summary_come_before_the_provenance() -> None:
+    page = build_report([ReportRun("run.json", _run_records())],
+                        thresholds=Thresholds(min_lse_c=1.0))  # fmt: skip
+    at = {s: page.index(f'<section id="{s}">') for s in ("checks", "summary", "provenance")}
+    assert at["checks"] < at["summary"] < at["provenance"]
+    assert page.index('<section id="videos">') < at["provenance"]
+
+
+def test_one_record_is_one_record() -> None:
+    page = build_report([ReportRun("run.json", [scored_result("a.mp4")])])
+    assert "run.json: 1 record<" in page and "1 records" not in page
+
+
+def test_frame_rates_are_rounded() -> None:
+    ntsc = scored_result("a.mp4", provenance={"input_fps": 30000 / 1001})
+    page = build_report([ReportRun("run.json", [ntsc])])
+    row = page[page.index("<th>input frame rates</th>") :].split("</tr>", 1)[0]
+    assert re.sub("<[^>]+>", "", row) == "input frame rates29.97"
+
+
+def test_asd_settings_are_shown_only_when_asd_ran() -> None:
+    def page(asd: str | None) -> str:
+        prov = {"pipeline_config": {"detector": "hog", "asd": asd, "asd_model": "talkset"}}
+        return build_report([ReportRun("run.json", [scored_result("a.mp4", provenance=prov)])])
+
+    off, on = page(None), page("light-asd")
+    assert "detector=hog" in off and "asd_model" not in off and "asd=" not in off
+    assert "asd_model=talkset" in on and "asd=light-asd" in on
+
+
+def _svg_texts(page: str, cls: str) -> list[tuple[float, str, str]]:
+    """``(x, anchor, text)`` of the histograms' ``<text class=cls>`` elements."""
+    found = re.findall(
+        rf'<text x="([-\d.]+)" y="[-\d.]+" class="{cls}"(?: text-anchor="(\w+)")?>([^<]*)</text>',
+        page,
+    )
+    return [(float(x), anchor or "start", text) for x, anchor, text in found]
+
+
+def test_histogram_labels_stay_inside_their_chart() -> None:
+    """A label (about 6 px a character at 11 px) must not run past the 420 px wide chart."""
+    results = [scored_result(f"v{i}.mp4", lse_d=6.0 + 0.1 * i, slope=0.2 + 0.05 * i)
+               for i in range(20)]  # fmt: skip
+    top = max(r.lse_d for r in results)
+    page = build_report([ReportRun("run.json", results)],
+                        thresholds=Thresholds(max_lse_d=top, min_lse_c=0.5))  # fmt: skip
+    labels = _svg_texts(page, "rule") + _svg_texts(page, "tick")
+    assert any(text.startswith("max-lse-d") for _, _, text in labels)
+    for x, anchor, text in labels:
+        width = 6.0 * len(text)
+        left = {"start": x, "middle": x - width / 2, "end": x - width}[anchor]
+        assert left >= 0 and left + width <= 420, (x, anchor, text)
+
+
+def test_the_script_gets_its_words_colours_axes_and_cut_times_from_python() -> None:
+    data = _data(build_report([ReportRun("run.json", _run_records())]))
+    from syncnet_eval.presentation import MISSING, OFFSET_SIGN, TRACK_COLOURS, offset_axis
+
+    assert data["text"]["offsetSign"] == OFFSET_SIGN and data["text"]["missing"] == MISSING
+    assert data["trackColours"] == list(TRACK_COLOURS)
+    assert data["axes"] == {"31": offset_axis(31)}
+    b = data["videos"][1]  # scenes [[0, 50], [50, 200]] at 25 fps: a cut at 2 s, the end at 8
+    assert b["cut"] == [2.0] and b["end"] == 8.0
+
+
+@needs_chromium
+def test_the_selected_curve_has_its_tracks_colour_and_speaking_is_marked(
+    browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    r = scored_result("two.mp4", tracks=2)
+    segment = {"start_s": 1.0, "end_s": 2.5, "mean_score": 1.0}
+    speaking = replace(r.tracks[1], speaking_judge="light-asd", speaking_fraction=0.5,
+                       speaking_segments=[segment])  # fmt: skip
+    r = replace(r, tracks=[r.tracks[0], speaking], selected_track=1)
+    page = tmp_path / "report.html"
+    page.write_text(build_report([ReportRun("run.json", [r])]), encoding="utf-8")
+    _open(browser, page)
+    browser.get(page.as_uri() + "#v=0")  # the page opens the video named in its address
+    detail = browser.find_element(By.ID, "detail")
+    curve = detail.find_element(By.CSS_SELECTOR, "svg.curve-chart polyline.curve.main")
+    timeline = detail.find_element(By.CSS_SELECTOR, "svg.timeline-chart polyline.conf.main")
+    assert curve.get_attribute("stroke") == timeline.get_attribute("stroke")
+    others = detail.find_elements(By.CSS_SELECTOR, "svg.timeline-chart polyline.conf")
+    assert len({o.get_attribute("stroke") for o in others}) == 2  # each track its own colour
+    marks = detail.find_elements(By.CSS_SELECTOR, "svg.timeline-chart rect.speaking")
+    assert len(marks) == 1 and marks[0].size["height"] >= 3
+    assert "track 1 speaking" in marks[0].get_attribute("innerHTML")
+    assert _console_errors(browser) == []

@@ -169,15 +169,14 @@ def test_annotated_video_colours_boxes_by_speaking_state() -> None:
         BOX_THICKNESS_PX,
         SILENT_BGR,
         SPEAKING_BGR,
-        _draw_track,
+        draw_frame,
         track_overlays,
     )
 
     overlays = track_overlays(_two_tracks_with_asd(), 100, (320, 240))
     for frame, expected in ((10, (SPEAKING_BGR, SILENT_BGR)), (80, (SILENT_BGR, SILENT_BGR))):
-        image = np.zeros((240, 320, 3), dtype=np.uint8)
-        for overlay in overlays:
-            _draw_track(image, overlay, frame)
+        image = np.zeros((480, 640, 3), dtype=np.uint8)  # room for both labels off the boxes
+        draw_frame(image, overlays, frame)
         for overlay, colour in zip(overlays, expected, strict=True):
             box = overlay.boxes[frame]
             assert box is not None

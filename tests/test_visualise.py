@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 import json
+import os
 from pathlib import Path
+import stat
 import subprocess
+from typing import Any
 
 import av
 import numpy as np
@@ -15,9 +18,14 @@ from syncnet_eval.errors import InputError
 from syncnet_eval.io import load_results
 from syncnet_eval.types import TrackResult, VideoResult
 from syncnet_eval.visualise import (
+    LABEL_BG,
+    ConfidenceStrip,
+    TrackOverlay,
     confidence_colour,
+    draw_label,
     frame_boxes,
     frame_confidences,
+    label_positions,
     track_overlays,
 )
 
@@ -224,3 +232,58 @@ def test_a_pipeline_record_without_boxes_is_refused(tmp_path: Path) -> None:
     rec = replace(scored_result(str(tmp_path / "v.mp4")), recipe="syncnet-pipeline")
     with pytest.raises(InputError, match="no per-frame face boxes"):
         track_overlays(rec, 100, (320, 240))
+
+
+# -- labels, the strip, the file's mode ---------------------------------------------------------
+
+
+def test_label_panels_of_faces_side_by_side_do_not_overlap() -> None:
+    """Four faces in a row, close together: their panels (wider than the gaps) stack."""
+    boxes = [(20 + 70 * n, 120, 80 + 70 * n, 180) for n in range(4)]
+    panels = [(150, 60)] * 4
+    spots = label_positions(boxes, panels, (320, 360))
+    rects = [(x, y, x + w, y + h) for (x, y), (w, h) in zip(spots, panels, strict=True)]
+    for i, a in enumerate(rects):
+        assert a[0] >= 0 and a[2] <= 320 and a[1] >= 0 and a[3] <= 360
+        for b in rects[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    assert spots[0] == (20, 120 - 3 - 60)  # the first (the selected track) above its box
+
+
+def test_label_panels_are_opaque() -> None:
+    image = np.zeros((200, 300, 3), np.uint8)
+    image[:, :, 0] = 255  # a blue picture (BGR)
+    draw_label(image, ["track 0", "LSE-C 4.000"], 10, 10, 0.5)
+    panel = image[10:40, 10:60].astype(int)
+    # White text on a grey panel: every pixel is a grey (B = G = R); blue would be the picture
+    # showing through.
+    assert np.all(panel[:, :, 0] == panel[:, :, 1]) and np.all(panel[:, :, 1] == panel[:, :, 2])
+    assert np.mean(np.all(panel == LABEL_BG, axis=2)) > 0.5
+
+
+def test_every_curve_of_the_strip_is_labelled() -> None:
+    tracks = [replace(_track(10 * n, [2.0 + n] * 60), index=n) for n in range(4)]
+    overlays = [
+        TrackOverlay(t, n == 0, frame_confidences(t, 100), [None] * 100, 0.0)
+        for n, t in enumerate(tracks)
+    ]
+    strip = ConfidenceStrip(overlays, 100, 320)
+    texts = [text for text, _ in strip.labels]
+    assert texts == ["conf 0", "track 0", "track 1", "track 2", "track 3"]
+    corners = [xy for _, xy in strip.labels]
+    assert len(set(corners)) == len(corners)
+    for _, (x, y) in strip.labels:  # white text drawn there on the dark strip
+        assert strip.base[max(y - 10, 0) : y + 1, x : x + 30].max() > 200
+
+
+def test_the_annotated_video_follows_the_umask(synth_short_clip: Any, tmp_path: Path) -> None:
+    from syncnet_eval.visualise import annotate_video
+
+    record = scored_result(str(synth_short_clip.path), num_windows=70)
+    out = tmp_path / "annotated.mp4"
+    old = os.umask(0o022)
+    try:
+        annotate_video(synth_short_clip.path, record, out)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644

@@ -159,7 +159,7 @@ def compare(
             baseline=ReportRun(str(base), a),
             include_flagged=include_flagged,
             videos=annotated_videos([*a, *b], html.parent),
-            title=f"syncnet-eval compare: {new.name} vs {base.name}",
+            title=f"syncnet-eval compare: {base.name} vs {new.name}",  # A vs B, as given
         )
         atomic_write_text(html, page)
     if strict and differences:

@@ -12,8 +12,9 @@ from tqdm import tqdm
 
 from ..checks import counts_line
 from ..logs import one_line
+from ..presentation import LSE_C, LSE_D, OFFSET_SENTENCE, count, number, offset_text
 from ..stats import BatchSummary
-from ..types import VideoResult
+from ..types import TrackResult, VideoResult
 
 if TYPE_CHECKING:
     from ..engines.records import BatchEvent
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OFFSET_LEGEND",
     "Progress",
+    "SHORT_TRACK_NOTE",
     "StageProgress",
     "columns",
     "format_summary",
@@ -45,48 +47,62 @@ def columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
 
 
 def num(x: float | None, digits: int = 3) -> str:
-    """A number for a table cell, ``-`` for none."""
-    return "-" if x is None else f"{x:.{digits}f}"
+    """A number for a table cell (:func:`syncnet_eval.presentation.number`)."""
+    return number(x, digits)
 
 
-def _offset(value: int | float | None, ms: float | None) -> str:
-    if value is None:
-        return "-"
-    frames = f"{value:+d}" if isinstance(value, int) else f"{value:+.2f}"
-    return frames if ms is None else f"{frames} ({ms:+.0f} ms)"
+OFFSET_LEGEND = OFFSET_SENTENCE
+# best picks the highest LSE-C, and LSE-C (median minus minimum of a mean over windows) runs
+# higher on fewer windows: a short track can win over the long one that carries the speech.
+SHORT_TRACK_NOTE = "picked by LSE-C, which favours short tracks"
 
 
-OFFSET_LEGEND = "(AV offset in frames and ms; positive: the audio leads the video)"
+def _track_line(r: VideoResult, t: TrackResult, rule: str) -> str:
+    selected = t.index == r.selected_track
+    note = ""
+    longest = max(r.tracks, key=lambda u: u.num_windows)
+    if selected and rule == "best" and t.num_windows < longest.num_windows:
+        note = (
+            f"  ({SHORT_TRACK_NOTE}; the longest, track {longest.index}, has "
+            f"{count(longest.num_windows, 'window')})"
+        )
+    speaking = ""
+    if t.speaking_judge == "light-asd" and t.speaking_fraction is not None:
+        speaking = f"  speaking {100 * t.speaking_fraction:.0f}% (ASD)"
+    return (
+        f"  {'*' if selected else ' '}track {t.index} frames {t.first_frame}-{t.last_frame}, "
+        f"{count(t.num_windows, 'window')}: offset {offset_text(t.av_offset)}  "
+        f"{LSE_D.name} {number(t.lse_d)}  {LSE_C.name} {number(t.lse_c)}{speaking}{note}"
+    )
+
+
+def _name(r: VideoResult, with_id: bool) -> str:
+    return shown(r.path) + (f" (id {shown(r.id)})" if with_id and r.id else "")
 
 
 def format_table(results: list[VideoResult]) -> str:
-    """A row per video (offset, LSE-D, LSE-C, tracks, flags), then a line per track of
-    multi-track videos with the one that gave the video's numbers marked ``*``."""
-    rows: list[tuple[str, ...]] = [
-        ("file", "status", "AV offset", "LSE-D", "LSE-C", "tracks", "flags")
-    ]
+    """A row per video (offset, LSE-D, LSE-C, tracks, flags), then, for each multi-track
+    video, its name and a line per track (frames, windows, numbers) with the one that gave the
+    video's numbers marked ``*``. Rows get an ``id`` column when two records share a path
+    (rows of a manifest may: the same video with two audio tracks)."""
+    with_id = len({r.path for r in results}) < len(results)
+    head = ("file", *(("id",) if with_id else ()), "status", "AV offset", LSE_D.name,
+            LSE_C.name, "tracks", "flags")  # fmt: skip
+    rows: list[tuple[str, ...]] = [head]
     for r in results:
-        flags = ",".join(r.flags)
+        name = (shown(r.path), *((shown(r.id or ""),) if with_id else ()))
         if r.ok:
-            offset = _offset(r.av_offset, r.av_offset_ms)
-            rows.append(
-                (shown(r.path), r.status, offset, num(r.lse_d), num(r.lse_c), str(len(r.tracks)),
-                 flags)
-            )  # fmt: skip
+            offset = offset_text(r.av_offset, r.av_offset_ms)
+            numbers = (offset, number(r.lse_d), number(r.lse_c))
         else:
-            rows.append((shown(r.path), r.status, "-", "-", "-", str(len(r.tracks)), flags))
+            numbers = (number(None),) * 3
+        rows.append((*name, r.status, *numbers, str(len(r.tracks)), ",".join(r.flags)))
     lines = columns(rows)
     for r in results:
         if r.ok and len(r.tracks) > 1:
-            for t in r.tracks:
-                mark = "*" if t.index == r.selected_track else " "
-                speaking = ""
-                if t.speaking_judge == "light-asd" and t.speaking_fraction is not None:
-                    speaking = f"  speaking {100 * t.speaking_fraction:.0f}% (ASD)"
-                lines.append(
-                    f" {mark}track {t.index} frames {t.first_frame}-{t.last_frame}: offset "
-                    f"{t.av_offset:+d}  LSE-D {t.lse_d:.3f}  LSE-C {t.lse_c:.3f}{speaking}"
-                )
+            rule = r.track_select or r.aggregate or "best"
+            lines.append(f"{_name(r, with_id)}: {count(len(r.tracks), 'track')}")
+            lines += [_track_line(r, t, rule) for t in r.tracks]
     if any(r.ok for r in results):
         lines.append(OFFSET_LEGEND)
     rules = sorted(
@@ -104,7 +120,7 @@ def format_summary(summary: BatchSummary) -> str:
     lines = [f"summary: {counts_line(summary)}"]
     if summary.num_scored:
         rows: list[tuple[str, ...]] = [("metric", "n", "mean", "std", "95% CI (bootstrap)")]
-        for label, m in (("LSE-D", summary.lse_d), ("LSE-C", summary.lse_c)):
+        for label, m in ((LSE_D.name, summary.lse_d), (LSE_C.name, summary.lse_c)):
             rows.append(
                 (label, str(m.n), num(m.mean), num(m.std), f"{num(m.ci_low)} to {num(m.ci_high)}")
             )

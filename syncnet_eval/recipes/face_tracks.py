@@ -62,7 +62,6 @@ from .steps import (
     audio_flags,
     check_audio_source,
     input_provenance,
-    is_25fps,
     offset_ms,
     score_track,
     to_track_result,
@@ -397,8 +396,10 @@ def score_face_tracks(
         info = probe_media(path)
         check_audio_source(path, info, audio_path)
     warnings: list[str] = []
-    if not is_25fps(info):
-        warnings.append(f"{path}: converted from {info.fps or 'unknown'} fps to {FPS} fps")
+    # Converting to 25 fps is what this recipe does to every input, as the reference does: the
+    # input's rate is in the provenance (input_fps), not a warning. A rate nobody knows is one.
+    if not info.fps:
+        warnings.append(f"{path}: frame rate unknown; converted to {FPS} fps")
 
     with tempfile.TemporaryDirectory(prefix="syncnet-eval-") as tmpdir:
         workdir = Path(tmpdir)

@@ -6,8 +6,10 @@
   var V = DATA.videos;
   var PAGE = 100;
   var SVGNS = "http://www.w3.org/2000/svg";
-  var TRACK_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
-    "#17becf", "#bcbd22"];
+  // Words, colours and offset axes come from Python (syncnet_eval.presentation), as every output
+  // shows them: nothing here works out a sign, a glyph or a time of its own.
+  var TEXT = DATA.text;
+  var TRACK_COLOURS = DATA.trackColours;
   var multiRun = DATA.runs.length > 1;
   var COLS = [
     { key: "r", label: "run", show: multiRun, value: function (v) { return v.r; },
@@ -16,9 +18,9 @@
     { key: "g", label: "group", value: function (v) { return v.g; } },
     { key: "s", label: "status", value: function (v) { return v.s; } },
     { key: "f", label: "flags", value: function (v) { return v.f.length ? v.f.join(" ") : null; } },
-    { key: "d", label: "LSE-D", num: true, value: function (v) { return v.d; },
+    { key: "d", label: TEXT.lseD, num: true, value: function (v) { return v.d; },
       text: function (v) { return fixed(v.d, 3); } },
-    { key: "c", label: "LSE-C", num: true, value: function (v) { return v.c; },
+    { key: "c", label: TEXT.lseC, num: true, value: function (v) { return v.c; },
       text: function (v) { return fixed(v.c, 3); } },
     { key: "o", label: "offset", num: true, value: function (v) { return v.o; },
       text: function (v) { return signed(v.o, Number.isInteger(v.o) ? 0 : 2); } },
@@ -30,9 +32,11 @@
   ].filter(function (c) { return c.show !== false; });
   var state = { key: "c", dir: 1, page: 0, rows: [] };
 
-  function fixed(x, digits) { return x === null || x === undefined ? "–" : x.toFixed(digits); }
+  function fixed(x, digits) {
+    return x === null || x === undefined ? TEXT.missing : x.toFixed(digits);
+  }
   function signed(x, digits) {
-    if (x === null || x === undefined) { return "–"; }
+    if (x === null || x === undefined) { return TEXT.missing; }
     return (x > 0 ? "+" : x < 0 ? "−" : "±") + Math.abs(x).toFixed(digits);
   }
   function $(id) { return document.getElementById(id); }
@@ -113,7 +117,8 @@
     $("page").textContent = "page " + (state.page + 1) + " of " + pages;
     $("prev").disabled = state.page === 0;
     $("next").disabled = state.page >= pages - 1;
-    $("count").textContent = state.rows.length + " of " + V.length + " records";
+    $("count").textContent = state.rows.length + " of " + V.length +
+      (V.length === 1 ? " record" : " records");
   }
   function row(i) {
     var v = V[i];
@@ -166,9 +171,10 @@
       root.appendChild(svg("text", { x: m.l - 4, y: sy(t) + 3, "class": "tick",
         "text-anchor": "end" }, String(t)));
     });
-    ticks(xs[0], xs[1], 6).forEach(function (t) {
-      root.appendChild(svg("text", { x: sx(t), y: m.t + ph + 14, "class": "tick",
-        "text-anchor": "middle" }, String(t)));
+    ticks(xs[0], xs[1], 6).forEach(function (t) {  // labels at the ends kept inside the chart
+      var x = sx(t), anchor = x - m.l < 12 ? "start" : m.l + pw - x < 12 ? "end" : "middle";
+      root.appendChild(svg("text", { x: x, y: m.t + ph + 14, "class": "tick",
+        "text-anchor": anchor }, String(t)));
     });
     root.appendChild(svg("line", { x1: m.l, x2: m.l + pw, y1: m.t + ph, y2: m.t + ph, "class": "axis" }));
     root.appendChild(svg("line", { x1: m.l, x2: m.l, y1: m.t, y2: m.t + ph, "class": "axis" }));
@@ -182,6 +188,9 @@
     var sel = v.t.filter(function (t) { return t.i === v.sel; });
     return sel.length ? sel[0] : v.t[0];
   }
+  function trackColour(v, t) {  // a track's colour: its position in the record, as everywhere
+    return TRACK_COLOURS[v.t.indexOf(t) % TRACK_COLOURS.length];
+  }
   function polyline(points, cls, colour) {
     var attrs = { points: points.join(" "), "class": cls };
     if (colour) { attrs.stroke = colour; }
@@ -189,35 +198,38 @@
   }
   function curveChart(v) {
     var main = mainTrack(v), pair = v.pr !== null ? V[v.pr] : null;
-    var vs = (main.dist.length - 1) / 2;
+    var axis = DATA.axes[String(main.dist.length)];
+    var xlo = Math.min(axis[0], axis[axis.length - 1]), xhi = Math.max(axis[0], axis[axis.length - 1]);
     var all = [];
     v.t.forEach(function (t) { all = all.concat(t.dist); });
     if (pair && pair.t.length) { all = all.concat(mainTrack(pair).dist); }
     var lo = Math.min.apply(null, all), hi = Math.max.apply(null, all), pad = (hi - lo) * 0.06 || 1;
-    var f = frame(420, 250, { l: 46, r: 14, t: 22, b: 38 }, [-vs, vs], [lo - pad, hi + pad],
-      "AV offset (frames; + = audio leads)", "mean distance", "curve-chart");
+    var f = frame(420, 250, { l: 46, r: 14, t: 22, b: 38 }, [xlo, xhi], [lo - pad, hi + pad],
+      TEXT.offsetAxis, "mean distance", "curve-chart");
     var pts = function (t) {
-      return t.dist.map(function (d, k) { return f.sx(vs - k).toFixed(1) + "," + f.sy(d).toFixed(1); });
+      var ax = DATA.axes[String(t.dist.length)];
+      return t.dist.map(function (d, k) { return f.sx(ax[k]).toFixed(1) + "," + f.sy(d).toFixed(1); });
     };
     f.root.appendChild(svg("text", { x: 46, y: 14, "class": "title" },
-      "track " + main.i + ": min (LSE-D) " + main.d.toFixed(3) + " at " + signed(main.o, 0) +
-      ", LSE-C " + main.c.toFixed(3)));
+      "track " + main.i + ": min (" + TEXT.lseD + ") " + fixed(main.d, 3) + " at " +
+      signed(main.o, 0) + ", " + TEXT.lseC + " " + fixed(main.c, 3)));
     v.t.forEach(function (t) { if (t !== main) { f.root.appendChild(polyline(pts(t), "curve other")); } });
     if (pair && pair.t.length) {
       f.root.appendChild(polyline(pts(mainTrack(pair)), "curve baseline"));
     }
-    f.root.appendChild(polyline(pts(main), "curve main", DATA.colours[v.r]));
+    f.root.appendChild(polyline(pts(main), "curve main", trackColour(v, main)));
     var kmin = 0;
     main.dist.forEach(function (d, k) { if (d < main.dist[kmin]) { kmin = k; } });
     var sorted = main.dist.slice().sort(function (a, b) { return a - b; });
     var median = sorted[(sorted.length - 1) >> 1];
-    var xm = f.sx(vs - kmin), ymin = f.sy(main.dist[kmin]), ymed = f.sy(median);
-    f.root.appendChild(svg("line", { x1: f.sx(-vs), x2: f.sx(vs), y1: ymed, y2: ymed, "class": "median" }));
-    f.root.appendChild(svg("text", { x: f.sx(vs) - 2, y: ymed - 4, "class": "tick", "text-anchor": "end" },
-      "median " + median.toFixed(3)));
+    var xm = f.sx(axis[kmin]), ymin = f.sy(main.dist[kmin]), ymed = f.sy(median);
+    f.root.appendChild(svg("line", { x1: f.sx(xlo), x2: f.sx(xhi), y1: ymed, y2: ymed, "class": "median" }));
+    f.root.appendChild(svg("text", { x: f.sx(xhi) - 2, y: ymed - 4, "class": "tick", "text-anchor": "end" },
+      "median " + fixed(median, 3)));
     f.root.appendChild(svg("line", { x1: xm, x2: xm, y1: ymin, y2: ymed, "class": "lsec" }));
-    f.root.appendChild(svg("text", { x: xm + 5, y: (ymin + ymed) / 2, "class": "lsec" },
-      "LSE-C " + main.c.toFixed(3)));
+    var leftSide = xm > f.sx(xlo) + f.pw / 2;  // the label on the side with room for it
+    f.root.appendChild(svg("text", { x: leftSide ? xm - 5 : xm + 5, y: (ymin + ymed) / 2,
+      "class": "lsec", "text-anchor": leftSide ? "end" : "start" }, TEXT.lseC + " " + fixed(main.c, 3)));
     f.root.appendChild(svg("circle", { cx: xm, cy: ymin, r: 4, fill: "#000", "class": "min" }));
     return f.root;
   }
@@ -228,28 +240,31 @@
       end = Math.max(end, t.t1 || 0, t.ct0 + confs[n].length * t.cdt);
       confs[n].forEach(function (c) { lo = Math.min(lo, c); hi = Math.max(hi, c); });
     });
-    (v.sc || []).forEach(function (s) { end = Math.max(end, s[1] / v.fps); });
+    if (v.end !== null) { end = Math.max(end, v.end); }
     var lanes = Math.min(v.t.length, 8), pad = (hi - lo) * 0.06;
     var f = frame(540, 250 + 12 * lanes, { l: 46, r: 14, t: 22, b: 38 + 12 * lanes }, [0, end || 1],
       [lo - pad, hi + pad], "time (s)", "confidence", "timeline-chart");
     var judged = v.t.some(function (t) { return t.sp; });
     f.root.appendChild(svg("text", { x: 46, y: 14, "class": "title" },
       "confidence per window · bars: tracks" + (judged ? " (green: speaking)" : "") +
-      ((v.sc || []).length > 1 ? " · dashed: scene cuts" : "")));
+      (v.cut.length ? " · dashed: scene cuts" : "")));
     var main = mainTrack(v);
     v.t.forEach(function (t, n) {
-      var colour = TRACK_COLOURS[n % TRACK_COLOURS.length];
+      var colour = trackColour(v, t);
       var x0 = f.sx(t.t0 || 0), x1 = f.sx(t.t1 !== null ? t.t1 : end);
       var y = 22 + f.ph + 34 + 12 * (n % lanes);
       f.root.appendChild(svg("rect", { x: x0, y: y, width: Math.max(x1 - x0, 1), height: 9,
         fill: colour, "class": "span" }));
-      if (t.sp) {  // active-speaker state: red while not speaking, green while speaking
-        f.root.appendChild(svg("rect", { x: x0, y: y + 9, width: Math.max(x1 - x0, 1), height: 2,
+      if (t.sp) {  // active-speaker state under the bar: red while not speaking, green while speaking
+        f.root.appendChild(svg("rect", { x: x0, y: y + 9, width: Math.max(x1 - x0, 1), height: 3,
           "class": "silent" }));
         t.sp.forEach(function (seg) {
           var s0 = f.sx(seg[0]), s1 = f.sx(seg[1]);
-          f.root.appendChild(svg("rect", { x: s0, y: y + 9, width: Math.max(s1 - s0, 1), height: 2,
-            "class": "speaking" }));
+          var mark = svg("rect", { x: s0, y: y + 8, width: Math.max(s1 - s0, 2), height: 4,
+            "class": "speaking" });
+          mark.appendChild(svg("title", {}, "track " + t.i + " speaking " + fixed(seg[0], 2) + "–" +
+            fixed(seg[1], 2) + " s"));
+          f.root.appendChild(mark);
         });
       }
       f.root.appendChild(svg("text", { x: x0 + 3, y: y + 8, "class": "tick" }, "track " + t.i));
@@ -259,8 +274,8 @@
       }
       f.root.appendChild(polyline(pts, "curve conf" + (t === main ? " main" : ""), colour));
     });
-    (v.sc || []).slice(1).forEach(function (s) {
-      var x = f.sx(s[0] / v.fps);
+    v.cut.forEach(function (s) {
+      var x = f.sx(s);
       f.root.appendChild(svg("line", { x1: x, x2: x, y1: 22, y2: 22 + f.ph, "class": "cut" }));
     });
     if (main) {
@@ -277,7 +292,7 @@
     var table = el("table", { "class": "num tracks" });
     var head = el("tr");
     var asd = v.t.some(function (t) { return t.sf !== null && t.sf !== undefined; });
-    var heads = ["track", "frames", "time (s)", "windows", "offset", "LSE-D", "LSE-C"];
+    var heads = ["track", "frames", "time (s)", "windows", "offset", TEXT.lseD, TEXT.lseC];
     if (asd) { heads.push("speaking (ASD)"); }
     heads.forEach(function (h) {
       head.appendChild(el("th", {}, h));
@@ -289,7 +304,7 @@
       [t.i + chosen, t.a + "–" + t.b, fixed(t.t0, 2) + "–" + fixed(t.t1, 2), t.n, signed(t.o, 0),
         fixed(t.d, 3), fixed(t.c, 3)].forEach(function (c) { tr.appendChild(el("td", {}, String(c))); });
       if (asd) {
-        var share = t.sf === null || t.sf === undefined ? "–" : fixed(100 * t.sf, 0) + "%";
+        var share = t.sf === null || t.sf === undefined ? TEXT.missing : fixed(100 * t.sf, 0) + "%";
         tr.appendChild(el("td", { "class": t.sf >= 0.5 ? "speaking" : "silent" }, share));
       }
       table.appendChild(tr);
@@ -317,16 +332,17 @@
     box.appendChild(facts);
     if (v.why) { box.appendChild(el("p", { "class": "warning" }, v.why)); }
     if (v.s === "ok") {
-      box.appendChild(el("p", {}, "AV offset " + signed(v.o, Number.isInteger(v.o) ? 0 : 2) +
-        " frames (" + signed(v.ms, 0) + " ms; positive: the audio leads the video) · LSE-D " +
-        fixed(v.d, 3) + " · LSE-C " + fixed(v.c, 3) + trackRule(v)));
+      box.appendChild(el("p", {}, TEXT.offset + " " + signed(v.o, Number.isInteger(v.o) ? 0 : 2) +
+        " frames (" + signed(v.ms, 0) + " ms; " + TEXT.offsetSign + ") · " + TEXT.lseD + " " +
+        fixed(v.d, 3) + " · " + TEXT.lseC + " " + fixed(v.c, 3) + trackRule(v)));
     }
     v.f.forEach(function (f) { box.appendChild(el("p", { "class": "flag" }, "flag " + f + ": " + DATA.flagHelp[f])); });
     v.w.forEach(function (w) { box.appendChild(el("p", { "class": "warning" }, w)); });
     if (v.pr !== null) {
       var p = V[v.pr], link = el("a", { href: "#v=" + v.pr }, "open it");
-      var line = el("p", {}, "Paired with " + DATA.runs[p.r] + ": LSE-D " + fixed(p.d, 3) +
-        ", LSE-C " + fixed(p.c, 3) + ", offset " + signed(p.o, 0) + " (dashed curve) — ");
+      var line = el("p", {}, "Paired with " + DATA.runs[p.r] + ": " + TEXT.lseD + " " +
+        fixed(p.d, 3) + ", " + TEXT.lseC + " " + fixed(p.c, 3) + ", offset " + signed(p.o, 0) +
+        " (dashed curve) — ");
       line.appendChild(link);
       box.appendChild(line);
     }
