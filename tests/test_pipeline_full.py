@@ -211,6 +211,21 @@ def test_two_faces_aggregate_longest(
     )
 
 
+def test_track_select_index_past_the_tracks_keeps_them_and_is_not_no_face(
+    syncnet_parity_weights: Path, synth_two_face_clip: SynthClip
+) -> None:
+    pipe = _pipeline(syncnet_parity_weights, min_track=SHORT_MIN_TRACK, track_select="index:9")
+    result = pipe.evaluate(synth_two_face_clip.path, detections=synth_two_face_clip.boxes)
+    assert (result.status, result.reason_code) == ("error", "track_not_found"), result.reason
+    assert result.reason is not None and "2 tracks were found (index 0, 1)" in result.reason
+    assert sorted(t.index for t in result.tracks) == [0, 1]  # scored, and kept in the record
+    assert result.lse_c is None and result.selected_track is None
+    assert result.track_select == "index:9"
+    assert "syncnet_weights_sha256" in result.provenance
+    again = VideoResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert [t.lse_c for t in again.tracks] == [t.lse_c for t in result.tracks]
+
+
 # ----------------------------------------------------------------------------- frame rate
 
 

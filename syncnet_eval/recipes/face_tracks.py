@@ -454,7 +454,20 @@ def score_face_tracks(
         offset, lse_d, lse_c = aggregate_tracks(tracks, cfg.track_select)
         selected = selected_tracks(tracks, cfg.track_select)
     except ValueError as exc:  # index:N naming a track this video does not have
-        raise NoFaceError(f"{path}: {exc}", code="track_not_found") from exc
+        # Faces were found and scored: an error of the rule, not no_face; the tracks stay in the
+        # record so that it shows which indices there are to choose from.
+        return VideoResult(
+            path=str(path),
+            status="error",
+            reason=f"{path}: {exc}",
+            reason_code="track_not_found",
+            recipe=RECIPE,
+            track_select=cfg.track_select,
+            tracks=tracks,
+            scenes=scene_lists,
+            warnings=warnings,
+            provenance=provenance,
+        )
     flags = track_flags(selected, score_config.vshift)
     flags |= audio_flags(media.audio)
     if media.messages or frames_missing(scenes.num_frames, info.num_frames, info.fps):
