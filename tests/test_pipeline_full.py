@@ -9,7 +9,9 @@ expensive evaluation runs once in a module-scoped fixture.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +25,7 @@ from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline, VideoResult
 from syncnet_eval.cli import cli
 from syncnet_eval.io import load_detections, save_detections
 
-from conftest import MEDIA_DIR
+from conftest import MEDIA_DIR, TEST_WEIGHTS_DIR
 
 if TYPE_CHECKING:
     from conftest import SynthClip
@@ -149,6 +151,32 @@ def test_hog_on_a_clip_without_faces_gives_no_face(
     assert result.tracks == [] and result.lse_c is None
     assert result.provenance["detections"] == "hog"
     assert result.timings_s["detection"] > 0
+
+
+def test_s3fd_weights_that_are_not_official_are_in_the_provenance_and_the_no_face_reason(
+    syncnet_parity_weights: Path, synth_noise_clip: SynthClip, caplog: pytest.LogCaptureFixture
+) -> None:
+    s3fd = TEST_WEIGHTS_DIR / "sfd_parity_test.pth"  # seeded random values, not sfd_face.pth
+    pipe = SyncPipeline(
+        ScoreConfig(device="cpu"),
+        PipelineConfig(min_track=SHORT_MIN_TRACK),
+        syncnet_weights=syncnet_parity_weights,
+        s3fd_weights=s3fd,
+        offline=True,
+        progress=False,
+    )
+    with caplog.at_level(logging.WARNING, logger="syncnet_eval"):
+        result = pipe.evaluate(synth_noise_clip.path)
+    assert result.status == "no_face", result.reason
+    assert "not the official sfd_face.pth" in str(result.reason)
+    assert str(s3fd) in str(result.reason)
+    prov = result.provenance
+    assert prov["detections"] == "s3fd"
+    assert prov["s3fd_weights"] == str(s3fd)
+    assert prov["s3fd_weights_sha256"] == hashlib.sha256(s3fd.read_bytes()).hexdigest()
+    assert prov["s3fd_weights_official"] is False
+    notices = [r.getMessage() for r in caplog.records if "sfd_face.pth" in r.getMessage()]
+    assert len(notices) == 1 and str(s3fd) in notices[0], notices
 
 
 def test_three_second_clip_is_too_short(

@@ -38,6 +38,7 @@ from syncnet_eval.models.weights import (
     resolve_weights,
     search_dirs,
     verify_weights,
+    weights_provenance,
     weights_sha256,
 )
 
@@ -192,6 +193,25 @@ def test_verify_weights_names_both_hashes(tmp_path: Path, fake: WeightSpec) -> N
         verify_weights(path, fake)
     message = _one_line(exc)
     assert fake.sha256 in message and actual in message and str(path) in message
+
+
+def test_weights_provenance_names_path_hash_and_whether_official(
+    tmp_path: Path, fake: WeightSpec
+) -> None:
+    path = tmp_path / "renamed.bin"  # official bytes under another name
+    path.write_bytes(PAYLOAD)
+    assert weights_provenance("fake", path) == {
+        "fake_weights": str(path),
+        "fake_weights_sha256": PAYLOAD_SHA256,
+        "fake_weights_official": True,
+    }
+    path.write_bytes(PAYLOAD[:-1] + b"\0")
+    prov = weights_provenance("fake", path)
+    assert prov["fake_weights_sha256"] == file_sha256(path)
+    assert prov["fake_weights_official"] is False
+    # Another registry entry's official file is not official under this name.
+    path.write_bytes(PAYLOAD)
+    assert weights_provenance("syncnet", path)["syncnet_weights_official"] is False
 
 
 # --- downloads ----------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ __all__ = [
     "resolve_weights",
     "search_dirs",
     "verify_weights",
+    "weights_provenance",
     "weights_sha256",
 ]
 
@@ -557,3 +558,25 @@ def official_name(sha256: str) -> str | None:
     with this hash, if any."""
     specs = {**REGISTRY, **OPTIONAL}
     return next((name for name, spec in specs.items() if spec.sha256 == sha256), None)
+
+
+def weights_provenance(name: str, path: Path) -> dict[str, Any]:
+    """What a record says about the weight file it was scored with.
+
+    Args:
+        name: registry key (``syncnet``, ``s3fd``...), the stem of the keys.
+        path: the file used.
+
+    Returns:
+        ``{"<name>_weights": path, "<name>_weights_sha256": hex digest,
+        "<name>_weights_official": whether it is the registry's file of that name}``.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    digest = weights_sha256(path)
+    return {
+        f"{name}_weights": str(path),
+        f"{name}_weights_sha256": digest,
+        f"{name}_weights_official": official_name(digest) == name,
+    }

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import logging
 from pathlib import Path
 import tempfile
+from typing import Any
 
 import cv2
 import numpy as np
@@ -49,8 +50,9 @@ from ..decode import (
 )
 from ..embed import Embedder
 from ..errors import DecodeError, InputError, NoFaceError, TooShortError
-from ..faces.base import FaceDetector
+from ..faces.base import FaceDetector, detector_provenance
 from ..io import save_detections
+from ..models.weights import REGISTRY as OFFICIAL_WEIGHTS
 from ..reliability import frames_missing, ordered_flags
 from ..scenes import SceneCutDetector
 from ..scoring import aggregate_tracks, selected_tracks
@@ -406,6 +408,9 @@ def score_face_tracks(
             audio_path=audio_path,
             detections=boxes.source,
         )
+        if detections is None and detector is not None:
+            # The weights that found these boxes (S3FD's path, sha256, official flag).
+            provenance.update(detector_provenance(detector))
         scene_lists = [list(s) for s in scenes.scenes]
         with timer.stage("tracking_crop"):
             tracking = track_scenes(
@@ -416,7 +421,7 @@ def score_face_tracks(
                 min_face_size=cfg.min_face_size,
             )
             if not tracking.tracks:
-                err = _no_track_error(path, tracking, boxes, cfg)
+                err = _no_track_error(path, tracking, boxes, cfg, provenance)
                 return VideoResult(
                     path=str(path),
                     status=err.status,
@@ -523,13 +528,25 @@ def _check_detections_length(path: Path, boxes: FaceBoxes, num_frames: int) -> N
 
 
 def _no_track_error(
-    path: Path, tracking: TrackingResult, boxes: FaceBoxes, cfg: PipelineConfig
+    path: Path,
+    tracking: TrackingResult,
+    boxes: FaceBoxes,
+    cfg: PipelineConfig,
+    provenance: dict[str, Any],
 ) -> InputError:
     """Why no track survived, as the error whose status the record gets."""
     n_frames = boxes.num_frames
     n_with_face = sum(1 for d in boxes.per_frame if len(d))
     if n_with_face == 0:
-        return NoFaceError(f"{path}: no face detected in any of {n_frames} frames")
+        reason = f"{path}: no face detected in any of {n_frames} frames"
+        if provenance.get("s3fd_weights_official") is False:
+            reason += (
+                " by S3FD weights that are not the official "
+                f"{OFFICIAL_WEIGHTS['s3fd'].filename} "
+                f"({provenance['s3fd_weights']}); score with the official file (drop "
+                "--s3fd-weights) before concluding there is no face"
+            )
+        return NoFaceError(reason)
     if tracking.num_rejected_small and not tracking.longest_rejected:
         return NoFaceError(
             f"{path}: faces too small: largest track's mean face size "
