@@ -457,6 +457,21 @@ def test_offline_without_weights_fails_in_one_line(tmp_path: Path) -> None:
     assert not cache.exists()
 
 
+def test_offline_messages_name_the_command_that_fetches_each_file(tmp_path: Path) -> None:
+    # `weights download` alone fetches syncnet and s3fd only: an optional checkpoint by name.
+    with pytest.raises(ModelWeightsError) as exc:
+        resolve_weights("light-asd-talkset", target_dir=tmp_path, offline=True)
+    message = _one_line(exc)
+    assert "`syncnet-eval weights download light-asd-talkset`" in message
+    assert "--asd-weights FILE" in message
+    # The demo clip is no weight file and no `weights download` can fetch it.
+    with pytest.raises(ModelWeightsError) as exc:
+        resolve_weights("demo", target_dir=tmp_path, offline=True)
+    message = _one_line(exc)
+    assert "(the SyncNet demo clip)" in message and "weights download" not in message
+    assert "syncnet-eval selftest VIDEO" in message
+
+
 def test_resolve_downloads_once_then_finds_the_cache(
     tmp_path: Path, server: LocalServer, fake: WeightSpec
 ) -> None:
