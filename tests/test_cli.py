@@ -145,6 +145,15 @@ def test_an_option_with_one_allowed_value_says_so(batch_clips: list[Path]) -> No
     assert typo.exit_code == 2 and "'2x' is not a valid integer" in typo.output
 
 
+def test_speakers_offers_only_the_face_track_recipe_it_runs(tmp_path: Path) -> None:
+    shown = " ".join(CliRunner().invoke(cli, ["speakers", "--help"]).output.split())
+    for refused in ("direct", "wav2lip-lrs", "--recipe", "Whole-frame", "--fps"):
+        assert refused not in shown, refused
+    out = str(tmp_path / "s.json")
+    result = CliRunner().invoke(cli, ["speakers", "x.mp4", "-o", out, "--recipe", "direct"])
+    assert result.exit_code == 2 and "'direct' is not 'syncnet-pipeline'" in result.output
+
+
 def test_audio_option_scores_a_video_against_a_separate_track(
     batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import csv
 from dataclasses import replace
 import io
 import json
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -22,6 +24,24 @@ from .options import RecipeSetup, recipe_options, writable_file
 __all__ = ["speakers"]
 
 _SUFFIXES = (".rttm", ".json", ".csv")
+_RECIPE = "syncnet-pipeline"  # the only recipe with face tracks to judge
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _face_tracks_only(func: F) -> F:
+    """Narrow the shared ``--recipe`` option to the face-track recipe and hide it from
+    ``--help`` (there is nothing to choose; ``--recipe syncnet-pipeline`` still parses), and
+    hide ``--fps``, which only the whole-frame recipes use."""
+    for param in getattr(func, "__click_params__", []):
+        if not isinstance(param, click.Option):
+            continue
+        if param.name == "recipe":
+            param.type = click.Choice([_RECIPE])
+            param.hidden = True
+        elif param.name == "fps":
+            param.hidden = True
+    return func
 
 
 def _outputs(outputs: tuple[str, ...]) -> list[Path]:
@@ -82,6 +102,7 @@ def _table(result: VideoResult) -> str:
     "per segment). Repeatable.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
+@_face_tracks_only
 @recipe_options
 @click.pass_context
 def speakers(
@@ -99,8 +120,6 @@ def speakers(
     """
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
-    if setup.recipe != "syncnet-pipeline":
-        raise click.UsageError("speakers needs face tracks: --recipe syncnet-pipeline")
     paths = _outputs(outputs)
     config = setup.pipeline_config
     if config.asd is None:
