@@ -154,6 +154,16 @@ def test_speakers_offers_only_the_face_track_recipe_it_runs(tmp_path: Path) -> N
     assert result.exit_code == 2 and "'direct' is not 'syncnet-pipeline'" in result.output
 
 
+def test_a_stage_that_fails_is_not_reported_done(
+    syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.mp4"
+    result = _score(syncnet_parity_weights, str(missing))
+    assert result.exit_code == 1
+    assert " done in " not in result.stderr, result.stderr
+    assert f"Error: {missing}: file not found" in result.stderr
+
+
 def test_audio_option_scores_a_video_against_a_separate_track(
     batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:

@@ -239,6 +239,37 @@ def test_two_faces_aggregate_longest(
     )
 
 
+def test_each_stage_of_a_one_track_video_is_reported_once_in_order(
+    short_track_pipeline: SyncPipeline, synth_cut_clip: SynthClip
+) -> None:
+    class Finished:
+        def __init__(self) -> None:
+            self.stages: list[str] = []
+
+        def started(self, stage: str, total: int | None) -> None:
+            pass
+
+        def advanced(self, stage: str, units: int) -> None:
+            pass
+
+        def finished(self, stage: str, seconds: float) -> None:
+            self.stages.append(stage)
+
+        def failed(self, stage: str, seconds: float) -> None:
+            self.stages.append(f"{stage} FAILED")
+
+    hook = Finished()
+    boxes = synth_cut_clip.boxes  # a face in both scenes: keep the first scene's only
+    one_track = boxes[:30] + _no_boxes(len(boxes) - 30)
+    result = short_track_pipeline.evaluate(
+        synth_cut_clip.path, detections=one_track, stage_hook=hook
+    )
+    assert len(result.tracks) == 1, result.reason
+    assert hook.stages == [
+        "decode", "scenes", "detection", "tracking_crop", "mfcc", "embeddings", "scoring",
+    ]  # fmt: skip
+
+
 def test_track_select_index_past_the_tracks_keeps_them_and_is_not_no_face(
     syncnet_parity_weights: Path, synth_two_face_clip: SynthClip
 ) -> None:

@@ -274,10 +274,7 @@ def score_crops(
     track's first frame) and is judged by them; otherwise by SyncNet's confidence.
     """
     results: list[TrackResult] = []
-    audio_mfcc = None
-    if asd is not None:
-        with timer.stage("asd"):
-            audio_mfcc = mfcc(audio)
+    audio_mfcc = None  # the ASD's MFCC of the whole audio, computed with the first track's
     for i, crop in enumerate(crops):
         tr, geom = crop.track, crop.geometry
         track_audio = audio[
@@ -324,8 +321,12 @@ def score_crops(
             smoothed_half_size=geom.half_size.tolist(),
             mean_box=[float(x) for x in tr.boxes[:, :4].mean(axis=0)],
         )
-        if asd is not None and audio_mfcc is not None:
+        if asd is not None:
+            # One "asd" stage per track, after its SyncNet stages (the MFCC of the whole audio
+            # once, inside the first: it was a separate "asd" stage of ~0 s before any track).
             with timer.stage("asd"):
+                if audio_mfcc is None:
+                    audio_mfcc = mfcc(audio)
                 frames = iter_frames(crop.video, jpeg_roundtrip=False)
                 faces = asd_faces(np.concatenate(list(frames)))
                 start = tr.first_frame * MFCC_PER_FRAME
@@ -373,17 +374,15 @@ def score_face_tracks(
         InputError: (or a subclass) when the input cannot be read.
     """
     cfg = pipeline_config
-    with timer.stage("decode"):
-        info = probe_media(path)
-        check_audio_source(path, info, audio_path)
-    warnings: list[str] = []
-    if not is_25fps(info):
-        warnings.append(f"{path}: converted from {info.fps or 'unknown'} fps to {FPS} fps")
-
     with tempfile.TemporaryDirectory(prefix="syncnet-eval-") as tmpdir:
         workdir = Path(tmpdir)
-        with timer.stage("decode"):
+        with timer.stage("decode"):  # one stage: probe and transcode (one progress line)
+            info = probe_media(path)
+            check_audio_source(path, info, audio_path)
             media = transcode(path, workdir, audio_path)
+        warnings: list[str] = []
+        if not is_25fps(info):
+            warnings.append(f"{path}: converted from {info.fps or 'unknown'} fps to {FPS} fps")
         with timer.stage("scenes"):
             scenes = find_scenes(media.avi, cfg)
         cache = JpegCache(workdir / "frames.mjpeg")
