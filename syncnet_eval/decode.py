@@ -92,6 +92,8 @@ def probe_media(path: str | Path) -> MediaInfo:
         raise InputError(f"{p}: file not found")
     if p.is_dir():
         raise InputError(f"{p}: is a directory, not a media file")
+    if _is_empty(p):
+        raise DecodeError(f"{p}: not a readable media file: empty file (0 bytes)")
     try:
         with av.open(ffmpeg.file_url(p), metadata_errors="ignore") as container:
             vstreams = container.streams.video
@@ -125,7 +127,7 @@ def probe_media(path: str | Path) -> MediaInfo:
         raise InputError(f"{p}: permission denied") from exc
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError, AttributeError) as exc:
         # AttributeError: PyAV exposes a stream whose codec context a corrupt header left empty.
-        raise DecodeError(f"{p}: not a readable media file ({_short(exc)})") from exc
+        raise DecodeError(f"{p}: not a readable media file ({_decode_cause(exc)})") from exc
     if not info.has_video:
         raise DecodeError(f"{p}: no video stream")
     if not info.width or not info.height:
@@ -143,12 +145,14 @@ def probe_audio_file(path: str | Path) -> None:
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: audio file not found")
+    if _is_empty(p):
+        raise DecodeError(f"{p}: not a readable audio file: empty file (0 bytes)")
     try:
         with av.open(ffmpeg.file_url(p)) as container:
             if not container.streams.audio:
                 raise NoAudioError(f"{p}: no audio stream")
     except av.FFmpegError as exc:
-        raise DecodeError(f"{p}: not a readable audio file ({exc})") from exc
+        raise DecodeError(f"{p}: not a readable audio file ({_decode_cause(exc)})") from exc
 
 
 def _stream_duration(stream: av.stream.Stream | None) -> float | None:
@@ -160,6 +164,26 @@ def _stream_duration(stream: av.stream.Stream | None) -> float | None:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[-1] if text else type(exc).__name__
+
+
+def _is_empty(path: Path) -> bool:
+    """A regular file of 0 bytes (FFmpeg would call it invalid data)."""
+    try:
+        return path.is_file() and path.stat().st_size == 0
+    except OSError:
+        return False
+
+
+def _decode_cause(exc: BaseException) -> str:
+    """Why PyAV could not read a file, in words, for a message that already names the file as
+    the user gave it: no errno and no ``file:`` URL with the absolute path (PyAV's ``str``
+    carries both)."""
+    if isinstance(exc, av.InvalidDataError):
+        return "no audio or video format recognised: damaged, or not a media file"
+    if isinstance(exc, av.FFmpegError | OSError) and exc.strerror:
+        text = str(exc.strerror).strip()
+        return text[:1].lower() + text[1:]
+    return _short(exc)
 
 
 class JpegSplitter:
@@ -352,7 +376,7 @@ def _iter_pyav(path: Path, chunk_frames: int) -> Iterator[np.ndarray]:
             frames = (f.to_ndarray(format="bgr24") for f in container.decode(stream))
             yield from chunked(frames, chunk_frames)
     except av.FFmpegError as exc:
-        raise DecodeError(f"{path}: video decode failed ({_short(exc)})") from exc
+        raise DecodeError(f"{path}: video decode failed ({_decode_cause(exc)})") from exc
 
 
 def iter_frames(

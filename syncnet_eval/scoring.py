@@ -176,7 +176,10 @@ def selected_tracks(tracks: Sequence[TrackResult], rule: str) -> list[TrackResul
         found = [t for t in tracks if t.index == wanted]
         if not found:
             have = ", ".join(str(t.index) for t in tracks)
-            raise ValueError(f"--track-select {rule}: no track {wanted} (tracks: {have})")
+            found_text = "1 track was" if len(tracks) == 1 else f"{len(tracks)} tracks were"
+            raise ValueError(
+                f"--track-select {rule}: no track {wanted}; {found_text} found (index {have})"
+            )
         return found
     if rule == "asd":
         if any(t.asd_scores is None for t in tracks):

@@ -30,6 +30,10 @@ class StageHook(Protocol):
     def finished(self, stage: str, seconds: float) -> None:
         """``stage`` ended after ``seconds`` (its own time, nested stages excluded)."""
 
+    def failed(self, stage: str, seconds: float) -> None:
+        """``stage`` stopped after ``seconds`` with an exception (the error says why); it is
+        not finished."""
+
 
 class Timer:
     """Seconds spent per named stage (accumulated over repeated entries).
@@ -70,8 +74,10 @@ class Timer:
         self._nested.append(0.0)
         if hook is not None:
             hook.started(name, total)
+        ok = False
         try:
             yield
+            ok = True
         finally:
             elapsed = time.perf_counter() - t0
             own = elapsed - self._nested.pop()
@@ -80,7 +86,7 @@ class Timer:
             if self._nested:
                 self._nested[-1] += elapsed
             if hook is not None:
-                hook.finished(name, own)
+                (hook.finished if ok else hook.failed)(name, own)
 
     def advance(self, units: int) -> None:
         """Report progress of the innermost open stage (frames decoded, windows embedded)."""

@@ -46,6 +46,7 @@ from .presentation import (
     scored_fps,
     window_start_s,
 )
+from .recipes import REGISTRY
 from .speaking import smooth_scores
 from .types import TrackResult, VideoResult
 
@@ -221,8 +222,11 @@ def track_overlays(
             f"{result.path}: nothing to draw: the record is {result.status}"
             + (f" ({result.reason})" if result.reason else "")
         )
-    if result.recipe == "syncnet-pipeline" and any(
-        t.smoothed_center_x is None for t in result.tracks
+    spec = REGISTRY.get(result.recipe)
+    if (
+        spec is not None
+        and spec.needs_tracks
+        and any(t.smoothed_center_x is None for t in result.tracks)
     ):
         raise InputError(
             f"{result.path}: the record has no per-frame face boxes (CSV results keep only the "

@@ -9,7 +9,6 @@ from pathlib import Path
 import shutil
 import stat
 import subprocess
-import time
 from typing import Any
 
 from click.testing import CliRunner
@@ -17,6 +16,7 @@ import pytest
 
 from syncnet_eval.cli import cli, main
 from syncnet_eval.io import TRACK_CSV_COLUMNS
+from syncnet_eval.models import weights as wm
 from syncnet_eval.types import VideoResult
 
 
@@ -135,6 +135,35 @@ def test_bad_usage_exits_2_before_loading_models(
     assert not (tmp_path / "out.txt").exists()
 
 
+def test_an_option_with_one_allowed_value_says_so(batch_clips: list[Path]) -> None:
+    result = CliRunner().invoke(cli, ["score", str(batch_clips[0]), "--fps", "30"])
+    assert result.exit_code == 2, result.output
+    assert "--fps': only 25 is supported, got 30" in result.output
+    assert "<=x<=" not in result.output
+    assert "--fps 25 " in CliRunner().invoke(cli, ["score", "--help"]).output
+    typo = CliRunner().invoke(cli, ["score", str(batch_clips[0]), "--fps", "2x"])
+    assert typo.exit_code == 2 and "'2x' is not a valid integer" in typo.output
+
+
+def test_speakers_offers_only_the_face_track_recipe_it_runs(tmp_path: Path) -> None:
+    shown = " ".join(CliRunner().invoke(cli, ["speakers", "--help"]).output.split())
+    for refused in ("direct", "wav2lip-lrs", "--recipe", "Whole-frame", "--fps"):
+        assert refused not in shown, refused
+    out = str(tmp_path / "s.json")
+    result = CliRunner().invoke(cli, ["speakers", "x.mp4", "-o", out, "--recipe", "direct"])
+    assert result.exit_code == 2 and "'direct' is not 'syncnet-pipeline'" in result.output
+
+
+def test_a_stage_that_fails_is_not_reported_done(
+    syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.mp4"
+    result = _score(syncnet_parity_weights, str(missing))
+    assert result.exit_code == 1
+    assert " done in " not in result.stderr, result.stderr
+    assert f"Error: {missing}: file not found" in result.stderr
+
+
 def test_audio_option_scores_a_video_against_a_separate_track(
     batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
@@ -225,7 +254,7 @@ def test_library_config_errors_are_one_line(
     ids=["proc", "under-a-file", "trailing-slash", "a-directory.json", "trailing-slash-csv"],
 )
 def test_unwritable_outputs_exit_2_before_any_model_loads(
-    target: str, batch_clips: list[Path], tmp_path: Path
+    target: str, batch_clips: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     existing = tmp_path / "existing_file"
     existing.write_text("x", encoding="utf-8")
@@ -235,11 +264,19 @@ def test_unwritable_outputs_exit_2_before_any_model_loads(
         (tmp_path / "adir.json").mkdir()
     weights = tmp_path / "never_read.model"  # empty: loading it would fail with exit 1
     weights.write_bytes(b"")
-    t0 = time.monotonic()
+    # Every model load starts by resolving its weight file: record any that does.
+    resolved: list[str] = []
+    real_resolve = wm.resolve_weights
+
+    def resolve_weights(name: str, *args: Any, **kwargs: Any) -> Path:
+        resolved.append(name)
+        return real_resolve(name, *args, **kwargs)
+
+    monkeypatch.setattr(wm, "resolve_weights", resolve_weights)
     result = CliRunner().invoke(
         cli, ["score", "--syncnet-weights", str(weights), str(batch_clips[0]), "-o", out]
     )
-    assert time.monotonic() - t0 < 5
+    assert resolved == []  # refused before any weights were looked up, let alone loaded
     assert result.exit_code == 2, result.output
     assert out.rstrip("/") in result.output or Path(out).name in result.output
     assert "Traceback" not in result.output

@@ -75,7 +75,7 @@ def test_download_verify_where_round_trip(
     assert not list(cache.glob("*.part")) and not list(cache.glob(".*.part"))
 
     res = runner.invoke(cli, ["weights", "verify", str(final)])
-    assert res.exit_code == 0 and "syncnet: OK" in res.output
+    assert res.exit_code == 0 and f"{final}: OK (syncnet" in res.output
 
     final.write_bytes(PAYLOAD[:-1] + b"?")  # same size, other content
     res = runner.invoke(cli, ["weights", "verify", str(final)])
@@ -125,3 +125,29 @@ def test_download_tries_every_file_and_creates_nothing_before_a_server_answers(
     res = CliRunner().invoke(cli, ["weights", "download", "s3fd", "syncnet", "--dir", str(target)])
     assert res.exit_code == 1  # s3fd failed ...
     assert (target / "syncnet_v2.model").read_bytes() == PAYLOAD  # ... and syncnet was still tried
+
+
+def test_verify_prints_one_line_per_file_and_fails_after_the_last(
+    server: str, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_registry(monkeypatch, server)
+    official = tmp_path / "a.model"
+    official.write_bytes(PAYLOAD)
+    stranger = tmp_path / "b.pth"
+    stranger.write_bytes(b"something else entirely")
+    near_miss = tmp_path / "syncnet_v2.model"  # the official name, other bytes
+    near_miss.write_bytes(PAYLOAD[:-1] + b"?")
+    missing = tmp_path / "gone.model"
+    files = [stranger, official, missing, near_miss]
+    res = CliRunner().invoke(cli, ["weights", "verify", *map(str, files)])
+    assert res.exit_code == 1, res.output
+    lines = res.output.splitlines()
+    assert len(lines) == len(files), res.output
+    for line, path in zip(lines, files, strict=True):
+        assert line.startswith(f"{path}: "), line
+    assert lines[0].startswith(f"{stranger}: BAD not one of the official")
+    assert lines[1] == f"{official}: OK (syncnet, syncnet_v2.model)"
+    assert "BAD" in lines[2] and "no such file" in lines[2]
+    assert hashlib.sha256(PAYLOAD).hexdigest() in lines[3]  # names the expected hash
+    res = CliRunner().invoke(cli, ["weights", "verify", str(official)])
+    assert res.exit_code == 0, res.output

@@ -55,21 +55,29 @@ def test_probe_reports_streams() -> None:
     ("content", "status", "needle"),
     [
         (None, "error", "file not found"),
-        (b"", "decode_error", "not a readable media file"),
-        (b"hello, this is text\n" * 50, "decode_error", "not a readable media file"),
+        (b"", "decode_error", "not a readable media file: empty file"),
+        (b"hello, this is text\n" * 50, "decode_error", "damaged, or not a media file"),
+        (MEDIA.joinpath("syncnet_example_h264.mp4").read_bytes()[:5000], "decode_error",
+         "damaged, or not a media file"),
     ],
-)
-def test_probe_errors_name_file_and_cause(
-    tmp_path: Path, content: bytes | None, status: str, needle: str
-) -> None:
-    path = tmp_path / "clip.mp4"
+    ids=["missing", "empty", "text", "truncated"],
+)  # fmt: skip
+def test_probe_errors_name_file_as_given_and_cause_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | None, status: str,
+    needle: str,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    path = Path("clip.mp4")  # relative, as typed
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(InputError) as err:
         probe_media(path)
+    message = str(err.value)
     assert err.value.status == status
-    assert str(path) in str(err.value) and needle in str(err.value)
-    assert "\n" not in str(err.value)
+    assert message.startswith("clip.mp4: ") and needle in message, message
+    assert str(tmp_path) not in message  # no absolute path, no file: URL
+    assert "Errno" not in message and "file:/" not in message
+    assert "\n" not in message
 
 
 def test_directory_is_not_a_media_file(tmp_path: Path) -> None:

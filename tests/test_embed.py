@@ -115,7 +115,7 @@ def test_a_failed_pass_reaches_every_caller_and_close_stops_the_server(
     shared = BatchedEmbedder(_model(syncnet_parity_weights), torch.device("cpu"), batch_size=8)
     with shared, pytest.raises(RuntimeError):
         shared.embed_audio(np.zeros((40, 7), np.float32), 4)  # 7 MFCC coefficients, not 13
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a ceiling for a loaded machine, not a speed bound
     while shared._server.is_alive() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not shared._server.is_alive()

@@ -9,7 +9,9 @@ expensive evaluation runs once in a module-scoped fixture.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +25,7 @@ from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline, VideoResult
 from syncnet_eval.cli import cli
 from syncnet_eval.io import load_detections, save_detections
 
-from conftest import MEDIA_DIR
+from conftest import MEDIA_DIR, TEST_WEIGHTS_DIR
 
 if TYPE_CHECKING:
     from conftest import SynthClip
@@ -151,6 +153,37 @@ def test_hog_on_a_clip_without_faces_gives_no_face(
     assert result.timings_s["detection"] > 0
 
 
+def test_s3fd_weights_that_are_not_official_are_in_the_provenance_and_the_no_face_reason(
+    syncnet_parity_weights: Path, synth_noise_clip: SynthClip, caplog: pytest.LogCaptureFixture
+) -> None:
+    from syncnet_eval.engines.plan import BatchConfig
+    from syncnet_eval.engines.run import score_one
+    from syncnet_eval.inputs import BatchInput
+    from syncnet_eval.logs import forget_said
+
+    s3fd = TEST_WEIGHTS_DIR / "sfd_parity_test.pth"  # seeded random values, not sfd_face.pth
+    config = BatchConfig(
+        score_config=ScoreConfig(device="cpu"),
+        pipeline_config=PipelineConfig(min_track=SHORT_MIN_TRACK),
+        syncnet_weights=syncnet_parity_weights,
+        s3fd_weights=s3fd,
+        offline=True,
+    )
+    forget_said()  # a new command: its notices are said again
+    with caplog.at_level(logging.WARNING, logger="syncnet_eval"):
+        result = score_one(BatchInput(synth_noise_clip.path), config).result
+    assert result.status == "no_face", result.reason
+    assert "not the official sfd_face.pth" in str(result.reason)
+    assert str(s3fd) in str(result.reason)
+    prov = result.provenance
+    assert prov["detections"] == "s3fd"
+    assert prov["s3fd_weights"] == str(s3fd)
+    assert prov["s3fd_weights_sha256"] == hashlib.sha256(s3fd.read_bytes()).hexdigest()
+    assert prov["s3fd_weights_official"] is False
+    notices = [r.getMessage() for r in caplog.records if "sfd_face.pth" in r.getMessage()]
+    assert len(notices) == 1 and str(s3fd) in notices[0], notices
+
+
 def test_three_second_clip_is_too_short(
     syncnet_parity_weights: Path, synth_short_clip: SynthClip
 ) -> None:
@@ -209,6 +242,52 @@ def test_two_faces_aggregate_longest(
         longest.lse_d,
         longest.lse_c,
     )
+
+
+def test_each_stage_of_a_one_track_video_is_reported_once_in_order(
+    short_track_pipeline: SyncPipeline, synth_cut_clip: SynthClip
+) -> None:
+    class Finished:
+        def __init__(self) -> None:
+            self.stages: list[str] = []
+
+        def started(self, stage: str, total: int | None) -> None:
+            pass
+
+        def advanced(self, stage: str, units: int) -> None:
+            pass
+
+        def finished(self, stage: str, seconds: float) -> None:
+            self.stages.append(stage)
+
+        def failed(self, stage: str, seconds: float) -> None:
+            self.stages.append(f"{stage} FAILED")
+
+    hook = Finished()
+    boxes = synth_cut_clip.boxes  # a face in both scenes: keep the first scene's only
+    one_track = boxes[:30] + _no_boxes(len(boxes) - 30)
+    result = short_track_pipeline.evaluate(
+        synth_cut_clip.path, detections=one_track, stage_hook=hook
+    )
+    assert len(result.tracks) == 1, result.reason
+    assert hook.stages == [
+        "decode", "scenes", "detection", "tracking_crop", "mfcc", "embeddings", "scoring",
+    ]  # fmt: skip
+
+
+def test_track_select_index_past_the_tracks_keeps_them_and_is_not_no_face(
+    syncnet_parity_weights: Path, synth_two_face_clip: SynthClip
+) -> None:
+    pipe = _pipeline(syncnet_parity_weights, min_track=SHORT_MIN_TRACK, track_select="index:9")
+    result = pipe.evaluate(synth_two_face_clip.path, detections=synth_two_face_clip.boxes)
+    assert (result.status, result.reason_code) == ("error", "track_not_found"), result.reason
+    assert result.reason is not None and "2 tracks were found (index 0, 1)" in result.reason
+    assert sorted(t.index for t in result.tracks) == [0, 1]  # scored, and kept in the record
+    assert result.lse_c is None and result.selected_track is None
+    assert result.track_select == "index:9"
+    assert "syncnet_weights_sha256" in result.provenance
+    again = VideoResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert [t.lse_c for t in again.tracks] == [t.lse_c for t in result.tracks]
 
 
 # ----------------------------------------------------------------------------- frame rate

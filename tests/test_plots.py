@@ -86,6 +86,18 @@ def test_plot_command_writes_a_valid_image_per_scored_video(tmp_path: Path) -> N
         assert ET.parse(svg).getroot().tag == "{http://www.w3.org/2000/svg}svg"
 
 
+def test_plot_reads_the_parquet_results_its_help_names(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    from syncnet_eval.parquet import write_parquet
+
+    src = tmp_path / "run.parquet"
+    write_parquet(src, [scored_result("clips/a.mp4").to_dict()])
+    out = invoke_cli(["plot", str(src), "-o", str(tmp_path / "png")])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "png" / "a.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert ".parquet" in " ".join(invoke_cli(["plot", "--help"]).output.split())
+
+
 def test_plot_command_without_curves_fails_in_one_line(tmp_path: Path) -> None:
     results = [scored_result("a.mp4")]
     src = tmp_path / "run.csv"
@@ -94,7 +106,7 @@ def test_plot_command_without_curves_fails_in_one_line(tmp_path: Path) -> None:
     assert out.exit_code == 1
     assert out.output.strip().splitlines() == [
         "Error: no record has curves to plot (records that were not scored have none, and CSV "
-        "results keep only the numbers: give the .json or .jsonl results)"
+        "results keep only the numbers: give the .json, .jsonl or .parquet results)"
     ]
 
 

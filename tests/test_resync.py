@@ -23,7 +23,7 @@ from syncnet_eval.decode import read_audio
 from syncnet_eval.resync import fix_video, move_audio
 from syncnet_eval.selftest import run_selftest
 
-from conftest import MEDIA_DIR, OFFICIAL_SYNCNET_AVAILABLE
+from conftest import MEDIA_DIR, OFFICIAL_SYNCNET_AVAILABLE, invoke_cli
 
 FPS = 25
 RATE = 16000
@@ -201,6 +201,23 @@ def test_selftest_says_the_parity_weights_recover_nothing(
     assert result.exit_code == 1
     assert "MISSED" in result.stdout and "not the official syncnet_v2.model" in result.stdout
     assert "untrained or wrong weights" in result.stderr
+
+
+def test_selftest_offline_without_the_demo_clip_says_what_it_is_and_how_to_get_it(
+    syncnet_parity_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("SYNCNET_EVAL_WEIGHTS", raising=False)
+    result = invoke_cli(["selftest", "--offline", "--syncnet-weights", str(syncnet_parity_weights)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    line = lines[0]
+    assert "example.avi (the SyncNet demo clip)" in line and "weights" not in line
+    assert "https://www.robots.ox.ac.uk/" in line  # where to fetch it by hand
+    assert str(tmp_path / "xdg" / "syncnet-eval" / "example.avi") in line  # and where to put it
+    assert "syncnet-eval selftest VIDEO" in line
+    assert "of your own FILE" not in line
 
 
 @pytest.mark.weights

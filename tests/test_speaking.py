@@ -68,7 +68,7 @@ def test_track_choice_rules() -> None:
     assert selected_tracks(tracks, "largest")[0].index == 1
     assert selected_tracks(tracks, "index:1")[0].index == 1
     assert aggregate_tracks(tracks, "index:1") == (1, 7.0, 4.0)
-    with pytest.raises(ValueError, match=r"no track 7 \(tracks: 0, 1, 2\)"):
+    with pytest.raises(ValueError, match=r"no track 7; 3 tracks were found \(index 0, 1, 2\)"):
         selected_tracks(tracks, "index:7")
     with pytest.raises(ValueError, match="needs active-speaker scores"):
         selected_tracks(tracks, "asd")

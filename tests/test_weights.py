@@ -38,6 +38,7 @@ from syncnet_eval.models.weights import (
     resolve_weights,
     search_dirs,
     verify_weights,
+    weights_provenance,
     weights_sha256,
 )
 
@@ -192,6 +193,25 @@ def test_verify_weights_names_both_hashes(tmp_path: Path, fake: WeightSpec) -> N
         verify_weights(path, fake)
     message = _one_line(exc)
     assert fake.sha256 in message and actual in message and str(path) in message
+
+
+def test_weights_provenance_names_path_hash_and_whether_official(
+    tmp_path: Path, fake: WeightSpec
+) -> None:
+    path = tmp_path / "renamed.bin"  # official bytes under another name
+    path.write_bytes(PAYLOAD)
+    assert weights_provenance("fake", path) == {
+        "fake_weights": str(path),
+        "fake_weights_sha256": PAYLOAD_SHA256,
+        "fake_weights_official": True,
+    }
+    path.write_bytes(PAYLOAD[:-1] + b"\0")
+    prov = weights_provenance("fake", path)
+    assert prov["fake_weights_sha256"] == file_sha256(path)
+    assert prov["fake_weights_official"] is False
+    # Another registry entry's official file is not official under this name.
+    path.write_bytes(PAYLOAD)
+    assert weights_provenance("syncnet", path)["syncnet_weights_official"] is False
 
 
 # --- downloads ----------------------------------------------------------------------------------
@@ -435,6 +455,21 @@ def test_offline_without_weights_fails_in_one_line(tmp_path: Path) -> None:
     assert str(cache / spec.filename) in message
     assert "syncnet-eval weights download" in message
     assert not cache.exists()
+
+
+def test_offline_messages_name_the_command_that_fetches_each_file(tmp_path: Path) -> None:
+    # `weights download` alone fetches syncnet and s3fd only: an optional checkpoint by name.
+    with pytest.raises(ModelWeightsError) as exc:
+        resolve_weights("light-asd-talkset", target_dir=tmp_path, offline=True)
+    message = _one_line(exc)
+    assert "`syncnet-eval weights download light-asd-talkset`" in message
+    assert "--asd-weights FILE" in message
+    # The demo clip is no weight file and no `weights download` can fetch it.
+    with pytest.raises(ModelWeightsError) as exc:
+        resolve_weights("demo", target_dir=tmp_path, offline=True)
+    message = _one_line(exc)
+    assert "(the SyncNet demo clip)" in message and "weights download" not in message
+    assert "syncnet-eval selftest VIDEO" in message
 
 
 def test_resolve_downloads_once_then_finds_the_cache(

@@ -244,6 +244,12 @@ class StageProgress:
         if self.bar is not None:
             self.bar.update(units)
 
+    def failed(self, stage: str, seconds: float) -> None:
+        # Nothing to say: the error line that follows names the file and the cause.
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
     def finished(self, stage: str, seconds: float) -> None:
         if self.bar is not None:
             self.bar.close()

@@ -69,11 +69,30 @@ class _ChoiceOrIndexed(click.ParamType):  # type: ignore[type-arg]
         return value
 
 
+class _OnlyValue(click.ParamType):  # type: ignore[type-arg]
+    """A number option whose range is one value (``--fps``: only 25): said as such, not as
+    ``25<=x<=25``."""
+
+    def __init__(self, number: click.ParamType, value: float) -> None:  # type: ignore[type-arg]
+        self.number = number
+        self.value = value
+        self.name = f"{value:g}"  # the metavar: ``--fps 25``
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        converted = self.number.convert(value, param, ctx)
+        if converted != self.value:
+            self.fail(f"only {self.value:g} is supported, got {converted:g}", param, ctx)
+        return converted
+
+
 def _param_type(annotation: Any, spec: Option) -> click.ParamType[Any] | type[str]:
     if spec.choices is not None and spec.indexed:
         return _ChoiceOrIndexed(spec)
     if spec.choices is not None:
         return click.Choice(spec.choices)
+    if annotation in (int, float) and spec.min is not None and spec.min == spec.max:
+        number = click.INT if annotation is int else click.FLOAT
+        return _OnlyValue(number, spec.min)
     if annotation is int:
         return click.IntRange(
             None if spec.min is None else int(spec.min),

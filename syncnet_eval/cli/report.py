@@ -111,9 +111,10 @@ def _plot_name(result: VideoResult, fmt: str, taken: set[str]) -> str:
     help="Image format.",
 )
 def plot(results: tuple[Path, ...], output: str, fmt: str) -> None:
-    """Plot each scored video of RESULTS (.json or .jsonl): its distance-by-offset curve with
-    the minimum (LSE-D), median and LSE-C marked, and its per-window confidence against time
-    with track spans and scene cuts. Needs matplotlib (pip install 'syncnet-eval[viz]').
+    """Plot each scored video of RESULTS (.json, .jsonl or .parquet): its distance-by-offset
+    curve with the minimum (LSE-D), median and LSE-C marked, and its per-window confidence
+    against time with track spans and scene cuts. Needs matplotlib (pip install
+    'syncnet-eval[viz]').
 
     With several RESULTS each gets a subfolder named after it. Exit status: 0, 1 when no
     record has curves (CSV results keep only the numbers), 2 for bad usage.
@@ -137,7 +138,7 @@ def plot(results: tuple[Path, ...], output: str, fmt: str) -> None:
     if not written:
         raise click.ClickException(
             "no record has curves to plot (records that were not scored have none, and CSV "
-            "results keep only the numbers: give the .json or .jsonl results)"
+            "results keep only the numbers: give the .json, .jsonl or .parquet results)"
         )
     note = f" ({skipped} records without curves skipped)" if skipped else ""
     click.echo(f"{written} plots written to {shown(str(out))}{note}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import csv
 from dataclasses import replace
 import io
 import json
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -14,7 +16,7 @@ from ..config import ASD_MODEL_NAMES
 from ..errors import InputError
 from ..inputs import BatchInput
 from ..io import atomic_write_text
-from ..recipes import get_recipe
+from ..recipes import REGISTRY
 from ..speaking import SPEAKERS_CSV_COLUMNS, rttm_text, speakers_csv_rows, speakers_document
 from ..types import VideoResult
 from .app import AppState, debug_requested, setup_logging
@@ -24,6 +26,25 @@ from .options import RecipeSetup, recipe_options, writable_file
 __all__ = ["speakers"]
 
 _SUFFIXES = (".rttm", ".json", ".csv")
+# The recipes with face tracks to judge (the registry says which).
+_TRACKED = tuple(name for name, spec in REGISTRY.items() if spec.needs_tracks)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _face_tracks_only(func: F) -> F:
+    """Narrow the shared ``--recipe`` option to the face-track recipe and hide it from
+    ``--help`` (there is nothing to choose; ``--recipe syncnet-pipeline`` still parses), and
+    hide ``--fps``, which only the whole-frame recipes use."""
+    for param in getattr(func, "__click_params__", []):
+        if not isinstance(param, click.Option):
+            continue
+        if param.name == "recipe":
+            param.type = click.Choice(_TRACKED)
+            param.hidden = True
+        elif param.name == "fps":
+            param.hidden = True
+    return func
 
 
 def _outputs(outputs: tuple[str, ...]) -> list[Path]:
@@ -84,6 +105,7 @@ def _table(result: VideoResult) -> str:
     "per segment). Repeatable.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
+@_face_tracks_only
 @recipe_options
 @click.pass_context
 def speakers(
@@ -101,8 +123,6 @@ def speakers(
     """
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
-    if not get_recipe(setup.recipe).needs_tracks:
-        raise click.UsageError("speakers needs face tracks: --recipe syncnet-pipeline")
     paths = _outputs(outputs)
     config = setup.pipeline_config
     if config.asd is None:

@@ -73,36 +73,60 @@ def weights_download(names: tuple[str, ...], target_dir: Path | None) -> None:
 
 
 @weights.command("verify")
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def weights_verify(files: tuple[Path, ...]) -> None:
-    """Check size and sha256 of the cached weights (or of FILES against the official ones)."""
-    bad = 0
+    """Check size and sha256 of the cached weights (or of FILES against the official ones).
+
+    One line per file, every file checked; the exit status is 1 if any is missing, unreadable
+    or not official.
+    """
     targets: list[tuple[str, Path | None]]
     if files:
-        known = {**wm.REGISTRY, **wm.OPTIONAL}
-        by_name = {s.filename: n for n, s in known.items()}
-        targets = []
-        for f in files:
-            name = by_name.get(f.name)
-            if name is None:
-                size = f.stat().st_size
-                name = next((n for n, s in known.items() if s.size == size), None)
-            if name is None:
-                raise click.ClickException(f"{f}: not one of the official weight files")
-            targets.append((name, f))
+        targets = [(str(f), f) for f in files]
     else:
         targets = [(n, wm.find_weights(n)) for n in wm.REGISTRY]
         targets += [(n, p) for n in wm.OPTIONAL if (p := wm.find_weights(n)) is not None]
-    for name, path in targets:
-        if path is None:
-            click.echo(f"{name}: missing (run 'syncnet-eval weights download {name}')")
-            bad += 1
-            continue
-        try:
-            wm.verify_weights(path, _spec(name))
-            click.echo(f"{name}: OK {path}")
-        except SyncEvalError as exc:
-            click.echo(f"{name}: BAD {exc}")
-            bad += 1
+    bad = 0
+    for label, path in targets:
+        ok, line = _verify_line(label, path, by_file=bool(files))
+        click.echo(line)
+        bad += not ok
     if bad:
         sys.exit(1)
+
+
+def _verify_line(label: str, path: Path | None, *, by_file: bool) -> tuple[bool, str]:
+    """Whether one file is official, and the line that says so (``label: OK|BAD|missing ...``)."""
+    if path is None:
+        return False, f"{label}: missing (run 'syncnet-eval weights download {label}')"
+    if not by_file:
+        try:
+            wm.verify_weights(path, _spec(label))
+        except SyncEvalError as exc:
+            return False, f"{label}: BAD {exc}"
+        return True, f"{label}: OK {path}"
+    # A file given by path is official when its hash is one of the registry's; a near miss
+    # (official name or size, other bytes) names the file it was taken for and both hashes.
+    known = {**wm.REGISTRY, **wm.OPTIONAL}
+    try:
+        if path.is_dir():
+            raise IsADirectoryError("is a directory")
+        size = path.stat().st_size
+        digest = wm.weights_sha256(path)
+    except OSError as exc:
+        cause = exc.strerror or str(exc)
+        return False, f"{label}: BAD cannot read it ({cause.lower()})"
+    name = wm.official_name(digest)
+    if name is not None:
+        return True, f"{label}: OK ({name}, {known[name].filename})"
+    meant = next((n for n, s in known.items() if s.filename == path.name), None)
+    meant = meant or next((n for n, s in known.items() if s.size == size), None)
+    if meant is None:
+        return False, (
+            f"{label}: BAD not one of the official weight files (sha256 {digest}, {size} bytes)"
+        )
+    spec = known[meant]
+    return False, (
+        f"{label}: BAD not the official {spec.filename} ({meant}): expected sha256 "
+        f"{spec.sha256} ({spec.size} bytes), got {digest} ({size} bytes)"
+    )

@@ -16,12 +16,18 @@ from ..constants import FACEDET_SCALE
 from ..device import resolve_device
 from ..errors import ConfigError
 from ..models.state import load_state_dict
-from ..models.weights import resolve_weights
-from .base import FaceDetector, check_frame_batch
+from ..models.weights import resolve_weights, weights_provenance
+from .base import FaceDetector, check_frame_batch, detector_provenance
 from .hog import HOGDetector
 from .s3fd import S3FDDetector
 
-__all__ = ["DETECTOR_NAMES", "FaceDetector", "check_frame_batch", "get_detector"]
+__all__ = [
+    "DETECTOR_NAMES",
+    "FaceDetector",
+    "check_frame_batch",
+    "detector_provenance",
+    "get_detector",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,9 @@ def get_detector(
     if name == "s3fd":
         path = resolve_weights("s3fd", weights, offline=offline)
         state = load_state_dict(path)
+        provenance = weights_provenance("s3fd", path)
+        # Not official? The run's driver says so once per command (engines.scorer), with
+        # the same words as for SyncNet's weights; the provenance records it in every record.
         resolved = device if isinstance(device, torch.device) else resolve_device(device)
         logger.debug("S3FD on %s, scale %g, batch %d", resolved, facedet_scale, batch_size)
         return S3FDDetector.from_state_dict(
@@ -67,6 +76,7 @@ def get_detector(
             device=resolved,
             facedet_scale=facedet_scale,
             batch_size=batch_size,
+            provenance=provenance,
         )
     if name == "hog":
         return HOGDetector()

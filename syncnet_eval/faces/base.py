@@ -6,7 +6,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["FaceDetector", "check_frame_batch"]
+__all__ = ["FaceDetector", "check_frame_batch", "detector_provenance"]
 
 
 @runtime_checkable
@@ -35,3 +35,11 @@ def check_frame_batch(frames_bgr: Any) -> None:
         raise ValueError(f"expected a (N, H, W, 3) BGR frame batch, got shape {shape}")
     if frames_bgr.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames, got {frames_bgr.dtype}")
+
+
+def detector_provenance(detector: FaceDetector) -> dict[str, Any]:
+    """The weight file a detector was built from, as record provenance (``s3fd_weights``,
+    ``..._sha256``, ``..._official``; see :func:`~syncnet_eval.models.weights.weights_provenance`);
+    empty for a detector without weights (HOG, test doubles)."""
+    provenance = getattr(detector, "provenance", None)
+    return dict(provenance) if isinstance(provenance, dict) else {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import logging
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -394,6 +394,9 @@ class S3FDDetector:
         facedet_scale: input downscale (reference 0.25).
         conf_threshold: keep boxes scoring above this (reference 0.9).
         batch_size: frames per forward pass (speed and memory only).
+        provenance: the weight file's path, sha256 and official flag
+            (:func:`~syncnet_eval.models.weights.weights_provenance`), copied into the records
+            of the videos it detects faces in.
 
     Raises:
         ConfigError: for a scale outside (0, 1], a threshold outside [0, 1) or a batch size < 1.
@@ -409,6 +412,7 @@ class S3FDDetector:
         facedet_scale: float = FACEDET_SCALE,
         conf_threshold: float = CONF_THRESHOLD,
         batch_size: int = 8,
+        provenance: Mapping[str, Any] | None = None,
     ) -> None:
         if not 0 < facedet_scale <= 1:
             raise ConfigError(f"facedet_scale must be in (0, 1], got {facedet_scale}")
@@ -421,6 +425,7 @@ class S3FDDetector:
         self.facedet_scale = facedet_scale
         self.conf_threshold = conf_threshold
         self.batch_size = batch_size
+        self.provenance: dict[str, Any] = dict(provenance or {})
 
     @classmethod
     def from_state_dict(
@@ -432,6 +437,7 @@ class S3FDDetector:
         facedet_scale: float = FACEDET_SCALE,
         conf_threshold: float = CONF_THRESHOLD,
         batch_size: int = 8,
+        provenance: Mapping[str, Any] | None = None,
     ) -> S3FDDetector:
         """Build the network, load ``state`` strictly and wrap it.
 
@@ -442,6 +448,7 @@ class S3FDDetector:
             facedet_scale: see the class.
             conf_threshold: see the class.
             batch_size: see the class.
+            provenance: see the class.
 
         Raises:
             ModelWeightsError: if ``state`` does not fit the network.
@@ -455,6 +462,7 @@ class S3FDDetector:
             facedet_scale=facedet_scale,
             conf_threshold=conf_threshold,
             batch_size=batch_size,
+            provenance=provenance,
         )
 
     def raw_detections(self, frames_bgr: np.ndarray) -> torch.Tensor:

@@ -50,6 +50,7 @@ __all__ = [
     "resolve_weights",
     "search_dirs",
     "verify_weights",
+    "weights_provenance",
     "weights_sha256",
 ]
 
@@ -187,9 +188,30 @@ def _spec(name: str) -> WeightSpec:
 
 
 def _option(spec: WeightSpec) -> str:
-    if spec.name in REGISTRY:
-        return f"--{spec.name}-weights"
-    return "--asd-weights" if spec.name in OPTIONAL else "a file of your own"
+    """The option that takes a file of one's own instead (weights only, not ASSETS)."""
+    return f"--{spec.name}-weights" if spec.name in REGISTRY else "--asd-weights"
+
+
+def _what(spec: WeightSpec) -> str:
+    """What the file is, in words: ``syncnet weights``, ``the SyncNet demo clip``."""
+    return "the SyncNet demo clip" if spec.name in ASSETS else f"{spec.name} weights"
+
+
+def _by_hand(spec: WeightSpec, url: str, destination: Path) -> str:
+    """How to put the file in place without this download: the command that fetches it (for
+    weights), the URL to fetch by hand, and what to pass instead."""
+    if spec.name in ASSETS:
+        # `weights download` fetches weights only; the demo clip is selftest's default VIDEO.
+        return (
+            f"download {url} on a machine with internet access and copy it to {destination}, "
+            "or give selftest a clip of your own: `syncnet-eval selftest VIDEO`"
+        )
+    command = "syncnet-eval weights download" + ("" if spec.name in REGISTRY else f" {spec.name}")
+    return (
+        f"run `{command}` on a machine with internet access or download {url} yourself, then "
+        f"copy it to {destination} (or into the {WEIGHTS_ENV_VAR} directory), or pass "
+        f"{_option(spec)} FILE"
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -305,10 +327,8 @@ def resolve_weights(
     if offline:
         searched = ", ".join(str(d) for d in search_dirs(target_dir))
         raise ModelWeightsError(
-            f"{spec.filename} ({name} weights) not found in {searched} and offline mode forbids "
-            f"downloading it; run `syncnet-eval weights download` with internet access, or "
-            f"download {spec.urls[0]} by hand and copy it to {destination / spec.filename}, "
-            f"or pass {_option(spec)} FILE"
+            f"{spec.filename} ({_what(spec)}) not found in {searched} and offline mode forbids "
+            f"downloading it; {_by_hand(spec, spec.urls[0], destination / spec.filename)}"
         )
     return download_weights(name, destination, progress=progress).path
 
@@ -349,7 +369,7 @@ def download_weights(
     final = directory / spec.filename
     tried = tuple(urls) if urls is not None else spec.urls
     if not tried:
-        raise ModelWeightsError(f"no download URL for {spec.filename} ({name} weights)")
+        raise ModelWeightsError(f"no download URL for {spec.filename} ({_what(spec)})")
     failures: list[str] = []
     last_exc: BaseException | None = None
     for url in tried:
@@ -370,10 +390,8 @@ def download_weights(
         logger.info("downloaded %s from %s to %s", spec.filename, url, final)
         return DownloadResult(path=final, url=url)
     raise ModelWeightsError(
-        f"could not download {spec.filename} ({name} weights): {'; '.join(failures)}; "
-        f"to place it by hand, run `syncnet-eval weights download` on a machine with internet "
-        f"access or download {tried[0]} yourself, then copy it to {final} (or into the "
-        f"{WEIGHTS_ENV_VAR} directory), or pass {_option(spec)} FILE"
+        f"could not download {spec.filename} ({_what(spec)}): {'; '.join(failures)}; "
+        f"to place it by hand, {_by_hand(spec, tried[0], final)}"
     ) from last_exc
 
 
@@ -507,12 +525,20 @@ def verify_weights(path: Path, spec: WeightSpec) -> None:
         size = path.stat().st_size
         actual = weights_sha256(path)
     except OSError as exc:
-        raise ModelWeightsError(f"cannot read weights {path}: {_one_line(exc)}") from exc
+        raise ModelWeightsError(f"cannot read {_what(spec)} {path}: {_one_line(exc)}") from exc
     if size != spec.size or actual != spec.sha256:
+        if spec.name in ASSETS:
+            fix = "delete it (it is fetched again on next use), or give selftest a clip of your own"
+        else:
+            command = "syncnet-eval weights download" + (
+                "" if spec.name in REGISTRY else f" {spec.name}"
+            )
+            fix = (
+                f"delete it and run `{command}`, or pass {_option(spec)} FILE to use it on purpose"
+            )
         raise ModelWeightsError(
             f"{path} is not the official {spec.filename}: expected sha256 {spec.sha256} "
-            f"({spec.size} bytes), got {actual} ({size} bytes); delete it and run "
-            f"`syncnet-eval weights download`, or pass {_option(spec)} FILE to use it on purpose"
+            f"({spec.size} bytes), got {actual} ({size} bytes); {fix}"
         )
 
 
@@ -557,3 +583,25 @@ def official_name(sha256: str) -> str | None:
     with this hash, if any."""
     specs = {**REGISTRY, **OPTIONAL}
     return next((name for name, spec in specs.items() if spec.sha256 == sha256), None)
+
+
+def weights_provenance(name: str, path: Path) -> dict[str, Any]:
+    """What a record says about the weight file it was scored with.
+
+    Args:
+        name: registry key (``syncnet``, ``s3fd``...), the stem of the keys.
+        path: the file used.
+
+    Returns:
+        ``{"<name>_weights": path, "<name>_weights_sha256": hex digest,
+        "<name>_weights_official": whether it is the registry's file of that name}``.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    digest = weights_sha256(path)
+    return {
+        f"{name}_weights": str(path),
+        f"{name}_weights_sha256": digest,
+        f"{name}_weights_official": official_name(digest) == name,
+    }

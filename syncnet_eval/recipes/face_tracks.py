@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import logging
 from pathlib import Path
 import tempfile
+from typing import Any
 
 import cv2
 import numpy as np
@@ -49,8 +50,9 @@ from ..decode import (
 )
 from ..embed import Embedder
 from ..errors import DecodeError, InputError, NoFaceError, TooShortError
-from ..faces.base import FaceDetector
+from ..faces.base import FaceDetector, detector_provenance
 from ..io import save_detections
+from ..models.weights import REGISTRY as OFFICIAL_WEIGHTS
 from ..reliability import frames_missing, ordered_flags
 from ..scenes import SceneCutDetector
 from ..scoring import aggregate_tracks, selected_tracks
@@ -273,10 +275,7 @@ def score_crops(
     track's first frame) and is judged by them; otherwise by SyncNet's confidence.
     """
     results: list[TrackResult] = []
-    audio_mfcc = None
-    if asd is not None:
-        with timer.stage("asd"):
-            audio_mfcc = mfcc(audio)
+    audio_mfcc = None  # the ASD's MFCC of the whole audio, computed with the first track's
     for i, crop in enumerate(crops):
         tr, geom = crop.track, crop.geometry
         track_audio = audio[
@@ -323,8 +322,12 @@ def score_crops(
             smoothed_half_size=geom.half_size.tolist(),
             mean_box=[float(x) for x in tr.boxes[:, :4].mean(axis=0)],
         )
-        if asd is not None and audio_mfcc is not None:
+        if asd is not None:
+            # One "asd" stage per track, after its SyncNet stages (the MFCC of the whole audio
+            # once, inside the first: it was a separate "asd" stage of ~0 s before any track).
             with timer.stage("asd"):
+                if audio_mfcc is None:
+                    audio_mfcc = mfcc(audio)
                 frames = iter_frames(crop.video, jpeg_roundtrip=False)
                 faces = asd_faces(np.concatenate(list(frames)))
                 start = tr.first_frame * MFCC_PER_FRAME
@@ -392,19 +395,17 @@ def score_face_tracks(
         InputError: (or a subclass) when the input cannot be read.
     """
     cfg = pipeline_config
-    with timer.stage("decode"):
-        info = probe_media(path)
-        check_audio_source(path, info, audio_path)
-    warnings: list[str] = []
-    # Converting to 25 fps is what this recipe does to every input, as the reference does: the
-    # input's rate is in the provenance (input_fps), not a warning. A rate nobody knows is one.
-    if not info.fps:
-        warnings.append(f"{path}: frame rate unknown; converted to {FPS} fps")
-
     with tempfile.TemporaryDirectory(prefix="syncnet-eval-") as tmpdir:
         workdir = Path(tmpdir)
-        with timer.stage("decode"):
+        with timer.stage("decode"):  # one stage: probe and transcode (one progress line)
+            info = probe_media(path)
+            check_audio_source(path, info, audio_path)
             media = transcode(path, workdir, audio_path)
+        warnings: list[str] = []
+        # Converting to 25 fps is what this recipe does to every input, as the reference does:
+        # the input's rate is in the provenance (input_fps), not a warning. An unknown one is.
+        if not info.fps:
+            warnings.append(f"{path}: frame rate unknown; converted to {FPS} fps")
         with timer.stage("scenes"):
             scenes = find_scenes(media.avi, cfg)
         cache = JpegCache(workdir / "frames.mjpeg")
@@ -429,6 +430,9 @@ def score_face_tracks(
             audio_path=audio_path,
             detections=boxes.source,
         )
+        if detections is None and detector is not None:
+            # The weights that found these boxes (S3FD's path, sha256, official flag).
+            provenance.update(detector_provenance(detector))
         scene_lists = [list(s) for s in scenes.scenes]
         with timer.stage("tracking_crop"):
             tracking = track_scenes(
@@ -439,7 +443,7 @@ def score_face_tracks(
                 min_face_size=cfg.min_face_size,
             )
             if not tracking.tracks:
-                err = _no_track_error(path, tracking, boxes, cfg)
+                err = _no_track_error(path, tracking, boxes, cfg, provenance)
                 return VideoResult(
                     path=str(path),
                     status=err.status,
@@ -477,7 +481,20 @@ def score_face_tracks(
         offset, lse_d, lse_c = aggregate_tracks(tracks, cfg.track_select)
         selected = selected_tracks(tracks, cfg.track_select)
     except ValueError as exc:  # index:N naming a track this video does not have
-        raise NoFaceError(f"{path}: {exc}", code="track_not_found") from exc
+        # Faces were found and scored: an error of the rule, not no_face; the tracks stay in the
+        # record so that it shows which indices there are to choose from.
+        return VideoResult(
+            path=str(path),
+            status="error",
+            reason=f"{path}: {exc}",
+            reason_code="track_not_found",
+            recipe=RECIPE,
+            track_select=cfg.track_select,
+            tracks=tracks,
+            scenes=scene_lists,
+            warnings=warnings,
+            provenance=provenance,
+        )
     flags = track_flags(selected, score_config.vshift)
     flags |= audio_flags(media.audio)
     if media.messages or frames_missing(scenes.num_frames, info.num_frames, info.fps):
@@ -533,13 +550,25 @@ def _check_detections_length(path: Path, boxes: FaceBoxes, num_frames: int) -> N
 
 
 def _no_track_error(
-    path: Path, tracking: TrackingResult, boxes: FaceBoxes, cfg: PipelineConfig
+    path: Path,
+    tracking: TrackingResult,
+    boxes: FaceBoxes,
+    cfg: PipelineConfig,
+    provenance: dict[str, Any],
 ) -> InputError:
     """Why no track survived, as the error whose status the record gets."""
     n_frames = boxes.num_frames
     n_with_face = sum(1 for d in boxes.per_frame if len(d))
     if n_with_face == 0:
-        return NoFaceError(f"{path}: no face detected in any of {n_frames} frames")
+        reason = f"{path}: no face detected in any of {n_frames} frames"
+        if provenance.get("s3fd_weights_official") is False:
+            reason += (
+                " by S3FD weights that are not the official "
+                f"{OFFICIAL_WEIGHTS['s3fd'].filename} "
+                f"({provenance['s3fd_weights']}); score with the official file (drop "
+                "--s3fd-weights) before concluding there is no face"
+            )
+        return NoFaceError(reason)
     if tracking.num_rejected_small and not tracking.longest_rejected:
         return NoFaceError(
             f"{path}: faces too small: largest track's mean face size "
