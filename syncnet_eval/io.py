@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .engines.records import latest_records
 from .errors import DependencyError, InputError, OutputError
 from .parquet import iter_parquet_records, write_parquet
 from .stats import BatchSummary
@@ -499,13 +500,7 @@ def load_records(path: Path) -> list[dict[str, Any]]:
         if suffix == ".jsonl":
             if not path.is_file():
                 raise FileNotFoundError(str(path))
-            latest: dict[str, dict[str, Any]] = {}
-            for rec in read_jsonl(path):
-                ident = rec.get("input_identity") or {}
-                key = json.dumps([ident.get("path") or rec.get("path"), rec.get("id")])
-                latest.pop(key, None)
-                latest[key] = rec
-            records = list(latest.values())
+            records = latest_records(read_jsonl(path))  # the driver's rule, resume's too
         elif suffix == ".csv":
             records = [r.to_dict() for r in _results_from_csv(path)]
         elif suffix == ".parquet":

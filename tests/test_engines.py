@@ -191,3 +191,31 @@ def test_no_module_outside_its_executor_and_the_registry_names_the_cluster_engin
         if p not in allowed and word.search(p.read_text(encoding="utf-8"))
     ]  # fmt: skip
     assert offenders == []
+
+
+def test_a_log_reader_and_resume_take_the_same_latest_record(tmp_path: Path) -> None:
+    from syncnet_eval.engines.records import RecordIndex
+    from syncnet_eval.io import load_records
+    from syncnet_eval.types import VideoResult
+
+    def record(name: str, status: str) -> dict[str, Any]:
+        result = VideoResult.failure(f"/v/{name}", "direct", "error", "x")
+        if status == "ok":
+            result = VideoResult.from_dict({**result.to_dict(), "status": "ok", "reason": None})
+        ident = {"path": f"/v/{name}", "size": 1, "mtime_ns": 2}
+        return {**result.to_dict(), "id": name, "input_identity": ident, "config_hash": "h"}
+
+    logged = [record("a", "error"), record("b", "ok"), record("a", "ok")]
+    log_path = tmp_path / "run.jsonl"
+    log_path.write_text("".join(json.dumps(r) + "\n" for r in logged), encoding="utf-8")
+    read = {r["id"]: r["status"] for r in load_records(log_path)}
+    assert read == {"a": "ok", "b": "ok"}
+    index = RecordIndex()
+    for offset, rec in enumerate(logged):
+        index.add(rec, "log", offset)
+    found = index.find(logged[0]["input_identity"], "a", "h", timeout_s=None, retry_failed=False)
+    assert found is not None and found.record["status"] == "ok" and found.position == 2
+    changed = {**logged[0]["input_identity"], "size": 9}  # the file changed since: score it
+    assert index.find(changed, "a", "h", timeout_s=None, retry_failed=False) is None
+    assert index.find(logged[0]["input_identity"], "a", "other", timeout_s=None,
+                      retry_failed=False) is None  # fmt: skip
