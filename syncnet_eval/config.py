@@ -37,6 +37,7 @@ __all__ = [
     "PRECISIONS",
     "IDENTITY_MODES",
     "Option",
+    "choose",
     "option_of",
     "option_field",
     "validate_options",
@@ -116,6 +117,15 @@ class Option:
 def option_field(default: Any, **spec: Any) -> Any:
     """A dataclass field whose :class:`Option` (``spec``) the CLI builds its option from."""
     return field(default=default, metadata={"option": Option(**spec)})
+
+
+def choose(table: Mapping[str, Any], name: str, what: str) -> Any:
+    """``table[name]``, or a :class:`ConfigError` naming ``what`` and listing the choices (the
+    recipe and executor registries)."""
+    try:
+        return table[name]
+    except KeyError:
+        raise ConfigError(f"unknown {what} {name!r}; choose one of {', '.join(table)}") from None
 
 
 def option_of(config_cls: type, name: str) -> Option:

@@ -265,10 +265,7 @@ def test_fix_refuses_bad_input_in_one_line_and_writes_nothing(
 def test_fix_batch_writes_copies_and_a_summary(
     tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
 ) -> None:
-    clips = tmp_path / "in"
-    clips.mkdir()
-    for planted in (3, -3):
-        move_audio(signal_clip, clips / f"s{planted:+d}.mkv", -planted / FPS)
+    clips = _shifted_clips(tmp_path / "in", signal_clip)
     out = tmp_path / "fixed"
     args = ["fix", str(clips), "--out-dir", str(out), "--offset", "3", "--recipe", "direct",
             "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "-q"]  # fmt: skip
@@ -306,10 +303,7 @@ def test_fix_from_results_shows_the_numbers_of_the_file_as_before(
 def test_a_batch_fix_shows_progress_of_both_measurements(
     tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
 ) -> None:
-    clips = tmp_path / "in"
-    clips.mkdir()
-    for planted in (3, -3):
-        move_audio(signal_clip, clips / f"s{planted:+d}.mkv", -planted / FPS)
+    clips = _shifted_clips(tmp_path / "in", signal_clip)
     result = CliRunner().invoke(cli, [
         "fix", str(clips), "--out-dir", str(tmp_path / "out"), "--recipe", "direct",
         "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "--tolerance", "30",
@@ -327,3 +321,11 @@ def test_fix_help_names_its_own_logs_for_resume() -> None:
     assert "written.jsonl" in text and "lock" in text
     score_help = CliRunner().invoke(cli, ["score", "--help"], terminal_width=200).output
     assert "FILE.parquet" in score_help
+
+
+def _shifted_clips(directory: Path, signal_clip: Path) -> Path:
+    """``directory`` with copies of the signal clip whose audio leads by 3 and lags by 3."""
+    directory.mkdir()
+    for planted in (3, -3):
+        move_audio(signal_clip, directory / f"s{planted:+d}.mkv", -planted / FPS)
+    return directory

@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 import importlib
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import ConfigError
+from ..config import choose
 
 if TYPE_CHECKING:  # annotations only: the executors load torch
     from ..inputs import BatchInput
@@ -131,12 +131,8 @@ def executor_entry(name: str) -> ExecutorEntry:
     Raises:
         ConfigError: no such executor (the message lists them).
     """
-    try:
-        return EXECUTORS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown engine {name!r}; choose one of {', '.join(EXECUTORS)}"
-        ) from None
+    entry: ExecutorEntry = choose(EXECUTORS, name, "engine")
+    return entry
 
 
 def create_executor(name: str = DEFAULT_EXECUTOR, options: Any = None) -> Executor:

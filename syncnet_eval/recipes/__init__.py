@@ -27,6 +27,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..config import choose
 from ..errors import ConfigError
 
 if TYPE_CHECKING:  # annotations only: these load numpy and torch
@@ -142,10 +143,8 @@ def get_recipe(name: str) -> RecipeSpec:
     Raises:
         ConfigError: no such recipe (the message lists them).
     """
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}") from None
+    spec: RecipeSpec = choose(REGISTRY, name, "recipe")
+    return spec
 
 
 def check_recipe_options(name: str, pipeline_config: PipelineConfig) -> None:
