@@ -21,8 +21,9 @@ on Ray:
   never finished, so an input in flight during a crash is scored alone next time, and one
   that was in flight during ``MAX_ATTEMPTS`` crashes is recorded as ``error`` (reason code
   ``worker_crashed``) instead of crashing actors forever.
-- **Quiet**: Ray's own progress bars, start-up lines, colour codes and C++ warnings are turned
-  off; the package's log lines from the actors reach the driver's stderr.
+- **Quiet**: Ray's own progress bars, start-up lines and colour codes are turned off, and the
+  lines its C++ core writes to stderr are filtered out (:func:`quiet_stderr`); the package's
+  log lines from the actors reach the driver's stderr.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ..config import option_field, validate_options
@@ -86,9 +88,15 @@ _TEMP_PREFIX = "actor-"
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
-# What keeps a healthy run's log to the package's own lines: no colour codes around the
-# actors' forwarded lines, no C++ warnings of Ray's core (e.g. about actor restarts).
-QUIET_ENV = {"RAY_COLOR_PREFIX": "0", "RAY_BACKEND_LOG_LEVEL": "error"}
+# No colour codes around the actors' lines that Ray forwards to the driver.
+QUIET_ENV = {"RAY_COLOR_PREFIX": "0"}
+# Lines of Ray's C++ core ("[2026-12-06 20:57:35,915 E 20762 20762] core_worker.cc:2465: ...",
+# also forwarded from its raylet as "(raylet) [...] ...cc:..."): written straight to file
+# descriptor 2, at levels that no setting silences without printing a line of its own.
+_RAY_CORE_LINE = re.compile(
+    rb"^(\(raylet\) )?\[\d{4}-\d\d-\d\d [\d:,.]+ [DIWEF] \d+ \d+\] \S+\.cc:\d+:"
+)
+_ANSI = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -450,7 +458,7 @@ class RayExecutor:
 
         local = not (self.config.ray_address or os.environ.get("RAY_ADDRESS"))
         ray = import_ray(local=local)
-        with _ray_runtime(ray, self.config):
+        with quiet_stderr(), _ray_runtime(ray, self.config):
             _quiet_ray_data(ray)
             actors = pool_size(self.config, ray.cluster_resources(), len(jobs))
             ledger_name = f"syncnet-eval-ledger-{os.getpid()}-{id(jobs):x}"
@@ -491,6 +499,47 @@ class RayExecutor:
                     yield int(row["index"]), VideoResult.from_dict(outcome["result"])
             finally:
                 ray.kill(ledger)  # also drops its actor handles, so Ray Data's actors can go
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """While Ray runs, this process's stderr (file descriptor 2, which Ray's C++ core writes to
+    directly) goes through a filter: lines of Ray's core are dropped, colour codes removed;
+    everything else (the package's own log lines, the actors' forwarded ones) passes in order."""
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (OSError, ValueError):
+        yield  # no file descriptor 2 to filter
+        return
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward() -> None:
+        pending = b""
+        while chunk := os.read(read_end, 1 << 16):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                if not _RAY_CORE_LINE.match(line):
+                    os.write(real, _ANSI.sub(b"", line) + b"\n")
+            if b"\r" in pending:  # a progress bar redrawing its line: show it now
+                shown, _, pending = pending.rpartition(b"\r")
+                os.write(real, shown + b"\r")
+        if pending:
+            os.write(real, pending)
+        os.close(read_end)
+
+    thread = threading.Thread(target=forward, name="syncnet-eval-stderr", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(real, 2)  # the pipe's last writer closes: the thread reads to the end
+        thread.join(5)
+        os.close(real)
 
 
 def create(options: RayConfig | None = None) -> RayExecutor:
