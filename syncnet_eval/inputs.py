@@ -38,7 +38,7 @@ VIDEO_EXTENSIONS = (
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".flv", ".wmv", ".ts",
     ".mts", ".m2ts", ".3gp", ".ogv",
 )  # fmt: skip
-_MANIFEST_COLUMNS = ("path", "audio", "id", "group")
+_MANIFEST_COLUMNS = ("path", "audio", "id", "group", "reference")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class BatchInput:
         error: why the input cannot even be tried (a manifest row without a path...); it gets
             an ``error`` record without being opened.
         crops_name: where ``--save-crops`` puts its crop videos (set by the batch engine).
+        reference_path: manifest ``reference``: the ground truth ``lmd`` compares ``path`` with.
     """
 
     path: Path
@@ -64,6 +65,7 @@ class BatchInput:
     group: str | None = None
     error: str | None = None
     crops_name: str | None = None
+    reference_path: Path | None = None
 
 
 # -- collecting inputs ------------------------------------------------------------------------
@@ -138,7 +140,8 @@ def scan_directory(
 
 
 def read_manifest(path: Path) -> list[BatchInput]:
-    """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group``.
+    """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group`` and
+    ``reference`` (the ground truth of ``syncnet-eval lmd``).
 
     Relative paths resolve against the manifest's folder. Rows whose file is missing are kept
     (they get an error record), and so are rows without a path (an error record named
@@ -186,12 +189,14 @@ def read_manifest(path: Path) -> list[BatchInput]:
             )
             continue
         audio = row.get("audio") or None
+        reference = row.get("reference") or None
         items.append(
             BatchInput(
                 path=base / Path(row["path"]).expanduser(),
                 audio_path=(base / Path(audio).expanduser()) if audio else None,
                 id=row.get("id") or row["path"],
                 group=row.get("group") or None,
+                reference_path=(base / Path(reference).expanduser()) if reference else None,
             )
         )
     duplicates = {i: lines for i, lines in lines_of_id.items() if len(lines) > 1}

@@ -1,5 +1,5 @@
 """Command line: ``syncnet-eval score|check|compare|report|plot|visualise|speakers|weights|fix|
-filter|selftest``; the only package importing click.
+filter|selftest|lmd``; the only package importing click.
 
 One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.report`, :mod:`.weights`,
 :mod:`.fix`, :mod:`.curate`, :mod:`.speakers`), registered on the group of :mod:`.app` here; a
@@ -12,6 +12,7 @@ from .app import cli, main
 from .checks import check, compare
 from .curate import filter_results, selftest
 from .fix import fix
+from .lmd import lmd
 from .report import plot, report, visualise
 from .score import score
 from .speakers import speakers
@@ -30,3 +31,4 @@ cli.add_command(weights)
 cli.add_command(fix)
 cli.add_command(filter_results)
 cli.add_command(selftest)
+cli.add_command(lmd)

@@ -1,0 +1,295 @@
+"""LMD (mouth landmark distance) against ground truth, with PSNR and SSIM on the same frames.
+
+The definition is the one of RAD-NeRF's and ER-NeRF's evaluation code (``LMDMeter``, region
+``mouth``), which SyncTalk and TalkingGaussian reuse: on each frame pair, the 20 mouth landmarks
+48-67 of the 68-point scheme are centred on their own mean (so a translation of the whole
+mouth, or head motion, does not count), the L2 distance between corresponding centred points is
+averaged over the 20 points, and that is averaged over frames. Distances are in pixels of the
+reference's (ground truth's) frame: the papers compare a rendering with the ground truth at one
+resolution, so a generated video of another size is resized to the reference's first
+(bilinear). Frames are paired by index; when the frame counts differ, the first
+``min(n, m)`` frames are paired and the difference is reported.
+
+PSNR and SSIM come from scikit-image (``skimage.metrics``) on the same full-frame pairs, 8-bit
+RGB, averaged over frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+import importlib.metadata
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .decode import iter_frames
+from .errors import DependencyError, InputError, NoFaceError
+from .landmarks import MOUTH_POINTS, LandmarkBackend
+
+__all__ = [
+    "LMD_DEFINITION",
+    "PSNR_CAP_DB",
+    "SSIM_DEFINITION",
+    "LmdResult",
+    "compare_videos",
+    "mouth_distance",
+    "skimage_version",
+]
+
+logger = logging.getLogger(__name__)
+
+LMD_DEFINITION = (
+    "mouth landmarks 48-67 of the 68-point scheme, centred per frame on their mean; mean L2 "
+    "distance over the 20 points per frame, then mean over frames with a face in both videos; "
+    "pixels of the reference's frame size (the generated video resized to it, bilinear); frames "
+    "paired by index (the first min(n, m)); as RAD-NeRF/ER-NeRF's LMDMeter (region 'mouth'), "
+    "used by SyncTalk and TalkingGaussian"
+)
+# Identical frames have an infinite PSNR, which no JSON file holds: each frame's PSNR is capped
+# here. One 8-bit level of difference in one channel of one pixel already gives more than
+# 100 dB on any frame above 3.9e4 values (10*log10(255**2 * n)), so the cap only meets
+# frames that are identical or all but so.
+PSNR_CAP_DB = 100.0
+SSIM_DEFINITION = (
+    "skimage.metrics.structural_similarity on 8-bit RGB full frames (channel_axis=2, "
+    "data_range=255, its default 7x7 uniform window), mean over paired frames; PSNR: "
+    f"skimage.metrics.peak_signal_noise_ratio (data_range=255) per frame, capped at "
+    f"{PSNR_CAP_DB:g} dB, mean over paired frames"
+)
+
+
+def mouth_distance(landmarks_a: np.ndarray, landmarks_b: np.ndarray) -> float:
+    """LMD of one frame pair: centred mouth points, mean L2 over the 20 points.
+
+    Args:
+        landmarks_a: (68, 2) landmarks [x, y] in pixels.
+        landmarks_b: (68, 2) landmarks of the other frame, same pixel grid.
+
+    Returns:
+        The mean distance, pixels.
+    """
+    mouth = list(MOUTH_POINTS)
+    a = np.asarray(landmarks_a, dtype=np.float64)[mouth]
+    b = np.asarray(landmarks_b, dtype=np.float64)[mouth]
+    a = a - a.mean(axis=0)
+    b = b - b.mean(axis=0)
+    return float(np.linalg.norm(a - b, axis=1).mean())
+
+
+@dataclass(frozen=True)
+class LmdResult:
+    """LMD, PSNR and SSIM of one generated video against its reference.
+
+    Attributes:
+        generated: the generated video.
+        reference: the ground-truth video.
+        id: the manifest id (else the generated path as given).
+        lmd_px: mean mouth landmark distance, pixels of ``resolution`` (``None`` when failed).
+        psnr_db: mean per-frame PSNR, dB, each frame capped at :data:`PSNR_CAP_DB`.
+        ssim: mean per-frame SSIM (1 for identical frames).
+        generated_frames: frames decoded from the generated video.
+        reference_frames: frames decoded from the reference.
+        paired_frames: min of the two: the frames compared.
+        frame_count_mismatch: the two counts differ.
+        landmark_frames: paired frames with a face in both (the frames LMD averages).
+        resolution: ``WxH`` of the reference, the pixel grid of ``lmd_px``.
+        resized: the generated frames were resized to ``resolution``.
+        definition: how LMD is computed, in words (:data:`LMD_DEFINITION`).
+        image_metrics: how PSNR and SSIM are computed (:data:`SSIM_DEFINITION`).
+        landmarks: the backend (``fan`` or ``dlib``).
+        landmarks_version: its package versions.
+        landmarks_detail: its detector, model files and face choice.
+        skimage_version: the scikit-image that computed PSNR and SSIM.
+        status: ``ok``, or the failure status (``error``, ``decode_error``, ``no_face``).
+        reason: why it failed.
+    """
+
+    generated: str
+    reference: str
+    id: str
+    lmd_px: float | None
+    psnr_db: float | None
+    ssim: float | None
+    generated_frames: int
+    reference_frames: int
+    paired_frames: int
+    frame_count_mismatch: bool
+    landmark_frames: int
+    resolution: str | None
+    resized: bool
+    definition: str
+    image_metrics: str
+    landmarks: str
+    landmarks_version: str
+    landmarks_detail: str
+    skimage_version: str | None = None
+    status: str = "ok"
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (field names as above)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LmdResult:
+        """Inverse of :meth:`to_dict` (unknown keys ignored, so newer files still load)."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    @classmethod
+    def failed(
+        cls, generated: Path, reference: Path, backend: LandmarkBackend, exc: InputError, id: str
+    ) -> LmdResult:
+        """The record of a pair that could not be compared."""
+        return cls(
+            generated=str(generated), reference=str(reference), id=id, lmd_px=None,
+            psnr_db=None, ssim=None, generated_frames=0, reference_frames=0, paired_frames=0,
+            frame_count_mismatch=False, landmark_frames=0, resolution=None, resized=False,
+            definition=LMD_DEFINITION, image_metrics=SSIM_DEFINITION, landmarks=backend.name,
+            landmarks_version=backend.version, landmarks_detail=backend.detail,
+            status=exc.status, reason=str(exc),
+        )  # fmt: skip
+
+
+def _metrics() -> Any:
+    try:
+        from skimage import metrics
+    except ImportError as exc:
+        raise DependencyError(
+            "lmd computes PSNR and SSIM with scikit-image, which is not installed; install the "
+            "[lmd] extra (`pip install 'syncnet-eval[lmd]'`)"
+        ) from exc
+    return metrics
+
+
+def _frames(path: Path) -> Iterator[np.ndarray]:
+    for chunk in iter_frames(path, jpeg_roundtrip=False):
+        yield from chunk
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+
+
+@dataclass
+class _Sums:
+    lmd: float = 0.0
+    lmd_frames: int = 0
+    psnr: float = 0.0
+    ssim: float = 0.0
+    pairs: int = 0
+
+
+def _add_pair(
+    sums: _Sums, gen: np.ndarray, ref: np.ndarray, backend: LandmarkBackend, metrics: Any
+) -> None:
+    if np.array_equal(gen, ref):
+        psnr = PSNR_CAP_DB
+    else:
+        psnr = min(float(metrics.peak_signal_noise_ratio(ref, gen, data_range=255)), PSNR_CAP_DB)
+    gen_rgb, ref_rgb = gen[:, :, ::-1], ref[:, :, ::-1]
+    sums.ssim += float(
+        metrics.structural_similarity(ref_rgb, gen_rgb, channel_axis=2, data_range=255)
+    )
+    sums.psnr += psnr
+    sums.pairs += 1
+    lm_gen = backend.landmarks(gen)
+    lm_ref = backend.landmarks(ref)
+    if lm_gen is not None and lm_ref is not None:
+        sums.lmd += mouth_distance(lm_gen, lm_ref)
+        sums.lmd_frames += 1
+
+
+def compare_videos(
+    generated: Path, reference: Path, backend: LandmarkBackend, *, id: str | None = None
+) -> LmdResult:
+    """LMD, PSNR and SSIM of ``generated`` against ``reference`` (see the module docstring).
+
+    Args:
+        generated: the generated video.
+        reference: the ground truth.
+        backend: the landmark detector.
+        id: the record's id (default: ``generated`` as given).
+
+    Returns:
+        The result; a frame-count mismatch is a field and a logged warning.
+
+    Raises:
+        InputError: a file is missing or does not decode (``DecodeError``), a video has no
+            frames, or no paired frame has a face in both (``NoFaceError``).
+        DependencyError: scikit-image is not installed.
+    """
+    metrics = _metrics()
+    generated, reference = Path(generated), Path(reference)
+    for path in (generated, reference):
+        _check_file(path)
+    sums = _Sums()
+    gen_iter, ref_iter = _frames(generated), _frames(reference)
+    size: tuple[int, int] | None = None
+    resized = False
+    n_gen = n_ref = 0
+    while True:
+        gen, ref = next(gen_iter, None), next(ref_iter, None)
+        n_gen += gen is not None
+        n_ref += ref is not None
+        if gen is None or ref is None:
+            break
+        if gen.shape != ref.shape:
+            gen = cv2.resize(gen, (ref.shape[1], ref.shape[0]), interpolation=cv2.INTER_LINEAR)
+            resized = True
+        size = (ref.shape[1], ref.shape[0])
+        _add_pair(sums, gen, ref, backend, metrics)
+    # The longer video's remaining frames are decoded only to be counted.
+    n_gen += sum(1 for _ in gen_iter)
+    n_ref += sum(1 for _ in ref_iter)
+    return _result(generated, reference, id, backend, sums, n_gen, n_ref, size, resized)
+
+
+def _result(
+    generated: Path,
+    reference: Path,
+    id: str | None,
+    backend: LandmarkBackend,
+    sums: _Sums,
+    n_gen: int,
+    n_ref: int,
+    size: tuple[int, int] | None,
+    resized: bool,
+) -> LmdResult:
+    if sums.pairs == 0:
+        empty = generated if n_gen == 0 else reference
+        raise InputError(f"{empty}: the video has no frames to compare")
+    if sums.lmd_frames == 0:
+        raise NoFaceError(
+            f"{generated}: no paired frame has a face in both videos ({backend.name} landmarks)"
+        )
+    if n_gen != n_ref:
+        logger.warning(
+            "%s: %d frames, but the reference %s has %d; the first %d are compared",
+            generated, n_gen, reference, n_ref, sums.pairs,
+        )  # fmt: skip
+    assert size is not None
+    return LmdResult(
+        generated=str(generated), reference=str(reference), id=id or str(generated),
+        lmd_px=sums.lmd / sums.lmd_frames, psnr_db=sums.psnr / sums.pairs,
+        ssim=sums.ssim / sums.pairs, generated_frames=n_gen, reference_frames=n_ref,
+        paired_frames=sums.pairs, frame_count_mismatch=n_gen != n_ref,
+        landmark_frames=sums.lmd_frames, resolution=f"{size[0]}x{size[1]}", resized=resized,
+        definition=LMD_DEFINITION, image_metrics=SSIM_DEFINITION, landmarks=backend.name,
+        landmarks_version=backend.version, landmarks_detail=backend.detail,
+        skimage_version=skimage_version(),
+    )  # fmt: skip
+
+
+def skimage_version() -> str | None:
+    """The installed scikit-image version (``None`` when absent)."""
+    try:
+        return importlib.metadata.version("scikit-image")
+    except importlib.metadata.PackageNotFoundError:
+        return None
