@@ -19,6 +19,7 @@ from pathlib import Path
 import stat
 from typing import Any
 
+from .bands import BANDS
 from .config import IDENTITY_MODES
 from .errors import ConfigError, InputError
 from .io import sha256_or_none
@@ -38,7 +39,7 @@ VIDEO_EXTENSIONS = (
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".flv", ".wmv", ".ts",
     ".mts", ".m2ts", ".3gp", ".ogv",
 )  # fmt: skip
-_MANIFEST_COLUMNS = ("path", "audio", "id", "group")
+_MANIFEST_COLUMNS = ("path", "audio", "id", "group", "dataset")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class BatchInput:
         error: why the input cannot even be tried (a manifest row without a path...); it gets
             an ``error`` record without being opened.
         crops_name: where ``--save-crops`` puts its crop videos (set by the batch engine).
+        dataset: the manifest's ``dataset`` (else ``score --dataset``): the reference band
+            (:mod:`syncnet_eval.bands`) its record carries.
     """
 
     path: Path
@@ -64,6 +67,7 @@ class BatchInput:
     group: str | None = None
     error: str | None = None
     crops_name: str | None = None
+    dataset: str | None = None
 
 
 # -- collecting inputs ------------------------------------------------------------------------
@@ -138,15 +142,16 @@ def scan_directory(
 
 
 def read_manifest(path: Path) -> list[BatchInput]:
-    """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group``.
+    """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group``,
+    ``dataset`` (a name of :data:`syncnet_eval.bands.BANDS`).
 
     Relative paths resolve against the manifest's folder. Rows whose file is missing are kept
     (they get an error record), and so are rows without a path (an error record named
     ``MANIFEST:LINE``); blank rows are skipped. Quoted fields may hold commas and newlines.
 
     Raises:
-        InputError: the manifest cannot be read, has no ``path`` column, or gives one ``id`` to
-            several rows (their line numbers are named).
+        InputError: the manifest cannot be read, has no ``path`` column, gives one ``id`` to
+            several rows (their line numbers are named), or names a dataset without a band.
     """
     path = Path(path)
     try:
@@ -172,6 +177,12 @@ def read_manifest(path: Path) -> list[BatchInput]:
         }
         if not any(row.values()):
             continue
+        dataset = row.get("dataset") or None
+        if dataset is not None and dataset not in BANDS:
+            raise InputError(
+                f"{path}:{lineno}: unknown dataset {dataset!r} in the 'dataset' column; "
+                f"choose one of {', '.join(BANDS)}"
+            )
         if row.get("id"):
             lines_of_id.setdefault(row["id"], []).append(lineno)
         if not row.get("path"):
@@ -182,6 +193,7 @@ def read_manifest(path: Path) -> list[BatchInput]:
                     id=row.get("id") or where,
                     group=row.get("group") or None,
                     error=f"{where}: the manifest row has no path",
+                    dataset=dataset,
                 )  # fmt: skip
             )
             continue
@@ -192,6 +204,7 @@ def read_manifest(path: Path) -> list[BatchInput]:
                 audio_path=(base / Path(audio).expanduser()) if audio else None,
                 id=row.get("id") or row["path"],
                 group=row.get("group") or None,
+                dataset=dataset,
             )
         )
     duplicates = {i: lines for i, lines in lines_of_id.items() if len(lines) > 1}
