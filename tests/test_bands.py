@@ -188,3 +188,14 @@ def test_score_dataset_stamps_records_and_summary(
     assert "HDTF real video: mean LSE-C" in result.output  # the terminal summary
     assert [r["reference_band"] for r in load_records(csv_out)] == [band_record("hdtf")] * 2
     assert set(DATASETS) == set(BANDS)
+
+
+def test_report_names_the_band_and_its_sources_per_run() -> None:
+    from syncnet_eval.report import ReportRun, build_report
+
+    page = build_report([ReportRun("gamed.json", _run([6.0, 6.2], slope=1.2))])
+    assert page.count("<b>Reference band</b>") == 1
+    assert 'href="https://arxiv.org/abs/2503.12963"' in page
+    assert "better than real video" in page
+    plain = build_report([ReportRun("plain.json", _run([7.0], slope=1.0, dataset=None))])
+    assert "Reference band" not in plain
