@@ -13,7 +13,9 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from .bands import band_line
 from .config import Option, PipelineConfig
+from .media_provenance import media_warning
 from .presentation import MISSING, OFFSET_SENTENCE, number, offset_text, signed
 from .recipes import REGISTRY
 from .rules import Rules, measure
@@ -21,6 +23,7 @@ from .stats import (
     BatchSummary,
     GroupSummary,
     PairedComparison,
+    dataset_summaries,
     describe,
     metric_value,
     pair_results,
@@ -30,6 +33,7 @@ from .types import VideoResult
 
 __all__ = [
     "BASELINE_OPTIONS",
+    "above_real_check",
     "Thresholds",
     "CheckOutcome",
     "CheckReport",
@@ -65,6 +69,9 @@ class Thresholds(Rules):
         strict: judge baseline changes by the plain mean, not the bootstrap CI, and fail when
             the two runs were made with different configurations.
         per_video: apply the three metric limits to every admitted video instead of the mean.
+        above_real: warn about datasets whose admitted videos score, on average, better than
+            their published real-video band (:mod:`syncnet_eval.bands`).
+        fail_above_real: fail on them instead.
     """
 
     min_ok_fraction: float | None = _gate(
@@ -97,6 +104,17 @@ class Thresholds(Rules):
         help="Apply --min-lse-c/--max-lse-d/--max-abs-offset to every scored video instead "
         "of the mean.",
     )
+    above_real: bool = _gate(
+        False,
+        help="Flag (a warning) each dataset whose mean LSE-C is above its published "
+        "real-video band or whose mean LSE-D is below it (records scored with --dataset or a "
+        "manifest 'dataset' column; docs/bands.md): scoring better than real video is a sign "
+        "of a gamed metric.",
+    )
+    fail_above_real: bool = _gate(
+        False,
+        help="Like --above-real, but fail the check (also when no record names a dataset).",
+    )
 
     @property
     def needs_baseline(self) -> bool:
@@ -109,7 +127,13 @@ class Thresholds(Rules):
     @property
     def any_rule(self) -> bool:
         """Whether any gate is set (a check without one gates nothing)."""
-        return self.needs_baseline or bool(self.limits) or self.min_ok_fraction is not None
+        return (
+            self.needs_baseline
+            or bool(self.limits)
+            or self.min_ok_fraction is not None
+            or self.above_real
+            or self.fail_above_real
+        )
 
 
 BASELINE_OPTIONS = "--max-lse-c-drop/--max-lse-d-rise/--fail-on-missing"
@@ -448,6 +472,8 @@ def run_checks(
     (``strict``: when the mean does), and ``max_lse_d_rise`` D only when the whole CI lies
     above D. Runs made with different configurations get a warning naming the differences
     (``strict``: a failing ``same-configuration`` check); so does a file that mixes several.
+    ``above_real`` warns about (``fail_above_real`` fails on) datasets whose admitted videos
+    score, on average, better than their published real-video band.
 
     Args:
         results: the run under test.
@@ -471,6 +497,7 @@ def run_checks(
     if thresholds.min_ok_fraction is not None:
         checks.append(_ok_fraction_check(thresholds.min_ok_fraction, summary))
     warnings = [w for w in [mixed_configuration_warning(results, results_path)] if w]
+    _judge_above_real(thresholds, admitted, checks, warnings)
     comparison = None
     if baseline is not None:
         comparison = pair_results(results, baseline, include_flagged=include)
@@ -486,6 +513,8 @@ def run_checks(
             )
             if thresholds.strict:
                 checks.append(_configuration_check(differences))
+        if w := media_warning(baseline, results):
+            warnings.append(w)
         for name, metric, limit in (
             ("max-lse-c-drop", "lse_c", thresholds.max_lse_c_drop),
             ("max-lse-d-rise", "lse_d", thresholds.max_lse_d_rise),
@@ -495,6 +524,22 @@ def run_checks(
                     _baseline_check(name, metric, limit, comparison, strict=thresholds.strict)
                 )
     return CheckReport(results_path, baseline_path, summary, checks, comparison, warnings)
+
+
+def _judge_above_real(
+    thresholds: Thresholds,
+    admitted: Sequence[VideoResult],
+    checks: list[CheckOutcome],
+    warnings: list[str],
+) -> None:
+    """``--fail-above-real``: a check; ``--above-real``: a warning when a dataset is beyond."""
+    if not (thresholds.above_real or thresholds.fail_above_real):
+        return
+    found = above_real_check(admitted, include_flagged=thresholds.include_flagged)
+    if thresholds.fail_above_real:
+        checks.append(found)
+    elif not found.passed:  # --above-real flags, never fails
+        warnings.append(f"{found.message}: {'; '.join(found.details)}")
 
 
 def _metric_checks(thresholds: Thresholds, admitted: Sequence[VideoResult]) -> list[CheckOutcome]:
@@ -515,6 +560,36 @@ def _metric_checks(thresholds: Thresholds, admitted: Sequence[VideoResult]) -> l
     if thresholds.min_windows is not None:  # a mean of windows means nothing: always per video
         checks.append(_per_video_check("min_windows", thresholds, admitted))
     return checks
+
+
+def above_real_check(
+    admitted: Sequence[VideoResult], *, include_flagged: bool = False
+) -> CheckOutcome:
+    """Each dataset's mean over ``admitted`` against its reference band: fails when a mean
+    scores better than real video (LSE-C above the band, LSE-D below it), or when no record
+    names a dataset (nothing to judge)."""
+    name, rule = "above-real", "mean LSE-C and LSE-D not better than published real video"
+    per_dataset = dataset_summaries(admitted, include_flagged=include_flagged)
+    if not per_dataset:
+        return CheckOutcome(
+            name, rule, "no dataset", False,
+            "no scored record names a dataset (score --dataset, or a manifest 'dataset' "
+            "column), so there is no real-video band to compare with",
+        )  # fmt: skip
+    beyond = [n for n, d in per_dataset.items() if d.beyond_real]
+    shown = beyond or list(per_dataset)  # the offenders, else every dataset judged
+    lines = [
+        band_line(d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored)
+        for d in (per_dataset[n] for n in shown)
+    ]
+    measured = f"{len(beyond)} of {len(per_dataset)} datasets better than real video"
+    if not beyond:
+        message = f"no dataset scores better than real video ({', '.join(per_dataset)})"
+        return CheckOutcome(name, rule, measured, True, message, lines)
+    message = (
+        f"{', '.join(beyond)} scored better than published real video (a sign of a gamed metric)"
+    )
+    return CheckOutcome(name, rule, measured, False, message, lines)
 
 
 def _configuration_check(differences: list[str]) -> CheckOutcome:

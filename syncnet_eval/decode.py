@@ -76,6 +76,15 @@ class MediaInfo:
     audio_codec: str | None
     video_duration_s: float | None = None  # from stream metadata, when the container has it
     audio_duration_s: float | None = None
+    # How the file was encoded (codec provenance; None where the file does not say). Bit
+    # rates in bits per second: the stream's declared rate (containers such as Matroska often
+    # declare none). container_format is the demuxer's name ("mov,mp4,m4a,3gp,3g2,mj2").
+    video_profile: str | None = None
+    pix_fmt: str | None = None
+    video_bit_rate: int | None = None
+    audio_profile: str | None = None
+    audio_bit_rate: int | None = None
+    container_format: str | None = None
 
 
 def probe_media(path: str | Path) -> MediaInfo:
@@ -122,6 +131,12 @@ def probe_media(path: str | Path) -> MediaInfo:
                 audio_codec=a.codec_context.name if a is not None else None,
                 video_duration_s=_stream_duration(v),
                 audio_duration_s=_stream_duration(a),
+                video_profile=_profile(v),
+                pix_fmt=(v.codec_context.pix_fmt or None) if v is not None else None,
+                video_bit_rate=_bit_rate(v),
+                audio_profile=_profile(a),
+                audio_bit_rate=_bit_rate(a),
+                container_format=container.format.name or None,
             )
     except PermissionError as exc:
         raise InputError(f"{p}: permission denied") from exc
@@ -153,6 +168,18 @@ def probe_audio_file(path: str | Path) -> None:
                 raise NoAudioError(f"{p}: no audio stream")
     except av.FFmpegError as exc:
         raise DecodeError(f"{p}: not a readable audio file ({_decode_cause(exc)})") from exc
+
+
+def _profile(stream: av.stream.Stream | None) -> str | None:
+    """The codec profile a stream declares (``High``, ``LC``...), if any."""
+    profile = getattr(stream.codec_context, "profile", None) if stream is not None else None
+    return str(profile) if profile else None
+
+
+def _bit_rate(stream: av.stream.Stream | None) -> int | None:
+    """A stream's declared bit rate in bits/s (``None``: none declared)."""
+    rate = stream.codec_context.bit_rate if stream is not None else None
+    return int(rate) if rate else None
 
 
 def _stream_duration(stream: av.stream.Stream | None) -> float | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import stat
 from typing import Any
 
+from .bands import BANDS
 from .config import IDENTITY_MODES
 from .errors import ConfigError, InputError
 from .io import sha256_or_none
@@ -38,7 +39,7 @@ VIDEO_EXTENSIONS = (
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".flv", ".wmv", ".ts",
     ".mts", ".m2ts", ".3gp", ".ogv",
 )  # fmt: skip
-_MANIFEST_COLUMNS = ("path", "audio", "id", "group", "reference")
+_MANIFEST_COLUMNS = ("path", "audio", "id", "group", "reference", "dataset")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class BatchInput:
             an ``error`` record without being opened.
         crops_name: where ``--save-crops`` puts its crop videos (set by the batch engine).
         reference_path: manifest ``reference``: the ground truth ``lmd`` compares ``path`` with.
+        dataset: the manifest's ``dataset`` (else ``score --dataset``): the reference band
+            (:mod:`syncnet_eval.bands`) its record carries.
     """
 
     path: Path
@@ -66,6 +69,7 @@ class BatchInput:
     error: str | None = None
     crops_name: str | None = None
     reference_path: Path | None = None
+    dataset: str | None = None
 
 
 # -- collecting inputs ------------------------------------------------------------------------
@@ -140,16 +144,17 @@ def scan_directory(
 
 
 def read_manifest(path: Path) -> list[BatchInput]:
-    """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group`` and
-    ``reference`` (the ground truth of ``syncnet-eval lmd``).
+    """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group``,
+    ``reference`` (the ground truth of ``syncnet-eval lmd``) and ``dataset`` (a name of
+    :data:`syncnet_eval.bands.BANDS`).
 
     Relative paths resolve against the manifest's folder. Rows whose file is missing are kept
     (they get an error record), and so are rows without a path (an error record named
     ``MANIFEST:LINE``); blank rows are skipped. Quoted fields may hold commas and newlines.
 
     Raises:
-        InputError: the manifest cannot be read, has no ``path`` column, or gives one ``id`` to
-            several rows (their line numbers are named).
+        InputError: the manifest cannot be read, has no ``path`` column, gives one ``id`` to
+            several rows (their line numbers are named), or names a dataset without a band.
     """
     path = Path(path)
     try:
@@ -175,6 +180,12 @@ def read_manifest(path: Path) -> list[BatchInput]:
         }
         if not any(row.values()):
             continue
+        dataset = row.get("dataset") or None
+        if dataset is not None and dataset not in BANDS:
+            raise InputError(
+                f"{path}:{lineno}: unknown dataset {dataset!r} in the 'dataset' column; "
+                f"choose one of {', '.join(BANDS)}"
+            )
         if row.get("id"):
             lines_of_id.setdefault(row["id"], []).append(lineno)
         if not row.get("path"):
@@ -185,6 +196,7 @@ def read_manifest(path: Path) -> list[BatchInput]:
                     id=row.get("id") or where,
                     group=row.get("group") or None,
                     error=f"{where}: the manifest row has no path",
+                    dataset=dataset,
                 )  # fmt: skip
             )
             continue
@@ -197,6 +209,7 @@ def read_manifest(path: Path) -> list[BatchInput]:
                 id=row.get("id") or row["path"],
                 group=row.get("group") or None,
                 reference_path=(base / Path(reference).expanduser()) if reference else None,
+                dataset=dataset,
             )
         )
     duplicates = {i: lines for i, lines in lines_of_id.items() if len(lines) > 1}

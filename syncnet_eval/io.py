@@ -20,8 +20,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .bands import BANDS, band_record
 from .engines.records import latest_records
 from .errors import DependencyError, InputError, OutputError
+from .media_provenance import MEDIA_KEYS, media_of
 from .parquet import iter_parquet_records, write_parquet
 from .stats import BatchSummary
 from .types import SCHEMA_VERSION, TrackResult, VideoResult
@@ -59,13 +61,16 @@ _VIDEO_COLUMNS = (
 # Columns added later go at the end, so that earlier columns keep their positions.
 _ADDED_COLUMNS = ("flags", "reason_code", "av_offset_ms", "selected_track")
 _LATER_COLUMNS = ("track_select",)
-CSV_COLUMNS = (*_VIDEO_COLUMNS, *_ADDED_COLUMNS, *_LATER_COLUMNS)
+# The reference band's dataset (bands.py) and how the input was encoded (media_provenance.py).
+_BAND_MEDIA_COLUMNS = ("reference_dataset", *MEDIA_KEYS)
+_INT_MEDIA_KEYS = ("input_video_bit_rate", "input_audio_bit_rate", "input_audio_rate_hz")
+CSV_COLUMNS = (*_VIDEO_COLUMNS, *_ADDED_COLUMNS, *_LATER_COLUMNS, *_BAND_MEDIA_COLUMNS)
 # ``--per-track``: the video columns, then one track's numbers (empty for unscored videos).
 TRACK_CSV_COLUMNS = (
     *_VIDEO_COLUMNS, "track_index", "track_first_frame", "track_last_frame", "track_av_offset",
     "track_lse_d", "track_lse_c", "track_num_windows", *_ADDED_COLUMNS, "track_selected",
     "track_start_s", "track_end_s", *_LATER_COLUMNS, "track_speaking_judge",
-    "track_speaking_fraction",
+    "track_speaking_fraction", *_BAND_MEDIA_COLUMNS,
 )  # fmt: skip
 _TRACK_ONLY = tuple(
     c for c in TRACK_CSV_COLUMNS if c.startswith("track_") and c not in _LATER_COLUMNS
@@ -166,7 +171,37 @@ def _csv_row(result: VideoResult) -> dict[str, Any]:
         "av_offset_ms": "" if result.av_offset_ms is None else result.av_offset_ms,
         "selected_track": "" if result.selected_track is None else result.selected_track,
         "track_select": result.track_select or "",
+        **_band_media_cells(result),
     }
+
+
+def _band_media_cells(result: VideoResult) -> dict[str, Any]:
+    media = media_of(result) or {}
+    band = result.reference_band or {}
+    cells = {k: "" if media.get(k) is None else media[k] for k in MEDIA_KEYS}
+    return {"reference_dataset": band.get("dataset") or "", **cells}
+
+
+def _band_media_fields(row: dict[str, str]) -> dict[str, Any]:
+    """``reference_band`` and the codec provenance of a CSV row (see ``_band_media_cells``)."""
+    fields: dict[str, Any] = {}
+    dataset = row.get("reference_dataset") or None
+    if dataset in BANDS:
+        fields["reference_band"] = band_record(dataset)
+    prov: dict[str, Any] = {}
+    for key in MEDIA_KEYS:
+        text = row.get(key) or ""
+        if not text:
+            continue
+        if key == "input_fps":
+            prov[key] = float(text)
+        elif key in _INT_MEDIA_KEYS:
+            prov[key] = int(text)
+        else:
+            prov[key] = text
+    if prov:
+        fields["provenance"] = prov
+    return fields
 
 
 def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
@@ -577,4 +612,5 @@ def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
         av_offset_ms=_number(row.get("av_offset_ms", "")),
         selected_track=int(selected) if selected else None,
         track_select=row.get("track_select") or None,
+        **_band_media_fields(row),
     )

@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from .bands import band_line
 from .checks import (
     CheckReport,
     Thresholds,
@@ -42,6 +43,7 @@ from .checks import (
     run_checks,
 )
 from .constants import FPS
+from .media_provenance import media_warning
 from .presentation import (
     AV_OFFSET,
     COLOURS,
@@ -64,6 +66,7 @@ from .presentation import (
 )
 from .reliability import FLAG_HELP
 from .stats import (
+    DatasetSummary,
     GroupSummary,
     MetricSummary,
     PairedComparison,
@@ -407,6 +410,8 @@ def _configuration_warnings(ctx: _Context) -> list[str]:
                     f"{run.name} and the baseline were made with different configurations, so "
                     f"a difference in the numbers may come from them: {'; '.join(differences)}"
                 )
+            if media := media_warning(ctx.baseline.results, run.results):
+                warnings.append(f"{run.name} and the baseline: {media}")
     return warnings
 
 
@@ -461,8 +466,20 @@ def _summary_section(ctx: _Context) -> str:
             f"{_run_label(ctx, k)}</h3><p>{_h(counts_line(s))}</p>"
             f'<table class="num">{head}{rows}</table>'
         )
+        parts += [_band_paragraph(d) for d in s.datasets.values()]
     parts.append("</section>")
     return "".join(parts)
+
+
+def _band_paragraph(d: DatasetSummary) -> str:
+    """One line: a dataset's means against its published real-video band and sources."""
+    line = band_line(d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored)
+    links = ", ".join(
+        f'<a href="{_h(src.get("url", ""))}">{_h(src.get("name", ""))}</a>'
+        for src in d.band.get("sources") or []
+    )
+    css = "band warning" if d.beyond_real else "band"
+    return f'<p class="{css}"><b>Reference band</b>: {_h(line)} [{links}]</p>'
 
 
 # -- checks -----------------------------------------------------------------------------------

@@ -13,13 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from .bands import beyond_band
 from .reliability import FLAGS
 from .rules import Rules, is_usable
 from .types import STATUSES, Status, VideoResult
 
 __all__ = [
     "BatchSummary",
+    "DatasetSummary",
     "GroupSummary",
+    "dataset_summaries",
     "in_means",
     "is_usable",
     "metric_value",
@@ -215,6 +218,8 @@ class BatchSummary(GroupSummary):
     """
 
     groups: dict[str, GroupSummary] = field(default_factory=dict)
+    # Per dataset of the records' reference bands (score --dataset): its summary vs the band.
+    datasets: dict[str, DatasetSummary] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -226,7 +231,49 @@ class BatchSummary(GroupSummary):
         }
         if self.groups:
             data["groups"] = {name: g.to_dict() for name, g in self.groups.items()}
+        if self.datasets:
+            data["datasets"] = {name: d.to_dict() for name, d in self.datasets.items()}
         return data
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """The videos of one dataset (their records' ``reference_band``) against its real-video
+    band (:mod:`syncnet_eval.bands`).
+
+    Attributes:
+        band: the band the records carry (``ReferenceBand.to_dict()``).
+        summary: counts and statistics over those videos.
+    """
+
+    band: dict[str, Any]
+    summary: GroupSummary
+
+    @property
+    def beyond_real(self) -> list[str]:
+        """How the means score better than real video (empty: they do not)."""
+        return beyond_band(self.band, self.summary.lse_c.mean, self.summary.lse_d.mean)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"band": self.band, **self.summary.to_dict(), "beyond_real": self.beyond_real}
+
+
+def dataset_summaries(
+    results: Sequence[VideoResult], include_flagged: bool = False
+) -> dict[str, DatasetSummary]:
+    """One :class:`DatasetSummary` per dataset named by the results' ``reference_band`` (the
+    band of its first record), in name order; empty when none has a band."""
+    by_dataset: dict[str, list[VideoResult]] = {}
+    bands: dict[str, dict[str, Any]] = {}
+    for r in results:
+        if r.reference_band:
+            name = str(r.reference_band.get("dataset"))
+            by_dataset.setdefault(name, []).append(r)
+            bands.setdefault(name, r.reference_band)
+    return {
+        name: DatasetSummary(bands[name], GroupSummary.of(rs, include_flagged))
+        for name, rs in sorted(by_dataset.items())
+    }
 
 
 def summarize(results: Sequence[VideoResult], include_flagged: bool = False) -> BatchSummary:
@@ -236,7 +283,8 @@ def summarize(results: Sequence[VideoResult], include_flagged: bool = False) -> 
     ``num_not_scored`` and ``status_counts`` and never enter a mean; scored videos with
     reliability flags are counted in ``num_flagged`` and ``flag_counts`` and enter the means
     only with ``include_flagged``. When any result has a ``group`` the same block is repeated
-    per group under ``groups`` (results without one go to ``"(none)"``).
+    per group under ``groups`` (results without one go to ``"(none)"``), and per dataset of
+    the records' reference bands under ``datasets``, with how the means compare to the band.
     """
     whole = GroupSummary.of(results, include_flagged)
     groups: dict[str, GroupSummary] = {}
@@ -246,7 +294,8 @@ def summarize(results: Sequence[VideoResult], include_flagged: bool = False) -> 
             by_group.setdefault(r.group or NO_GROUP, []).append(r)
         groups = {g: GroupSummary.of(rs, include_flagged) for g, rs in sorted(by_group.items())}
     return BatchSummary(**{f.name: getattr(whole, f.name) for f in fields(GroupSummary)},
-                        groups=groups)  # fmt: skip
+                        groups=groups,
+                        datasets=dataset_summaries(results, include_flagged))  # fmt: skip
 
 
 # -- paired comparison ------------------------------------------------------------------------

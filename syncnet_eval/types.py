@@ -139,6 +139,9 @@ class VideoResult:
     selected_track: int | None = None
     av_offset_convention: str = OFFSET_CONVENTION
     track_select: str | None = None
+    # With --dataset (or a manifest 'dataset' column): the dataset's published real-video
+    # band, syncnet_eval.bands.ReferenceBand.to_dict() (stamped by the run driver).
+    reference_band: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -19,6 +19,7 @@ from ..checks import (
 )
 from ..errors import InputError
 from ..io import atomic_write_text, load_results
+from ..media_provenance import media_warning
 from ..report import ReportRun, annotated_videos, build_report
 from ..stats import pair_results, summarize
 from ..types import VideoResult
@@ -75,7 +76,8 @@ def check(
     if not thresholds.any_rule:
         raise click.UsageError(
             "no rule given, so nothing would be gated: add --min-lse-c, --max-lse-d, "
-            "--max-abs-offset, --min-windows, --min-ok-fraction, or --baseline with "
+            "--max-abs-offset, --min-windows, --min-ok-fraction, --above-real, "
+            "--fail-above-real, or --baseline with "
             "--max-lse-c-drop / --max-lse-d-rise / --fail-on-missing (to see the numbers "
             "without gating, use 'compare' or the summary of 'score')"
         )
@@ -141,6 +143,8 @@ def compare(
             "the runs were made with different configurations, so a difference in the numbers "
             f"may come from them: {'; '.join(differences)}"
         )
+    if media := media_warning(a, b):
+        warnings.append(media)
     click.echo(
         comparison_markdown(
             pair_results(b, a, include_flagged=include_flagged),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
+from ..bands import band_line
 from ..checks import counts_line
 from ..logs import one_line
 from ..presentation import LSE_C, LSE_D, OFFSET_SENTENCE, count, number, offset_text
@@ -143,6 +144,11 @@ def format_summary(summary: BatchSummary) -> str:
             )
         lines.append("")
         lines += columns(rows)
+    if summary.datasets:
+        lines += ["", "reference bands (published real video; docs/bands.md):"]
+        for d in summary.datasets.values():
+            g = d.summary
+            lines.append(f"  {band_line(d.band, g.lse_c.mean, g.lse_d.mean, g.num_scored)}")
     return "\n".join(lines)
 
 

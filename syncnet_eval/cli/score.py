@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..bands import DATASETS, dataset_help
 from ..engines.plan import BatchConfig, RunConfig, RunOutputs
 from ..errors import ConfigError, InputError
 from ..inputs import BatchInput, collect_inputs
@@ -109,8 +110,13 @@ class _Outputs:
 @click.option(
     "--manifest",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="CSV with a 'path' column and optional 'audio', 'id', 'group' columns; "
+    help="CSV with a 'path' column and optional 'audio', 'id', 'group', 'dataset' columns; "
     "relative paths resolve against the manifest's folder.",
+)
+@click.option(
+    "--dataset",
+    type=click.Choice(DATASETS),
+    help=dataset_help() + " The column wins where a row has one.",
 )
 @click.option(
     "--glob",
@@ -164,6 +170,7 @@ def score(
     inputs: tuple[Path, ...],
     outputs: tuple[str, ...],
     manifest: Path | None,
+    dataset: str | None,
     globs: tuple[str, ...],
     per_track: bool,
     allow_failures: bool,
@@ -199,6 +206,8 @@ def score(
         inputs, manifest, globs, audio_path, single_only=bool(detections or save_detections),
         exclude=exclude,
     )  # fmt: skip
+    if dataset is not None:
+        items = [i if i.dataset else replace(i, dataset=dataset) for i in items]
     config = setup.batch_config(
         detections=detections,
         save_detections=save_detections,

@@ -8,8 +8,9 @@ other from the registry. What it guarantees, for every executor:
   any weights are looked for, so a typo'd path is reported as such, never as a download
   failure; weights are resolved and hashed once (``scorer.prepare_run``).
 - **Every input recorded once**: a record per input, stamped here with the input's ``id``,
-  ``group``, identity and the configuration hash; a second record of an input (an executor
-  retried it) is ignored; an input an executor never returned is recorded as ``lost``.
+  ``group``, reference band (``bands``), identity and the configuration hash; a second record
+  of an input (an executor retried it) is ignored; an input an executor never returned is
+  recorded as ``lost``.
 - **One log, one order**: each record is appended to the JSONL log as soon as it finishes
   (completion order), so a run killed at any moment keeps every finished record; returned
   outcomes, JSON, CSV and Parquet outputs are in input order.
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..bands import band_record
 from ..errors import ConfigError
 from ..inputs import BatchInput, input_identity
 from ..io import JsonlLog, LogLock, atomic_write_text, iter_jsonl, jsonl_line, read_jsonl_at
@@ -185,6 +187,11 @@ def _keep_all(record: BatchRecord) -> BatchRecord:
     return record
 
 
+def _stamped(result: VideoResult, item: BatchInput) -> VideoResult:
+    """``result`` with its input's ``id``, ``group`` and ``dataset``'s reference band."""
+    return replace(result, id=item.id, group=item.group, reference_band=band_record(item.dataset))
+
+
 class _Driver:
     """One run's state: records by input index, where each can be read again, the log."""
 
@@ -294,9 +301,7 @@ class _Driver:
         if self.records[index] is not None:
             return  # an executor retried it (a block re-run after its actor died)
         item = self.inputs[index]
-        record = BatchRecord(
-            replace(result, id=item.id, group=item.group), self.identities[index], self.digest
-        )
+        record = BatchRecord(_stamped(result, item), self.identities[index], self.digest)
         if self.log is not None:
             self.locations[index] = ("log", self.log.append(record.to_dict()))
         self.records[index] = self.keep(record)
@@ -332,7 +337,7 @@ class _Driver:
             except (TypeError, ValueError, KeyError) as exc:
                 log.warning("%s: unusable earlier record (%s); scoring again", item.path, exc)
                 continue
-            result = replace(old.result, id=item.id, group=item.group)
+            result = _stamped(old.result, item)
             self.records[index] = self.keep(
                 BatchRecord(result, self.identities[index], self.digest, resumed=True)
             )

@@ -193,12 +193,20 @@ def is_25fps(info: MediaInfo) -> bool:
 
 
 def input_provenance(info: MediaInfo, **extra: Any) -> dict[str, Any]:
-    """What a record says about its input stream, plus recipe-specific ``extra`` keys."""
+    """What a record says about its input stream (:data:`MEDIA_KEYS` among them: how it was
+    encoded), plus recipe-specific ``extra`` keys."""
     prov: dict[str, Any] = {
         "input_fps": info.fps,
         "input_size": [info.width, info.height],
         "input_video_codec": info.video_codec,
         "input_audio_codec": info.audio_codec,
+        "input_video_profile": info.video_profile,
+        "input_pix_fmt": info.pix_fmt,
+        "input_video_bit_rate": info.video_bit_rate,
+        "input_audio_profile": info.audio_profile,
+        "input_audio_bit_rate": info.audio_bit_rate,
+        "input_audio_rate_hz": info.audio_rate_hz,
+        "input_container": info.container_format,
     }
     prov.update({k: (str(v) if isinstance(v, Path) else v) for k, v in extra.items()})
     return prov

@@ -1,0 +1,240 @@
+"""Reference bands: what published tables say real (ground-truth) video scores.
+
+A band is the range (minimum to maximum) of the LSE-C and LSE-D values that papers and
+measurements report for the real videos of one dataset, with the sources. It answers "what is
+a good value": a generated video that scores *better* than real video (LSE-C above the band's
+upper LSE-C, or LSE-D below its lower LSE-D) is a known sign of a metric being gamed (a
+generator trained against SyncNet itself), not of better lip sync.
+
+Only values quoted, with their source, in the issue that asked for this table (issue 19) are
+here; ``docs/bands.md`` traces each one. Which recipe a paper scored with is recorded only where
+the source says so (``recipe=None``: "as published", the paper's own procedure, not known to
+match one of ours); ask the recipe registry for what the names mean.
+
+Light (no numpy or torch): ``score --help`` lists the datasets and sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .config import choose
+from .presentation import LSE_C, LSE_D, number
+
+__all__ = [
+    "BANDS",
+    "DATASETS",
+    "BandSource",
+    "ReferenceBand",
+    "band_line",
+    "band_record",
+    "beyond_band",
+    "dataset_help",
+    "get_band",
+    "range_text",
+]
+
+
+@dataclass(frozen=True)
+class BandSource:
+    """One published real-video value.
+
+    Attributes:
+        name: short name of the source (the paper or thread), as the outputs cite it.
+        citation: where the numbers are: authors or thread, venue, table.
+        url: a link to the source.
+        lse_c: the real video's LSE-C it reports.
+        lse_d: the real video's LSE-D it reports.
+        recipe: the registry recipe it was measured with, when the source says so; ``None``:
+            the paper's own procedure ("as published").
+    """
+
+    name: str
+    citation: str
+    url: str
+    lse_c: float
+    lse_d: float
+    recipe: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "citation": self.citation,
+            "url": self.url,
+            "lse_c": self.lse_c,
+            "lse_d": self.lse_d,
+            "recipe": self.recipe,
+        }
+
+
+@dataclass(frozen=True)
+class ReferenceBand:
+    """The real-video values of one dataset and their range.
+
+    Attributes:
+        dataset: the ``--dataset`` name (``hdtf``, ``lrs2``).
+        title: the dataset and split in words.
+        sources: the published values (at least one).
+    """
+
+    dataset: str
+    title: str
+    sources: tuple[BandSource, ...]
+
+    @property
+    def lse_c_range(self) -> tuple[float, float]:
+        """(lowest, highest) LSE-C over the sources."""
+        values = [s.lse_c for s in self.sources]
+        return min(values), max(values)
+
+    @property
+    def lse_d_range(self) -> tuple[float, float]:
+        """(lowest, highest) LSE-D over the sources."""
+        values = [s.lse_d for s in self.sources]
+        return min(values), max(values)
+
+    @property
+    def recipes(self) -> list[str | None]:
+        """The recipes of the sources, in source order without repeats (``None``: as
+        published)."""
+        found: list[str | None] = []
+        for s in self.sources:
+            if s.recipe not in found:
+                found.append(s.recipe)
+        return found
+
+    def sources_text(self) -> str:
+        """``SadTalker (CVPR 2023); KDTalker (2025)``: the sources as outputs cite them."""
+        return "; ".join(s.name for s in self.sources)
+
+    def describe(self) -> str:
+        """One line: the dataset, both ranges, the recipes and the sources."""
+        recipes = ", ".join(r or "as published" for r in self.recipes)
+        return (
+            f"{self.title}: {LSE_C.name} {range_text(self.lse_c_range)}, {LSE_D.name} "
+            f"{range_text(self.lse_d_range)} (recipe: {recipes}; sources: "
+            f"{self.sources_text()})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a record's ``reference_band`` holds."""
+        return {
+            "dataset": self.dataset,
+            "title": self.title,
+            "lse_c_range": list(self.lse_c_range),
+            "lse_d_range": list(self.lse_d_range),
+            "recipes": self.recipes,
+            "sources": [s.to_dict() for s in self.sources],
+        }
+
+
+_SADTALKER = BandSource(
+    name="SadTalker (CVPR 2023)",
+    citation="Zhang et al., SadTalker: Learning Realistic 3D Motion Coefficients for Stylized "
+    "Audio-Driven Single Image Talking Face Animation, CVPR 2023; HDTF comparison table, "
+    "real video row",
+    url="https://www.paperswithcode.com/paper/sadtalker-learning-realistic-3d-motion",
+    lse_c=8.211,
+    lse_d=6.982,
+)
+_KDTALKER = BandSource(
+    name="KDTalker (2025)",
+    citation="Yang et al., Unlock Pose Diversity: Accurate and Efficient Implicit Keypoint-"
+    "based Spatiotemporal Diffusion for Audio-driven Talking Portrait (KDTalker), arXiv "
+    "2503.12963, 2025; HDTF comparison table, real video row",
+    url="https://arxiv.org/abs/2503.12963",
+    lse_c=8.243,
+    lse_d=6.929,
+)
+_LIPVOICER_5 = BandSource(
+    name="LipVoicer issue #5 (2024)",
+    citation="yochaiye/LipVoicer GitHub issue #5: the LRS2 test set (1243 videos, ground "
+    "truth) measured with Wav2Lip's evaluation script calculate_scores_LRS.py",
+    url="https://github.com/yochaiye/LipVoicer/issues/5",
+    lse_c=8.248,
+    lse_d=6.258,
+    recipe="wav2lip-lrs",
+)
+
+BANDS: dict[str, ReferenceBand] = {
+    band.dataset: band
+    for band in (
+        ReferenceBand("hdtf", "HDTF real video", (_SADTALKER, _KDTALKER)),
+        ReferenceBand("lrs2", "LRS2 test real video", (_LIPVOICER_5,)),
+    )
+}
+DATASETS: tuple[str, ...] = tuple(BANDS)
+
+
+def range_text(bounds: Sequence[float]) -> str:
+    """``8.211-8.243``, or ``8.248`` for a band of one value."""
+    low, high = float(bounds[0]), float(bounds[1])
+    return f"{low:.3f}" if low == high else f"{low:.3f}-{high:.3f}"
+
+
+def get_band(dataset: str) -> ReferenceBand:
+    """The band of ``dataset``.
+
+    Raises:
+        ConfigError: no band for it (the message lists the datasets).
+    """
+    band: ReferenceBand = choose(BANDS, dataset, "dataset")
+    return band
+
+
+def band_record(dataset: str | None) -> dict[str, Any] | None:
+    """A record's ``reference_band`` for ``dataset`` (``None`` without one).
+
+    Raises:
+        ConfigError: an unknown dataset.
+    """
+    return None if dataset is None else get_band(dataset).to_dict()
+
+
+def beyond_band(band: Mapping[str, Any], lse_c: float | None, lse_d: float | None) -> list[str]:
+    """How ``lse_c``/``lse_d`` (a mean, usually) score better than real video: LSE-C above the
+    band's highest LSE-C, LSE-D below its lowest LSE-D (empty: within or below real video).
+
+    Args:
+        band: a record's ``reference_band`` (:meth:`ReferenceBand.to_dict`).
+        lse_c: the LSE-C to judge (``None``: not judged).
+        lse_d: the LSE-D to judge.
+    """
+    found = []
+    c_high = float(band["lse_c_range"][1])
+    d_low = float(band["lse_d_range"][0])
+    if lse_c is not None and lse_c > c_high:
+        found.append(f"{LSE_C.name} {lse_c:.3f} above real video's {c_high:.3f}")
+    if lse_d is not None and lse_d < d_low:
+        found.append(f"{LSE_D.name} {lse_d:.3f} below real video's {d_low:.3f}")
+    return found
+
+
+def band_line(band: Mapping[str, Any], lse_c: float | None, lse_d: float | None, n: int) -> str:
+    """One line comparing means over ``n`` videos with ``band`` (a record's
+    ``reference_band``), naming its sources; the terminal summary, ``check`` and the report
+    all say it this way."""
+    sources = "; ".join(str(s.get("name")) for s in band.get("sources") or [])
+    recipes = ", ".join(r or "as published" for r in band.get("recipes") or [])
+    line = (
+        f"{band.get('title') or band.get('dataset')}: mean {LSE_C.name} {number(lse_c)} vs real "
+        f"{range_text(band['lse_c_range'])}, mean {LSE_D.name} {number(lse_d)} vs real "
+        f"{range_text(band['lse_d_range'])} (n={n}; band measured with: {recipes}; "
+        f"sources: {sources})"
+    )
+    beyond = beyond_band(band, lse_c, lse_d)
+    if beyond:
+        line += f"; better than real video ({', '.join(beyond)}): a sign of a gamed metric"
+    return line
+
+
+def dataset_help() -> str:
+    """``--dataset``'s help: every dataset's band and its sources."""
+    return (
+        "Put the dataset's published real-video band in each record, the summary and the "
+        "report (see docs/bands.md): "
+        + "; ".join(f"{name}: {band.describe()}" for name, band in BANDS.items())
+        + ". A manifest 'dataset' column sets it per row."
+    )

@@ -1,0 +1,159 @@
+"""Codec provenance: every recipe's records say how the input was encoded (as ffprobe reads
+it), in JSON, CSV and Parquet; runs of differently encoded inputs are told apart."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+import json
+from pathlib import Path
+import subprocess
+from typing import Any
+
+import pytest
+from test_resync import SignalEmbedder
+
+from syncnet_eval.config import PipelineConfig, ScoreConfig
+from syncnet_eval.decode import probe_media
+from syncnet_eval.io import load_records, write_results
+from syncnet_eval.media_provenance import (
+    BIT_RATE_TOLERANCE,
+    media_differences,
+    media_of,
+)
+from syncnet_eval.pipeline import SyncPipeline
+from syncnet_eval.recipes import REGISTRY
+from syncnet_eval.types import VideoResult
+
+from conftest import MEDIA_DIR, SynthClip, SynthFace, invoke_cli, write_synth_clip
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True, capture_output=True
+    )
+
+
+def _ffprobe(path: Path) -> dict[str, Any]:
+    """The media keys as ffprobe (the oracle: another program) reports them."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    doc = json.loads(out)
+    video = next(s for s in doc["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in doc["streams"] if s["codec_type"] == "audio")
+
+    def rate(s: dict[str, Any]) -> int | None:
+        return int(s["bit_rate"]) if s.get("bit_rate") else None
+
+    return {
+        "input_video_codec": video["codec_name"],
+        "input_video_profile": video.get("profile"),
+        "input_pix_fmt": video["pix_fmt"],
+        "input_video_bit_rate": rate(video),
+        "input_fps": float(Fraction(video["avg_frame_rate"])),
+        "input_audio_codec": audio["codec_name"],
+        "input_audio_profile": audio.get("profile"),
+        "input_audio_bit_rate": rate(audio),
+        "input_audio_rate_hz": int(audio["sample_rate"]),
+        "input_container": doc["format"]["format_name"],
+    }
+
+
+@pytest.mark.parametrize("name", ["syncnet_example.avi", "syncnet_example_h264.mp4"])
+def test_probe_reads_what_ffprobe_reads(name: str) -> None:
+    path = MEDIA_DIR / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    info = probe_media(path)
+    got = {
+        "input_video_codec": info.video_codec,
+        "input_video_profile": info.video_profile,
+        "input_pix_fmt": info.pix_fmt,
+        "input_video_bit_rate": info.video_bit_rate,
+        "input_fps": info.fps,
+        "input_audio_codec": info.audio_codec,
+        "input_audio_profile": info.audio_profile,
+        "input_audio_bit_rate": info.audio_bit_rate,
+        "input_audio_rate_hz": info.audio_rate_hz,
+        "input_container": info.container_format,
+    }
+    assert got == pytest.approx(_ffprobe(path))
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> SynthClip:
+    """40 frames, 224x224, H.264 + AAC, one talking face (every recipe can score it)."""
+    path = tmp_path_factory.mktemp("media") / "clip.mp4"
+    return write_synth_clip(path, num_frames=40, size=(224, 224), faces=(SynthFace(112, 112),))
+
+
+@pytest.fixture(scope="module")
+def pipe() -> SyncPipeline:
+    return SyncPipeline(
+        ScoreConfig(device="cpu"), PipelineConfig(min_track=20), embedder=SignalEmbedder()
+    )
+
+
+def _score(pipe: SyncPipeline, clip: SynthClip, recipe: str, path: Path | None = None) -> Any:
+    detections = clip.boxes if REGISTRY[recipe].needs_tracks else None
+    result = pipe.evaluate(path or clip.path, recipe, detections=detections)
+    assert result.ok, result.reason
+    return result
+
+
+@pytest.mark.parametrize("recipe", list(REGISTRY))
+def test_every_recipe_records_the_codec_in_json_csv_and_parquet(
+    recipe: str, clip: SynthClip, pipe: SyncPipeline, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyarrow")
+    expected = _ffprobe(clip.path)
+    assert all(v is not None for v in expected.values())  # the clip declares every field
+    result = _score(pipe, clip, recipe)
+    for suffix in (".json", ".csv", ".parquet"):
+        out = tmp_path / f"r{suffix}"
+        write_results(out, [result])
+        (record,) = load_records(out)
+        media = media_of(VideoResult.from_dict(record))
+        assert media == pytest.approx(expected), (recipe, suffix)
+
+
+def test_a_re_encoded_copy_is_told_apart_from_its_source(
+    clip: SynthClip, pipe: SyncPipeline, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy.mp4"
+    _ffmpeg("-i", str(clip.path), "-c:v", "mpeg4", "-q:v", "8", "-c:a", "copy", str(copy))
+    source = _score(pipe, clip, "direct")
+    again = _score(pipe, clip, "direct")
+    recoded = _score(pipe, clip, "direct", copy)
+    assert media_differences([source], [again]) == []
+    differences = media_differences([source], [recoded])
+    assert any(
+        d.startswith("input_video_codec") and '"h264"' in d and '"mpeg4"' in d for d in differences
+    ), differences
+    assert not any(d.startswith("input_audio_codec") for d in differences)  # copied
+
+    base, new = tmp_path / "source.json", tmp_path / "copy.json"
+    write_results(base, [source])
+    write_results(new, [recoded])
+    compared = invoke_cli(["compare", str(base), str(new)])
+    assert compared.exit_code == 0
+    assert "encoded differently" in compared.output and "input_video_codec" in compared.output
+    checked = invoke_cli(["check", str(new), "--baseline", str(base), "--max-lse-c-drop", "50"])
+    assert "encoded differently" in checked.output and "mpeg4" in checked.output
+    same = invoke_cli(["compare", str(base), str(base)])
+    assert "encoded differently" not in same.output
+
+
+def _record(path: str, **media: Any) -> VideoResult:
+    return VideoResult(path=path, status="ok", reason=None, recipe="direct", provenance=media)
+
+
+def test_bit_rates_differ_by_their_medians_beyond_the_tolerance() -> None:
+    base = [_record(f"b{k}", input_video_bit_rate=r) for k, r in enumerate((900, 1000, 1100))]
+    near = [_record(f"n{k}", input_video_bit_rate=r) for k, r in enumerate((950, 1050))]
+    far = [_record("f", input_video_bit_rate=int(1000 * (1 + 2 * BIT_RATE_TOLERANCE)))]
+    assert media_differences(base, near) == []  # medians 1000 and 1000
+    (diff,) = media_differences(base, far)
+    assert diff.startswith("input_video_bit_rate: median")
+    assert media_differences(base, [_record("x")]) == []  # no provenance: nothing to compare
