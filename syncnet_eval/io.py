@@ -70,7 +70,8 @@ TRACK_CSV_COLUMNS = (
     *_VIDEO_COLUMNS, "track_index", "track_first_frame", "track_last_frame", "track_av_offset",
     "track_lse_d", "track_lse_c", "track_num_windows", *_ADDED_COLUMNS, "track_selected",
     "track_start_s", "track_end_s", *_LATER_COLUMNS, "track_speaking_judge",
-    "track_speaking_fraction", *_BAND_MEDIA_COLUMNS,
+    "track_speaking_fraction", "track_silent_frames", "track_silent_motion_fraction",
+    *_BAND_MEDIA_COLUMNS,
 )  # fmt: skip
 _TRACK_ONLY = tuple(
     c for c in TRACK_CSV_COLUMNS if c.startswith("track_") and c not in _LATER_COLUMNS
@@ -224,6 +225,10 @@ def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
             "track_speaking_judge": t.speaking_judge or "",
             "track_speaking_fraction": (
                 "" if t.speaking_fraction is None else f"{t.speaking_fraction:.4f}"
+            ),
+            "track_silent_frames": "" if t.silent_frames is None else t.silent_frames,
+            "track_silent_motion_fraction": (
+                "" if t.silent_motion_fraction is None else f"{t.silent_motion_fraction:.4f}"
             ),
         }
         for t in result.tracks
@@ -566,6 +571,10 @@ def _number(text: str) -> float | None:
     return float(text) if text not in ("", None) else None
 
 
+def _integer(text: str) -> int | None:
+    return int(text) if text not in ("", None) else None
+
+
 def _results_from_csv(path: Path) -> list[VideoResult]:
     text = path.read_text(encoding="utf-8", errors="surrogateescape")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
@@ -589,6 +598,8 @@ def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
             start_s=_number(r.get("track_start_s", "")), end_s=_number(r.get("track_end_s", "")),
             speaking_judge=r.get("track_speaking_judge") or None,
             speaking_fraction=_number(r.get("track_speaking_fraction", "")),
+            silent_frames=_integer(r.get("track_silent_frames", "")),
+            silent_motion_fraction=_number(r.get("track_silent_motion_fraction", "")),
         )
         for r in rows
         if r.get("track_index")

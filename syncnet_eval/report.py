@@ -65,6 +65,7 @@ from .presentation import (
     window_start_s,
 )
 from .reliability import FLAG_HELP
+from .silence import silence_motion_text, video_silence_motion
 from .stats import (
     DatasetSummary,
     GroupSummary,
@@ -238,7 +239,15 @@ def _video_data(run_index: int, r: VideoResult, href: str | None) -> dict[str, A
         "t": [_track_data(t) for t in r.tracks],
         "v": href,
         "pr": None,
+        # Mouth motion in silence (silence.py), one line of the detail; None when not measured.
+        "sm": _silence_line(r) if usable else None,
     }
+
+
+def _silence_line(r: VideoResult) -> str | None:
+    if all(t.silent_frames is None for t in r.tracks):
+        return None  # records written before the measure
+    return silence_motion_text(*video_silence_motion(r))
 
 
 def _data(ctx: _Context, videos: Mapping[str, str]) -> dict[str, Any]:

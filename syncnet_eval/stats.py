@@ -16,6 +16,7 @@ import numpy as np
 from .bands import beyond_band
 from .reliability import FLAGS
 from .rules import Rules, is_usable
+from .silence import video_silence_motion
 from .types import STATUSES, Status, VideoResult
 
 __all__ = [
@@ -147,6 +148,10 @@ class GroupSummary:
         lse_d: LSE-D over the results in the means.
         lse_c: LSE-C over the results in the means.
         mean_abs_offset: mean |AV offset| in frames over the results in the means.
+        silent_motion_fraction: the share of silent frames with a moving mouth
+            (:mod:`syncnet_eval.silence`), over the results in the means that have one.
+        silent_frames: counted silent frames of the results in the means (their videos'
+            selected tracks).
     """
 
     num_inputs: int
@@ -158,6 +163,8 @@ class GroupSummary:
     lse_d: MetricSummary
     lse_c: MetricSummary
     mean_abs_offset: float | None
+    silent_motion_fraction: MetricSummary = field(default_factory=lambda: describe([]))
+    silent_frames: int = 0
 
     @property
     def num_flagged(self) -> int:
@@ -183,6 +190,8 @@ class GroupSummary:
             "lse_d": self.lse_d.to_dict(),
             "lse_c": self.lse_c.to_dict(),
             "mean_abs_offset": self.mean_abs_offset,
+            "silent_motion_fraction": self.silent_motion_fraction.to_dict(),
+            "silent_frames": self.silent_frames,
         }
 
     @classmethod
@@ -195,6 +204,7 @@ class GroupSummary:
         flag_counts: dict[str, int] = {f: sum(f in r.flags for r in usable) for f in FLAGS}
         scored = [r for r in usable if include_flagged or not r.flags]
         offsets = [metric_value(r, "abs_offset") for r in scored]
+        silence = [video_silence_motion(r) for r in scored]
         return cls(
             num_inputs=len(results),
             num_ok=len(usable),
@@ -205,6 +215,8 @@ class GroupSummary:
             lse_d=describe([metric_value(r, "lse_d") for r in scored]),
             lse_c=describe([metric_value(r, "lse_c") for r in scored]),
             mean_abs_offset=float(np.mean(offsets)) if offsets else None,
+            silent_motion_fraction=describe([f for _, f in silence if f is not None]),
+            silent_frames=sum(n for n, _ in silence),
         )
 
 

@@ -71,6 +71,11 @@ class TrackResult:
     asd_time_s: list[float] | None = None
     # Mean detected face box [x1, y1, x2, y2] in source pixels (pipeline recipe only).
     mean_box: list[float] | None = None
+    # Mouth motion in silence (syncnet_eval.silence): counted silent frames of the track, and
+    # the share of them whose mouth region moves more than the speaker's median while speaking
+    # (None: no silent frame counted, or no voiced frame to compare with).
+    silent_frames: int | None = None
+    silent_motion_fraction: float | None = None
 
     @property
     def num_frames(self) -> int:

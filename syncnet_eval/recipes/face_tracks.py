@@ -56,6 +56,7 @@ from ..models.weights import REGISTRY as OFFICIAL_WEIGHTS
 from ..reliability import frames_missing, ordered_flags
 from ..scenes import SceneCutDetector
 from ..scoring import aggregate_tracks, selected_tracks
+from ..silence import frame_levels_dbfs, speech_level_dbfs
 from ..timing import Timer
 from ..tracking import Track, TrackingResult, interpolate_keyframes, track_scenes
 from ..types import TrackResult, VideoResult
@@ -66,6 +67,7 @@ from .steps import (
     input_provenance,
     offset_ms,
     score_track,
+    silence_fields,
     to_track_result,
     track_flags,
     with_asd_scores,
@@ -276,6 +278,8 @@ def score_crops(
     """
     results: list[TrackResult] = []
     audio_mfcc = None  # the ASD's MFCC of the whole audio, computed with the first track's
+    # Each track's silence is judged against the whole clip's speech level (silence.py).
+    speech_level = speech_level_dbfs(frame_levels_dbfs(audio))
     for i, crop in enumerate(crops):
         tr, geom = crop.track, crop.geometry
         track_audio = audio[
@@ -298,6 +302,7 @@ def score_crops(
                 timer=timer,
                 source=source,
                 expected_frames=tr.num_frames,
+                speech_level_dbfs=speech_level,
             )
         except TooShortError:
             continue  # the audio ends before this track has a window
@@ -321,6 +326,7 @@ def score_crops(
             smoothed_center_y=geom.center_y.tolist(),
             smoothed_half_size=geom.half_size.tolist(),
             mean_box=[float(x) for x in tr.boxes[:, :4].mean(axis=0)],
+            **silence_fields(scored),
         )
         if asd is not None:
             # One "asd" stage per track, after its SyncNet stages (the MFCC of the whole audio

@@ -23,6 +23,7 @@ from ..embed import Embedder, max_windows_for_audio, num_windows
 from ..errors import NoAudioError, TooShortError
 from ..reliability import SILENCE_DBFS, audio_level_dbfs, min_reliable_windows
 from ..scoring import OffsetScores, score_offsets
+from ..silence import MouthMotion, SilenceMotion, measure_silence_motion
 from ..speaking import SpeakingTimeline, asd_timeline, sync_timeline
 from ..timing import Timer
 from ..types import TrackResult
@@ -35,6 +36,7 @@ __all__ = [
     "is_25fps",
     "offset_ms",
     "score_track",
+    "silence_fields",
     "to_track_result",
     "track_flags",
     "with_asd_scores",
@@ -46,10 +48,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ScoredTrack:
-    """The scores of one frame stream and how many frames it had."""
+    """The scores of one frame stream, how many frames it had and its mouth motion in silence."""
 
     scores: OffsetScores
     num_frames: int
+    silence: SilenceMotion | None = None
 
 
 class _FrameCounter:
@@ -73,6 +76,7 @@ def score_track(
     timer: Timer,
     source: str | Path,
     expected_frames: int | None = None,
+    speech_level_dbfs: float | None = None,
 ) -> ScoredTrack:
     """Embed every window of a frame stream and of its audio, and search the AV offset.
 
@@ -87,6 +91,8 @@ def score_track(
         timer: where the stage times go.
         source: the user's file, for messages.
         expected_frames: the frame count, if known (a preallocation hint only).
+        speech_level_dbfs: the clip's speech level for the silence rule (default: that of
+            ``audio``; see :mod:`syncnet_eval.silence`).
 
     Raises:
         TooShortError: fewer than 6 frames with audio (no window to score).
@@ -94,11 +100,12 @@ def score_track(
     with timer.stage("mfcc"):
         cc = mfcc(audio)
     counter = _FrameCounter(timer)
+    motion = MouthMotion()  # measured as the frames pass (charged to "embeddings")
     stream = timer.wrap("decode", prefetch(frames))
     with timer.stage("embeddings", total=expected_frames):
         expected = expected_frames - (WINDOW_FRAMES - 1) if expected_frames else None
         lips = embedder.embed_lips(
-            counter.count(stream),
+            motion.observe(counter.count(stream)),
             max_windows=max_windows_for_audio(audio.size),
             expected_windows=expected,
         )
@@ -112,7 +119,18 @@ def score_track(
         audio_emb = embedder.embed_audio(cc, n_win)
     with timer.stage("scoring"):
         scores = score_offsets(lips[:n_win], audio_emb, vshift)
-    return ScoredTrack(scores, counter.total)
+        silence = measure_silence_motion(audio, motion.values(), speech_level_dbfs)
+    return ScoredTrack(scores, counter.total, silence)
+
+
+def silence_fields(scored: ScoredTrack) -> dict[str, Any]:
+    """The :class:`TrackResult` fields of ``scored``'s mouth motion in silence."""
+    if scored.silence is None:
+        return {}
+    return {
+        "silent_frames": scored.silence.silent_frames,
+        "silent_motion_fraction": scored.silence.fraction,
+    }
 
 
 def to_track_result(

@@ -32,6 +32,7 @@ from .steps import (
     is_25fps,
     offset_ms,
     score_track,
+    silence_fields,
     to_track_result,
     track_flags,
     with_sync_timeline,
@@ -103,7 +104,10 @@ def score_whole_frames(
         expected_frames=expected,
     )  # fmt: skip
     track = with_sync_timeline(
-        to_track_result(0, 0, scored.num_frames - 1, scored.scores, fps=fps), fps
+        to_track_result(
+            0, 0, scored.num_frames - 1, scored.scores, fps=fps, **silence_fields(scored)
+        ),
+        fps,
     )
     flags = track_flags([track], score_config.vshift) | audio_flags(audio)
     warnings = _length_warnings(path, scored.num_frames, fps, audio.size)

@@ -336,6 +336,7 @@
         " frames (" + signed(v.ms, 0) + " ms; " + TEXT.offsetSign + ") · " + TEXT.lseD + " " +
         fixed(v.d, 3) + " · " + TEXT.lseC + " " + fixed(v.c, 3) + trackRule(v)));
     }
+    if (v.sm) { box.appendChild(el("p", {}, v.sm)); }  // mouth motion in silence
     v.f.forEach(function (f) { box.appendChild(el("p", { "class": "flag" }, "flag " + f + ": " + DATA.flagHelp[f])); });
     v.w.forEach(function (w) { box.appendChild(el("p", { "class": "warning" }, w)); });
     if (v.pr !== null) {
