@@ -59,13 +59,16 @@ _VIDEO_COLUMNS = (
 # Columns added later go at the end, so that earlier columns keep their positions.
 _ADDED_COLUMNS = ("flags", "reason_code", "av_offset_ms", "selected_track")
 _LATER_COLUMNS = ("track_select",)
-CSV_COLUMNS = (*_VIDEO_COLUMNS, *_ADDED_COLUMNS, *_LATER_COLUMNS)
+# The offset drift of the track the numbers come from (empty for a mean over tracks).
+_DRIFT_COLUMNS = ("drift_ms_per_min",)
+CSV_COLUMNS = (*_VIDEO_COLUMNS, *_ADDED_COLUMNS, *_LATER_COLUMNS, *_DRIFT_COLUMNS)
 # ``--per-track``: the video columns, then one track's numbers (empty for unscored videos).
 TRACK_CSV_COLUMNS = (
     *_VIDEO_COLUMNS, "track_index", "track_first_frame", "track_last_frame", "track_av_offset",
     "track_lse_d", "track_lse_c", "track_num_windows", *_ADDED_COLUMNS, "track_selected",
     "track_start_s", "track_end_s", *_LATER_COLUMNS, "track_speaking_judge",
-    "track_speaking_fraction",
+    "track_speaking_fraction", *_DRIFT_COLUMNS, "track_drift_ms_per_min", "track_drift_segments",
+    "track_drift_segments_left_out",
 )  # fmt: skip
 _TRACK_ONLY = tuple(
     c for c in TRACK_CSV_COLUMNS if c.startswith("track_") and c not in _LATER_COLUMNS
@@ -166,7 +169,18 @@ def _csv_row(result: VideoResult) -> dict[str, Any]:
         "av_offset_ms": "" if result.av_offset_ms is None else result.av_offset_ms,
         "selected_track": "" if result.selected_track is None else result.selected_track,
         "track_select": result.track_select or "",
+        "drift_ms_per_min": _drift_text(result),
     }
+
+
+def _optional(x: float | None, digits: int = 3) -> str:
+    return "" if x is None else f"{x:.{digits}f}"
+
+
+def _drift_text(result: VideoResult) -> str:
+    """The drift of the selected track (the one the video's numbers come from)."""
+    chosen = [t for t in result.tracks if t.index == result.selected_track]
+    return _optional(chosen[0].drift_ms_per_min) if chosen else ""
 
 
 def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
@@ -189,6 +203,11 @@ def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
             "track_speaking_judge": t.speaking_judge or "",
             "track_speaking_fraction": (
                 "" if t.speaking_fraction is None else f"{t.speaking_fraction:.4f}"
+            ),
+            "track_drift_ms_per_min": _optional(t.drift_ms_per_min),
+            "track_drift_segments": "" if t.drift_segments is None else t.drift_segments,
+            "track_drift_segments_left_out": (
+                "" if t.drift_segments_left_out is None else t.drift_segments_left_out
             ),
         }
         for t in result.tracks
@@ -531,6 +550,10 @@ def _number(text: str) -> float | None:
     return float(text) if text not in ("", None) else None
 
 
+def _count(text: str) -> int | None:
+    return int(text) if text not in ("", None) else None
+
+
 def _results_from_csv(path: Path) -> list[VideoResult]:
     text = path.read_text(encoding="utf-8", errors="surrogateescape")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
@@ -554,6 +577,9 @@ def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
             start_s=_number(r.get("track_start_s", "")), end_s=_number(r.get("track_end_s", "")),
             speaking_judge=r.get("track_speaking_judge") or None,
             speaking_fraction=_number(r.get("track_speaking_fraction", "")),
+            drift_ms_per_min=_number(r.get("track_drift_ms_per_min", "")),
+            drift_segments=_count(r.get("track_drift_segments", "")),
+            drift_segments_left_out=_count(r.get("track_drift_segments_left_out", "")),
         )
         for r in rows
         if r.get("track_index")

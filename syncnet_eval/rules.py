@@ -142,9 +142,9 @@ class Rules:
         False,
         aliases=("--keep-flagged",),
         help="Let in videos with reliability flags (few_windows, silent_audio, non_25fps, "
-        "decode_incomplete): check averages and gates them, filter keeps them. By default "
-        "check counts them and leaves them out, and filter rejects them. --keep-flagged is "
-        "filter's name for it.",
+        "decode_incomplete, offset_drift): check averages and gates them, filter keeps them. "
+        "By default check counts them and leaves them out, and filter rejects them. "
+        "--keep-flagged is filter's name for it.",
     )
 
     def __post_init__(self) -> None:

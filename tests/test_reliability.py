@@ -59,7 +59,7 @@ def pipe(syncnet_parity_weights: Path) -> SyncPipeline:
 def test_the_few_windows_threshold_follows_the_search_range() -> None:
     assert min_reliable_windows(15) == 100  # the median shift (8) pads at most 8 % of them
     assert min_reliable_windows(30) > min_reliable_windows(15) > min_reliable_windows(5)
-    assert FLAGS == ("few_windows", "silent_audio", "non_25fps", "decode_incomplete")
+    assert FLAGS[:4] == ("few_windows", "silent_audio", "non_25fps", "decode_incomplete")
 
 
 def test_a_half_second_clip_is_flagged_and_left_out_of_the_mean(

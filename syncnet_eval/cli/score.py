@@ -152,7 +152,8 @@ class _Outputs:
     "--include-flagged",
     is_flag=True,
     help="Let videos with reliability flags (few_windows, silent_audio, non_25fps, "
-    "decode_incomplete) into the summary's means; by default they are counted and left out.",
+    "decode_incomplete, offset_drift) into the summary's means; by default they are counted and "
+    "left out.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
 @recipe_options
