@@ -64,14 +64,19 @@ _LATER_COLUMNS = ("track_select",)
 # The reference band's dataset (bands.py) and how the input was encoded (media_provenance.py).
 _BAND_MEDIA_COLUMNS = ("reference_dataset", *MEDIA_KEYS)
 _INT_MEDIA_KEYS = ("input_video_bit_rate", "input_audio_bit_rate", "input_audio_rate_hz")
-CSV_COLUMNS = (*_VIDEO_COLUMNS, *_ADDED_COLUMNS, *_LATER_COLUMNS, *_BAND_MEDIA_COLUMNS)
+# The offset drift of the track the numbers come from (empty for a mean over tracks).
+_DRIFT_COLUMNS = ("drift_ms_per_min",)
+CSV_COLUMNS = (
+    *_VIDEO_COLUMNS, *_ADDED_COLUMNS, *_LATER_COLUMNS, *_BAND_MEDIA_COLUMNS, *_DRIFT_COLUMNS
+)  # fmt: skip
 # ``--per-track``: the video columns, then one track's numbers (empty for unscored videos).
 TRACK_CSV_COLUMNS = (
     *_VIDEO_COLUMNS, "track_index", "track_first_frame", "track_last_frame", "track_av_offset",
     "track_lse_d", "track_lse_c", "track_num_windows", *_ADDED_COLUMNS, "track_selected",
     "track_start_s", "track_end_s", *_LATER_COLUMNS, "track_speaking_judge",
     "track_speaking_fraction", "track_silent_frames", "track_silent_motion_fraction",
-    *_BAND_MEDIA_COLUMNS,
+    *_BAND_MEDIA_COLUMNS, *_DRIFT_COLUMNS, "track_drift_ms_per_min", "track_drift_segments",
+    "track_drift_segments_left_out",
 )  # fmt: skip
 _TRACK_ONLY = tuple(
     c for c in TRACK_CSV_COLUMNS if c.startswith("track_") and c not in _LATER_COLUMNS
@@ -173,6 +178,7 @@ def _csv_row(result: VideoResult) -> dict[str, Any]:
         "selected_track": "" if result.selected_track is None else result.selected_track,
         "track_select": result.track_select or "",
         **_band_media_cells(result),
+        "drift_ms_per_min": _drift_text(result),
     }
 
 
@@ -205,6 +211,16 @@ def _band_media_fields(row: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _optional(x: float | None, digits: int = 3) -> str:
+    return "" if x is None else f"{x:.{digits}f}"
+
+
+def _drift_text(result: VideoResult) -> str:
+    """The drift of the selected track (the one the video's numbers come from)."""
+    chosen = [t for t in result.tracks if t.index == result.selected_track]
+    return _optional(chosen[0].drift_ms_per_min) if chosen else ""
+
+
 def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
     base = _csv_row(result)
     if not result.tracks:
@@ -229,6 +245,11 @@ def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
             "track_silent_frames": "" if t.silent_frames is None else t.silent_frames,
             "track_silent_motion_fraction": (
                 "" if t.silent_motion_fraction is None else f"{t.silent_motion_fraction:.4f}"
+            ),
+            "track_drift_ms_per_min": _optional(t.drift_ms_per_min),
+            "track_drift_segments": "" if t.drift_segments is None else t.drift_segments,
+            "track_drift_segments_left_out": (
+                "" if t.drift_segments_left_out is None else t.drift_segments_left_out
             ),
         }
         for t in result.tracks
@@ -600,6 +621,9 @@ def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
             speaking_fraction=_number(r.get("track_speaking_fraction", "")),
             silent_frames=_integer(r.get("track_silent_frames", "")),
             silent_motion_fraction=_number(r.get("track_silent_motion_fraction", "")),
+            drift_ms_per_min=_number(r.get("track_drift_ms_per_min", "")),
+            drift_segments=_integer(r.get("track_drift_segments", "")),
+            drift_segments_left_out=_integer(r.get("track_drift_segments_left_out", "")),
         )
         for r in rows
         if r.get("track_index")

@@ -1,4 +1,5 @@
-"""Matplotlib figures of a record: the distance-by-offset curve and the confidence timeline.
+"""Matplotlib figures of a record: the distance-by-offset curve, the confidence timeline and
+the offset over time (each 5 s segment's best offset and the drift line through them).
 
 matplotlib is an optional extra (``pip install 'syncnet-eval[viz]'``): it is imported when a
 figure is made, and :func:`require_matplotlib` turns its absence into a
@@ -23,9 +24,11 @@ from .constants import FPS
 from .errors import DependencyError
 from .presentation import (
     COLOURS,
+    DRIFT_AXIS_LABEL,
     LSE_C,
     LSE_D,
     OFFSET_AXIS_LABEL,
+    drift_text,
     frame_time_s,
     number,
     offset_axis,
@@ -43,7 +46,9 @@ __all__ = [
     "PLOT_FORMATS",
     "PlottedTrack",
     "PlottedVideo",
+    "DriftTrack",
     "plot_curve",
+    "plot_drift",
     "plot_timeline",
     "plot_track",
     "plot_video",
@@ -108,6 +113,21 @@ class PlottedVideo(Protocol):
     def provenance(self) -> Mapping[str, Any]: ...
     @property
     def tracks(self) -> Sequence[PlottedTrack]: ...
+
+
+class DriftTrack(Protocol):
+    """The offset-over-time fields of a :class:`~syncnet_eval.types.TrackResult`."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def segment_offsets(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def drift_ms_per_min(self) -> float | None: ...
+    @property
+    def drift_segments(self) -> int | None: ...
+    @property
+    def drift_segments_left_out(self) -> int | None: ...
 
 
 def require_matplotlib() -> None:
@@ -209,6 +229,47 @@ def plot_timeline(
     ax.set_ylabel("confidence (9-tap median)")
 
 
+def plot_drift(tracks: Sequence[DriftTrack], ax: Axes, *, selected: int | None = None) -> None:
+    """Draw each track's segment offsets against time (s) and its drift line.
+
+    Segments in the line (``used``: a clear minimum) are filled dots, those left out hollow; the
+    line is the recorded slope through the mean of the filled dots (where a least-squares line
+    passes).
+
+    Args:
+        tracks: the tracks (their ``segment_offsets`` and ``drift_ms_per_min``).
+        ax: where to draw.
+        selected: index of the track the video's numbers come from (drawn thicker).
+    """
+    for n, track in enumerate(tracks):
+        segments = track.segment_offsets or []
+        if not segments:
+            continue
+        colour = track_colour(n)
+        main = track.index == selected or len(tracks) == 1
+        used = [s for s in segments if s.get("used")]
+        left = [s for s in segments if not s.get("used")]
+        label = f"track {track.index}: " + drift_text(
+            track.drift_ms_per_min, track.drift_segments, track.drift_segments_left_out
+        )
+        ax.plot([s["time_s"] for s in used], [s["offset"] for s in used], "o", color=colour,
+                ms=4 if main else 3, label=label)  # fmt: skip
+        if left:
+            ax.plot([s["time_s"] for s in left], [s["offset"] for s in left], "o", ms=4,
+                    mfc="none", color=colour, alpha=0.6)  # fmt: skip
+        if used and track.drift_ms_per_min is not None:
+            t = [s["time_s"] for s in used]
+            t_mid = sum(t) / len(t)
+            o_mid = sum(s["offset"] for s in used) / len(used)
+            frames_per_s = track.drift_ms_per_min / 60.0 / (1000.0 / FPS)
+            ends = (min(t), max(t))
+            ax.plot(ends, [o_mid + frames_per_s * (x - t_mid) for x in ends], color=colour,
+                    lw=2 if main else 1)  # fmt: skip
+    ax.axhline(0, color="#999", lw=0.8)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(DRIFT_AXIS_LABEL)
+
+
 def plot_track(
     track: PlottedTrack, axes: Sequence[Axes] | None = None
 ) -> tuple[Figure, tuple[Axes, Axes]]:
@@ -275,6 +336,23 @@ def plot_video(
     return fig, (ax_curve, ax_time)
 
 
+def _video_figure_with_drift(result: PlottedVideo) -> Figure:
+    """:func:`plot_video`'s two panels above the tracks' offset over time (:func:`plot_drift`)."""
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(_FIGSIZE_IN[0], _FIGSIZE_IN[1] * 1.6), layout="constrained")
+    ax = fig.subplot_mosaic([["curve", "time"], ["drift", "drift"]], width_ratios=(2, 3),
+                            height_ratios=(3, 2))  # fmt: skip
+    plot_video(result, axes=(ax["curve"], ax["time"]))
+    tracks: list[Any] = list(result.tracks)  # TrackResults: they carry the drift fields too
+    plot_drift(tracks, ax["drift"], selected=result.selected_track)
+    ax["drift"].set_title("offset over time (5 s segments; hollow: no clear minimum, left out)",
+                          fontsize=10)  # fmt: skip
+    ax["drift"].legend(fontsize=8)
+    return fig
+
+
 def _short_name(result: PlottedVideo) -> str:
     name = result.id or result.path
     name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -295,7 +373,10 @@ def render_video_plot(result: PlottedVideo, fmt: str = "png", *, dpi: float = 11
     """
     if fmt not in PLOT_FORMATS:
         raise ValueError(f"plots are written as {' or '.join(PLOT_FORMATS)}, not {fmt!r}")
-    fig, _ = plot_video(result)
+    if any(getattr(t, "segment_offsets", None) for t in result.tracks):
+        fig = _video_figure_with_drift(result)
+    else:
+        fig, _ = plot_video(result)
     buf = io.BytesIO()
     # No date in the metadata: the same record gives the same file.
     metadata = {"Date": None} if fmt == "svg" else {}

@@ -38,7 +38,9 @@ __all__ = [
     "OFFSET_SIGN",
     "TRACK_COLOURS",
     "WindowedTrack",
+    "DRIFT_AXIS_LABEL",
     "count",
+    "drift_text",
     "fps_text",
     "frame_time_s",
     "number",
@@ -80,6 +82,23 @@ def offset_text(frames: int | float | None, ms: float | None = None) -> str:
         return MISSING
     text = f"{frames:+d}" if isinstance(frames, int) else f"{frames:+.2f}"
     return text if ms is None or not math.isfinite(ms) else f"{text} ({ms:+.0f} ms)"
+
+
+# The offset over time (TrackResult.segment_offsets, drift_ms_per_min): the sign is the offset's.
+DRIFT_AXIS_LABEL = "segment offset (frames)"
+
+
+def drift_text(
+    ms_per_min: float | None, used: int | None = None, left_out: int | None = None
+) -> str:
+    """An offset drift: ``+604 ms/min (25 segments, 2 left out)``, or :data:`MISSING` without a
+    slope (too few confident segments), still saying how many there were."""
+    counts = ""
+    if used is not None:
+        counts = f" ({count(used, 'segment')}" + (f", {left_out} left out)" if left_out else ")")
+    if ms_per_min is None or not math.isfinite(ms_per_min):
+        return MISSING + counts
+    return f"{round(ms_per_min) + 0:+d} ms/min{counts}"  # never "-0"
 
 
 def fps_text(fps: float | None) -> str:

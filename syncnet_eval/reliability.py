@@ -10,40 +10,54 @@ contract, documented in the README:
 - ``non_25fps``: a whole-frame recipe scored a video that is not at 25 fps without converting it
   (SyncNet's windows then span the wrong time; ``--fps 25`` converts);
 - ``decode_incomplete``: fewer frames decoded than the container declares, or the decoder
-  reported damage it concealed.
+  reported damage it concealed;
+- ``offset_drift``: the best offset moves during a track the numbers come from (one global
+  offset and LSE hide it): :func:`drift_exceeds`.
 
-Summaries, ``check`` and ``compare`` leave flagged videos out of their means by default (and
-count them); ``--include-flagged`` keeps them. Whether the weights are the official ones is a
+Summaries, ``check``, ``compare`` and ``filter`` leave videos with the first four flags out of
+their means by default (and count them); ``--include-flagged`` keeps them. ``offset_drift`` is
+a finding about the video, not a doubt about its numbers: a drifting output of a generator is
+its failure, and leaving it out would flatter the generator, so it is counted but never leaves
+a mean (:data:`DOUBTING_FLAGS`). Whether the weights are the official ones is a
 property of the run, not of a video: it is in ``provenance`` and never a flag.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: the module stays light (rules.py imports it)
+    import numpy as np
 
 from .constants import FPS
 
 __all__ = [
     "FLAGS",
     "FLAG_HELP",
+    "DOUBTING_FLAGS",
     "Flag",
     "SILENCE_DBFS",
+    "DRIFT_MAX_MS_PER_MIN",
     "audio_level_dbfs",
+    "drift_exceeds",
     "frames_missing",
     "min_reliable_windows",
     "ordered_flags",
 ]
 
-Flag = Literal["few_windows", "silent_audio", "non_25fps", "decode_incomplete"]
+Flag = Literal["few_windows", "silent_audio", "non_25fps", "decode_incomplete", "offset_drift"]
 FLAGS: tuple[Flag, ...] = get_args(Flag)
+# The flags that cast doubt on a record's numbers: such videos stay out of means by default.
+DOUBTING_FLAGS: frozenset[Flag] = frozenset(
+    {"few_windows", "silent_audio", "non_25fps", "decode_incomplete"}
+)
 FLAG_HELP: dict[Flag, str] = {
     "few_windows": "too few windows for the offset search (LSE-C inflated by zero padding)",
     "silent_audio": "the audio is silent (below -60 dBFS)",
     "non_25fps": "not 25 fps and scored unconverted (use --fps 25)",
     "decode_incomplete": "frames missing or damage concealed by the decoder",
+    "offset_drift": "the AV offset drifts by more than one frame per minute during the video",
 }
 
 # The median of the 31 mean distances comes from the shift |k - vshift| = ceil(vshift / 2)
@@ -61,6 +75,13 @@ SILENCE_DBFS = -60.0
 # Decoded frames may fall short of the container's count by this much before it is a flag
 # (containers round durations; the 25 fps transcode may drop or repeat a frame at the ends).
 MISSING_FRAMES_TOLERANCE = 2
+# Offset drift: one 25 fps frame (40 ms, the offset search's step) per minute. A drift below
+# it cannot move the offset by a frame within a minute; a drift above it moves a 10-minute
+# video's sync by 10 frames (0.4 s, far beyond the ~45 ms at which viewers notice audio
+# leading: ITU-R BT.1359). The line must also move by at least one frame across the segments
+# it is fitted through (``drift_exceeds``), so that on a short track one segment a frame off
+# is not a drift.
+DRIFT_MAX_MS_PER_MIN = 1000.0 / FPS
 
 
 def min_reliable_windows(vshift: int) -> int:
@@ -72,6 +93,8 @@ def audio_level_dbfs(samples: np.ndarray) -> float:
     """RMS level of int16-scaled samples in dBFS (``-inf`` for digital silence or no samples)."""
     if samples.size == 0:
         return float("-inf")
+    import numpy as np
+
     rms = float(np.sqrt(np.mean(np.square(samples.astype(np.float64)))))
     return 20.0 * math.log10(rms / 32768.0) if rms > 0 else float("-inf")
 
@@ -89,6 +112,15 @@ def frames_missing(decoded: int, declared: int | None, declared_fps: float | Non
         return False
     expected = declared if declared_fps is None else declared * FPS / declared_fps
     return decoded < expected - MISSING_FRAMES_TOLERANCE
+
+
+def drift_exceeds(ms_per_min: float | None, span_s: float | None) -> bool:
+    """Whether an offset drift (``TrackResult.drift_ms_per_min`` over ``drift_span_s``) is a
+    flag: steeper than :data:`DRIFT_MAX_MS_PER_MIN` and moving the offset by more than one frame
+    (40 ms) across the span of the segments it was fitted through."""
+    if ms_per_min is None or span_s is None or not math.isfinite(ms_per_min):
+        return False
+    return abs(ms_per_min) > DRIFT_MAX_MS_PER_MIN and abs(ms_per_min) * span_s / 60.0 > 1000.0 / FPS
 
 
 def ordered_flags(flags: set[str] | list[str]) -> list[str]:

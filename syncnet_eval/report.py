@@ -47,6 +47,7 @@ from .media_provenance import media_warning
 from .presentation import (
     AV_OFFSET,
     COLOURS,
+    DRIFT_AXIS_LABEL,
     LSE_C,
     LSE_D,
     METRICS,
@@ -56,6 +57,7 @@ from .presentation import (
     OFFSET_SIGN,
     TRACK_COLOURS,
     count,
+    drift_text,
     fps_text,
     frame_time_s,
     number,
@@ -209,6 +211,18 @@ def _track_data(track: TrackResult) -> dict[str, Any]:
         ]
         if track.speaking_judge == "light-asd"
         else None,
+        # Offset over time: the drift as every output writes it, and each segment as
+        # [centre s, offset frames, 1 if in the line else 0].
+        "dr": drift_text(
+            track.drift_ms_per_min, track.drift_segments, track.drift_segments_left_out
+        )
+        if track.segment_offsets is not None
+        else None,
+        "drs": track.drift_ms_per_min,
+        "seg": [
+            [round(float(seg["time_s"]), 2), int(seg["offset"]), int(bool(seg.get("used")))]
+            for seg in track.segment_offsets or []
+        ],
     }
 
 
@@ -276,6 +290,8 @@ def _data(ctx: _Context, videos: Mapping[str, str]) -> dict[str, Any]:
             "lseD": LSE_D.name,
             "lseC": LSE_C.name,
             "offset": AV_OFFSET.name,
+            "driftAxis": DRIFT_AXIS_LABEL,
+            "msPerFrame": 1000.0 / FPS,  # the drift line's ms/min in frames of the offset axis
         },
         "trackColours": list(TRACK_COLOURS),
         "axes": {str(n): offset_axis(n) for n in lengths},  # the offset of each curve point

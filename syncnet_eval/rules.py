@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from .config import Option, option_of
+from .reliability import DOUBTING_FLAGS
 from .types import VideoResult
 
 __all__ = ["RULE_LABELS", "Breach", "Rules", "is_usable", "measure", "num_windows_of"]
@@ -141,10 +142,10 @@ class Rules:
     include_flagged: bool = _rule(
         False,
         aliases=("--keep-flagged",),
-        help="Let in videos with reliability flags (few_windows, silent_audio, non_25fps, "
-        "decode_incomplete): check averages and gates them, filter keeps them. By default "
-        "check counts them and leaves them out, and filter rejects them. --keep-flagged is "
-        "filter's name for it.",
+        help="Let in videos with reliability flags that doubt their numbers (few_windows, "
+        "silent_audio, non_25fps, decode_incomplete): check averages and gates them, filter "
+        "keeps them. By default check counts them and leaves them out, and filter rejects them "
+        "(offset_drift is counted, never left out). --keep-flagged is filter's name for it.",
     )
 
     def __post_init__(self) -> None:
@@ -161,9 +162,10 @@ class Rules:
         }
 
     def admits(self, result: VideoResult) -> bool:
-        """Whether the rules judge ``result`` at all: usable, and unflagged unless
-        ``include_flagged``."""
-        return is_usable(result) and (self.include_flagged or not result.flags)
+        """Whether the rules judge ``result`` at all: usable, and without a flag that doubts
+        its numbers (``reliability.DOUBTING_FLAGS``) unless ``include_flagged``."""
+        doubted = DOUBTING_FLAGS.intersection(result.flags)
+        return is_usable(result) and (self.include_flagged or not doubted)
 
     def breaches(self, result: VideoResult) -> list[Breach]:
         """Every limit ``result`` is beyond, in table order (empty: it passes). A missing or

@@ -4,6 +4,11 @@ Pure tensors in, tensors out; runs on whatever device the embeddings live on.
 
 Sign convention (``av_offset``, in 25 fps frames): the best alignment pairs video window ``i``
 with audio window ``i - av_offset``; a positive offset means the audio leads the video.
+
+Offset over time (:func:`offset_drift`): the same window distances, averaged over sliding
+segments (:data:`DRIFT_SEGMENT_S` long, every :data:`DRIFT_HOP_S`) instead of the whole track,
+give each segment its own best offset; a least-squares line through them gives the drift in
+ms per minute. No second embedding pass: it reads the matrix :func:`score_offsets` averages.
 """
 
 from __future__ import annotations
@@ -16,19 +21,71 @@ import numpy as np
 from scipy.signal import medfilt
 import torch
 
-from .constants import DEFAULT_VSHIFT
+from .constants import DEFAULT_VSHIFT, FPS, WINDOW_FRAMES
 from .types import TrackResult
 
 __all__ = [
+    "DRIFT_HOP_S",
+    "DRIFT_MIN_SEGMENTS",
+    "DRIFT_MIN_SEGMENT_LSE_C",
+    "DRIFT_SEGMENT_S",
+    "OffsetDrift",
     "OffsetScores",
     "aggregate_tracks",
     "distance_by_shift",
+    "offset_drift",
     "score_offsets",
+    "scores_from_distances",
     "selected_tracks",
 ]
 
 _PAIRWISE_EPS = 1e-6  # torch.pairwise_distance adds eps to every component of the difference
 _FRAMEWISE_MEDFILT_TAPS = 9  # the reference smooths per-window confidence with a 9-tap median
+
+# -- offset over time -------------------------------------------------------------------------
+# A segment is long enough for a clear minimum (5 s: 125 windows, about the length of the
+# clips SyncNet-filtered datasets are cut into) and short enough to follow a drift; a 1 s hop
+# gives one offset per second.
+DRIFT_SEGMENT_S = 5.0
+DRIFT_HOP_S = 1.0
+# A segment's own LSE-C (median minus minimum of its mean curve) below this has no clear
+# minimum (silence, no face, a cut): its offset is left out of the line and counted. 3 is the
+# bar LatentSync applies to a clip's LSE-C before calling it in sync (also speaking.py's).
+DRIFT_MIN_SEGMENT_LSE_C = 3.0
+# Fewest segments a line is fitted through (a line through two points fits anything).
+DRIFT_MIN_SEGMENTS = 3
+
+
+@dataclass(frozen=True)
+class OffsetDrift:
+    """The best offset of each sliding segment of one track and the line through them.
+
+    Attributes:
+        time_s: (S,) centre of each segment in seconds from the track's first frame (a segment
+            of windows s..s+W-1 covers frames s..s+W+3).
+        offsets: (S,) int best offset of each segment, frames (the sign of ``av_offset``).
+        confidence: (S,) float64 each segment's LSE-C (median minus minimum of its curve).
+        used: (S,) bool: confidence >= the bar; only these segments are in the line.
+        ms_per_min: slope of the least-squares line through the used segments' offsets in ms
+            against their times in minutes (positive: the audio comes earlier and earlier);
+            ``None`` with fewer than :data:`DRIFT_MIN_SEGMENTS` used segments.
+        span_s: time between the first and the last used segment's centres (0 without any).
+    """
+
+    time_s: np.ndarray
+    offsets: np.ndarray
+    confidence: np.ndarray
+    used: np.ndarray
+    ms_per_min: float | None
+    span_s: float
+
+    @property
+    def num_used(self) -> int:
+        return int(self.used.sum())
+
+    @property
+    def num_left_out(self) -> int:
+        return int(self.used.size - self.used.sum())
 
 
 @dataclass(frozen=True)
@@ -51,6 +108,8 @@ class OffsetScores:
     dist_by_shift: np.ndarray
     framewise_conf: np.ndarray
     num_windows: int
+    # Offset over time (offset_drift), set by recipes.steps.score_track; None from score_offsets.
+    drift: OffsetDrift | None = None
 
 
 def distance_by_shift(
@@ -109,7 +168,19 @@ def score_offsets(
     """
     if video_emb.shape[0] == 0:
         raise ValueError("no windows to score")
-    dists = distance_by_shift(video_emb.float(), audio_emb.float(), vshift)
+    return scores_from_distances(distance_by_shift(video_emb.float(), audio_emb.float(), vshift))
+
+
+def scores_from_distances(dists: torch.Tensor) -> OffsetScores:
+    """:func:`score_offsets`'s numbers from the (N, 2 * vshift + 1) matrix of
+    :func:`distance_by_shift` (for callers that also read the matrix, e.g. :func:`offset_drift`).
+
+    Raises:
+        ValueError: if there are no windows.
+    """
+    if dists.ndim != 2 or dists.shape[0] == 0 or dists.shape[1] % 2 != 1:
+        raise ValueError(f"no windows to score (distances of shape {tuple(dists.shape)})")
+    vshift = (dists.shape[1] - 1) // 2
     mdist = dists.mean(dim=0)
     minval, minidx = torch.min(mdist, dim=0)
     median = torch.median(mdist)  # 2v+1 values: the true middle element
@@ -125,6 +196,76 @@ def score_offsets(
         dist_by_shift=mdist.cpu().numpy().astype(np.float64),
         framewise_conf=framewise,
         num_windows=int(dists.shape[0]),
+    )
+
+
+def offset_drift(
+    dists: torch.Tensor | np.ndarray,
+    *,
+    fps: float = FPS,
+    segment_s: float = DRIFT_SEGMENT_S,
+    hop_s: float = DRIFT_HOP_S,
+    min_lse_c: float = DRIFT_MIN_SEGMENT_LSE_C,
+) -> OffsetDrift:
+    """The best offset of each sliding segment of a track, and the drift line through them.
+
+    Each segment's curve is the mean over its windows of the rows of ``dists``, leaving out
+    the pairs with the zero padding beyond the audio's ends (the whole-track curve keeps them,
+    as the reference does; a segment at a track's end would otherwise be pushed away from the
+    shifts that reach past it). Its offset is ``vshift - argmin`` (the sign of ``av_offset``)
+    and its confidence its own LSE-C; segments below ``min_lse_c`` are left out of the line.
+
+    Args:
+        dists: (N, 2 * vshift + 1) window distances from :func:`distance_by_shift`.
+        fps: rate of the scored stream (windows are one frame apart).
+        segment_s: segment length, seconds (rounded to whole windows).
+        hop_s: time between segment starts, seconds (rounded to whole windows, at least 1).
+        min_lse_c: confidence a segment needs to be in the line.
+
+    Returns:
+        The segments (none when the track has fewer windows than one segment) and the slope.
+    """
+    d = dists.detach().cpu().numpy() if isinstance(dists, torch.Tensor) else np.asarray(dists)
+    d = d.astype(np.float64)
+    n, width = d.shape
+    vshift = (width - 1) // 2
+    seg = max(1, round(segment_s * fps))
+    hop = max(1, round(hop_s * fps))
+    starts = np.arange(0, n - seg + 1, hop) if n >= seg else np.zeros(0, dtype=np.int64)
+    # valid[i, k]: window i's audio partner i + k - vshift exists (is not zero padding).
+    partner = np.arange(n)[:, None] + np.arange(width)[None, :] - vshift
+    valid = (partner >= 0) & (partner < n)
+    sums = np.vstack([np.zeros((1, width)), np.cumsum(np.where(valid, d, 0.0), axis=0)])
+    counts = np.vstack([np.zeros((1, width)), np.cumsum(valid, axis=0)])
+    seg_sum = sums[starts + seg] - sums[starts]
+    seg_count = counts[starts + seg] - counts[starts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        curves = np.where(seg_count > 0, seg_sum / np.maximum(seg_count, 1), np.inf)
+    if starts.size:
+        best = np.argmin(curves, axis=1)
+        minimum = curves[np.arange(starts.size), best]
+        finite = np.where(np.isfinite(curves), curves, np.nan)
+        confidence = np.nanmedian(finite, axis=1) - minimum
+    else:
+        best = np.zeros(0, dtype=np.int64)
+        confidence = np.zeros(0)
+    offsets = (vshift - best).astype(np.int64)
+    # Windows s..s+W-1 span frames s..s+W+3: the segment's centre, in frames, then seconds.
+    time_s = (starts + (seg + WINDOW_FRAMES - 1) / 2.0) / fps
+    used = confidence >= min_lse_c
+    slope: float | None = None
+    span_s = float(np.ptp(time_s[used])) if used.any() else 0.0
+    if used.sum() >= DRIFT_MIN_SEGMENTS and span_s > 0:
+        minutes = time_s[used] / 60.0
+        ms = offsets[used] * 1000.0 / fps
+        slope = float(np.polyfit(minutes, ms, 1)[0])
+    return OffsetDrift(
+        time_s=time_s,
+        offsets=offsets,
+        confidence=confidence.astype(np.float64),
+        used=used,
+        ms_per_min=slope,
+        span_s=span_s,
     )
 
 

@@ -202,7 +202,7 @@ class GroupSummary:
             counts[r.status] = counts.get(r.status, 0) + 1
         usable = [r for r in results if is_usable(r)]
         flag_counts: dict[str, int] = {f: sum(f in r.flags for r in usable) for f in FLAGS}
-        scored = [r for r in usable if include_flagged or not r.flags]
+        scored = [r for r in usable if in_means(r, include_flagged)]
         offsets = [metric_value(r, "abs_offset") for r in scored]
         silence = [video_silence_motion(r) for r in scored]
         return cls(

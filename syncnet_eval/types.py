@@ -76,6 +76,17 @@ class TrackResult:
     # (None: no silent frame counted, or no voiced frame to compare with).
     silent_frames: int | None = None
     silent_motion_fraction: float | None = None
+    # Offset over time (syncnet_eval.scoring.offset_drift): the best offset of each 5 s segment
+    # ({"time_s": centre in seconds of the original video, "offset": frames, "confidence": the
+    # segment's LSE-C, "used": whether it is in the line}), the slope of the line through the
+    # confident ones (scoring.DRIFT_MIN_SEGMENT_LSE_C) in ms per minute
+    # (positive: the audio comes earlier and earlier; None with too few), how many segments
+    # are in the line and left out, and the time between the first and last in it.
+    segment_offsets: list[dict[str, Any]] | None = None
+    drift_ms_per_min: float | None = None
+    drift_segments: int | None = None
+    drift_segments_left_out: int | None = None
+    drift_span_s: float | None = None
 
     @property
     def num_frames(self) -> int:

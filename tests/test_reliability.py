@@ -59,7 +59,7 @@ def pipe(syncnet_parity_weights: Path) -> SyncPipeline:
 def test_the_few_windows_threshold_follows_the_search_range() -> None:
     assert min_reliable_windows(15) == 100  # the median shift (8) pads at most 8 % of them
     assert min_reliable_windows(30) > min_reliable_windows(15) > min_reliable_windows(5)
-    assert FLAGS == ("few_windows", "silent_audio", "non_25fps", "decode_incomplete")
+    assert FLAGS[:4] == ("few_windows", "silent_audio", "non_25fps", "decode_incomplete")
 
 
 def test_a_half_second_clip_is_flagged_and_left_out_of_the_mean(
@@ -164,3 +164,22 @@ def test_nan_weights_give_error_records_and_valid_json(
     assert doc["summary"]["num_ok"] == 0 and doc["summary"]["status_counts"]["ok"] == 0
     for line in log.read_text(encoding="utf-8").splitlines():
         _strict_json(line)
+
+
+def test_a_drifting_video_is_counted_but_never_leaves_the_means() -> None:
+    """A generator whose outputs drift must not look better for it: ``offset_drift`` is a
+    finding, the other flags doubt the numbers and keep a video out of the means."""
+    from syncnet_eval.reliability import DOUBTING_FLAGS, FLAGS
+    from syncnet_eval.stats import in_means, summarize
+
+    from conftest import scored_result
+
+    drifting = scored_result("drift.mp4", lse_d=9.0, flags=["offset_drift"])
+    clean = scored_result("clean.mp4", lse_d=7.0)
+    assert in_means(drifting)
+    summary = summarize([drifting, clean])
+    assert summary.num_scored == 2 and summary.flag_counts["offset_drift"] == 1
+    assert summary.lse_d.n == 2 and summary.lse_d.mean == pytest.approx(8.0)
+    assert set(FLAGS) - DOUBTING_FLAGS == {"offset_drift"}
+    for flag in DOUBTING_FLAGS:
+        assert not in_means(scored_result("x.mp4", flags=[flag]))

@@ -434,3 +434,28 @@ def test_the_selected_curve_has_its_tracks_colour_and_speaking_is_marked(
     assert len(marks) == 1 and marks[0].size["height"] >= 3
     assert "track 1 speaking" in marks[0].get_attribute("innerHTML")
     assert _console_errors(browser) == []
+
+
+@needs_chromium
+def test_the_detail_draws_the_offset_over_time(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    r = scored_result("drift.mp4")
+    segments = [{"time_s": 2.58 + k, "offset": k // 3, "confidence": 5.0, "used": k != 4}
+                for k in range(12)]  # fmt: skip
+    track = replace(r.tracks[0], segment_offsets=segments, drift_ms_per_min=800.0,
+                    drift_segments=11, drift_segments_left_out=1, drift_span_s=11.0)  # fmt: skip
+    page = tmp_path / "report.html"
+    page.write_text(build_report([ReportRun("run.json", [replace(r, tracks=[track])])]),
+                    encoding="utf-8")  # fmt: skip
+    _open(browser, page)
+    browser.get(page.as_uri() + "#v=0")
+    chart = browser.find_element(By.CSS_SELECTOR, "#detail svg.drift-chart")
+    dots = chart.find_elements(By.TAG_NAME, "circle")
+    assert len(dots) == len(segments)
+    assert [d.get_attribute("fill") == "none" for d in dots] == [not s["used"] for s in segments]
+    assert chart.find_elements(By.CSS_SELECTOR, "polyline.curve.main")  # the drift line
+    assert "+800 ms/min (11 segments, 1 left out)" in chart.text
+    cells = browser.find_elements(By.CSS_SELECTOR, "#detail table.tracks td")
+    assert any(c.text.startswith("+800 ms/min") for c in cells)
+    assert _console_errors(browser) == []

@@ -157,8 +157,9 @@ class _Outputs:
 @click.option(
     "--include-flagged",
     is_flag=True,
-    help="Let videos with reliability flags (few_windows, silent_audio, non_25fps, "
-    "decode_incomplete) into the summary's means; by default they are counted and left out.",
+    help="Let videos with reliability flags that doubt their numbers (few_windows, "
+    "silent_audio, non_25fps, decode_incomplete) into the summary's means; by default they are "
+    "counted and left out (offset_drift is counted, never left out).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
 @recipe_options

@@ -3,7 +3,9 @@
 :func:`score_track` is the one embed-and-score sequence of the package: a frame stream and its
 16 kHz audio in, the offset search's :class:`~syncnet_eval.scoring.OffsetScores` out. The window
 count comes from :func:`~syncnet_eval.embed.num_windows`; the numbers from
-:func:`~syncnet_eval.scoring.score_offsets`.
+:func:`~syncnet_eval.scoring.score_offsets`'s two halves (``distance_by_shift`` then
+``scores_from_distances``), whose window distances also give the offset over time
+(:func:`~syncnet_eval.scoring.offset_drift`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from ..constants import FPS, SAMPLE_RATE_HZ, WINDOW_FRAMES
 from ..decode import MediaInfo, prefetch, probe_audio_file
 from ..embed import Embedder, max_windows_for_audio, num_windows
 from ..errors import NoAudioError, TooShortError
-from ..reliability import SILENCE_DBFS, audio_level_dbfs, min_reliable_windows
-from ..scoring import OffsetScores, score_offsets
+from ..reliability import SILENCE_DBFS, audio_level_dbfs, drift_exceeds, min_reliable_windows
+from ..scoring import OffsetScores, distance_by_shift, offset_drift, scores_from_distances
 from ..silence import MouthMotion, SilenceMotion, measure_silence_motion
 from ..speaking import SpeakingTimeline, asd_timeline, sync_timeline
 from ..timing import Timer
@@ -77,11 +79,14 @@ def score_track(
     source: str | Path,
     expected_frames: int | None = None,
     speech_level_dbfs: float | None = None,
+    fps: float = FPS,
 ) -> ScoredTrack:
     """Embed every window of a frame stream and of its audio, and search the AV offset.
 
     Frames are decoded in a background thread (charged to ``decode``) while the embedder works
     (``embeddings``); only windows that have audio are embedded, but every frame is counted.
+    The scores carry the offset over time (``scores.drift``, :func:`~syncnet_eval.scoring.
+    offset_drift`) read from the same window distances as the offset.
 
     Args:
         embedder: SyncNet on its device (or any :class:`~syncnet_eval.embed.Embedder`).
@@ -93,6 +98,7 @@ def score_track(
         expected_frames: the frame count, if known (a preallocation hint only).
         speech_level_dbfs: the clip's speech level for the silence rule (default: that of
             ``audio``; see :mod:`syncnet_eval.silence`).
+        fps: rate of ``frames`` (the offset-over-time segments are seconds of it).
 
     Raises:
         TooShortError: fewer than 6 frames with audio (no window to score).
@@ -118,7 +124,8 @@ def score_track(
             )
         audio_emb = embedder.embed_audio(cc, n_win)
     with timer.stage("scoring"):
-        scores = score_offsets(lips[:n_win], audio_emb, vshift)
+        dists = distance_by_shift(lips[:n_win].float(), audio_emb.float(), vshift)
+        scores = replace(scores_from_distances(dists), drift=offset_drift(dists, fps=fps))
         silence = measure_silence_motion(audio, motion.values(), speech_level_dbfs)
     return ScoredTrack(scores, counter.total, silence)
 
@@ -151,8 +158,33 @@ def to_track_result(
         start_s=first / fps,
         end_s=(last + 1) / fps,
         framewise_time_s=[(first + i) / fps for i in range(scores.num_windows)],
+        **_drift_fields(scores, first / fps),
         **extra,
     )
+
+
+def _drift_fields(scores: OffsetScores, start_s: float) -> dict[str, Any]:
+    """The offset-over-time fields of a :class:`TrackResult` (none without ``scores.drift``)."""
+    drift = scores.drift
+    if drift is None:
+        return {}
+    return {
+        "segment_offsets": [
+            {
+                "time_s": round(start_s + float(t), 4),
+                "offset": int(o),
+                "confidence": float(c),
+                "used": bool(u),
+            }
+            for t, o, c, u in zip(
+                drift.time_s, drift.offsets, drift.confidence, drift.used, strict=True
+            )
+        ],
+        "drift_ms_per_min": None if drift.ms_per_min is None else round(drift.ms_per_min, 3),
+        "drift_segments": drift.num_used,
+        "drift_segments_left_out": drift.num_left_out,
+        "drift_span_s": round(drift.span_s, 4),
+    }
 
 
 def _with_timeline(track: TrackResult, timeline: SpeakingTimeline) -> TrackResult:
@@ -183,9 +215,14 @@ def offset_ms(av_offset: float, fps: float) -> float:
 
 
 def track_flags(tracks: Iterable[TrackResult], vshift: int) -> set[str]:
-    """``few_windows`` when any of ``tracks`` (those the numbers come from) has too few."""
+    """``few_windows`` when any of ``tracks`` (those the numbers come from) has too few;
+    ``offset_drift`` when the offset of any of them drifts (``reliability.drift_exceeds``)."""
     limit = min_reliable_windows(vshift)
-    return {"few_windows"} if any(t.num_windows < limit for t in tracks) else set()
+    tracks = list(tracks)
+    flags = {"few_windows"} if any(t.num_windows < limit for t in tracks) else set()
+    if any(drift_exceeds(t.drift_ms_per_min, t.drift_span_s) for t in tracks):
+        flags.add("offset_drift")
+    return flags
 
 
 def audio_flags(audio: np.ndarray) -> set[str]:

@@ -101,7 +101,7 @@ def score_whole_frames(
     expected = round(info.num_frames * fps / info.fps) if info.num_frames and info.fps else None
     scored = score_track(
         embedder, frames, audio, vshift=score_config.vshift, timer=timer, source=path,
-        expected_frames=expected,
+        expected_frames=expected, fps=fps,
     )  # fmt: skip
     track = with_sync_timeline(
         to_track_result(

@@ -287,6 +287,33 @@
     return f.root;
   }
 
+  function driftChart(v) {  // the main track's segment offsets and its drift line
+    var main = mainTrack(v), seg = main.seg;
+    var lo = 0, hi = 0, t0 = seg[0][0], t1 = seg[seg.length - 1][0];
+    seg.forEach(function (s) { lo = Math.min(lo, s[1]); hi = Math.max(hi, s[1]); });
+    var f = frame(540, 180, { l: 46, r: 14, t: 22, b: 38 }, [Math.floor(t0), Math.ceil(t1) || 1],
+      [lo - 1, hi + 1], "time (s)", TEXT.driftAxis, "drift-chart");
+    f.root.appendChild(svg("text", { x: 46, y: 14, "class": "title" },
+      "offset over time, track " + main.i + ": " + main.dr + " · hollow: left out"));
+    var colour = trackColour(v, main), used = [];
+    seg.forEach(function (s) {
+      var dot = svg("circle", { cx: f.sx(s[0]), cy: f.sy(s[1]), r: 3, stroke: colour,
+        fill: s[2] ? colour : "none" });
+      dot.appendChild(svg("title", {}, fixed(s[0], 1) + " s: " + signed(s[1], 0)));
+      f.root.appendChild(dot);
+      if (s[2]) { used.push(s); }
+    });
+    if (used.length && main.drs !== null && main.drs !== undefined) {
+      // The recorded slope through the mean of the used segments (a least-squares line's centre).
+      var tm = 0, om = 0;
+      used.forEach(function (s) { tm += s[0] / used.length; om += s[1] / used.length; });
+      var perS = main.drs / 60 / TEXT.msPerFrame, a = used[0][0], b = used[used.length - 1][0];
+      f.root.appendChild(polyline([f.sx(a).toFixed(1) + "," + f.sy(om + perS * (a - tm)).toFixed(1),
+        f.sx(b).toFixed(1) + "," + f.sy(om + perS * (b - tm)).toFixed(1)], "curve main", colour));
+    }
+    return f.root;
+  }
+
   // -- detail --------------------------------------------------------------------------------
   function tracksTable(v) {
     var table = el("table", { "class": "num tracks" });
@@ -294,6 +321,8 @@
     var asd = v.t.some(function (t) { return t.sf !== null && t.sf !== undefined; });
     var heads = ["track", "frames", "time (s)", "windows", "offset", TEXT.lseD, TEXT.lseC];
     if (asd) { heads.push("speaking (ASD)"); }
+    var drift = v.t.some(function (t) { return t.dr !== null && t.dr !== undefined; });
+    if (drift) { heads.push("offset drift"); }
     heads.forEach(function (h) {
       head.appendChild(el("th", {}, h));
     });
@@ -307,6 +336,7 @@
         var share = t.sf === null || t.sf === undefined ? TEXT.missing : fixed(100 * t.sf, 0) + "%";
         tr.appendChild(el("td", { "class": t.sf >= 0.5 ? "speaking" : "silent" }, share));
       }
+      if (drift) { tr.appendChild(el("td", {}, t.dr === null || t.dr === undefined ? TEXT.missing : t.dr)); }
       table.appendChild(tr);
     });
     return table;
@@ -356,6 +386,7 @@
       var charts = el("div", { "class": "charts" });
       charts.appendChild(curveChart(v));
       charts.appendChild(timelineChart(v));
+      if (mainTrack(v).seg && mainTrack(v).seg.length) { charts.appendChild(driftChart(v)); }
       box.appendChild(charts);
     } else if (v.t.length) {
       box.appendChild(el("p", {}, "No curves in this record (CSV results carry only the numbers)."));
