@@ -3,7 +3,6 @@ and constructed clips whose mouth moves, or stays still, while the audio is sile
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from fractions import Fraction
 import json
 from pathlib import Path
@@ -12,7 +11,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from syncnet_eval import ScoreConfig, SyncPipeline
 from syncnet_eval.constants import AUDIO_SAMPLES_PER_FRAME, FPS, SAMPLE_RATE_HZ
@@ -30,6 +28,8 @@ from syncnet_eval.silence import (
 )
 from syncnet_eval.stats import summarize
 from syncnet_eval.types import VideoResult
+
+from signal_media import SignalEmbedder
 
 SPEAK_FRAMES = 100  # 4 s of speech, then silence
 SILENT_FRAMES = 75  # 3 s
@@ -90,28 +90,6 @@ def test_motion_is_the_mouth_regions_and_does_not_depend_on_chunking() -> None:
     assert np.flatnonzero(whole.values()[1:] > 0).tolist() == [5]  # frame 6 against frame 5
 
 
-class _BrightnessEmbedder:
-    """Any embedder serves: the silence measure never looks at SyncNet's numbers."""
-
-    @staticmethod
-    def _z(x: np.ndarray) -> torch.Tensor:
-        z = (x - x.mean()) / (x.std() + 1e-9)
-        return torch.from_numpy(np.repeat(z[:, None], 4, axis=1).astype(np.float32))
-
-    def embed_lips(
-        self,
-        chunks: Iterable[np.ndarray],
-        max_windows: int | None = None,
-        expected_windows: int | None = None,
-    ) -> torch.Tensor:
-        brightness = np.concatenate([c.reshape(len(c), -1).mean(axis=1) for c in chunks])
-        windows = np.convolve(brightness, np.ones(5) / 5, mode="valid")
-        return self._z(windows[:max_windows] if max_windows is not None else windows)
-
-    def embed_audio(self, mfcc_t13: np.ndarray, n_windows: int) -> torch.Tensor:
-        return self._z(np.exp(mfcc_t13[: 4 * n_windows : 4, 0] / 2))
-
-
 def _face(opening: float) -> np.ndarray:
     """A 224x224 face crop (as the lip stream sees it) with a mouth open by ``opening`` px."""
     image = np.full((SIZE, SIZE, 3), (90, 120, 170), np.uint8)
@@ -161,7 +139,8 @@ def _write_clip(path: Path, mouth_in_silence: str) -> None:
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, VideoResult]:
     directory = tmp_path_factory.mktemp("silence")
-    pipe = SyncPipeline(ScoreConfig(device="cpu"), embedder=_BrightnessEmbedder())
+    # Any embedder serves: the silence measure never looks at SyncNet's numbers.
+    pipe = SyncPipeline(ScoreConfig(device="cpu"), embedder=SignalEmbedder())
     results = {}
     for kind in ("moving", "frozen"):
         path = directory / f"{kind}.mkv"
