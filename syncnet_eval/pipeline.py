@@ -27,7 +27,7 @@ from .models.syncnet import SyncNet, load_syncnet_state
 from .recipes import DEFAULT_RECIPE, RecipeRequest, check_recipe_options, get_recipe
 from .timing import StageHook, Timer
 from .types import VideoResult
-from .version import __version__
+from .version import __version__, package_versions
 
 __all__ = ["SyncPipeline", "score_video"]
 
@@ -198,6 +198,13 @@ class SyncPipeline:
                 )  # fmt: skip
             return self._asd
 
+    def _number_packages(self, recipe: str) -> tuple[str, ...]:
+        """The packages whose versions a record of ``recipe`` names (dlib: only when its HOG
+        detector finds the faces)."""
+        base = ("torch", "numpy", "scipy", "av", "opencv")
+        hog = get_recipe(recipe).needs_tracks and self.pipeline_config.detector == "hog"
+        return (*base, "dlib") if hog else base
+
     def provenance(self, recipe: str) -> dict[str, Any]:
         """What produced a result: weights, versions, device, configuration."""
         custom = f"custom embedder {type(self.embedder).__name__}"
@@ -212,6 +219,9 @@ class SyncPipeline:
             "ffmpeg": ffmpeg.version(),
             "opencv": cv2.__version__,
             "python": platform.python_version(),
+            # Every package that can move a number (version.NUMBER_PACKAGES); dlib only when
+            # it detects the faces.
+            "packages": package_versions(*self._number_packages(recipe)),
             "score_config": asdict(self.score_config),
         }
         if get_recipe(recipe).needs_tracks:

@@ -151,6 +151,16 @@ def test_hog_on_a_clip_without_faces_gives_no_face(
     assert result.tracks == [] and result.lse_c is None
     assert result.provenance["detections"] == "hog"
     assert result.timings_s["detection"] > 0
+    # Every package that can move a number is named with its installed version; dlib because
+    # its HOG detector found (here: did not find) the faces.
+    import importlib.metadata as md
+
+    packages = result.provenance["packages"]
+    assert packages["av"] == md.version("av") and packages["numpy"] == md.version("numpy")
+    assert packages["scipy"] == md.version("scipy")
+    assert packages["opencv"] == md.version("opencv-python-headless")
+    assert packages["torch"] == md.version("torch")
+    assert packages["dlib"] == md.version("dlib-bin")
 
 
 def test_s3fd_weights_that_are_not_official_are_in_the_provenance_and_the_no_face_reason(

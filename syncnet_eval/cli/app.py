@@ -42,6 +42,12 @@ class InputFileError(click.ClickException):
     exit_code = 2
 
 
+class OutputFileError(click.ClickException):
+    """An output cannot be written or is in use by another run: exit 2, checked before work."""
+
+    exit_code = 2
+
+
 def debug_requested(ctx: click.Context | None = None) -> bool:
     """``--debug`` was given, or ``SYNCNET_EVAL_DEBUG`` is set to anything but ``0``."""
     if os.environ.get(DEBUG_ENV_VAR, "") not in ("", "0"):
@@ -62,9 +68,7 @@ class _Group(click.Group):
         except OutputError as exc:  # an unusable output, as for outputs checked up front
             if debug_requested(ctx):
                 raise
-            error = click.ClickException(one_line(str(exc)))
-            error.exit_code = 2
-            raise error from exc
+            raise OutputFileError(one_line(str(exc))) from exc
         except SyncEvalError as exc:
             if debug_requested(ctx):
                 raise
