@@ -5,9 +5,9 @@ Two measurements, each against a baseline measured in the same run:
 
 1. the scoring step alone on a long track: the distance matrix and the offset search, with and
    without the segments and the drift line;
-2. a whole ``score`` of a video (the direct recipe, the given weights on the CPU), with
-   ``recipes.steps.offset_drift`` and with it replaced by a stub that returns nothing
-   (alternating, best of ``--repeats``).
+2. a whole ``score`` of a video (the direct recipe, the given weights on the CPU), with the
+   ``drift`` measure and with it left out of the registry (``measures.left_out``;
+   alternating, best of ``--repeats``).
 
     python scripts/bench_drift.py --video ../shared/media/syncnet_example.avi \\
         --weights ../shared/weights/test/syncnet_parity_test.model
@@ -23,8 +23,7 @@ from typing import Any
 
 import torch
 
-from syncnet_eval import ScoreConfig, SyncPipeline
-from syncnet_eval.recipes import steps
+from syncnet_eval import ScoreConfig, SyncPipeline, measures
 from syncnet_eval.scoring import distance_by_shift, offset_drift, scores_from_distances
 
 
@@ -69,18 +68,18 @@ def drift_alone(windows: int, repeats: int) -> float:
 
 def whole_score(video: Path, weights: Path, repeats: int) -> tuple[float, float]:
     pipe = SyncPipeline(ScoreConfig(device="cpu"), syncnet_weights=weights, progress=False)
-    real = steps.offset_drift
     times = {"with": float("inf"), "without": float("inf")}
     pipe.evaluate(video, "direct")  # warm-up: weights, caches
     for _ in range(repeats):
         for mode in ("without", "with"):
-            steps.offset_drift = real if mode == "with" else (lambda d, fps: None)  # type: ignore[assignment]
-            t0 = time.perf_counter()
-            result = pipe.evaluate(video, "direct")
-            times[mode] = min(times[mode], time.perf_counter() - t0)
+            left = ("drift",) if mode == "without" else ()
+            with measures.left_out(*left):
+                t0 = time.perf_counter()
+                result = pipe.evaluate(video, "direct")
+                times[mode] = min(times[mode], time.perf_counter() - t0)
             assert result.ok, result.reason
-            assert (result.tracks[0].segment_offsets is None) == (mode == "without")
-    steps.offset_drift = real
+            measured = result.tracks[0].value("segment_offsets") is not None
+            assert measured == (mode == "with")
     return times["without"], times["with"]
 
 

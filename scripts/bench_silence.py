@@ -4,8 +4,8 @@ Usage:
     python scripts/bench_silence.py [FILES ...] [--recipe direct] [--repeats 5]
         [--syncnet-weights FILE] [--device cpu|cuda|auto]
 
-"Without" replaces the two calls ``recipes.steps.score_track`` makes (``MouthMotion``, which
-measures each frame chunk as it passes, and ``measure_silence_motion``) by no-ops; "with" is
+"Without" leaves the ``silence`` measure out of the registry (``measures.left_out``), so
+``recipes.steps.score_track`` neither shows it the frames nor asks for its values; "with" is
 the package as shipped. The two alternate, repeat after repeat, on the same pipeline (models
 loaded once), and the table gives the median total seconds of each and their ratio. The
 measure's own cost, timed apart on the frames the recipe scores, is printed as microseconds
@@ -15,21 +15,17 @@ per frame (the part that does not depend on how fast SyncNet runs on the device)
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Iterator
 import os
 from pathlib import Path
 import platform
 import statistics
 import sys
 import time
-from typing import Any
 
-import numpy as np
 import torch
 
-from syncnet_eval import ScoreConfig, SyncPipeline, __version__
+from syncnet_eval import ScoreConfig, SyncPipeline, __version__, measures
 from syncnet_eval.decode import iter_frames, read_audio
-from syncnet_eval.recipes import steps
 from syncnet_eval.silence import MouthMotion, measure_silence_motion
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -40,29 +36,14 @@ DEFAULT_FILES = (
 PARITY_SYNCNET = SHARED / "weights" / "test" / "syncnet_parity_test.model"
 
 
-class _NoMotion:
-    """``MouthMotion`` that measures nothing."""
-
-    def observe(self, chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        return iter(chunks)
-
-    def values(self) -> np.ndarray:
-        return np.zeros(0)
-
-
-def _no_measure(*args: Any, **kwargs: Any) -> None:
-    return None
-
-
 def _score(pipe: SyncPipeline, path: Path, recipe: str, measured: bool) -> float:
-    steps.MouthMotion = MouthMotion if measured else _NoMotion  # type: ignore[misc,assignment]
-    steps.measure_silence_motion = measure_silence_motion if measured else _no_measure  # type: ignore[assignment]
-    t0 = time.perf_counter()
-    result = pipe.evaluate(path, recipe)
-    elapsed = time.perf_counter() - t0
+    with measures.left_out(*(() if measured else ("silence",))):
+        t0 = time.perf_counter()
+        result = pipe.evaluate(path, recipe)
+        elapsed = time.perf_counter() - t0
     if not result.ok:
         raise SystemExit(f"{path}: {result.status}: {result.reason}")
-    if measured != (result.tracks[0].silent_frames is not None):
+    if measured != (result.tracks[0].value("silent_frames") is not None):
         raise SystemExit("the measure was not switched as asked")
     return elapsed
 
@@ -115,8 +96,6 @@ def main(argv: list[str] | None = None) -> int:
             f"| {path.name} | {without:.3f} | {with_:.3f} | {with_ / without:.3f} | "
             f"{1e6 * alone / frames:.0f} |"
         )
-    steps.MouthMotion = MouthMotion  # type: ignore[misc]
-    steps.measure_silence_motion = measure_silence_motion
     return 0
 
 

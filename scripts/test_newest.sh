@@ -18,26 +18,27 @@ pip_q=(python -m pip install -q --disable-pip-version-check --no-cache-dir)
 "${pip_q[@]}" --upgrade pip
 # torch is capped by pyproject.toml's range; the newest release it allows is taken.
 "${pip_q[@]}" --upgrade --upgrade-strategy eager -e ".[dev,ray,lmd-dlib]"
-echo "== versions newer than the lock"
-python -m pip freeze --exclude-editable | python - requirements/test.txt <<'PY'
+echo "== versions that differ from the lock"
+frozen="$(mktemp)"
+python -m pip freeze --exclude-editable >"$frozen"
+python -c '
 import re, sys
-lock = {}
-for line in open(sys.argv[1]):
-    m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
-    if m:
-        lock[m.group(1).lower().replace("_", "-")] = m.group(2)
-changed = 0
-for line in sys.stdin:
-    m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", line.strip())
-    if not m:
-        continue
-    name, version = m.group(1).lower().replace("_", "-"), m.group(2)
-    locked = lock.get(name)
-    if locked is not None and locked.split("+")[0] != version.split("+")[0]:
-        print(f"  {name}: lock {locked} -> {version}")
-        changed += 1
-print(f"  {changed} package(s) differ from the lock")
-PY
+
+def pins(path):
+    found = {}
+    for line in open(path):
+        m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", line.strip())
+        if m:
+            found[m.group(1).lower().replace("_", "-")] = m.group(2).split("+")[0]
+    return found
+
+lock, now = pins(sys.argv[1]), pins(sys.argv[2])
+changed = [n for n in sorted(lock) if n in now and now[n] != lock[n]]
+for name in changed:
+    print(f"  {name}: lock {lock[name]} -> {now[name]}")
+print(f"  {len(changed)} package(s) differ from the lock")
+' requirements/test.txt "$frozen"
+rm -f "$frozen"
 echo "== style gate"
 python -m ruff check .
 python -m ruff format --check .

@@ -18,7 +18,7 @@ from .config import Option, PipelineConfig
 from .media_provenance import media_warning
 from .presentation import MISSING, OFFSET_SENTENCE, number, offset_text, signed
 from .recipes import REGISTRY
-from .rules import Rules, measure
+from .rules import MeasureLimit, Rules, measure
 from .stats import (
     BatchSummary,
     GroupSummary,
@@ -130,6 +130,7 @@ class Thresholds(Rules):
         return (
             self.needs_baseline
             or bool(self.limits)
+            or bool(self.limit)
             or self.min_ok_fraction is not None
             or self.above_real
             or self.fail_above_real
@@ -559,7 +560,48 @@ def _metric_checks(thresholds: Thresholds, admitted: Sequence[VideoResult]) -> l
             checks.append(_mean_check(name, metric, limit, admitted, higher_is_ok=higher_is_ok))
     if thresholds.min_windows is not None:  # a mean of windows means nothing: always per video
         checks.append(_per_video_check("min_windows", thresholds, admitted))
+    for ml in thresholds.measure_limits:
+        checks.append(_measure_limit_check(ml, thresholds, admitted))
     return checks
+
+
+def _measure_limit_check(
+    ml: MeasureLimit, thresholds: Thresholds, admitted: Sequence[VideoResult]
+) -> CheckOutcome:
+    """A ``--limit`` on a measure: on the mean of the admitted videos that have a value, or
+    on each admitted video with ``per_video`` (judged by ``Rules.breaches``; a video without
+    a value breaks it)."""
+    name, lower = ml.rule, ml.op == ">="
+    side = "below" if lower else "above"
+    if thresholds.per_video:
+        rule_text = f"every video's {ml.name} {ml.op} {ml.value:g}"
+        bad = [(b, r) for r in admitted for b in thresholds.breaches(r) if b.rule == ml.rule]
+        if not admitted:
+            return CheckOutcome(name, rule_text, "no ok videos", False, "no scored videos")
+        measured = f"{len(admitted) - len(bad)} of {len(admitted)} videos within"
+        details = [
+            f"{r.id or r.path}: {ml.name} {_fmt(b.value)} ({side} {ml.value:g})"
+            for b, r in bad[:20]
+        ]
+        message = (
+            f"{len(bad)} of {len(admitted)} videos have {ml.name} {side} {ml.value:g} or none"
+            if bad
+            else f"all {len(admitted)} videos within {ml.value:g}"
+        )
+        return CheckOutcome(name, rule_text, measured, not bad, message, details)
+    rule_text = f"mean {ml.name} {ml.op} {ml.value:g}"
+    values = [v for r in admitted if (v := measure(r, ml.rule)) is not None]
+    if not values:
+        return CheckOutcome(
+            name, rule_text, "not measured", False, f"no scored video has a value of {ml.name}"
+        )
+    desc = describe(values)
+    mean = desc.mean if desc.mean is not None else float("nan")
+    measured = f"{_fmt(mean)} (95% CI {_fmt(desc.ci_low)} to {_fmt(desc.ci_high)}, n={desc.n})"
+    passed = mean >= ml.value if lower else mean <= ml.value
+    word = "within" if passed else side
+    message = f"mean {ml.name} {_fmt(mean)} is {word} the limit {ml.value:g}"
+    return CheckOutcome(name, rule_text, measured, passed, message)
 
 
 def above_real_check(

@@ -87,6 +87,24 @@ class MediaInfo:
     container_format: str | None = None
 
 
+def media_fields(inputs: Any) -> dict[str, Any]:
+    """The ``codec`` measure (``measures/codec.py``): how ``inputs.media`` (a
+    :class:`MediaInfo`) was encoded, by its provenance keys."""
+    info: MediaInfo = inputs.media
+    return {
+        "input_video_codec": info.video_codec,
+        "input_video_profile": info.video_profile,
+        "input_pix_fmt": info.pix_fmt,
+        "input_video_bit_rate": info.video_bit_rate,
+        "input_fps": info.fps,
+        "input_audio_codec": info.audio_codec,
+        "input_audio_profile": info.audio_profile,
+        "input_audio_bit_rate": info.audio_bit_rate,
+        "input_audio_rate_hz": info.audio_rate_hz,
+        "input_container": info.container_format,
+    }
+
+
 def probe_media(path: str | Path) -> MediaInfo:
     """Open ``path`` with PyAV and describe its first video and audio streams.
 

@@ -23,7 +23,14 @@ import numpy as np
 from .bands import BANDS, band_record
 from .engines.records import latest_records
 from .errors import DependencyError, InputError, OutputError
-from .media_provenance import MEDIA_KEYS, media_of
+from .measures import (
+    REGISTRY,
+    Field,
+    csv_value,
+    parse_csv_value,
+    track_fields,
+    video_values,
+)
 from .parquet import iter_parquet_records, write_parquet
 from .stats import BatchSummary
 from .types import SCHEMA_VERSION, TrackResult, VideoResult
@@ -32,6 +39,7 @@ from .version import __version__
 __all__ = [
     "CSV_COLUMNS",
     "TRACK_CSV_COLUMNS",
+    "csv_columns",
     "JsonlLog",
     "LogLock",
     "atomic_write_bytes",
@@ -61,26 +69,43 @@ _VIDEO_COLUMNS = (
 # Columns added later go at the end, so that earlier columns keep their positions.
 _ADDED_COLUMNS = ("flags", "reason_code", "av_offset_ms", "selected_track")
 _LATER_COLUMNS = ("track_select",)
-# The reference band's dataset (bands.py) and how the input was encoded (media_provenance.py).
-_BAND_MEDIA_COLUMNS = ("reference_dataset", *MEDIA_KEYS)
-_INT_MEDIA_KEYS = ("input_video_bit_rate", "input_audio_bit_rate", "input_audio_rate_hz")
-# The offset drift of the track the numbers come from (empty for a mean over tracks).
-_DRIFT_COLUMNS = ("drift_ms_per_min",)
-CSV_COLUMNS = (
-    *_VIDEO_COLUMNS, *_ADDED_COLUMNS, *_LATER_COLUMNS, *_BAND_MEDIA_COLUMNS, *_DRIFT_COLUMNS
-)  # fmt: skip
+# The reference band's dataset (bands.py); the measures' columns follow (measure_columns).
+_BAND_COLUMNS = ("reference_dataset",)
 # ``--per-track``: the video columns, then one track's numbers (empty for unscored videos).
-TRACK_CSV_COLUMNS = (
-    *_VIDEO_COLUMNS, "track_index", "track_first_frame", "track_last_frame", "track_av_offset",
-    "track_lse_d", "track_lse_c", "track_num_windows", *_ADDED_COLUMNS, "track_selected",
-    "track_start_s", "track_end_s", *_LATER_COLUMNS, "track_speaking_judge",
-    "track_speaking_fraction", "track_silent_frames", "track_silent_motion_fraction",
-    *_BAND_MEDIA_COLUMNS, *_DRIFT_COLUMNS, "track_drift_ms_per_min", "track_drift_segments",
-    "track_drift_segments_left_out",
+_TRACK_CORE = (
+    "track_index", "track_first_frame", "track_last_frame", "track_av_offset", "track_lse_d",
+    "track_lse_c", "track_num_windows",
 )  # fmt: skip
-_TRACK_ONLY = tuple(
-    c for c in TRACK_CSV_COLUMNS if c.startswith("track_") and c not in _LATER_COLUMNS
-)
+_TRACK_LATER = (
+    "track_selected", "track_start_s", "track_end_s", "track_speaking_judge",
+    "track_speaking_fraction",
+)  # fmt: skip
+
+
+def _video_measure_fields() -> list[Field]:
+    """The per-video measure columns: every video measure's fields, and the video's value of
+    each track measure field that has one (``Field.video_column``), in registry order."""
+    found: list[Field] = []
+    for spec in REGISTRY.values():
+        found += [f for f in spec.fields if f.in_csv and (spec.level == "video" or f.video_column)]
+    return found
+
+
+def csv_columns(*, per_track: bool = False) -> tuple[str, ...]:
+    """The CSV columns (from the measures registry: a measure registered later adds its own)."""
+    video = [f.name for f in _video_measure_fields()]
+    if not per_track:
+        return (*_VIDEO_COLUMNS, *_ADDED_COLUMNS, *_LATER_COLUMNS, *_BAND_COLUMNS, *video)
+    track = [f"track_{f.name}" for f in track_fields() if f.in_csv]
+    return (
+        *_VIDEO_COLUMNS, *_TRACK_CORE, *_ADDED_COLUMNS, *_TRACK_LATER[:3], *_LATER_COLUMNS,
+        *_TRACK_LATER[3:], *_BAND_COLUMNS, *video, *track,
+    )  # fmt: skip
+
+
+# The columns with the registry's built-in measures (csv_columns() follows the registry).
+CSV_COLUMNS = csv_columns()
+TRACK_CSV_COLUMNS = csv_columns(per_track=True)
 
 
 def _umask() -> int:
@@ -159,10 +184,11 @@ def results_document(
 
 
 def _csv_row(result: VideoResult) -> dict[str, Any]:
+    band = result.reference_band or {}
     return {
-        "path": result.path,
-        "id": result.id or "",
-        "group": result.group or "",
+        "path": _cell(result.path),
+        "id": _cell(result.id or ""),
+        "group": _cell(result.group or ""),
         "status": result.status,
         "reason": result.reason or "",
         "recipe": result.recipe,
@@ -177,54 +203,51 @@ def _csv_row(result: VideoResult) -> dict[str, Any]:
         "av_offset_ms": "" if result.av_offset_ms is None else result.av_offset_ms,
         "selected_track": "" if result.selected_track is None else result.selected_track,
         "track_select": result.track_select or "",
-        **_band_media_cells(result),
-        "drift_ms_per_min": _drift_text(result),
+        "reference_dataset": band.get("dataset") or "",
+        **_measure_cells(result),
     }
 
 
-def _band_media_cells(result: VideoResult) -> dict[str, Any]:
-    media = media_of(result) or {}
-    band = result.reference_band or {}
-    cells = {k: "" if media.get(k) is None else media[k] for k in MEDIA_KEYS}
-    return {"reference_dataset": band.get("dataset") or "", **cells}
+def _cell(text: str) -> str:
+    """A text cell as written (the hook for spreadsheet-safe cells)."""
+    return text
 
 
-def _band_media_fields(row: dict[str, str]) -> dict[str, Any]:
-    """``reference_band`` and the codec provenance of a CSV row (see ``_band_media_cells``)."""
-    fields: dict[str, Any] = {}
+def _measure_cells(result: VideoResult) -> dict[str, Any]:
+    """The video's value of every per-video measure column (:func:`csv_columns`)."""
+    cells: dict[str, Any] = {}
+    for spec in REGISTRY.values():
+        values = video_values(result, spec)
+        for f in spec.fields:
+            if f.in_csv and (spec.level == "video" or f.video_column):
+                cells[f.name] = csv_value(f, values.get(f.name))
+    return cells
+
+
+def _measure_fields(row: dict[str, str]) -> dict[str, Any]:
+    """``reference_band`` and the video measures' values of a CSV row: the provenance ones
+    (codec) under ``provenance``, the others under ``measures``."""
+    found: dict[str, Any] = {}
     dataset = row.get("reference_dataset") or None
     if dataset in BANDS:
-        fields["reference_band"] = band_record(dataset)
-    prov: dict[str, Any] = {}
-    for key in MEDIA_KEYS:
-        text = row.get(key) or ""
-        if not text:
-            continue
-        if key == "input_fps":
-            prov[key] = float(text)
-        elif key in _INT_MEDIA_KEYS:
-            prov[key] = int(text)
-        else:
-            prov[key] = text
-    if prov:
-        fields["provenance"] = prov
-    return fields
-
-
-def _optional(x: float | None, digits: int = 3) -> str:
-    return "" if x is None else f"{x:.{digits}f}"
-
-
-def _drift_text(result: VideoResult) -> str:
-    """The drift of the selected track (the one the video's numbers come from)."""
-    chosen = [t for t in result.tracks if t.index == result.selected_track]
-    return _optional(chosen[0].drift_ms_per_min) if chosen else ""
+        found["reference_band"] = band_record(dataset)
+    homes: dict[str, dict[str, Any]] = {"provenance": {}, "record": {}}
+    for spec in REGISTRY.values():
+        for f in spec.fields:
+            value = parse_csv_value(f, row.get(f.name)) if f.in_csv else None
+            if value is not None and (spec.level == "video" or f.video_column):
+                homes[spec.home][f.name] = value
+    if homes["provenance"]:
+        found["provenance"] = homes["provenance"]
+    if homes["record"]:
+        found["measures"] = homes["record"]
+    return found
 
 
 def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
     base = _csv_row(result)
     if not result.tracks:
-        return [{**base, **{c: "" for c in _TRACK_ONLY}}]
+        return [{**base, **{c: "" for c in csv_columns(per_track=True) if c not in base}}]
     return [
         {
             **base,
@@ -242,15 +265,9 @@ def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
             "track_speaking_fraction": (
                 "" if t.speaking_fraction is None else f"{t.speaking_fraction:.4f}"
             ),
-            "track_silent_frames": "" if t.silent_frames is None else t.silent_frames,
-            "track_silent_motion_fraction": (
-                "" if t.silent_motion_fraction is None else f"{t.silent_motion_fraction:.4f}"
-            ),
-            "track_drift_ms_per_min": _optional(t.drift_ms_per_min),
-            "track_drift_segments": "" if t.drift_segments is None else t.drift_segments,
-            "track_drift_segments_left_out": (
-                "" if t.drift_segments_left_out is None else t.drift_segments_left_out
-            ),
+            **{
+                f"track_{f.name}": csv_value(f, t.value(f.name)) for f in track_fields() if f.in_csv
+            },
         }
         for t in result.tracks
     ]
@@ -259,7 +276,7 @@ def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
 def csv_text(results: Sequence[VideoResult], *, per_track: bool = False) -> str:
     """One row per video with fixed columns, or with ``per_track`` one row per face track."""
     buf = io.StringIO()
-    columns = TRACK_CSV_COLUMNS if per_track else CSV_COLUMNS
+    columns = csv_columns(per_track=per_track)
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for r in results:
@@ -609,6 +626,9 @@ def _results_from_csv(path: Path) -> list[VideoResult]:
 
 def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
     row = rows[0]
+    per_video = _measure_fields(row)
+    if any(r.get("track_index") for r in rows):
+        per_video.pop("measures", None)  # the tracks hold them (per-track CSV)
     offset = _number(row.get("av_offset", ""))
     tracks = [
         TrackResult(
@@ -619,11 +639,7 @@ def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
             start_s=_number(r.get("track_start_s", "")), end_s=_number(r.get("track_end_s", "")),
             speaking_judge=r.get("track_speaking_judge") or None,
             speaking_fraction=_number(r.get("track_speaking_fraction", "")),
-            silent_frames=_integer(r.get("track_silent_frames", "")),
-            silent_motion_fraction=_number(r.get("track_silent_motion_fraction", "")),
-            drift_ms_per_min=_number(r.get("track_drift_ms_per_min", "")),
-            drift_segments=_integer(r.get("track_drift_segments", "")),
-            drift_segments_left_out=_integer(r.get("track_drift_segments_left_out", "")),
+            measures=_track_measures(r),
         )
         for r in rows
         if r.get("track_index")
@@ -647,5 +663,15 @@ def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
         av_offset_ms=_number(row.get("av_offset_ms", "")),
         selected_track=int(selected) if selected else None,
         track_select=row.get("track_select") or None,
-        **_band_media_fields(row),
+        **per_video,
     )
+
+
+def _track_measures(row: dict[str, str]) -> dict[str, Any]:
+    """The track measures' values of a ``--per-track`` CSV row."""
+    found = {}
+    for f in track_fields():
+        value = parse_csv_value(f, row.get(f"track_{f.name}"))
+        if value is not None:
+            found[f.name] = value
+    return found

@@ -36,6 +36,7 @@ __all__ = [
     "SSIM_DEFINITION",
     "LmdResult",
     "compare_videos",
+    "lmd_measure",
     "mouth_distance",
     "skimage_version",
 ]
@@ -285,6 +286,23 @@ def _result(
         landmarks_version=backend.version, landmarks_detail=backend.detail,
         skimage_version=skimage_version(),
     )  # fmt: skip
+
+
+def lmd_measure(inputs: Any) -> dict[str, Any]:
+    """The ``lmd`` measure (``measures/lmd.py``): :func:`compare_videos` of ``inputs.path``
+    against ``inputs.reference`` with the landmark backend in ``inputs.options["backend"]``;
+    the whole :class:`LmdResult` as a dict (the registry's fields among its keys).
+
+    Raises:
+        InputError: as :func:`compare_videos`, or no reference given.
+    """
+    if inputs.reference is None:
+        raise InputError(f"{inputs.path}: no reference (ground truth) to compare with")
+    options = dict(inputs.options)
+    result = compare_videos(
+        Path(inputs.path), Path(inputs.reference), options["backend"], id=options.get("id")
+    )
+    return result.to_dict()
 
 
 def skimage_version() -> str | None:

@@ -3,7 +3,8 @@
 Every recipe records, in each record's ``provenance`` (``recipes.steps.input_provenance``,
 from ``decode.probe_media``), the input's video codec, profile, pixel format, bit rate and
 frame rate, its audio codec, profile, bit rate and sample rate, and the container format:
-:data:`MEDIA_KEYS`. Codec changes alone move LSE by 0.4-1.2 (THEval, CVPR 2026, as quoted
+:data:`MEDIA_KEYS`, the fields of the ``codec`` measure (``measures/codec.py``). Codec
+changes alone move LSE by 0.4-1.2 (THEval, CVPR 2026, as quoted
 in issue 19), so ``check --baseline`` and ``compare`` warn when two runs' inputs were encoded
 differently (:func:`media_differences`), after the configuration differences.
 
@@ -17,6 +18,7 @@ import json
 import statistics
 from typing import Any
 
+from .measures.codec import MEDIA_KEYS
 from .types import VideoResult
 
 __all__ = [
@@ -27,19 +29,6 @@ __all__ = [
     "media_warning",
 ]
 
-# Provenance keys, in the order outputs list them (CSV columns too).
-MEDIA_KEYS = (
-    "input_video_codec",
-    "input_video_profile",
-    "input_pix_fmt",
-    "input_video_bit_rate",
-    "input_fps",
-    "input_audio_codec",
-    "input_audio_profile",
-    "input_audio_bit_rate",
-    "input_audio_rate_hz",
-    "input_container",
-)
 _BIT_RATES = ("input_video_bit_rate", "input_audio_bit_rate")
 # Bit rates vary from file to file even with one encoder setting: two runs differ in one when
 # their median rates differ by more than this fraction of the larger. The other keys differ

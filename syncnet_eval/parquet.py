@@ -24,12 +24,15 @@ import tempfile
 from typing import Any
 
 from .errors import DependencyError, OutputError
+from .measures import REGISTRY, Field, video_value
+from .types import VideoResult
 
 __all__ = [
     "COLUMNS",
     "INSTALL_HINT",
     "ParquetSink",
     "iter_parquet_records",
+    "measure_columns",
     "record_row",
     "require_pyarrow",
     "row_record",
@@ -63,16 +66,48 @@ def require_pyarrow() -> Any:
     return pq
 
 
+def measure_columns() -> list[tuple[Field, bool]]:
+    """The measures' typed columns, in registry order, with whether each is derived (written
+    from the record, never read back): every field of a video measure kept in the record, and
+    the video's value of each track measure field that has a per-video column."""
+    found: list[tuple[Field, bool]] = []
+    for spec in REGISTRY.values():
+        if spec.level == "video" and spec.home == "record":
+            found += [(f, False) for f in spec.fields]
+        elif spec.level == "track":
+            found += [(f, True) for f in spec.fields if f.video_column and f.in_csv]
+    return found
+
+
 def _schema() -> Any:
     import pyarrow as pa
 
+    kinds = {"float": pa.float64(), "int": pa.int64(), "text": pa.string(), "json": pa.string()}
     fields = [(n, pa.string()) for n in _TEXT]
     fields += [(n, pa.float64()) for n in _FLOATS]
     fields += [(n, pa.int64()) for n in _INTS]
     fields += [(n, pa.list_(pa.string())) for n in _LISTS]
     fields += [(n, pa.bool_()) for n in _BOOLS]
     fields += [(n, pa.string()) for n in (*_JSON, _OVERRIDES)]
+    fields += [(f.name, kinds[f.kind]) for f, _ in measure_columns()]
     return pa.schema(fields, metadata={"syncnet_eval_results": "1"})
+
+
+def _measure_cells(record: Mapping[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The measure columns of one record (see :func:`measure_columns`)."""
+    cells: dict[str, Any] = {}
+    result: VideoResult | None = None
+    for f, derived in measure_columns():
+        if not derived:
+            value = overrides.pop(f.name, None)
+        else:
+            if result is None:
+                result = VideoResult.from_dict(dict(record))
+            value = video_value(result, f.name)
+        if value is not None and f.kind == "json":
+            value = json.dumps(value, allow_nan=False)
+        cells[f.name] = value
+    return cells
 
 
 def _utf8(text: str) -> str | None:
@@ -113,6 +148,7 @@ def record_row(record: Mapping[str, Any]) -> dict[str, Any]:
     row["from_log"] = record.get("from_log")
     for name in _JSON:
         row[name] = json.dumps(record[name], allow_nan=False) if name in record else None
+    row.update(_measure_cells(record, overrides))
     row[_OVERRIDES] = json.dumps(overrides, allow_nan=False) if overrides else None
     return row
 
@@ -130,6 +166,10 @@ def row_record(row: Mapping[str, Any]) -> dict[str, Any]:
         text = row.get(name)
         if text is not None:
             record[name] = json.loads(text)
+    for f, derived in measure_columns():
+        value = row.get(f.name)
+        if not derived and value is not None:
+            record[f.name] = json.loads(value) if f.kind == "json" else value
     if row.get(_OVERRIDES):
         record.update(json.loads(row[_OVERRIDES]))
     for name in _EXTRAS:  # a batch record's keys; a plain result has none

@@ -21,6 +21,7 @@ from .device import resolve_device
 from .embed import Embedder, SyncNetEmbedder
 from .errors import InputError, SyncEvalError
 from .faces import FaceDetector, get_detector
+from .measures import REGISTRY
 from .models import weights as wm
 from .models.state import load_state_dict
 from .models.syncnet import SyncNet, load_syncnet_state
@@ -222,6 +223,8 @@ class SyncPipeline:
             # Every package that can move a number (version.NUMBER_PACKAGES); dlib only when
             # it detects the faces.
             "packages": package_versions(*self._number_packages(recipe)),
+            # Every measure a record of this pipeline carries, with the definition it follows.
+            "measures": {spec.name: spec.definition for spec in REGISTRY.values() if spec.default},
             "score_config": asdict(self.score_config),
         }
         if get_recipe(recipe).needs_tracks:

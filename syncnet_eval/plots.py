@@ -15,13 +15,14 @@ the :class:`PlottedTrack` and :class:`PlottedVideo` protocols (the fields it dra
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 import io
 import statistics
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .constants import FPS
 from .errors import DependencyError
+from .measures import reading_lines
 from .presentation import (
     COLOURS,
     DRIFT_AXIS_LABEL,
@@ -84,6 +85,7 @@ class PlottedTrack(Protocol):
     def start_s(self) -> float | None: ...
     @property
     def end_s(self) -> float | None: ...
+    def value(self, name: str) -> Any: ...
 
 
 class PlottedVideo(Protocol):
@@ -113,21 +115,18 @@ class PlottedVideo(Protocol):
     def provenance(self) -> Mapping[str, Any]: ...
     @property
     def tracks(self) -> Sequence[PlottedTrack]: ...
+    @property
+    def measures(self) -> Mapping[str, Any]: ...
+    def tracks_behind(self) -> Sequence[PlottedTrack]: ...
 
 
 class DriftTrack(Protocol):
-    """The offset-over-time fields of a :class:`~syncnet_eval.types.TrackResult`."""
+    """A :class:`~syncnet_eval.types.TrackResult` with its measures (the ``drift`` measure's
+    fields: ``segment_offsets``, ``drift_ms_per_min``, ...)."""
 
     @property
     def index(self) -> int: ...
-    @property
-    def segment_offsets(self) -> list[dict[str, Any]] | None: ...
-    @property
-    def drift_ms_per_min(self) -> float | None: ...
-    @property
-    def drift_segments(self) -> int | None: ...
-    @property
-    def drift_segments_left_out(self) -> int | None: ...
+    def value(self, name: str) -> Any: ...
 
 
 def require_matplotlib() -> None:
@@ -212,7 +211,7 @@ def plot_timeline(
         ax: where to draw.
         scenes: ``[start, end)`` frames of the scored stream; cuts are drawn at the starts.
         fps: rate of the scenes' frames.
-        selected: index of the track the video's numbers come from (drawn thicker).
+        selected: indices of the tracks the video's numbers come from (drawn thicker).
     """
     for n, track in enumerate(tracks):
         colour = track_colour(n)
@@ -229,7 +228,7 @@ def plot_timeline(
     ax.set_ylabel("confidence (9-tap median)")
 
 
-def plot_drift(tracks: Sequence[DriftTrack], ax: Axes, *, selected: int | None = None) -> None:
+def plot_drift(tracks: Sequence[DriftTrack], ax: Axes, *, selected: Collection[int] = ()) -> None:
     """Draw each track's segment offsets against time (s) and its drift line.
 
     Segments in the line (``used``: a clear minimum) are filled dots, those left out hollow; the
@@ -239,29 +238,30 @@ def plot_drift(tracks: Sequence[DriftTrack], ax: Axes, *, selected: int | None =
     Args:
         tracks: the tracks (their ``segment_offsets`` and ``drift_ms_per_min``).
         ax: where to draw.
-        selected: index of the track the video's numbers come from (drawn thicker).
+        selected: indices of the tracks the video's numbers come from (drawn thicker).
     """
     for n, track in enumerate(tracks):
-        segments = track.segment_offsets or []
+        segments = track.value("segment_offsets") or []
         if not segments:
             continue
         colour = track_colour(n)
-        main = track.index == selected or len(tracks) == 1
+        main = track.index in selected or len(tracks) == 1
         used = [s for s in segments if s.get("used")]
         left = [s for s in segments if not s.get("used")]
+        slope = track.value("drift_ms_per_min")
         label = f"track {track.index}: " + drift_text(
-            track.drift_ms_per_min, track.drift_segments, track.drift_segments_left_out
+            slope, track.value("drift_segments"), track.value("drift_segments_left_out")
         )
         ax.plot([s["time_s"] for s in used], [s["offset"] for s in used], "o", color=colour,
                 ms=4 if main else 3, label=label)  # fmt: skip
         if left:
             ax.plot([s["time_s"] for s in left], [s["offset"] for s in left], "o", ms=4,
                     mfc="none", color=colour, alpha=0.6)  # fmt: skip
-        if used and track.drift_ms_per_min is not None:
+        if used and slope is not None:
             t = [s["time_s"] for s in used]
             t_mid = sum(t) / len(t)
             o_mid = sum(s["offset"] for s in used) / len(used)
-            frames_per_s = track.drift_ms_per_min / 60.0 / (1000.0 / FPS)
+            frames_per_s = slope / 60.0 / (1000.0 / FPS)
             ends = (min(t), max(t))
             ax.plot(ends, [o_mid + frames_per_s * (x - t_mid) for x in ends], color=colour,
                     lw=2 if main else 1)  # fmt: skip
@@ -317,7 +317,8 @@ def plot_video(
         raise ValueError(f"{result.path}: no distance curves to plot ({result.status})")
     fig, (ax_curve, ax_time) = _figure_and_axes(axes)
     tracks = list(result.tracks)
-    main_at = next((n for n, t in enumerate(tracks) if t.index == result.selected_track), 0)
+    behind = {t.index for t in result.tracks_behind()}  # the one rule: VideoResult's
+    main_at = next((n for n, t in enumerate(tracks) if t.index in behind), 0)
     for n, t in enumerate(tracks):
         if n != main_at:
             plot_curve(t, ax_curve, colour=track_colour(n), main=False)
@@ -332,7 +333,9 @@ def plot_video(
                   selected=tracks[main_at].index)  # fmt: skip
     if len(result.tracks) > 1:
         ax_time.legend(fontsize=8)
-    ax_time.set_title(_short_name(result), fontsize=10)
+    # One line per measure the video has (measures registry), under the name.
+    lines = reading_lines(result)
+    ax_time.set_title("\n".join([_short_name(result), *lines]), fontsize=10 if not lines else 8)
     return fig, (ax_curve, ax_time)
 
 
@@ -346,7 +349,7 @@ def _video_figure_with_drift(result: PlottedVideo) -> Figure:
                             height_ratios=(3, 2))  # fmt: skip
     plot_video(result, axes=(ax["curve"], ax["time"]))
     tracks: list[Any] = list(result.tracks)  # TrackResults: they carry the drift fields too
-    plot_drift(tracks, ax["drift"], selected=result.selected_track)
+    plot_drift(tracks, ax["drift"], selected={t.index for t in result.tracks_behind()})
     ax["drift"].set_title("offset over time (5 s segments; hollow: no clear minimum, left out)",
                           fontsize=10)  # fmt: skip
     ax["drift"].legend(fontsize=8)
@@ -373,7 +376,7 @@ def render_video_plot(result: PlottedVideo, fmt: str = "png", *, dpi: float = 11
     """
     if fmt not in PLOT_FORMATS:
         raise ValueError(f"plots are written as {' or '.join(PLOT_FORMATS)}, not {fmt!r}")
-    if any(getattr(t, "segment_offsets", None) for t in result.tracks):
+    if any(t.value("segment_offsets") for t in result.tracks):
         fig = _video_figure_with_drift(result)
     else:
         fig, _ = plot_video(result)

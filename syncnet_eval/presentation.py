@@ -19,9 +19,10 @@ renderers can both import it without a cycle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 import math
-from typing import Protocol
+from typing import Any, Protocol
 
 from .constants import FPS
 
@@ -40,6 +41,7 @@ __all__ = [
     "WindowedTrack",
     "DRIFT_AXIS_LABEL",
     "count",
+    "drift_line",
     "drift_text",
     "fps_text",
     "frame_time_s",
@@ -99,6 +101,16 @@ def drift_text(
     if ms_per_min is None or not math.isfinite(ms_per_min):
         return MISSING + counts
     return f"{round(ms_per_min) + 0:+d} ms/min{counts}"  # never "-0"
+
+
+def drift_line(values: Mapping[str, Any]) -> str:
+    """The ``drift`` measure's one line: ``offset drift: +604 ms/min (25 segments)``."""
+    text = drift_text(
+        values.get("drift_ms_per_min"),
+        values.get("drift_segments"),
+        values.get("drift_segments_left_out"),
+    )
+    return f"offset drift: {text}"
 
 
 def fps_text(fps: float | None) -> str:

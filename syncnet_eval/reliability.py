@@ -24,8 +24,9 @@ property of the run, not of a video: it is in ``provenance`` and never a flag.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import math
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:  # annotations only: the module stays light (rules.py imports it)
     import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "DRIFT_MAX_MS_PER_MIN",
     "audio_level_dbfs",
     "drift_exceeds",
+    "drift_flags",
     "frames_missing",
     "min_reliable_windows",
     "ordered_flags",
@@ -114,13 +116,37 @@ def frames_missing(decoded: int, declared: int | None, declared_fps: float | Non
     return decoded < expected - MISSING_FRAMES_TOLERANCE
 
 
-def drift_exceeds(ms_per_min: float | None, span_s: float | None) -> bool:
-    """Whether an offset drift (``TrackResult.drift_ms_per_min`` over ``drift_span_s``) is a
-    flag: steeper than :data:`DRIFT_MAX_MS_PER_MIN` and moving the offset by more than one frame
-    (40 ms) across the span of the segments it was fitted through."""
+def drift_exceeds(
+    ms_per_min: float | None,
+    span_s: float | None,
+    ci95: tuple[float, float] | list[float] | None = None,
+) -> bool:
+    """Whether an offset drift (``drift_ms_per_min`` over ``drift_span_s``, with its 95%
+    interval ``drift_ci95_ms_per_min``) is a flag: steeper than :data:`DRIFT_MAX_MS_PER_MIN`,
+    significant (the interval excludes 0), and moving the offset by at least one frame (40 ms)
+    across the span of the segments it was fitted through even at the interval's end nearest
+    zero. A drift without an interval (records written before it) is judged by its slope."""
     if ms_per_min is None or span_s is None or not math.isfinite(ms_per_min):
         return False
-    return abs(ms_per_min) > DRIFT_MAX_MS_PER_MIN and abs(ms_per_min) * span_s / 60.0 > 1000.0 / FPS
+    if abs(ms_per_min) <= DRIFT_MAX_MS_PER_MIN:
+        return False
+    nearest_zero = abs(ms_per_min)
+    if ci95 is not None:
+        low, high = float(ci95[0]), float(ci95[1])
+        if low <= 0.0 <= high:
+            return False  # not significant
+        nearest_zero = min(abs(low), abs(high))
+    return nearest_zero * span_s / 60.0 >= 1000.0 / FPS
+
+
+def drift_flags(values: Mapping[str, Any]) -> set[str]:
+    """The ``drift`` measure's flags for one track's values (``offset_drift``)."""
+    exceeds = drift_exceeds(
+        values.get("drift_ms_per_min"),
+        values.get("drift_span_s"),
+        values.get("drift_ci95_ms_per_min"),
+    )
+    return {"offset_drift"} if exceeds else set()
 
 
 def ordered_flags(flags: set[str] | list[str]) -> list[str]:

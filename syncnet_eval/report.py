@@ -43,6 +43,7 @@ from .checks import (
     run_checks,
 )
 from .constants import FPS
+from .measures import Field, reading_lines, track_fields
 from .media_provenance import media_warning
 from .presentation import (
     AV_OFFSET,
@@ -67,7 +68,6 @@ from .presentation import (
     window_start_s,
 )
 from .reliability import FLAG_HELP
-from .silence import silence_motion_text, video_silence_motion
 from .stats import (
     DatasetSummary,
     GroupSummary,
@@ -211,19 +211,32 @@ def _track_data(track: TrackResult) -> dict[str, Any]:
         ]
         if track.speaking_judge == "light-asd"
         else None,
-        # Offset over time: the drift as every output writes it, and each segment as
-        # [centre s, offset frames, 1 if in the line else 0].
+        # Every track measure's numbers (measures registry), as the table shows them.
+        "m": {
+            f.name: f.shown(track.value(f.name))
+            for f in _table_fields()
+            if track.value(f.name) is not None
+        },
+        # Offset over time for the drift chart: the drift as every output writes it, the
+        # line's slope, and each segment as [centre s, offset frames, 1 if in the line else 0].
         "dr": drift_text(
-            track.drift_ms_per_min, track.drift_segments, track.drift_segments_left_out
+            track.value("drift_ms_per_min"),
+            track.value("drift_segments"),
+            track.value("drift_segments_left_out"),
         )
-        if track.segment_offsets is not None
+        if track.value("segment_offsets") is not None
         else None,
-        "drs": track.drift_ms_per_min,
+        "drs": track.value("drift_ms_per_min"),
         "seg": [
             [round(float(seg["time_s"]), 2), int(seg["offset"]), int(bool(seg.get("used")))]
-            for seg in track.segment_offsets or []
+            for seg in track.value("segment_offsets") or []
         ],
     }
+
+
+def _table_fields() -> list[Field]:
+    """The track measure fields the report's track table has a column for (numbers)."""
+    return [f for f in track_fields() if f.numeric and f.video_column]
 
 
 def _video_data(run_index: int, r: VideoResult, href: str | None) -> dict[str, Any]:
@@ -253,15 +266,10 @@ def _video_data(run_index: int, r: VideoResult, href: str | None) -> dict[str, A
         "t": [_track_data(t) for t in r.tracks],
         "v": href,
         "pr": None,
-        # Mouth motion in silence (silence.py), one line of the detail; None when not measured.
-        "sm": _silence_line(r) if usable else None,
+        # One line per measure (measures registry) of the detail: mouth motion in silence,
+        # the offset drift, ...; none when the video was not scored.
+        "ml": reading_lines(r) if usable else [],
     }
-
-
-def _silence_line(r: VideoResult) -> str | None:
-    if all(t.silent_frames is None for t in r.tracks):
-        return None  # records written before the measure
-    return silence_motion_text(*video_silence_motion(r))
 
 
 def _data(ctx: _Context, videos: Mapping[str, str]) -> dict[str, Any]:
@@ -293,6 +301,10 @@ def _data(ctx: _Context, videos: Mapping[str, str]) -> dict[str, Any]:
             "driftAxis": DRIFT_AXIS_LABEL,
             "msPerFrame": 1000.0 / FPS,  # the drift line's ms/min in frames of the offset axis
         },
+        # The track table's measure columns: [field name, heading].
+        "trackMeasures": [
+            [f.name, f.label + (f" ({f.unit})" if f.unit else "")] for f in _table_fields()
+        ],
         "trackColours": list(TRACK_COLOURS),
         "axes": {str(n): offset_axis(n) for n in lengths},  # the offset of each curve point
         "videos": rows,

@@ -11,13 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 import math
-from typing import Any
+import re
+from typing import Any, Literal
 
 from .config import Option, option_of
+from .errors import ConfigError
+from .measures import field_named, video_value
 from .reliability import DOUBTING_FLAGS
 from .types import VideoResult
 
-__all__ = ["RULE_LABELS", "Breach", "Rules", "is_usable", "measure", "num_windows_of"]
+__all__ = [
+    "RULE_LABELS",
+    "Breach",
+    "MeasureLimit",
+    "Rules",
+    "is_usable",
+    "measure",
+    "num_windows_of",
+]
 
 # The name a rule's measurement goes by in ``filter``'s ``rejected_by`` and counts.
 RULE_LABELS = {
@@ -42,15 +53,65 @@ def is_usable(result: VideoResult) -> bool:
 
 
 def num_windows_of(result: VideoResult) -> int | None:
-    """The windows behind a video's numbers: the fewest over the tracks they come from (the
-    selected track, else every track); ``None`` without tracks (a CSV record)."""
-    chosen = [t for t in result.tracks if t.index == result.selected_track] or result.tracks
-    return min((t.num_windows for t in chosen), default=None)
+    """The windows behind a video's numbers: the fewest over the tracks they come from
+    (``VideoResult.tracks_behind``); ``None`` without tracks (a CSV record)."""
+    return min((t.num_windows for t in result.tracks_behind()), default=None)
+
+
+@dataclass(frozen=True)
+class MeasureLimit:
+    """A limit on a registered measure's field (``--limit FIELD<=X`` / ``FIELD>=X``), judged on
+    the video's value (:func:`~syncnet_eval.measures.video_value`).
+
+    Attributes:
+        name: the field (``silent_motion_fraction``, ``drift_ms_per_min``, ``lmd_px``...).
+        op: ``<=`` (an upper limit) or ``>=`` (a lower one).
+        value: the limit.
+    """
+
+    name: str
+    op: Literal["<=", ">="]
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> MeasureLimit:
+        """``FIELD<=X`` or ``FIELD>=X``.
+
+        Raises:
+            ConfigError: not of that form, or no registered numeric field of that name.
+        """
+        found = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*(\S+)\s*", text)
+        if found is None:
+            raise ConfigError(f"--limit {text!r}: give FIELD<=X or FIELD>=X")
+        name, op, number = found.groups()
+        spec = field_named(name)
+        if spec is None or not spec[1].numeric or not spec[1].may_enter_mean:
+            raise ConfigError(f"--limit {text!r}: {name!r} is not a measure that can be limited")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ConfigError(f"--limit {text!r}: {number!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"--limit {text!r}: the limit must be a finite number")
+        return cls(name, "<=" if op == "<=" else ">=", value)
+
+    @property
+    def rule(self) -> str:
+        """``limit:NAME<=X``: the limit's name in breaches and check names."""
+        return f"limit:{self.name}{self.op}{self.value:g}"
+
+    @property
+    def label(self) -> str:
+        return self.name
 
 
 def measure(result: VideoResult, rule: str) -> float | None:
-    """What ``result`` measures for ``rule`` (a :class:`Rules` limit field); ``None``: not
-    measured."""
+    """What ``result`` measures for ``rule`` (a :class:`Rules` limit field, or a
+    :attr:`MeasureLimit.rule`); ``None``: not measured."""
+    if rule.startswith("limit:"):
+        name = re.split(r"<=|>=", rule.removeprefix("limit:"))[0]
+        value = video_value(result, name)
+        return None if value is None else float(value)
     if rule == "min_lse_c":
         return result.lse_c
     if rule == "max_lse_d":
@@ -77,13 +138,15 @@ class Breach:
 
     @property
     def label(self) -> str:
-        """``lse_c``, ``lse_d``, ``|av_offset|`` or ``num_windows``."""
+        """``lse_c``, ``lse_d``, ``|av_offset|``, ``num_windows`` or a measure's field."""
+        if self.rule.startswith("limit:"):
+            return re.split(r"<=|>=", self.rule.removeprefix("limit:"))[0]
         return RULE_LABELS[self.rule]
 
     @property
     def below(self) -> bool:
         """A lower limit (the value fell below it); else an upper one."""
-        return self.rule in _LOWER_LIMITS
+        return self.rule in _LOWER_LIMITS or ">=" in self.rule
 
     @property
     def by(self) -> float:
@@ -97,7 +160,7 @@ class Breach:
         op = "<" if self.below else ">"
         if self.value is None:
             shown = "None"
-        elif self.rule in ("min_lse_c", "max_lse_d"):
+        elif self.rule in ("min_lse_c", "max_lse_d") or self.rule.startswith("limit:"):
             shown = f"{self.value:.3f}"
         else:
             shown = f"{self.value:g}"
@@ -139,6 +202,14 @@ class Rules:
         help="Each video's numbers come from at least this many SyncNet windows (the fewest "
         "over the tracks behind them; per video in check too).",
     )
+    limit: tuple[str, ...] = _rule(
+        (),
+        metavar="FIELD<=X|FIELD>=X",
+        help="A limit on a measure beyond LSE, repeatable: e.g. 'silent_motion_fraction<=0.2', "
+        "'lmd_px<=3' (any numeric field of the measures registry; its video value: the track "
+        "the numbers come from) "
+        f"{_SCOPE}.",
+    )
     include_flagged: bool = _rule(
         False,
         aliases=("--keep-flagged",),
@@ -150,7 +221,15 @@ class Rules:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            option_of(type(self), f.name).check(f.name, getattr(self, f.name))
+            if f.name != "limit":
+                option_of(type(self), f.name).check(f.name, getattr(self, f.name))
+        object.__setattr__(self, "limit", tuple(self.limit))
+        self.measure_limits  # noqa: B018 - parsed now, so a bad limit is bad usage
+
+    @property
+    def measure_limits(self) -> tuple[MeasureLimit, ...]:
+        """The ``--limit`` rules, parsed."""
+        return tuple(MeasureLimit.parse(text) for text in self.limit)
 
     @property
     def limits(self) -> dict[str, float]:
@@ -176,6 +255,11 @@ class Rules:
             ok = value is not None and (value >= limit if rule in _LOWER_LIMITS else value <= limit)
             if not ok:
                 found.append(Breach(rule, value, limit))
+        for ml in self.measure_limits:
+            value = measure(result, ml.rule)
+            ok = value is not None and (value >= ml.value if ml.op == ">=" else value <= ml.value)
+            if not ok:
+                found.append(Breach(ml.rule, value, ml.value))
         return found
 
     def rules_only(self) -> Rules:
@@ -189,7 +273,7 @@ class Rules:
             {
                 f.name: getattr(other, f.name)
                 for f in fields(Rules)
-                if getattr(other, f.name) not in (None, False)
+                if getattr(other, f.name) not in (None, False, ())
             }
         )
         return Rules(**values)

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+import math
+from typing import Any
 import warnings
 
 import numpy as np
 from scipy.signal import medfilt
+from scipy.stats import t as student_t
 import torch
 
 from .constants import DEFAULT_VSHIFT, FPS, WINDOW_FRAMES
+from .measures import TrackInputs
 from .types import TrackResult
 
 __all__ = [
@@ -29,6 +33,7 @@ __all__ = [
     "DRIFT_MIN_SEGMENTS",
     "DRIFT_MIN_SEGMENT_LSE_C",
     "DRIFT_SEGMENT_S",
+    "DriftMeasure",
     "OffsetDrift",
     "OffsetScores",
     "aggregate_tracks",
@@ -70,6 +75,10 @@ class OffsetDrift:
             against their times in minutes (positive: the audio comes earlier and earlier);
             ``None`` with fewer than :data:`DRIFT_MIN_SEGMENTS` used segments.
         span_s: time between the first and the last used segment's centres (0 without any).
+        ci95: the slope's 95% interval (ms per minute) from the least-squares fit's standard
+            error and Student's t with n - 2 degrees of freedom (``None`` without a slope).
+            Segments overlap (5 s every 1 s), so neighbouring residuals are correlated and the
+            interval is narrower than an independent-sample one would be: a screen, not a test.
     """
 
     time_s: np.ndarray
@@ -78,6 +87,7 @@ class OffsetDrift:
     used: np.ndarray
     ms_per_min: float | None
     span_s: float
+    ci95: tuple[float, float] | None = None
 
     @property
     def num_used(self) -> int:
@@ -108,8 +118,6 @@ class OffsetScores:
     dist_by_shift: np.ndarray
     framewise_conf: np.ndarray
     num_windows: int
-    # Offset over time (offset_drift), set by recipes.steps.score_track; None from score_offsets.
-    drift: OffsetDrift | None = None
 
 
 def distance_by_shift(
@@ -255,10 +263,9 @@ def offset_drift(
     used = confidence >= min_lse_c
     slope: float | None = None
     span_s = float(np.ptp(time_s[used])) if used.any() else 0.0
+    ci95: tuple[float, float] | None = None
     if used.sum() >= DRIFT_MIN_SEGMENTS and span_s > 0:
-        minutes = time_s[used] / 60.0
-        ms = offsets[used] * 1000.0 / fps
-        slope = float(np.polyfit(minutes, ms, 1)[0])
+        slope, ci95 = _slope_with_interval(time_s[used] / 60.0, offsets[used] * 1000.0 / fps)
     return OffsetDrift(
         time_s=time_s,
         offsets=offsets,
@@ -266,7 +273,52 @@ def offset_drift(
         used=used,
         ms_per_min=slope,
         span_s=span_s,
+        ci95=ci95,
     )
+
+
+def _slope_with_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, tuple[float, float]]:
+    """Least-squares slope of ``y`` on ``x`` and its 95% interval (Student's t, n - 2 df)."""
+    slope, intercept = np.polyfit(x, y, 1)
+    n = x.size
+    sxx = float(np.sum((x - x.mean()) ** 2))
+    if n <= 2 or sxx <= 0:
+        return float(slope), (float(slope), float(slope))
+    residual = y - (slope * x + intercept)
+    se = math.sqrt(float(np.sum(residual**2)) / (n - 2) / sxx)
+    half = float(student_t.ppf(0.975, n - 2)) * se
+    return float(slope), (float(slope - half), float(slope + half))
+
+
+class DriftMeasure:
+    """The ``drift`` measure (``measures/drift.py``): :func:`offset_drift` of a track's window
+    distances, as the record's fields."""
+
+    def observe(self, frames: Any) -> None:
+        """Drift needs no frames."""
+
+    def finish(self, inputs: TrackInputs) -> dict[str, Any]:
+        drift = offset_drift(inputs.distances, fps=inputs.fps)
+        return {
+            "segment_offsets": [
+                {
+                    "time_s": round(inputs.start_s + float(t), 4),
+                    "offset": int(o),
+                    "confidence": float(c),
+                    "used": bool(u),
+                }
+                for t, o, c, u in zip(
+                    drift.time_s, drift.offsets, drift.confidence, drift.used, strict=True
+                )
+            ],
+            "drift_ms_per_min": None if drift.ms_per_min is None else round(drift.ms_per_min, 3),
+            "drift_segments": drift.num_used,
+            "drift_segments_left_out": drift.num_left_out,
+            "drift_span_s": round(drift.span_s, 4),
+            "drift_ci95_ms_per_min": None
+            if drift.ci95 is None
+            else [round(drift.ci95[0], 3), round(drift.ci95[1], 3)],
+        }
 
 
 def aggregate_tracks(tracks: Sequence[TrackResult], rule: str) -> tuple[int | float, float, float]:

@@ -32,14 +32,16 @@ review, not a measure of lip articulation. Pure numpy (no torch, no OpenCV).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .constants import AUDIO_SAMPLES_PER_FRAME, FPS
+from .measures import TrackInputs, get_measure, video_values
 from .presentation import MISSING, count
-from .types import TrackResult, VideoResult
+from .types import VideoResult
 
 __all__ = [
     "MIN_SILENCE_FRAMES",
@@ -53,10 +55,13 @@ __all__ = [
     "SPEECH_PERCENTILE",
     "VAD_FRAME_SAMPLES",
     "MouthMotion",
+    "SilenceMeasure",
     "SilenceMotion",
     "frame_levels_dbfs",
     "measure_silence_motion",
     "mouth_region",
+    "pooled_silence",
+    "silence_line",
     "silence_motion_text",
     "silent_frames",
     "speech_level_dbfs",
@@ -230,22 +235,50 @@ def measure_silence_motion(
     return SilenceMotion(int(quiet.size), moving, int(voiced.size), baseline)
 
 
+class SilenceMeasure:
+    """The ``silence`` measure (``measures/silence.py``): :class:`MouthMotion` over the frames
+    as they pass, then :func:`measure_silence_motion` against the track's audio."""
+
+    def __init__(self) -> None:
+        self._motion = MouthMotion()
+
+    def observe(self, frames: np.ndarray) -> None:
+        self._motion.add(frames)
+
+    def finish(self, inputs: TrackInputs) -> dict[str, Any]:
+        found = measure_silence_motion(
+            inputs.audio, self._motion.values(), inputs.speech_level_dbfs
+        )
+        return {"silent_frames": found.silent_frames, "silent_motion_fraction": found.fraction}
+
+
+def pooled_silence(tracks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Several tracks' values as one video's: the silent frames summed, the share pooled over
+    the tracks that have one (each share weighted by its silent frames)."""
+    silent = sum(t.get("silent_frames") or 0 for t in tracks)
+    pairs = [
+        (int(t["silent_frames"]), float(t["silent_motion_fraction"]))
+        for t in tracks
+        if t.get("silent_frames") and t.get("silent_motion_fraction") is not None
+    ]
+    if not pairs:
+        return {"silent_frames": silent, "silent_motion_fraction": None}
+    moving = sum(round(n * f) for n, f in pairs)  # the moving frames each fraction counted
+    return {"silent_frames": silent, "silent_motion_fraction": moving / sum(n for n, _ in pairs)}
+
+
 def video_silence_motion(result: VideoResult) -> tuple[int, float | None]:
     """``(silent_frames, silent_motion_fraction)`` of a video: its selected track's, or, when
     its numbers come from several tracks (``mean``), pooled over the tracks that have one."""
-    chosen: Sequence[TrackResult] = [
-        t for t in result.tracks if result.selected_track in (None, t.index)
-    ]
-    silent = sum(t.silent_frames or 0 for t in chosen)
-    pairs = [
-        (t.silent_frames, t.silent_motion_fraction)
-        for t in chosen
-        if t.silent_frames and t.silent_motion_fraction is not None
-    ]
-    if not pairs:
-        return silent, None
-    moving = sum(round(n * f) for n, f in pairs)  # the moving frames each fraction counted
-    return silent, moving / sum(n for n, _ in pairs)
+    values = video_values(result, get_measure("silence"))
+    return int(values.get("silent_frames") or 0), values.get("silent_motion_fraction")
+
+
+def silence_line(values: Mapping[str, Any]) -> str:
+    """The ``silence`` measure's one line (:func:`silence_motion_text`)."""
+    return silence_motion_text(
+        int(values.get("silent_frames") or 0), values.get("silent_motion_fraction")
+    )
 
 
 def silence_motion_text(silent: int, fraction: float | None) -> str:

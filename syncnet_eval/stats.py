@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from .bands import beyond_band
+from .measures import REGISTRY, video_values
 from .reliability import FLAGS
 from .rules import Rules, is_usable
-from .silence import video_silence_motion
 from .types import STATUSES, Status, VideoResult
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "dataset_summaries",
     "in_means",
     "is_usable",
+    "measure_summaries",
     "metric_value",
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
@@ -148,10 +149,10 @@ class GroupSummary:
         lse_d: LSE-D over the results in the means.
         lse_c: LSE-C over the results in the means.
         mean_abs_offset: mean |AV offset| in frames over the results in the means.
-        silent_motion_fraction: the share of silent frames with a moving mouth
-            (:mod:`syncnet_eval.silence`), over the results in the means that have one.
-        silent_frames: counted silent frames of the results in the means (their videos'
-            selected tracks).
+        measures: each registered measure field with a summary (:mod:`syncnet_eval.measures`,
+            ``Field.summary``), over the results in the means that have a value: a
+            :class:`MetricSummary` (``mean``: the share of silent frames with a moving mouth,
+            say) or a total (``sum``: the counted silent frames). Written under the field's name.
     """
 
     num_inputs: int
@@ -163,8 +164,7 @@ class GroupSummary:
     lse_d: MetricSummary
     lse_c: MetricSummary
     mean_abs_offset: float | None
-    silent_motion_fraction: MetricSummary = field(default_factory=lambda: describe([]))
-    silent_frames: int = 0
+    measures: dict[str, MetricSummary | float] = field(default_factory=dict)
 
     @property
     def num_flagged(self) -> int:
@@ -190,8 +190,10 @@ class GroupSummary:
             "lse_d": self.lse_d.to_dict(),
             "lse_c": self.lse_c.to_dict(),
             "mean_abs_offset": self.mean_abs_offset,
-            "silent_motion_fraction": self.silent_motion_fraction.to_dict(),
-            "silent_frames": self.silent_frames,
+            **{
+                name: value.to_dict() if isinstance(value, MetricSummary) else value
+                for name, value in self.measures.items()
+            },
         }
 
     @classmethod
@@ -204,7 +206,6 @@ class GroupSummary:
         flag_counts: dict[str, int] = {f: sum(f in r.flags for r in usable) for f in FLAGS}
         scored = [r for r in usable if in_means(r, include_flagged)]
         offsets = [metric_value(r, "abs_offset") for r in scored]
-        silence = [video_silence_motion(r) for r in scored]
         return cls(
             num_inputs=len(results),
             num_ok=len(usable),
@@ -215,9 +216,28 @@ class GroupSummary:
             lse_d=describe([metric_value(r, "lse_d") for r in scored]),
             lse_c=describe([metric_value(r, "lse_c") for r in scored]),
             mean_abs_offset=float(np.mean(offsets)) if offsets else None,
-            silent_motion_fraction=describe([f for _, f in silence if f is not None]),
-            silent_frames=sum(n for n, _ in silence),
+            measures=measure_summaries(scored),
         )
+
+
+def measure_summaries(results: Sequence[VideoResult]) -> dict[str, MetricSummary | float]:
+    """Every registered measure field with a summary, over ``results`` (those in the means):
+    the mean with its interval, or the total, of the videos' values
+    (:func:`~syncnet_eval.measures.video_values`: a track measure from the tracks behind the
+    video's numbers). A measure that is not computed by default is left out where no result
+    has it."""
+    found: dict[str, MetricSummary | float] = {}
+    for spec in REGISTRY.values():
+        summarised = [f for f in spec.fields if f.summary != "none"]
+        if not summarised:
+            continue
+        values = [video_values(r, spec) for r in results]
+        for f in summarised:
+            present = [v[f.name] for v in values if v.get(f.name) is not None]
+            if not present and not spec.default:
+                continue
+            found[f.name] = describe(present) if f.summary == "mean" else sum(present)
+    return found
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from .measures import track_fields, video_record_fields
 from .presentation import OFFSET_SIGN
 from .status import STATUSES, Status
 
@@ -71,22 +72,13 @@ class TrackResult:
     asd_time_s: list[float] | None = None
     # Mean detected face box [x1, y1, x2, y2] in source pixels (pipeline recipe only).
     mean_box: list[float] | None = None
-    # Mouth motion in silence (syncnet_eval.silence): counted silent frames of the track, and
-    # the share of them whose mouth region moves more than the speaker's median while speaking
-    # (None: no silent frame counted, or no voiced frame to compare with).
-    silent_frames: int | None = None
-    silent_motion_fraction: float | None = None
-    # Offset over time (syncnet_eval.scoring.offset_drift): the best offset of each 5 s segment
-    # ({"time_s": centre in seconds of the original video, "offset": frames, "confidence": the
-    # segment's LSE-C, "used": whether it is in the line}), the slope of the line through the
-    # confident ones (scoring.DRIFT_MIN_SEGMENT_LSE_C) in ms per minute
-    # (positive: the audio comes earlier and earlier; None with too few), how many segments
-    # are in the line and left out, and the time between the first and last in it.
-    segment_offsets: list[dict[str, Any]] | None = None
-    drift_ms_per_min: float | None = None
-    drift_segments: int | None = None
-    drift_segments_left_out: int | None = None
-    drift_span_s: float | None = None
+    # Every number beyond the reference's (syncnet_eval.measures: the offset over time, mouth
+    # motion in silence, ...): {field name: value}, written flat in JSON under the field names.
+    measures: dict[str, Any] = field(default_factory=dict)
+
+    def value(self, name: str) -> Any:
+        """The value of the measure field ``name`` (``None``: not measured)."""
+        return self.measures.get(name)
 
     @property
     def num_frames(self) -> int:
@@ -110,12 +102,16 @@ class TrackResult:
         return plot_track(self, axes)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.update(data.pop("measures"))
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrackResult:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        names = {f.name for f in fields(cls)} - {"measures"}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        wanted = {f.name for f in track_fields()}
+        return cls(**kwargs, measures={k: v for k, v in data.items() if k in wanted})
 
 
 @dataclass(frozen=True)
@@ -158,6 +154,9 @@ class VideoResult:
     # With --dataset (or a manifest 'dataset' column): the dataset's published real-video
     # band, syncnet_eval.bands.ReferenceBand.to_dict() (stamped by the run driver).
     reference_band: dict[str, Any] | None = None
+    # Video-level measures (syncnet_eval.measures) kept in the record itself: {field: value},
+    # written flat in JSON under the field names (codec provenance lives in ``provenance``).
+    measures: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -185,17 +184,27 @@ class VideoResult:
 
         return plot_video(self, axes)
 
+    def tracks_behind(self) -> list[TrackResult]:
+        """The tracks the video's numbers come from: the selected track, or every track when
+        they are a mean over tracks (``--track-select mean``); none when the video was not
+        scored. The one rule every output uses to give a video a track's value."""
+        if self.selected_track is not None:
+            return [t for t in self.tracks if t.index == self.selected_track]
+        return list(self.tracks) if self.ok else []
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["tracks"] = [t.to_dict() for t in self.tracks]
+        data.update(data.pop("measures"))
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VideoResult:
-        names = {f.name for f in fields(cls)}
+        names = {f.name for f in fields(cls)} - {"measures"}
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["tracks"] = [TrackResult.from_dict(t) for t in data.get("tracks") or []]
-        return cls(**kwargs)
+        wanted = {f.name for f in video_record_fields()}
+        return cls(**kwargs, measures={k: v for k, v in data.items() if k in wanted})
 
     @classmethod
     def failure(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+import json
 import math
 from pathlib import Path
+import shutil
 import subprocess
 import tempfile
 from typing import Any
@@ -385,3 +388,58 @@ def scored_result(
         lse_d=main.lse_d, lse_c=main.lse_c, aggregate="best", tracks=made,
         av_offset_ms=offset * 40.0, selected_track=0, **extra,
     )  # fmt: skip
+
+
+# ------------------------------------------------------------- pages in a real browser (report)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless chromium with nothing that phones home, logging console and network events."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="syncnet-eval-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM or ""
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+                 "--window-size=1280,1600"):  # fmt: skip
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get("about:blank")  # the start-up pages' events are not the report's
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_page(driver: Any, page: Path) -> None:
+    driver.get_log("performance")  # drop what earlier pages logged
+    driver.get_log("browser")
+    driver.get(page.as_uri())
+
+
+def page_requests(driver: Any) -> list[str]:
+    """URLs asked for since the last call (DevTools Network events), without their fragments
+    (opening a video sets ``#v=N``, which fetches nothing) and without the browser's own pages
+    (``chrome:``, ``about:``; a ``file:`` page cannot load them) and ``data:`` URLs."""
+    events = [json.loads(e["message"])["message"] for e in driver.get_log("performance")]
+    urls = [e["params"]["request"]["url"] for e in events
+            if e["method"] == "Network.requestWillBeSent"]  # fmt: skip
+    internal = ("chrome:", "chrome-untrusted:", "devtools:", "about:", "data:")
+    return [u.split("#")[0] for u in urls if not u.startswith(internal)]
+
+
+def console_errors(driver: Any) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]

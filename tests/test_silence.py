@@ -155,12 +155,14 @@ def test_a_mouth_moving_through_silence_scores_high_and_a_still_one_low(
 ) -> None:
     moving, frozen = scored["moving"].tracks[0], scored["frozen"].tracks[0]
     counted = SILENT_FRAMES - 2 * SILENCE_MARGIN_FRAMES
-    assert moving.silent_frames == frozen.silent_frames == counted
-    assert moving.silent_motion_fraction is not None and frozen.silent_motion_fraction is not None
+    assert moving.value("silent_frames") == frozen.value("silent_frames") == counted
+    moving_share = moving.value("silent_motion_fraction")
+    frozen_share = frozen.value("silent_motion_fraction")
+    assert moving_share is not None and frozen_share is not None
     # Moving on as while speaking: about half its frames move more than the speaking median
     # (the rule's bar); the still mouth: none.
-    assert moving.silent_motion_fraction >= 0.35
-    assert frozen.silent_motion_fraction <= 0.05
+    assert moving_share >= 0.35
+    assert frozen_share <= 0.05
 
 
 def test_silence_motion_reaches_records_summary_and_report(
@@ -171,15 +173,17 @@ def test_silence_motion_reaches_records_summary_and_report(
         write_results(tmp_path / name, results, per_track=per_track)
         back = load_results(tmp_path / name)
         for original, read in zip(results, back, strict=True):
-            assert read.tracks[0].silent_frames == original.tracks[0].silent_frames
-            assert read.tracks[0].silent_motion_fraction == pytest.approx(
-                original.tracks[0].silent_motion_fraction, abs=1e-4
+            assert read.tracks[0].value("silent_frames") == original.tracks[0].value(
+                "silent_frames"
+            )
+            assert read.tracks[0].value("silent_motion_fraction") == pytest.approx(
+                original.tracks[0].value("silent_motion_fraction"), abs=1e-4
             )
     summary = summarize(results).to_dict()
     fractions = [video_silence_motion(r)[1] for r in results]
     assert summary["silent_motion_fraction"]["n"] == 2
     assert summary["silent_motion_fraction"]["mean"] == pytest.approx(np.mean(fractions))
-    assert summary["silent_frames"] == sum(r.tracks[0].silent_frames or 0 for r in results)
+    assert summary["silent_frames"] == sum(r.tracks[0].value("silent_frames") or 0 for r in results)
     json.dumps(summary)
     page = build_report([ReportRun("run", results)])
     assert "mouth moving in silence" in page

@@ -91,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for t, (base, quiet) in zip(result.tracks, seen, strict=False):
             print(
-                f"| {path.name} | {kind} | {t.index} | {t.num_frames} | {t.silent_frames} | "
-                f"{_num(t.silent_motion_fraction)} | {_num(base)} | {_num(quiet)} |"
+                f"| {path.name} | {kind} | {t.index} | {t.num_frames} | "
+                f"{t.value('silent_frames')} | {_num(t.value('silent_motion_fraction'))} | "
+                f"{_num(base)} | {_num(quiet)} |"
             )
         sys.stdout.flush()
     return 0

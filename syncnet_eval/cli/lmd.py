@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..inputs import BatchInput, read_manifest
 from ..io import atomic_write_text
 from ..landmarks import BACKENDS, DEFAULT_BACKEND
+from ..measures import VideoInputs, get_measure
 from .app import AppState, setup_logging
 from .options import writable_file
 
@@ -37,7 +38,7 @@ def _pairs(
 
 
 def _record(item: BatchInput, backend: Any) -> dict[str, Any]:
-    from ..lmd import LmdResult, compare_videos
+    from ..lmd import LmdResult
 
     ref = item.reference_path
     try:
@@ -45,10 +46,12 @@ def _record(item: BatchInput, backend: Any) -> dict[str, Any]:
             raise InputError(item.error)
         if ref is None:
             raise InputError(f"{item.path}: the manifest row has no 'reference' (ground truth)")
-        result = compare_videos(item.path, ref, backend, id=item.id)
+        # The registry's lmd measure (measures/lmd.py): the same computation score will run.
+        inputs = VideoInputs(str(item.path), reference=str(ref),
+                             options={"backend": backend, "id": item.id})  # fmt: skip
+        return get_measure("lmd").compute_video(inputs)
     except InputError as exc:
         return LmdResult.failed(item.path, ref or Path(""), backend, exc, item.id or "").to_dict()
-    return result.to_dict()
 
 
 @click.command()

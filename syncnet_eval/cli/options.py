@@ -381,7 +381,18 @@ def _rules_bundle(config_cls: type, keyword: str, func: F) -> F:
             raise click.UsageError(str(exc)) from exc
         return func(*args, **kwargs)
 
-    return _apply(cast(F, wrapper), [table_option(config_cls, name) for name in names])
+    made: list[Callable[[Any], Any]] = [
+        _limit_option(config_cls) if name == "limit" else table_option(config_cls, name)
+        for name in names
+    ]
+    return _apply(cast(F, wrapper), made)
+
+
+def _limit_option(config_cls: type) -> Callable[[Any], Any]:
+    """``--limit FIELD<=X`` (repeatable): a limit on any numeric field of the measures
+    registry (``Rules.limit``)."""
+    spec = option_of(config_cls, "limit")
+    return click.option("--limit", "limit", multiple=True, metavar=spec.metavar, help=spec.help)
 
 
 def rule_options(func: F) -> F:

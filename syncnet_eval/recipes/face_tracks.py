@@ -67,7 +67,6 @@ from .steps import (
     input_provenance,
     offset_ms,
     score_track,
-    silence_fields,
     to_track_result,
     track_flags,
     with_asd_scores,
@@ -303,6 +302,7 @@ def score_crops(
                 source=source,
                 expected_frames=tr.num_frames,
                 speech_level_dbfs=speech_level,
+                start_s=tr.first_frame / FPS,
             )
         except TooShortError:
             continue  # the audio ends before this track has a window
@@ -318,7 +318,7 @@ def score_crops(
             i,
             tr.first_frame,
             tr.last_frame,
-            scored.scores,
+            scored,
             fps=FPS,
             scene_index=tr.scene_index,
             bbox=bbox,
@@ -326,7 +326,6 @@ def score_crops(
             smoothed_center_y=geom.center_y.tolist(),
             smoothed_half_size=geom.half_size.tolist(),
             mean_box=[float(x) for x in tr.boxes[:, :4].mean(axis=0)],
-            **silence_fields(scored),
         )
         if asd is not None:
             # One "asd" stage per track, after its SyncNet stages (the MFCC of the whole audio

@@ -4,8 +4,9 @@
 16 kHz audio in, the offset search's :class:`~syncnet_eval.scoring.OffsetScores` out. The window
 count comes from :func:`~syncnet_eval.embed.num_windows`; the numbers from
 :func:`~syncnet_eval.scoring.score_offsets`'s two halves (``distance_by_shift`` then
-``scores_from_distances``), whose window distances also give the offset over time
-(:func:`~syncnet_eval.scoring.offset_drift`).
+``scores_from_distances``). Every registered track measure (:mod:`syncnet_eval.measures`: the
+offset over time, mouth motion in silence, ...) sees the frames as they pass and the same
+window distances: their values are the track's ``measures``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from ..constants import FPS, SAMPLE_RATE_HZ, WINDOW_FRAMES
 from ..decode import MediaInfo, prefetch, probe_audio_file
 from ..embed import Embedder, max_windows_for_audio, num_windows
 from ..errors import NoAudioError, TooShortError
-from ..reliability import SILENCE_DBFS, audio_level_dbfs, drift_exceeds, min_reliable_windows
-from ..scoring import OffsetScores, distance_by_shift, offset_drift, scores_from_distances
-from ..silence import MouthMotion, SilenceMotion, measure_silence_motion
+from ..measures import TrackInputs, TrackMeasure, VideoInputs, measures_at
+from ..reliability import SILENCE_DBFS, audio_level_dbfs, min_reliable_windows
+from ..scoring import OffsetScores, distance_by_shift, scores_from_distances
 from ..speaking import SpeakingTimeline, asd_timeline, sync_timeline
 from ..timing import Timer
 from ..types import TrackResult
@@ -38,7 +39,6 @@ __all__ = [
     "is_25fps",
     "offset_ms",
     "score_track",
-    "silence_fields",
     "to_track_result",
     "track_flags",
     "with_asd_scores",
@@ -50,11 +50,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ScoredTrack:
-    """The scores of one frame stream, how many frames it had and its mouth motion in silence."""
+    """The scores of one frame stream, how many frames it had and its measures' values."""
 
     scores: OffsetScores
     num_frames: int
-    silence: SilenceMotion | None = None
+    measures: dict[str, Any]
 
 
 class _FrameCounter:
@@ -80,13 +80,15 @@ def score_track(
     expected_frames: int | None = None,
     speech_level_dbfs: float | None = None,
     fps: float = FPS,
+    start_s: float = 0.0,
 ) -> ScoredTrack:
-    """Embed every window of a frame stream and of its audio, and search the AV offset.
+    """Embed every window of a frame stream and of its audio, search the AV offset, and
+    measure the track with every registered track measure.
 
     Frames are decoded in a background thread (charged to ``decode``) while the embedder works
     (``embeddings``); only windows that have audio are embedded, but every frame is counted.
-    The scores carry the offset over time (``scores.drift``, :func:`~syncnet_eval.scoring.
-    offset_drift`) read from the same window distances as the offset.
+    The track measures (:func:`~syncnet_eval.measures.measures_at`) see the frames as they pass
+    (charged to ``embeddings``) and then the window distances the offset was read from.
 
     Args:
         embedder: SyncNet on its device (or any :class:`~syncnet_eval.embed.Embedder`).
@@ -99,6 +101,7 @@ def score_track(
         speech_level_dbfs: the clip's speech level for the silence rule (default: that of
             ``audio``; see :mod:`syncnet_eval.silence`).
         fps: rate of ``frames`` (the offset-over-time segments are seconds of it).
+        start_s: where the track starts in the original video, seconds (measures' times).
 
     Raises:
         TooShortError: fewer than 6 frames with audio (no window to score).
@@ -106,12 +109,12 @@ def score_track(
     with timer.stage("mfcc"):
         cc = mfcc(audio)
     counter = _FrameCounter(timer)
-    motion = MouthMotion()  # measured as the frames pass (charged to "embeddings")
+    measures = _track_measures()
     stream = timer.wrap("decode", prefetch(frames))
     with timer.stage("embeddings", total=expected_frames):
         expected = expected_frames - (WINDOW_FRAMES - 1) if expected_frames else None
         lips = embedder.embed_lips(
-            motion.observe(counter.count(stream)),
+            _observed(counter.count(stream), measures),
             max_windows=max_windows_for_audio(audio.size),
             expected_windows=expected,
         )
@@ -125,26 +128,33 @@ def score_track(
         audio_emb = embedder.embed_audio(cc, n_win)
     with timer.stage("scoring"):
         dists = distance_by_shift(lips[:n_win].float(), audio_emb.float(), vshift)
-        scores = replace(scores_from_distances(dists), drift=offset_drift(dists, fps=fps))
-        silence = measure_silence_motion(audio, motion.values(), speech_level_dbfs)
-    return ScoredTrack(scores, counter.total, silence)
+        scores = scores_from_distances(dists)
+        inputs = TrackInputs(dists, audio, fps, start_s, speech_level_dbfs, scores)
+        values: dict[str, Any] = {}
+        for measure in measures:
+            values.update(measure.finish(inputs))
+    return ScoredTrack(scores, counter.total, values)
 
 
-def silence_fields(scored: ScoredTrack) -> dict[str, Any]:
-    """The :class:`TrackResult` fields of ``scored``'s mouth motion in silence."""
-    if scored.silence is None:
-        return {}
-    return {
-        "silent_frames": scored.silence.silent_frames,
-        "silent_motion_fraction": scored.silence.fraction,
-    }
+def _track_measures() -> list[TrackMeasure]:
+    """A fresh computation of every default track measure (:data:`measures.REGISTRY`)."""
+    return [spec.create() for spec in measures_at("track") if spec.default]
+
+
+def _observed(chunks: Iterable[np.ndarray], measures: list[TrackMeasure]) -> Iterator[np.ndarray]:
+    """Pass ``chunks`` through, showing each to every measure."""
+    for chunk in chunks:
+        for measure in measures:
+            measure.observe(chunk)
+        yield chunk
 
 
 def to_track_result(
-    index: int, first: int, last: int, scores: OffsetScores, *, fps: float, **extra: Any
+    index: int, first: int, last: int, scored: ScoredTrack, *, fps: float, **extra: Any
 ) -> TrackResult:
-    """A :class:`TrackResult` from a track's frame span, its scores and the scored frame rate
-    (which turns frames into seconds of the original video)."""
+    """A :class:`TrackResult` from a track's frame span, its scores and measures, and the
+    scored frame rate (which turns frames into seconds of the original video)."""
+    scores = scored.scores
     return TrackResult(
         index=index,
         first_frame=first,
@@ -158,33 +168,9 @@ def to_track_result(
         start_s=first / fps,
         end_s=(last + 1) / fps,
         framewise_time_s=[(first + i) / fps for i in range(scores.num_windows)],
-        **_drift_fields(scores, first / fps),
+        measures=dict(scored.measures),
         **extra,
     )
-
-
-def _drift_fields(scores: OffsetScores, start_s: float) -> dict[str, Any]:
-    """The offset-over-time fields of a :class:`TrackResult` (none without ``scores.drift``)."""
-    drift = scores.drift
-    if drift is None:
-        return {}
-    return {
-        "segment_offsets": [
-            {
-                "time_s": round(start_s + float(t), 4),
-                "offset": int(o),
-                "confidence": float(c),
-                "used": bool(u),
-            }
-            for t, o, c, u in zip(
-                drift.time_s, drift.offsets, drift.confidence, drift.used, strict=True
-            )
-        ],
-        "drift_ms_per_min": None if drift.ms_per_min is None else round(drift.ms_per_min, 3),
-        "drift_segments": drift.num_used,
-        "drift_segments_left_out": drift.num_left_out,
-        "drift_span_s": round(drift.span_s, 4),
-    }
 
 
 def _with_timeline(track: TrackResult, timeline: SpeakingTimeline) -> TrackResult:
@@ -215,13 +201,15 @@ def offset_ms(av_offset: float, fps: float) -> float:
 
 
 def track_flags(tracks: Iterable[TrackResult], vshift: int) -> set[str]:
-    """``few_windows`` when any of ``tracks`` (those the numbers come from) has too few;
-    ``offset_drift`` when the offset of any of them drifts (``reliability.drift_exceeds``)."""
+    """``few_windows`` when any of ``tracks`` (those the numbers come from) has too few; and
+    every flag a track measure raises on any of them (``offset_drift``: the offset drifts)."""
     limit = min_reliable_windows(vshift)
     tracks = list(tracks)
     flags = {"few_windows"} if any(t.num_windows < limit for t in tracks) else set()
-    if any(drift_exceeds(t.drift_ms_per_min, t.drift_span_s) for t in tracks):
-        flags.add("offset_drift")
+    for spec in measures_at("track"):
+        if spec.raises is not None:
+            for t in tracks:
+                flags |= spec.raised(t.measures)
     return flags
 
 
@@ -248,20 +236,12 @@ def is_25fps(info: MediaInfo) -> bool:
 
 
 def input_provenance(info: MediaInfo, **extra: Any) -> dict[str, Any]:
-    """What a record says about its input stream (:data:`MEDIA_KEYS` among them: how it was
-    encoded), plus recipe-specific ``extra`` keys."""
-    prov: dict[str, Any] = {
-        "input_fps": info.fps,
-        "input_size": [info.width, info.height],
-        "input_video_codec": info.video_codec,
-        "input_audio_codec": info.audio_codec,
-        "input_video_profile": info.video_profile,
-        "input_pix_fmt": info.pix_fmt,
-        "input_video_bit_rate": info.video_bit_rate,
-        "input_audio_profile": info.audio_profile,
-        "input_audio_bit_rate": info.audio_bit_rate,
-        "input_audio_rate_hz": info.audio_rate_hz,
-        "input_container": info.container_format,
-    }
+    """What a record says about its input stream: its size, every provenance measure's fields
+    (``codec``: how it was encoded, :mod:`syncnet_eval.measures.codec`), plus recipe-specific
+    ``extra`` keys."""
+    prov: dict[str, Any] = {"input_fps": info.fps, "input_size": [info.width, info.height]}
+    inputs = VideoInputs(path="", media=info)
+    for spec in measures_at("video", "provenance"):
+        prov.update(spec.compute_video(inputs))
     prov.update({k: (str(v) if isinstance(v, Path) else v) for k, v in extra.items()})
     return prov

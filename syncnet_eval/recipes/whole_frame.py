@@ -32,7 +32,6 @@ from .steps import (
     is_25fps,
     offset_ms,
     score_track,
-    silence_fields,
     to_track_result,
     track_flags,
     with_sync_timeline,
@@ -104,9 +103,7 @@ def score_whole_frames(
         expected_frames=expected, fps=fps,
     )  # fmt: skip
     track = with_sync_timeline(
-        to_track_result(
-            0, 0, scored.num_frames - 1, scored.scores, fps=fps, **silence_fields(scored)
-        ),
+        to_track_result(0, 0, scored.num_frames - 1, scored, fps=fps),
         fps,
     )
     flags = track_flags([track], score_config.vshift) | audio_flags(audio)

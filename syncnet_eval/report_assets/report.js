@@ -321,8 +321,11 @@
     var asd = v.t.some(function (t) { return t.sf !== null && t.sf !== undefined; });
     var heads = ["track", "frames", "time (s)", "windows", "offset", TEXT.lseD, TEXT.lseC];
     if (asd) { heads.push("speaking (ASD)"); }
-    var drift = v.t.some(function (t) { return t.dr !== null && t.dr !== undefined; });
-    if (drift) { heads.push("offset drift"); }
+    // One column per track measure that any of these tracks has (the measures registry).
+    var measures = DATA.trackMeasures.filter(function (m) {
+      return v.t.some(function (t) { return t.m && t.m[m[0]] !== undefined; });
+    });
+    measures.forEach(function (m) { heads.push(m[1]); });
     heads.forEach(function (h) {
       head.appendChild(el("th", {}, h));
     });
@@ -336,7 +339,10 @@
         var share = t.sf === null || t.sf === undefined ? TEXT.missing : fixed(100 * t.sf, 0) + "%";
         tr.appendChild(el("td", { "class": t.sf >= 0.5 ? "speaking" : "silent" }, share));
       }
-      if (drift) { tr.appendChild(el("td", {}, t.dr === null || t.dr === undefined ? TEXT.missing : t.dr)); }
+      measures.forEach(function (m) {
+        var cell = t.m ? t.m[m[0]] : undefined;
+        tr.appendChild(el("td", { "data-measure": m[0] }, cell === undefined ? TEXT.missing : cell));
+      });
       table.appendChild(tr);
     });
     return table;
@@ -366,7 +372,9 @@
         " frames (" + signed(v.ms, 0) + " ms; " + TEXT.offsetSign + ") · " + TEXT.lseD + " " +
         fixed(v.d, 3) + " · " + TEXT.lseC + " " + fixed(v.c, 3) + trackRule(v)));
     }
-    if (v.sm) { box.appendChild(el("p", {}, v.sm)); }  // mouth motion in silence
+    (v.ml || []).forEach(function (line) {  // one line per measure (silence, drift, ...)
+      box.appendChild(el("p", { "class": "measure" }, line));
+    });
     v.f.forEach(function (f) { box.appendChild(el("p", { "class": "flag" }, "flag " + f + ": " + DATA.flagHelp[f])); });
     v.w.forEach(function (w) { box.appendChild(el("p", { "class": "warning" }, w)); });
     if (v.pr !== null) {
