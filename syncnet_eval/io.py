@@ -498,15 +498,19 @@ def save_detections(path: Path, detections: Sequence[np.ndarray]) -> None:
 class LogLock:
     """Exclusive use of a JSONL log by one run: a lock on ``.NAME.lock`` beside it.
 
-    The lock file stays (empty, hidden); the lock goes with the process, also when it is
-    killed.
+    The lock belongs to the file, not to the name it was given: ``.NAME.lock`` sits beside the
+    log's real path (symbolic links resolved, in the name and its folders), so a second run
+    writing the same log through a link is refused too. The lock file stays (empty, hidden);
+    the lock goes with the process, also when it is killed.
 
     Raises:
         OutputError: when another process holds the log.
     """
 
     def __init__(self, log_path: Path) -> None:
-        self.path = Path(log_path).with_name(f".{Path(log_path).name}.lock")
+        self.log_path = Path(log_path)
+        real = Path(os.path.realpath(log_path))  # the file, whichever link names it
+        self.path = real.with_name(f".{real.name}.lock")
         self._fd: int | None = None
 
     def __enter__(self) -> LogLock:
@@ -519,9 +523,8 @@ class LogLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            log_name = self.path.name[1 : -len(".lock")]
             raise OutputError(
-                f"{self.path.with_name(log_name)}: another syncnet-eval run is writing this log; "
+                f"{self.log_path}: another syncnet-eval run is writing this log; "
                 "wait for it to finish, or give this run another -o FILE.jsonl"
             ) from None
         self._fd = fd

@@ -727,6 +727,21 @@ def test_a_second_run_on_a_locked_log_is_refused(
     assert again.exit_code == 0  # the lock went with its holder
 
 
+@pytest.mark.parametrize("first", ["target", "link"])
+def test_a_log_is_locked_whatever_name_reaches_it(tmp_path: Path, first: str) -> None:
+    real = tmp_path / "real" / "r.jsonl"
+    real.parent.mkdir()
+    real.write_text("", encoding="utf-8")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    names = {"target": real, "link": link}
+    second = link if first == "target" else real
+    with LogLock(names[first]), pytest.raises(OutputError, match="another syncnet-eval run"):
+        LogLock(second).__enter__()
+    with LogLock(second):  # released with its holder
+        pass
+
+
 @pytest.mark.slow  # waits for real timeouts
 def test_a_timeout_is_scored_again_when_the_limit_rises_and_resumed_records_say_so(
     batch_clips: list[Path],
