@@ -628,6 +628,27 @@ def test_same_names_in_two_folders_get_different_ids_and_crop_names(tmp_path: Pa
     assert crops_names(collect_inputs([tmp_path / "c.mp4"])) == ["c"]
 
 
+def test_a_link_to_another_input_gets_a_duplicate_record_naming_its_file(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(batch_clips[0], folder / "b.mp4")
+    (folder / "a.mp4").symlink_to("b.mp4")
+    out = tmp_path / "r.json"
+    result = invoke_cli(_score_args(syncnet_parity_weights, str(folder), "-q", "-o", str(out)))
+    assert result.exit_code == 1, result.output  # an input that was not scored, as documented
+    records = _by_name(json.loads(out.read_text(encoding="utf-8")))
+    assert set(records) == {"a.mp4", "b.mp4"}  # every input accounted for
+    assert records["b.mp4"]["status"] == "ok"
+    dup = records["a.mp4"]
+    assert dup["status"] == "error" and dup["reason_code"] == "duplicate"
+    assert dup["lse_c"] is None and dup["tracks"] == []  # not scored twice
+    assert str(folder / "b.mp4") in dup["reason"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "a.mp4" in errors[0] and "b.mp4" in errors[0]
+
+
 def test_scans_skip_the_runs_own_outputs(tmp_path: Path) -> None:
     (tmp_path / "v.mp4").write_bytes(b"x")
     (tmp_path / "crops").mkdir()

@@ -39,6 +39,7 @@ ReasonCode = Literal[
     "not_found",  # the file (or its audio file) does not exist
     "not_regular",  # a pipe, socket, device or directory
     "not_listed",  # a manifest row or scan entry that names no usable file
+    "duplicate",  # another name (a symbolic link) for a file an earlier input of the run scores
     "non_finite_scores",  # the numbers are NaN or infinite
 ]
 REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
