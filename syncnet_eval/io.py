@@ -49,6 +49,8 @@ __all__ = [
     "results_document",
     "save_detections",
     "sha256_or_none",
+    "spreadsheet_safe",
+    "spreadsheet_text",
     "write_results",
 ]
 
@@ -256,17 +258,48 @@ def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
     ]
 
 
+# A text cell starting with one of these is run as a formula by spreadsheets (OWASP, "CSV
+# injection"); a leading quote is how a cell says "text" to them.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a ``'`` before a text cell that starts with
+    ``= + - @``, a tab or a carriage return (and before one that starts with ``'`` itself, so
+    that :func:`spreadsheet_text` undoes it exactly); numbers, also as text, stay as they are."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith("'") or (value.startswith(_FORMULA_STARTS) and not _is_number(value)):
+        return "'" + value
+    return value
+
+
+def spreadsheet_text(cell: str) -> str:
+    """The text :func:`spreadsheet_safe` was given (its one leading ``'`` removed)."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def csv_text(results: Sequence[VideoResult], *, per_track: bool = False) -> str:
-    """One row per video with fixed columns, or with ``per_track`` one row per face track."""
+    """One row per video with fixed columns, or with ``per_track`` one row per face track.
+
+    Text cells are made safe to open in a spreadsheet (:func:`spreadsheet_safe`); reading the
+    file back (:func:`load_results`) undoes it.
+    """
     buf = io.StringIO()
     columns = TRACK_CSV_COLUMNS if per_track else CSV_COLUMNS
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for r in results:
-        if per_track:
-            writer.writerows(_track_rows(r))
-        else:
-            writer.writerow(_csv_row(r))
+        rows = _track_rows(r) if per_track else [_csv_row(r)]
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
 
 
@@ -601,7 +634,10 @@ def _integer(text: str) -> int | None:
 
 def _results_from_csv(path: Path) -> list[VideoResult]:
     text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    rows = [
+        {k: spreadsheet_text(v) if isinstance(v, str) else v for k, v in row.items()}
+        for row in csv.DictReader(io.StringIO(text, newline=""))
+    ]
     if rows and "status" not in rows[0]:
         raise ValueError("no 'status' column")
     videos: dict[tuple[str, str], list[dict[str, str]]] = {}
