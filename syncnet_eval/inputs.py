@@ -29,6 +29,7 @@ __all__ = [
     "BatchInput",
     "collect_inputs",
     "input_identity",
+    "nothing_found",
     "read_manifest",
     "scan_directory",
 ]
@@ -256,6 +257,21 @@ def collect_inputs(
     if manifest is not None:
         items += [(item, None) for item in read_manifest(manifest)]
     return _unique(items)
+
+
+def nothing_found(paths: Sequence[Path], manifest: Path | None) -> str:
+    """Why :func:`collect_inputs` found no input: which folders had no video files, and that
+    the manifest has no rows (only its header), naming each."""
+    parts = []
+    if paths:
+        parts.append(
+            f"no video files found in {', '.join(str(p) for p in paths)} (extensions: .mp4, "
+            ".mov, .avi, .mkv, ...; use --glob to choose files)"
+        )
+    if manifest is not None:
+        parts.append(f"{manifest}: the manifest has no rows (a header only); add one row per "
+                     "video under its 'path' column")  # fmt: skip
+    return "; ".join(parts) or "no inputs given"
 
 
 def _unique(items: list[tuple[BatchInput, Path | None]]) -> list[BatchInput]:

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from pathlib import Path
+import re
 import tempfile
 from typing import Any, BinaryIO
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from .bands import BANDS, band_record
 from .engines.records import latest_records
-from .errors import DependencyError, InputError, OutputError
+from .errors import DependencyError, InputError, OutputError, OutputWriteError
 from .media_provenance import MEDIA_KEYS, media_of
 from .parquet import iter_parquet_records, write_parquet
 from .stats import BatchSummary
@@ -46,9 +47,11 @@ __all__ = [
     "new_file_mode",
     "read_jsonl",
     "read_jsonl_at",
+    "remove_stale_temp_files",
     "results_document",
     "save_detections",
     "sha256_or_none",
+    "temp_file",
     "spreadsheet_safe",
     "spreadsheet_text",
     "write_results",
@@ -109,31 +112,91 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """:func:`atomic_write_text` for bytes (images, for example).
+# ``tempfile.mkstemp``'s names: prefix, eight of these characters, suffix.
+_TEMP_NAME_CHARS = "[a-z0-9_]{8}"
+
+
+def temp_file(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (``.NAME.XXXXXXXX.tmp``), open and locked
+    (``flock``) for as long as its descriptor is: :func:`remove_stale_temp_files` leaves a
+    temporary file alone while its writer lives.
 
     Raises:
-        OutputError: naming ``path`` (not the temporary file) when it cannot be written.
+        OSError: it cannot be created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink > 0:  # not removed as stale between creation and lock
+            return fd, tmp
+        os.close(fd)
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Remove the temporary files a killed write of ``path`` left beside it: names of the
+    form ``.NAME.XXXXXXXX.tmp`` (:func:`temp_file`) that no living writer holds locked.
+    Nothing else is touched; a file that cannot be removed is left as it is.
+
+    Returns:
+        The files removed.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{_TEMP_NAME_CHARS}\.tmp")
+    try:
+        names = [e.name for e in os.scandir(path.parent) if pattern.fullmatch(e.name)]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        stale = path.parent / name
+        try:
+            fd = os.open(stale, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not os.path.islink(stale) and os.path.samestat(os.fstat(fd), os.stat(stale)):
+                os.unlink(stale)
+                removed.append(stale)
+        except OSError:
+            continue  # a writer holds it (BlockingIOError), or it went meanwhile
+        finally:
+            os.close(fd)
+    if removed:
+        log.info("%s: removed %d temporary files of an interrupted write", path, len(removed))
+    return removed
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """:func:`atomic_write_text` for bytes (images, for example). Temporary files that an
+    earlier write of ``path`` left when it was killed are removed first.
+
+    Raises:
+        OutputWriteError: naming ``path`` (not the temporary file) when it cannot be written.
     """
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = temp_file(path)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
+        raise OutputWriteError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
+    remove_stale_temp_files(path)
     try:
         os.fchmod(fd, new_file_mode())
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "wb", closefd=False) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # still locked: no cleanup takes it first
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
+            raise OutputWriteError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
         raise
+    finally:
+        os.close(fd)
 
 
 def results_document(
@@ -457,7 +520,7 @@ class JsonlLog:
             The byte offset of its line (for :func:`read_jsonl_at`; one writer per log).
 
         Raises:
-            OutputError: naming the log when the disk is full or the write fails.
+            OutputWriteError: naming the log when the disk is full or the write fails.
         """
         if self._fd is None:
             raise ValueError(f"{self.path}: log is closed")
@@ -470,7 +533,9 @@ class JsonlLog:
                 view = view[written:]
             os.fsync(self._fd)
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write the log ({exc.strerror or exc})") from exc
+            raise OutputWriteError(
+                f"{self.path}: cannot write the log ({exc.strerror or exc})"
+            ) from exc
         return offset
 
     def close(self) -> None:
