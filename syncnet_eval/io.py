@@ -5,7 +5,7 @@ Every file is written atomically (a temporary file beside it, then a rename).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 import contextlib
 import csv
 import fcntl
@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .bands import BANDS, band_record
-from .engines.records import latest_records
+from .engines.records import latest_records, record_problem
 from .errors import DependencyError, InputError, OutputError, OutputWriteError
 from .media_provenance import MEDIA_KEYS, media_of
 from .parquet import iter_parquet_records, write_parquet
@@ -404,7 +404,13 @@ def jsonl_line(record: Mapping[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
 
 
-def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
+# Why a parsed line is not what the reader wants (``None``: it is), e.g. records.record_problem.
+LineCheck = Callable[[Mapping[str, Any]], "str | None"]
+
+
+def read_jsonl(
+    path: Path, *, repair: bool = False, check: LineCheck | None = None
+) -> list[dict[str, Any]]:
     """Records of a JSONL log, one JSON object per newline-terminated line.
 
     A last line without its newline is what a run killed mid-write leaves; it is ignored, and
@@ -414,18 +420,23 @@ def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
     Args:
         path: the log.
         repair: truncate a partial last line in place.
+        check: says why a parsed object is not a record; such a line is skipped with one
+            warning naming the file and line number.
 
     Returns:
         The parsed records in file order (empty for a missing file).
     """
-    return [rec for _, rec in iter_jsonl(path, repair=repair)]
+    return [rec for _, rec in iter_jsonl(path, repair=repair, check=check)]
 
 
-def iter_jsonl(path: Path, *, repair: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_jsonl(
+    path: Path, *, repair: bool = False, check: LineCheck | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(byte offset, record)`` of each line of a JSONL log, read one line at a time.
 
     Same rules as :func:`read_jsonl` (a partial last line is ignored, or with ``repair`` cut
-    off first); the offset lets a caller read one record again later without keeping it.
+    off first; ``check`` skips lines that are not records, with a warning); the offset lets a
+    caller read one record again later without keeping it.
     """
     path = Path(path)
     try:
@@ -449,7 +460,11 @@ def iter_jsonl(path: Path, *, repair: bool = False) -> Iterator[tuple[int, dict[
             if offset + len(line) > end:
                 break
             rec = _parse_line(path, lineno, line)
-            if rec is not None:
+            problem = None if rec is None or check is None else check(rec)
+            if problem is not None:
+                log.warning("%s:%d: skipping a line that is not a record (%s)", path, lineno,
+                            problem)  # fmt: skip
+            elif rec is not None:
                 yield offset, rec
             offset += len(line)
 
@@ -662,7 +677,8 @@ def load_records(path: Path) -> list[dict[str, Any]]:
         if suffix == ".jsonl":
             if not path.is_file():
                 raise FileNotFoundError(str(path))
-            records = latest_records(read_jsonl(path))  # the driver's rule, resume's too
+            # the driver's rule, resume's too; lines that are not records are skipped (warned)
+            records = latest_records(read_jsonl(path, check=record_problem))
         elif suffix == ".csv":
             records = [r.to_dict() for r in _results_from_csv(path)]
         elif suffix == ".parquet":

@@ -883,3 +883,19 @@ def test_records_finished_out_of_order_are_kept_when_a_batch_is_interrupted(
 def test_a_full_disk_names_the_log() -> None:
     with JsonlLog(Path("/dev/full")) as full, pytest.raises(OutputError, match="/dev/full"):
         full.append({"a": 1})
+
+
+def test_a_wrong_typed_record_in_the_log_is_scored_again_with_a_warning(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "r.jsonl"
+    args = _score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path))
+    assert invoke_cli(args).exit_code == 0
+    rec = json.loads(log_path.read_text(encoding="utf-8"))
+    for field, value in (("av_offset", "0"), ("lse_c", "high"), ("input_identity", "x")):
+        log_path.write_text(json.dumps({**rec, field: value}) + "\n", encoding="utf-8")
+        again = invoke_cli(args)
+        assert again.exit_code == 0, again.output
+        assert f"{log_path}:1: " in again.output and "not a record" in again.output
+        last = read_jsonl(log_path)[-1]
+        assert last["lse_c"] == rec["lse_c"] and last["from_log"] is False  # scored again

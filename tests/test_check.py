@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -315,6 +316,38 @@ def test_check_reads_a_jsonl_log_counting_each_input_once(tmp_path: Path) -> Non
     results = load_results(log_path)
     assert [(r.path, r.lse_c) for r in results] == [("b.mp4", 7.0), ("a.mp4", 7.0)]
     assert invoke_cli(["check", str(log_path), "--min-lse-c", "7"]).exit_code == 0
+
+
+def _log_with_bad_lines(path: Path) -> Path:
+    """A log whose lines 2-4 are not records: valid JSON of another shape, a record with a
+    number as text, and a record with a track that is not one; line 5 is a good record."""
+    good = {**_ok("a.mp4", 7.0, 7.0).to_dict(), "input_identity": {"path": "/a.mp4"}}
+    lines = [
+        good,
+        {"event": "started", "pid": 12},
+        {**_ok("b.mp4", 7.0, 7.0).to_dict(), "lse_c": "high"},
+        {**_ok("c.mp4", 7.0, 7.0).to_dict(), "tracks": [{"index": "first"}]},
+        {**_ok("d.mp4", 8.0, 6.0).to_dict(), "input_identity": {"path": "/d.mp4"}},
+    ]
+    path.write_text("".join(json.dumps(rec) + "\n" for rec in lines), encoding="utf-8")
+    return path
+
+
+def test_a_log_line_that_is_not_a_record_is_reported_and_skipped(tmp_path: Path) -> None:
+    log_path = _log_with_bad_lines(tmp_path / "run.jsonl")
+    assert [r.path for r in load_results(log_path)] == ["a.mp4", "d.mp4"]
+    checked = invoke_cli(["check", str(log_path), "--min-lse-c", "7"])
+    reported = invoke_cli(["report", str(log_path), "-o", str(tmp_path / "r.html")])
+    for result in (checked, reported):
+        assert result.exit_code == 0, result.output
+        warned = [ln for ln in result.output.splitlines() if "not a record" in ln]
+        where = [re.search(rf"{re.escape(str(log_path))}:(\d+): ", ln) for ln in warned]
+        assert [m.group(1) if m else ln for m, ln in zip(where, warned, strict=True)] == [
+            "2",
+            "3",
+            "4",
+        ]
+    assert (tmp_path / "r.html").is_file()
 
 
 def test_compare_prints_the_paired_table_without_gating(tmp_path: Path) -> None:

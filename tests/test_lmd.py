@@ -203,3 +203,15 @@ def test_a_missing_generated_file_is_one_line(clips: dict[str, Any], tmp_path: P
                          "--landmarks", "dlib"])  # fmt: skip
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {missing}: no such file"
+
+
+def test_an_audio_only_file_is_one_line(clips: dict[str, Any], tmp_path: Path) -> None:
+    audio = tmp_path / "speech.mp4"
+    made = ffmpeg.run(["-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac",
+                       str(audio)])  # fmt: skip
+    assert made.returncode == 0 and audio.is_file()
+    for generated, reference in ((audio, clips["original"]), (clips["original"], audio)):
+        result = invoke_cli(["lmd", str(generated), "--reference", str(reference),
+                             "--landmarks", "dlib"])  # fmt: skip
+        assert result.exit_code == 1, result.output
+        assert result.output.strip() == f"Error: {audio}: no video stream"

@@ -23,14 +23,19 @@ from ..media_provenance import media_warning
 from ..report import ReportRun, annotated_videos, build_report
 from ..stats import pair_results, summarize
 from ..types import VideoResult
-from .app import InputFileError
+from .app import AppState, InputFileError, log, setup_logging
 from .options import rule_options, writable_file
 
 __all__ = ["check", "compare", "load_results_arg"]
 
 
 def load_results_arg(path: Path) -> list[VideoResult]:
-    """The records of a results file given on the command line (unreadable: exit 2)."""
+    """The records of a results file given on the command line (unreadable: exit 2); the
+    warnings of reading it (a log line that is not a record) go to stderr as the package's
+    log lines."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and not log.handlers:
+        setup_logging((ctx.find_object(AppState) or AppState()).verbose, False, ctx)
     try:
         return load_results(path)
     except InputError as exc:

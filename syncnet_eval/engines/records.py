@@ -8,11 +8,13 @@ Light (no numpy or torch).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+import functools
 import json
-from typing import Any, Literal, get_args
+import types
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from ..types import Status, VideoResult
+from ..types import Status, TrackResult, VideoResult
 
 __all__ = [
     "RETRY_STATUSES",
@@ -25,6 +27,7 @@ __all__ = [
     "RecordIndex",
     "input_key",
     "latest_records",
+    "record_problem",
     "resume_key",
     "reusable",
 ]
@@ -49,6 +52,76 @@ REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
 RETRY_STATUSES: tuple[Status, ...] = ("decode_error", "error")
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value has the type a record field is annotated with (lists item by item,
+    track dicts field by field; dict values and ``Any`` are not looked into)."""
+    origin = get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_fits(value, h) for h in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is Literal:
+        return value in get_args(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:  # an integral float is what some writers make of an int
+        return not isinstance(value, bool) and (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        )
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is list:
+        args = get_args(hint)
+        return isinstance(value, list) and (not args or all(_fits(v, args[0]) for v in value))
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    if hint is TrackResult:
+        return isinstance(value, dict) and _field_problem(TrackResult, value) is None
+    return True
+
+
+def _field_problem(cls: type, rec: Mapping[str, Any]) -> str | None:
+    hints = _hints(cls)
+    for f in fields(cls):
+        if f.name in rec and not _fits(rec[f.name], hints[f.name]):
+            if f.name == "tracks" and isinstance(rec[f.name], list):
+                bad = next(t for t in rec[f.name] if not _fits(t, TrackResult))
+                inner = _field_problem(TrackResult, bad) if isinstance(bad, dict) else None
+                return f"a track's {inner}" if inner else "'tracks' holds a non-object"
+            return f"'{f.name}' is {json.dumps(rec[f.name])[:40]}"
+    return None
+
+
+def record_problem(rec: Mapping[str, Any]) -> str | None:
+    """Why a JSON object read from a log is not a usable record (``None``: it is one): a
+    missing field, an unknown status, or a field of the wrong type (``"lse_c": "high"``).
+    Readers skip such a line with a warning instead of failing on it later."""
+    if "status" not in rec or "path" not in rec:
+        return "no 'status' or 'path'"
+    problem = _field_problem(VideoResult, rec)
+    if problem is not None:
+        return problem
+    for key in ("input_identity",):
+        if rec.get(key) is not None and not isinstance(rec[key], dict):
+            return f"'{key}' is not an object"
+    if rec.get("config_hash") is not None and not isinstance(rec["config_hash"], str):
+        return "'config_hash' is not text"
+    try:
+        VideoResult.from_dict(dict(rec))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return str(exc)
+    return None
+
+
 def resume_key(identity: Mapping[str, Any], digest: str) -> str:
     """What a resumed run matches an earlier record by: the input's identity (see
     ``inputs.input_identity``) and the configuration hash."""
@@ -62,7 +135,8 @@ def input_key(path: Any, id: Any) -> str:
 
 
 def _record_key(rec: Mapping[str, Any]) -> str:
-    ident = rec.get("input_identity") or {}
+    ident = rec.get("input_identity")
+    ident = ident if isinstance(ident, dict) else {}
     return input_key(ident.get("path") or rec.get("path"), rec.get("id"))
 
 

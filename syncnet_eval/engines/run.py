@@ -61,6 +61,7 @@ from .records import (
     BatchOutcome,
     BatchRecord,
     RecordIndex,
+    record_problem,
 )
 from .scorer import crops_names, lost, precheck, prepare_run, resolve_from_pipeline
 
@@ -330,7 +331,7 @@ class _Driver:
         if journal is not None and journal.is_file():
             if self.run.retry_failed:
                 _drop_retryable(journal)
-            for offset, rec in iter_jsonl(journal, repair=True):
+            for offset, rec in iter_jsonl(journal, repair=True, check=record_problem):
                 earlier.add(rec, "log", offset)
         taken = 0
         for index, item in enumerate(self.inputs):
