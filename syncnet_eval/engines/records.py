@@ -21,10 +21,12 @@ __all__ = [
     "BatchEvent",
     "BatchOutcome",
     "BatchRecord",
+    "ConfigChoice",
     "Located",
     "REASON_CODES",
     "ReasonCode",
     "RecordIndex",
+    "choose_configuration",
     "input_key",
     "latest_records",
     "record_problem",
@@ -164,6 +166,74 @@ def reusable(rec: Mapping[str, Any], timeout_s: float | None, retry_failed: bool
         limit = (rec.get("provenance") or {}).get("timeout_s")
         return timeout_s is not None and isinstance(limit, int | float) and limit >= timeout_s
     return True
+
+
+@dataclass(frozen=True)
+class ConfigChoice:
+    """Which configuration's records a reader of results counts (``check``, ``report``,
+    ``filter``): every record (the default; a warning when they differ), those whose
+    ``config_hash`` is ``config_hash`` (or starts with it), or with ``latest`` those of the
+    configuration of the file's last record."""
+
+    config_hash: str | None = None
+    latest: bool = False
+
+
+def _short(digest: str) -> str:
+    return digest[:12] or "none"
+
+
+def choose_configuration(
+    records: list[dict[str, Any]], choice: ConfigChoice, name: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The records of the chosen configuration, and a warning to show (``None``: nothing to
+    say): by default every record, with a warning when some have another ``config_hash`` than
+    the last one (a stray record changes every mean); with a choice, what was left out.
+
+    Raises:
+        ValueError: a choice on records without hashes, or a hash no record has (or that
+            starts several).
+    """
+    hashes = [str(r.get("config_hash") or "") for r in records]
+    distinct = list(dict.fromkeys(h for h in hashes if h))
+    latest = next((h for h in reversed(hashes) if h), "")
+    if choice.config_hash is None and not choice.latest:
+        if len(distinct) < 2:
+            return records, None
+        counts = {h: hashes.count(h) for h in distinct}
+        common = max(distinct, key=lambda h: counts[h])
+        found = ", ".join(
+            f"{_short(h)}: {counts[h]}" + (" (the last record's)" if h == latest else "")
+            for h in distinct
+        )
+        return records, (
+            f"{name}: {len(records) - counts[common]} of {len(records)} records have another "
+            f"config_hash than the most common one ({found}); all are counted: keep one "
+            "configuration with --config-hash HASH or --latest-config"
+        )
+    if not distinct:
+        raise ValueError(
+            f"{name}: its records carry no config_hash (a CSV keeps none: give the .jsonl, "
+            ".json or .parquet results)"
+        )
+    want = latest
+    if not choice.latest:
+        given = str(choice.config_hash)
+        matches = [h for h in distinct if h.startswith(given)]
+        if len(matches) != 1:
+            what = "no record has" if not matches else "several configurations start with"
+            raise ValueError(
+                f"{name}: {what} config_hash {given} (its records have "
+                f"{', '.join(map(_short, distinct))})"
+            )
+        want = matches[0]
+    kept = [r for r, h in zip(records, hashes, strict=True) if h == want]
+    left_out = len(records) - len(kept)
+    note = None
+    if left_out:
+        note = (f"{name}: counting the {len(kept)} records of config_hash {_short(want)}; "
+                f"{left_out} of other configurations left out")  # fmt: skip
+    return kept, note
 
 
 @dataclass(frozen=True)
