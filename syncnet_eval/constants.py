@@ -10,6 +10,7 @@ which every published LSE-D/LSE-C number was computed with. Importing this modul
 from __future__ import annotations
 
 __all__ = [
+    "MIN_LANDMARK_COVERAGE",
     "FPS",
     "SAMPLE_RATE_HZ",
     "AUDIO_SAMPLES_PER_FRAME",
@@ -53,3 +54,9 @@ SCENE_MIN_LEN = 15  # frames between two cuts
 
 # -- this tool's defaults (speed and memory only; the numbers do not depend on them) ---------
 BATCH_WINDOWS = 64  # SyncNet windows per forward pass
+
+# -- lmd: the least share of paired frames with mouth landmarks in both videos ----------------
+# Below it a pair fails instead of an LMD over the frames left (a face lost in 41% of the frames
+# scored a better LMD than a complete blurred copy of the same video); 0.9 tolerates a few
+# detector misses on a talking head.
+MIN_LANDMARK_COVERAGE = 0.9

@@ -415,6 +415,8 @@ def decode_jpegs(
 def _iter_pyav(path: Path, chunk_frames: int) -> Iterator[np.ndarray]:
     try:
         with av.open(ffmpeg.file_url(path)) as container:
+            if not container.streams.video:  # an audio-only file
+                raise DecodeError(f"{path}: no video stream")
             stream = container.streams.video[0]
             # Slice threads only: frame threading conceals damage differently from run to run.
             stream.thread_type = "SLICE"

@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError",
     "DependencyError",
     "OutputError",
+    "OutputWriteError",
     "error_for_status",
 ]
 
@@ -88,6 +89,11 @@ class DependencyError(SyncEvalError):
 
 class OutputError(SyncEvalError):
     """An output cannot be written (disk full, permissions) or is in use by another run."""
+
+
+class OutputWriteError(OutputError):
+    """Writing an output failed while or after the work was done (a full disk, an I/O error),
+    as opposed to an output refused before any work (``OutputError`` itself)."""
 
 
 _INPUT_ERRORS: dict[Status, type[InputError]] = {

@@ -29,6 +29,7 @@ __all__ = [
     "BatchInput",
     "collect_inputs",
     "input_identity",
+    "nothing_found",
     "read_manifest",
     "scan_directory",
 ]
@@ -60,6 +61,9 @@ class BatchInput:
         reference_path: manifest ``reference``: the ground truth ``lmd`` compares ``path`` with.
         dataset: the manifest's ``dataset`` (else ``score --dataset``): the reference band
             (:mod:`syncnet_eval.bands`) its record carries.
+        duplicate_of: the earlier input of the batch that is the same file under another name
+            (a symbolic link to it): this one gets an ``error`` record with reason code
+            ``duplicate`` naming that file, and is not scored twice.
     """
 
     path: Path
@@ -70,6 +74,7 @@ class BatchInput:
     crops_name: str | None = None
     reference_path: Path | None = None
     dataset: str | None = None
+    duplicate_of: Path | None = None
 
 
 # -- collecting inputs ------------------------------------------------------------------------
@@ -234,7 +239,9 @@ def collect_inputs(
     A path that does not exist or is not a directory is kept as a file input (it gets a record
     saying what is wrong with it). A directory whose name looks like a video is treated the same
     way when given directly. ``exclude`` lists the run's own outputs, which scans skip. Every
-    input gets a unique ``id`` (see :class:`BatchInput`); a file listed twice is scored once.
+    input gets a unique ``id`` (see :class:`BatchInput`); a file listed twice is scored once:
+    the same name again is dropped, another name for the same file (a symbolic link) is kept
+    with ``duplicate_of`` set, so that it gets a record saying so.
 
     Raises:
         InputError: when the manifest is unreadable (see ``read_manifest``).
@@ -252,17 +259,47 @@ def collect_inputs(
     return _unique(items)
 
 
+def nothing_found(paths: Sequence[Path], manifest: Path | None) -> str:
+    """Why :func:`collect_inputs` found no input: which folders had no video files, and that
+    the manifest has no rows (only its header), naming each."""
+    parts = []
+    if paths:
+        parts.append(
+            f"no video files found in {', '.join(str(p) for p in paths)} (extensions: .mp4, "
+            ".mov, .avi, .mkv, ...; use --glob to choose files)"
+        )
+    if manifest is not None:
+        parts.append(f"{manifest}: the manifest has no rows (a header only); add one row per "
+                     "video under its 'path' column")  # fmt: skip
+    return "; ".join(parts) or "no inputs given"
+
+
 def _unique(items: list[tuple[BatchInput, Path | None]]) -> list[BatchInput]:
-    """Drop repeated inputs (same file and audio); make ids unique by prefixing scanned ones
-    with their directory, then numbering what still collides."""
-    seen: set[tuple[str, str | None]] = set()
+    """Drop repeated inputs (same name, file and audio), mark another name for an earlier
+    input's file as its ``duplicate_of``; make ids unique by prefixing scanned ones with their
+    directory, then numbering what still collides."""
+
+    def key(item: BatchInput) -> tuple[str, str | None]:
+        return (_real(item.path), _real(item.audio_path) if item.audio_path else None)
+
+    # The file's own name is scored (its first listing not through a link, else its first).
+    scored: dict[tuple[str, str | None], BatchInput] = {}
+    for item, _ in items:
+        if item.error is None:
+            found = scored.setdefault(key(item), item)
+            if os.path.islink(found.path) and not os.path.islink(item.path):
+                scored[key(item)] = item
+    seen: set[tuple[tuple[str, str | None], Path]] = set()
     kept: list[tuple[BatchInput, Path | None]] = []
     for item, root in items:
-        key = (_real(item.path), _real(item.audio_path) if item.audio_path else None)
-        if item.error is None and key in seen:
-            log.warning("%s: listed more than once; scored once", item.path)
-            continue
-        seen.add(key)
+        if item.error is None:
+            if (key(item), item.path) in seen:
+                log.warning("%s: listed more than once; scored once", item.path)
+                continue
+            seen.add((key(item), item.path))
+            first = scored[key(item)]
+            if first.path != item.path:
+                item = replace(item, duplicate_of=first.path)
         kept.append((item, root))
     counts = Counter(item.id for item, _ in kept)
     out = [

@@ -5,7 +5,7 @@ Every file is written atomically (a temporary file beside it, then a rename).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 import contextlib
 import csv
 import fcntl
@@ -15,14 +15,15 @@ import json
 import logging
 import os
 from pathlib import Path
+import re
 import tempfile
 from typing import Any, BinaryIO
 
 import numpy as np
 
 from .bands import BANDS, band_record
-from .engines.records import latest_records
-from .errors import DependencyError, InputError, OutputError
+from .engines.records import latest_records, record_problem
+from .errors import DependencyError, InputError, OutputError, OutputWriteError
 from .measures import (
     REGISTRY,
     Field,
@@ -54,9 +55,13 @@ __all__ = [
     "new_file_mode",
     "read_jsonl",
     "read_jsonl_at",
+    "remove_stale_temp_files",
     "results_document",
     "save_detections",
     "sha256_or_none",
+    "temp_file",
+    "spreadsheet_safe",
+    "spreadsheet_text",
     "write_results",
 ]
 
@@ -132,31 +137,91 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """:func:`atomic_write_text` for bytes (images, for example).
+# ``tempfile.mkstemp``'s names: prefix, eight of these characters, suffix.
+_TEMP_NAME_CHARS = "[a-z0-9_]{8}"
+
+
+def temp_file(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (``.NAME.XXXXXXXX.tmp``), open and locked
+    (``flock``) for as long as its descriptor is: :func:`remove_stale_temp_files` leaves a
+    temporary file alone while its writer lives.
 
     Raises:
-        OutputError: naming ``path`` (not the temporary file) when it cannot be written.
+        OSError: it cannot be created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink > 0:  # not removed as stale between creation and lock
+            return fd, tmp
+        os.close(fd)
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Remove the temporary files a killed write of ``path`` left beside it: names of the
+    form ``.NAME.XXXXXXXX.tmp`` (:func:`temp_file`) that no living writer holds locked.
+    Nothing else is touched; a file that cannot be removed is left as it is.
+
+    Returns:
+        The files removed.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{_TEMP_NAME_CHARS}\.tmp")
+    try:
+        names = [e.name for e in os.scandir(path.parent) if pattern.fullmatch(e.name)]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        stale = path.parent / name
+        try:
+            fd = os.open(stale, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not os.path.islink(stale) and os.path.samestat(os.fstat(fd), os.stat(stale)):
+                os.unlink(stale)
+                removed.append(stale)
+        except OSError:
+            continue  # a writer holds it (BlockingIOError), or it went meanwhile
+        finally:
+            os.close(fd)
+    if removed:
+        log.info("%s: removed %d temporary files of an interrupted write", path, len(removed))
+    return removed
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """:func:`atomic_write_text` for bytes (images, for example). Temporary files that an
+    earlier write of ``path`` left when it was killed are removed first.
+
+    Raises:
+        OutputWriteError: naming ``path`` (not the temporary file) when it cannot be written.
     """
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = temp_file(path)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
+        raise OutputWriteError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
+    remove_stale_temp_files(path)
     try:
         os.fchmod(fd, new_file_mode())
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "wb", closefd=False) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # still locked: no cleanup takes it first
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
+            raise OutputWriteError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
         raise
+    finally:
+        os.close(fd)
 
 
 def results_document(
@@ -186,9 +251,9 @@ def results_document(
 def _csv_row(result: VideoResult) -> dict[str, Any]:
     band = result.reference_band or {}
     return {
-        "path": _cell(result.path),
-        "id": _cell(result.id or ""),
-        "group": _cell(result.group or ""),
+        "path": result.path,
+        "id": result.id or "",
+        "group": result.group or "",
         "status": result.status,
         "reason": result.reason or "",
         "recipe": result.recipe,
@@ -206,11 +271,6 @@ def _csv_row(result: VideoResult) -> dict[str, Any]:
         "reference_dataset": band.get("dataset") or "",
         **_measure_cells(result),
     }
-
-
-def _cell(text: str) -> str:
-    """A text cell as written (the hook for spreadsheet-safe cells)."""
-    return text
 
 
 def _measure_cells(result: VideoResult) -> dict[str, Any]:
@@ -273,17 +333,48 @@ def _track_rows(result: VideoResult) -> list[dict[str, Any]]:
     ]
 
 
+# A text cell starting with one of these is run as a formula by spreadsheets (OWASP, "CSV
+# injection"); a leading quote is how a cell says "text" to them.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a ``'`` before a text cell that starts with
+    ``= + - @``, a tab or a carriage return (and before one that starts with ``'`` itself, so
+    that :func:`spreadsheet_text` undoes it exactly); numbers, also as text, stay as they are."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith("'") or (value.startswith(_FORMULA_STARTS) and not _is_number(value)):
+        return "'" + value
+    return value
+
+
+def spreadsheet_text(cell: str) -> str:
+    """The text :func:`spreadsheet_safe` was given (its one leading ``'`` removed)."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def csv_text(results: Sequence[VideoResult], *, per_track: bool = False) -> str:
-    """One row per video with fixed columns, or with ``per_track`` one row per face track."""
+    """One row per video with fixed columns, or with ``per_track`` one row per face track.
+
+    Text cells are made safe to open in a spreadsheet (:func:`spreadsheet_safe`); reading the
+    file back (:func:`load_results`) undoes it.
+    """
     buf = io.StringIO()
     columns = csv_columns(per_track=per_track)
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for r in results:
-        if per_track:
-            writer.writerows(_track_rows(r))
-        else:
-            writer.writerow(_csv_row(r))
+        rows = _track_rows(r) if per_track else [_csv_row(r)]
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
 
 
@@ -325,7 +416,13 @@ def jsonl_line(record: Mapping[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
 
 
-def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
+# Why a parsed line is not what the reader wants (``None``: it is), e.g. records.record_problem.
+LineCheck = Callable[[Mapping[str, Any]], "str | None"]
+
+
+def read_jsonl(
+    path: Path, *, repair: bool = False, check: LineCheck | None = None
+) -> list[dict[str, Any]]:
     """Records of a JSONL log, one JSON object per newline-terminated line.
 
     A last line without its newline is what a run killed mid-write leaves; it is ignored, and
@@ -335,18 +432,23 @@ def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
     Args:
         path: the log.
         repair: truncate a partial last line in place.
+        check: says why a parsed object is not a record; such a line is skipped with one
+            warning naming the file and line number.
 
     Returns:
         The parsed records in file order (empty for a missing file).
     """
-    return [rec for _, rec in iter_jsonl(path, repair=repair)]
+    return [rec for _, rec in iter_jsonl(path, repair=repair, check=check)]
 
 
-def iter_jsonl(path: Path, *, repair: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_jsonl(
+    path: Path, *, repair: bool = False, check: LineCheck | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(byte offset, record)`` of each line of a JSONL log, read one line at a time.
 
     Same rules as :func:`read_jsonl` (a partial last line is ignored, or with ``repair`` cut
-    off first); the offset lets a caller read one record again later without keeping it.
+    off first; ``check`` skips lines that are not records, with a warning); the offset lets a
+    caller read one record again later without keeping it.
     """
     path = Path(path)
     try:
@@ -370,7 +472,11 @@ def iter_jsonl(path: Path, *, repair: bool = False) -> Iterator[tuple[int, dict[
             if offset + len(line) > end:
                 break
             rec = _parse_line(path, lineno, line)
-            if rec is not None:
+            problem = None if rec is None or check is None else check(rec)
+            if problem is not None:
+                log.warning("%s:%d: skipping a line that is not a record (%s)", path, lineno,
+                            problem)  # fmt: skip
+            elif rec is not None:
                 yield offset, rec
             offset += len(line)
 
@@ -441,7 +547,7 @@ class JsonlLog:
             The byte offset of its line (for :func:`read_jsonl_at`; one writer per log).
 
         Raises:
-            OutputError: naming the log when the disk is full or the write fails.
+            OutputWriteError: naming the log when the disk is full or the write fails.
         """
         if self._fd is None:
             raise ValueError(f"{self.path}: log is closed")
@@ -454,7 +560,9 @@ class JsonlLog:
                 view = view[written:]
             os.fsync(self._fd)
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write the log ({exc.strerror or exc})") from exc
+            raise OutputWriteError(
+                f"{self.path}: cannot write the log ({exc.strerror or exc})"
+            ) from exc
         return offset
 
     def close(self) -> None:
@@ -515,15 +623,19 @@ def save_detections(path: Path, detections: Sequence[np.ndarray]) -> None:
 class LogLock:
     """Exclusive use of a JSONL log by one run: a lock on ``.NAME.lock`` beside it.
 
-    The lock file stays (empty, hidden); the lock goes with the process, also when it is
-    killed.
+    The lock belongs to the file, not to the name it was given: ``.NAME.lock`` sits beside the
+    log's real path (symbolic links resolved, in the name and its folders), so a second run
+    writing the same log through a link is refused too. The lock file stays (empty, hidden);
+    the lock goes with the process, also when it is killed.
 
     Raises:
         OutputError: when another process holds the log.
     """
 
     def __init__(self, log_path: Path) -> None:
-        self.path = Path(log_path).with_name(f".{Path(log_path).name}.lock")
+        self.log_path = Path(log_path)
+        real = Path(os.path.realpath(log_path))  # the file, whichever link names it
+        self.path = real.with_name(f".{real.name}.lock")
         self._fd: int | None = None
 
     def __enter__(self) -> LogLock:
@@ -536,9 +648,8 @@ class LogLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            log_name = self.path.name[1 : -len(".lock")]
             raise OutputError(
-                f"{self.path.with_name(log_name)}: another syncnet-eval run is writing this log; "
+                f"{self.log_path}: another syncnet-eval run is writing this log; "
                 "wait for it to finish, or give this run another -o FILE.jsonl"
             ) from None
         self._fd = fd
@@ -578,7 +689,8 @@ def load_records(path: Path) -> list[dict[str, Any]]:
         if suffix == ".jsonl":
             if not path.is_file():
                 raise FileNotFoundError(str(path))
-            records = latest_records(read_jsonl(path))  # the driver's rule, resume's too
+            # the driver's rule, resume's too; lines that are not records are skipped (warned)
+            records = latest_records(read_jsonl(path, check=record_problem))
         elif suffix == ".csv":
             records = [r.to_dict() for r in _results_from_csv(path)]
         elif suffix == ".parquet":
@@ -615,7 +727,10 @@ def _integer(text: str) -> int | None:
 
 def _results_from_csv(path: Path) -> list[VideoResult]:
     text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    rows = [
+        {k: spreadsheet_text(v) if isinstance(v, str) else v for k, v in row.items()}
+        for row in csv.DictReader(io.StringIO(text, newline=""))
+    ]
     if rows and "status" not in rows[0]:
         raise ValueError("no 'status' column")
     videos: dict[tuple[str, str], list[dict[str, str]]] = {}

@@ -12,12 +12,18 @@ resolution, so a generated video of another size is resized to the reference's f
 
 PSNR and SSIM come from scikit-image (``skimage.metrics``) on the same full-frame pairs, 8-bit
 RGB, averaged over frames.
+
+A frame pair without landmarks in both videos has no LMD, and leaving it out would let a
+generated video whose face vanishes score better than a complete one. So each record has its
+``landmark_coverage`` (pairs with landmarks in both / pairs compared), and a pair whose coverage
+is below :data:`MIN_LANDMARK_COVERAGE` (``--min-landmark-coverage``) is a failure (``no_face``,
+no numbers) rather than an LMD over the frames that are left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 import importlib.metadata
 import logging
 from pathlib import Path
@@ -26,12 +32,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .constants import MIN_LANDMARK_COVERAGE
 from .decode import iter_frames
 from .errors import DependencyError, InputError, NoFaceError
 from .landmarks import MOUTH_POINTS, LandmarkBackend
 
 __all__ = [
     "LMD_DEFINITION",
+    "MIN_LANDMARK_COVERAGE",
     "PSNR_CAP_DB",
     "SSIM_DEFINITION",
     "LmdResult",
@@ -97,6 +105,8 @@ class LmdResult:
         paired_frames: min of the two: the frames compared.
         frame_count_mismatch: the two counts differ.
         landmark_frames: paired frames with a face in both (the frames LMD averages).
+        landmark_coverage: ``landmark_frames / paired_frames`` (``None`` when nothing was
+            compared); below the minimum (:data:`MIN_LANDMARK_COVERAGE`) the pair fails.
         resolution: ``WxH`` of the reference, the pixel grid of ``lmd_px``.
         resized: the generated frames were resized to ``resolution``.
         definition: how LMD is computed, in words (:data:`LMD_DEFINITION`).
@@ -130,6 +140,7 @@ class LmdResult:
     skimage_version: str | None = None
     status: str = "ok"
     reason: str | None = None
+    landmark_coverage: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (field names as above)."""
@@ -208,7 +219,12 @@ def _add_pair(
 
 
 def compare_videos(
-    generated: Path, reference: Path, backend: LandmarkBackend, *, id: str | None = None
+    generated: Path,
+    reference: Path,
+    backend: LandmarkBackend,
+    *,
+    id: str | None = None,
+    min_landmark_coverage: float = MIN_LANDMARK_COVERAGE,
 ) -> LmdResult:
     """LMD, PSNR and SSIM of ``generated`` against ``reference`` (see the module docstring).
 
@@ -217,9 +233,12 @@ def compare_videos(
         reference: the ground truth.
         backend: the landmark detector.
         id: the record's id (default: ``generated`` as given).
+        min_landmark_coverage: the least share of paired frames with landmarks in both.
 
     Returns:
-        The result; a frame-count mismatch is a field and a logged warning.
+        The result; a frame-count mismatch is a field and a logged warning. A coverage below
+        ``min_landmark_coverage`` gives a ``no_face`` result with no numbers (its counts and
+        coverage kept).
 
     Raises:
         InputError: a file is missing or does not decode (``DecodeError``), a video has no
@@ -249,7 +268,24 @@ def compare_videos(
     # The longer video's remaining frames are decoded only to be counted.
     n_gen += sum(1 for _ in gen_iter)
     n_ref += sum(1 for _ in ref_iter)
-    return _result(generated, reference, id, backend, sums, n_gen, n_ref, size, resized)
+    result = _result(generated, reference, id, backend, sums, n_gen, n_ref, size, resized)
+    return _judge_coverage(result, min_landmark_coverage)
+
+
+def _judge_coverage(result: LmdResult, minimum: float) -> LmdResult:
+    """``result``, or a ``no_face`` failure when too few pairs had landmarks in both: an LMD
+    over the pairs that had would leave the missing ones out (and so score better)."""
+    coverage = result.landmark_coverage
+    if coverage is None or coverage >= minimum:
+        return result
+    reason = (
+        f"{result.generated}: a face with landmarks in both videos in only {coverage:.0%} of "
+        f"the {result.paired_frames} paired frames ({result.landmark_frames}), below the "
+        f"--min-landmark-coverage of {minimum:.0%}: an LMD over the rest would leave the "
+        "missing frames out"
+    )
+    return replace(result, lmd_px=None, psnr_db=None, ssim=None, status="no_face",
+                   reason=reason)  # fmt: skip
 
 
 def _result(
@@ -281,7 +317,8 @@ def _result(
         lmd_px=sums.lmd / sums.lmd_frames, psnr_db=sums.psnr / sums.pairs,
         ssim=sums.ssim / sums.pairs, generated_frames=n_gen, reference_frames=n_ref,
         paired_frames=sums.pairs, frame_count_mismatch=n_gen != n_ref,
-        landmark_frames=sums.lmd_frames, resolution=f"{size[0]}x{size[1]}", resized=resized,
+        landmark_frames=sums.lmd_frames, landmark_coverage=sums.lmd_frames / sums.pairs,
+        resolution=f"{size[0]}x{size[1]}", resized=resized,
         definition=LMD_DEFINITION, image_metrics=SSIM_DEFINITION, landmarks=backend.name,
         landmarks_version=backend.version, landmarks_detail=backend.detail,
         skimage_version=skimage_version(),
@@ -299,9 +336,11 @@ def lmd_measure(inputs: Any) -> dict[str, Any]:
     if inputs.reference is None:
         raise InputError(f"{inputs.path}: no reference (ground truth) to compare with")
     options = dict(inputs.options)
+    coverage = options.get("min_landmark_coverage", MIN_LANDMARK_COVERAGE)
     result = compare_videos(
-        Path(inputs.path), Path(inputs.reference), options["backend"], id=options.get("id")
-    )
+        Path(inputs.path), Path(inputs.reference), options["backend"], id=options.get("id"),
+        min_landmark_coverage=coverage,
+    )  # fmt: skip
     return result.to_dict()
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
 import tempfile
 from typing import Any
 
-from .errors import DependencyError, OutputError
+from .errors import DependencyError, OutputWriteError
 from .measures import REGISTRY, Field, video_value
 from .types import VideoResult
 
@@ -193,7 +194,7 @@ class ParquetSink:
 
     Raises:
         DependencyError: without pyarrow.
-        OutputError: naming ``path`` when it cannot be written.
+        OutputWriteError: naming ``path`` when it cannot be written.
     """
 
     def __init__(self, path: Path, rows_per_group: int = ROWS_PER_GROUP) -> None:
@@ -208,12 +209,15 @@ class ParquetSink:
             fd, tmp = tempfile.mkstemp(
                 dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
             )
-            os.close(fd)
+            # Held (locked) until close or discard: ``io.remove_stale_temp_files`` leaves a
+            # temporary file alone while its writer lives.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lock_fd: int | None = fd
             os.chmod(tmp, 0o666 & ~_umask())
             self._tmp: Path | None = Path(tmp)
             self._writer = self._pq.ParquetWriter(tmp, self._schema, compression="zstd")
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write it ({exc.strerror or exc})") from exc
+            raise OutputWriteError(f"{self.path}: cannot write it ({exc.strerror or exc})") from exc
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Add one record (written with the next full row group)."""
@@ -231,7 +235,7 @@ class ParquetSink:
         try:
             self._writer.write_table(table)
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write it ({exc.strerror or exc})") from exc
+            raise OutputWriteError(f"{self.path}: cannot write it ({exc.strerror or exc})") from exc
         self._buffer = []
 
     def close(self) -> None:
@@ -244,8 +248,14 @@ class ParquetSink:
             os.replace(self._tmp, self.path)
         except OSError as exc:
             self.discard()
-            raise OutputError(f"{self.path}: cannot write it ({exc.strerror or exc})") from exc
+            raise OutputWriteError(f"{self.path}: cannot write it ({exc.strerror or exc})") from exc
         self._tmp = None
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def discard(self) -> None:
         """Drop the temporary file; ``path`` is left as it was."""
@@ -256,6 +266,7 @@ class ParquetSink:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._tmp)
         self._tmp = None
+        self._unlock()
 
 
 def write_parquet(path: Path, records: Iterable[Mapping[str, Any]]) -> None:

@@ -160,7 +160,11 @@ class SyncPipeline:
                 raise
             log.debug("unexpected error on %s", path, exc_info=True)
             result = VideoResult.failure(
-                str(path), recipe, "error", f"{path}: unexpected {type(exc).__name__}: {exc}"
+                str(path),
+                recipe,
+                "error",
+                f"{path}: unexpected {type(exc).__name__}: {exc}",
+                reason_code="unexpected",  # records.ReasonCode, as every executor writes it
             )
         timer.add("total", timer.elapsed())
         log.info(

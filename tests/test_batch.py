@@ -628,6 +628,27 @@ def test_same_names_in_two_folders_get_different_ids_and_crop_names(tmp_path: Pa
     assert crops_names(collect_inputs([tmp_path / "c.mp4"])) == ["c"]
 
 
+def test_a_link_to_another_input_gets_a_duplicate_record_naming_its_file(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(batch_clips[0], folder / "b.mp4")
+    (folder / "a.mp4").symlink_to("b.mp4")
+    out = tmp_path / "r.json"
+    result = invoke_cli(_score_args(syncnet_parity_weights, str(folder), "-q", "-o", str(out)))
+    assert result.exit_code == 1, result.output  # an input that was not scored, as documented
+    records = _by_name(json.loads(out.read_text(encoding="utf-8")))
+    assert set(records) == {"a.mp4", "b.mp4"}  # every input accounted for
+    assert records["b.mp4"]["status"] == "ok"
+    dup = records["a.mp4"]
+    assert dup["status"] == "error" and dup["reason_code"] == "duplicate"
+    assert dup["lse_c"] is None and dup["tracks"] == []  # not scored twice
+    assert str(folder / "b.mp4") in dup["reason"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "a.mp4" in errors[0] and "b.mp4" in errors[0]
+
+
 def test_scans_skip_the_runs_own_outputs(tmp_path: Path) -> None:
     (tmp_path / "v.mp4").write_bytes(b"x")
     (tmp_path / "crops").mkdir()
@@ -725,6 +746,21 @@ def test_a_second_run_on_a_locked_log_is_refused(
         _score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path))
     )
     assert again.exit_code == 0  # the lock went with its holder
+
+
+@pytest.mark.parametrize("first", ["target", "link"])
+def test_a_log_is_locked_whatever_name_reaches_it(tmp_path: Path, first: str) -> None:
+    real = tmp_path / "real" / "r.jsonl"
+    real.parent.mkdir()
+    real.write_text("", encoding="utf-8")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    names = {"target": real, "link": link}
+    second = link if first == "target" else real
+    with LogLock(names[first]), pytest.raises(OutputError, match="another syncnet-eval run"):
+        LogLock(second).__enter__()
+    with LogLock(second):  # released with its holder
+        pass
 
 
 @pytest.mark.slow  # waits for real timeouts
@@ -847,3 +883,19 @@ def test_records_finished_out_of_order_are_kept_when_a_batch_is_interrupted(
 def test_a_full_disk_names_the_log() -> None:
     with JsonlLog(Path("/dev/full")) as full, pytest.raises(OutputError, match="/dev/full"):
         full.append({"a": 1})
+
+
+def test_a_wrong_typed_record_in_the_log_is_scored_again_with_a_warning(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "r.jsonl"
+    args = _score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path))
+    assert invoke_cli(args).exit_code == 0
+    rec = json.loads(log_path.read_text(encoding="utf-8"))
+    for field, value in (("av_offset", "0"), ("lse_c", "high"), ("input_identity", "x")):
+        log_path.write_text(json.dumps({**rec, field: value}) + "\n", encoding="utf-8")
+        again = invoke_cli(args)
+        assert again.exit_code == 0, again.output
+        assert f"{log_path}:1: " in again.output and "not a record" in again.output
+        last = read_jsonl(log_path)[-1]
+        assert last["lse_c"] == rec["lse_c"] and last["from_log"] is False  # scored again

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -315,6 +316,77 @@ def test_check_reads_a_jsonl_log_counting_each_input_once(tmp_path: Path) -> Non
     results = load_results(log_path)
     assert [(r.path, r.lse_c) for r in results] == [("b.mp4", 7.0), ("a.mp4", 7.0)]
     assert invoke_cli(["check", str(log_path), "--min-lse-c", "7"]).exit_code == 0
+
+
+def _log_with_bad_lines(path: Path) -> Path:
+    """A log whose lines 2-4 are not records: valid JSON of another shape, a record with a
+    number as text, and a record with a track that is not one; line 5 is a good record."""
+    good = {**_ok("a.mp4", 7.0, 7.0).to_dict(), "input_identity": {"path": "/a.mp4"}}
+    lines = [
+        good,
+        {"event": "started", "pid": 12},
+        {**_ok("b.mp4", 7.0, 7.0).to_dict(), "lse_c": "high"},
+        {**_ok("c.mp4", 7.0, 7.0).to_dict(), "tracks": [{"index": "first"}]},
+        {**_ok("d.mp4", 8.0, 6.0).to_dict(), "input_identity": {"path": "/d.mp4"}},
+    ]
+    path.write_text("".join(json.dumps(rec) + "\n" for rec in lines), encoding="utf-8")
+    return path
+
+
+def test_a_log_line_that_is_not_a_record_is_reported_and_skipped(tmp_path: Path) -> None:
+    log_path = _log_with_bad_lines(tmp_path / "run.jsonl")
+    assert [r.path for r in load_results(log_path)] == ["a.mp4", "d.mp4"]
+    checked = invoke_cli(["check", str(log_path), "--min-lse-c", "7"])
+    reported = invoke_cli(["report", str(log_path), "-o", str(tmp_path / "r.html")])
+    for result in (checked, reported):
+        assert result.exit_code == 0, result.output
+        warned = [ln for ln in result.output.splitlines() if "not a record" in ln]
+        where = [re.search(rf"{re.escape(str(log_path))}:(\d+): ", ln) for ln in warned]
+        assert [m.group(1) if m else ln for m, ln in zip(where, warned, strict=True)] == [
+            "2",
+            "3",
+            "4",
+        ]
+    assert (tmp_path / "r.html").is_file()
+
+
+_HASH_A, _HASH_B = "a1" * 32, "b2" * 32
+
+
+def _log_with_a_stray_configuration(path: Path) -> Path:
+    """Six records of one configuration (mean LSE-C 7.94), then one of another (LSE-C 99)."""
+    lse_c = [7.2, 7.6, 7.9, 8.1, 8.3, 8.54]
+    with JsonlLog(path) as log:
+        for i, c in enumerate(lse_c):
+            log.append({**_ok(f"v{i}.mp4", c, 7.0).to_dict(), "config_hash": _HASH_A,
+                        "input_identity": {"path": f"/v{i}.mp4"}})  # fmt: skip
+        log.append({**_ok("stray.mp4", 99.0, 1.0).to_dict(), "config_hash": _HASH_B,
+                    "input_identity": {"path": "/stray.mp4"}})  # fmt: skip
+    return path
+
+
+def test_records_of_another_configuration_are_named_and_can_be_left_out(tmp_path: Path) -> None:
+    log_path = _log_with_a_stray_configuration(tmp_path / "run.jsonl")
+    gate = ["check", str(log_path), "--min-lse-c", "7"]
+    pooled = invoke_cli(gate)
+    assert pooled.exit_code == 0 and "n=7" in pooled.output  # all counted, but said so
+    assert "1 of 7 records have another config_hash" in pooled.output
+    for choice, n in ((["--config-hash", _HASH_A[:12]], 6), (["--latest-config"], 1)):
+        chosen = invoke_cli([*gate, *choice])
+        assert chosen.exit_code == 0, chosen.output
+        assert f"n={n})" in chosen.output and "another config_hash" not in chosen.output
+    mean = invoke_cli([*gate, "--config-hash", _HASH_A])
+    assert "7.940" in mean.output  # (7.2 + 7.6 + 7.9 + 8.1 + 8.3 + 8.54) / 6
+    page = tmp_path / "r.html"
+    reported = invoke_cli(["report", str(log_path), "-o", str(page), "--config-hash", _HASH_A])
+    assert reported.exit_code == 0 and ": 6 records" in reported.output, reported.output
+    kept = tmp_path / "kept.csv"
+    filtered = invoke_cli(["filter", str(log_path), "-o", str(kept), "--config-hash", _HASH_A])
+    assert filtered.exit_code == 0 and "6 inputs:" in filtered.output, filtered.output
+    unknown = invoke_cli([*gate, "--config-hash", "c3c3c3"])
+    assert unknown.exit_code == 2 and "c3c3c3" in unknown.output and _HASH_A[:12] in unknown.output
+    both = invoke_cli([*gate, "--config-hash", _HASH_A, "--latest-config"])
+    assert both.exit_code == 2
 
 
 def test_compare_prints_the_paired_table_without_gating(tmp_path: Path) -> None:

@@ -135,6 +135,49 @@ def test_bad_usage_exits_2_before_loading_models(
     assert not (tmp_path / "out.txt").exists()
 
 
+def test_an_empty_manifest_is_named_as_such(tmp_path: Path) -> None:
+    manifest = tmp_path / "list.csv"
+    manifest.write_text("path,id\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["score", "--manifest", str(manifest)])
+    assert result.exit_code == 2, result.output
+    line = " ".join(result.output.split())
+    assert f"{manifest}" in line and "no rows" in line, line
+    assert "found in (" not in line
+
+
+def test_a_write_that_fails_after_scoring_has_its_own_exit_status(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    out = tmp_path / "r.json"
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)  # the disk fills while the results are written
+    result = _score(syncnet_parity_weights, str(batch_clips[0]), "-o", str(out))
+    assert result.exit_code == 74, result.output  # EX_IOERR, not the usage status 2
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: {out}: cannot write it (No space left on device)"]
+    assert not out.exists() and not list(tmp_path.glob(".r.json.*.tmp"))
+
+
+def test_temporary_files_left_by_a_killed_write_are_removed_at_the_next_start(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.json"
+    log = tmp_path / "r.jsonl"
+    left = [tmp_path / ".r.json.k2j4_x9a.tmp", tmp_path / ".r.jsonl.ab12cd34.tmp"]
+    others = [tmp_path / ".r.json.note.txt", tmp_path / ".other.json.k2j4_x9a.tmp",
+              tmp_path / "r.json.k2j4_x9a.tmp"]  # fmt: skip
+    for path in [*left, *others]:
+        path.write_bytes(b"half a file")
+    result = _score(syncnet_parity_weights, str(batch_clips[0]), "-o", str(out), "-o", str(log))
+    assert result.exit_code == 0, result.output
+    assert [p for p in left if p.exists()] == []  # ours, of these outputs: gone
+    assert all(p.exists() for p in others)  # not ours or not of these outputs: kept
+
+
 def test_an_option_with_one_allowed_value_says_so(batch_clips: list[Path]) -> None:
     result = CliRunner().invoke(cli, ["score", str(batch_clips[0]), "--fps", "30"])
     assert result.exit_code == 2, result.output

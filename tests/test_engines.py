@@ -219,3 +219,50 @@ def test_a_log_reader_and_resume_take_the_same_latest_record(tmp_path: Path) -> 
     assert index.find(changed, "a", "h", timeout_s=None, retry_failed=False) is None
     assert index.find(logged[0]["input_identity"], "a", "other", timeout_s=None,
                       retry_failed=False) is None  # fmt: skip
+
+
+# A fault no stage words, planted where every path scores through: SyncPipeline.evaluate.
+_PLANTED = """
+import syncnet_eval.pipeline as _pipeline
+
+
+def _planted(result):
+    raise ZeroDivisionError("planted fault")
+
+
+_pipeline._refuse_non_finite = _planted
+"""
+
+
+@pytest.mark.parametrize("path", ["evaluate", "score_one", "in_process", "workers"])
+def test_an_unexpected_error_is_recorded_with_its_reason_code_on_every_path(
+    path: str, batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from syncnet_eval.engines.run import score_one
+    import syncnet_eval.pipeline as pipeline_module
+    from syncnet_eval.pipeline import SyncPipeline
+
+    def planted(result: Any) -> Any:
+        raise ZeroDivisionError("planted fault")
+
+    monkeypatch.setattr(pipeline_module, "_refuse_non_finite", planted)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_PLANTED, encoding="utf-8")  # worker processes
+    monkeypatch.setenv("PYTHONPATH", f"{hook}:{ROOT}")
+    clip = batch_clips[0]
+    config = _config(syncnet_parity_weights)
+    if path == "evaluate":
+        pipe = SyncPipeline(ScoreConfig(device="cpu"), syncnet_weights=syncnet_parity_weights)
+        records = [pipe.evaluate(clip, "direct").to_dict()]
+    elif path == "score_one":
+        records = [score_one(BatchInput(clip), config, download_progress=False).to_dict()]
+    else:
+        run = RunConfig(workers=2 if path == "workers" else 1)
+        items = [BatchInput(clip, id="a"), BatchInput(batch_clips[1], id="b")]
+        outcome = run_inputs(items, config, run, download_progress=False)
+        records = [r.to_dict() for r in outcome.records]
+    for rec in records:
+        assert (rec["status"], rec["reason_code"]) == ("error", "unexpected"), rec
+        assert "ZeroDivisionError: planted fault" in rec["reason"]

@@ -203,3 +203,48 @@ def test_a_missing_generated_file_is_one_line(clips: dict[str, Any], tmp_path: P
                          "--landmarks", "dlib"])  # fmt: skip
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {missing}: no such file"
+
+
+def test_an_audio_only_file_is_one_line(clips: dict[str, Any], tmp_path: Path) -> None:
+    audio = tmp_path / "speech.mp4"
+    made = ffmpeg.run(["-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac",
+                       str(audio)])  # fmt: skip
+    assert made.returncode == 0 and audio.is_file()
+    for generated, reference in ((audio, clips["original"]), (clips["original"], audio)):
+        result = invoke_cli(["lmd", str(generated), "--reference", str(reference),
+                             "--landmarks", "dlib"])  # fmt: skip
+        assert result.exit_code == 1, result.output
+        assert result.output.strip() == f"Error: {audio}: no video stream"
+
+
+def test_frames_without_a_face_never_improve_the_score(
+    clips: dict[str, Any], face_frames: np.ndarray, tmp_path: Path
+) -> None:
+    """The reference itself with the face gone from half of its frames: the LMD of the frames
+    left would be a perfect 0 px, so the pair fails on its coverage instead."""
+    vanished = face_frames.copy()
+    vanished[::2] = 128  # no face on the even frames
+    gone = tmp_path / "vanished.mkv"
+    _write_lossless(gone, vanished)
+    single = invoke_cli(["lmd", str(gone), "--reference", str(clips["original"]),
+                         "--landmarks", "dlib"])  # fmt: skip
+    assert single.exit_code == 1, single.output
+    errors = [line for line in single.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "coverage" in errors[0] and str(gone) in errors[0]
+    manifest = tmp_path / "pairs.csv"
+    manifest.write_text(f"path,reference\n{gone},{clips['original']}\n", encoding="utf-8")
+    out = tmp_path / "v.json"
+    listed = invoke_cli(["lmd", "--manifest", str(manifest), "--landmarks", "dlib", "-o", str(out)])
+    assert listed.exit_code == 1, listed.output
+    (rec,) = json.loads(out.read_text())["records"]
+    assert rec["status"] == "no_face" and rec["lmd_px"] is None
+    assert rec["landmark_frames"] == CLIP_FRAMES // 2 and rec["paired_frames"] == CLIP_FRAMES
+    assert rec["landmark_coverage"] == 0.5
+    assert "50%" in rec["reason"] and str(gone) in rec["reason"]
+    relaxed = _run([str(gone), "--reference", str(clips["original"]),
+                    "--min-landmark-coverage", "0.5"], tmp_path / "relaxed.json")  # fmt: skip
+    (ok,) = relaxed["records"]
+    assert ok["status"] == "ok" and ok["landmark_coverage"] == 0.5 and ok["lmd_px"] == 0.0
+    whole = _run([str(clips["original"]), "--reference", str(clips["original"])],
+                 tmp_path / "whole.json")  # fmt: skip
+    assert whole["records"][0]["landmark_coverage"] == 1.0

@@ -535,6 +535,19 @@ def test_load_state_dict_refuses_unsafe_pickles(tmp_path: Path) -> None:
     assert str(path) in _one_line(exc)
 
 
+def test_an_unsafe_pickle_is_refused_without_advice_to_load_it_anyway(tmp_path: Path) -> None:
+    path = tmp_path / "unsafe.pth"
+    with path.open("wb") as fh:
+        pickle.dump({"w": _Payload()}, fh, protocol=2)
+    with pytest.raises(ModelWeightsError) as exc:
+        load_state_dict(path)
+    message = str(exc.value)
+    assert "\n" not in message and str(path) in message
+    assert "refused" in message and "_Payload" in message  # what it holds, and that it is refused
+    for advice in ("weights_only", "safe_globals", "trust"):
+        assert advice not in message, advice
+
+
 def test_load_state_dict_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ModelWeightsError, match="cannot load weights"):
         load_state_dict(tmp_path / "absent.pth")

@@ -17,11 +17,20 @@ import click
 from tqdm import tqdm
 
 from ..allocator import tune_malloc
-from ..errors import OutputError, SyncEvalError
+from ..errors import OutputError, OutputWriteError, SyncEvalError
 from ..logs import OneLineFormatter, forget_said, one_line
 from ..version import __version__
 
-__all__ = ["AppState", "InputFileError", "cli", "debug_requested", "main", "setup_logging"]
+__all__ = [
+    "EXIT_WRITE_FAILED",
+    "AppState",
+    "InputFileError",
+    "OutputWriteFailed",
+    "cli",
+    "debug_requested",
+    "main",
+    "setup_logging",
+]
 
 log = logging.getLogger("syncnet_eval")
 
@@ -48,6 +57,16 @@ class OutputFileError(click.ClickException):
     exit_code = 2
 
 
+# sysexits.h's EX_IOERR: an output could not be written once work had started (a full disk).
+EXIT_WRITE_FAILED = 74
+
+
+class OutputWriteFailed(click.ClickException):
+    """Writing an output failed during or after the work (``OutputWriteError``): exit 74."""
+
+    exit_code = EXIT_WRITE_FAILED
+
+
 def debug_requested(ctx: click.Context | None = None) -> bool:
     """``--debug`` was given, or ``SYNCNET_EVAL_DEBUG`` is set to anything but ``0``."""
     if os.environ.get(DEBUG_ENV_VAR, "") not in ("", "0"):
@@ -65,6 +84,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except OutputWriteError as exc:  # the disk filled (or failed) while writing
+            if debug_requested(ctx):
+                raise
+            raise OutputWriteFailed(one_line(str(exc))) from exc
         except OutputError as exc:  # an unusable output, as for outputs checked up front
             if debug_requested(ctx):
                 raise

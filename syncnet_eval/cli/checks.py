@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import sys
+from typing import Any
 
 import click
 
@@ -17,24 +18,75 @@ from ..checks import (
     mixed_configuration_warning,
     run_checks,
 )
+from ..engines.records import ConfigChoice, choose_configuration
 from ..errors import InputError
-from ..io import atomic_write_text, load_results
+from ..io import atomic_write_text, load_records
 from ..media_provenance import media_warning
 from ..report import ReportRun, annotated_videos, build_report
 from ..stats import pair_results, summarize
 from ..types import VideoResult
-from .app import InputFileError
+from .app import AppState, InputFileError, log, setup_logging
 from .options import rule_options, writable_file
 
-__all__ = ["check", "compare", "load_results_arg"]
+__all__ = [
+    "check",
+    "compare",
+    "config_choice",
+    "config_options",
+    "load_records_arg",
+    "load_results_arg",
+]
 
 
-def load_results_arg(path: Path) -> list[VideoResult]:
-    """The records of a results file given on the command line (unreadable: exit 2)."""
+def config_options(f: Any) -> Any:
+    """``--config-hash HASH`` and ``--latest-config``: count the records of one configuration
+    only (the command gets ``config_choice``, a ``ConfigChoice``)."""
+
+    f = click.option(
+        "--latest-config",
+        is_flag=True,
+        help="Count only the records written with the configuration of the file's last "
+        "record (its config_hash); the others are left out, and how many is said.",
+    )(f)
+    f = click.option(
+        "--config-hash",
+        metavar="HASH",
+        help="Count only the records with this config_hash (or a prefix of it, as the warning "
+        "about records of several configurations prints it).",
+    )(f)
+    return f
+
+
+def config_choice(config_hash: str | None, latest_config: bool) -> ConfigChoice:
+    """The choice of ``--config-hash``/``--latest-config`` (both: a usage error)."""
+    if config_hash is not None and latest_config:
+        raise click.UsageError("give --config-hash HASH or --latest-config, not both")
+    return ConfigChoice(config_hash, latest_config)
+
+
+def load_records_arg(path: Path, choice: ConfigChoice | None = None) -> list[dict[str, Any]]:
+    """The records of a results file given on the command line (unreadable, or no record of
+    the chosen configuration: exit 2), of the chosen configuration; records of several
+    configurations and what was left out are said on stderr, as are the warnings of reading
+    it (a log line that is not a record)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and not log.handlers:
+        setup_logging((ctx.find_object(AppState) or AppState()).verbose, False, ctx)
     try:
-        return load_results(path)
+        records, note = choose_configuration(load_records(path), choice or ConfigChoice(),
+                                             str(path))  # fmt: skip
     except InputError as exc:
         raise InputFileError(str(exc)) from exc
+    except ValueError as exc:
+        raise InputFileError(str(exc)) from exc
+    if note is not None:
+        log.warning("%s", note)
+    return records
+
+
+def load_results_arg(path: Path, choice: ConfigChoice | None = None) -> list[VideoResult]:
+    """:func:`load_records_arg` as results."""
+    return [VideoResult.from_dict(r) for r in load_records_arg(path, choice)]
 
 
 @click.command()
@@ -52,11 +104,14 @@ def load_results_arg(path: Path) -> list[VideoResult]:
     metavar="FILE",
     help="Also write the checks as JUnit XML (one test case per check).",
 )
+@config_options
 def check(
     results: Path,
     baseline: Path | None,
     thresholds: Thresholds,
     junit: Path | None,
+    config_hash: str | None,
+    latest_config: bool,
 ) -> None:
     """Gate a CI job on the scores in RESULTS (the .json, .jsonl log, .csv or .parquet of
     'score -o').
@@ -67,8 +122,13 @@ def check(
     counts the ok inputs, flagged or not. With GITHUB_ACTIONS=true, failures are also printed
     as ::error annotations.
 
+    RESULTS whose records have several config_hash values (a log that gathered runs of
+    other settings) are counted whole, with a warning saying how many differ; --config-hash
+    or --latest-config counts one configuration only.
+
     Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or unreadable input.
     """
+    choice = config_choice(config_hash, latest_config)
     if thresholds.needs_baseline and baseline is None:
         raise click.UsageError(f"{BASELINE_OPTIONS} need --baseline FILE")
     if junit is not None:
@@ -81,7 +141,7 @@ def check(
             "--max-lse-c-drop / --max-lse-d-rise / --fail-on-missing (to see the numbers "
             "without gating, use 'compare' or the summary of 'score')"
         )
-    new = load_results_arg(results)
+    new = load_results_arg(results, choice)
     base = load_results_arg(baseline) if baseline is not None else None
     report = run_checks(
         new,

@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from ..errors import InputError
 from ..filtering import PRESETS, filter_records, manifest_text
-from ..io import atomic_write_text, load_records
+from ..io import atomic_write_text
 from ..rules import Rules
 from .app import AppState, setup_logging
+from .checks import config_choice, config_options, load_records_arg
 from .display import columns, num, shown
 from .options import RecipeSetup, recipe_options, video_rule_options, writable_file
 
@@ -49,6 +49,7 @@ _PRESETS_HELP = "; ".join(f"{name}: {preset.source}" for name, preset in PRESETS
     help=f"A published rule (explicit options override its values): {_PRESETS_HELP}.",
 )
 @video_rule_options
+@config_options
 @click.pass_context
 def filter_results(
     ctx: click.Context,
@@ -57,6 +58,8 @@ def filter_results(
     rejected_path: Path | None,
     preset: str | None,
     rules: Rules,
+    config_hash: str | None,
+    latest_config: bool,
 ) -> None:
     """Split the records of RESULTS (the .json, .jsonl, .csv or .parquet of 'score -o') into
     kept and rejected manifests by sync, without scoring anything again.
@@ -64,10 +67,12 @@ def filter_results(
     Every input lands in exactly one of the two; videos that were not scored are rejected with
     their status and reason. A video is kept when it meets every rule (the same rules as
     'check --per-video'). Paths that were relative in the records stay relative, to the folder
-    of the manifest written. Prints how many each rule rejected. Exit status 0 (2 for bad
-    usage or unreadable results).
+    of the manifest written. Prints how many each rule rejected. Records of several
+    configurations in one RESULTS file are all used, with a warning; --config-hash or
+    --latest-config keeps one. Exit status 0 (2 for bad usage or unreadable results).
     """
     setup_logging((ctx.find_object(AppState) or AppState()).verbose, False, ctx)
+    choice = config_choice(config_hash, latest_config)
     kept_file = writable_file(kept_path, "'-o' / '--output'")
     rejected_file = writable_file(rejected_path, "'--rejected'") if rejected_path else None
     if preset:
@@ -75,9 +80,9 @@ def filter_results(
     records: list[dict[str, Any]] = []
     for path in results:
         try:
-            records += load_records(path)
-        except InputError as exc:
-            raise click.BadParameter(str(exc), param_hint="RESULTS") from exc
+            records += load_records_arg(path, choice)
+        except click.ClickException as exc:
+            raise click.BadParameter(exc.message, param_hint="RESULTS") from exc
     outcome = filter_records(records, rules)
     kept_rows = [(rec, "") for rec in outcome.kept]
     atomic_write_text(kept_file, manifest_text(kept_rows, manifest_dir=kept_file.parent))

@@ -10,7 +10,7 @@ import click
 
 from ..engines.plan import RunConfig
 from ..errors import InputError
-from ..inputs import BatchInput, collect_inputs
+from ..inputs import BatchInput, collect_inputs, nothing_found
 from ..io import load_records
 from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
@@ -232,7 +232,7 @@ def _fix_batch(
 
     items = collect_inputs(list(inputs), manifest=manifest, exclude=[out_dir])
     if not items:
-        raise click.UsageError("no video files found to fix")
+        raise click.UsageError(f"nothing to fix: {nothing_found(inputs, manifest)}")
     given = _given(from_results, items, given_offset)
     config = setup.batch_config(raise_unexpected=debug_requested(ctx))
     progress = Progress(enabled=not quiet)

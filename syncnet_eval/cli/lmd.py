@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..constants import MIN_LANDMARK_COVERAGE
 from ..errors import InputError
 from ..inputs import BatchInput, read_manifest
 from ..io import atomic_write_text
@@ -37,7 +38,7 @@ def _pairs(
     return [BatchInput(path=generated, id=str(generated), reference_path=reference)]
 
 
-def _record(item: BatchInput, backend: Any) -> dict[str, Any]:
+def _record(item: BatchInput, backend: Any, min_coverage: float) -> dict[str, Any]:
     from ..lmd import LmdResult
 
     ref = item.reference_path
@@ -47,8 +48,9 @@ def _record(item: BatchInput, backend: Any) -> dict[str, Any]:
         if ref is None:
             raise InputError(f"{item.path}: the manifest row has no 'reference' (ground truth)")
         # The registry's lmd measure (measures/lmd.py): the same computation score will run.
-        inputs = VideoInputs(str(item.path), reference=str(ref),
-                             options={"backend": backend, "id": item.id})  # fmt: skip
+        inputs = VideoInputs(str(item.path), reference=str(ref), options={
+            "backend": backend, "id": item.id, "min_landmark_coverage": min_coverage,
+        })  # fmt: skip
         return get_measure("lmd").compute_video(inputs)
     except InputError as exc:
         return LmdResult.failed(item.path, ref or Path(""), backend, exc, item.id or "").to_dict()
@@ -78,6 +80,15 @@ def _record(item: BatchInput, backend: Any) -> dict[str, Any]:
 )
 @click.option("--device", default="cpu", show_default=True, help="Torch device for 'fan'.")
 @click.option(
+    "--min-landmark-coverage",
+    "min_coverage",
+    type=click.FloatRange(0.0, 1.0),
+    default=MIN_LANDMARK_COVERAGE,
+    show_default=True,
+    help="Least share of the paired frames with mouth landmarks in both videos; below it the "
+    "pair fails (no_face, no numbers) instead of an LMD that leaves the missing frames out.",
+)
+@click.option(
     "-o",
     "--output",
     callback=lambda _ctx, _param, value: _output(value),
@@ -92,6 +103,7 @@ def lmd(
     manifest: Path | None,
     backend_name: str,
     device: str,
+    min_coverage: float,
     output: Path | None,
     quiet: bool,
 ) -> None:
@@ -103,6 +115,8 @@ def lmd(
     SyncTalk and TalkingGaussian reuse. Frames are paired by index; a frame-count mismatch is
     reported (a warning and 'frame_count_mismatch') and the first min(n, m) frames are compared.
     PSNR (dB, capped at 100 per frame) and SSIM: scikit-image on the same full-frame pairs.
+    A pair whose share of frames with landmarks in both ('landmark_coverage') is below
+    --min-landmark-coverage fails (no_face) rather than being scored on the frames left.
     The JSON names the definition, the landmark backend and its version. Exit 1 when a pair
     fails (every pair of a manifest is still tried and recorded).
     """
@@ -112,7 +126,7 @@ def lmd(
     from ..landmarks import get_backend
 
     backend = get_backend(backend_name, device=device)
-    records = [_record(item, backend) for item in items]
+    records = [_record(item, backend, min_coverage) for item in items]
     if manifest is None and records[0]["status"] != "ok":
         raise InputError(records[0]["reason"])
     document = {

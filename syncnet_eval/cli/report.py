@@ -17,7 +17,7 @@ from ..report import ReportRun, annotated_video_name, annotated_videos, build_re
 from ..stats import summarize
 from ..types import VideoResult
 from .app import AppState, debug_requested, setup_logging
-from .checks import load_results_arg
+from .checks import config_choice, config_options, load_results_arg
 from .display import StageProgress, format_table, shown
 from .options import RecipeSetup, recipe_options, rule_options, writable_dir, writable_file
 
@@ -45,12 +45,15 @@ _VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 )
 @rule_options
 @click.option("--title", default="syncnet-eval report", show_default=True, help="Page title.")
+@config_options
 def report(
     results: tuple[Path, ...],
     output: str,
     baseline: Path | None,
     thresholds: Thresholds,
     title: str,
+    config_hash: str | None,
+    latest_config: bool,
 ) -> None:
     """Write one self-contained HTML report of RESULTS (.json, .jsonl or .csv; several runs).
 
@@ -58,12 +61,15 @@ def report(
     the offset, the check verdicts when rules are given, and a sortable, filterable table of
     every video, worst first, with each video's distance-by-offset curve, confidence timeline
     and tracks on a click. Annotated videos named VIDEO_STEM.annotated.mp4 (the default of
-    'visualise') beside the report are linked. Never gates: exit 0 (2 for bad usage).
+    'visualise') beside the report are linked. Records of several configurations in one
+    RESULTS file are all shown, with a warning; --config-hash or --latest-config keeps one.
+    Never gates: exit 0 (2 for bad usage).
     """
+    choice = config_choice(config_hash, latest_config)
     out = writable_file(output, "'-o' / '--output'")
     if thresholds.needs_baseline and baseline is None:
         raise click.UsageError("--max-lse-c-drop/--max-lse-d-rise need --baseline FILE")
-    runs = [ReportRun(str(p), load_results_arg(p)) for p in results]
+    runs = [ReportRun(str(p), load_results_arg(p, choice)) for p in results]
     base = ReportRun(str(baseline), load_results_arg(baseline)) if baseline is not None else None
     records = [r for run in [*runs, *([base] if base else [])] for r in run.results]
     page = build_report(

@@ -12,7 +12,7 @@ import click
 from ..bands import DATASETS, dataset_help
 from ..engines.plan import BatchConfig, RunConfig, RunOutputs
 from ..errors import ConfigError, InputError
-from ..inputs import BatchInput, collect_inputs
+from ..inputs import BatchInput, collect_inputs, nothing_found
 from ..io import results_document, write_results
 from ..stats import summarize
 from ..types import VideoResult
@@ -192,7 +192,8 @@ def score(
     the others go on.
 
     Exit status: 0 when every input was scored (or --allow-failures), 1 when any was not (one
-    'Error:' line each), 2 for bad usage.
+    'Error:' line each), 2 for bad usage (also an output refused before any work), 74 when an
+    output could not be written once the work had started (a full disk).
     """
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
@@ -298,10 +299,7 @@ def _collect(
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="'--manifest'") from exc
     if not items:
-        raise click.UsageError(
-            f"no video files found in {', '.join(str(p) for p in inputs)} (extensions: .mp4, "
-            ".mov, .avi, .mkv, ...; use --glob to choose files)"
-        )
+        raise click.UsageError(nothing_found(inputs, manifest))
     if audio_path is not None:
         items = [replace(items[0], audio_path=audio_path)]
     return items

@@ -8,23 +8,28 @@ Light (no numpy or torch).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+import functools
 import json
-from typing import Any, Literal, get_args
+import types
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from ..types import Status, VideoResult
+from ..types import Status, TrackResult, VideoResult
 
 __all__ = [
     "RETRY_STATUSES",
     "BatchEvent",
     "BatchOutcome",
     "BatchRecord",
+    "ConfigChoice",
     "Located",
     "REASON_CODES",
     "ReasonCode",
     "RecordIndex",
+    "choose_configuration",
     "input_key",
     "latest_records",
+    "record_problem",
     "resume_key",
     "reusable",
 ]
@@ -39,6 +44,7 @@ ReasonCode = Literal[
     "not_found",  # the file (or its audio file) does not exist
     "not_regular",  # a pipe, socket, device or directory
     "not_listed",  # a manifest row or scan entry that names no usable file
+    "duplicate",  # another name (a symbolic link) for a file an earlier input of the run scores
     "non_finite_scores",  # the numbers are NaN or infinite
 ]
 REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
@@ -46,6 +52,76 @@ REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
 # Statuses of inputs that could not be scored, which ``retry_failed`` scores again. no_face,
 # too_short and no_audio describe the video itself: scoring it again gives the same answer.
 RETRY_STATUSES: tuple[Status, ...] = ("decode_error", "error")
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value has the type a record field is annotated with (lists item by item,
+    track dicts field by field; dict values and ``Any`` are not looked into)."""
+    origin = get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_fits(value, h) for h in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is Literal:
+        return value in get_args(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:  # an integral float is what some writers make of an int
+        return not isinstance(value, bool) and (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        )
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is list:
+        args = get_args(hint)
+        return isinstance(value, list) and (not args or all(_fits(v, args[0]) for v in value))
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    if hint is TrackResult:
+        return isinstance(value, dict) and _field_problem(TrackResult, value) is None
+    return True
+
+
+def _field_problem(cls: type, rec: Mapping[str, Any]) -> str | None:
+    hints = _hints(cls)
+    for f in fields(cls):
+        if f.name in rec and not _fits(rec[f.name], hints[f.name]):
+            if f.name == "tracks" and isinstance(rec[f.name], list):
+                bad = next(t for t in rec[f.name] if not _fits(t, TrackResult))
+                inner = _field_problem(TrackResult, bad) if isinstance(bad, dict) else None
+                return f"a track's {inner}" if inner else "'tracks' holds a non-object"
+            return f"'{f.name}' is {json.dumps(rec[f.name])[:40]}"
+    return None
+
+
+def record_problem(rec: Mapping[str, Any]) -> str | None:
+    """Why a JSON object read from a log is not a usable record (``None``: it is one): a
+    missing field, an unknown status, or a field of the wrong type (``"lse_c": "high"``).
+    Readers skip such a line with a warning instead of failing on it later."""
+    if "status" not in rec or "path" not in rec:
+        return "no 'status' or 'path'"
+    problem = _field_problem(VideoResult, rec)
+    if problem is not None:
+        return problem
+    for key in ("input_identity",):
+        if rec.get(key) is not None and not isinstance(rec[key], dict):
+            return f"'{key}' is not an object"
+    if rec.get("config_hash") is not None and not isinstance(rec["config_hash"], str):
+        return "'config_hash' is not text"
+    try:
+        VideoResult.from_dict(dict(rec))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return str(exc)
+    return None
 
 
 def resume_key(identity: Mapping[str, Any], digest: str) -> str:
@@ -61,7 +137,8 @@ def input_key(path: Any, id: Any) -> str:
 
 
 def _record_key(rec: Mapping[str, Any]) -> str:
-    ident = rec.get("input_identity") or {}
+    ident = rec.get("input_identity")
+    ident = ident if isinstance(ident, dict) else {}
     return input_key(ident.get("path") or rec.get("path"), rec.get("id"))
 
 
@@ -89,6 +166,74 @@ def reusable(rec: Mapping[str, Any], timeout_s: float | None, retry_failed: bool
         limit = (rec.get("provenance") or {}).get("timeout_s")
         return timeout_s is not None and isinstance(limit, int | float) and limit >= timeout_s
     return True
+
+
+@dataclass(frozen=True)
+class ConfigChoice:
+    """Which configuration's records a reader of results counts (``check``, ``report``,
+    ``filter``): every record (the default; a warning when they differ), those whose
+    ``config_hash`` is ``config_hash`` (or starts with it), or with ``latest`` those of the
+    configuration of the file's last record."""
+
+    config_hash: str | None = None
+    latest: bool = False
+
+
+def _short(digest: str) -> str:
+    return digest[:12] or "none"
+
+
+def choose_configuration(
+    records: list[dict[str, Any]], choice: ConfigChoice, name: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The records of the chosen configuration, and a warning to show (``None``: nothing to
+    say): by default every record, with a warning when some have another ``config_hash`` than
+    the last one (a stray record changes every mean); with a choice, what was left out.
+
+    Raises:
+        ValueError: a choice on records without hashes, or a hash no record has (or that
+            starts several).
+    """
+    hashes = [str(r.get("config_hash") or "") for r in records]
+    distinct = list(dict.fromkeys(h for h in hashes if h))
+    latest = next((h for h in reversed(hashes) if h), "")
+    if choice.config_hash is None and not choice.latest:
+        if len(distinct) < 2:
+            return records, None
+        counts = {h: hashes.count(h) for h in distinct}
+        common = max(distinct, key=lambda h: counts[h])
+        found = ", ".join(
+            f"{_short(h)}: {counts[h]}" + (" (the last record's)" if h == latest else "")
+            for h in distinct
+        )
+        return records, (
+            f"{name}: {len(records) - counts[common]} of {len(records)} records have another "
+            f"config_hash than the most common one ({found}); all are counted: keep one "
+            "configuration with --config-hash HASH or --latest-config"
+        )
+    if not distinct:
+        raise ValueError(
+            f"{name}: its records carry no config_hash (a CSV keeps none: give the .jsonl, "
+            ".json or .parquet results)"
+        )
+    want = latest
+    if not choice.latest:
+        given = str(choice.config_hash)
+        matches = [h for h in distinct if h.startswith(given)]
+        if len(matches) != 1:
+            what = "no record has" if not matches else "several configurations start with"
+            raise ValueError(
+                f"{name}: {what} config_hash {given} (its records have "
+                f"{', '.join(map(_short, distinct))})"
+            )
+        want = matches[0]
+    kept = [r for r, h in zip(records, hashes, strict=True) if h == want]
+    left_out = len(records) - len(kept)
+    note = None
+    if left_out:
+        note = (f"{name}: counting the {len(kept)} records of config_hash {_short(want)}; "
+                f"{left_out} of other configurations left out")  # fmt: skip
+    return kept, note
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,15 @@ import numpy as np
 from ..bands import band_record
 from ..errors import ConfigError
 from ..inputs import BatchInput, input_identity
-from ..io import JsonlLog, LogLock, atomic_write_text, iter_jsonl, jsonl_line, read_jsonl_at
+from ..io import (
+    JsonlLog,
+    LogLock,
+    atomic_write_text,
+    iter_jsonl,
+    jsonl_line,
+    read_jsonl_at,
+    remove_stale_temp_files,
+)
 from ..parquet import ParquetSink, iter_parquet_records, require_pyarrow, row_record
 from ..timing import StageHook
 from ..types import VideoResult
@@ -53,6 +61,7 @@ from .records import (
     BatchOutcome,
     BatchRecord,
     RecordIndex,
+    record_problem,
 )
 from .scorer import crops_names, lost, precheck, prepare_run, resolve_from_pipeline
 
@@ -131,6 +140,8 @@ def run_inputs(
     with contextlib.ExitStack() as stack:
         for path in outputs.locked():
             stack.enter_context(LogLock(path))
+        for path in {*outputs.locked(), *filter(None, [outputs.journal])}:
+            remove_stale_temp_files(path)  # left by a write that was killed (kill -9)
         stack.enter_context(sigterm_stops_the_run())
         driver = _Driver(inputs, config, run, outputs, on_record)
         return driver.go(executor, on_start, worker_log_level, download_progress, stage_hook,
@@ -320,7 +331,7 @@ class _Driver:
         if journal is not None and journal.is_file():
             if self.run.retry_failed:
                 _drop_retryable(journal)
-            for offset, rec in iter_jsonl(journal, repair=True):
+            for offset, rec in iter_jsonl(journal, repair=True, check=record_problem):
                 earlier.add(rec, "log", offset)
         taken = 0
         for index, item in enumerate(self.inputs):

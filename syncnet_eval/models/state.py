@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+import re
 from typing import Any
 
 import torch
@@ -32,6 +33,16 @@ def _is_tensor_dict(obj: object) -> bool:
     )
 
 
+def _unsafe_global(message: str) -> str | None:
+    """The global a ``weights_only`` load refused (``GLOBAL module.name``), if that is why."""
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", message)
+    if found is not None:
+        return found.group(1)
+    if "Weights only load failed" in message:
+        return "an object torch does not allow"
+    return None
+
+
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Load a state dict safely (``weights_only=True``) onto the CPU.
 
@@ -50,6 +61,15 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types (UnpicklingError, RuntimeError, EOFError)
+        unsafe = _unsafe_global(str(exc))
+        if unsafe is not None:
+            # torch's own message advises weights_only=False, which would run the file's code:
+            # we refuse the file and say why, nothing more.
+            raise ModelWeightsError(
+                f"cannot load weights {path}: refused: it holds a Python object ({unsafe}) "
+                f"besides tensors, and loading it could run code; use a plain state dict saved "
+                f"with torch.save(model.state_dict()) from a source you know"
+            ) from exc
         cause = next((line for line in str(exc).splitlines() if line.strip()), "")
         cause = " ".join(cause.split()) or type(exc).__name__
         raise ModelWeightsError(
