@@ -317,3 +317,18 @@ def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(
     assert exc.value.code == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "two\\nlines.mp4" in err
+
+
+@pytest.mark.parametrize("recipe", ["direct", "wav2lip-lrs"])
+def test_a_whole_frame_recipe_warns_that_track_select_does_nothing(
+    recipe: str, tmp_path: Path
+) -> None:
+    missing = str(tmp_path / "missing.mp4")  # fails after the options are read
+    args = ["score", missing, "--recipe", recipe, "--track-select", "index:1"]
+    result = CliRunner().invoke(cli, args)
+    warned = [line for line in result.output.splitlines() if "--track-select" in line]
+    assert len(warned) == 1, result.output
+    assert warned[0].startswith("Warning: --track-select index:1 does nothing with --recipe")
+    assert "syncnet-pipeline" in warned[0]
+    tracked = CliRunner().invoke(cli, ["score", missing, "--track-select", "index:1"])
+    assert "Warning: --track-select" not in tracked.output

@@ -30,7 +30,13 @@ from ..config import (
 from ..engines import DEFAULT_EXECUTOR, EXECUTORS
 from ..engines.plan import BatchConfig, RunConfig
 from ..errors import ConfigError
-from ..recipes import DEFAULT_RECIPE, RECIPES, check_recipe_options, recipe_help
+from ..recipes import (
+    DEFAULT_RECIPE,
+    RECIPES,
+    check_recipe_options,
+    ignored_recipe_options,
+    recipe_help,
+)
 from ..rules import Rules
 
 __all__ = [
@@ -215,6 +221,8 @@ def recipe_options(func: F | None = None, *, recipes: tuple[str, ...] = RECIPES)
             check_recipe_options(recipe, pipeline_config)
         except ConfigError as exc:
             raise click.UsageError(str(exc)) from exc
+        for warning in ignored_recipe_options(recipe, pipeline_config):
+            click.echo(f"Warning: {warning}", err=True)
         kwargs["setup"] = RecipeSetup(
             recipe=recipe,
             score_config=config_from_options(ScoreConfig, values),
