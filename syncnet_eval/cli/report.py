@@ -144,13 +144,21 @@ def plot(results: tuple[Path, ...], output: str, fmt: str) -> None:
     click.echo(f"{written} plots written to {shown(str(out))}{note}")
 
 
+def _same_file(recorded: str, video: Path) -> bool:
+    """Whether a record's path names ``video``'s file: the same file on disk (links, another
+    spelling of the folder), else the same resolved path (a file since moved or deleted)."""
+    try:
+        return os.path.samefile(recorded, video)
+    except OSError:
+        return os.path.realpath(recorded) == os.path.realpath(video)
+
+
 def _pick_record(records: list[VideoResult], video: Path, record_id: str | None) -> VideoResult:
-    """The record of ``video`` (by ``--id``, else by path, else the only one)."""
+    """The record of ``video`` (by ``--id``, else of the same file, else the only one)."""
     if record_id is not None:
         matches = [r for r in records if r.id == record_id]
     else:
-        want = os.path.abspath(video)
-        matches = [r for r in records if os.path.abspath(r.path) == want]
+        matches = [r for r in records if _same_file(r.path, video)]
         if not matches and len(records) == 1:
             matches = records
     if len(matches) != 1:
@@ -207,7 +215,8 @@ def _check_from_usage(ctx: click.Context, record_id: str | None, detections: Pat
     type=_RESULTS,
     metavar="RESULTS",
     help="Draw VIDEO's record from this results file (.json or .jsonl of 'score') instead of "
-    "scoring it; the recipe options then do not apply.",
+    "scoring it: the record of the same file (links and other spellings of its path match), "
+    "or --id; the recipe options then do not apply.",
 )
 @click.option(
     "--id",
