@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 from .bands import band_line
 from .config import Option, PipelineConfig
 from .media_provenance import media_warning
-from .presentation import MISSING, OFFSET_SENTENCE, number, offset_text, signed
+from .presentation import MISSING, OFFSET_SENTENCE, count, number, offset_text, signed
 from .recipes import REGISTRY
 from .rules import Rules, measure
 from .stats import (
@@ -182,7 +182,8 @@ class CheckReport:
     def markdown(self) -> str:
         """The report as GitHub-flavoured Markdown."""
         n_fail = len(self.failures)
-        verdict = "PASS" if self.passed else f"FAIL ({n_fail} of {len(self.checks)} checks failed)"
+        checks = count(len(self.checks), "check")
+        verdict = "PASS" if self.passed else f"FAIL ({n_fail} of {checks} failed)"
         lines = [f"## syncnet-eval check: {verdict}", ""]
         lines.append(f"Results: `{self.results_path}`: {counts_line(self.summary)}")
         if self.baseline_path is not None and self.comparison is not None:
@@ -275,7 +276,7 @@ def counts_line(summary: GroupSummary) -> str:
     """``12 inputs, 10 ok, 2 not scored (no_face 1, decode_error 1); 3 flagged ...``."""
     counts = {k: v for k, v in summary.status_counts.items() if v and k != "ok"}
     parts = ", ".join(f"{k} {v}" for k, v in counts.items())
-    line = f"{summary.num_inputs} inputs, {summary.num_ok} ok"
+    line = f"{count(summary.num_inputs, 'input')}, {summary.num_ok} ok"
     if summary.num_not_scored:
         line += f", {summary.num_not_scored} not scored ({parts or 'non-finite scores'})"
     flags = ", ".join(f"{k} {v}" for k, v in summary.flag_counts.items() if v)
@@ -293,7 +294,8 @@ def _pairing_line(
     cmp: PairedComparison, new: str = "the results", base: str = "the baseline"
 ) -> str:
     return (
-        f"{len(cmp.pairs)} videos scored in both runs; {len(cmp.only_in_new)} only in {new}, "
+        f"{count(len(cmp.pairs), 'video')} scored in both runs; "
+        f"{len(cmp.only_in_new)} only in {new}, "
         f"{len(cmp.only_in_base)} only in {base}, {len(cmp.not_ok)} not scored in one of them, "
         f"{len(cmp.flagged)} flagged in one of them (not averaged)"
     )
@@ -346,11 +348,11 @@ def _per_video_check(rule: str, rules: Rules, admitted: Sequence[VideoResult]) -
     bad.sort(key=lambda t: -t[0].by)
     values = [v for r in admitted if (v := measure(r, rule)) is not None]
     worst = (min(values) if lower else max(values)) if values else None
-    measured = f"worst {_fmt(worst, digits)} over {len(admitted)} videos"
+    measured = f"worst {_fmt(worst, digits)} over {count(len(admitted), 'video')}"
     if not bad:
         return CheckOutcome(
             name, rule_text, measured, True,
-            f"all {len(admitted)} videos within {limit:.{digits}f}",
+            f"all {count(len(admitted), 'video')} within {limit:.{digits}f}",
         )  # fmt: skip
     side = "below" if lower else "above"
     details = [
@@ -360,7 +362,8 @@ def _per_video_check(rule: str, rules: Rules, admitted: Sequence[VideoResult]) -
     if len(bad) > 20:
         details.append(f"... and {len(bad) - 20} more")
     message = (
-        f"{len(bad)} of {len(admitted)} videos have {label} {side} {limit:.{digits}f} (worst "
+        f"{len(bad)} of {count(len(admitted), 'video')} {'has' if len(bad) == 1 else 'have'} "
+        f"{label} {side} {limit:.{digits}f} (worst "
         f"{_fmt(worst, digits)}, by {bad[0][0].by:.{digits}f})"
     )
     return CheckOutcome(name, rule_text, measured, False, message, details)
@@ -376,12 +379,15 @@ def _ok_fraction_check(limit: float, summary: BatchSummary) -> CheckOutcome:
     measured = f"{frac:.3f} ({ok} of {n} ok)"
     flagged = f"; {summary.num_flagged} of them flagged" if summary.num_flagged else ""
     if frac >= limit:
-        msg = f"{ok} of {n} inputs ok ({frac:.3f}), within {limit:.3f} by {frac - limit:.3f}"
+        msg = (
+            f"{ok} of {count(n, 'input')} ok ({frac:.3f}), within {limit:.3f} by {frac - limit:.3f}"
+        )
         return CheckOutcome(name, rule, measured, True, msg + flagged)
     counts = {k: v for k, v in summary.status_counts.items() if v and k != "ok"}
     causes = ", ".join(f"{k} {v}" for k, v in counts.items()) or "non-finite scores"
     msg = (
-        f"only {ok} of {n} inputs ok ({frac:.3f}), below {limit:.3f} by {limit - frac:.3f}; "
+        f"only {ok} of {count(n, 'input')} ok ({frac:.3f}), "
+        f"below {limit:.3f} by {limit - frac:.3f}; "
         f"not scored: {causes}"
     )
     return CheckOutcome(name, rule, measured, False, msg)

@@ -776,7 +776,7 @@ def _not_compared(cmp: PairedComparison) -> str:
     if not items:
         return ""
     return (
-        f"<details><summary>{len(items)} videos not compared</summary><ul>"
+        f"<details><summary>{count(len(items), 'video')} not compared</summary><ul>"
         + "".join(items)
         + "</ul></details>"
     )
@@ -798,7 +798,7 @@ def _comparison_section(ctx: _Context) -> str:
         }
         parts.append(
             f"<h3><code>{_h(run.name)}</code> − baseline <code>{_h(ctx.baseline.name)}</code>"
-            f"</h3><p>{len(cmp.pairs)} videos paired.</p>"
+            f"</h3><p>{count(len(cmp.pairs), 'video')} paired.</p>"
             '<table class="num"><tr><th>metric</th><th>n</th><th>baseline mean</th>'
             "<th>this run mean</th><th>mean difference</th><th>95% CI of the difference</th>"
             f"</tr>{_paired_rows(cmp)}</table>"

@@ -332,3 +332,20 @@ def test_a_whole_frame_recipe_warns_that_track_select_does_nothing(
     assert "syncnet-pipeline" in warned[0]
     tracked = CliRunner().invoke(cli, ["score", missing, "--track-select", "index:1"])
     assert "Warning: --track-select" not in tracked.output
+
+
+def test_speakers_has_no_track_select(tmp_path: Path) -> None:
+    """speakers writes every track's segments: no option chooses one track's numbers there."""
+    shown = CliRunner().invoke(cli, ["speakers", "--help"]).output
+    assert "--track-select," not in shown and "--aggregate" not in shown
+    out = str(tmp_path / "s.json")
+    args = ["speakers", "x.mp4", "-o", out, "--track-select", "index:1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "No such option '--track-select'" in result.output
+
+
+@pytest.mark.parametrize("command", ["report", "check", "compare", "filter"])
+def test_commands_that_read_results_name_every_format_they_read(command: str) -> None:
+    out = CliRunner().invoke(cli, [command, "--help"]).output
+    usage = " ".join(out.split("Options:")[0].split())
+    assert all(ext in usage for ext in (".json", ".jsonl", ".csv", ".parquet")), usage

@@ -192,7 +192,7 @@ class Progress:
             )
         else:
             extra = f" ({resumed} already in the log)" if resumed else ""
-            click.echo(f"scoring {total} inputs{extra}", err=True)
+            click.echo(f"scoring {count(total, 'input')}{extra}", err=True)
 
     def record(self, event: BatchEvent) -> None:
         """One input finished."""
@@ -261,5 +261,6 @@ class StageProgress:
             self.bar.close()
             self.bar = None
         if not self.tty:
-            rate = f", {self.units} frames ({self.units / seconds:.1f}/s)" if self.units else ""
+            per_s = f"{self.units / seconds:.1f}/s"
+            rate = f", {count(self.units, 'frame')} ({per_s})" if self.units else ""
             click.echo(f"{self.name}: {stage} done in {seconds:.1f} s{rate}", err=True)

@@ -214,7 +214,9 @@ def recipe_options(func: F | None = None, *, recipes: tuple[str, ...] = RECIPES)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         score_names = {f.name for f in fields(ScoreConfig)}
         pipeline_names = {f.name for f in fields(PipelineConfig)}
-        values = {k: kwargs.pop(k) for k in score_names | pipeline_names}
+        # A command may drop an option that does nothing there (speakers: --track-select); its
+        # field keeps the config's default.
+        values = {k: kwargs.pop(k) for k in score_names | pipeline_names if k in kwargs}
         recipe = kwargs.pop("recipe")
         pipeline_config = config_from_options(PipelineConfig, values)
         try:

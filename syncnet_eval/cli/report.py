@@ -13,6 +13,7 @@ from ..errors import InputError
 from ..inputs import BatchInput
 from ..io import atomic_write_bytes, atomic_write_text, write_results
 from ..plots import PLOT_FORMATS, render_video_plot, require_matplotlib
+from ..presentation import count
 from ..report import ReportRun, annotated_video_name, annotated_videos, build_report
 from ..stats import summarize
 from ..types import VideoResult
@@ -52,7 +53,8 @@ def report(
     thresholds: Thresholds,
     title: str,
 ) -> None:
-    """Write one self-contained HTML report of RESULTS (.json, .jsonl or .csv; several runs).
+    """Write one self-contained HTML report of RESULTS (.json, .jsonl, .csv or .parquet;
+    several runs).
 
     Provenance, summaries with bootstrap intervals per group, histograms of LSE-D, LSE-C and
     the offset, the check verdicts when rules are given, and a sortable, filterable table of
@@ -77,7 +79,7 @@ def report(
     atomic_write_text(out, page)
     size_kb = len(page.encode("utf-8", "surrogateescape")) / 1000
     size = f"{size_kb / 1000:.1f} MB" if size_kb >= 1000 else f"{size_kb:.0f} kB"
-    click.echo(f"{shown(str(out))}: {len(records)} records, {size}")
+    click.echo(f"{shown(str(out))}: {count(len(records), 'record')}, {size}")
 
 
 def _plot_name(result: VideoResult, fmt: str, taken: set[str]) -> str:
@@ -140,7 +142,7 @@ def plot(results: tuple[Path, ...], output: str, fmt: str) -> None:
             "no record has curves to plot (records that were not scored have none, and CSV "
             "results keep only the numbers: give the .json, .jsonl or .parquet results)"
         )
-    note = f" ({skipped} records without curves skipped)" if skipped else ""
+    note = f" ({count(skipped, 'record')} without curves skipped)" if skipped else ""
     click.echo(f"{written} plots written to {shown(str(out))}{note}")
 
 

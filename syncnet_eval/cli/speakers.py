@@ -34,9 +34,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _face_tracks_only(func: F) -> F:
     """Narrow the shared ``--recipe`` option to the face-track recipe and hide it from
-    ``--help`` (there is nothing to choose; ``--recipe syncnet-pipeline`` still parses), and
-    hide ``--fps``, which only the whole-frame recipes use."""
-    for param in getattr(func, "__click_params__", []):
+    ``--help`` (there is nothing to choose; ``--recipe syncnet-pipeline`` still parses), hide
+    ``--fps``, which only the whole-frame recipes use, and drop ``--track-select``: speakers
+    writes every track, and no track's numbers are chosen."""
+    params = getattr(func, "__click_params__", [])
+    params[:] = [p for p in params if p.name != "track_select"]
+    for param in params:
         if not isinstance(param, click.Option):
             continue
         if param.name == "recipe":

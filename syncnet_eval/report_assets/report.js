@@ -413,7 +413,8 @@
     var box = $("failures");
     if (!failed.length) { box.appendChild(el("p", {}, "Every input was scored.")); return; }
     var details = el("details");
-    details.appendChild(el("summary", {}, failed.length + " inputs not scored, with their reasons"));
+    details.appendChild(el("summary", {}, failed.length + (failed.length === 1 ? " input" : " inputs") +
+      " not scored, with their reasons"));
     var list = el("ul");
     var filled = false;
     function fill() {
