@@ -349,3 +349,25 @@ def test_commands_that_read_results_name_every_format_they_read(command: str) ->
     out = CliRunner().invoke(cli, [command, "--help"]).output
     usage = " ".join(out.split("Options:")[0].split())
     assert all(ext in usage for ext in (".json", ".jsonl", ".csv", ".parquet")), usage
+
+
+def test_a_batch_says_each_kind_of_warning_once_with_a_count_and_the_first_files(
+    synth_30fps_clip: Any, syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("a", "b", "c", "d", "e"):
+        shutil.copy2(synth_30fps_clip.path, clips / f"{name}.mp4")
+    result = _score(syncnet_parity_weights, str(clips), "--recipe", "wav2lip-lrs")
+    assert result.exit_code == 0, result.output
+    said = [ln for ln in result.stderr.splitlines() if "fps, not 25" in ln]
+    assert len(said) == 1, result.stderr
+    assert said[0].startswith("Warning: 5 inputs: video is 30")
+    assert all(f"{n}.mp4" in said[0] for n in "abc") and "d.mp4" not in said[0]
+    assert "and 2 more" in said[0]
+    # One input: its own line, as it was.
+    one = _score(syncnet_parity_weights, str(clips / "a.mp4"), "--recipe", "wav2lip-lrs")
+    alone = [ln for ln in one.stderr.splitlines() if "fps, not 25" in ln]
+    assert alone == [f"Warning: {clips / 'a.mp4'}: video is 30.0 fps, not 25; scored "
+                     "unconverted as the reference does (numbers are not meaningful; use --fps 25 "
+                     "to convert it first)"]  # fmt: skip

@@ -14,7 +14,7 @@ from ..inputs import BatchInput, collect_inputs
 from ..io import load_records
 from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
-from .display import Progress, columns, num, shown
+from .display import Progress, columns, num, shown, warning_lines
 from .options import (
     RecipeSetup,
     recipe_options,
@@ -142,9 +142,11 @@ def fix(
         )
     if not quiet:
         click.echo(_format_reports(reports))
+    said = [(r.source, w) for r in reports for w in r.warnings]
+    said += [(r.before.path, w) for r in reports if r.before for w in r.before.warnings]
+    for line in warning_lines(said):
+        click.echo(line, err=True)
     for report in reports:
-        for warning in report.warnings:
-            click.echo(f"Warning: {shown(warning)}", err=True)
         if not report.passed:
             click.echo(f"Error: {shown(_failure(report))}", err=True)
     if not all(r.passed for r in reports):

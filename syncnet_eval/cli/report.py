@@ -19,7 +19,7 @@ from ..stats import summarize
 from ..types import VideoResult
 from .app import AppState, debug_requested, setup_logging
 from .checks import load_results_arg
-from .display import StageProgress, format_table, shown
+from .display import StageProgress, format_table, result_warning_lines, shown
 from .options import RecipeSetup, recipe_options, rule_options, writable_dir, writable_file
 
 __all__ = ["plot", "report", "visualise"]
@@ -285,6 +285,8 @@ def visualise(
         result = _score(ctx, video, setup, detections, quiet)
         if not quiet:
             click.echo(format_table([result]))
+            for line in result_warning_lines([result]):
+                click.echo(line, err=True)
     if saved is not None:
         write_results(saved, [result], summarize([result]))
     if not result.ok:

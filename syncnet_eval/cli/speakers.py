@@ -20,7 +20,7 @@ from ..recipes import REGISTRY
 from ..speaking import SPEAKERS_CSV_COLUMNS, rttm_text, speakers_csv_rows, speakers_document
 from ..types import VideoResult
 from .app import AppState, debug_requested, setup_logging
-from .display import StageProgress, columns, shown
+from .display import StageProgress, columns, result_warning_lines, shown
 from .options import RecipeSetup, recipe_options, writable_file
 
 __all__ = ["speakers"]
@@ -145,6 +145,8 @@ def speakers(
     if not result.ok:
         raise InputError(result.reason or f"{video}: {result.status}")
     if not quiet:
+        for line in result_warning_lines([result]):
+            click.echo(line, err=True)
         click.echo(_table(result))
         for path in paths:
             click.echo(f"wrote {shown(str(path))}")
