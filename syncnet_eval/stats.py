@@ -37,6 +37,7 @@ __all__ = [
     "bootstrap_mean_ci",
     "describe",
     "summarize",
+    "match_results",
     "pair_results",
 ]
 
@@ -384,22 +385,28 @@ def _unique_index(results: Sequence[VideoResult], key: str) -> dict[str, int]:
     return {k: i for k, i in seen.items() if k not in dup}
 
 
-def pair_results(
-    new: Sequence[VideoResult], base: Sequence[VideoResult], include_flagged: bool = False
-) -> PairedComparison:
-    """Match ``new`` to ``base`` by ``id`` (when unique in both), else by path, and compare.
+@dataclass(frozen=True)
+class MatchedResults:
+    """Records of two runs matched as :func:`pair_results` matches them (whatever their status).
 
-    Differences are ``new - base`` per matched video; a video enters the means only when both
-    runs scored it (status ``ok``) and, unless ``include_flagged``, neither run flagged it.
+    Attributes:
+        matches: ``(key, base, new)``: key is the shared ``id``, else ``new``'s path.
+        only_in_new / only_in_base: keys found in one run only.
     """
+
+    matches: list[tuple[str, VideoResult, VideoResult]]
+    only_in_new: list[str]
+    only_in_base: list[str]
+
+
+def match_results(new: Sequence[VideoResult], base: Sequence[VideoResult]) -> MatchedResults:
+    """Match ``new`` to ``base`` by ``id`` (when unique in both), else by path."""
     base_by_id = _unique_index(base, "id")
     base_by_path = _unique_index(base, "path")
     new_ids = _unique_index(new, "id")
     used: set[int] = set()
-    pairs: list[tuple[str, VideoResult, VideoResult]] = []
+    matches: list[tuple[str, VideoResult, VideoResult]] = []
     only_new: list[str] = []
-    not_ok: list[tuple[str, str, str]] = []
-    flagged: list[tuple[str, list[str], list[str]]] = []
     for r in new:
         j = None
         key = r.path
@@ -411,14 +418,31 @@ def pair_results(
             only_new.append(r.id or r.path)
             continue
         used.add(j)
-        b = base[j]
+        matches.append((key, base[j], r))
+    only_base = [b.id or b.path for j, b in enumerate(base) if j not in used]
+    return MatchedResults(matches, only_new, only_base)
+
+
+def pair_results(
+    new: Sequence[VideoResult], base: Sequence[VideoResult], include_flagged: bool = False
+) -> PairedComparison:
+    """Match ``new`` to ``base`` by ``id`` (when unique in both), else by path, and compare.
+
+    Differences are ``new - base`` per matched video; a video enters the means only when both
+    runs scored it (status ``ok``) and, unless ``include_flagged``, neither run flagged it.
+    """
+    matched = match_results(new, base)
+    only_new, only_base = matched.only_in_new, matched.only_in_base
+    pairs: list[tuple[str, VideoResult, VideoResult]] = []
+    not_ok: list[tuple[str, str, str]] = []
+    flagged: list[tuple[str, list[str], list[str]]] = []
+    for key, b, r in matched.matches:
         if not (is_usable(r) and is_usable(b)):
             not_ok.append((key, b.status, r.status))
         elif not include_flagged and (r.flags or b.flags):
             flagged.append((key, list(b.flags), list(r.flags)))
         else:
             pairs.append((key, b, r))
-    only_base = [b.id or b.path for j, b in enumerate(base) if j not in used]
     metrics = {}
     for name in METRICS:
         b_vals = np.array([metric_value(b, name) for _, b, _ in pairs], dtype=np.float64)
