@@ -83,6 +83,51 @@ def test_probe_reads_what_ffprobe_reads(name: str) -> None:
     assert got == pytest.approx(_ffprobe(path))
 
 
+def _decoder_codecs() -> dict[str, str]:
+    """``ffmpeg -decoders``: each decoder's name and the codec it decodes ("(codec mp3)", else
+    its own name)."""
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-decoders"], check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    table = {}
+    for line in out.split("------")[-1].splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            codec = line.rsplit("(codec ", 1)[1].rstrip(")") if "(codec " in line else parts[1]
+            table[parts[1]] = codec.strip()
+    return table
+
+
+@pytest.fixture(scope="module")
+def av1_mp3_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """AV1 video (decoded by libdav1d) and MP3 audio (decoded by mp3float): codecs whose
+    decoders have other names."""
+    encoders = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], check=True,
+                              capture_output=True, text=True).stdout  # fmt: skip
+    if "libaom-av1" not in encoders or "libmp3lame" not in encoders:
+        pytest.skip("this ffmpeg cannot encode AV1 (libaom-av1) or MP3 (libmp3lame)")
+    path = tmp_path_factory.mktemp("codecs") / "av1_mp3.mkv"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=25:duration=1", "-f", "lavfi",
+            "-i", "sine=duration=1", "-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "50",
+            "-c:a", "libmp3lame", str(path))  # fmt: skip
+    return path
+
+
+def test_codecs_are_named_as_ffprobe_names_them_and_decoders_apart(av1_mp3_clip: Path) -> None:
+    decoders = _decoder_codecs()
+    paths = [av1_mp3_clip, *sorted(MEDIA_DIR.glob("*.avi")), *sorted(MEDIA_DIR.glob("*.mp4"))]
+    seen = set()
+    for path in paths:
+        info = probe_media(path)
+        probed = _ffprobe(path)
+        assert info.video_codec == probed["input_video_codec"], path
+        assert info.audio_codec == probed["input_audio_codec"], path
+        for decoder, codec in ((info.video_decoder, info.video_codec),
+                               (info.audio_decoder, info.audio_codec)):  # fmt: skip
+            assert decoder is not None and decoders.get(decoder) == codec, (path, decoder)
+            seen.add((codec, decoder))
+    assert ("mp3", "mp3float") in seen and ("av1", "libdav1d") in seen  # names that differ
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> SynthClip:
     """40 frames, 224x224, H.264 + AAC, one talking face (every recipe can score it)."""

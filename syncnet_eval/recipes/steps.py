@@ -262,6 +262,8 @@ def input_provenance(info: MediaInfo, **extra: Any) -> dict[str, Any]:
         "input_audio_bit_rate": info.audio_bit_rate,
         "input_audio_rate_hz": info.audio_rate_hz,
         "input_container": info.container_format,
+        "input_video_decoder": info.video_decoder,
+        "input_audio_decoder": info.audio_decoder,
     }
     prov.update({k: (str(v) if isinstance(v, Path) else v) for k, v in extra.items()})
     return prov
