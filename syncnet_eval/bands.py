@@ -27,12 +27,14 @@ __all__ = [
     "BANDS",
     "DATASETS",
     "BandSource",
+    "RealVideoVerdict",
     "ReferenceBand",
     "band_line",
     "band_record",
     "beyond_band",
     "dataset_help",
     "get_band",
+    "judge_against_band",
     "range_text",
 ]
 
@@ -212,10 +214,80 @@ def beyond_band(band: Mapping[str, Any], lse_c: float | None, lse_d: float | Non
     return found
 
 
-def band_line(band: Mapping[str, Any], lse_c: float | None, lse_d: float | None, n: int) -> str:
+@dataclass(frozen=True)
+class RealVideoVerdict:
+    """Whether means score better than a band's real video, or why that is not judged.
+
+    Attributes:
+        judged: the comparison means something: the official SyncNet weights, and the recipe
+            the band was measured with.
+        better_than_real: judged, and better on both metrics (LSE-C above the band and LSE-D
+            below it): a sign of a gamed metric.
+        text: what was found, naming the metrics, or why no judgement is made.
+    """
+
+    judged: bool
+    better_than_real: bool
+    text: str
+
+
+def judge_against_band(
+    band: Mapping[str, Any],
+    lse_c: float | None,
+    lse_d: float | None,
+    *,
+    recipes: Sequence[str],
+    weights_official: bool | None,
+) -> RealVideoVerdict:
+    """Judge means against ``band`` (a record's ``reference_band``), only where it means
+    something: numbers from the official SyncNet weights (``weights_official``: all the
+    videos' records say so; ``None``: not recorded), scored with the recipe the band was
+    measured with (every one of ``recipes`` among the band's; a band of unknown recipe judges
+    nothing), and better than real video only on both metrics."""
+    if weights_official is None:
+        return RealVideoVerdict(False, False, "not judged against real video: whether the "
+                                "SyncNet weights are the official syncnet_v2.model is not "
+                                "recorded")  # fmt: skip
+    if not weights_official:
+        return RealVideoVerdict(False, False, "not judged against real video: the SyncNet "
+                                "weights are not the official syncnet_v2.model")  # fmt: skip
+    measured_with = list(band.get("recipes") or [None])
+    if None in measured_with:
+        return RealVideoVerdict(False, False, "not judged against real video: the band's recipe "
+                                "is not known (as published), and the numbers move with the "
+                                "recipe")  # fmt: skip
+    if not recipes or not set(recipes) <= set(measured_with):
+        return RealVideoVerdict(
+            False, False, f"not judged against real video: the band was measured with "
+            f"{', '.join(map(str, measured_with))}, these videos with {', '.join(recipes) or '?'}",
+        )  # fmt: skip
+    beyond = beyond_band(band, lse_c, lse_d)
+    if len(beyond) == 2:
+        return RealVideoVerdict(True, True, f"better than real video on both metrics "
+                                f"({', '.join(beyond)}): a sign of a gamed metric")  # fmt: skip
+    if beyond:
+        c_high, d_low = float(band["lse_c_range"][1]), float(band["lse_d_range"][0])
+        other = (
+            f"{LSE_C.name} {number(lse_c)} is not above its {c_high:.3f}"
+            if beyond[0].startswith(LSE_D.name)
+            else f"{LSE_D.name} {number(lse_d)} is not below its {d_low:.3f}"
+        )
+        return RealVideoVerdict(True, False, f"not better than real video on both metrics: "
+                                f"{beyond[0]}, but {other}")  # fmt: skip
+    return RealVideoVerdict(True, False, "not better than real video on either metric")
+
+
+def band_line(
+    band: Mapping[str, Any],
+    lse_c: float | None,
+    lse_d: float | None,
+    n: int,
+    verdict: RealVideoVerdict | None = None,
+) -> str:
     """One line comparing means over ``n`` videos with ``band`` (a record's
-    ``reference_band``), naming its sources; the terminal summary, ``check`` and the report
-    all say it this way."""
+    ``reference_band``), naming its sources, and the ``verdict`` where a metric lies beyond
+    the band (better than real video, not on both metrics, or why it is not judged); the
+    terminal summary, ``check`` and the report all say it this way."""
     sources = "; ".join(str(s.get("name")) for s in band.get("sources") or [])
     recipes = ", ".join(r or "as published" for r in band.get("recipes") or [])
     line = (
@@ -224,9 +296,8 @@ def band_line(band: Mapping[str, Any], lse_c: float | None, lse_d: float | None,
         f"{range_text(band['lse_d_range'])} (n={n}; band measured with: {recipes}; "
         f"sources: {sources})"
     )
-    beyond = beyond_band(band, lse_c, lse_d)
-    if beyond:
-        line += f"; better than real video ({', '.join(beyond)}): a sign of a gamed metric"
+    if verdict is not None and (verdict.better_than_real or beyond_band(band, lse_c, lse_d)):
+        line += f"; {verdict.text}"
     return line
 
 

@@ -107,13 +107,15 @@ class Thresholds(Rules):
     above_real: bool = _gate(
         False,
         help="Flag (a warning) each dataset whose mean LSE-C is above its published "
-        "real-video band or whose mean LSE-D is below it (records scored with --dataset or a "
+        "real-video band and whose mean LSE-D is below it (records scored with --dataset or a "
         "manifest 'dataset' column; docs/bands.md): scoring better than real video is a sign "
-        "of a gamed metric.",
+        "of a gamed metric. Judged only on numbers from the official SyncNet weights and the "
+        "recipe the band was measured with; otherwise the warning says why nothing is judged.",
     )
     fail_above_real: bool = _gate(
         False,
-        help="Like --above-real, but fail the check (also when no record names a dataset).",
+        help="Like --above-real, but fail the check (also when nothing can be judged: no "
+        "record names a dataset, other weights, another recipe).",
     )
 
     @property
@@ -571,10 +573,12 @@ def _metric_checks(thresholds: Thresholds, admitted: Sequence[VideoResult]) -> l
 def above_real_check(
     admitted: Sequence[VideoResult], *, include_flagged: bool = False
 ) -> CheckOutcome:
-    """Each dataset's mean over ``admitted`` against its reference band: fails when a mean
-    scores better than real video (LSE-C above the band, LSE-D below it), or when no record
-    names a dataset (nothing to judge)."""
-    name, rule = "above-real", "mean LSE-C and LSE-D not better than published real video"
+    """Each dataset's mean over ``admitted`` against its reference band: fails when the means
+    score better than real video on both metrics (LSE-C above the band and LSE-D below it),
+    or when nothing can be judged: no record names a dataset, or a dataset's numbers come from
+    other than the official SyncNet weights or another recipe than the band's
+    (:func:`syncnet_eval.bands.judge_against_band`; the message says which)."""
+    name, rule = "above-real", "mean LSE-C and LSE-D not both better than published real video"
     per_dataset = dataset_summaries(admitted, include_flagged=include_flagged)
     if not per_dataset:
         return CheckOutcome(
@@ -582,20 +586,30 @@ def above_real_check(
             "no scored record names a dataset (score --dataset, or a manifest 'dataset' "
             "column), so there is no real-video band to compare with",
         )  # fmt: skip
-    beyond = [n for n, d in per_dataset.items() if d.beyond_real]
-    shown = beyond or list(per_dataset)  # the offenders, else every dataset judged
+    verdicts = {n: d.verdict for n, d in per_dataset.items()}
+    beyond = [n for n, v in verdicts.items() if v.better_than_real]
+    unjudged = [n for n, v in verdicts.items() if not v.judged]
+    shown = beyond or unjudged or list(per_dataset)  # the offenders, else every dataset
     lines = [
-        band_line(d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored)
-        for d in (per_dataset[n] for n in shown)
+        f"{band_line(d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored)}"
+        f"; {verdicts[n].text}"
+        for n, d in ((n, per_dataset[n]) for n in shown)
     ]
-    measured = f"{len(beyond)} of {len(per_dataset)} datasets better than real video"
-    if not beyond:
-        message = f"no dataset scores better than real video ({', '.join(per_dataset)})"
-        return CheckOutcome(name, rule, measured, True, message, lines)
-    message = (
-        f"{', '.join(beyond)} scored better than published real video (a sign of a gamed metric)"
+    measured = (
+        f"{len(beyond)} of {count(len(per_dataset), 'dataset')} better than real video, "
+        f"{len(unjudged)} not judged"
     )
-    return CheckOutcome(name, rule, measured, False, message, lines)
+    if beyond:
+        message = (
+            f"{', '.join(beyond)} scored better than published real video on both metrics "
+            "(a sign of a gamed metric)"
+        )
+        return CheckOutcome(name, rule, measured, False, message, lines)
+    if unjudged:
+        reasons = "; ".join(f"{n}: {verdicts[n].text}" for n in unjudged)
+        return CheckOutcome(name, rule, measured, False, reasons, lines)
+    message = f"no dataset scores better than real video ({', '.join(per_dataset)})"
+    return CheckOutcome(name, rule, measured, True, message, lines)
 
 
 def _configuration_check(differences: list[str]) -> CheckOutcome:

@@ -498,12 +498,15 @@ def _summary_section(ctx: _Context) -> str:
 
 def _band_paragraph(d: DatasetSummary) -> str:
     """One line: a dataset's means against its published real-video band and sources."""
-    line = band_line(d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored)
+    verdict = d.verdict
+    line = band_line(
+        d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored, verdict
+    )
     links = ", ".join(
         f'<a href="{_h(src.get("url", ""))}">{_h(src.get("name", ""))}</a>'
         for src in d.band.get("sources") or []
     )
-    css = "band warning" if d.beyond_real else "band"
+    css = "band warning" if verdict.better_than_real else "band"
     return f'<p class="{css}"><b>Reference band</b>: {_h(line)} [{links}]</p>'
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .bands import beyond_band
+from .bands import RealVideoVerdict, beyond_band, judge_against_band
 from .reliability import FLAGS
 from .rules import Rules, is_usable
 from .silence import video_silence_motion
@@ -257,18 +257,41 @@ class DatasetSummary:
     Attributes:
         band: the band the records carry (``ReferenceBand.to_dict()``).
         summary: counts and statistics over those videos.
+        recipes: the recipes of the videos in the means.
+        weights_official: whether their SyncNet weights are the official file (``None``: a
+            record does not say).
     """
 
     band: dict[str, Any]
     summary: GroupSummary
+    recipes: tuple[str, ...] = ()
+    weights_official: bool | None = None
+
+    @property
+    def verdict(self) -> RealVideoVerdict:
+        """The means against the band (:func:`syncnet_eval.bands.judge_against_band`)."""
+        return judge_against_band(
+            self.band, self.summary.lse_c.mean, self.summary.lse_d.mean,
+            recipes=self.recipes, weights_official=self.weights_official,
+        )  # fmt: skip
 
     @property
     def beyond_real(self) -> list[str]:
-        """How the means score better than real video (empty: they do not)."""
+        """How the means score better than real video, when the verdict says they do (empty:
+        not judged, or not better on both metrics)."""
+        if not self.verdict.better_than_real:
+            return []
         return beyond_band(self.band, self.summary.lse_c.mean, self.summary.lse_d.mean)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"band": self.band, **self.summary.to_dict(), "beyond_real": self.beyond_real}
+        verdict = self.verdict
+        return {
+            "band": self.band,
+            **self.summary.to_dict(),
+            "beyond_real": self.beyond_real,
+            "above_real": {"judged": verdict.judged,
+                           "better_than_real": verdict.better_than_real, "text": verdict.text},
+        }  # fmt: skip
 
 
 def dataset_summaries(
@@ -284,9 +307,20 @@ def dataset_summaries(
             by_dataset.setdefault(name, []).append(r)
             bands.setdefault(name, r.reference_band)
     return {
-        name: DatasetSummary(bands[name], GroupSummary.of(rs, include_flagged))
+        name: DatasetSummary(bands[name], GroupSummary.of(rs, include_flagged),
+                             *_recipes_and_weights([r for r in rs if in_means(r, include_flagged)]))
         for name, rs in sorted(by_dataset.items())
-    }
+    }  # fmt: skip
+
+
+def _recipes_and_weights(results: Sequence[VideoResult]) -> tuple[tuple[str, ...], bool | None]:
+    """The recipes of ``results`` and whether all their SyncNet weights are the official file
+    (``None``: some record does not say)."""
+    recipes = tuple(sorted({r.recipe for r in results}))
+    official = [(r.provenance or {}).get("syncnet_weights_official") for r in results]
+    if any(o is False for o in official):
+        return recipes, False
+    return recipes, (True if official and all(o is True for o in official) else None)
 
 
 def summarize(results: Sequence[VideoResult], include_flagged: bool = False) -> BatchSummary:

@@ -194,7 +194,8 @@ def format_summary(summary: BatchSummary) -> str:
         lines += ["", "reference bands (published real video; docs/bands.md):"]
         for d in summary.datasets.values():
             g = d.summary
-            lines.append(f"  {band_line(d.band, g.lse_c.mean, g.lse_d.mean, g.num_scored)}")
+            line = band_line(d.band, g.lse_c.mean, g.lse_d.mean, g.num_scored, d.verdict)
+            lines.append(f"  {line}")
     return "\n".join(lines)
 
 
