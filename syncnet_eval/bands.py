@@ -6,10 +6,13 @@ a good value": a generated video that scores *better* than real video (LSE-C abo
 upper LSE-C, or LSE-D below its lower LSE-D) is a known sign of a metric being gamed (a
 generator trained against SyncNet itself), not of better lip sync.
 
-Only values quoted, with their source, in the issue that asked for this table (issue 19) are
-here; ``docs/bands.md`` traces each one. Which recipe a paper scored with is recorded only where
-the source says so (``recipe=None``: "as published", the paper's own procedure, not known to
-match one of ours); ask the recipe registry for what the names mean.
+Every value cites where it is: a paper's table and page, or an issue thread with the protocol
+it was measured with (a :class:`BandSource` without them is refused); ``docs/bands.md`` traces
+each one. A value that could not be traced to its table was removed (issue 24: the HDTF values
+quoted in issue 19). Which recipe a source scored with is recorded only where the source says so
+(``recipe=None``: "as published", the paper's own procedure, not known to match one of ours,
+which the above-real judgement will not judge against); ask the recipe registry for what the
+names mean.
 
 Light (no numpy or torch): ``score --help`` lists the datasets and sources.
 """
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import choose
+from .errors import ConfigError
 from .presentation import LSE_C, LSE_D, number
 
 __all__ = [
@@ -45,12 +49,21 @@ class BandSource:
 
     Attributes:
         name: short name of the source (the paper or thread), as the outputs cite it.
-        citation: where the numbers are: authors or thread, venue, table.
+        citation: where the numbers are: authors or thread, venue.
         url: a link to the source.
         lse_c: the real video's LSE-C it reports.
         lse_d: the real video's LSE-D it reports.
         recipe: the registry recipe it was measured with, when the source says so; ``None``:
             the paper's own procedure ("as published").
+        table: a paper's table that holds the values ("Table 2"); required with ``page``
+            unless ``url`` is an issue thread.
+        page: the page of that table ("p. 7").
+        protocol: for a measurement in an issue thread (``url`` with ``/issues/``): what was
+            measured, and how; required there.
+
+    Raises:
+        ConfigError: a paper's value without its table and page, or a thread's without its
+            protocol.
     """
 
     name: str
@@ -59,6 +72,21 @@ class BandSource:
     lse_c: float
     lse_d: float
     recipe: str | None = None
+    table: str | None = None
+    page: str | None = None
+    protocol: str | None = None
+
+    def __post_init__(self) -> None:
+        if "/issues/" in self.url:
+            if not self.protocol:
+                raise ConfigError(f"{self.name}: a value from an issue thread needs its protocol")
+        elif not (self.table and self.page):
+            raise ConfigError(f"{self.name}: a published value needs its table and page")
+
+    @property
+    def where(self) -> str:
+        """Where the values are: ``Table 2, p. 7``, or the thread's protocol."""
+        return self.protocol or f"{self.table}, {self.page}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +96,7 @@ class BandSource:
             "lse_c": self.lse_c,
             "lse_d": self.lse_d,
             "recipe": self.recipe,
+            "where": self.where,
         }
 
 
@@ -76,7 +105,7 @@ class ReferenceBand:
     """The real-video values of one dataset and their range.
 
     Attributes:
-        dataset: the ``--dataset`` name (``hdtf``, ``lrs2``).
+        dataset: the ``--dataset`` name (``lrs2``).
         title: the dataset and split in words.
         sources: the published values (at least one).
     """
@@ -108,7 +137,7 @@ class ReferenceBand:
         return found
 
     def sources_text(self) -> str:
-        """``SadTalker (CVPR 2023); KDTalker (2025)``: the sources as outputs cite them."""
+        """``LipVoicer issue #5 (2024)``: the sources as outputs cite them, ``; `` between."""
         return "; ".join(s.name for s in self.sources)
 
     def describe(self) -> str:
@@ -132,40 +161,19 @@ class ReferenceBand:
         }
 
 
-_SADTALKER = BandSource(
-    name="SadTalker (CVPR 2023)",
-    citation="Zhang et al., SadTalker: Learning Realistic 3D Motion Coefficients for Stylized "
-    "Audio-Driven Single Image Talking Face Animation, CVPR 2023; HDTF comparison table, "
-    "real video row",
-    url="https://www.paperswithcode.com/paper/sadtalker-learning-realistic-3d-motion",
-    lse_c=8.211,
-    lse_d=6.982,
-)
-_KDTALKER = BandSource(
-    name="KDTalker (2025)",
-    citation="Yang et al., Unlock Pose Diversity: Accurate and Efficient Implicit Keypoint-"
-    "based Spatiotemporal Diffusion for Audio-driven Talking Portrait (KDTalker), arXiv "
-    "2503.12963, 2025; HDTF comparison table, real video row",
-    url="https://arxiv.org/abs/2503.12963",
-    lse_c=8.243,
-    lse_d=6.929,
-)
 _LIPVOICER_5 = BandSource(
     name="LipVoicer issue #5 (2024)",
-    citation="yochaiye/LipVoicer GitHub issue #5: the LRS2 test set (1243 videos, ground "
-    "truth) measured with Wav2Lip's evaluation script calculate_scores_LRS.py",
+    citation="yochaiye/LipVoicer GitHub issue #5",
     url="https://github.com/yochaiye/LipVoicer/issues/5",
     lse_c=8.248,
     lse_d=6.258,
     recipe="wav2lip-lrs",
+    protocol="the LRS2 test set (1243 videos, ground truth) measured with Wav2Lip's "
+    "calculate_scores_LRS.py",
 )
 
 BANDS: dict[str, ReferenceBand] = {
-    band.dataset: band
-    for band in (
-        ReferenceBand("hdtf", "HDTF real video", (_SADTALKER, _KDTALKER)),
-        ReferenceBand("lrs2", "LRS2 test real video", (_LIPVOICER_5,)),
-    )
+    band.dataset: band for band in (ReferenceBand("lrs2", "LRS2 test real video", (_LIPVOICER_5,)),)
 }
 DATASETS: tuple[str, ...] = tuple(BANDS)
 

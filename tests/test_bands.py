@@ -47,6 +47,31 @@ def test_every_band_value_is_traced_to_its_source_in_the_docs() -> None:
             assert (src.recipe or "as published") in found[0]
 
 
+def test_every_band_value_cites_its_table_and_page_or_its_thread_and_protocol() -> None:
+    """A paper's value names its table and page; a measurement in an issue thread names the
+    protocol it was measured with. The docs row says the same."""
+    rows = [line for line in DOCS.read_text(encoding="utf-8").splitlines() if "|" in line]
+    for band in BANDS.values():
+        for src in band.sources:
+            (row,) = [r for r in rows if src.url in r]
+            if "/issues/" in src.url:
+                assert src.protocol and src.protocol in row, src
+            else:
+                assert src.table and src.page, src
+                assert src.table in row and src.page in row, row
+
+
+def test_a_value_without_its_table_and_page_is_refused() -> None:
+    from syncnet_eval.bands import BandSource
+
+    with pytest.raises(ConfigError, match="table and page"):
+        BandSource(name="A paper", citation="somewhere", url="https://arxiv.org/abs/1",
+                   lse_c=8.0, lse_d=7.0)  # fmt: skip
+    with pytest.raises(ConfigError, match="protocol"):
+        BandSource(name="A thread", citation="a user", url="https://github.com/a/b/issues/1",
+                   lse_c=8.0, lse_d=7.0, table="Table 1", page="p. 2")  # fmt: skip
+
+
 def test_the_docs_hold_no_value_the_table_does_not() -> None:
     """Nothing in the docs' table of values is missing from the package's table."""
     text = DOCS.read_text(encoding="utf-8")
@@ -64,8 +89,9 @@ def test_ranges_span_the_cited_values_and_recipes_are_registered() -> None:
         assert band.lse_d_range == (ds[0], ds[-1])
         assert all(r is None or r in REGISTRY for r in band.recipes)
     assert get_band("lrs2").recipes == ["wav2lip-lrs"]  # the source says so
-    assert get_band("hdtf").recipes == [None]  # the papers do not: as published
-    with pytest.raises(ConfigError, match="unknown dataset 'vox'; choose one of hdtf, lrs2"):
+    with pytest.raises(ConfigError, match="unknown dataset 'hdtf'; choose one of lrs2"):
+        get_band("hdtf")  # its values could not be traced to a table: removed
+    with pytest.raises(ConfigError, match="unknown dataset 'vox'; choose one of lrs2"):
         get_band("vox")
 
 
@@ -76,11 +102,11 @@ def test_help_names_every_dataset_and_source() -> None:
         assert all(s.name in text for s in band.sources)
     result = invoke_cli(["score", "--help"])
     flat = " ".join(result.output.split())
-    assert "--dataset [hdtf|lrs2]" in flat and "LipVoicer issue #5" in flat
+    assert "--dataset [lrs2]" in flat and "LipVoicer issue #5" in flat
 
 
 def test_beyond_band_judges_both_sides() -> None:
-    band = band_record("hdtf")
+    band = band_record("lrs2")
     assert band is not None
     c_high, d_low = band["lse_c_range"][1], band["lse_d_range"][0]
     assert beyond_band(band, c_high, d_low) == []  # at the edge: within
@@ -94,10 +120,10 @@ def test_beyond_band_judges_both_sides() -> None:
 
 def test_manifest_dataset_column(tmp_path: Path) -> None:
     manifest = tmp_path / "m.csv"
-    manifest.write_text("path,dataset\na.mp4,hdtf\nb.mp4,\n", encoding="utf-8")
-    assert [i.dataset for i in read_manifest(manifest)] == ["hdtf", None]
-    manifest.write_text("path,dataset\na.mp4,hdtf\nb.mp4,HDTF2\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"m\.csv:3: unknown dataset 'HDTF2'.*hdtf, lrs2"):
+    manifest.write_text("path,dataset\na.mp4,lrs2\nb.mp4,\n", encoding="utf-8")
+    assert [i.dataset for i in read_manifest(manifest)] == ["lrs2", None]
+    manifest.write_text("path,dataset\na.mp4,lrs2\nb.mp4,LRS3\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"m\.csv:3: unknown dataset 'LRS3'.*lrs2"):
         read_manifest(manifest)
 
 
@@ -105,7 +131,7 @@ def test_manifest_dataset_column(tmp_path: Path) -> None:
 
 
 def _run(
-    lse_ds: list[float], slope: float, dataset: str | None = "hdtf", prefix: str = "v"
+    lse_ds: list[float], slope: float, dataset: str | None = "lrs2", prefix: str = "v"
 ) -> list:
     """ok records whose LSE-C is the curve's median minus LSE-D (see conftest.scored_result)."""
     band = band_record(dataset)
@@ -182,14 +208,14 @@ def test_score_dataset_stamps_records_and_summary(
     csv_out = tmp_path / "out.csv"
     args = ["score", str(batch_clips[0]), str(batch_clips[1]), "--recipe", "direct",
             "--syncnet-weights", str(syncnet_parity_weights), "--offline", "--device", "cpu",
-            "--dataset", "hdtf", "-o", str(out), "-o", str(csv_out)]  # fmt: skip
+            "--dataset", "lrs2", "-o", str(out), "-o", str(csv_out)]  # fmt: skip
     result = invoke_cli(args)
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
-    assert [r["reference_band"]["dataset"] for r in doc["results"]] == ["hdtf", "hdtf"]
-    assert doc["summary"]["datasets"]["hdtf"]["num_inputs"] == 2
-    assert "HDTF real video: mean LSE-C" in result.output  # the terminal summary
-    assert [r["reference_band"] for r in load_records(csv_out)] == [band_record("hdtf")] * 2
+    assert [r["reference_band"]["dataset"] for r in doc["results"]] == ["lrs2", "lrs2"]
+    assert doc["summary"]["datasets"]["lrs2"]["num_inputs"] == 2
+    assert "LRS2 test real video: mean LSE-C" in result.output  # the terminal summary
+    assert [r["reference_band"] for r in load_records(csv_out)] == [band_record("lrs2")] * 2
     assert set(DATASETS) == set(BANDS)
 
 
@@ -252,6 +278,7 @@ def test_a_band_without_a_known_recipe_judges_nothing() -> None:
 
     unknown = ReferenceBand("x", "X real video", (BandSource(
         name="A paper", citation="a table", url="https://example.org", lse_c=8.0, lse_d=7.0,
+        table="Table 1", page="p. 6",
     ),)).to_dict()  # fmt: skip
     records = [replace(r, reference_band=unknown, recipe="direct",
                        provenance={"syncnet_weights_official": True})
