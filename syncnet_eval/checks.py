@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 from .bands import band_line
 from .config import Option, PipelineConfig
 from .media_provenance import media_warning
-from .presentation import MISSING, OFFSET_SENTENCE, number, offset_text, signed
+from .presentation import MISSING, OFFSET_SENTENCE, count, number, offset_text, signed
 from .recipes import REGISTRY
 from .rules import MeasureLimit, Rules, measure
 from .stats import (
@@ -107,13 +107,15 @@ class Thresholds(Rules):
     above_real: bool = _gate(
         False,
         help="Flag (a warning) each dataset whose mean LSE-C is above its published "
-        "real-video band or whose mean LSE-D is below it (records scored with --dataset or a "
+        "real-video band and whose mean LSE-D is below it (records scored with --dataset or a "
         "manifest 'dataset' column; docs/bands.md): scoring better than real video is a sign "
-        "of a gamed metric.",
+        "of a gamed metric. Judged only on numbers from the official SyncNet weights and the "
+        "recipe the band was measured with; otherwise the warning says why nothing is judged.",
     )
     fail_above_real: bool = _gate(
         False,
-        help="Like --above-real, but fail the check (also when no record names a dataset).",
+        help="Like --above-real, but fail the check (also when nothing can be judged: no "
+        "record names a dataset, other weights, another recipe).",
     )
 
     @property
@@ -183,7 +185,8 @@ class CheckReport:
     def markdown(self) -> str:
         """The report as GitHub-flavoured Markdown."""
         n_fail = len(self.failures)
-        verdict = "PASS" if self.passed else f"FAIL ({n_fail} of {len(self.checks)} checks failed)"
+        checks = count(len(self.checks), "check")
+        verdict = "PASS" if self.passed else f"FAIL ({n_fail} of {checks} failed)"
         lines = [f"## syncnet-eval check: {verdict}", ""]
         lines.append(f"Results: `{self.results_path}`: {counts_line(self.summary)}")
         if self.baseline_path is not None and self.comparison is not None:
@@ -276,7 +279,7 @@ def counts_line(summary: GroupSummary) -> str:
     """``12 inputs, 10 ok, 2 not scored (no_face 1, decode_error 1); 3 flagged ...``."""
     counts = {k: v for k, v in summary.status_counts.items() if v and k != "ok"}
     parts = ", ".join(f"{k} {v}" for k, v in counts.items())
-    line = f"{summary.num_inputs} inputs, {summary.num_ok} ok"
+    line = f"{count(summary.num_inputs, 'input')}, {summary.num_ok} ok"
     if summary.num_not_scored:
         line += f", {summary.num_not_scored} not scored ({parts or 'non-finite scores'})"
     flags = ", ".join(f"{k} {v}" for k, v in summary.flag_counts.items() if v)
@@ -294,7 +297,8 @@ def _pairing_line(
     cmp: PairedComparison, new: str = "the results", base: str = "the baseline"
 ) -> str:
     return (
-        f"{len(cmp.pairs)} videos scored in both runs; {len(cmp.only_in_new)} only in {new}, "
+        f"{count(len(cmp.pairs), 'video')} scored in both runs; "
+        f"{len(cmp.only_in_new)} only in {new}, "
         f"{len(cmp.only_in_base)} only in {base}, {len(cmp.not_ok)} not scored in one of them, "
         f"{len(cmp.flagged)} flagged in one of them (not averaged)"
     )
@@ -347,11 +351,11 @@ def _per_video_check(rule: str, rules: Rules, admitted: Sequence[VideoResult]) -
     bad.sort(key=lambda t: -t[0].by)
     values = [v for r in admitted if (v := measure(r, rule)) is not None]
     worst = (min(values) if lower else max(values)) if values else None
-    measured = f"worst {_fmt(worst, digits)} over {len(admitted)} videos"
+    measured = f"worst {_fmt(worst, digits)} over {count(len(admitted), 'video')}"
     if not bad:
         return CheckOutcome(
             name, rule_text, measured, True,
-            f"all {len(admitted)} videos within {limit:.{digits}f}",
+            f"all {count(len(admitted), 'video')} within {limit:.{digits}f}",
         )  # fmt: skip
     side = "below" if lower else "above"
     details = [
@@ -361,7 +365,8 @@ def _per_video_check(rule: str, rules: Rules, admitted: Sequence[VideoResult]) -
     if len(bad) > 20:
         details.append(f"... and {len(bad) - 20} more")
     message = (
-        f"{len(bad)} of {len(admitted)} videos have {label} {side} {limit:.{digits}f} (worst "
+        f"{len(bad)} of {count(len(admitted), 'video')} {'has' if len(bad) == 1 else 'have'} "
+        f"{label} {side} {limit:.{digits}f} (worst "
         f"{_fmt(worst, digits)}, by {bad[0][0].by:.{digits}f})"
     )
     return CheckOutcome(name, rule_text, measured, False, message, details)
@@ -377,12 +382,15 @@ def _ok_fraction_check(limit: float, summary: BatchSummary) -> CheckOutcome:
     measured = f"{frac:.3f} ({ok} of {n} ok)"
     flagged = f"; {summary.num_flagged} of them flagged" if summary.num_flagged else ""
     if frac >= limit:
-        msg = f"{ok} of {n} inputs ok ({frac:.3f}), within {limit:.3f} by {frac - limit:.3f}"
+        msg = (
+            f"{ok} of {count(n, 'input')} ok ({frac:.3f}), within {limit:.3f} by {frac - limit:.3f}"
+        )
         return CheckOutcome(name, rule, measured, True, msg + flagged)
     counts = {k: v for k, v in summary.status_counts.items() if v and k != "ok"}
     causes = ", ".join(f"{k} {v}" for k, v in counts.items()) or "non-finite scores"
     msg = (
-        f"only {ok} of {n} inputs ok ({frac:.3f}), below {limit:.3f} by {limit - frac:.3f}; "
+        f"only {ok} of {count(n, 'input')} ok ({frac:.3f}), "
+        f"below {limit:.3f} by {limit - frac:.3f}; "
         f"not scored: {causes}"
     )
     return CheckOutcome(name, rule, measured, False, msg)
@@ -607,10 +615,12 @@ def _measure_limit_check(
 def above_real_check(
     admitted: Sequence[VideoResult], *, include_flagged: bool = False
 ) -> CheckOutcome:
-    """Each dataset's mean over ``admitted`` against its reference band: fails when a mean
-    scores better than real video (LSE-C above the band, LSE-D below it), or when no record
-    names a dataset (nothing to judge)."""
-    name, rule = "above-real", "mean LSE-C and LSE-D not better than published real video"
+    """Each dataset's mean over ``admitted`` against its reference band: fails when the means
+    score better than real video on both metrics (LSE-C above the band and LSE-D below it),
+    or when nothing can be judged: no record names a dataset, or a dataset's numbers come from
+    other than the official SyncNet weights or another recipe than the band's
+    (:func:`syncnet_eval.bands.judge_against_band`; the message says which)."""
+    name, rule = "above-real", "mean LSE-C and LSE-D not both better than published real video"
     per_dataset = dataset_summaries(admitted, include_flagged=include_flagged)
     if not per_dataset:
         return CheckOutcome(
@@ -618,20 +628,30 @@ def above_real_check(
             "no scored record names a dataset (score --dataset, or a manifest 'dataset' "
             "column), so there is no real-video band to compare with",
         )  # fmt: skip
-    beyond = [n for n, d in per_dataset.items() if d.beyond_real]
-    shown = beyond or list(per_dataset)  # the offenders, else every dataset judged
+    verdicts = {n: d.verdict for n, d in per_dataset.items()}
+    beyond = [n for n, v in verdicts.items() if v.better_than_real]
+    unjudged = [n for n, v in verdicts.items() if not v.judged]
+    shown = beyond or unjudged or list(per_dataset)  # the offenders, else every dataset
     lines = [
-        band_line(d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored)
-        for d in (per_dataset[n] for n in shown)
+        f"{band_line(d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored)}"
+        f"; {verdicts[n].text}"
+        for n, d in ((n, per_dataset[n]) for n in shown)
     ]
-    measured = f"{len(beyond)} of {len(per_dataset)} datasets better than real video"
-    if not beyond:
-        message = f"no dataset scores better than real video ({', '.join(per_dataset)})"
-        return CheckOutcome(name, rule, measured, True, message, lines)
-    message = (
-        f"{', '.join(beyond)} scored better than published real video (a sign of a gamed metric)"
+    measured = (
+        f"{len(beyond)} of {count(len(per_dataset), 'dataset')} better than real video, "
+        f"{len(unjudged)} not judged"
     )
-    return CheckOutcome(name, rule, measured, False, message, lines)
+    if beyond:
+        message = (
+            f"{', '.join(beyond)} scored better than published real video on both metrics "
+            "(a sign of a gamed metric)"
+        )
+        return CheckOutcome(name, rule, measured, False, message, lines)
+    if unjudged:
+        reasons = "; ".join(f"{n}: {verdicts[n].text}" for n in unjudged)
+        return CheckOutcome(name, rule, measured, False, reasons, lines)
+    message = f"no dataset scores better than real video ({', '.join(per_dataset)})"
+    return CheckOutcome(name, rule, measured, True, message, lines)
 
 
 def _configuration_check(differences: list[str]) -> CheckOutcome:

@@ -85,6 +85,10 @@ class MediaInfo:
     audio_profile: str | None = None
     audio_bit_rate: int | None = None
     container_format: str | None = None
+    # video_codec/audio_codec are the codecs' names as ffprobe's codec_name gives them ("mp3",
+    # "av1"); these are the decoders that read them here ("mp3float", "libdav1d").
+    video_decoder: str | None = None
+    audio_decoder: str | None = None
 
 
 def media_fields(inputs: Any) -> dict[str, Any]:
@@ -103,6 +107,13 @@ def media_fields(inputs: Any) -> dict[str, Any]:
         "input_audio_rate_hz": info.audio_rate_hz,
         "input_container": info.container_format,
     }
+
+
+def decoder_fields(inputs: Any) -> dict[str, Any]:
+    """The ``decoder`` measure (``measures/decoder.py``): the decoders that read
+    ``inputs.media``'s streams."""
+    info: MediaInfo = inputs.media
+    return {"input_video_decoder": info.video_decoder, "input_audio_decoder": info.audio_decoder}
 
 
 def probe_media(path: str | Path) -> MediaInfo:
@@ -145,8 +156,10 @@ def probe_media(path: str | Path) -> MediaInfo:
                 duration_s=duration,
                 audio_rate_hz=a.codec_context.sample_rate if a is not None else None,
                 audio_channels=a.codec_context.channels if a is not None else None,
-                video_codec=v.codec_context.name if v is not None else None,
-                audio_codec=a.codec_context.name if a is not None else None,
+                video_codec=_codec_name(v),
+                audio_codec=_codec_name(a),
+                video_decoder=v.codec_context.name if v is not None else None,
+                audio_decoder=a.codec_context.name if a is not None else None,
                 video_duration_s=_stream_duration(v),
                 audio_duration_s=_stream_duration(a),
                 video_profile=_profile(v),
@@ -186,6 +199,15 @@ def probe_audio_file(path: str | Path) -> None:
                 raise NoAudioError(f"{p}: no audio stream")
     except av.FFmpegError as exc:
         raise DecodeError(f"{p}: not a readable audio file ({_decode_cause(exc)})") from exc
+
+
+def _codec_name(stream: av.stream.Stream | None) -> str | None:
+    """The stream's codec as ffprobe's ``codec_name`` names it (the codec descriptor's name:
+    ``mp3``, ``av1``), not the decoder that reads it (``mp3float``, ``libdav1d``)."""
+    if stream is None:
+        return None
+    name: str = stream.codec_context.codec.canonical_name
+    return name
 
 
 def _profile(stream: av.stream.Stream | None) -> str | None:

@@ -2,7 +2,7 @@
 
 A view over existing records, never a re-score. Every record lands in exactly one of the two
 lists; a rejected one names each rule it failed, or its status and reason. Both lists are
-manifests (``path,audio,id,group`` and the numbers) that ``score --manifest`` and ``fix``
+manifests (``path,audio,id,group,dataset`` and the numbers) that ``score --manifest`` and ``fix``
 accept, so a curation can be re-run or repaired without losing ids, groups or audio overrides.
 """
 
@@ -30,12 +30,14 @@ __all__ = [
     "manifest_text",
 ]
 
-# The manifest columns score reads, then what the decision was made on.
+# The manifest columns score reads (``dataset``: the record's reference band), then what the
+# decision was made on.
 MANIFEST_COLUMNS = (
     "path",
     "audio",
     "id",
     "group",
+    "dataset",
     "status",
     "lse_d",
     "lse_c",
@@ -145,6 +147,7 @@ def _row(rec: Mapping[str, Any], rejected_by: str, manifest_dir: Path) -> dict[s
         "audio": _manifest_path(audio, audio_ident.get("path"), manifest_dir),
         "id": result.id or "",
         "group": result.group or "",
+        "dataset": (result.reference_band or {}).get("dataset") or "",
         "status": result.status,
         "lse_d": "" if result.lse_d is None else f"{result.lse_d:.6f}",
         "lse_c": "" if result.lse_c is None else f"{result.lse_c:.6f}",

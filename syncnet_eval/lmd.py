@@ -42,6 +42,7 @@ __all__ = [
     "MIN_LANDMARK_COVERAGE",
     "PSNR_CAP_DB",
     "SSIM_DEFINITION",
+    "SSIM_VARIANT",
     "LmdResult",
     "compare_videos",
     "lmd_measure",
@@ -63,9 +64,14 @@ LMD_DEFINITION = (
 # 100 dB on any frame above 3.9e4 values (10*log10(255**2 * n)), so the cap only meets
 # frames that are identical or all but so.
 PSNR_CAP_DB = 100.0
+# Which SSIM: its variants (grey or colour, the window's shape and size) give different numbers
+# on the same frames, so the one computed here is named in every output.
+SSIM_VARIANT = (
+    "colour (the mean of the R, G and B channels' SSIM), 7x7 uniform window, sample "
+    "covariances: scikit-image's structural_similarity defaults with channel_axis=2"
+)
 SSIM_DEFINITION = (
-    "skimage.metrics.structural_similarity on 8-bit RGB full frames (channel_axis=2, "
-    "data_range=255, its default 7x7 uniform window), mean over paired frames; PSNR: "
+    f"SSIM: {SSIM_VARIANT}, data_range=255, on 8-bit full frames, mean over paired frames; PSNR: "
     f"skimage.metrics.peak_signal_noise_ratio (data_range=255) per frame, capped at "
     f"{PSNR_CAP_DB:g} dB, mean over paired frames"
 )

@@ -64,6 +64,15 @@ OFFSET_SIGN = "positive: the audio leads the video"
 OFFSET_SENTENCE = f"AV offset in frames (and ms); {OFFSET_SIGN}."
 OFFSET_AXIS_LABEL = f"AV offset (frames); {OFFSET_SIGN}"
 
+# -- what a measurement is worth --------------------------------------------------------------
+# Said by selftest and fix whenever the SyncNet weights are not the official file (the
+# parity-test weights' distance curve is a V at offset 0 whatever the audio: they measure +0 on
+# every clip).
+UNOFFICIAL_SYNCNET_NOTE = (
+    "the SyncNet weights are not the official syncnet_v2.model: unless they are a trained "
+    "SyncNet of your own, the offsets they measure cannot be trusted"
+)
+
 # -- numbers ----------------------------------------------------------------------------------
 MISSING = "–"  # a value that is absent or not finite, in every output
 

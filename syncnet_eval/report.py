@@ -510,12 +510,15 @@ def _summary_section(ctx: _Context) -> str:
 
 def _band_paragraph(d: DatasetSummary) -> str:
     """One line: a dataset's means against its published real-video band and sources."""
-    line = band_line(d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored)
+    verdict = d.verdict
+    line = band_line(
+        d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored, verdict
+    )
     links = ", ".join(
         f'<a href="{_h(src.get("url", ""))}">{_h(src.get("name", ""))}</a>'
         for src in d.band.get("sources") or []
     )
-    css = "band warning" if d.beyond_real else "band"
+    css = "band warning" if verdict.better_than_real else "band"
     return f'<p class="{css}"><b>Reference band</b>: {_h(line)} [{links}]</p>'
 
 
@@ -788,7 +791,7 @@ def _not_compared(cmp: PairedComparison) -> str:
     if not items:
         return ""
     return (
-        f"<details><summary>{len(items)} videos not compared</summary><ul>"
+        f"<details><summary>{count(len(items), 'video')} not compared</summary><ul>"
         + "".join(items)
         + "</ul></details>"
     )
@@ -810,7 +813,7 @@ def _comparison_section(ctx: _Context) -> str:
         }
         parts.append(
             f"<h3><code>{_h(run.name)}</code> − baseline <code>{_h(ctx.baseline.name)}</code>"
-            f"</h3><p>{len(cmp.pairs)} videos paired.</p>"
+            f"</h3><p>{count(len(cmp.pairs), 'video')} paired.</p>"
             '<table class="num"><tr><th>metric</th><th>n</th><th>baseline mean</th>'
             "<th>this run mean</th><th>mean difference</th><th>95% CI of the difference</th>"
             f"</tr>{_paired_rows(cmp)}</table>"

@@ -19,6 +19,7 @@ from .engines.plan import BatchConfig
 from .engines.run import run_inputs, score_one
 from .inputs import BatchInput
 from .pipeline import SyncPipeline
+from .presentation import UNOFFICIAL_SYNCNET_NOTE
 from .resync import move_audio
 from .types import VideoResult
 
@@ -120,10 +121,7 @@ def run_selftest(
     planted: list[PlantedShift] = []
     notes = []
     if not pipe.syncnet_weights_official:
-        notes.append(
-            "the SyncNet weights are not the official syncnet_v2.model: unless they are a "
-            "trained SyncNet of your own, no shift can be recovered"
-        )
+        notes.append(UNOFFICIAL_SYNCNET_NOTE)
     if not baseline.ok:
         notes.append(f"the clip itself could not be scored: {baseline.reason}")
         return SelftestReport(str(video), recipe, baseline, planted, tolerance, notes)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .bands import beyond_band
+from .bands import RealVideoVerdict, beyond_band, judge_against_band
 from .measures import REGISTRY, video_values
 from .reliability import FLAGS
 from .rules import Rules, is_usable
@@ -38,6 +38,7 @@ __all__ = [
     "bootstrap_mean_ci",
     "describe",
     "summarize",
+    "match_results",
     "pair_results",
 ]
 
@@ -276,18 +277,41 @@ class DatasetSummary:
     Attributes:
         band: the band the records carry (``ReferenceBand.to_dict()``).
         summary: counts and statistics over those videos.
+        recipes: the recipes of the videos in the means.
+        weights_official: whether their SyncNet weights are the official file (``None``: a
+            record does not say).
     """
 
     band: dict[str, Any]
     summary: GroupSummary
+    recipes: tuple[str, ...] = ()
+    weights_official: bool | None = None
+
+    @property
+    def verdict(self) -> RealVideoVerdict:
+        """The means against the band (:func:`syncnet_eval.bands.judge_against_band`)."""
+        return judge_against_band(
+            self.band, self.summary.lse_c.mean, self.summary.lse_d.mean,
+            recipes=self.recipes, weights_official=self.weights_official,
+        )  # fmt: skip
 
     @property
     def beyond_real(self) -> list[str]:
-        """How the means score better than real video (empty: they do not)."""
+        """How the means score better than real video, when the verdict says they do (empty:
+        not judged, or not better on both metrics)."""
+        if not self.verdict.better_than_real:
+            return []
         return beyond_band(self.band, self.summary.lse_c.mean, self.summary.lse_d.mean)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"band": self.band, **self.summary.to_dict(), "beyond_real": self.beyond_real}
+        verdict = self.verdict
+        return {
+            "band": self.band,
+            **self.summary.to_dict(),
+            "beyond_real": self.beyond_real,
+            "above_real": {"judged": verdict.judged,
+                           "better_than_real": verdict.better_than_real, "text": verdict.text},
+        }  # fmt: skip
 
 
 def dataset_summaries(
@@ -303,9 +327,20 @@ def dataset_summaries(
             by_dataset.setdefault(name, []).append(r)
             bands.setdefault(name, r.reference_band)
     return {
-        name: DatasetSummary(bands[name], GroupSummary.of(rs, include_flagged))
+        name: DatasetSummary(bands[name], GroupSummary.of(rs, include_flagged),
+                             *_recipes_and_weights([r for r in rs if in_means(r, include_flagged)]))
         for name, rs in sorted(by_dataset.items())
-    }
+    }  # fmt: skip
+
+
+def _recipes_and_weights(results: Sequence[VideoResult]) -> tuple[tuple[str, ...], bool | None]:
+    """The recipes of ``results`` and whether all their SyncNet weights are the official file
+    (``None``: some record does not say)."""
+    recipes = tuple(sorted({r.recipe for r in results}))
+    official = [(r.provenance or {}).get("syncnet_weights_official") for r in results]
+    if any(o is False for o in official):
+        return recipes, False
+    return recipes, (True if official and all(o is True for o in official) else None)
 
 
 def summarize(results: Sequence[VideoResult], include_flagged: bool = False) -> BatchSummary:
@@ -404,22 +439,28 @@ def _unique_index(results: Sequence[VideoResult], key: str) -> dict[str, int]:
     return {k: i for k, i in seen.items() if k not in dup}
 
 
-def pair_results(
-    new: Sequence[VideoResult], base: Sequence[VideoResult], include_flagged: bool = False
-) -> PairedComparison:
-    """Match ``new`` to ``base`` by ``id`` (when unique in both), else by path, and compare.
+@dataclass(frozen=True)
+class MatchedResults:
+    """Records of two runs matched as :func:`pair_results` matches them (whatever their status).
 
-    Differences are ``new - base`` per matched video; a video enters the means only when both
-    runs scored it (status ``ok``) and, unless ``include_flagged``, neither run flagged it.
+    Attributes:
+        matches: ``(key, base, new)``: key is the shared ``id``, else ``new``'s path.
+        only_in_new / only_in_base: keys found in one run only.
     """
+
+    matches: list[tuple[str, VideoResult, VideoResult]]
+    only_in_new: list[str]
+    only_in_base: list[str]
+
+
+def match_results(new: Sequence[VideoResult], base: Sequence[VideoResult]) -> MatchedResults:
+    """Match ``new`` to ``base`` by ``id`` (when unique in both), else by path."""
     base_by_id = _unique_index(base, "id")
     base_by_path = _unique_index(base, "path")
     new_ids = _unique_index(new, "id")
     used: set[int] = set()
-    pairs: list[tuple[str, VideoResult, VideoResult]] = []
+    matches: list[tuple[str, VideoResult, VideoResult]] = []
     only_new: list[str] = []
-    not_ok: list[tuple[str, str, str]] = []
-    flagged: list[tuple[str, list[str], list[str]]] = []
     for r in new:
         j = None
         key = r.path
@@ -431,14 +472,31 @@ def pair_results(
             only_new.append(r.id or r.path)
             continue
         used.add(j)
-        b = base[j]
+        matches.append((key, base[j], r))
+    only_base = [b.id or b.path for j, b in enumerate(base) if j not in used]
+    return MatchedResults(matches, only_new, only_base)
+
+
+def pair_results(
+    new: Sequence[VideoResult], base: Sequence[VideoResult], include_flagged: bool = False
+) -> PairedComparison:
+    """Match ``new`` to ``base`` by ``id`` (when unique in both), else by path, and compare.
+
+    Differences are ``new - base`` per matched video; a video enters the means only when both
+    runs scored it (status ``ok``) and, unless ``include_flagged``, neither run flagged it.
+    """
+    matched = match_results(new, base)
+    only_new, only_base = matched.only_in_new, matched.only_in_base
+    pairs: list[tuple[str, VideoResult, VideoResult]] = []
+    not_ok: list[tuple[str, str, str]] = []
+    flagged: list[tuple[str, list[str], list[str]]] = []
+    for key, b, r in matched.matches:
         if not (is_usable(r) and is_usable(b)):
             not_ok.append((key, b.status, r.status))
         elif not include_flagged and (r.flags or b.flags):
             flagged.append((key, list(b.flags), list(r.flags)))
         else:
             pairs.append((key, b, r))
-    only_base = [b.id or b.path for j, b in enumerate(base) if j not in used]
     metrics = {}
     for name in METRICS:
         b_vals = np.array([metric_value(b, name) for _, b, _ in pairs], dtype=np.float64)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 import json
 from pathlib import Path
 import re
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,31 @@ def test_every_band_value_is_traced_to_its_source_in_the_docs() -> None:
             assert (src.recipe or "as published") in found[0]
 
 
+def test_every_band_value_cites_its_table_and_page_or_its_thread_and_protocol() -> None:
+    """A paper's value names its table and page; a measurement in an issue thread names the
+    protocol it was measured with. The docs row says the same."""
+    rows = [line for line in DOCS.read_text(encoding="utf-8").splitlines() if "|" in line]
+    for band in BANDS.values():
+        for src in band.sources:
+            (row,) = [r for r in rows if src.url in r]
+            if "/issues/" in src.url:
+                assert src.protocol and src.protocol in row, src
+            else:
+                assert src.table and src.page, src
+                assert src.table in row and src.page in row, row
+
+
+def test_a_value_without_its_table_and_page_is_refused() -> None:
+    from syncnet_eval.bands import BandSource
+
+    with pytest.raises(ConfigError, match="table and page"):
+        BandSource(name="A paper", citation="somewhere", url="https://arxiv.org/abs/1",
+                   lse_c=8.0, lse_d=7.0)  # fmt: skip
+    with pytest.raises(ConfigError, match="protocol"):
+        BandSource(name="A thread", citation="a user", url="https://github.com/a/b/issues/1",
+                   lse_c=8.0, lse_d=7.0, table="Table 1", page="p. 2")  # fmt: skip
+
+
 def test_the_docs_hold_no_value_the_table_does_not() -> None:
     """Nothing in the docs' table of values is missing from the package's table."""
     text = DOCS.read_text(encoding="utf-8")
@@ -62,8 +89,9 @@ def test_ranges_span_the_cited_values_and_recipes_are_registered() -> None:
         assert band.lse_d_range == (ds[0], ds[-1])
         assert all(r is None or r in REGISTRY for r in band.recipes)
     assert get_band("lrs2").recipes == ["wav2lip-lrs"]  # the source says so
-    assert get_band("hdtf").recipes == [None]  # the papers do not: as published
-    with pytest.raises(ConfigError, match="unknown dataset 'vox'; choose one of hdtf, lrs2"):
+    with pytest.raises(ConfigError, match="unknown dataset 'hdtf'; choose one of lrs2"):
+        get_band("hdtf")  # its values could not be traced to a table: removed
+    with pytest.raises(ConfigError, match="unknown dataset 'vox'; choose one of lrs2"):
         get_band("vox")
 
 
@@ -74,11 +102,11 @@ def test_help_names_every_dataset_and_source() -> None:
         assert all(s.name in text for s in band.sources)
     result = invoke_cli(["score", "--help"])
     flat = " ".join(result.output.split())
-    assert "--dataset [hdtf|lrs2]" in flat and "LipVoicer issue #5" in flat
+    assert "--dataset [lrs2]" in flat and "LipVoicer issue #5" in flat
 
 
 def test_beyond_band_judges_both_sides() -> None:
-    band = band_record("hdtf")
+    band = band_record("lrs2")
     assert band is not None
     c_high, d_low = band["lse_c_range"][1], band["lse_d_range"][0]
     assert beyond_band(band, c_high, d_low) == []  # at the edge: within
@@ -92,10 +120,10 @@ def test_beyond_band_judges_both_sides() -> None:
 
 def test_manifest_dataset_column(tmp_path: Path) -> None:
     manifest = tmp_path / "m.csv"
-    manifest.write_text("path,dataset\na.mp4,hdtf\nb.mp4,\n", encoding="utf-8")
-    assert [i.dataset for i in read_manifest(manifest)] == ["hdtf", None]
-    manifest.write_text("path,dataset\na.mp4,hdtf\nb.mp4,HDTF2\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"m\.csv:3: unknown dataset 'HDTF2'.*hdtf, lrs2"):
+    manifest.write_text("path,dataset\na.mp4,lrs2\nb.mp4,\n", encoding="utf-8")
+    assert [i.dataset for i in read_manifest(manifest)] == ["lrs2", None]
+    manifest.write_text("path,dataset\na.mp4,lrs2\nb.mp4,LRS3\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"m\.csv:3: unknown dataset 'LRS3'.*lrs2"):
         read_manifest(manifest)
 
 
@@ -103,7 +131,7 @@ def test_manifest_dataset_column(tmp_path: Path) -> None:
 
 
 def _run(
-    lse_ds: list[float], slope: float, dataset: str | None = "hdtf", prefix: str = "v"
+    lse_ds: list[float], slope: float, dataset: str | None = "lrs2", prefix: str = "v"
 ) -> list:
     """ok records whose LSE-C is the curve's median minus LSE-D (see conftest.scored_result)."""
     band = band_record(dataset)
@@ -115,29 +143,30 @@ def _run(
 
 
 def test_summary_compares_each_dataset_with_its_band() -> None:
-    real_like = _run([7.0, 7.1], slope=1.0)  # LSE-C 8.0: within hdtf's LSE-C, LSE-D above
-    gamed = _run([6.0, 6.1], slope=0.6, dataset="lrs2", prefix="g")  # LSE-D below 6.258
+    gamed = _lrs2([6.0, 6.1], slope=1.2)  # LSE-C 9.6 above 8.248, LSE-D 6.05 below 6.258
     plain = _run([7.0], slope=1.0, dataset=None, prefix="p")
-    summary = summarize([*real_like, *gamed, *plain])
-    assert list(summary.datasets) == ["hdtf", "lrs2"]
-    hdtf, lrs2 = summary.datasets["hdtf"], summary.datasets["lrs2"]
-    assert hdtf.summary.num_scored == 2 and lrs2.summary.num_scored == 2
-    assert hdtf.beyond_real == []
-    assert lrs2.beyond_real and "LSE-D 6.050 below" in lrs2.beyond_real[0]
+    summary = summarize([*gamed, *plain])
+    assert list(summary.datasets) == ["lrs2"]
+    lrs2 = summary.datasets["lrs2"]
+    assert lrs2.summary.num_scored == 2
+    assert any("LSE-D 6.050 below" in b for b in lrs2.beyond_real), lrs2.beyond_real
     doc = summary.to_dict()["datasets"]
     assert doc["lrs2"]["band"]["sources"][0]["name"] == "LipVoicer issue #5 (2024)"
-    assert doc["hdtf"]["lse_d"]["mean"] == pytest.approx(7.05)
-    line = band_line(hdtf.band, hdtf.summary.lse_c.mean, hdtf.summary.lse_d.mean, 2)
-    assert "SadTalker (CVPR 2023); KDTalker (2025)" in line and "gamed" not in line
+    assert doc["lrs2"]["lse_d"]["mean"] == pytest.approx(6.05)
+    assert doc["lrs2"]["above_real"]["better_than_real"] is True
+    honest = summarize(_lrs2([7.0, 7.1], slope=1.0)).datasets["lrs2"]  # LSE-D above 6.258
+    assert honest.beyond_real == [] and honest.verdict.judged
+    line = band_line(*_band_args(honest))
+    assert "LipVoicer issue #5 (2024)" in line and "gamed" not in line
 
 
 def test_check_above_real_flags_and_fail_above_real_fails() -> None:
-    gamed = _run([6.0, 6.2], slope=1.2)  # LSE-C 9.6 > 8.243, LSE-D 6.1 < 6.929
-    honest = _run([7.2, 7.4], slope=1.0)
+    gamed = _lrs2([6.0, 6.2], slope=1.2)  # LSE-C 9.6 > 8.248, LSE-D 6.1 < 6.258
+    honest = _lrs2([7.2, 7.4], slope=1.0)
 
     flagged = run_checks(gamed, Thresholds(above_real=True))
     assert flagged.passed and flagged.checks == []
-    assert any("hdtf scored better than published real video" in w for w in flagged.warnings)
+    assert any("lrs2 scored better than published real video" in w for w in flagged.warnings)
     assert run_checks(honest, Thresholds(above_real=True)).warnings == []
 
     failed = run_checks(gamed, Thresholds(fail_above_real=True))
@@ -145,7 +174,7 @@ def test_check_above_real_flags_and_fail_above_real_fails() -> None:
     (outcome,) = failed.failures
     assert (
         outcome.name == "above-real"
-        and "LSE-C 9.600 above real video's 8.243" in (outcome.details[0])
+        and "LSE-C 9.600 above real video's 8.248" in (outcome.details[0])
     )
     assert run_checks(honest, Thresholds(fail_above_real=True)).passed
     nothing = run_checks(_run([6.0], 1.2, dataset=None), Thresholds(fail_above_real=True))
@@ -154,12 +183,12 @@ def test_check_above_real_flags_and_fail_above_real_fails() -> None:
 
 def test_check_cli_above_real_on_a_results_file(tmp_path: Path) -> None:
     results = tmp_path / "run.json"
-    write_results(results, _run([6.0, 6.2], slope=1.2))
+    write_results(results, _lrs2([6.0, 6.2], slope=1.2))
     warned = invoke_cli(["check", str(results), "--above-real"])
     assert warned.exit_code == 0 and "better than published real video" in warned.output
     failed = invoke_cli(["check", str(results), "--fail-above-real"])
     assert failed.exit_code == 1 and "above-real" in failed.output
-    assert "SadTalker (CVPR 2023)" in failed.output
+    assert "LipVoicer issue #5 (2024)" in failed.output
 
 
 def test_band_round_trips_json_csv_and_parquet(tmp_path: Path) -> None:
@@ -179,23 +208,84 @@ def test_score_dataset_stamps_records_and_summary(
     csv_out = tmp_path / "out.csv"
     args = ["score", str(batch_clips[0]), str(batch_clips[1]), "--recipe", "direct",
             "--syncnet-weights", str(syncnet_parity_weights), "--offline", "--device", "cpu",
-            "--dataset", "hdtf", "-o", str(out), "-o", str(csv_out)]  # fmt: skip
+            "--dataset", "lrs2", "-o", str(out), "-o", str(csv_out)]  # fmt: skip
     result = invoke_cli(args)
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
-    assert [r["reference_band"]["dataset"] for r in doc["results"]] == ["hdtf", "hdtf"]
-    assert doc["summary"]["datasets"]["hdtf"]["num_inputs"] == 2
-    assert "HDTF real video: mean LSE-C" in result.output  # the terminal summary
-    assert [r["reference_band"] for r in load_records(csv_out)] == [band_record("hdtf")] * 2
+    assert [r["reference_band"]["dataset"] for r in doc["results"]] == ["lrs2", "lrs2"]
+    assert doc["summary"]["datasets"]["lrs2"]["num_inputs"] == 2
+    assert "LRS2 test real video: mean LSE-C" in result.output  # the terminal summary
+    assert [r["reference_band"] for r in load_records(csv_out)] == [band_record("lrs2")] * 2
     assert set(DATASETS) == set(BANDS)
 
 
 def test_report_names_the_band_and_its_sources_per_run() -> None:
     from syncnet_eval.report import ReportRun, build_report
 
-    page = build_report([ReportRun("gamed.json", _run([6.0, 6.2], slope=1.2))])
+    page = build_report([ReportRun("gamed.json", _lrs2([6.0, 6.2], slope=1.2))])
     assert page.count("<b>Reference band</b>") == 1
-    assert 'href="https://arxiv.org/abs/2503.12963"' in page
-    assert "better than real video" in page
+    assert 'href="https://github.com/yochaiye/LipVoicer/issues/5"' in page
+    assert "better than real video on both metrics" in page and "band warning" in page
+    unofficial = build_report([ReportRun("u.json", _lrs2([6.0, 6.2], 1.2, official=False))])
+    assert "band warning" not in unofficial and "not judged against real video" in unofficial
     plain = build_report([ReportRun("plain.json", _run([7.0], slope=1.0, dataset=None))])
     assert "Reference band" not in plain
+
+
+# -- what it takes to call a run better than real video --------------------------------------
+
+
+def _lrs2(lse_ds: list[float], slope: float, *, recipe: str = "wav2lip-lrs",
+          official: bool | None = True) -> list:  # fmt: skip
+    """lrs2 records (its band was measured with wav2lip-lrs) scored with ``recipe`` and weights
+    that are (``official``) the official syncnet_v2.model, or not, or not recorded (None)."""
+    prov = {} if official is None else {"syncnet_weights_official": official}
+    return [replace(r, recipe=recipe, provenance=prov)
+            for r in _run(lse_ds, slope, dataset="lrs2", prefix="l")]  # fmt: skip
+
+
+def test_above_real_is_judged_only_with_official_weights_the_bands_recipe_and_both_metrics() -> (
+    None
+):
+    gamed = _lrs2([6.0, 6.2], slope=1.2)  # LSE-C 9.6 > 8.248 and LSE-D 6.1 < 6.258
+    judged = summarize(gamed).datasets["lrs2"].verdict
+    assert judged.judged and judged.better_than_real
+    assert "LSE-C 9.600 above" in judged.text and "LSE-D 6.100 below" in judged.text
+
+    # LSE-D below the band, LSE-C far under it (the issue's 5.4 against 8.2): not better.
+    one_metric = summarize(_lrs2([6.0, 6.2], slope=0.3)).datasets["lrs2"].verdict
+    assert one_metric.judged and not one_metric.better_than_real
+    assert "LSE-D 6.100 below" in one_metric.text and "LSE-C 2.400" in one_metric.text
+
+    for records, why in (
+        (_lrs2([6.0, 6.2], slope=1.2, official=False), "not the official syncnet_v2.model"),
+        (_lrs2([6.0, 6.2], slope=1.2, official=None), "not recorded"),
+        (_lrs2([6.0, 6.2], slope=1.2, recipe="direct"), "measured with wav2lip-lrs"),
+    ):
+        verdict = summarize(records).datasets["lrs2"].verdict
+        assert not verdict.judged and not verdict.better_than_real, why
+        assert verdict.text.startswith("not judged") and why in verdict.text, verdict.text
+        failed = run_checks(records, Thresholds(fail_above_real=True))
+        assert not failed.passed and "not judged" in failed.checks[0].message, why
+        warned = run_checks(records, Thresholds(above_real=True))
+        assert warned.passed and any(why in w for w in warned.warnings), why
+        line = band_line(*_band_args(summarize(records).datasets["lrs2"]))
+        assert "gamed" not in line and why in line
+
+
+def test_a_band_without_a_known_recipe_judges_nothing() -> None:
+    from syncnet_eval.bands import BandSource, ReferenceBand
+
+    unknown = ReferenceBand("x", "X real video", (BandSource(
+        name="A paper", citation="a table", url="https://example.org", lse_c=8.0, lse_d=7.0,
+        table="Table 1", page="p. 6",
+    ),)).to_dict()  # fmt: skip
+    records = [replace(r, reference_band=unknown, recipe="direct",
+                       provenance={"syncnet_weights_official": True})
+               for r in _run([6.0, 6.2], slope=1.2, dataset=None)]  # fmt: skip
+    verdict = summarize(records).datasets["x"].verdict
+    assert not verdict.judged and "recipe is not known" in verdict.text
+
+
+def _band_args(d: Any) -> tuple[Any, ...]:
+    return (d.band, d.summary.lse_c.mean, d.summary.lse_d.mean, d.summary.num_scored, d.verdict)

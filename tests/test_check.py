@@ -141,7 +141,7 @@ def test_each_threshold_passes_and_fails(
     assert ("pass" in row) == passes and ("**FAIL**" in row) != passes
     assert " by " in row or "margin" in row
     if not passes:
-        assert "## syncnet-eval check: FAIL (1 of 1 checks failed)" in result.stdout
+        assert "## syncnet-eval check: FAIL (1 of 1 check failed)" in result.stdout
         assert f"- `{name}`:" in result.stdout
 
 
@@ -155,7 +155,7 @@ def test_failure_margin_is_reported(run_file: Path) -> None:
 def test_per_video_thresholds_name_the_offenders(run_file: Path) -> None:
     result = invoke_cli(["check", str(run_file), "--min-lse-c", "6.2", "--per-video"])
     assert result.exit_code == 1
-    assert "1 of 4 videos have LSE-C below 6.200" in result.stdout
+    assert "1 of 4 videos has LSE-C below 6.200" in result.stdout
     assert "v0.mp4: LSE-C 6.000 (below by 0.200)" in result.stdout
     assert invoke_cli(["check", str(run_file), "--min-lse-c", "6.0", "--per-video"]).exit_code == 0
 
@@ -571,3 +571,16 @@ def test_check_help_names_every_results_format() -> None:
     assert all(ext in usage for ext in (".json", ".jsonl", ".csv", ".parquet"))
     baseline = options.split("--baseline", 1)[1].split("--min-lse-c")[0]
     assert ".parquet" in baseline and ".csv" in baseline
+
+
+def test_one_of_a_thing_is_said_in_the_singular(tmp_path: Path) -> None:
+    one = _write(tmp_path / "one.json", [_ok("v0.mp4", 6.0, 8.5, 0)])
+    checked = invoke_cli(["check", str(one), "--min-lse-c", "7", "--per-video",
+                          "--baseline", str(one), "--min-ok-fraction", "1"])  # fmt: skip
+    kept = tmp_path / "kept.csv"
+    filtered = invoke_cli(["filter", str(one), "--min-lse-c", "3", "-o", str(kept)])
+    said = checked.output + filtered.output
+    assert "1 input," in checked.output and "1 input:" in filtered.output, said
+    assert "1 video " in checked.output, said
+    for plural in ("1 inputs", "1 videos", "1 checks", "of 1 videos"):
+        assert plural not in said, (plural, said)

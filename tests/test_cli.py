@@ -360,3 +360,57 @@ def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(
     assert exc.value.code == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "two\\nlines.mp4" in err
+
+
+@pytest.mark.parametrize("recipe", ["direct", "wav2lip-lrs"])
+def test_a_whole_frame_recipe_warns_that_track_select_does_nothing(
+    recipe: str, tmp_path: Path
+) -> None:
+    missing = str(tmp_path / "missing.mp4")  # fails after the options are read
+    args = ["score", missing, "--recipe", recipe, "--track-select", "index:1"]
+    result = CliRunner().invoke(cli, args)
+    warned = [line for line in result.output.splitlines() if "--track-select" in line]
+    assert len(warned) == 1, result.output
+    assert warned[0].startswith("Warning: --track-select index:1 does nothing with --recipe")
+    assert "syncnet-pipeline" in warned[0]
+    tracked = CliRunner().invoke(cli, ["score", missing, "--track-select", "index:1"])
+    assert "Warning: --track-select" not in tracked.output
+
+
+def test_speakers_has_no_track_select(tmp_path: Path) -> None:
+    """speakers writes every track's segments: no option chooses one track's numbers there."""
+    shown = CliRunner().invoke(cli, ["speakers", "--help"]).output
+    assert "--track-select," not in shown and "--aggregate" not in shown
+    out = str(tmp_path / "s.json")
+    args = ["speakers", "x.mp4", "-o", out, "--track-select", "index:1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "No such option '--track-select'" in result.output
+
+
+@pytest.mark.parametrize("command", ["report", "check", "compare", "filter"])
+def test_commands_that_read_results_name_every_format_they_read(command: str) -> None:
+    out = CliRunner().invoke(cli, [command, "--help"]).output
+    usage = " ".join(out.split("Options:")[0].split())
+    assert all(ext in usage for ext in (".json", ".jsonl", ".csv", ".parquet")), usage
+
+
+def test_a_batch_says_each_kind_of_warning_once_with_a_count_and_the_first_files(
+    synth_30fps_clip: Any, syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("a", "b", "c", "d", "e"):
+        shutil.copy2(synth_30fps_clip.path, clips / f"{name}.mp4")
+    result = _score(syncnet_parity_weights, str(clips), "--recipe", "wav2lip-lrs")
+    assert result.exit_code == 0, result.output
+    said = [ln for ln in result.stderr.splitlines() if "fps, not 25" in ln]
+    assert len(said) == 1, result.stderr
+    assert said[0].startswith("Warning: 5 inputs: video is 30")
+    assert all(f"{n}.mp4" in said[0] for n in "abc") and "d.mp4" not in said[0]
+    assert "and 2 more" in said[0]
+    # One input: its own line, as it was.
+    one = _score(syncnet_parity_weights, str(clips / "a.mp4"), "--recipe", "wav2lip-lrs")
+    alone = [ln for ln in one.stderr.splitlines() if "fps, not 25" in ln]
+    assert alone == [f"Warning: {clips / 'a.mp4'}: video is 30.0 fps, not 25; scored "
+                     "unconverted as the reference does (numbers are not meaningful; use --fps 25 "
+                     "to convert it first)"]  # fmt: skip

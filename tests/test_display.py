@@ -55,3 +55,19 @@ def test_track_lines_show_windows_and_say_when_best_picked_a_short_track() -> No
 
 def test_the_table_says_the_offset_sign_in_the_one_way() -> None:
     assert OFFSET_SIGN in format_table([scored_result("a.mp4")])
+
+
+def test_grouped_warnings_keep_the_numbers_the_files_share_and_hide_the_others() -> None:
+    from syncnet_eval.cli.display import warning_lines
+
+    said = [
+        (f"v{i}.mp4", f"v{i}.mp4: audio ({2 + i}.048 s) and video (2.000 s) lengths differ")
+        for i in range(4)
+    ]
+    said.append(("w.mp4", "w.mp4: decoder {odd} said 3"))
+    lines = warning_lines(said)
+    assert lines[0] == (
+        "Warning: 4 inputs: audio (… s) and video (2.000 s) lengths differ "
+        "(v0.mp4, v1.mp4, v2.mp4, and 1 more)"
+    )
+    assert lines[1:] == ["Warning: w.mp4: decoder {odd} said 3"]

@@ -160,3 +160,19 @@ def test_filter_help_names_every_results_format() -> None:
     out = CliRunner().invoke(cli, ["filter", "--help"]).output
     usage = out.split("Options:")[0]
     assert all(ext in usage for ext in (".json", ".jsonl", ".csv", ".parquet"))
+
+
+def test_the_manifests_keep_each_records_dataset(tmp_path: Path) -> None:
+    from syncnet_eval.bands import band_record
+
+    path = tmp_path / "scores.jsonl"
+    with JsonlLog(path) as log:
+        log.append(_record(tmp_path, "banded", reference_band=band_record("lrs2")))
+        log.append(_record(tmp_path, "unbanded", lse_c=1.0))
+    kept, rejected = tmp_path / "kept.csv", tmp_path / "rejected.csv"
+    run = CliRunner().invoke(cli, ["filter", str(path), "--min-lse-c", "3", "-o", str(kept),
+                                   "--rejected", str(rejected)])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    by_id = {i.id: i for i in read_manifest(kept) + read_manifest(rejected)}
+    assert by_id["banded"].dataset == "lrs2"  # score --manifest scores it against its band again
+    assert by_id["unbanded"].dataset is None

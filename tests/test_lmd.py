@@ -248,3 +248,64 @@ def test_frames_without_a_face_never_improve_the_score(
     whole = _run([str(clips["original"]), "--reference", str(clips["original"])],
                  tmp_path / "whole.json")  # fmt: skip
     assert whole["records"][0]["landmark_coverage"] == 1.0
+
+
+def test_fan_without_its_files_offline_names_them_and_the_dlib_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """face_alignment fetches its files through torch hub on first use; offline that is a raw
+    URLError unless the command says which files it needs."""
+    import types
+    from urllib.error import URLError
+
+    def offline(*args: Any, **kwargs: Any) -> None:
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    fake = types.SimpleNamespace(
+        LandmarksType=types.SimpleNamespace(TWO_D="2D"), FaceAlignment=offline
+    )
+    monkeypatch.setitem(sys.modules, "face_alignment", fake)
+    result = invoke_cli(["lmd", str(FACE_CLIP), "--reference", str(FACE_CLIP),
+                         "--landmarks", "fan"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for needed in ("s3fd-619a316812.pth", "2DFAN4-cd938726ad.zip", "--landmarks dlib"):
+        assert needed in lines[0], needed
+    assert "checkpoints" in lines[0]  # where they go
+    assert "Temporary failure in name resolution" in lines[0]  # the cause, kept
+
+
+def _colour_ssim_7x7_uniform(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM of two 8-bit colour frames, written out: per channel, 7x7 box means, sample
+    (co)variances (n / (n - 1)), C1 = (0.01 * 255)^2, C2 = (0.03 * 255)^2, the map's mean away
+    from the 3-pixel border the windows do not cover; then the mean over the channels."""
+    n, pad = 49, 3
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    values = []
+    for ch in range(3):
+        x, y = a[:, :, ch].astype(np.float64), b[:, :, ch].astype(np.float64)
+        mean = lambda z: cv2.boxFilter(z, cv2.CV_64F, (7, 7), normalize=True)  # noqa: E731
+        ux, uy = mean(x), mean(y)
+        vx = (mean(x * x) - ux * ux) * n / (n - 1)
+        vy = (mean(y * y) - uy * uy) * n / (n - 1)
+        vxy = (mean(x * y) - ux * uy) * n / (n - 1)
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+        values.append(float(s[pad:-pad, pad:-pad].mean()))
+    return float(np.mean(values))
+
+
+def test_ssim_is_the_colour_7x7_uniform_variant_the_json_names(
+    clips: dict[str, Any], tmp_path: Path
+) -> None:
+    document = _run([str(clips["zoomed"]), "--reference", str(clips["original"])],
+                    tmp_path / "zoomed.json")  # fmt: skip
+    (rec,) = document["records"]
+    gen = np.concatenate(list(iter_frames(clips["zoomed"], jpeg_roundtrip=False)))
+    ref = np.concatenate(list(iter_frames(clips["original"], jpeg_roundtrip=False)))
+    pairs = min(len(gen), len(ref))
+    expected = np.mean([_colour_ssim_7x7_uniform(ref[i], gen[i]) for i in range(pairs)])
+    assert rec["ssim"] == pytest.approx(expected, abs=1e-9)
+    named = document["ssim_variant"]
+    assert "colour" in named and "7x7 uniform window" in named
+    assert rec["image_metrics"].startswith(f"SSIM: {named}")

@@ -183,7 +183,7 @@ def test_a_field_name_may_not_shadow_a_core_key_or_another_measure() -> None:
 
 
 def test_the_built_in_measures_are_registry_entries_with_definitions() -> None:
-    assert list(measures.REGISTRY)[:4] == ["codec", "drift", "silence", "lmd"]
+    assert list(measures.REGISTRY)[:5] == ["codec", "drift", "silence", "lmd", "decoder"]
     for spec in measures.REGISTRY.values():
         assert spec.definition and spec.help and spec.fields
         assert spec.needs <= set(measures.NEEDS)

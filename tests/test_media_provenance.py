@@ -3,6 +3,7 @@ it), in JSON, CSV and Parquet; runs of differently encoded inputs are told apart
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 import json
 from pathlib import Path
@@ -10,7 +11,6 @@ import subprocess
 from typing import Any
 
 import pytest
-from test_resync import SignalEmbedder
 
 from syncnet_eval.config import PipelineConfig, ScoreConfig
 from syncnet_eval.decode import probe_media
@@ -19,12 +19,14 @@ from syncnet_eval.media_provenance import (
     BIT_RATE_TOLERANCE,
     media_differences,
     media_of,
+    media_warning,
 )
 from syncnet_eval.pipeline import SyncPipeline
 from syncnet_eval.recipes import REGISTRY
 from syncnet_eval.types import VideoResult
 
 from conftest import MEDIA_DIR, SynthClip, SynthFace, invoke_cli, write_synth_clip
+from signal_media import SignalEmbedder
 
 
 def _ffmpeg(*args: str) -> None:
@@ -81,6 +83,51 @@ def test_probe_reads_what_ffprobe_reads(name: str) -> None:
     assert got == pytest.approx(_ffprobe(path))
 
 
+def _decoder_codecs() -> dict[str, str]:
+    """``ffmpeg -decoders``: each decoder's name and the codec it decodes ("(codec mp3)", else
+    its own name)."""
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-decoders"], check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    table = {}
+    for line in out.split("------")[-1].splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            codec = line.rsplit("(codec ", 1)[1].rstrip(")") if "(codec " in line else parts[1]
+            table[parts[1]] = codec.strip()
+    return table
+
+
+@pytest.fixture(scope="module")
+def av1_mp3_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """AV1 video (decoded by libdav1d) and MP3 audio (decoded by mp3float): codecs whose
+    decoders have other names."""
+    encoders = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], check=True,
+                              capture_output=True, text=True).stdout  # fmt: skip
+    if "libaom-av1" not in encoders or "libmp3lame" not in encoders:
+        pytest.skip("this ffmpeg cannot encode AV1 (libaom-av1) or MP3 (libmp3lame)")
+    path = tmp_path_factory.mktemp("codecs") / "av1_mp3.mkv"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=25:duration=1", "-f", "lavfi",
+            "-i", "sine=duration=1", "-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "50",
+            "-c:a", "libmp3lame", str(path))  # fmt: skip
+    return path
+
+
+def test_codecs_are_named_as_ffprobe_names_them_and_decoders_apart(av1_mp3_clip: Path) -> None:
+    decoders = _decoder_codecs()
+    paths = [av1_mp3_clip, *sorted(MEDIA_DIR.glob("*.avi")), *sorted(MEDIA_DIR.glob("*.mp4"))]
+    seen = set()
+    for path in paths:
+        info = probe_media(path)
+        probed = _ffprobe(path)
+        assert info.video_codec == probed["input_video_codec"], path
+        assert info.audio_codec == probed["input_audio_codec"], path
+        for decoder, codec in ((info.video_decoder, info.video_codec),
+                               (info.audio_decoder, info.audio_codec)):  # fmt: skip
+            assert decoder is not None and decoders.get(decoder) == codec, (path, decoder)
+            seen.add((codec, decoder))
+    assert ("mp3", "mp3float") in seen and ("av1", "libdav1d") in seen  # names that differ
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> SynthClip:
     """40 frames, 224x224, H.264 + AAC, one talking face (every recipe can score it)."""
@@ -123,9 +170,10 @@ def test_a_re_encoded_copy_is_told_apart_from_its_source(
 ) -> None:
     copy = tmp_path / "copy.mp4"
     _ffmpeg("-i", str(clip.path), "-c:v", "mpeg4", "-q:v", "8", "-c:a", "copy", str(copy))
-    source = _score(pipe, clip, "direct")
-    again = _score(pipe, clip, "direct")
-    recoded = _score(pipe, clip, "direct", copy)
+    # The same video in both runs (paired by id, as compare and check --baseline pair them).
+    source = replace(_score(pipe, clip, "direct"), id="talk")
+    again = replace(_score(pipe, clip, "direct"), id="talk")
+    recoded = replace(_score(pipe, clip, "direct", copy), id="talk")
     assert media_differences([source], [again]) == []
     differences = media_differences([source], [recoded])
     assert any(
@@ -145,15 +193,36 @@ def test_a_re_encoded_copy_is_told_apart_from_its_source(
     assert "encoded differently" not in same.output
 
 
-def _record(path: str, **media: Any) -> VideoResult:
-    return VideoResult(path=path, status="ok", reason=None, recipe="direct", provenance=media)
+def _record(path: str, id: str | None = None, **media: Any) -> VideoResult:
+    return VideoResult(path=path, status="ok", reason=None, recipe="direct", id=id,
+                       provenance=media)  # fmt: skip
 
 
-def test_bit_rates_differ_by_their_medians_beyond_the_tolerance() -> None:
-    base = [_record(f"b{k}", input_video_bit_rate=r) for k, r in enumerate((900, 1000, 1100))]
-    near = [_record(f"n{k}", input_video_bit_rate=r) for k, r in enumerate((950, 1050))]
-    far = [_record("f", input_video_bit_rate=int(1000 * (1 + 2 * BIT_RATE_TOLERANCE)))]
-    assert media_differences(base, near) == []  # medians 1000 and 1000
+def test_bit_rates_of_a_paired_video_differ_beyond_the_tolerance() -> None:
+    base = [_record(f"v{k}.mp4", input_video_bit_rate=r * 1000)
+            for k, r in enumerate((900, 1000, 1100))]  # fmt: skip
+    near = [_record(f"v{k}.mp4", input_video_bit_rate=r * 1000)
+            for k, r in enumerate((950, 1050))]  # fmt: skip
+    far = [_record("v1.mp4", input_video_bit_rate=int(1e6 * (1 + 2 * BIT_RATE_TOLERANCE)))]
+    assert media_differences(base, near) == []  # within 10% of the larger, video by video
     (diff,) = media_differences(base, far)
-    assert diff.startswith("input_video_bit_rate: median")
-    assert media_differences(base, [_record("x")]) == []  # no provenance: nothing to compare
+    assert diff.startswith("input_video_bit_rate: 1000 kb/s vs 1200 kb/s") and "v1.mp4" in diff
+    assert media_differences(base, [_record("v0.mp4")]) == []  # no provenance: nothing to compare
+
+
+def test_only_paired_videos_are_compared_and_the_warning_names_them() -> None:
+    """Byte-identical files in both runs, the baseline with one more video encoded otherwise:
+    nothing was encoded differently. A video re-encoded between the runs is named."""
+    h264 = {"input_video_codec": "h264", "input_audio_codec": "aac"}
+    base = [_record("a.mp4", **h264), _record("b.mp4", **h264),
+            _record("extra.mp4", input_video_codec="mpeg4", input_audio_codec="mp3")]  # fmt: skip
+    same = [_record("b.mp4", **h264), _record("a.mp4", **h264)]  # another order, one fewer
+    assert media_differences(base, same) == []
+    assert media_warning(base, same) is None
+    recoded = [_record("elsewhere/a.mp4", id="a", input_video_codec="h264",
+                       input_audio_codec="mp3"), _record("b.mp4", **h264)]  # fmt: skip
+    base_ids = [replace(base[0], id="a"), *base[1:]]
+    (diff,) = media_differences(base_ids, recoded)
+    assert diff == 'input_audio_codec: "aac" vs "mp3" (1 video: a)'
+    warning = media_warning(base_ids, recoded)
+    assert warning is not None and "1 of 2 paired videos" in warning and "(1 video: a)" in warning

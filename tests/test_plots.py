@@ -76,7 +76,7 @@ def test_plot_command_writes_a_valid_image_per_scored_video(tmp_path: Path) -> N
     write_results(src, results, summarize(results))
     out = invoke_cli(["plot", str(src), "-o", str(tmp_path / "png")])
     assert out.exit_code == 0, out.output
-    assert "2 plots written" in out.output and "1 records without curves skipped" in out.output
+    assert "2 plots written" in out.output and "1 record without curves skipped" in out.output
     pngs = sorted((tmp_path / "png").iterdir())
     assert [p.name for p in pngs] == ["a-2.png", "a.png"]
     assert all(p.read_bytes().startswith(PNG_SIGNATURE) for p in pngs)

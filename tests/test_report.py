@@ -414,3 +414,53 @@ def test_the_detail_draws_the_offset_over_time(browser: Any, tmp_path: Path) -> 
     cell = browser.find_element(By.CSS_SELECTOR, '#detail td[data-measure="drift_ms_per_min"]')
     assert cell.text == "800.000"
     assert console_errors(browser) == []
+
+
+_X_AXIS_JS = """
+function axis(svg) {  // the x-axis tick labels inside the plot: [text, centre x on screen]
+  var ticks = Array.prototype.filter.call(svg.querySelectorAll('text.tick'), function (t) {
+    return /^-?[0-9.]+$/.test(t.textContent) && t.getAttribute('text-anchor') === 'middle';
+  });
+  var low = Math.max.apply(null, ticks.map(function (t) { return +t.getAttribute('y'); }));
+  return ticks.filter(function (t) { return +t.getAttribute('y') === low; }).map(function (t) {
+    var r = t.getBoundingClientRect();
+    return [t.textContent, r.left + r.width / 2];
+  });
+}
+var svgs = [arguments[0], arguments[1]];
+return svgs.map(function (s) {
+  var r = s.getBoundingClientRect();
+  return {left: r.left, width: r.width, axis: axis(s)};
+});
+"""
+
+
+@needs_chromium
+def test_the_drift_chart_has_the_timelines_width_and_time_axis(
+    browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    r = scored_result("drift.mp4", num_windows=400)
+    segments = [{"time_s": 2.58 + k, "offset": k // 3, "confidence": 5.0, "used": k != 4}
+                for k in range(12)]  # fmt: skip
+    track = replace(r.tracks[0], measures={
+        "segment_offsets": segments, "drift_ms_per_min": 800.0, "drift_segments": 11,
+        "drift_segments_left_out": 1, "drift_span_s": 11.0,
+    })  # fmt: skip
+    page = tmp_path / "report.html"
+    page.write_text(build_report([ReportRun("run.json", [replace(r, tracks=[track])])]),
+                    encoding="utf-8")  # fmt: skip
+    open_page(browser, page)
+    browser.get(page.as_uri() + "#v=0")
+    timeline = browser.find_element(By.CSS_SELECTOR, "#detail svg.timeline-chart")
+    drift = browser.find_element(By.CSS_SELECTOR, "#detail svg.drift-chart")
+    browser.execute_script("arguments[0].scrollIntoView()", timeline)
+    browser.save_screenshot(str(tmp_path / "drift.png"))
+    t, d = browser.execute_script(_X_AXIS_JS, timeline, drift)
+    assert abs(t["left"] - d["left"]) < 1 and abs(t["width"] - d["width"]) < 1, (t, d)
+    assert [label for label, _ in d["axis"]] == [label for label, _ in t["axis"]]  # same ticks
+    assert len(t["axis"]) >= 3
+    for (label, x_drift), (_, x_time) in zip(d["axis"], t["axis"], strict=True):
+        assert abs(x_drift - x_time) < 1, (label, x_drift, x_time)  # at the same place
+    assert console_errors(browser) == []

@@ -270,3 +270,20 @@ def _shifted_clips(directory: Path, signal_clip: Path) -> Path:
     for planted in (3, -3):
         move_audio(signal_clip, directory / f"s{planted:+d}.mkv", -planted / FPS)
     return directory
+
+
+def test_fix_with_weights_that_are_not_official_says_its_measurement_cannot_be_trusted(
+    tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
+) -> None:
+    """The parity weights measure +0 on any clip, here one delayed 120 ms: 'pass' alone would
+    say the clip is in sync."""
+    delayed = tmp_path / "delayed.mkv"
+    move_audio(signal_clip, delayed, 0.12)
+    result = CliRunner().invoke(cli, [
+        "fix", str(delayed), "-o", str(tmp_path / "fixed.mkv"), "--recipe", "direct",
+        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu",
+    ])  # fmt: skip
+    assert "pass" in result.stdout, result.output
+    notes = [ln for ln in result.stdout.splitlines() if ln.startswith("Note:")]
+    assert len(notes) == 1, result.output
+    assert "not the official syncnet_v2.model" in notes[0] and "cannot be trusted" in notes[0]

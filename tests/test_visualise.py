@@ -227,6 +227,30 @@ def test_visualise_refuses_a_record_that_was_not_scored(tmp_path: Path) -> None:
     assert result.output.strip().splitlines() == [f"Error: {video}: no face detected"]
 
 
+def test_visualise_from_finds_the_record_of_the_same_file_by_another_name(
+    tmp_path: Path,
+) -> None:
+    """A record names the file as score was given it (a link, another folder's view); --from
+    matches the file, not the text of its path."""
+    (tmp_path / "data").mkdir()
+    video = tmp_path / "data" / "v.mp4"
+    video.write_bytes(b"")
+    (tmp_path / "linked").symlink_to(tmp_path / "data")
+    other = tmp_path / "data" / "other.mp4"
+    other.write_bytes(b"")
+    records = [
+        VideoResult.failure(str(other), "direct", "no_face", "the other file's record"),
+        VideoResult.failure(str(tmp_path / "linked" / "v.mp4"), "direct", "no_face", "v's record"),
+    ]
+    rec = tmp_path / "r.json"
+    rec.write_text(json.dumps({"results": [r.to_dict() for r in records]}))
+    result = invoke_cli(
+        ["visualise", str(video), "--from", str(rec), "-o", str(tmp_path / "o.mp4")]
+    )
+    assert result.exit_code == 1, result.output  # found, and refused as not scored
+    assert result.output.strip().splitlines() == ["Error: v's record"]
+
+
 def test_a_pipeline_record_without_boxes_is_refused(tmp_path: Path) -> None:
     """A CSV record has no per-frame geometry: nothing to draw the boxes from."""
     rec = replace(scored_result(str(tmp_path / "v.mp4")), recipe="syncnet-pipeline")

@@ -184,7 +184,8 @@ def check(
 def compare(
     base: Path, new: Path, per_video: bool, include_flagged: bool, strict: bool, html: Path | None
 ) -> None:
-    """Paired comparison of two results files, A = BASE and B = NEW (differences are B - A).
+    """Paired comparison of two results files (.json, .jsonl, .csv or .parquet of 'score -o'),
+    A = BASE and B = NEW (differences are B - A).
 
     Videos are matched by id, else path, and averaged only where both runs scored them. Runs
     made with different configurations get a warning naming the differences. Prints a Markdown

@@ -11,6 +11,7 @@ import click
 
 from ..filtering import PRESETS, filter_records, manifest_text
 from ..io import atomic_write_text
+from ..presentation import count
 from ..rules import Rules
 from .app import AppState, setup_logging
 from .checks import config_choice, config_options, load_records_arg
@@ -89,7 +90,8 @@ def filter_results(
     if rejected_file is not None:
         text = manifest_text(outcome.rejected, manifest_dir=rejected_file.parent)
         atomic_write_text(rejected_file, text)
-    click.echo(f"{len(records)} inputs: {len(outcome.kept)} kept, {len(outcome.rejected)} rejected")
+    kept, rejected = len(outcome.kept), len(outcome.rejected)
+    click.echo(f"{count(len(records), 'input')}: {kept} kept, {rejected} rejected")
     rows = [("rule", "videos")] + [
         (name, str(n)) for name, n in sorted(outcome.counts.items()) if name != "kept"
     ]

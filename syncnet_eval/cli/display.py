@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+import re
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,9 @@ __all__ = [
     "format_summary",
     "format_table",
     "num",
+    "result_warning_lines",
     "shown",
+    "warning_lines",
 ]
 
 
@@ -50,6 +53,49 @@ def columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
 def num(x: float | None, digits: int = 3) -> str:
     """A number for a table cell (:func:`syncnet_eval.presentation.number`)."""
     return number(x, digits)
+
+
+# A number inside a warning: the part of its text that differs from one input to the next.
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+WARNING_FILES_SHOWN = 3  # files named on a grouped warning line
+
+
+def _warning_kind(file: str, text: str) -> tuple[str, list[str]]:
+    """A warning's text without its file's name, split at its numbers: (the words with each
+    number as ``{}``, the numbers)."""
+    text = text.removeprefix(f"{file}: ")
+    return _NUMBER.sub("{}", text.replace("{", "{{").replace("}", "}}")), _NUMBER.findall(text)
+
+
+def warning_lines(warnings: Sequence[tuple[str, str]]) -> list[str]:
+    """``Warning:`` lines for ``(file, warning)`` pairs, one per kind of warning.
+
+    A kind said for one file is its own line, as the file's record has it. A kind said for
+    several is one line: how many inputs, the words (a number that differs between the files
+    shown as ``…``; each record's ``warnings`` keeps its own) and the first files named.
+    """
+    kinds: dict[str, list[tuple[str, str, list[str]]]] = {}
+    for file, text in warnings:
+        kind, numbers = _warning_kind(file, text)
+        kinds.setdefault(kind, []).append((file, text, numbers))
+    lines = []
+    for kind, said in kinds.items():
+        files = list(dict.fromkeys(file for file, _, _ in said))
+        if len(files) == 1:
+            lines += [f"Warning: {shown(text)}" for text in dict.fromkeys(t for _, t, _ in said)]
+            continue
+        columns_ = zip(*(numbers for _, _, numbers in said), strict=True)
+        words = kind.format(*(col[0] if len(set(col)) == 1 else "…" for col in columns_))
+        named = ", ".join(shown(f) for f in files[:WARNING_FILES_SHOWN])
+        more = len(files) - WARNING_FILES_SHOWN
+        named += f", and {more} more" if more > 0 else ""
+        lines.append(f"Warning: {count(len(files), 'input')}: {shown(words)} ({named})")
+    return lines
+
+
+def result_warning_lines(results: Sequence[VideoResult]) -> list[str]:
+    """:func:`warning_lines` of every record's ``warnings``."""
+    return warning_lines([(r.path, w) for r in results for w in r.warnings])
 
 
 OFFSET_LEGEND = OFFSET_SENTENCE
@@ -148,7 +194,8 @@ def format_summary(summary: BatchSummary) -> str:
         lines += ["", "reference bands (published real video; docs/bands.md):"]
         for d in summary.datasets.values():
             g = d.summary
-            lines.append(f"  {band_line(d.band, g.lse_c.mean, g.lse_d.mean, g.num_scored)}")
+            line = band_line(d.band, g.lse_c.mean, g.lse_d.mean, g.num_scored, d.verdict)
+            lines.append(f"  {line}")
     return "\n".join(lines)
 
 
@@ -192,7 +239,7 @@ class Progress:
             )
         else:
             extra = f" ({resumed} already in the log)" if resumed else ""
-            click.echo(f"scoring {total} inputs{extra}", err=True)
+            click.echo(f"scoring {count(total, 'input')}{extra}", err=True)
 
     def record(self, event: BatchEvent) -> None:
         """One input finished."""
@@ -261,5 +308,6 @@ class StageProgress:
             self.bar.close()
             self.bar = None
         if not self.tty:
-            rate = f", {self.units} frames ({self.units / seconds:.1f}/s)" if self.units else ""
+            per_s = f"{self.units / seconds:.1f}/s"
+            rate = f", {count(self.units, 'frame')} ({per_s})" if self.units else ""
             click.echo(f"{self.name}: {stage} done in {seconds:.1f} s{rate}", err=True)

@@ -12,9 +12,10 @@ from ..engines.plan import RunConfig
 from ..errors import InputError
 from ..inputs import BatchInput, collect_inputs, nothing_found
 from ..io import load_records
+from ..presentation import UNOFFICIAL_SYNCNET_NOTE
 from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
-from .display import Progress, columns, num, shown
+from .display import Progress, columns, num, shown, warning_lines
 from .options import (
     RecipeSetup,
     recipe_options,
@@ -104,7 +105,9 @@ def fix(
 
     The offset is measured (any recipe and its options), given with --offset, or read from a
     results file with --from. Multi-track videos: the chosen track's offset, with a warning
-    when the tracks disagree by more than the tolerance.
+    when the tracks disagree by more than the tolerance. With SyncNet weights other than the
+    official syncnet_v2.model a Note under the table says the offsets cannot be trusted (the
+    parity-test weights measure +0 on every clip, so every copy 'passes').
 
     Exit status: 0 when every copy's |offset| is within --tolerance, 1 when one is not (or an
     input could not be fixed), 2 for bad usage (the output is the input, or exists without
@@ -142,9 +145,13 @@ def fix(
         )
     if not quiet:
         click.echo(_format_reports(reports))
+        if any(_unofficial(r) for r in reports):
+            click.echo(f"Note: {UNOFFICIAL_SYNCNET_NOTE}")
+    said = [(r.source, w) for r in reports for w in r.warnings]
+    said += [(r.before.path, w) for r in reports if r.before for w in r.before.warnings]
+    for line in warning_lines(said):
+        click.echo(line, err=True)
     for report in reports:
-        for warning in report.warnings:
-            click.echo(f"Warning: {shown(warning)}", err=True)
         if not report.passed:
             click.echo(f"Error: {shown(_failure(report))}", err=True)
     if not all(r.passed for r in reports):
@@ -244,6 +251,13 @@ def _fix_batch(
         )  # fmt: skip
     finally:
         progress.close()
+
+
+def _unofficial(report: FixReport) -> bool:
+    """Whether the SyncNet weights that measured the copy (or the original) are not the
+    official file, as the records' provenance says."""
+    measured = [r for r in (report.before, report.after) if r is not None and r.provenance]
+    return any(r.provenance.get("syncnet_weights_official") is False for r in measured)
 
 
 def _failure(report: FixReport) -> str:

@@ -114,9 +114,12 @@ def lmd(
     (a generated video of another size is resized to it); RAD-NeRF/ER-NeRF's definition, which
     SyncTalk and TalkingGaussian reuse. Frames are paired by index; a frame-count mismatch is
     reported (a warning and 'frame_count_mismatch') and the first min(n, m) frames are compared.
-    PSNR (dB, capped at 100 per frame) and SSIM: scikit-image on the same full-frame pairs.
-    A pair whose share of frames with landmarks in both ('landmark_coverage') is below
-    --min-landmark-coverage fails (no_face) rather than being scored on the frames left.
+    PSNR (dB, capped at 100 per frame) and SSIM: scikit-image on the same full-frame pairs
+    (SSIM: colour, 7x7 uniform window, as its defaults with channel_axis; named in the JSON's
+    'ssim_variant'). A pair whose share of frames with landmarks in both ('landmark_coverage')
+    is below --min-landmark-coverage fails (no_face) rather than being scored on the frames
+    left. --landmarks fan downloads face_alignment's files on first use; offline
+    without them the error names the files and --landmarks dlib.
     The JSON names the definition, the landmark backend and its version. Exit 1 when a pair
     fails (every pair of a manifest is still tried and recorded).
     """
@@ -124,6 +127,7 @@ def lmd(
     setup_logging(state.verbose if state else 0, quiet, ctx)
     items = _pairs(generated, reference, manifest)
     from ..landmarks import get_backend
+    from ..lmd import SSIM_VARIANT
 
     backend = get_backend(backend_name, device=device)
     records = [_record(item, backend, min_coverage) for item in items]
@@ -133,6 +137,7 @@ def lmd(
         "schema": SCHEMA,
         "landmarks": backend.name,
         "landmarks_version": backend.version,
+        "ssim_variant": SSIM_VARIANT,
         "records": records,
     }
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
@@ -144,7 +149,7 @@ def lmd(
             if rec["status"] == "ok":
                 click.echo(
                     f"{rec['id']}: LMD {rec['lmd_px']:.3f} px ({rec['resolution']}), "
-                    f"PSNR {rec['psnr_db']:.2f} dB, SSIM {rec['ssim']:.4f}"
+                    f"PSNR {rec['psnr_db']:.2f} dB, SSIM {rec['ssim']:.4f} (colour, 7x7 uniform)"
                 )
     failed = [r for r in records if r["status"] != "ok"]
     for rec in failed:

@@ -30,7 +30,13 @@ from ..config import (
 from ..engines import DEFAULT_EXECUTOR, EXECUTORS
 from ..engines.plan import BatchConfig, RunConfig
 from ..errors import ConfigError
-from ..recipes import DEFAULT_RECIPE, RECIPES, check_recipe_options, recipe_help
+from ..recipes import (
+    DEFAULT_RECIPE,
+    RECIPES,
+    check_recipe_options,
+    ignored_recipe_options,
+    recipe_help,
+)
 from ..rules import Rules
 
 __all__ = [
@@ -208,13 +214,17 @@ def recipe_options(func: F | None = None, *, recipes: tuple[str, ...] = RECIPES)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         score_names = {f.name for f in fields(ScoreConfig)}
         pipeline_names = {f.name for f in fields(PipelineConfig)}
-        values = {k: kwargs.pop(k) for k in score_names | pipeline_names}
+        # A command may drop an option that does nothing there (speakers: --track-select); its
+        # field keeps the config's default.
+        values = {k: kwargs.pop(k) for k in score_names | pipeline_names if k in kwargs}
         recipe = kwargs.pop("recipe")
         pipeline_config = config_from_options(PipelineConfig, values)
         try:
             check_recipe_options(recipe, pipeline_config)
         except ConfigError as exc:
             raise click.UsageError(str(exc)) from exc
+        for warning in ignored_recipe_options(recipe, pipeline_config):
+            click.echo(f"Warning: {warning}", err=True)
         kwargs["setup"] = RecipeSetup(
             recipe=recipe,
             score_config=config_from_options(ScoreConfig, values),

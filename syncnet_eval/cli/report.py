@@ -13,12 +13,13 @@ from ..errors import InputError
 from ..inputs import BatchInput
 from ..io import atomic_write_bytes, atomic_write_text, write_results
 from ..plots import PLOT_FORMATS, render_video_plot, require_matplotlib
+from ..presentation import count
 from ..report import ReportRun, annotated_video_name, annotated_videos, build_report
 from ..stats import summarize
 from ..types import VideoResult
 from .app import AppState, debug_requested, setup_logging
 from .checks import config_choice, config_options, load_results_arg
-from .display import StageProgress, format_table, shown
+from .display import StageProgress, format_table, result_warning_lines, shown
 from .options import RecipeSetup, recipe_options, rule_options, writable_dir, writable_file
 
 __all__ = ["plot", "report", "visualise"]
@@ -55,7 +56,8 @@ def report(
     config_hash: str | None,
     latest_config: bool,
 ) -> None:
-    """Write one self-contained HTML report of RESULTS (.json, .jsonl or .csv; several runs).
+    """Write one self-contained HTML report of RESULTS (.json, .jsonl, .csv or .parquet;
+    several runs).
 
     Provenance, summaries with bootstrap intervals per group, histograms of LSE-D, LSE-C and
     the offset, the check verdicts when rules are given, and a sortable, filterable table of
@@ -83,7 +85,7 @@ def report(
     atomic_write_text(out, page)
     size_kb = len(page.encode("utf-8", "surrogateescape")) / 1000
     size = f"{size_kb / 1000:.1f} MB" if size_kb >= 1000 else f"{size_kb:.0f} kB"
-    click.echo(f"{shown(str(out))}: {len(records)} records, {size}")
+    click.echo(f"{shown(str(out))}: {count(len(records), 'record')}, {size}")
 
 
 def _plot_name(result: VideoResult, fmt: str, taken: set[str]) -> str:
@@ -146,17 +148,25 @@ def plot(results: tuple[Path, ...], output: str, fmt: str) -> None:
             "no record has curves to plot (records that were not scored have none, and CSV "
             "results keep only the numbers: give the .json, .jsonl or .parquet results)"
         )
-    note = f" ({skipped} records without curves skipped)" if skipped else ""
+    note = f" ({count(skipped, 'record')} without curves skipped)" if skipped else ""
     click.echo(f"{written} plots written to {shown(str(out))}{note}")
 
 
+def _same_file(recorded: str, video: Path) -> bool:
+    """Whether a record's path names ``video``'s file: the same file on disk (links, another
+    spelling of the folder), else the same resolved path (a file since moved or deleted)."""
+    try:
+        return os.path.samefile(recorded, video)
+    except OSError:
+        return os.path.realpath(recorded) == os.path.realpath(video)
+
+
 def _pick_record(records: list[VideoResult], video: Path, record_id: str | None) -> VideoResult:
-    """The record of ``video`` (by ``--id``, else by path, else the only one)."""
+    """The record of ``video`` (by ``--id``, else of the same file, else the only one)."""
     if record_id is not None:
         matches = [r for r in records if r.id == record_id]
     else:
-        want = os.path.abspath(video)
-        matches = [r for r in records if os.path.abspath(r.path) == want]
+        matches = [r for r in records if _same_file(r.path, video)]
         if not matches and len(records) == 1:
             matches = records
     if len(matches) != 1:
@@ -213,7 +223,8 @@ def _check_from_usage(ctx: click.Context, record_id: str | None, detections: Pat
     type=_RESULTS,
     metavar="RESULTS",
     help="Draw VIDEO's record from this results file (.json or .jsonl of 'score') instead of "
-    "scoring it; the recipe options then do not apply.",
+    "scoring it: the record of the same file (links and other spellings of its path match), "
+    "or --id; the recipe options then do not apply.",
 )
 @click.option(
     "--id",
@@ -280,6 +291,8 @@ def visualise(
         result = _score(ctx, video, setup, detections, quiet)
         if not quiet:
             click.echo(format_table([result]))
+            for line in result_warning_lines([result]):
+                click.echo(line, err=True)
     if saved is not None:
         write_results(saved, [result], summarize([result]))
     if not result.ok:

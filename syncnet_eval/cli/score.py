@@ -17,7 +17,14 @@ from ..io import results_document, write_results
 from ..stats import summarize
 from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
-from .display import Progress, StageProgress, format_summary, format_table, shown
+from .display import (
+    Progress,
+    StageProgress,
+    format_summary,
+    format_table,
+    result_warning_lines,
+    shown,
+)
 from .options import (
     EngineOptions,
     RecipeSetup,
@@ -223,6 +230,9 @@ def score(
         progress.close()
     extras = [r.extras() for r in outcome.records]
     _emit(outcome.results, extras, out, per_track, quiet, include_flagged)
+    if not quiet:
+        for line in result_warning_lines(outcome.results):
+            click.echo(line, err=True)
     failed = outcome.failed
     _print_failures(failed)
     if failed and not allow_failures:

@@ -20,7 +20,7 @@ from ..recipes import REGISTRY
 from ..speaking import SPEAKERS_CSV_COLUMNS, rttm_text, speakers_csv_rows, speakers_document
 from ..types import VideoResult
 from .app import AppState, debug_requested, setup_logging
-from .display import StageProgress, columns, shown
+from .display import StageProgress, columns, result_warning_lines, shown
 from .options import RecipeSetup, recipe_options, writable_file
 
 __all__ = ["speakers"]
@@ -34,9 +34,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _face_tracks_only(func: F) -> F:
     """Narrow the shared ``--recipe`` option to the face-track recipe and hide it from
-    ``--help`` (there is nothing to choose; ``--recipe syncnet-pipeline`` still parses), and
-    hide ``--fps``, which only the whole-frame recipes use."""
-    for param in getattr(func, "__click_params__", []):
+    ``--help`` (there is nothing to choose; ``--recipe syncnet-pipeline`` still parses), hide
+    ``--fps``, which only the whole-frame recipes use, and drop ``--track-select``: speakers
+    writes every track, and no track's numbers are chosen."""
+    params = getattr(func, "__click_params__", [])
+    params[:] = [p for p in params if p.name != "track_select"]
+    for param in params:
         if not isinstance(param, click.Option):
             continue
         if param.name == "recipe":
@@ -142,6 +145,8 @@ def speakers(
     if not result.ok:
         raise InputError(result.reason or f"{video}: {result.status}")
     if not quiet:
+        for line in result_warning_lines([result]):
+            click.echo(line, err=True)
         click.echo(_table(result))
         for path in paths:
             click.echo(f"wrote {shown(str(path))}")

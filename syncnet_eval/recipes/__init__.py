@@ -49,6 +49,7 @@ __all__ = [
     "RecipeSpec",
     "check_recipe_options",
     "get_recipe",
+    "ignored_recipe_options",
     "recipe_help",
 ]
 
@@ -159,6 +160,23 @@ def check_recipe_options(name: str, pipeline_config: PipelineConfig) -> None:
         raise ConfigError(
             f"--asd and --track-select asd need face tracks: use --recipe {tracked} (not {name})"
         )
+
+
+def ignored_recipe_options(name: str, pipeline_config: PipelineConfig) -> list[str]:
+    """One line per option ``name``'s recipe accepts but does not use (a ``Warning:`` each).
+
+    A whole-frame recipe scores one track, the frame: ``--track-select`` other than its
+    default chooses nothing there.
+    """
+    spec = get_recipe(name)
+    default = type(pipeline_config)().track_select
+    if not spec.needs_tracks and pipeline_config.track_select != default:
+        return [
+            f"--track-select {pipeline_config.track_select} does nothing with --recipe {name} "
+            "(it scores the whole frame as one track); it applies to --recipe "
+            + ", ".join(n for n, s in REGISTRY.items() if s.needs_tracks)
+        ]
+    return []
 
 
 def recipe_help(names: tuple[str, ...] = RECIPES) -> str:

@@ -565,7 +565,7 @@ def _no_track_error(
     n_frames = boxes.num_frames
     n_with_face = sum(1 for d in boxes.per_frame if len(d))
     if n_with_face == 0:
-        reason = f"{path}: no face detected in any of {n_frames} frames"
+        reason = f"{path}: no face detected in any of its {n_frames} frames"
         if provenance.get("s3fd_weights_official") is False:
             reason += (
                 " by S3FD weights that are not the official "

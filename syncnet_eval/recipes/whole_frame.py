@@ -165,7 +165,7 @@ def _fps_warnings(path: Path, info: MediaInfo) -> list[str]:
         f"{path}: video is {info.fps or 'unknown'} fps, not {FPS}; scored unconverted as the "
         "reference does (numbers are not meaningful; use --fps 25 to convert it first)"
     )
-    log.warning(msg)
+    log.info(msg)  # the command says it from the record (batches: once per kind)
     return [msg]
 
 
@@ -177,7 +177,7 @@ def _length_warnings(path: Path, n_frames: int, fps: float, n_samples: int) -> l
         f"{path}: audio ({audio_s:.3f} s) and video ({video_s:.3f} s) lengths differ by more "
         "than one frame; windows beyond the shorter one are not scored"
     )
-    log.warning(msg)
+    log.info(msg)  # the command says it from the record (batches: once per kind)
     return [msg]
 
 
@@ -188,5 +188,5 @@ def _decode_warnings(path: Path, n_frames: int, info: MediaInfo, messages: list[
     if messages:
         parts.append(f"the decoder reported: {messages[-1]}")
     msg = f"{path}: incomplete decode ({'; '.join(parts)}); the numbers may not describe it"
-    log.warning(msg)
+    log.info(msg)  # the command says it from the record (batches: once per kind)
     return [msg]

@@ -233,17 +233,27 @@
     f.root.appendChild(svg("circle", { cx: xm, cy: ymin, r: 4, fill: "#000", "class": "min" }));
     return f.root;
   }
-  function timelineChart(v) {
-    var confs = v.t.map(function (t) { return decodeConf(t.conf); });
-    var end = 0, lo = 0, hi = 1;
-    v.t.forEach(function (t, n) {
-      end = Math.max(end, t.t1 || 0, t.ct0 + confs[n].length * t.cdt);
-      confs[n].forEach(function (c) { lo = Math.min(lo, c); hi = Math.max(hi, c); });
+  // The timeline and the drift chart share one time axis: this width, these side margins and
+  // [0, timelineEnd(v)] s, drawn one above the other in one column (so a time lines up).
+  var TIME_W = 540, TIME_L = 46, TIME_R = 14;
+  function timelineEnd(v) {  // seconds: the last track, window or the video's end
+    var end = 0;
+    v.t.forEach(function (t) {
+      end = Math.max(end, t.t1 || 0, t.ct0 + decodeConf(t.conf).length * t.cdt);
+      (t.seg || []).forEach(function (s) { end = Math.max(end, s[0]); });
     });
     if (v.end !== null) { end = Math.max(end, v.end); }
+    return end || 1;
+  }
+  function timelineChart(v) {
+    var confs = v.t.map(function (t) { return decodeConf(t.conf); });
+    var end = timelineEnd(v), lo = 0, hi = 1;
+    v.t.forEach(function (t, n) {
+      confs[n].forEach(function (c) { lo = Math.min(lo, c); hi = Math.max(hi, c); });
+    });
     var lanes = Math.min(v.t.length, 8), pad = (hi - lo) * 0.06;
-    var f = frame(540, 250 + 12 * lanes, { l: 46, r: 14, t: 22, b: 38 + 12 * lanes }, [0, end || 1],
-      [lo - pad, hi + pad], "time (s)", "confidence", "timeline-chart");
+    var f = frame(TIME_W, 250 + 12 * lanes, { l: TIME_L, r: TIME_R, t: 22, b: 38 + 12 * lanes },
+      [0, end], [lo - pad, hi + pad], "time (s)", "confidence", "timeline-chart");
     var judged = v.t.some(function (t) { return t.sp; });
     f.root.appendChild(svg("text", { x: 46, y: 14, "class": "title" },
       "confidence per window · bars: tracks" + (judged ? " (green: speaking)" : "") +
@@ -289,12 +299,14 @@
 
   function driftChart(v) {  // the main track's segment offsets and its drift line
     var main = mainTrack(v), seg = main.seg;
-    var lo = 0, hi = 0, t0 = seg[0][0], t1 = seg[seg.length - 1][0];
+    var lo = 0, hi = 0;
     seg.forEach(function (s) { lo = Math.min(lo, s[1]); hi = Math.max(hi, s[1]); });
-    var f = frame(540, 180, { l: 46, r: 14, t: 22, b: 38 }, [Math.floor(t0), Math.ceil(t1) || 1],
+    var f = frame(TIME_W, 200, { l: TIME_L, r: TIME_R, t: 22, b: 38 }, [0, timelineEnd(v)],
       [lo - 1, hi + 1], "time (s)", TEXT.driftAxis, "drift-chart");
-    f.root.appendChild(svg("text", { x: 46, y: 14, "class": "title" },
-      "offset over time, track " + main.i + ": " + main.dr + " · hollow: left out"));
+    f.root.appendChild(svg("text", { x: TIME_L, y: 14, "class": "title" },
+      "offset over time, track " + main.i + ": " + main.dr));
+    f.root.appendChild(svg("text", { x: TIME_L + f.pw, y: 22 + f.ph + 28, "class": "tick",
+      "text-anchor": "end" }, "hollow: left out"));
     var colour = trackColour(v, main), used = [];
     seg.forEach(function (s) {
       var dot = svg("circle", { cx: f.sx(s[0]), cy: f.sy(s[1]), r: 3, stroke: colour,
@@ -393,8 +405,10 @@
     if (v.t.length && v.t[0].dist.length) {
       var charts = el("div", { "class": "charts" });
       charts.appendChild(curveChart(v));
-      charts.appendChild(timelineChart(v));
-      if (mainTrack(v).seg && mainTrack(v).seg.length) { charts.appendChild(driftChart(v)); }
+      var time = el("div", { "class": "time-charts" });  // one column: one time axis
+      time.appendChild(timelineChart(v));
+      if (mainTrack(v).seg && mainTrack(v).seg.length) { time.appendChild(driftChart(v)); }
+      charts.appendChild(time);
       box.appendChild(charts);
     } else if (v.t.length) {
       box.appendChild(el("p", {}, "No curves in this record (CSV results carry only the numbers)."));
@@ -421,7 +435,8 @@
     var box = $("failures");
     if (!failed.length) { box.appendChild(el("p", {}, "Every input was scored.")); return; }
     var details = el("details");
-    details.appendChild(el("summary", {}, failed.length + " inputs not scored, with their reasons"));
+    details.appendChild(el("summary", {}, failed.length + (failed.length === 1 ? " input" : " inputs") +
+      " not scored, with their reasons"));
     var list = el("ul");
     var filled = false;
     function fill() {
