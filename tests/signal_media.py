@@ -12,6 +12,8 @@ import av
 import numpy as np
 import torch
 
+from syncnet_eval.embedders import EmbedderSpec, register_embedder
+
 FPS = 25
 RATE = 16000
 
@@ -78,3 +80,11 @@ class SignalEmbedder:
         amplitude = np.exp(mfcc_t13[:, 0] / 2)
         windows = np.array([amplitude[4 * v : 4 * v + 20].mean() for v in range(n_windows)])
         return self._z(windows)
+
+
+# The signal embedder as one more configuration: ``BatchConfig(..., embedder="signal")`` scores
+# with it through the run driver (in this process or in worker processes), hashed by name.
+SIGNAL_EMBEDDER = EmbedderSpec(
+    "signal", "mean brightness vs mean amplitude (tests)", "signal_media:SignalEmbedder"
+)
+register_embedder(SIGNAL_EMBEDDER)

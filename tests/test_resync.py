@@ -4,6 +4,7 @@ sync: their distance curve is a V at offset 0 whatever the audio)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 import json
 from pathlib import Path
 import subprocess
@@ -14,13 +15,24 @@ import numpy as np
 import pytest
 from scipy.signal import correlate
 
-from syncnet_eval import ScoreConfig, SyncPipeline
+from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline
 from syncnet_eval.cli import cli
 from syncnet_eval.decode import read_audio
+from syncnet_eval.engines.plan import BatchConfig, RunConfig
+from syncnet_eval.engines.run import run_inputs
+from syncnet_eval.engines.scorer import configuration_hash
+from syncnet_eval.errors import ConfigError
+from syncnet_eval.inputs import BatchInput
 from syncnet_eval.resync import fix_video, move_audio
 from syncnet_eval.selftest import run_selftest
 
-from conftest import MEDIA_DIR, OFFICIAL_SYNCNET_AVAILABLE, invoke_cli
+from conftest import (
+    MEDIA_DIR,
+    OFFICIAL_SYNCNET_AVAILABLE,
+    PARITY_S3FD_WEIGHTS,
+    SynthClip,
+    invoke_cli,
+)
 from signal_media import SignalEmbedder, write_signal_clip
 
 FPS = 25
@@ -104,6 +116,12 @@ def signal_pipe() -> SyncPipeline:
     return SyncPipeline(ScoreConfig(device="cpu"), embedder=SignalEmbedder())
 
 
+@pytest.fixture(scope="module")
+def signal_config() -> BatchConfig:
+    """The signal embedder as a configuration: scored through the run driver."""
+    return BatchConfig("direct", ScoreConfig(device="cpu"), embedder="signal")
+
+
 def test_the_signal_clip_measures_in_sync(signal_pipe: SyncPipeline, signal_clip: Path) -> None:
     result = signal_pipe.evaluate(signal_clip, "direct")
     assert result.ok and result.av_offset == 0, result.reason
@@ -112,24 +130,66 @@ def test_the_signal_clip_measures_in_sync(signal_pipe: SyncPipeline, signal_clip
 
 @pytest.mark.parametrize("planted", [-6, -3, 3, 6])
 def test_planted_shifts_are_measured_with_their_sign_and_fixed_back_to_zero(
-    planted: int, signal_pipe: SyncPipeline, signal_clip: Path, tmp_path: Path
+    planted: int,
+    signal_pipe: SyncPipeline,
+    signal_config: BatchConfig,
+    signal_clip: Path,
+    tmp_path: Path,
 ) -> None:
     shifted = tmp_path / f"shift{planted:+d}.mkv"
     move_audio(signal_clip, shifted, -planted / FPS)  # audio advanced: it leads by `planted`
     measured = signal_pipe.evaluate(shifted, "direct")
     assert measured.av_offset == planted  # positive: the audio leads the video
     assert measured.av_offset_ms == planted * 40
-    report = fix_video(signal_pipe, shifted, tmp_path / "fixed.mkv", "direct")
+    report = fix_video(signal_config, shifted, tmp_path / "fixed.mkv")
     assert report.offset_frames == planted and report.delay_s == pytest.approx(planted / FPS)
     assert report.residual == 0 and report.passed
 
 
 def test_selftest_recovers_every_shift_with_a_working_embedder(
-    signal_pipe: SyncPipeline, signal_clip: Path, tmp_path: Path
+    signal_config: BatchConfig, signal_clip: Path, tmp_path: Path
 ) -> None:
-    report = run_selftest(signal_pipe, signal_clip, tmp_path, recipe="direct")
+    report = run_selftest(signal_config, signal_clip, tmp_path)
     assert report.passed, report.to_dict()
     assert [s.recovered for s in report.shifts] == [-6, -3, 3, 6]
+
+
+def test_score_fix_and_selftest_record_one_hash_for_one_configuration(
+    syncnet_parity_weights: Path, synth_two_face_clip: SynthClip, tmp_path: Path
+) -> None:
+    """One configuration (face tracks with S3FD: its weights are part of the hash), three
+    commands: the records of ``score``, ``fix VIDEO`` and ``selftest`` carry one hash."""
+    if not PARITY_S3FD_WEIGHTS.is_file():
+        pytest.skip(f"{PARITY_S3FD_WEIGHTS} not found")
+    clip = synth_two_face_clip.path
+    config = BatchConfig(
+        "syncnet-pipeline", ScoreConfig(device="cpu"), PipelineConfig(min_track=20),
+        syncnet_weights=syncnet_parity_weights, s3fd_weights=PARITY_S3FD_WEIGHTS,
+    )  # fmt: skip
+    scored = run_inputs([BatchInput(clip)], config).config_hash
+    fixed = fix_video(config, clip, tmp_path / "fixed.mp4", offset=0.0).config_hash
+    selftest = run_selftest(config, clip, tmp_path, shifts=(3,)).config_hash
+    assert len(scored) == 16
+    assert fixed == scored and selftest == scored
+
+
+def test_a_registered_embedder_is_one_more_configuration_hashed_by_name(
+    signal_config: BatchConfig, signal_clip: Path, tmp_path: Path
+) -> None:
+    """The signal embedder runs through the driver in this process and in worker processes
+    (which never registered it), with a hash that names it and no SyncNet weights looked for."""
+    alone = run_inputs([BatchInput(signal_clip)], signal_config)
+    workers = run_inputs([BatchInput(signal_clip)], signal_config, RunConfig(workers=2))
+    assert alone.records[0].result.av_offset == 0 == workers.records[0].result.av_offset
+    assert alone.config_hash == workers.config_hash
+    assert alone.records[0].result.provenance["syncnet_weights_sha256"] is None
+    assert alone.config_hash == configuration_hash(signal_config, None)
+    assert alone.config_hash != configuration_hash(replace(signal_config, embedder="syncnet"), None)
+
+
+def test_an_unknown_embedder_is_refused_with_the_choices() -> None:
+    with pytest.raises(ConfigError, match="unknown embedder 'nope'; choose one of syncnet"):
+        BatchConfig("direct", embedder="nope")
 
 
 def test_selftest_says_the_parity_weights_recover_nothing(

@@ -147,11 +147,9 @@ def selftest(
         video = wm.resolve_weights("demo", offline=setup.offline)
         if ctx.get_parameter_source("recipe") is click.core.ParameterSource.DEFAULT:
             recipe = "direct"
-    pipe = setup.pipeline()
+    config = setup.batch_config(recipe=recipe)
     with tempfile.TemporaryDirectory(prefix="syncnet-eval-selftest-") as tmp:
-        report = run_selftest(
-            pipe, video, Path(tmp), recipe=recipe, shifts=planted, tolerance=tolerance
-        )
+        report = run_selftest(config, video, Path(tmp), shifts=planted, tolerance=tolerance)
     base = report.baseline
     rows: list[tuple[str, ...]] = [("planted", "recovered", "offset", "LSE-D", "LSE-C", "result")]
     rows.append(

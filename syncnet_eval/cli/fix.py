@@ -123,7 +123,7 @@ def fix(
         known = next(iter(_given(from_results, inputs, offset).values()), None)
         if isinstance(known, VideoResult) and not known.ok:
             raise InputError(f"{inputs[0]}: its record in {from_results} is not scored")
-        report = _fix_one(setup, inputs[0], output, known, tolerance)
+        report = _fix_one(ctx, setup, inputs[0], output, known, tolerance)
         reports: list[FixReport] = [report]
     else:
         assert out_dir is not None
@@ -202,15 +202,15 @@ def _given(
 
 
 def _fix_one(
-    setup: RecipeSetup, video: Path, output: Path, given: VideoResult | float | None,
-    tolerance: float,
+    ctx: click.Context, setup: RecipeSetup, video: Path, output: Path,
+    given: VideoResult | float | None, tolerance: float,
 ) -> FixReport:  # fmt: skip
     from ..resync import fix_video  # loads torch: not on --help
 
     before = given if isinstance(given, VideoResult) else None
     offset = given if isinstance(given, float) else None
-    return fix_video(setup.pipeline(), video, output, setup.recipe, offset=offset,
-                     tolerance=tolerance, before=before)  # fmt: skip
+    config = setup.batch_config(raise_unexpected=debug_requested(ctx))
+    return fix_video(config, video, output, offset=offset, tolerance=tolerance, before=before)
 
 
 def _fix_batch(

@@ -45,15 +45,13 @@ __all__ = [
 @dataclass(frozen=True)
 class ExecContext:
     """What an executor needs besides the jobs: how to score, how the run goes, the weights
-    the driver resolved, the log level for its workers, a stage hook and a pipeline the caller
-    built (both in-process only)."""
+    the driver resolved, the log level for its workers, and a stage hook (in-process only)."""
 
     config: BatchConfig
     run: RunConfig
     resolved: ResolvedRun
     worker_log_level: int | None = None
     stage_hook: StageHook | None = None
-    pipeline: Any = None
 
 
 class Executor(Protocol):

@@ -65,7 +65,7 @@ class LocalExecutor:
     ) -> Iterator[tuple[int, VideoResult]]:
         run = context.run
         todo = list(jobs)
-        if context.pipeline is not None or (run.workers == 1 and run.timeout_s is None):
+        if run.workers == 1 and run.timeout_s is None:
             yield from _inprocess_results(todo, context, run.streams)
             return
         pool = _Pool(context.config, context.resolved, run.workers, run.timeout_s,
@@ -299,7 +299,7 @@ class _Pool:
 def _inprocess_results(
     jobs: list[tuple[int, BatchInput]], context: ExecContext, streams: int
 ) -> Iterator[tuple[int, VideoResult]]:
-    scorer = Scorer(context.config, context.resolved, streams, context.pipeline)
+    scorer = Scorer(context.config, context.resolved, streams)
     try:
         if streams > 1:
             yield from scorer.score_many(jobs)

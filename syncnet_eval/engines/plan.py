@@ -19,6 +19,7 @@ from ..config import (
     option_field,
     validate_options,
 )
+from ..embedders import DEFAULT_EMBEDDER, EmbedderSpec, get_embedder
 from ..errors import ConfigError
 from ..recipes import DEFAULT_RECIPE, check_recipe_options
 
@@ -41,6 +42,8 @@ class BatchConfig:
         save_detections: write the detector's boxes here (single-video runs).
         save_crops: write each track's crop video into this directory.
         raise_unexpected: re-raise unexpected errors instead of recording them (debugging).
+        embedder: the embedder's name in ``syncnet_eval.embedders.REGISTRY`` (``syncnet``, or
+            one a caller registered: a test double, your own model); hashed by name.
     """
 
     recipe: str = DEFAULT_RECIPE
@@ -54,9 +57,11 @@ class BatchConfig:
     save_detections: Path | None = None
     save_crops: Path | None = None
     raise_unexpected: bool = False
+    embedder: str = DEFAULT_EMBEDDER
 
     def __post_init__(self) -> None:
         check_recipe_options(self.recipe, self.pipeline_config)
+        get_embedder(self.embedder)
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,8 @@ class RunOutputs:
 @dataclass(frozen=True)
 class ResolvedRun:
     """What every executor's scorers share: the weights, found (or downloaded) once by the
-    driver, their hashes, and the configuration hash every record carries.
+    driver, their hashes, the configuration hash every record carries, and the embedder
+    when it is not SyncNet (its spec travels to workers, which may not have it registered).
 
     ``config_hash`` is empty when nothing was scored (every input failed its pre-check), so
     no weights were looked for.
@@ -177,3 +183,4 @@ class ResolvedRun:
     asd_weights: Path | None = None
     syncnet_sha256: str | None = None
     s3fd_sha256: str | None = None
+    embedder: EmbedderSpec | None = None

@@ -34,7 +34,7 @@ from pathlib import Path
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -54,10 +54,7 @@ from .records import (
     BatchRecord,
     RecordIndex,
 )
-from .scorer import crops_names, lost, precheck, prepare_run, resolve_from_pipeline
-
-if TYPE_CHECKING:
-    from ..pipeline import SyncPipeline
+from .scorer import crops_names, lost, precheck, prepare_run
 
 __all__ = ["check_outputs", "run_inputs", "score_one", "sigterm_stops_the_run", "slim"]
 
@@ -94,7 +91,6 @@ def run_inputs(
     worker_log_level: int | None = None,
     download_progress: bool = True,
     stage_hook: StageHook | None = None,
-    pipeline: SyncPipeline | None = None,
 ) -> BatchOutcome:
     """Score every input; one record each, in input order, whatever happens to it.
 
@@ -109,8 +105,6 @@ def run_inputs(
         worker_log_level: level of the package's log lines in worker processes or actors.
         download_progress: show a progress bar if weights must be downloaded.
         stage_hook: told about each video's stages (in-process scoring only).
-        pipeline: score with this pipeline (its weights, or its own embedder) in this process
-            instead of building one from ``config``'s weights.
 
     Returns:
         A ``BatchOutcome``.
@@ -124,8 +118,6 @@ def run_inputs(
     executor = executor or create_executor(DEFAULT_EXECUTOR)
     check_outputs(run, outputs)
     executor.check(config, run)
-    if pipeline is not None and (run.workers > 1 or run.timeout_s is not None):
-        raise ConfigError("a pipeline given by the caller scores in this process only")
     if outputs.parquet is not None:
         require_pyarrow()
     with contextlib.ExitStack() as stack:
@@ -133,22 +125,19 @@ def run_inputs(
             stack.enter_context(LogLock(path))
         stack.enter_context(sigterm_stops_the_run())
         driver = _Driver(inputs, config, run, outputs, on_record)
-        return driver.go(executor, on_start, worker_log_level, download_progress, stage_hook,
-                         pipeline)  # fmt: skip
+        return driver.go(executor, on_start, worker_log_level, download_progress, stage_hook)
 
 
 def score_one(
     item: BatchInput,
     config: BatchConfig,
     *,
-    pipeline: SyncPipeline | None = None,
     stage_hook: StageHook | None = None,
     download_progress: bool = True,
 ) -> BatchRecord:
     """One input's record, through the driver (pre-check, weights resolved once with their
     notice, the configuration hash, a record whatever happens)."""
-    outcome = run_inputs([item], config, pipeline=pipeline, stage_hook=stage_hook,
-                         download_progress=download_progress)  # fmt: skip
+    outcome = run_inputs([item], config, stage_hook=stage_hook, download_progress=download_progress)
     return outcome.records[0]
 
 
@@ -227,12 +216,9 @@ class _Driver:
         worker_log_level: int | None,
         download_progress: bool,
         stage_hook: StageHook | None,
-        pipeline: SyncPipeline | None,
     ) -> BatchOutcome:
         refused = [precheck(item, self.config.recipe) for item in self.inputs]
-        if any(r is None for r in refused) and pipeline is not None:
-            resolved = resolve_from_pipeline(self.config, pipeline)
-        elif any(r is None for r in refused):
+        if any(r is None for r in refused):
             resolved = prepare_run(self.config, download_progress)
         else:  # nothing to score: no weights looked for
             resolved = ResolvedRun(None, None, "")
@@ -249,9 +235,7 @@ class _Driver:
         try:
             if journal is not None:
                 self.log = JsonlLog(journal, truncate=not resume)
-            context = ExecContext(
-                self.config, self.run, resolved, worker_log_level, stage_hook, pipeline
-            )
+            context = ExecContext(self.config, self.run, resolved, worker_log_level, stage_hook)
             self._score(executor, refused, context)
         except KeyboardInterrupt:
             stopped = True
