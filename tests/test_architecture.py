@@ -5,13 +5,15 @@
   is still a knot a reader has to untie;
 - no module imports (or reaches into) another module's private ``_name``;
 - exactly one module, ``syncnet_eval/ffmpeg.py``, starts subprocesses;
-- ``--help`` does not import torch (nor Ray or pyarrow, the optional engine's).
+- ``--help`` does not import torch (nor Ray or pyarrow, the optional engine's);
+- no public method is dead code (named nowhere but where it is defined).
 """
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+import re
 import subprocess
 import sys
 
@@ -204,3 +206,36 @@ def test_help_and_version_do_not_import_torch() -> None:
         code_cmd = code.replace("args=[sys.argv[1]]", f"args=['{command}', '--help']")
         out = subprocess.run([sys.executable, "-c", code_cmd], capture_output=True, text=True)
         assert out.stdout.strip().splitlines()[-1] == "NO-TORCH", command
+
+
+# Methods a framework calls by name (never spelled out in this repository).
+_CALLED_BY_FRAMEWORKS = {"emit"}  # logging.Handler
+
+
+def _unused_public_methods() -> list[str]:
+    """``Class.method`` of every public method whose name appears nowhere else (the package,
+    its tests, its scripts, the report's script)."""
+    repo = ROOT.parent
+    dirs = (PACKAGE, "tests", "scripts")
+    sources = [p.read_text() for d in dirs for p in (repo / d).rglob("*.py")]
+    sources += [p.read_text() for p in (ROOT / "report_assets").iterdir() if p.is_file()]
+    words: dict[str, int] = {}
+    for text in sources:
+        for word in re.findall(r"\w+", text):
+            words[word] = words.get(word, 0) + 1
+    unused = []
+    for path in MODULES.values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for item in node.body:
+                name = getattr(item, "name", "_")
+                public = isinstance(item, ast.FunctionDef) and not name.startswith("_")
+                if public and words.get(name, 0) <= 1 and name not in _CALLED_BY_FRAMEWORKS:
+                    unused.append(f"{node.name}.{name}")
+    return unused
+
+
+def test_no_public_method_is_dead_code() -> None:
+    """A method nobody calls is a decision nobody takes: remove it (or use it)."""
+    assert _unused_public_methods() == []

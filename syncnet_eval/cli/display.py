@@ -13,7 +13,15 @@ from tqdm import tqdm
 from ..bands import band_line
 from ..checks import counts_line
 from ..logs import one_line
-from ..presentation import LSE_C, LSE_D, OFFSET_SENTENCE, count, number, offset_text
+from ..presentation import (
+    ABS_OFFSET,
+    LSE_C,
+    LSE_D,
+    OFFSET_SENTENCE,
+    count,
+    number,
+    offset_text,
+)
 from ..stats import BatchSummary
 from ..types import TrackResult, VideoResult
 
@@ -125,11 +133,13 @@ def format_summary(summary: BatchSummary) -> str:
             rows.append(
                 (label, str(m.n), num(m.mean), num(m.std), f"{num(m.ci_low)} to {num(m.ci_high)}")
             )
-        rows.append(("|offset|", str(summary.num_scored), num(summary.mean_abs_offset), "", ""))
+        abs_offset = num(summary.mean_abs_offset)
+        rows.append((ABS_OFFSET.name, str(summary.num_scored), abs_offset, "", ""))
         lines += columns(rows)
         lines.append("(means over the n videos in them; the others are counted above)")
     if summary.groups:
-        rows = [("group", "inputs", "ok", "in means", "LSE-D mean", "LSE-C mean", "|offset| mean")]
+        means = (f"{LSE_D.name} mean", f"{LSE_C.name} mean", f"{ABS_OFFSET.name} mean")
+        rows = [("group", "inputs", "ok", "in means", *means)]
         for name, g in summary.groups.items():
             rows.append(
                 (

@@ -12,6 +12,7 @@ from ..engines.plan import RunConfig
 from ..errors import InputError
 from ..inputs import BatchInput, collect_inputs
 from ..io import load_records
+from ..presentation import frames_text
 from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
 from .display import Progress, columns, num, shown
@@ -26,7 +27,7 @@ from .options import (
 if TYPE_CHECKING:  # the pipeline loads torch
     from ..resync import FixReport
 
-__all__ = ["fix"]
+__all__ = ["fix", "format_fix_reports"]
 
 _HELP_SIGN = (
     "A positive AV offset means the audio leads the video (comes early): fix delays the audio "
@@ -141,7 +142,7 @@ def fix(
             quiet,
         )
     if not quiet:
-        click.echo(_format_reports(reports))
+        click.echo(format_fix_reports(reports))
     for report in reports:
         for warning in report.warnings:
             click.echo(f"Warning: {shown(warning)}", err=True)
@@ -255,7 +256,7 @@ def _failure(report: FixReport) -> str:
     )
 
 
-def _format_reports(reports: Sequence[FixReport]) -> str:
+def format_fix_reports(reports: Sequence[FixReport]) -> str:
     rows: list[tuple[str, ...]] = [
         (
             "video",
@@ -274,9 +275,9 @@ def _format_reports(reports: Sequence[FixReport]) -> str:
         rows.append(
             (
                 shown(r.source),
-                "-" if r.offset_frames is None else f"{r.offset_frames:+g}",
+                frames_text(r.offset_frames),
                 f"{r.delay_s * 1000:+.0f} ms",
-                "-" if r.residual is None else f"{r.residual:+g}",
+                frames_text(r.residual),
                 num(b.lse_d if b else None),
                 num(a.lse_d),
                 num(b.lse_c if b else None),

@@ -16,6 +16,7 @@ from ..config import ASD_MODEL_NAMES
 from ..errors import InputError
 from ..inputs import BatchInput
 from ..io import atomic_write_text
+from ..presentation import MISSING
 from ..recipes import REGISTRY
 from ..speaking import SPEAKERS_CSV_COLUMNS, rttm_text, speakers_csv_rows, speakers_document
 from ..types import VideoResult
@@ -23,7 +24,7 @@ from .app import AppState, debug_requested, setup_logging
 from .display import StageProgress, columns, shown
 from .options import RecipeSetup, recipe_options, writable_file
 
-__all__ = ["speakers"]
+__all__ = ["speakers", "speakers_table"]
 
 _SUFFIXES = (".rttm", ".json", ".csv")
 # The recipes with face tracks to judge (the registry says which).
@@ -75,11 +76,12 @@ def _write(path: Path, result: VideoResult) -> None:
         atomic_write_text(path, buf.getvalue())
 
 
-def _table(result: VideoResult) -> str:
+def speakers_table(result: VideoResult) -> str:
+    """The tracks of ``result`` with their speaking share and first segments."""
     rows: list[tuple[str, ...]] = [("track", "frames", "box x1,y1,x2,y2", "speaking", "segments")]
     for t in result.tracks:
-        box = ",".join(f"{x:.0f}" for x in t.mean_box) if t.mean_box else "-"
-        share = "-" if t.speaking_fraction is None else f"{100 * t.speaking_fraction:.0f}%"
+        box = ",".join(f"{x:.0f}" for x in t.mean_box) if t.mean_box else MISSING
+        share = MISSING if t.speaking_fraction is None else f"{100 * t.speaking_fraction:.0f}%"
         segs = " ".join(
             f"{s['start_s']:.2f}-{s['end_s']:.2f}" for s in (t.speaking_segments or [])[:4]
         )
@@ -142,6 +144,6 @@ def speakers(
     if not result.ok:
         raise InputError(result.reason or f"{video}: {result.status}")
     if not quiet:
-        click.echo(_table(result))
+        click.echo(speakers_table(result))
         for path in paths:
             click.echo(f"wrote {shown(str(path))}")

@@ -19,7 +19,7 @@ for ``--help``; an executor's module is imported when it is chosen.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 import importlib
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -98,10 +98,6 @@ class ExecutorEntry:
             return None
         cls: type = getattr(self.load(), self.options)
         return cls
-
-    def option_names(self) -> list[str]:
-        cls = self.options_class()
-        return [] if cls is None else [f.name for f in fields(cls)]
 
 
 EXECUTORS: dict[str, ExecutorEntry] = {
