@@ -193,9 +193,12 @@ class SyncPipeline:
         with self._detector_lock:
             if self._asd is None:
                 self._asd = load_active_speaker_scorer(
-                    cfg.asd, cfg.asd_model, self.device, weights=self._asd_weights,
+                    cfg.asd,
+                    cfg.asd_model,
+                    self.device,
+                    weights=self._asd_weights,
                     offline=self._offline,
-                )  # fmt: skip
+                )
             return self._asd
 
     def _number_packages(self, recipe: str) -> tuple[str, ...]:

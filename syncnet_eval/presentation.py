@@ -156,8 +156,15 @@ METRICS = {
 # Track n is drawn in TRACK_COLOURS[n % 8] (its position in the record) everywhere: the curve,
 # the timeline and its span bar (matplotlib's tab10 without the red and grey of the marks).
 TRACK_COLOURS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-)  # fmt: skip
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+)
 COLOURS = {
     "median": "#555555",  # the curve's median line
     "lse_c": "#1a7f37",  # the LSE-C bar (median minus minimum)

@@ -254,8 +254,17 @@ def fix_video(
     delay = audio_delay_for_offset(offset)
     move_audio(video, output, delay)
     measured = score_one(BatchInput(output, audio_path), config)
-    return FixReport(str(video), str(output), offset, delay, before, measured.result, tolerance,
-                     warnings, measured.config_hash)  # fmt: skip
+    return FixReport(
+        str(video),
+        str(output),
+        offset,
+        delay,
+        before,
+        measured.result,
+        tolerance,
+        warnings,
+        measured.config_hash,
+    )
 
 
 # The copies a batch fix wrote (input, copy, offset), in its --out-dir: a rerun keeps those
@@ -306,10 +315,16 @@ def fix_inputs(
         if not batch:
             return []
         outcome = run_inputs(
-            batch, config, run, executor=executor, outputs=RunOutputs(out_dir / log_name),
-            on_start=on_start, on_record=on_record, worker_log_level=worker_log_level,
+            batch,
+            config,
+            run,
+            executor=executor,
+            outputs=RunOutputs(out_dir / log_name),
+            on_start=on_start,
+            on_record=on_record,
+            worker_log_level=worker_log_level,
             download_progress=download_progress,
-        )  # fmt: skip
+        )
         hashes.append(outcome.config_hash)
         return outcome.results
 
@@ -332,7 +347,7 @@ def fix_inputs(
                 tolerance,
                 overwrite,
                 config.recipe,
-            )  # fmt: skip
+            )
         )
     written = [p for p in plans if p.copy is not None]
     after = measure([p.copy for p in written if p.copy is not None], "after.jsonl")
@@ -365,8 +380,16 @@ class _Plan:
         measured = self.failure or after
         assert measured is not None
         delay = audio_delay_for_offset(self.offset) if self.offset is not None else 0.0
-        return FixReport(str(self.item.path), str(self.target), self.offset, delay, self.before,
-                         measured, tolerance, self.warnings)  # fmt: skip
+        return FixReport(
+            str(self.item.path),
+            str(self.target),
+            self.offset,
+            delay,
+            self.before,
+            measured,
+            tolerance,
+            self.warnings,
+        )
 
 
 def _write_copy(

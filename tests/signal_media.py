@@ -39,8 +39,9 @@ def write_signal_clip(path: Path, num_frames: int = 150, seed: int = 0) -> None:
         noise = rng.standard_normal(num_frames * per_frame) * np.repeat(env, per_frame) * 6000
         samples = np.clip(noise, -32767, 32767).astype(np.int16)
         for start in range(0, samples.size, 1024):
-            frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="s16",
-                                               layout="mono")  # fmt: skip
+            frame = av.AudioFrame.from_ndarray(
+                samples[None, start : start + 1024], format="s16", layout="mono"
+            )
             frame.sample_rate, frame.pts = RATE, start
             frame.time_base = Fraction(1, RATE)
             for packet in audio.encode(frame):

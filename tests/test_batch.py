@@ -101,9 +101,15 @@ def _fake_ffmpeg(script: Path, prelude: str, monkeypatch: pytest.MonkeyPatch) ->
 
 def _score_args(weights: Path, *extra: str) -> list[str]:
     return [
-        "score", "--recipe", "direct", "--syncnet-weights", str(weights), "--device", "cpu",
+        "score",
+        "--recipe",
+        "direct",
+        "--syncnet-weights",
+        str(weights),
+        "--device",
+        "cpu",
         *extra,
-    ]  # fmt: skip
+    ]
 
 
 def _by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -225,7 +231,7 @@ def serial_run(
             str(out / "run.json"),
             "-o",
             str(out / "run.csv"),
-        )  # fmt: skip
+        )
     )
     doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
     return {"result": result, "out": out, "doc": doc, "manifest": manifest}
@@ -286,7 +292,7 @@ def test_two_workers_give_identical_records_and_allow_failures_exits_0(
             str(tmp_path / "par.jsonl"),
             "-o",
             str(tmp_path / "par.json"),
-        )  # fmt: skip
+        )
     )
     assert result.exit_code == 0, result.output
 
@@ -308,9 +314,16 @@ def test_sigkill_then_resume_records_each_input_exactly_once(
 ) -> None:
     log_path, json_path = tmp_path / "run.jsonl", tmp_path / "run.json"
     args = _score_args(
-        syncnet_parity_weights, str(mixed_dir), "--manifest", str(serial_run["manifest"]),
-        "-o", str(log_path), "-o", str(json_path), "-q",
-    )  # fmt: skip
+        syncnet_parity_weights,
+        str(mixed_dir),
+        "--manifest",
+        str(serial_run["manifest"]),
+        "-o",
+        str(log_path),
+        "-o",
+        str(json_path),
+        "-q",
+    )
     cmd = [sys.executable, "-m", "syncnet_eval", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -390,8 +403,9 @@ def test_retry_failed_scores_transient_failures_again_and_keeps_other_records(
     shutil.copy2(batch_clips[2], clips / "a_flaky.mp4")
     _ffmpeg("-i", str(batch_clips[2]), "-an", "-c", "copy", str(clips / "b_no_audio.mp4"))
     log_path = tmp_path / "run.jsonl"
-    base = _score_args(syncnet_parity_weights, str(clips), "-o", str(log_path), "-q",
-                       "--allow-failures")  # fmt: skip
+    base = _score_args(
+        syncnet_parity_weights, str(clips), "-o", str(log_path), "-q", "--allow-failures"
+    )
 
     def statuses() -> list[str]:
         return [r["status"] for r in read_jsonl(log_path)]
@@ -526,9 +540,11 @@ def test_corrupted_corpus_never_tracebacks_hangs_or_changes_between_serial_and_w
     for extra in (["--workers", "2", "--timeout", "60"], []):
         out = tmp_path / f"corpus{len(runs)}.json"
         cmd = [
-            sys.executable, "-m", "syncnet_eval",
+            sys.executable,
+            "-m",
+            "syncnet_eval",
             *_score_args(syncnet_parity_weights, str(corpus), "-o", str(out), *extra),
-        ]  # fmt: skip
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
         assert proc.returncode in (0, 1), proc.stderr[-3000:]
         assert "Traceback" not in proc.stdout + proc.stderr
@@ -566,9 +582,17 @@ def test_real_clips_and_bad_inputs_batch(
     manifest = _manifest_pointing_nowhere(tmp_path)
     log_path = tmp_path / "real.jsonl"
     args = _score_args(
-        syncnet_parity_weights, str(real_media_dir), "--manifest", str(manifest),
-        "--workers", "2", "-o", str(log_path), "-o", str(tmp_path / "real.json"),
-    )  # fmt: skip
+        syncnet_parity_weights,
+        str(real_media_dir),
+        "--manifest",
+        str(manifest),
+        "--workers",
+        "2",
+        "-o",
+        str(log_path),
+        "-o",
+        str(tmp_path / "real.json"),
+    )
     result = invoke_cli(args)
     assert result.exit_code == 1, result.output
     doc = json.loads((tmp_path / "real.json").read_text(encoding="utf-8"))
@@ -703,7 +727,7 @@ def test_damaged_clip_scores_the_same_serial_with_workers_and_again(
                 "-q",
                 "--allow-failures",
                 *extra,
-            )  # fmt: skip
+            )
         )
         assert result.exit_code == 0, result.output
         runs.append(json.loads(out.read_text(encoding="utf-8"))["results"])
@@ -716,8 +740,9 @@ def test_a_second_run_on_a_locked_log_is_refused(
 ) -> None:
     log_path = tmp_path / "r.jsonl"
     with LogLock(log_path):
-        result = invoke_cli(_score_args(syncnet_parity_weights, str(batch_clips[0]), "-o",
-                                     str(log_path)))  # fmt: skip
+        result = invoke_cli(
+            _score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path))
+        )
     assert result.exit_code == 2  # an unusable output, as documented
     assert "another syncnet-eval run is writing this log" in result.output
     assert not log_path.exists() or log_path.read_text(encoding="utf-8") == ""
@@ -754,8 +779,19 @@ def test_a_timeout_is_scored_again_when_the_limit_rises_and_resumed_records_say_
 
     def run(limit: str) -> dict[str, dict[str, Any]]:
         out = tmp_path / f"r{limit}.json"
-        result = invoke_cli(_score_args(syncnet_parity_weights, str(clips), "--timeout", limit,
-                                     "-o", str(log_path), "-o", str(out), "-q"))  # fmt: skip
+        result = invoke_cli(
+            _score_args(
+                syncnet_parity_weights,
+                str(clips),
+                "--timeout",
+                limit,
+                "-o",
+                str(log_path),
+                "-o",
+                str(out),
+                "-q",
+            )
+        )
         assert result.exit_code in (0, 1), result.output
         return _by_name(json.loads(out.read_text(encoding="utf-8")))
 
@@ -786,8 +822,12 @@ def test_workers_and_their_ffmpeg_die_with_a_killed_parent(
     clips.mkdir()
     shutil.copy2(batch_clips[0], clips / "zz_hang.mp4")
     env = {**os.environ, "SYNCNET_EVAL_FFMPEG": str(script)}
-    cmd = [sys.executable, "-m", "syncnet_eval",
-           *_score_args(syncnet_parity_weights, str(clips), "--workers", "2", "-q")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "syncnet_eval",
+        *_score_args(syncnet_parity_weights, str(clips), "--workers", "2", "-q"),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def hanging() -> list[Path]:
@@ -834,11 +874,21 @@ def test_records_finished_out_of_order_are_kept_when_a_batch_is_interrupted(
     def stop_after_first(event: BatchEvent) -> None:
         raise KeyboardInterrupt  # Ctrl-C while the first input is still running
 
-    config = BatchConfig(recipe="direct", score_config=ScoreConfig(device="cpu"),
-                         syncnet_weights=syncnet_parity_weights, offline=True)  # fmt: skip
+    config = BatchConfig(
+        recipe="direct",
+        score_config=ScoreConfig(device="cpu"),
+        syncnet_weights=syncnet_parity_weights,
+        offline=True,
+    )
     with pytest.raises(KeyboardInterrupt):
-        run_inputs(items, config, RunConfig(workers=2), outputs=RunOutputs(log_path),
-                   on_record=stop_after_first, download_progress=False)  # fmt: skip
+        run_inputs(
+            items,
+            config,
+            RunConfig(workers=2),
+            outputs=RunOutputs(log_path),
+            on_record=stop_after_first,
+            download_progress=False,
+        )
     logged = [r["id"] for r in read_jsonl(log_path)]
     assert len(logged) == 1 and logged[0] != "a_slow.mp4"  # finished after an unfinished one
 

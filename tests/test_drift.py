@@ -49,8 +49,17 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     synced = d / "synced.mkv"
     write_signal_clip(synced, num_frames=CLIP_FRAMES, seed=1)
     stretched = d / "stretched.mkv"
-    _ffmpeg("-i", str(synced), "-c:v", "copy", "-af", f"atempo={TEMPO}", "-c:a", "pcm_s16le",
-            str(stretched))  # fmt: skip
+    _ffmpeg(
+        "-i",
+        str(synced),
+        "-c:v",
+        "copy",
+        "-af",
+        f"atempo={TEMPO}",
+        "-c:a",
+        "pcm_s16le",
+        str(stretched),
+    )
     moved = d / "moved.mkv"
     move_audio(synced, moved, -3 / FPS)  # the audio leads by 3 frames throughout
     return {"synced": synced, "stretched": stretched, "moved": moved}
@@ -190,8 +199,14 @@ def _drifting_record() -> VideoResult:
         {"time_s": 2.58 + k, "offset": k // 4, "confidence": 6.0 - (k == 3) * 4, "used": k != 3}
         for k in range(10)
     ]
-    t0 = replace(r.tracks[0], segment_offsets=segments, drift_ms_per_min=612.5, drift_segments=9,
-                 drift_segments_left_out=1, drift_span_s=9.0)  # fmt: skip
+    t0 = replace(
+        r.tracks[0],
+        segment_offsets=segments,
+        drift_ms_per_min=612.5,
+        drift_segments=9,
+        drift_segments_left_out=1,
+        drift_span_s=9.0,
+    )
     t1 = replace(r.tracks[1], segment_offsets=[], drift_segments=0, drift_segments_left_out=0)
     return replace(r, tracks=[t0, t1], flags=["offset_drift"])
 
@@ -215,8 +230,12 @@ def test_drift_fields_round_trip_through_json_csv_and_parquet(tmp_path: Path) ->
 def test_csv_columns_are_added_at_the_end() -> None:
     r = _drifting_record()
     assert CSV_COLUMNS[-1] == "drift_ms_per_min"
-    added = ("drift_ms_per_min", "track_drift_ms_per_min", "track_drift_segments",
-             "track_drift_segments_left_out")  # fmt: skip
+    added = (
+        "drift_ms_per_min",
+        "track_drift_ms_per_min",
+        "track_drift_segments",
+        "track_drift_segments_left_out",
+    )
     assert TRACK_CSV_COLUMNS[-4:] == added
     _, row = csv_text([r]).splitlines()
     assert row.split(",")[-1] == "612.500"  # the selected track's

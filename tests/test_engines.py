@@ -29,16 +29,22 @@ ROOT = Path(__file__).resolve().parents[1]
 def three_inputs(tmp_path_factory: pytest.TempPathFactory, batch_clips: list[Path]) -> list[Path]:
     """Two good clips and an empty file (a decode_error, which --retry-failed retries)."""
     directory = tmp_path_factory.mktemp("engine_inputs")
-    good = [Path(shutil.copy2(clip, directory / f"good{i}{clip.suffix}"))
-            for i, clip in enumerate(batch_clips[:2])]  # fmt: skip
+    good = [
+        Path(shutil.copy2(clip, directory / f"good{i}{clip.suffix}"))
+        for i, clip in enumerate(batch_clips[:2])
+    ]
     empty = directory / "empty.mp4"
     empty.write_bytes(b"")
     return [*good, empty]
 
 
 def _config(weights: Path) -> BatchConfig:
-    return BatchConfig(recipe="direct", score_config=ScoreConfig(device="cpu"),
-                       syncnet_weights=weights, offline=True)  # fmt: skip
+    return BatchConfig(
+        recipe="direct",
+        score_config=ScoreConfig(device="cpu"),
+        syncnet_weights=weights,
+        offline=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +61,12 @@ def cluster_runtime() -> Any:
     ray = pytest.importorskip("ray")
     pytest.importorskip("pyarrow")
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})  # fmt: skip
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+        )
     yield ray
     ray.shutdown()
 
@@ -91,13 +101,15 @@ def test_every_executor_gives_the_same_records_and_log_semantics(
     out = RunOutputs(log_path)
 
     def run(run_config: RunConfig) -> Any:
-        return run_inputs(items, config, run_config, executor=executor, outputs=out,
-                          download_progress=False)  # fmt: skip
+        return run_inputs(
+            items, config, run_config, executor=executor, outputs=out, download_progress=False
+        )
 
     # 1. Same records as the reference, in input order; the log has each input once.
     first = run(RunConfig())
-    assert_same_records([r.to_dict() for r in first.records], reference,
-                        ignore=("timings_s", "from_log"))  # fmt: skip
+    assert_same_records(
+        [r.to_dict() for r in first.records], reference, ignore=("timings_s", "from_log")
+    )
     assert sorted(r["id"] for r in read_jsonl(log_path)) == sorted(p.name for p in three_inputs)
 
     # 2. A rerun reuses every record (the failure too) and scores nothing.
@@ -130,9 +142,11 @@ def test_every_executor_gives_the_same_records_and_log_semantics(
 
 
 def test_a_run_stopped_by_ctrl_c_says_what_is_kept_and_how_to_resume(
-    three_inputs: list[Path], syncnet_parity_weights: Path, tmp_path: Path,
+    three_inputs: list[Path],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     items = [BatchInput(p, id=p.name) for p in three_inputs]
     log_path = tmp_path / "run.jsonl"
 
@@ -140,8 +154,13 @@ def test_a_run_stopped_by_ctrl_c_says_what_is_kept_and_how_to_resume(
         raise KeyboardInterrupt
 
     with caplog.at_level(logging.WARNING), pytest.raises(KeyboardInterrupt):
-        run_inputs(items, _config(syncnet_parity_weights), outputs=RunOutputs(log_path),
-                   on_record=stop, download_progress=False)  # fmt: skip
+        run_inputs(
+            items,
+            _config(syncnet_parity_weights),
+            outputs=RunOutputs(log_path),
+            on_record=stop,
+            download_progress=False,
+        )
     assert len(read_jsonl(log_path)) == 1
     said = [r.getMessage() for r in caplog.records if "stopped" in r.getMessage()]
     assert said == [
@@ -155,8 +174,11 @@ def test_a_missing_input_is_reported_before_any_weights_are_looked_for(
 ) -> None:
     empty_cache = tmp_path / "cache"
     empty_cache.mkdir()
-    env = {"SYNCNET_EVAL_WEIGHTS": str(empty_cache), "XDG_CACHE_HOME": str(empty_cache),
-           "HOME": str(tmp_path)}  # fmt: skip
+    env = {
+        "SYNCNET_EVAL_WEIGHTS": str(empty_cache),
+        "XDG_CACHE_HOME": str(empty_cache),
+        "HOME": str(tmp_path),
+    }
     result = invoke_cli(["score", str(tmp_path / "typo.mp4"), "--offline"], env=env)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
@@ -171,15 +193,16 @@ def test_the_unofficial_weights_notice_is_said_once_per_command_in_one_wording(
     score = invoke_cli(["score", *map(str, batch_clips[:2]), *weights])
     fix = invoke_cli(
         ["fix", str(batch_clips[0]), "-o", str(tmp_path / "f.mp4"), *weights, "--tolerance", "30"]
-    )  # fmt: skip  (measures twice)
+    )  # measures twice
     notices = []
     for result in (score, fix):
         lines = [line for line in result.stderr.splitlines() if "is not the official" in line]
         assert len(lines) == 1, result.stderr
         notices.append(lines[0])
     assert notices[0] == notices[1]
-    assert notices[0].startswith(f"WARNING: {syncnet_parity_weights} is not the official "
-                                 "syncnet_v2.model")  # fmt: skip
+    assert notices[0].startswith(
+        f"WARNING: {syncnet_parity_weights} is not the official syncnet_v2.model"
+    )
 
 
 def test_no_module_outside_its_executor_and_the_registry_names_the_cluster_engine() -> None:
@@ -187,9 +210,10 @@ def test_no_module_outside_its_executor_and_the_registry_names_the_cluster_engin
     allowed = {package / "engines" / "ray.py", package / "engines" / "__init__.py"}
     word = re.compile(r"\bray\b", re.IGNORECASE)
     offenders = [
-        str(p.relative_to(ROOT)) for p in package.rglob("*.py")
+        str(p.relative_to(ROOT))
+        for p in package.rglob("*.py")
         if p not in allowed and word.search(p.read_text(encoding="utf-8"))
-    ]  # fmt: skip
+    ]
     assert offenders == []
 
 
@@ -217,5 +241,7 @@ def test_a_log_reader_and_resume_take_the_same_latest_record(tmp_path: Path) -> 
     assert found is not None and found.record["status"] == "ok" and found.position == 2
     changed = {**logged[0]["input_identity"], "size": 9}  # the file changed since: score it
     assert index.find(changed, "a", "h", timeout_s=None, retry_failed=False) is None
-    assert index.find(logged[0]["input_identity"], "a", "other", timeout_s=None,
-                      retry_failed=False) is None  # fmt: skip
+    assert (
+        index.find(logged[0]["input_identity"], "a", "other", timeout_s=None, retry_failed=False)
+        is None
+    )

@@ -281,8 +281,14 @@ def test_each_stage_of_a_one_track_video_is_reported_once_in_order(
     )
     assert len(result.tracks) == 1, result.reason
     assert hook.stages == [
-        "decode", "scenes", "detection", "tracking_crop", "mfcc", "embeddings", "scoring",
-    ]  # fmt: skip
+        "decode",
+        "scenes",
+        "detection",
+        "tracking_crop",
+        "mfcc",
+        "embeddings",
+        "scoring",
+    ]
 
 
 def test_track_select_index_past_the_tracks_keeps_them_and_is_not_no_face(
@@ -405,11 +411,26 @@ def test_cli_score_writes_contract_detections_and_crops(
     crops = tmp_path / "crops"
     out = tmp_path / "out.json"
     args = [
-        "score", str(clip.path), "--recipe", "syncnet-pipeline", "--detections", str(dets_in),
-        "--syncnet-weights", str(syncnet_parity_weights), "--offline", "--device", "cpu",
-        "--min-track", str(SHORT_MIN_TRACK), "--save-detections", str(dets_out),
-        "--save-crops", str(crops), "-o", str(out),
-    ]  # fmt: skip
+        "score",
+        str(clip.path),
+        "--recipe",
+        "syncnet-pipeline",
+        "--detections",
+        str(dets_in),
+        "--syncnet-weights",
+        str(syncnet_parity_weights),
+        "--offline",
+        "--device",
+        "cpu",
+        "--min-track",
+        str(SHORT_MIN_TRACK),
+        "--save-detections",
+        str(dets_out),
+        "--save-crops",
+        str(crops),
+        "-o",
+        str(out),
+    ]
     run = CliRunner().invoke(cli, args)
     assert run.exit_code == 0, run.output
     assert "Traceback" not in run.output

@@ -41,11 +41,19 @@ RENDERERS = [
 
 def _track(first: int, n: int, fps: float, *, times: bool = True) -> TrackResult:
     return TrackResult(
-        index=0, first_frame=first, last_frame=first + n + 4, av_offset=0, lse_d=7.0, lse_c=3.0,
-        num_windows=n, dist_by_shift=[0.0] * 31, framewise_conf=[1.0] * n,
-        start_s=first / fps if times else None, end_s=None,
+        index=0,
+        first_frame=first,
+        last_frame=first + n + 4,
+        av_offset=0,
+        lse_d=7.0,
+        lse_c=3.0,
+        num_windows=n,
+        dist_by_shift=[0.0] * 31,
+        framewise_conf=[1.0] * n,
+        start_s=first / fps if times else None,
+        end_s=None,
         framewise_time_s=[(first + i) / fps for i in range(n)] if times else None,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("fps", [25.0, 30.0, 30000 / 1001])

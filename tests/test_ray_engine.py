@@ -102,9 +102,15 @@ def ray_run(
 ) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("ray_run")
     args = _ray_args(
-        syncnet_parity_weights, eight_inputs, "-o", str(out / "ray.parquet"),
-        "-o", str(out / "ray.jsonl"), "-o", str(out / "ray.json"),
-    )  # fmt: skip
+        syncnet_parity_weights,
+        eight_inputs,
+        "-o",
+        str(out / "ray.parquet"),
+        "-o",
+        str(out / "ray.jsonl"),
+        "-o",
+        str(out / "ray.json"),
+    )
     result = invoke_cli(args)
     return {"result": result, "out": out, "args": args}
 
@@ -225,9 +231,16 @@ def test_an_actor_killed_mid_run_costs_a_retry_not_a_record(
     try:
         # Two inputs at a time per actor (--streams 2): a crash catches both in flight.
         result = invoke_cli(
-            _ray_args(syncnet_parity_weights, eight_inputs, "-q", "--streams", "2",
-                      "-o", str(tmp_path / "k.jsonl"))
-        )  # fmt: skip
+            _ray_args(
+                syncnet_parity_weights,
+                eight_inputs,
+                "-q",
+                "--streams",
+                "2",
+                "-o",
+                str(tmp_path / "k.jsonl"),
+            )
+        )
     finally:
         stop.set()
         killer.join()
@@ -362,8 +375,7 @@ def test_a_healthy_run_says_only_the_packages_own_lines(
     pytest.importorskip("ray")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update({**LOOPBACK_ENV, "PYTHONPATH": str(ROOT)})
-    cmd = [sys.executable, "-m", "syncnet_eval",
-           *_ray_args(syncnet_parity_weights, batch_clips[0])]  # fmt: skip
+    cmd = [sys.executable, "-m", "syncnet_eval", *_ray_args(syncnet_parity_weights, batch_clips[0])]
     done = subprocess.run(cmd, env=env, capture_output=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     stderr = done.stderr.decode(errors="replace")

@@ -153,9 +153,22 @@ def test_nan_weights_give_error_records_and_valid_json(
     out, log = tmp_path / "r.json", tmp_path / "r.jsonl"
     run = CliRunner().invoke(
         cli,
-        ["score", "--recipe", "direct", "--syncnet-weights", str(weights), "--device", "cpu",
-         str(clips["short"]), "-o", str(out), "-o", str(log), "-q"],
-    )  # fmt: skip
+        [
+            "score",
+            "--recipe",
+            "direct",
+            "--syncnet-weights",
+            str(weights),
+            "--device",
+            "cpu",
+            str(clips["short"]),
+            "-o",
+            str(out),
+            "-o",
+            str(log),
+            "-q",
+        ],
+    )
     assert run.exit_code == 1
     doc = _strict_json(out.read_text(encoding="utf-8"))
     (rec,) = doc["results"]

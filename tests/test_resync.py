@@ -42,8 +42,10 @@ RATE = 16000
 def _ffmpeg(*args: str) -> str:
     out = subprocess.run(
         ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout
 
 
@@ -73,17 +75,34 @@ def test_fix_moves_the_audio_back_sample_accurately_and_copies_the_video(
     shifted = tmp_path / "shifted.mp4"
     n = round(abs(frames) / FPS * RATE)  # the clip's audio is 16 kHz
     # Positive: the audio made to lead by `frames` (its start trimmed); negative: delayed.
-    graph = (f"atrim=start_sample={n},asetpts=PTS-STARTPTS" if frames > 0
-             else f"adelay=delays={n}S:all=1")  # fmt: skip
+    graph = (
+        f"atrim=start_sample={n},asetpts=PTS-STARTPTS"
+        if frames > 0
+        else f"adelay=delays={n}S:all=1"
+    )
     _ffmpeg("-i", str(src), "-c:v", "copy", "-af", graph, "-c:a", "aac", str(shifted))
     original = read_audio(src)
     assert _lag(read_audio(shifted), original) == -round(frames / FPS * RATE)
 
     fixed = tmp_path / "fixed.mp4"
-    result = CliRunner().invoke(cli, [
-        "fix", str(shifted), "-o", str(fixed), "--offset", str(frames), "--recipe", "direct",
-        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "-q",
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "fix",
+            str(shifted),
+            "-o",
+            str(fixed),
+            "--offset",
+            str(frames),
+            "--recipe",
+            "direct",
+            "--syncnet-weights",
+            str(syncnet_parity_weights),
+            "--device",
+            "cpu",
+            "-q",
+        ],
+    )
     assert fixed.is_file(), result.output
     assert _lag(read_audio(fixed), original) == 0  # the documented sign, to the sample
     assert _video_packet_hashes(fixed) == _video_packet_hashes(shifted)  # never re-encoded
@@ -163,9 +182,12 @@ def test_score_fix_and_selftest_record_one_hash_for_one_configuration(
         pytest.skip(f"{PARITY_S3FD_WEIGHTS} not found")
     clip = synth_two_face_clip.path
     config = BatchConfig(
-        "syncnet-pipeline", ScoreConfig(device="cpu"), PipelineConfig(min_track=20),
-        syncnet_weights=syncnet_parity_weights, s3fd_weights=PARITY_S3FD_WEIGHTS,
-    )  # fmt: skip
+        "syncnet-pipeline",
+        ScoreConfig(device="cpu"),
+        PipelineConfig(min_track=20),
+        syncnet_weights=syncnet_parity_weights,
+        s3fd_weights=PARITY_S3FD_WEIGHTS,
+    )
     scored = run_inputs([BatchInput(clip)], config).config_hash
     fixed = fix_video(config, clip, tmp_path / "fixed.mp4", offset=0.0).config_hash
     selftest = run_selftest(config, clip, tmp_path, shifts=(3,)).config_hash
@@ -195,10 +217,21 @@ def test_an_unknown_embedder_is_refused_with_the_choices() -> None:
 def test_selftest_says_the_parity_weights_recover_nothing(
     syncnet_parity_weights: Path, signal_clip: Path
 ) -> None:
-    result = CliRunner().invoke(cli, [
-        "selftest", str(signal_clip), "--recipe", "direct", "--shifts", "-3,3",
-        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu",
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "selftest",
+            str(signal_clip),
+            "--recipe",
+            "direct",
+            "--shifts",
+            "-3,3",
+            "--syncnet-weights",
+            str(syncnet_parity_weights),
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 1
     assert "MISSED" in result.stdout and "not the official syncnet_v2.model" in result.stdout
     assert "untrained or wrong weights" in result.stderr
@@ -226,8 +259,9 @@ def test_selftest_offline_without_the_demo_clip_says_what_it_is_and_how_to_get_i
     not OFFICIAL_SYNCNET_AVAILABLE, reason="the official syncnet_v2.model is absent"
 )
 def test_selftest_on_the_demo_clip_recovers_every_shift_with_the_official_weights() -> None:
-    result = CliRunner().invoke(cli, ["selftest", str(MEDIA_DIR / "syncnet_example.avi"),
-                                      "--recipe", "direct", "--offline"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["selftest", str(MEDIA_DIR / "syncnet_example.avi"), "--recipe", "direct", "--offline"]
+    )
     assert result.exit_code == 0, result.output
     assert "PASS" in result.stdout
 
@@ -240,8 +274,15 @@ def test_fix_refuses_bad_input_in_one_line_and_writes_nothing(
 ) -> None:
     silent = tmp_path / "silent.mp4"
     _ffmpeg("-i", str(batch_clips[0]), "-an", "-c", "copy", str(silent))
-    base = ["--recipe", "direct", "--syncnet-weights", str(syncnet_parity_weights), "--device",
-            "cpu", "-q"]  # fmt: skip
+    base = [
+        "--recipe",
+        "direct",
+        "--syncnet-weights",
+        str(syncnet_parity_weights),
+        "--device",
+        "cpu",
+        "-q",
+    ]
     cases = [
         ([str(silent), "-o", str(tmp_path / "a.mp4")], 1, "no audio stream"),
         ([str(silent), "-o", str(tmp_path / "b.mp4"), "--offset", "3"], 1, "no audio"),
@@ -268,8 +309,21 @@ def test_fix_batch_writes_copies_and_a_summary(
 ) -> None:
     clips = _shifted_clips(tmp_path / "in", signal_clip)
     out = tmp_path / "fixed"
-    args = ["fix", str(clips), "--out-dir", str(out), "--offset", "3", "--recipe", "direct",
-            "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "-q"]  # fmt: skip
+    args = [
+        "fix",
+        str(clips),
+        "--out-dir",
+        str(out),
+        "--offset",
+        "3",
+        "--recipe",
+        "direct",
+        "--syncnet-weights",
+        str(syncnet_parity_weights),
+        "--device",
+        "cpu",
+        "-q",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code in (0, 1), result.output
     doc = json.loads((out / "fix.json").read_text(encoding="utf-8"))
@@ -283,16 +337,32 @@ def test_fix_batch_writes_copies_and_a_summary(
 def test_fix_from_results_shows_the_numbers_of_the_file_as_before(
     tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
 ) -> None:
-    base = ["--recipe", "direct", "--syncnet-weights", str(syncnet_parity_weights),
-            "--device", "cpu"]  # fmt: skip
+    base = [
+        "--recipe",
+        "direct",
+        "--syncnet-weights",
+        str(syncnet_parity_weights),
+        "--device",
+        "cpu",
+    ]
     results = tmp_path / "r.jsonl"
     scored = CliRunner().invoke(cli, ["score", str(signal_clip), "-q", "-o", str(results), *base])
     assert scored.exit_code == 0, scored.output
     record = json.loads(results.read_text(encoding="utf-8").splitlines()[0])
-    result = CliRunner().invoke(cli, [
-        "fix", str(signal_clip), "-o", str(tmp_path / "f.mkv"), "--from", str(results),
-        "--tolerance", "30", *base,
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "fix",
+            str(signal_clip),
+            "-o",
+            str(tmp_path / "f.mkv"),
+            "--from",
+            str(results),
+            "--tolerance",
+            "30",
+            *base,
+        ],
+    )
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if line.startswith(str(signal_clip)))
     cells = row[len(str(signal_clip)) :].split()
@@ -305,10 +375,23 @@ def test_a_batch_fix_shows_progress_of_both_measurements(
     tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
 ) -> None:
     clips = _shifted_clips(tmp_path / "in", signal_clip)
-    result = CliRunner().invoke(cli, [
-        "fix", str(clips), "--out-dir", str(tmp_path / "out"), "--recipe", "direct",
-        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "--tolerance", "30",
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "fix",
+            str(clips),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--recipe",
+            "direct",
+            "--syncnet-weights",
+            str(syncnet_parity_weights),
+            "--device",
+            "cpu",
+            "--tolerance",
+            "30",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr.count("scoring 2 inputs") == 2  # the inputs, then their copies
     assert result.stderr.count("[2/2]") == 2

@@ -95,8 +95,16 @@ def format_table(results: list[VideoResult]) -> str:
     video's numbers marked ``*``. Rows get an ``id`` column when two records share a path
     (rows of a manifest may: the same video with two audio tracks)."""
     with_id = len({r.path for r in results}) < len(results)
-    head = ("file", *(("id",) if with_id else ()), "status", "AV offset", LSE_D.name,
-            LSE_C.name, "tracks", "flags")  # fmt: skip
+    head = (
+        "file",
+        *(("id",) if with_id else ()),
+        "status",
+        "AV offset",
+        LSE_D.name,
+        LSE_C.name,
+        "tracks",
+        "flags",
+    )
     rows: list[tuple[str, ...]] = [head]
     for r in results:
         name = (shown(r.path), *((shown(r.id or ""),) if with_id else ()))
@@ -251,9 +259,13 @@ class StageProgress:
         self.units = 0
         if self.tty and self.bar is None:
             self.bar = tqdm(
-                total=total, desc=stage, unit="frame", file=sys.stderr, leave=False,
+                total=total,
+                desc=stage,
+                unit="frame",
+                file=sys.stderr,
+                leave=False,
                 dynamic_ncols=True,
-            )  # fmt: skip
+            )
 
     def advanced(self, stage: str, units: int) -> None:
         self.units += units

@@ -203,9 +203,13 @@ def _given(
 
 
 def _fix_one(
-    ctx: click.Context, setup: RecipeSetup, video: Path, output: Path,
-    given: VideoResult | float | None, tolerance: float,
-) -> FixReport:  # fmt: skip
+    ctx: click.Context,
+    setup: RecipeSetup,
+    video: Path,
+    output: Path,
+    given: VideoResult | float | None,
+    tolerance: float,
+) -> FixReport:
     from ..resync import fix_video  # loads torch: not on --help
 
     before = given if isinstance(given, VideoResult) else None
@@ -239,10 +243,18 @@ def _fix_batch(
     progress = Progress(enabled=not quiet)
     try:
         return fix_inputs(
-            items, config, out_dir, run=run, given=given, tolerance=tolerance,
-            overwrite=overwrite, on_start=progress.start, on_record=progress.record,
-            worker_log_level=log.level, download_progress=not quiet,
-        )  # fmt: skip
+            items,
+            config,
+            out_dir,
+            run=run,
+            given=given,
+            tolerance=tolerance,
+            overwrite=overwrite,
+            on_start=progress.start,
+            on_record=progress.record,
+            worker_log_level=log.level,
+            download_progress=not quiet,
+        )
     finally:
         progress.close()
 

@@ -167,9 +167,11 @@ def _score(
 
     config = setup.batch_config(detections=detections, raise_unexpected=debug_requested(ctx))
     record = score_one(
-        BatchInput(video), config, stage_hook=None if quiet else StageProgress(str(video)),
+        BatchInput(video),
+        config,
+        stage_hook=None if quiet else StageProgress(str(video)),
         download_progress=not quiet,
-    )  # fmt: skip
+    )
     return record.result
 
 

@@ -73,8 +73,9 @@ class _Outputs:
 
     def run_outputs(self) -> RunOutputs:
         """What the driver writes as records finish: the log and the Parquet file."""
-        return RunOutputs(self.jsonl, self.parquet, keep_records=bool(self.json or self.csv
-                                                                      or self.stdout))  # fmt: skip
+        return RunOutputs(
+            self.jsonl, self.parquet, keep_records=bool(self.json or self.csv or self.stdout)
+        )
 
     def files(self) -> list[Path]:
         """Every output file (and the lock and side files beside them), for scans to skip."""
@@ -204,9 +205,13 @@ def score(
     if save_crops is not None:
         exclude.append(writable_dir(save_crops, "'--save-crops'"))
     items = _collect(
-        inputs, manifest, globs, audio_path, single_only=bool(detections or save_detections),
+        inputs,
+        manifest,
+        globs,
+        audio_path,
+        single_only=bool(detections or save_detections),
         exclude=exclude,
-    )  # fmt: skip
+    )
     if dataset is not None:
         items = [i if i.dataset else replace(i, dataset=dataset) for i in items]
     config = setup.batch_config(

@@ -87,9 +87,14 @@ def speakers_table(result: VideoResult) -> str:
         )
         more = len(t.speaking_segments or []) - 4
         rows.append(
-            (str(t.index), f"{t.first_frame}-{t.last_frame}", box, share,
-             segs + (f" (+{more} more)" if more > 0 else ""))
-        )  # fmt: skip
+            (
+                str(t.index),
+                f"{t.first_frame}-{t.last_frame}",
+                box,
+                share,
+                segs + (f" (+{more} more)" if more > 0 else ""),
+            )
+        )
     return "\n".join(columns(rows))
 
 
@@ -131,8 +136,9 @@ def speakers(
         config = replace(config, asd=ASD_MODEL_NAMES[0])
     from ..engines.run import score_one  # loads torch: not on --help
 
-    batch = replace(setup.batch_config(raise_unexpected=debug_requested(ctx)),
-                    pipeline_config=config)  # fmt: skip
+    batch = replace(
+        setup.batch_config(raise_unexpected=debug_requested(ctx)), pipeline_config=config
+    )
     result = score_one(
         BatchInput(video),
         batch,

@@ -68,8 +68,9 @@ class LocalExecutor:
         if run.workers == 1 and run.timeout_s is None:
             yield from _inprocess_results(todo, context, run.streams)
             return
-        pool = _Pool(context.config, context.resolved, run.workers, run.timeout_s,
-                     context.worker_log_level)  # fmt: skip
+        pool = _Pool(
+            context.config, context.resolved, run.workers, run.timeout_s, context.worker_log_level
+        )
         yield from pool.results(todo)
 
 

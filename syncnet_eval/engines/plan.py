@@ -126,8 +126,9 @@ class RunConfig:
                 "--streams scores in this process: use it without --workers and --timeout"
             )
         if self.retry_failed and self.resume is False:
-            raise ConfigError("--retry-failed retries the failures of a resumed run: drop "
-                              "--no-resume")  # fmt: skip
+            raise ConfigError(
+                "--retry-failed retries the failures of a resumed run: drop --no-resume"
+            )
 
 
 @dataclass(frozen=True)

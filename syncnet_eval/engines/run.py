@@ -164,10 +164,17 @@ def slim(record: BatchRecord) -> BatchRecord:
     (a million full records would not fit in memory)."""
     r = record.result
     tracks = [
-        replace(t, dist_by_shift=[], framewise_conf=[], framewise_time_s=None,
-                smoothed_center_x=None, smoothed_center_y=None, smoothed_half_size=None)
+        replace(
+            t,
+            dist_by_shift=[],
+            framewise_conf=[],
+            framewise_time_s=None,
+            smoothed_center_x=None,
+            smoothed_center_y=None,
+            smoothed_half_size=None,
+        )
         for t in r.tracks
-    ]  # fmt: skip
+    ]
     result = replace(r, tracks=tracks, scenes=None, provenance={}, timings_s={})
     return replace(record, result=result)
 
@@ -311,9 +318,12 @@ class _Driver:
             # A refused input's record is reused too while nothing changed (a file that
             # appears since has another identity, so it is scored then).
             found = earlier.find(
-                self.identities[index], item.id, self.digest,
-                timeout_s=self.run.timeout_s, retry_failed=self.run.retry_failed,
-            )  # fmt: skip
+                self.identities[index],
+                item.id,
+                self.digest,
+                timeout_s=self.run.timeout_s,
+                retry_failed=self.run.retry_failed,
+            )
             if found is None:
                 continue
             try:
@@ -333,15 +343,21 @@ class _Driver:
     def _say_stopped(self, journal: Path | None) -> None:
         total = len(self.inputs)
         if journal is None:
-            log.warning("stopped: %d of %d inputs were done; nothing was kept (add -o "
-                        "FILE.jsonl to keep records as they finish)", self.done, total)  # fmt: skip
+            log.warning(
+                "stopped: %d of %d inputs were done; nothing was kept (add -o "
+                "FILE.jsonl to keep records as they finish)",
+                self.done,
+                total,
+            )
             return
         where = self.outputs.log or self.outputs.parquet
         log.warning(
             "stopped: %d of %d inputs are recorded in %s; run the same command again to "
             "resume (the rest are scored then)",
-            self.done, total, where,
-        )  # fmt: skip
+            self.done,
+            total,
+            where,
+        )
 
     def _write_parquet(self, path: Path, journal: Path) -> None:
         """Every recorded input's full record, in input order, read back from the log or the

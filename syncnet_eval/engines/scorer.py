@@ -92,8 +92,10 @@ def unofficial_weights_notice(kind: str, path: Path, sha256: str) -> None:
     log.warning(
         "%s is not the official %s (sha256 %s...): the numbers are comparable only with runs "
         "that use the same file (recorded in each record's provenance)",
-        path, official, sha256[:12],
-    )  # fmt: skip
+        path,
+        official,
+        sha256[:12],
+    )
 
 
 def configuration_hash(
@@ -156,9 +158,14 @@ def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
         asd_sha = wm.weights_sha256(asd)
     digest = configuration_hash(config, syncnet_sha, s3fd_sha, asd_sha)
     return ResolvedRun(
-        syncnet, s3fd, digest, asd, syncnet_sha, s3fd_sha,
+        syncnet,
+        s3fd,
+        digest,
+        asd,
+        syncnet_sha,
+        s3fd_sha,
         embedder=None if embedder.needs_syncnet_weights else embedder,
-    )  # fmt: skip
+    )
 
 
 # -- the per-input function -------------------------------------------------------------------
@@ -193,8 +200,9 @@ class Scorer:
             plain = self.pipe.embedder
             if not isinstance(plain, SyncNetEmbedder):
                 raise ConfigError("streams > 1 batches SyncNet's forward passes: it needs SyncNet")
-            self.shared = BatchedEmbedder(plain.model, plain.device, plain.batch_size,
-                                          plain.precision)  # fmt: skip
+            self.shared = BatchedEmbedder(
+                plain.model, plain.device, plain.batch_size, plain.precision
+            )
             self.pipe.embedder = self.shared
         self.detections: list[np.ndarray] | None = None
         if config.detections is not None:
@@ -273,8 +281,9 @@ def crops_names(inputs: Sequence[BatchInput]) -> list[str]:
 # -- failure records --------------------------------------------------------------------------
 
 
-def _failure(item: BatchInput, recipe: str, message: str, code: ReasonCode,
-             **extra: Any) -> VideoResult:  # fmt: skip
+def _failure(
+    item: BatchInput, recipe: str, message: str, code: ReasonCode, **extra: Any
+) -> VideoResult:
     return VideoResult.failure(str(item.path), recipe, "error", message, reason_code=code, **extra)
 
 
@@ -301,43 +310,49 @@ def precheck(item: BatchInput, recipe: str) -> VideoResult | None:
             return _failure(item, recipe, f"{p}: is a directory, not a media file", "not_regular")
         if not stat.S_ISREG(mode):
             return _failure(
-                item, recipe,
+                item,
+                recipe,
                 f"{p}: not a regular file (a pipe, socket or device cannot be scored as {what})",
                 "not_regular",
-            )  # fmt: skip
+            )
     return None
 
 
 def timed_out(item: BatchInput, recipe: str, timeout_s: float) -> VideoResult:
     return _failure(
-        item, recipe,
+        item,
+        recipe,
         f"{item.path}: timed out after {timeout_s:g} s (a hung decode or a very long input; "
         "raise --timeout: a rerun with a larger limit scores it again)",
-        "timeout", provenance={"timeout_s": timeout_s},
-    )  # fmt: skip
+        "timeout",
+        provenance={"timeout_s": timeout_s},
+    )
 
 
 def worker_died(item: BatchInput, recipe: str, code: int | None) -> VideoResult:
     return _failure(
-        item, recipe,
+        item,
+        recipe,
         f"{item.path}: the worker process died while scoring it (exit code {code}; a crash in "
         "a decoder, or out of memory)",
         "worker_crashed",
-    )  # fmt: skip
+    )
 
 
 def crashed_repeatedly(item: BatchInput, recipe: str, attempts: int) -> VideoResult:
     return _failure(
-        item, recipe,
+        item,
+        recipe,
         f"{item.path}: its scorer died {attempts} times while scoring it (a crash in a "
         "decoder, or out of memory); not tried again",
         "worker_crashed",
-    )  # fmt: skip
+    )
 
 
 def unexpected(item: BatchInput, recipe: str, exc: BaseException) -> VideoResult:
-    return _failure(item, recipe, f"{item.path}: unexpected {type(exc).__name__}: {exc}",
-                    "unexpected")  # fmt: skip
+    return _failure(
+        item, recipe, f"{item.path}: unexpected {type(exc).__name__}: {exc}", "unexpected"
+    )
 
 
 def lost(item: BatchInput, recipe: str) -> VideoResult:
