@@ -282,3 +282,19 @@ def test_fmt_skip_only_keeps_a_tables_alignment() -> None:
                 if not any(_is_table(n) for n in ends):
                     misused.append(f"{path.relative_to(repo)}:{line}")
     assert misused == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in ``conftest.py`` or a helpers module, never in a test module."""
+    tests = Path(__file__).resolve().parent
+    test_modules = {p.stem for p in tests.glob("test_*.py")}
+    found = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            found += [f"{path.name} imports {n}" for n in names if n.split(".")[-1] in test_modules]
+    assert found == []

@@ -119,6 +119,7 @@ def crop_inputs() -> tuple[np.ndarray, np.ndarray]:
     return asd_faces(frames), mfcc(read_audio(FACE_CROP_CLIP))
 
 
+@pytest.mark.slow  # the per-window oracle: about 1 min on 2 idle cores, 2 on a busy machine
 def test_batched_scores_equal_the_per_window_evaluation(
     crop_inputs: tuple[np.ndarray, np.ndarray],
 ) -> None:

@@ -10,7 +10,6 @@ import subprocess
 from typing import Any
 
 import pytest
-from test_resync import SignalEmbedder
 
 from syncnet_eval.config import PipelineConfig, ScoreConfig
 from syncnet_eval.decode import probe_media
@@ -25,6 +24,7 @@ from syncnet_eval.recipes import REGISTRY
 from syncnet_eval.types import VideoResult
 
 from conftest import MEDIA_DIR, SynthClip, SynthFace, invoke_cli, write_synth_clip
+from signal_media import SignalEmbedder
 
 
 def _ffmpeg(*args: str) -> None:

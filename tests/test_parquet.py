@@ -8,9 +8,9 @@ from pathlib import Path
 import sys
 from typing import Any
 
+from batch_helpers import score_args
 from click.testing import CliRunner
 import pytest
-from test_batch import _score_args
 
 from syncnet_eval.cli import cli
 from syncnet_eval.errors import OutputError
@@ -122,7 +122,7 @@ def test_not_a_results_file_is_an_input_error(tmp_path: Path) -> None:
 def test_the_local_engine_writes_parquet_equal_to_its_json(
     batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
-    args = _score_args(
+    args = score_args(
         syncnet_parity_weights,
         str(batch_clips[0]),
         str(batch_clips[1]),
@@ -146,7 +146,7 @@ def test_parquet_without_pyarrow_is_one_line_and_exit_1(
 ) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
-    args = _score_args(
+    args = score_args(
         syncnet_parity_weights, str(batch_clips[0]), "-o", str(tmp_path / "r.parquet")
     )
     result = CliRunner().invoke(cli, args)
