@@ -36,7 +36,7 @@ import torch
 from syncnet_eval.config import PipelineConfig, ScoreConfig
 from syncnet_eval.decode import probe_media
 from syncnet_eval.engines import create_executor
-from syncnet_eval.engines.plan import BatchConfig
+from syncnet_eval.engines.plan import BatchConfig, RunHooks
 from syncnet_eval.engines.run import run_inputs
 from syncnet_eval.inputs import BatchInput
 
@@ -86,9 +86,13 @@ def measure_cost(weights: Path) -> None:
         path = MEDIA / name
         info = probe_media(path)
         config = _config(recipe, weights)
-        run_inputs([BatchInput(path=path, id=name)], config, download_progress=False)  # warm-up
+        run_inputs(
+            [BatchInput(path=path, id=name)], config, hooks=RunHooks(download_progress=False)
+        )  # warm-up
         cpu0, t0 = _cpu_s(), time.perf_counter()
-        out = run_inputs([BatchInput(path=path, id=name)], config, download_progress=False)
+        out = run_inputs(
+            [BatchInput(path=path, id=name)], config, hooks=RunHooks(download_progress=False)
+        )
         wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
         assert out.records[0].result.ok, out.records[0].result.reason
         video_s = info.duration_s or 0.0
@@ -130,7 +134,7 @@ def measure_engines(source: Path, clips: int, recipe: str, weights: Path) -> lis
     with tempfile.TemporaryDirectory() as tmp:
         items = _copies(source, clips, Path(tmp))
         t0 = time.perf_counter()
-        out = run_inputs(items, config, download_progress=False)
+        out = run_inputs(items, config, hooks=RunHooks(download_progress=False))
         rows.append(
             Row(
                 "local (1 process, all cores)",
@@ -148,7 +152,7 @@ def measure_engines(source: Path, clips: int, recipe: str, weights: Path) -> lis
                     items,
                     config,
                     executor=create_executor("ray", ray_config),
-                    download_progress=False,
+                    hooks=RunHooks(download_progress=False),
                 )
                 rows.append(
                     Row(
@@ -162,7 +166,7 @@ def measure_engines(source: Path, clips: int, recipe: str, weights: Path) -> lis
             ray.shutdown()  # type: ignore[attr-defined]
         # The baseline again: on a shared machine, load drifts during a run.
         t0 = time.perf_counter()
-        out = run_inputs(items, config, download_progress=False)
+        out = run_inputs(items, config, hooks=RunHooks(download_progress=False))
         rows.append(
             Row(
                 "local again (drift check)",

@@ -24,7 +24,13 @@ from .faces import FaceDetector, get_detector
 from .models import weights as wm
 from .models.state import load_state_dict
 from .models.syncnet import SyncNet, load_syncnet_state
-from .recipes import DEFAULT_RECIPE, RecipeRequest, check_recipe_options, get_recipe
+from .recipes import (
+    DEFAULT_RECIPE,
+    RecipeRequest,
+    RecipeSpec,
+    check_recipe_options,
+    resolve_recipe,
+)
 from .timing import StageHook, Timer
 from .types import VideoResult
 from .version import __version__, package_versions
@@ -100,7 +106,7 @@ class SyncPipeline:
     def evaluate(
         self,
         path: str | Path,
-        recipe: str = DEFAULT_RECIPE,
+        recipe: str | RecipeSpec = DEFAULT_RECIPE,
         *,
         audio_path: str | Path | None = None,
         detections: list[np.ndarray] | None = None,
@@ -115,7 +121,8 @@ class SyncPipeline:
         Args:
             path: video file.
             recipe: ``syncnet-pipeline`` (detect + track + crop), ``direct`` (frames as they
-                are) or ``wav2lip-lrs`` (frames resized to 224x224).
+                are) or ``wav2lip-lrs`` (frames resized to 224x224), or its ``RecipeSpec``
+                (a caller that resolved it once: ``BatchConfig.recipe_spec``).
             audio_path: score against this audio file instead of the video's own track.
             detections: precomputed per-frame (K, 5) boxes for the pipeline recipe, indexing
                 its 25 fps stream.
@@ -133,8 +140,8 @@ class SyncPipeline:
             ConfigError: for an unknown recipe.
             ModelWeightsError, DependencyError: problems that are not the input's fault.
         """
-        spec = get_recipe(recipe)
-        check_recipe_options(recipe, self.pipeline_config)
+        spec = resolve_recipe(recipe)
+        check_recipe_options(spec, self.pipeline_config)
         timer = Timer(stage_hook)
         try:
             request = RecipeRequest(
@@ -146,11 +153,11 @@ class SyncPipeline:
                 crops_name=crops_name,
             )
             result = spec.run(self, request, timer)
-            result = replace(result, provenance={**self.provenance(recipe), **result.provenance})
+            result = replace(result, provenance={**self.provenance(spec), **result.provenance})
             result = _refuse_non_finite(result)
         except InputError as exc:
             result = VideoResult.failure(
-                str(path), recipe, exc.status, str(exc), reason_code=exc.code
+                str(path), spec.name, exc.status, str(exc), reason_code=exc.code
             )
         except SyncEvalError:
             raise  # weights, dependencies, configuration: not the input's fault, stop here
@@ -159,7 +166,7 @@ class SyncPipeline:
                 raise
             log.debug("unexpected error on %s", path, exc_info=True)
             result = VideoResult.failure(
-                str(path), recipe, "error", f"{path}: unexpected {type(exc).__name__}: {exc}"
+                str(path), spec.name, "error", f"{path}: unexpected {type(exc).__name__}: {exc}"
             )
         timer.add("total", timer.elapsed())
         log.info(
@@ -201,22 +208,23 @@ class SyncPipeline:
                 )
             return self._asd
 
-    def _number_packages(self, recipe: str) -> tuple[str, ...]:
-        """The packages whose versions a record of ``recipe`` names (dlib: only when its HOG
+    def _number_packages(self, spec: RecipeSpec) -> tuple[str, ...]:
+        """The packages whose versions a record of ``spec`` names (dlib: only when its HOG
         detector finds the faces)."""
         base = ("torch", "numpy", "scipy", "av", "opencv")
-        hog = get_recipe(recipe).needs_tracks and self.pipeline_config.detector == "hog"
+        hog = spec.needs_tracks and self.pipeline_config.detector == "hog"
         return (*base, "dlib") if hog else base
 
-    def provenance(self, recipe: str) -> dict[str, Any]:
+    def provenance(self, recipe: str | RecipeSpec) -> dict[str, Any]:
         """What produced a result: weights, versions, device, configuration."""
+        spec = resolve_recipe(recipe)
         custom = f"custom embedder {type(self.embedder).__name__}"
         prov: dict[str, Any] = {
             "syncnet_weights": str(self.syncnet_weights_path or custom),
             "syncnet_weights_sha256": self.syncnet_weights_sha256,
             "syncnet_weights_official": self.syncnet_weights_official,
             "device": str(self.device),
-            "recipe": recipe,
+            "recipe": spec.name,
             "tool_version": __version__,
             "torch": torch.__version__,
             "ffmpeg": ffmpeg.version(),
@@ -224,10 +232,10 @@ class SyncPipeline:
             "python": platform.python_version(),
             # Every package that can move a number (version.NUMBER_PACKAGES); dlib only when
             # it detects the faces.
-            "packages": package_versions(*self._number_packages(recipe)),
+            "packages": package_versions(*self._number_packages(spec)),
             "score_config": asdict(self.score_config),
         }
-        if get_recipe(recipe).needs_tracks:
+        if spec.needs_tracks:
             prov["pipeline_config"] = asdict(self.pipeline_config)
         if self._asd is not None:
             prov["asd_weights"] = self._asd.checkpoint

@@ -15,7 +15,7 @@ other streams stay as they were.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, field, replace
 import json
@@ -28,8 +28,7 @@ import av
 from . import ffmpeg
 from .constants import FPS
 from .engines import Executor
-from .engines.plan import BatchConfig, RunConfig, RunOutputs
-from .engines.records import BatchEvent
+from .engines.plan import BatchConfig, RunConfig, RunHooks, RunOutputs
 from .engines.run import run_inputs, score_one
 from .engines.scorer import crops_names
 from .errors import DecodeError, InputError, NoAudioError, error_for_status
@@ -282,10 +281,7 @@ def fix_inputs(
     given: Mapping[str, VideoResult | float] | None = None,
     tolerance: float = 1.0,
     overwrite: bool = False,
-    on_start: Callable[[int, int], None] | None = None,
-    on_record: Callable[[BatchEvent], None] | None = None,
-    worker_log_level: int | None = None,
-    download_progress: bool = True,
+    hooks: RunHooks | None = None,
 ) -> list[FixReport]:
     """Fix many videos: measure each (unless ``given``), write its corrected copy into
     ``out_dir`` (named by its id), measure every copy; ``fix.json`` pairs them.
@@ -304,8 +300,7 @@ def fix_inputs(
             (the offset to correct, and the "before" numbers): not measured again.
         tolerance: largest |offset| of a copy that passes, frames.
         overwrite: replace existing files that this fix did not write.
-        on_start, on_record: progress of each measuring run (see ``run_inputs``).
-        worker_log_level, download_progress: as for ``run_inputs``.
+        hooks: what each measuring run tells its caller (see ``run_inputs``).
     """
     given = given or {}
 
@@ -320,10 +315,7 @@ def fix_inputs(
             run,
             executor=executor,
             outputs=RunOutputs(out_dir / log_name),
-            on_start=on_start,
-            on_record=on_record,
-            worker_log_level=worker_log_level,
-            download_progress=download_progress,
+            hooks=hooks,
         )
         hashes.append(outcome.config_hash)
         return outcome.results

@@ -14,15 +14,17 @@ import pytest
 
 from syncnet_eval import ScoreConfig
 from syncnet_eval.engines import EXECUTORS, create_executor
-from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunOutputs
+from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunHooks, RunOutputs
 from syncnet_eval.engines.records import latest_records
 from syncnet_eval.engines.run import run_inputs
+from syncnet_eval.errors import ConfigError
 from syncnet_eval.inputs import BatchInput
 from syncnet_eval.io import read_jsonl
 
 from conftest import assert_same_records, invoke_cli
 
 ROOT = Path(__file__).resolve().parents[1]
+QUIET = RunHooks(download_progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def _config(weights: Path) -> BatchConfig:
 def reference(three_inputs: list[Path], syncnet_parity_weights: Path) -> list[dict[str, Any]]:
     """The records of a plain in-process run, without any log."""
     items = [BatchInput(p, id=p.name) for p in three_inputs]
-    outcome = run_inputs(items, _config(syncnet_parity_weights), download_progress=False)
+    outcome = run_inputs(items, _config(syncnet_parity_weights), hooks=QUIET)
     return [r.to_dict() for r in outcome.records]
 
 
@@ -101,9 +103,7 @@ def test_every_executor_gives_the_same_records_and_log_semantics(
     out = RunOutputs(log_path)
 
     def run(run_config: RunConfig) -> Any:
-        return run_inputs(
-            items, config, run_config, executor=executor, outputs=out, download_progress=False
-        )
+        return run_inputs(items, config, run_config, executor=executor, outputs=out, hooks=QUIET)
 
     # 1. Same records as the reference, in input order; the log has each input once.
     first = run(RunConfig())
@@ -158,8 +158,7 @@ def test_a_run_stopped_by_ctrl_c_says_what_is_kept_and_how_to_resume(
             items,
             _config(syncnet_parity_weights),
             outputs=RunOutputs(log_path),
-            on_record=stop,
-            download_progress=False,
+            hooks=RunHooks(on_record=stop, download_progress=False),
         )
     assert len(read_jsonl(log_path)) == 1
     said = [r.getMessage() for r in caplog.records if "stopped" in r.getMessage()]
@@ -245,3 +244,68 @@ def test_a_log_reader_and_resume_take_the_same_latest_record(tmp_path: Path) -> 
         index.find(logged[0]["input_identity"], "a", "other", timeout_s=None, retry_failed=False)
         is None
     )
+
+
+# -- each decision made once ------------------------------------------------------------------
+
+
+class _CountingRegistry(dict):  # type: ignore[type-arg]
+    """A recipe registry that counts the look-ups of each name."""
+
+    lookups = 0
+
+    def __getitem__(self, name: str) -> Any:
+        type(self).lookups += 1
+        return super().__getitem__(name)
+
+
+def test_the_recipe_is_looked_up_once_for_a_whole_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The name is resolved to its spec when the configuration is made; the driver, the
+    scorer and the pipeline take the spec (three inputs, in this process)."""
+    import syncnet_eval.recipes as recipes
+
+    from signal_media import write_signal_clip
+
+    clips = []
+    for k in range(3):
+        write_signal_clip(tmp_path / f"s{k}.mkv", num_frames=40, seed=k)
+        clips.append(BatchInput(tmp_path / f"s{k}.mkv"))
+    monkeypatch.setattr(recipes, "REGISTRY", _CountingRegistry(recipes.REGISTRY))
+    config = BatchConfig("direct", ScoreConfig(device="cpu"), embedder="signal")
+    outcome = run_inputs(clips, config, hooks=QUIET)
+    assert [r.status for r in outcome.results] == ["ok"] * 3
+    assert _CountingRegistry.lookups == 1
+
+
+def test_the_driver_takes_its_progress_and_log_callbacks_as_one_hooks_object(
+    tmp_path: Path,
+) -> None:
+    import inspect
+
+    from signal_media import write_signal_clip
+
+    keywords = set(inspect.signature(run_inputs).parameters)
+    assert keywords == {"inputs", "config", "run", "executor", "outputs", "hooks"}
+    write_signal_clip(tmp_path / "s.mkv", num_frames=40)
+    started: list[tuple[int, int]] = []
+    events: list[int] = []
+    hooks = RunHooks(
+        on_start=lambda n, r: started.append((n, r)),
+        on_record=lambda e: events.append(e.index),
+        download_progress=False,
+    )
+    config = BatchConfig("direct", ScoreConfig(device="cpu"), embedder="signal")
+    run_inputs(
+        [BatchInput(tmp_path / "s.mkv"), BatchInput(tmp_path / "nope.mkv")], config, hooks=hooks
+    )
+    assert started == [(2, 0)] and sorted(events) == [0, 1]
+
+
+def test_the_streams_rule_is_written_once() -> None:
+    """``--streams`` with ``--workers``/``--timeout`` is refused by ``RunConfig`` alone."""
+    sources = [p.read_text() for p in (ROOT / "syncnet_eval").rglob("*.py")]
+    assert sum(s.count("--streams scores in this process") for s in sources) == 1
+    with pytest.raises(ConfigError, match="--streams scores in this process"):
+        RunConfig(streams=2, workers=2)

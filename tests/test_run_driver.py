@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from syncnet_eval import ScoreConfig
-from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunOutputs
+from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunHooks, RunOutputs
 from syncnet_eval.engines.records import BatchEvent
 from syncnet_eval.engines.run import run_inputs
 from syncnet_eval.errors import OutputError
@@ -728,8 +728,7 @@ def test_records_finished_out_of_order_are_kept_when_a_batch_is_interrupted(
             config,
             RunConfig(workers=2),
             outputs=RunOutputs(log_path),
-            on_record=stop_after_first,
-            download_progress=False,
+            hooks=RunHooks(on_record=stop_after_first, download_progress=False),
         )
     logged = [r["id"] for r in read_jsonl(log_path)]
     assert len(logged) == 1 and logged[0] != "a_slow.mp4"  # finished after an unfinished one

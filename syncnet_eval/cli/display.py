@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from ..bands import band_line
 from ..checks import counts_line
+from ..engines.plan import RunHooks
 from ..logs import one_line
 from ..presentation import (
     ABS_OFFSET,
@@ -27,6 +28,7 @@ from ..types import TrackResult, VideoResult
 
 if TYPE_CHECKING:
     from ..engines.records import BatchEvent
+    from ..timing import StageHook
 
 __all__ = [
     "OFFSET_LEGEND",
@@ -187,6 +189,16 @@ class Progress:
         self.t0 = time.monotonic()
         self.resumed = 0
         self.failed = 0
+
+    def hooks(
+        self,
+        worker_log_level: int | None,
+        *,
+        download_progress: bool = True,
+        stage_hook: StageHook | None = None,
+    ) -> RunHooks:
+        """The run's hooks: this progress told of the run's start and of every record."""
+        return RunHooks(self.start, self.record, stage_hook, worker_log_level, download_progress)
 
     def start(self, total: int, resumed: int) -> None:
         """A batch of ``total`` inputs starts, ``resumed`` of them already in the log (a command

@@ -250,10 +250,7 @@ def _fix_batch(
             given=given,
             tolerance=tolerance,
             overwrite=overwrite,
-            on_start=progress.start,
-            on_record=progress.record,
-            worker_log_level=log.level,
-            download_progress=not quiet,
+            hooks=progress.hooks(log.level, download_progress=not quiet),
         )
     finally:
         progress.close()

@@ -265,18 +265,9 @@ def _run(
     from ..engines.run import run_inputs
 
     single = len(items) == 1 and not quiet and run.workers == 1 and run.timeout_s is None
-    return run_inputs(
-        items,
-        config,
-        run,
-        executor=executor,
-        outputs=out.run_outputs(),
-        on_start=progress.start,
-        on_record=progress.record,
-        worker_log_level=log.level,
-        download_progress=not quiet,
-        stage_hook=StageProgress(str(items[0].path)) if single else None,
-    )
+    stages = StageProgress(str(items[0].path)) if single else None
+    hooks = progress.hooks(log.level, download_progress=not quiet, stage_hook=stages)
+    return run_inputs(items, config, run, executor=executor, outputs=out.run_outputs(), hooks=hooks)
 
 
 def _collect(

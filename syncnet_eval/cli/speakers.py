@@ -134,17 +134,15 @@ def speakers(
     config = setup.pipeline_config
     if config.asd is None:
         config = replace(config, asd=ASD_MODEL_NAMES[0])
+    from ..engines.plan import RunHooks
     from ..engines.run import score_one  # loads torch: not on --help
 
     batch = replace(
         setup.batch_config(raise_unexpected=debug_requested(ctx)), pipeline_config=config
     )
-    result = score_one(
-        BatchInput(video),
-        batch,
-        stage_hook=None if quiet else StageProgress(str(video)),
-        download_progress=not quiet,
-    ).result
+    stages = None if quiet else StageProgress(str(video))
+    hooks = RunHooks(stage_hook=stages, download_progress=not quiet)
+    result = score_one(BatchInput(video), batch, hooks=hooks).result
     for path in paths:
         _write(path, result)
     if not result.ok:

@@ -1,6 +1,7 @@
 """What a run is asked to do: how each input is scored (``BatchConfig``), how the run goes
 (``RunConfig``: workers, time limit, resume, identity, streams), where its records go
-(``RunOutputs``), and the weights resolved once for all of it (``ResolvedRun``).
+(``RunOutputs``), what it tells its caller as it goes (``RunHooks``), and the weights resolved
+once for all of it (``ResolvedRun``).
 
 Light (no numpy or torch): the command line builds its options from these tables. Each
 ``RunConfig`` field's :class:`~syncnet_eval.config.Option` is its ``--option``; the rules that
@@ -9,8 +10,10 @@ tie two fields together are checked once, in ``__post_init__``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import (
     IDENTITY_MODES,
@@ -21,9 +24,13 @@ from ..config import (
 )
 from ..embedders import DEFAULT_EMBEDDER, EmbedderSpec, get_embedder
 from ..errors import ConfigError
-from ..recipes import DEFAULT_RECIPE, check_recipe_options
+from ..recipes import DEFAULT_RECIPE, RecipeSpec, check_recipe_options, get_recipe
 
-__all__ = ["BatchConfig", "ResolvedRun", "RunConfig", "RunOutputs"]
+if TYPE_CHECKING:  # annotations only
+    from ..timing import StageHook
+    from .records import BatchEvent
+
+__all__ = ["BatchConfig", "ResolvedRun", "RunConfig", "RunHooks", "RunOutputs"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class BatchConfig:
         raise_unexpected: re-raise unexpected errors instead of recording them (debugging).
         embedder: the embedder's name in ``syncnet_eval.embedders.REGISTRY`` (``syncnet``, or
             one a caller registered: a test double, your own model); hashed by name.
+        recipe_spec: ``recipe``'s ``RecipeSpec``, resolved once when the config is made.
     """
 
     recipe: str = DEFAULT_RECIPE
@@ -58,9 +66,14 @@ class BatchConfig:
     save_crops: Path | None = None
     raise_unexpected: bool = False
     embedder: str = DEFAULT_EMBEDDER
+    # ``recipe``'s registry entry, looked up once here: the driver, the scorers and the
+    # pipeline take the spec, never the name again.
+    recipe_spec: RecipeSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        check_recipe_options(self.recipe, self.pipeline_config)
+        spec = get_recipe(self.recipe)
+        check_recipe_options(spec, self.pipeline_config)
+        object.__setattr__(self, "recipe_spec", spec)
         get_embedder(self.embedder)
 
 
@@ -166,6 +179,26 @@ class RunOutputs:
     def locked(self) -> list[Path]:
         """The files a run holds (one run at a time writes each)."""
         return [p for p in dict.fromkeys((self.log, self.parquet)) if p is not None]
+
+
+@dataclass(frozen=True)
+class RunHooks:
+    """How a run tells its caller what happens; nothing here changes a record.
+
+    Attributes:
+        on_start: called once with (total inputs, inputs taken from earlier records).
+        on_record: called with a ``BatchEvent`` as each input finishes (completion order).
+        stage_hook: told about each video's stages (in-process scoring only).
+        worker_log_level: level of the package's log lines in worker processes or actors
+            (``None``: leave their logging as it is).
+        download_progress: show a progress bar if weights must be downloaded.
+    """
+
+    on_start: Callable[[int, int], None] | None = None
+    on_record: Callable[[BatchEvent], None] | None = None
+    stage_hook: StageHook | None = None
+    worker_log_level: int | None = None
+    download_progress: bool = True
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ other from the registry. What it guarantees, for every executor:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 import contextlib
 from dataclasses import replace
 import logging
@@ -43,10 +43,9 @@ from ..errors import ConfigError
 from ..inputs import BatchInput, input_identity
 from ..io import JsonlLog, LogLock, atomic_write_text, iter_jsonl, jsonl_line, read_jsonl_at
 from ..parquet import ParquetSink, iter_parquet_records, require_pyarrow, row_record
-from ..timing import StageHook
 from ..types import VideoResult
 from . import DEFAULT_EXECUTOR, ExecContext, Executor, create_executor
-from .plan import BatchConfig, ResolvedRun, RunConfig, RunOutputs
+from .plan import BatchConfig, ResolvedRun, RunConfig, RunHooks, RunOutputs
 from .records import (
     RETRY_STATUSES,
     BatchEvent,
@@ -86,11 +85,7 @@ def run_inputs(
     *,
     executor: Executor | None = None,
     outputs: RunOutputs | None = None,
-    on_start: Callable[[int, int], None] | None = None,
-    on_record: Callable[[BatchEvent], None] | None = None,
-    worker_log_level: int | None = None,
-    download_progress: bool = True,
-    stage_hook: StageHook | None = None,
+    hooks: RunHooks | None = None,
 ) -> BatchOutcome:
     """Score every input; one record each, in input order, whatever happens to it.
 
@@ -100,11 +95,8 @@ def run_inputs(
         run: how the run goes (workers, time limit, resume, identity, streams).
         executor: where to score (default: the local executor).
         outputs: the JSONL log and the Parquet file, and whether full records come back.
-        on_start: called once with (total inputs, inputs taken from earlier records).
-        on_record: called as each input finishes (completion order).
-        worker_log_level: level of the package's log lines in worker processes or actors.
-        download_progress: show a progress bar if weights must be downloaded.
-        stage_hook: told about each video's stages (in-process scoring only).
+        hooks: what the run tells its caller as it goes (progress, stages, log level of
+            workers, download progress bars).
 
     Returns:
         A ``BatchOutcome``.
@@ -115,6 +107,7 @@ def run_inputs(
     """
     run = run or RunConfig()
     outputs = outputs or RunOutputs()
+    hooks = hooks or RunHooks()
     executor = executor or create_executor(DEFAULT_EXECUTOR)
     check_outputs(run, outputs)
     executor.check(config, run)
@@ -124,21 +117,16 @@ def run_inputs(
         for path in outputs.locked():
             stack.enter_context(LogLock(path))
         stack.enter_context(sigterm_stops_the_run())
-        driver = _Driver(inputs, config, run, outputs, on_record)
-        return driver.go(executor, on_start, worker_log_level, download_progress, stage_hook)
+        driver = _Driver(inputs, config, run, outputs, hooks)
+        return driver.go(executor)
 
 
 def score_one(
-    item: BatchInput,
-    config: BatchConfig,
-    *,
-    stage_hook: StageHook | None = None,
-    download_progress: bool = True,
+    item: BatchInput, config: BatchConfig, *, hooks: RunHooks | None = None
 ) -> BatchRecord:
     """One input's record, through the driver (pre-check, weights resolved once with their
     notice, the configuration hash, a record whatever happens)."""
-    outcome = run_inputs([item], config, stage_hook=stage_hook, download_progress=download_progress)
-    return outcome.records[0]
+    return run_inputs([item], config, hooks=hooks).records[0]
 
 
 @contextlib.contextmanager
@@ -197,7 +185,7 @@ class _Driver:
         config: BatchConfig,
         run: RunConfig,
         outputs: RunOutputs,
-        on_record: Callable[[BatchEvent], None] | None,
+        hooks: RunHooks,
     ) -> None:
         if config.save_crops is not None:
             inputs = [
@@ -207,7 +195,7 @@ class _Driver:
         self.config = config
         self.run = run
         self.outputs = outputs
-        self.on_record = on_record
+        self.hooks = hooks
         self.keep = _keep_all if outputs.keep_records else slim
         self.records: list[BatchRecord | None] = [None] * len(self.inputs)
         self.locations: dict[int, tuple[str, int]] = {}
@@ -216,17 +204,11 @@ class _Driver:
         self.done = 0
         self.log: JsonlLog | None = None
 
-    def go(
-        self,
-        executor: Executor,
-        on_start: Callable[[int, int], None] | None,
-        worker_log_level: int | None,
-        download_progress: bool,
-        stage_hook: StageHook | None,
-    ) -> BatchOutcome:
+    def go(self, executor: Executor) -> BatchOutcome:
+        hooks = self.hooks
         refused = [precheck(item, self.config.recipe) for item in self.inputs]
         if any(r is None for r in refused):
-            resolved = prepare_run(self.config, download_progress)
+            resolved = prepare_run(self.config, hooks.download_progress)
         else:  # nothing to score: no weights looked for
             resolved = ResolvedRun(None, None, "")
         self.digest = resolved.config_hash
@@ -235,14 +217,16 @@ class _Driver:
         num_resumed = self._resume() if resume else 0
         if num_resumed:
             log.info("resuming: %d of %d inputs already recorded", num_resumed, len(self.inputs))
-        if on_start is not None:
-            on_start(len(self.inputs), num_resumed)
+        if hooks.on_start is not None:
+            hooks.on_start(len(self.inputs), num_resumed)
         journal = self.outputs.journal
         stopped = False
         try:
             if journal is not None:
                 self.log = JsonlLog(journal, truncate=not resume)
-            context = ExecContext(self.config, self.run, resolved, worker_log_level, stage_hook)
+            context = ExecContext(
+                self.config, self.run, resolved, hooks.worker_log_level, hooks.stage_hook
+            )
             self._score(executor, refused, context)
         except KeyboardInterrupt:
             stopped = True
@@ -297,8 +281,8 @@ class _Driver:
             self.locations[index] = ("log", self.log.append(record.to_dict()))
         self.records[index] = self.keep(record)
         self.done += 1
-        if self.on_record is not None:
-            self.on_record(BatchEvent(index, self.done, len(self.inputs), record))
+        if self.hooks.on_record is not None:
+            self.hooks.on_record(BatchEvent(index, self.done, len(self.inputs), record))
 
     def _resume(self) -> int:
         """Take each input's reusable earlier record; how many were taken."""

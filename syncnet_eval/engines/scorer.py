@@ -36,7 +36,6 @@ from ..io import load_detections, sha256_or_none
 from ..logs import OneLineFormatter, first_time
 from ..models import weights as wm
 from ..pipeline import SyncPipeline
-from ..recipes import get_recipe
 from ..timing import StageHook
 from ..types import VideoResult
 from .plan import BatchConfig, ResolvedRun
@@ -138,7 +137,7 @@ def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
         unofficial_weights_notice("syncnet", syncnet, syncnet_sha)
     s3fd = None
     s3fd_sha = None
-    detects = get_recipe(config.recipe).needs_tracks and config.detections is None
+    detects = config.recipe_spec.needs_tracks and config.detections is None
     if detects and config.pipeline_config.detector == "s3fd":
         # Found (or downloaded) once here rather than by every worker.
         s3fd = wm.resolve_weights(
@@ -260,7 +259,7 @@ class Scorer:
         if self.config.save_crops is not None:
             kwargs["save_crops"] = self.config.save_crops
             kwargs["crops_name"] = item.crops_name
-        return self.pipe.evaluate(item.path, self.config.recipe, **kwargs)
+        return self.pipe.evaluate(item.path, self.config.recipe_spec, **kwargs)
 
 
 def crops_names(inputs: Sequence[BatchInput]) -> list[str]:
