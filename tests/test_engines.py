@@ -309,3 +309,36 @@ def test_the_streams_rule_is_written_once() -> None:
     assert sum(s.count("--streams scores in this process") for s in sources) == 1
     with pytest.raises(ConfigError, match="--streams scores in this process"):
         RunConfig(streams=2, workers=2)
+
+
+class _NoProcess:
+    """A worker process that is not there (what ``_Worker.kill`` needs of one)."""
+
+    pid = None
+
+    def kill(self) -> None:
+        pass
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_a_record_that_arrived_by_the_deadline_is_not_a_timeout(tmp_path: Path) -> None:
+    """On a loaded machine the pool wakes after a deadline with the worker's record already
+    waiting in its pipe: that input finished, it is not recorded as timed out."""
+    import multiprocessing
+
+    from syncnet_eval.engines import local
+    from syncnet_eval.types import VideoResult
+
+    pool = local._Pool(_config(tmp_path / "unused.model"), None, 1, 0.5, None)  # type: ignore[arg-type]
+    parent, child = multiprocessing.Pipe(duplex=True)
+    worker = local._Worker.__new__(local._Worker)
+    worker.conn, worker.proc, worker.workdir = parent, _NoProcess(), str(tmp_path / "w")
+    worker.ready, worker.task, worker.deadline = True, (3, BatchInput(tmp_path / "v.mp4")), 0.0
+    pool.workers.append(worker)
+    scored = VideoResult.failure(str(tmp_path / "v.mp4"), "direct", "no_face", "no face")
+    child.send({"kind": "result", "index": 3, "result": scored.to_dict()})
+    got = list(pool._expire())
+    assert [(i, r.status, r.reason_code) for i, r in got] == [(3, "no_face", scored.reason_code)]
+    assert pool.workers == [worker] and worker.task is None  # kept: it is idle, not killed

@@ -311,9 +311,12 @@ def test_timeout_kills_a_hung_decode(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The sleep's length marks this run's stalled ffmpeg: other runs on a shared machine (one
+    # process table) have their own.
+    marker = f"597.{os.getpid()}"
     fake_ffmpeg(
         tmp_path / "ffmpeg_stalls.sh",
-        'case "$*" in\n  *zz_stall_marker*) exec sleep 597.25 ;;\nesac\n',
+        f'case "$*" in\n  *zz_stall_marker*) exec sleep {marker} ;;\nesac\n',
         monkeypatch,
     )
     clips = tmp_path / "clips"
@@ -337,7 +340,7 @@ def test_timeout_kills_a_hung_decode(
         found = []
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
             try:
-                if b"597.25" in cmdline.read_bytes():
+                if marker.encode() in cmdline.read_bytes():
                     found.append(cmdline)
             except OSError:
                 continue
@@ -652,7 +655,7 @@ def test_a_timeout_is_scored_again_when_the_limit_rises_and_resumed_records_say_
 def test_workers_and_their_ffmpeg_die_with_a_killed_parent(
     batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
-    marker = "77.125"
+    marker = f"77.{os.getpid()}"  # this run's hanging ffmpeg, not another run's on the machine
     script = tmp_path / "ffmpeg_hangs.sh"
     real = shutil.which("ffmpeg")
     script.write_text(

@@ -263,6 +263,13 @@ class _Pool:
         now = time.monotonic()
         for w in list(self.workers):
             if w.task is not None and w.deadline is not None and now >= w.deadline:
+                if w.conn.poll():
+                    # Its record (or its death) came in after the wait returned (a loaded
+                    # machine wakes late): the input finished in time, take what it sent.
+                    done = self._receive(w)
+                    if done is not None:
+                        yield done
+                    continue
                 index, item = w.task
                 w.kill()
                 self.workers.remove(w)
