@@ -54,8 +54,11 @@ def count_flops(module: nn.Module, *inputs: torch.Tensor) -> float:
         elif isinstance(mod, nn.Linear):
             total += 2.0 * out.numel() * mod.in_features
 
-    handles = [m.register_forward_hook(hook) for m in module.modules()
-               if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear))]  # fmt: skip
+    handles = [
+        m.register_forward_hook(hook)
+        for m in module.modules()
+        if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear))
+    ]
     with torch.inference_mode():
         module(*inputs)
     for h in handles:
@@ -136,9 +139,11 @@ def run_job(args: argparse.Namespace) -> dict:
     pipe = SyncPipeline(
         ScoreConfig(device=args.device, precision=args.precision),
         PipelineConfig(detector=args.detector, detect_every=args.detect_every),
-        syncnet_weights=args.syncnet_weights, s3fd_weights=args.s3fd_weights, offline=True,
+        syncnet_weights=args.syncnet_weights,
+        s3fd_weights=args.s3fd_weights,
+        offline=True,
         progress=False,
-    )  # fmt: skip
+    )
     if args.redump:  # baseline: the crop pass dumps the q2 JPEGs again (before 2026-11-21)
         from syncnet_eval.decode import JpegCache
 
@@ -158,24 +163,47 @@ def run_job(args: argparse.Namespace) -> dict:
         duration = frames / 25.0
     side = 224 if args.recipe != "direct" else int(info.width or 224)
     return {
-        "file": path.name, "recipe": args.recipe, "size": f"{info.width}x{info.height}",
-        "status": result.status, "video_s": duration, "wall_s": wall,
-        "timings": result.timings_s, "windows": windows, "frames": frames,
+        "file": path.name,
+        "recipe": args.recipe,
+        "size": f"{info.width}x{info.height}",
+        "status": result.status,
+        "video_s": duration,
+        "wall_s": wall,
+        "timings": result.timings_s,
+        "windows": windows,
+        "frames": frames,
         "syncnet_gflop": windows * syncnet_flops_per_window(side) / 1e9,
-        "s3fd_gflop": (frames * s3fd_flops_per_frame(info.height, info.width) / 1e9
-                       if args.recipe == "syncnet-pipeline" and args.detector == "s3fd"
-                       and not args.detections else 0.0),
-        "lse_d": result.lse_d, "lse_c": result.lse_c, "av_offset": result.av_offset,
+        "s3fd_gflop": (
+            frames * s3fd_flops_per_frame(info.height, info.width) / 1e9
+            if args.recipe == "syncnet-pipeline" and args.detector == "s3fd" and not args.detections
+            else 0.0
+        ),
+        "lse_d": result.lse_d,
+        "lse_c": result.lse_c,
+        "av_offset": result.av_offset,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }  # fmt: skip
+    }
 
 
 def spawn_job(args: argparse.Namespace, file: Path, recipe: str, **over) -> dict:
-    cmd = [sys.executable, __file__, "--one", str(file), "--recipe", recipe,
-           "--device", args.device, "--detector", over.get("detector", args.detector),
-           "--syncnet-weights", str(args.syncnet_weights),
-           "--precision", over.get("precision", args.precision),
-           "--detect-every", str(over.get("detect_every", args.detect_every))]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--one",
+        str(file),
+        "--recipe",
+        recipe,
+        "--device",
+        args.device,
+        "--detector",
+        over.get("detector", args.detector),
+        "--syncnet-weights",
+        str(args.syncnet_weights),
+        "--precision",
+        over.get("precision", args.precision),
+        "--detect-every",
+        str(over.get("detect_every", args.detect_every)),
+    ]
     if args.s3fd_weights:
         cmd += ["--s3fd-weights", str(args.s3fd_weights)]
     if over.get("redump"):
@@ -213,12 +241,15 @@ def baseline_direct(file: Path, weights: Path, batch: int = 1) -> float:
             idx = range(s, min(n, s + batch))
             clips = torch.stack([video[v : v + 5] for v in idx]).permute(0, 4, 1, 2, 3)
             lips.append(model.forward_lip(clips))
-            auds.append(model.forward_aud(torch.stack([cc[None, :, 4 * v : 4 * v + 20]
-                                                       for v in idx])))  # fmt: skip
+            auds.append(
+                model.forward_aud(torch.stack([cc[None, :, 4 * v : 4 * v + 20] for v in idx]))
+            )
         lip, aud = torch.cat(lips), torch.cat(auds)
         pad = torch.nn.functional.pad(aud, (0, 0, 15, 15))
-        dists = [torch.nn.functional.pairwise_distance(lip[[i]].repeat(31, 1), pad[i : i + 31])
-                 for i in range(n)]  # fmt: skip
+        dists = [
+            torch.nn.functional.pairwise_distance(lip[[i]].repeat(31, 1), pad[i : i + 31])
+            for i in range(n)
+        ]
         mdist = torch.stack(dists, 1).mean(1)
         _ = float(mdist.min()), float(torch.median(mdist))
     return time.perf_counter() - t0
@@ -277,9 +308,12 @@ def baseline_detection(frames: np.ndarray, s3fd_weights: Path) -> tuple[float, f
 
 def _table(rows: list[dict], peak: dict[str, float]) -> str:
     stages = ["decode", "scenes", "detection", "tracking_crop", "mfcc", "embeddings", "scoring"]
-    head = ("| file | recipe | size | video s | " + " | ".join(stages)
-            + " | total s | RTF | SyncNet GFLOP/s (% conv peak) | S3FD GFLOP/s (% conv peak) "
-            "| peak RSS MiB |")  # fmt: skip
+    head = (
+        "| file | recipe | size | video s | "
+        + " | ".join(stages)
+        + " | total s | RTF | SyncNet GFLOP/s (% conv peak) | S3FD GFLOP/s (% conv peak) "
+        "| peak RSS MiB |"
+    )
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for r in rows:
         t = r["timings"]
@@ -290,10 +324,13 @@ def _table(rows: list[dict], peak: dict[str, float]) -> str:
         total = t.get("total", r["wall_s"])
         cells = [r["file"], r["recipe"], r["size"], f"{r['video_s']:.1f}"]
         cells += [f"{t[s]:.2f}" if s in t else "-" for s in stages]
-        cells += [f"{total:.2f}", f"{r['video_s'] / total:.2f}",
-                  f"{sn:.0f} ({100 * sn / peak['conv_fp32']:.0f}%)" if sn else "-",
-                  f"{sd:.0f} ({100 * sd / peak['conv_fp32']:.0f}%)" if sd else "-",
-                  f"{r['peak_rss_mib']:.0f}"]  # fmt: skip
+        cells += [
+            f"{total:.2f}",
+            f"{r['video_s'] / total:.2f}",
+            f"{sn:.0f} ({100 * sn / peak['conv_fp32']:.0f}%)" if sn else "-",
+            f"{sd:.0f} ({100 * sd / peak['conv_fp32']:.0f}%)" if sd else "-",
+            f"{r['peak_rss_mib']:.0f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -334,8 +371,11 @@ def main() -> None:
     print("\n| measured peak | GFLOP/s |\n| --- | ---: |")
     for k, v in peak.items():
         print(f"| {k} | {v:.0f} |")
-    jobs = ([(f, args.recipe or "syncnet-pipeline") for f in args.files] if args.files
-            else [(SHARED / "media" / f, r) for f, r in DEFAULT_JOBS])  # fmt: skip
+    jobs = (
+        [(f, args.recipe or "syncnet-pipeline") for f in args.files]
+        if args.files
+        else [(SHARED / "media" / f, r) for f, r in DEFAULT_JOBS]
+    )
     rows = [spawn_job(args, f, r) for f, r in jobs]
     print(
         "\nStages in seconds; decode = time the scorer waited for frames (decoding overlaps "
@@ -347,21 +387,28 @@ def main() -> None:
         print("\n| file | mode | total s | speed-up | dLSE-D | dLSE-C | offset same |")
         print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
         for base in rows:
-            f = SHARED / "media" / base["file"] if not args.files else next(
-                p for p, _ in jobs if p.name == base["file"])  # fmt: skip
+            f = (
+                SHARED / "media" / base["file"]
+                if not args.files
+                else next(p for p, _ in jobs if p.name == base["file"])
+            )
             modes = [("bf16", {"precision": "bf16"})]
             if base["recipe"] == "syncnet-pipeline":
-                modes += [("detect-every 2", {"detect_every": 2}),
-                          ("detect-every 5", {"detect_every": 5})]  # fmt: skip
+                modes += [
+                    ("detect-every 2", {"detect_every": 2}),
+                    ("detect-every 5", {"detect_every": 5}),
+                ]
             for name, over in modes:
                 r = spawn_job(args, f, base["recipe"], **over)
                 if r["status"] != "ok" or base["status"] != "ok":
                     print(f"| {base['file']} | {name} | - | - | - | - | status {r['status']} |")
                     continue
                 bt, rt = base["timings"]["total"], r["timings"]["total"]
-                print(f"| {base['file']} | {name} | {rt:.2f} | {bt / rt:.2f}x | "
-                      f"{r['lse_d'] - base['lse_d']:+.4f} | {r['lse_c'] - base['lse_c']:+.4f} | "
-                      f"{r['av_offset'] == base['av_offset']} |")  # fmt: skip
+                print(
+                    f"| {base['file']} | {name} | {rt:.2f} | {bt / rt:.2f}x | "
+                    f"{r['lse_d'] - base['lse_d']:+.4f} | {r['lse_c'] - base['lse_c']:+.4f} | "
+                    f"{r['av_offset'] == base['av_offset']} |"
+                )
 
     if args.baselines:
         print(
@@ -371,24 +418,30 @@ def main() -> None:
         ours = spawn_job(args, demo, "direct")["wall_s"]
         for batch, label in ((1, "per-window, unbatched"), (20, "reference-style, batches of 20")):
             t_base = baseline_direct(demo, args.syncnet_weights, batch)
-            print(f"| direct recipe, {label} ({demo.name}) | {t_base:.2f} | {ours:.2f} | "
-                  f"{t_base / ours:.2f}x |")  # fmt: skip
+            print(
+                f"| direct recipe, {label} ({demo.name}) | {t_base:.2f} | {ours:.2f} | "
+                f"{t_base / ours:.2f}x |"
+            )
         from syncnet_eval.decode import iter_frames
 
         clip = SHARED / "media" / "latentsync_demo1_video.mp4"
         frames = next(iter_frames(clip, chunk_frames=16))
         s3fd = args.s3fd_weights or PARITY_S3FD
         t_b, t_o = baseline_detection(frames, s3fd)
-        print(f"| S3FD detection, per-frame unbatched + Python NMS ({clip.name}, 16 frames "
-              f"1080x1920) | {t_b:.2f} | {t_o:.2f} | {t_b / t_o:.2f}x |")  # fmt: skip
+        print(
+            f"| S3FD detection, per-frame unbatched + Python NMS ({clip.name}, 16 frames "
+            f"1080x1920) | {t_b:.2f} | {t_o:.2f} | {t_b / t_o:.2f}x |"
+        )
         for name in ("hdtf_WDA_KatieHill_000.mp4", "latentsync_demo1_video.mp4"):
             f = SHARED / "media" / name
             once = spawn_job(args, f, "syncnet-pipeline", detector="hog")["timings"]
             twice = spawn_job(args, f, "syncnet-pipeline", detector="hog", redump=True)["timings"]
             t_b, t_o = twice["tracking_crop"], once["tracking_crop"]
-            print(f"| pipeline crop pass dumping the q2 JPEGs a second time ({name}, HOG; "
-                  f"totals {twice['total']:.1f} vs {once['total']:.1f} s) | {t_b:.2f} | "
-                  f"{t_o:.2f} | {t_b / t_o:.2f}x |")  # fmt: skip
+            print(
+                f"| pipeline crop pass dumping the q2 JPEGs a second time ({name}, HOG; "
+                f"totals {twice['total']:.1f} vs {once['total']:.1f} s) | {t_b:.2f} | "
+                f"{t_o:.2f} | {t_b / t_o:.2f}x |"
+            )
 
 
 if __name__ == "__main__":

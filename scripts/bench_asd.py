@@ -60,17 +60,21 @@ def main() -> None:
     batched = ActiveSpeakerScorer(model, torch.device("cpu"), batch_frames=300)
     rng = np.random.default_rng(0)
     print(f"torch threads: {torch.get_num_threads()}")
-    print(f"{'frames':>7} {'loop ms/frame':>14} {'scorer ms/frame':>16} {'speed-up':>9} "
-          f"{'batched ms/frame':>17} {'speed-up':>9}")  # fmt: skip
+    print(
+        f"{'frames':>7} {'loop ms/frame':>14} {'scorer ms/frame':>16} {'speed-up':>9} "
+        f"{'batched ms/frame':>17} {'speed-up':>9}"
+    )
     for n in args.frames:
         faces = rng.integers(0, 256, (n, 112, 112), dtype=np.uint8)
         cc = rng.standard_normal((4 * n, 13)).astype(np.float32)
         loop_s = best_of(args.repeats, authors_loop, model, faces, cc)
         ours_s = best_of(args.repeats, scorer.score, faces, cc)
         batched_s = best_of(args.repeats, batched.score, faces, cc)
-        print(f"{n:7d} {1000 * loop_s / n:14.1f} {1000 * ours_s / n:16.1f} "
-              f"{loop_s / ours_s:8.2f}x {1000 * batched_s / n:17.1f} "
-              f"{loop_s / batched_s:8.2f}x")  # fmt: skip
+        print(
+            f"{n:7d} {1000 * loop_s / n:14.1f} {1000 * ours_s / n:16.1f} "
+            f"{loop_s / ours_s:8.2f}x {1000 * batched_s / n:17.1f} "
+            f"{loop_s / batched_s:8.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,9 @@ def kernel(windows: int, repeats: int) -> tuple[float, float]:
 
 def drift_alone(windows: int, repeats: int) -> float:
     gen = torch.Generator().manual_seed(0)
-    d = distance_by_shift(torch.randn(windows, 1024, generator=gen),
-                          torch.randn(windows, 1024, generator=gen), 15)  # fmt: skip
+    d = distance_by_shift(
+        torch.randn(windows, 1024, generator=gen), torch.randn(windows, 1024, generator=gen), 15
+    )
     offset_drift(d)
     return _best(lambda: offset_drift(d), repeats)
 
@@ -95,16 +96,21 @@ def main() -> None:
     print("| measurement | without drift (s) | with drift (s) | ratio |")
     print("| --- | ---: | ---: | ---: |")
     base, drift = kernel(args.windows, args.repeats)
-    print(f"| scoring step, {args.windows} windows | {base:.4f} | {drift:.4f} | "
-          f"{drift / base:.3f} |")  # fmt: skip
-    print(f"offset_drift alone on {args.windows} windows: "
-          f"{drift_alone(args.windows, args.repeats) * 1000:.1f} ms")  # fmt: skip
+    print(
+        f"| scoring step, {args.windows} windows | {base:.4f} | {drift:.4f} | {drift / base:.3f} |"
+    )
+    print(
+        f"offset_drift alone on {args.windows} windows: "
+        f"{drift_alone(args.windows, args.repeats) * 1000:.1f} ms"
+    )
     if args.video is not None:
         if args.weights is None:
             ap.error("--video needs --weights")
         base, drift = whole_score(args.video, args.weights, args.repeats)
-        print(f"| score {args.video.name} (direct, cpu) | {base:.3f} | {drift:.3f} | "
-              f"{drift / base:.3f} |")  # fmt: skip
+        print(
+            f"| score {args.video.name} (direct, cpu) | {base:.3f} | {drift:.3f} | "
+            f"{drift / base:.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import torch
 from syncnet_eval.config import PipelineConfig, ScoreConfig
 from syncnet_eval.decode import probe_media
 from syncnet_eval.engines import create_executor
-from syncnet_eval.engines.plan import BatchConfig
+from syncnet_eval.engines.plan import BatchConfig, RunHooks
 from syncnet_eval.engines.run import run_inputs
 from syncnet_eval.inputs import BatchInput
 
@@ -86,9 +86,13 @@ def measure_cost(weights: Path) -> None:
         path = MEDIA / name
         info = probe_media(path)
         config = _config(recipe, weights)
-        run_inputs([BatchInput(path=path, id=name)], config, download_progress=False)  # warm-up
+        run_inputs(
+            [BatchInput(path=path, id=name)], config, hooks=RunHooks(download_progress=False)
+        )  # warm-up
         cpu0, t0 = _cpu_s(), time.perf_counter()
-        out = run_inputs([BatchInput(path=path, id=name)], config, download_progress=False)
+        out = run_inputs(
+            [BatchInput(path=path, id=name)], config, hooks=RunHooks(download_progress=False)
+        )
         wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
         assert out.records[0].result.ok, out.records[0].result.reason
         video_s = info.duration_s or 0.0
@@ -130,9 +134,15 @@ def measure_engines(source: Path, clips: int, recipe: str, weights: Path) -> lis
     with tempfile.TemporaryDirectory() as tmp:
         items = _copies(source, clips, Path(tmp))
         t0 = time.perf_counter()
-        out = run_inputs(items, config, download_progress=False)
-        rows.append(Row("local (1 process, all cores)", time.perf_counter() - t0, clips,
-                        sum(r.result.ok for r in out.records)))  # fmt: skip
+        out = run_inputs(items, config, hooks=RunHooks(download_progress=False))
+        rows.append(
+            Row(
+                "local (1 process, all cores)",
+                time.perf_counter() - t0,
+                clips,
+                sum(r.result.ok for r in out.records),
+            )
+        )
         ray = _start_ray(cores)
         try:
             for actors in (1, 2):
@@ -142,18 +152,29 @@ def measure_engines(source: Path, clips: int, recipe: str, weights: Path) -> lis
                     items,
                     config,
                     executor=create_executor("ray", ray_config),
-                    download_progress=False,
+                    hooks=RunHooks(download_progress=False),
                 )
-                rows.append(Row(f"ray, {actors} actor{'s' * (actors > 1)} (incl. actor start)",
-                                time.perf_counter() - t0, clips,
-                                sum(r.result.ok for r in out.records)))  # fmt: skip
+                rows.append(
+                    Row(
+                        f"ray, {actors} actor{'s' * (actors > 1)} (incl. actor start)",
+                        time.perf_counter() - t0,
+                        clips,
+                        sum(r.result.ok for r in out.records),
+                    )
+                )
         finally:
             ray.shutdown()  # type: ignore[attr-defined]
         # The baseline again: on a shared machine, load drifts during a run.
         t0 = time.perf_counter()
-        out = run_inputs(items, config, download_progress=False)
-        rows.append(Row("local again (drift check)", time.perf_counter() - t0, clips,
-                        sum(r.result.ok for r in out.records)))  # fmt: skip
+        out = run_inputs(items, config, hooks=RunHooks(download_progress=False))
+        rows.append(
+            Row(
+                "local again (drift check)",
+                time.perf_counter() - t0,
+                clips,
+                sum(r.result.ok for r in out.records),
+            )
+        )
     return rows
 
 
@@ -174,10 +195,12 @@ def measure_throughput(
     load_syncnet_state(model, load_state_dict(weights), str(weights))
     rng = np.random.default_rng(0)
     videos = [
-        (rng.integers(0, 256, (frames, 224, 224, 3), dtype=np.uint8),
-         rng.standard_normal((4 * frames, 13)).astype(np.float32))
+        (
+            rng.integers(0, 256, (frames, 224, 224, 3), dtype=np.uint8),
+            rng.standard_normal((4 * frames, 13)).astype(np.float32),
+        )
         for _ in range(streams)
-    ]  # fmt: skip
+    ]
 
     def embed(embedder: SyncNetEmbedder, video: tuple[np.ndarray, np.ndarray]) -> int:
         chunks = (video[0][i : i + 64] for i in range(0, frames, 64))  # the decoder's chunks
@@ -212,16 +235,21 @@ def measure_throughput(
         t_shared = time.perf_counter() - t0
         per_pass = 2 * windows / max(1, shared.forward_passes - passes0)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-    print(f"\n{streams} videos x {frames} frames (224x224), batch {batch_size}, fp32, "
-          f"{device} ({name or 'cpu'})\n")  # fmt: skip
+    print(
+        f"\n{streams} videos x {frames} frames (224x224), batch {batch_size}, fp32, "
+        f"{device} ({name or 'cpu'})\n"
+    )
     print("| mode | windows | wall s | windows/s | RTF (video s per wall s) | vs one at a time |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for label, secs in (("one video at a time", t_alone),
-                        (f"{streams} streams sharing passes ({per_pass:.0f} windows/pass)",
-                         t_shared)):  # fmt: skip
+    for label, secs in (
+        ("one video at a time", t_alone),
+        (f"{streams} streams sharing passes ({per_pass:.0f} windows/pass)", t_shared),
+    ):
         rate = windows / secs
-        print(f"| {label} | {windows} | {secs:.2f} | {rate:.0f} | {rate / 25:.1f} | "
-              f"{t_alone / secs:.2f}x |")  # fmt: skip
+        print(
+            f"| {label} | {windows} | {secs:.2f} | {rate:.0f} | {rate / 25:.1f} | "
+            f"{t_alone / secs:.2f}x |"
+        )
 
 
 def main() -> None:
@@ -238,8 +266,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64, help="--throughput: windows per pass")
     args = ap.parse_args()
     torch.set_num_threads(torch.get_num_threads())
-    print(f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"Python {sys.version.split()[0]}")  # fmt: skip
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"Python {sys.version.split()[0]}"
+    )
     if args.cost:
         measure_cost(args.weights)
         return
@@ -251,14 +281,18 @@ def main() -> None:
     import ray
 
     base = rows[0].clips / rows[0].wall_s  # the first local run
-    print(f"\n{args.clips} x {args.file.name} ({video_s:.1f} s, --recipe {args.recipe}), "
-          f"Ray {ray.__version__}\n")  # fmt: skip
+    print(
+        f"\n{args.clips} x {args.file.name} ({video_s:.1f} s, --recipe {args.recipe}), "
+        f"Ray {ray.__version__}\n"
+    )
     print("| engine | clips | ok | wall s | clips/s | video s per wall s | vs local |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         rate = r.clips / r.wall_s
-        print(f"| {r.engine} | {r.clips} | {r.ok} | {r.wall_s:.1f} | {rate:.3f} | "
-              f"{rate * video_s:.2f} | {rate / base:.2f}x |")  # fmt: skip
+        print(
+            f"| {r.engine} | {r.clips} | {r.ok} | {r.wall_s:.1f} | {rate:.3f} | "
+            f"{rate * video_s:.2f} | {rate / base:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

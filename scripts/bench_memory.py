@@ -27,11 +27,34 @@ PARITY_SYNCNET = ROOT.parent / "shared" / "weights" / "test" / "syncnet_parity_t
 
 def make_clip(path: Path, minutes: float) -> None:
     seconds = f"{minutes * 60:.3f}"
-    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y",
-           "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
-           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-           "-t", seconds, "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28",
-           "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)]  # fmt: skip
+    cmd = [
+        "ffmpeg",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=1920x1080:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        seconds,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        "28",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(path),
+    ]
     subprocess.run(cmd, check=True)
 
 
@@ -43,8 +66,9 @@ def child(args: argparse.Namespace) -> None:
 
     tune_malloc()  # as the CLI does
 
-    pipe = SyncPipeline(ScoreConfig(device="cpu"), syncnet_weights=args.weights, offline=True,
-                        progress=False)  # fmt: skip
+    pipe = SyncPipeline(
+        ScoreConfig(device="cpu"), syncnet_weights=args.weights, offline=True, progress=False
+    )
     detections = None
     if args.recipe == "syncnet-pipeline":
         n = int(round(args.minutes * 60 * 25)) + 3
@@ -52,12 +76,19 @@ def child(args: argparse.Namespace) -> None:
         detections = [box] * n
     t0 = time.perf_counter()
     result = pipe.evaluate(args.clip, args.recipe, detections=detections, raise_unexpected=True)
-    print(json.dumps({
-        "recipe": args.recipe, "status": result.status, "reason": result.reason,
-        "tracks": len(result.tracks), "seconds": time.perf_counter() - t0,
-        "timings": result.timings_s,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "recipe": args.recipe,
+                "status": result.status,
+                "reason": result.reason,
+                "tracks": len(result.tracks),
+                "seconds": time.perf_counter() - t0,
+                "timings": result.timings_s,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -76,21 +107,39 @@ def main() -> None:
         clip = Path(tmp) / "long_1080p.mp4"
         t0 = time.perf_counter()
         make_clip(clip, args.minutes)
-        print(f"generated {args.minutes} min 1920x1080 clip ({clip.stat().st_size / 2**20:.0f} "
-              f"MiB) in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+        print(
+            f"generated {args.minutes} min 1920x1080 clip ({clip.stat().st_size / 2**20:.0f} "
+            f"MiB) in {time.perf_counter() - t0:.0f} s"
+        )
         print("| recipe | minutes | status | tracks | seconds | peak RSS MiB |")
         print("| --- | ---: | --- | ---: | ---: | ---: |")
         for recipe in args.recipes:
             out = subprocess.run(
-                [sys.executable, __file__, "--child", "--clip", str(clip), "--recipe", recipe,
-                 "--minutes", str(args.minutes), "--weights", str(args.weights)],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "--clip",
+                    str(clip),
+                    "--recipe",
+                    recipe,
+                    "--minutes",
+                    str(args.minutes),
+                    "--weights",
+                    str(args.weights),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if out.returncode != 0:
                 raise SystemExit(out.stderr[-3000:])
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"| {recipe} | {args.minutes:g} | {r['status']} | {r['tracks']} | "
-                  f"{r['seconds']:.0f} | {r['peak_rss_mib']:.0f} |", flush=True)  # fmt: skip
+            print(
+                f"| {recipe} | {args.minutes:g} | {r['status']} | {r['tracks']} | "
+                f"{r['seconds']:.0f} | {r['peak_rss_mib']:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

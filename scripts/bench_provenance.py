@@ -52,10 +52,20 @@ def _records(n: int) -> list[VideoResult]:
     track = TrackResult(0, 0, 124, 1, 7.0, 6.0, 120, [7.0] * 31, [6.0] * 120)
     prov = {"input_video_codec": "h264", "input_video_bit_rate": 1_000_000, "input_fps": 25.0}
     return [
-        VideoResult(f"v{k}.mp4", "ok", None, "direct", av_offset=1, lse_d=7.0 + k % 7 / 10,
-                    lse_c=6.0, tracks=[track], provenance=prov, id=f"v{k}")
+        VideoResult(
+            f"v{k}.mp4",
+            "ok",
+            None,
+            "direct",
+            av_offset=1,
+            lse_d=7.0 + k % 7 / 10,
+            lse_c=6.0,
+            tracks=[track],
+            provenance=prov,
+            id=f"v{k}",
+        )
         for k in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def main() -> None:

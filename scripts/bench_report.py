@@ -42,14 +42,24 @@ _PROVENANCE = {
     "ffmpeg": "ffmpeg version 5.1.6-0+deb12u1",
     "opencv": "4.10.0",
     "python": "3.11.7",
-    "score_config": {"vshift": 15, "batch_size": 64, "jpeg_roundtrip": True, "device": "auto",
-                     "fps": None, "precision": "fp32"},
-    "pipeline_config": {"detector": "s3fd", "min_track": 100, "crop_scale": 0.4,
-                        "aggregate": "best"},
+    "score_config": {
+        "vshift": 15,
+        "batch_size": 64,
+        "jpeg_roundtrip": True,
+        "device": "auto",
+        "fps": None,
+        "precision": "fp32",
+    },
+    "pipeline_config": {
+        "detector": "s3fd",
+        "min_track": 100,
+        "crop_scale": 0.4,
+        "aggregate": "best",
+    },
     "input_fps": 25.0,
     "input_video_codec": "h264",
     "input_audio_codec": "aac",
-}  # fmt: skip
+}
 
 
 def _track(rng: np.random.Generator, index: int, first: int, windows: int) -> TrackResult:
@@ -63,12 +73,23 @@ def _track(rng: np.random.Generator, index: int, first: int, windows: int) -> Tr
     frames = windows + 5
     cx = (300 + np.cumsum(rng.normal(0, 0.5, frames))).tolist()
     return TrackResult(
-        index=index, first_frame=first, last_frame=first + frames - 1, av_offset=offset,
-        lse_d=lse_d, lse_c=lse_c, num_windows=windows, dist_by_shift=curve,
-        framewise_conf=conf, scene_index=0, start_s=first / 25, end_s=(first + frames) / 25,
+        index=index,
+        first_frame=first,
+        last_frame=first + frames - 1,
+        av_offset=offset,
+        lse_d=lse_d,
+        lse_c=lse_c,
+        num_windows=windows,
+        dist_by_shift=curve,
+        framewise_conf=conf,
+        scene_index=0,
+        start_s=first / 25,
+        end_s=(first + frames) / 25,
         framewise_time_s=[(first + i) / 25 for i in range(windows)],
-        smoothed_center_x=cx, smoothed_center_y=cx, smoothed_half_size=[80.0] * frames,
-    )  # fmt: skip
+        smoothed_center_x=cx,
+        smoothed_center_y=cx,
+        smoothed_half_size=[80.0] * frames,
+    )
 
 
 def generate(n: int, seed: int = 0) -> list[VideoResult]:
@@ -79,8 +100,17 @@ def generate(n: int, seed: int = 0) -> list[VideoResult]:
         path = f"renders/group{i % 3}/clip_{i:05d}.mp4"
         if rng.random() < 0.03:
             reason = f"{path}: no face detected in any of 250 frames"
-            out.append(VideoResult.failure(path, "syncnet-pipeline", "no_face", reason, id=path,
-                                           group=f"g{i % 3}", provenance=_PROVENANCE))  # fmt: skip
+            out.append(
+                VideoResult.failure(
+                    path,
+                    "syncnet-pipeline",
+                    "no_face",
+                    reason,
+                    id=path,
+                    group=f"g{i % 3}",
+                    provenance=_PROVENANCE,
+                )
+            )
             continue
         windows = int(rng.integers(100, 500))
         tracks = [_track(rng, 0, 0, windows)]
@@ -89,14 +119,24 @@ def generate(n: int, seed: int = 0) -> list[VideoResult]:
         best = max(tracks, key=lambda t: t.lse_c)
         out.append(
             VideoResult(
-                path=path, status="ok", reason=None, recipe="syncnet-pipeline",
-                av_offset=best.av_offset, lse_d=best.lse_d, lse_c=best.lse_c, aggregate="best",
-                tracks=tracks, scenes=[[0, windows // 2], [windows // 2, windows + 5]],
-                provenance=_PROVENANCE, id=path, group=f"g{i % 3}",
+                path=path,
+                status="ok",
+                reason=None,
+                recipe="syncnet-pipeline",
+                av_offset=best.av_offset,
+                lse_d=best.lse_d,
+                lse_c=best.lse_c,
+                aggregate="best",
+                tracks=tracks,
+                scenes=[[0, windows // 2], [windows // 2, windows + 5]],
+                provenance=_PROVENANCE,
+                id=path,
+                group=f"g{i % 3}",
                 flags=["few_windows"] if rng.random() < 0.05 else [],
-                av_offset_ms=best.av_offset * 40.0, selected_track=best.index,
+                av_offset_ms=best.av_offset * 40.0,
+                selected_track=best.index,
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -116,10 +156,17 @@ def open_times(pages: list[Path]) -> list[tuple[float, float, float]]:
     profile = tempfile.mkdtemp(prefix="bench-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}"):  # fmt: skip
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     driver.set_page_load_timeout(120)
@@ -161,11 +208,15 @@ def main() -> int:
     page, t_build = _timed(lambda: build_report([ReportRun("bench.json", records)]))
     size_mb = len(page.encode("utf-8")) / 1e6
     json_mb = len(doc.encode("utf-8")) / 1e6
-    print(f"report: {size_mb:.1f} MB ({len(page.encode()) / windows:.1f} bytes per window), "
-          f"built in {t_build:.1f} s")  # fmt: skip
-    print(f"baseline, the JSON results of the same records: {json_mb:.1f} MB, written in "
-          f"{t_json:.1f} s; report / JSON: size {size_mb / json_mb:.2f}x, "
-          f"time {t_build / t_json:.2f}x")  # fmt: skip
+    print(
+        f"report: {size_mb:.1f} MB ({len(page.encode()) / windows:.1f} bytes per window), "
+        f"built in {t_build:.1f} s"
+    )
+    print(
+        f"baseline, the JSON results of the same records: {json_mb:.1f} MB, written in "
+        f"{t_json:.1f} s; report / JSON: size {size_mb / json_mb:.2f}x, "
+        f"time {t_build / t_json:.2f}x"
+    )
     ok = size_mb < MAX_MB
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.html"
@@ -177,14 +228,17 @@ def main() -> int:
         if shutil.which("chromium") and shutil.which("chromedriver"):
             # The first page also pays for the browser's warm-up: the baseline is the second.
             _, (t_empty, _, _), (t_open, t_nav, t_detail) = open_times([empty, empty, report])
-            print(f"headless chromium: opened in {t_open:.2f} s (load event at {t_nav:.2f} s; "
-                  f"an empty page: {t_empty:.2f} s, ratio {t_open / t_empty:.1f}x); a video's "
-                  f"detail in {t_detail:.2f} s")  # fmt: skip
+            print(
+                f"headless chromium: opened in {t_open:.2f} s (load event at {t_nav:.2f} s; "
+                f"an empty page: {t_empty:.2f} s, ratio {t_open / t_empty:.1f}x); a video's "
+                f"detail in {t_detail:.2f} s"
+            )
             ok = ok and t_open < MAX_OPEN_S
         else:
             print("chromium/chromedriver not found: opening time not measured")
-    print(f"limits: < {MAX_MB:.0f} MB and opened in < {MAX_OPEN_S:.0f} s: "
-          f"{'PASS' if ok else 'FAIL'}")  # fmt: skip
+    print(
+        f"limits: < {MAX_MB:.0f} MB and opened in < {MAX_OPEN_S:.0f} s: {'PASS' if ok else 'FAIL'}"
+    )
     return 0 if ok else 1
 
 

@@ -58,8 +58,10 @@ def main() -> None:
         t_batched = _best_time(lambda: score_offsets(video, audio, args.vshift), args.repeats)
         t_loop = _best_time(lambda: per_window_loop(video, audio, args.vshift), args.repeats)
 
-    print(f"device {args.device}, {torch.get_num_threads()} threads, {args.windows} windows, "
-          f"vshift {args.vshift}")  # fmt: skip
+    print(
+        f"device {args.device}, {torch.get_num_threads()} threads, {args.windows} windows, "
+        f"vshift {args.vshift}"
+    )
     print("| kernel | seconds | windows/s |")
     print("| --- | ---: | ---: |")
     print(f"| per-window loop (reference) | {t_loop:.4f} | {args.windows / t_loop:,.0f} |")

@@ -36,8 +36,13 @@ def main() -> None:
         "--weights", type=Path, default=SHARED / "weights/test/syncnet_parity_test.model"
     )
     args = ap.parse_args()
-    pipe = SyncPipeline(ScoreConfig(device="cpu"), PipelineConfig(), syncnet_weights=args.weights,
-                        offline=True, progress=False)  # fmt: skip
+    pipe = SyncPipeline(
+        ScoreConfig(device="cpu"),
+        PipelineConfig(),
+        syncnet_weights=args.weights,
+        offline=True,
+        progress=False,
+    )
     recipe_of = {"direct": "direct", "direct224": "wav2lip-lrs", "full": "syncnet-pipeline"}
     print(
         "| golden | offset same | scenes/tracks same | max geometry dev px | max distance dev | s |"
@@ -72,8 +77,11 @@ def main() -> None:
                         geo = max(geo, float(np.abs(np.subtract(getattr(t, key), g[key])).max()))
             worst[kind] = max(worst.get(kind, 0.0), dev)
             note = "" if golds else f" (no track: {r.status})"
-            print(f"| {golden_path.name}{note} | {offsets} | {same_struct} | {geo:.2g} | "
-                  f"{dev:.2e} | {secs:.1f} |", flush=True)  # fmt: skip
+            print(
+                f"| {golden_path.name}{note} | {offsets} | {same_struct} | {geo:.2g} | "
+                f"{dev:.2e} | {secs:.1f} |",
+                flush=True,
+            )
     for kind, value in worst.items():
         print(f"worst {kind}: {value:.2e}")
 

@@ -16,7 +16,18 @@ from xml.etree import ElementTree as ET
 from .bands import band_line
 from .config import Option, PipelineConfig
 from .media_provenance import media_warning
-from .presentation import MISSING, OFFSET_SENTENCE, count, number, offset_text, signed
+from .presentation import (
+    ABS_OFFSET,
+    LSE_C,
+    LSE_D,
+    METRICS,
+    MISSING,
+    OFFSET_SENTENCE,
+    count,
+    number,
+    offset_text,
+    signed,
+)
 from .recipes import REGISTRY
 from .rules import MeasureLimit, Rules, measure
 from .stats import (
@@ -45,8 +56,8 @@ __all__ = [
     "comparison_markdown",
 ]
 
-# No "|" in labels: they go into Markdown table cells.
-_METRIC_LABEL = {"lse_d": "LSE-D", "lse_c": "LSE-C", "abs_offset": "abs offset"}
+# The metrics' names are presentation's; a Markdown cell escapes their "|" (``_cell``).
+_METRIC_LABEL = {key: label.name for key, label in METRICS.items()}
 
 
 def _gate(default: Any, **spec: Any) -> Any:
@@ -329,9 +340,9 @@ def _mean_check(
 
 
 _RULE_LABEL = {
-    "min_lse_c": "LSE-C",
-    "max_lse_d": "LSE-D",
-    "max_abs_offset": "abs offset",
+    "min_lse_c": LSE_C.name,
+    "max_lse_d": LSE_D.name,
+    "max_abs_offset": ABS_OFFSET.name,
     "min_windows": "windows",
 }
 
@@ -768,8 +779,8 @@ def _paired_table(cmp: PairedComparison) -> str:
             else f"{_signed(pm.diff_ci_low)} to {_signed(pm.diff_ci_high)}"
         )
         lines.append(
-            f"| {_METRIC_LABEL[name]} | {pm.n} | {_fmt(pm.base_mean)} | {_fmt(pm.new_mean)} | "
-            f"{_signed(pm.diff_mean)} | {ci} |"
+            f"| {_cell(_METRIC_LABEL[name])} | {pm.n} | {_fmt(pm.base_mean)} | "
+            f"{_fmt(pm.new_mean)} | {_signed(pm.diff_mean)} | {ci} |"
         )
     return "\n".join(lines)
 

@@ -361,8 +361,20 @@ def iter_jpegs(
     """
     quality = ["-qscale:v", qscale] if qscale is not None else []
     rate = ["-r", str(fps)] if fps is not None else []
-    args = [*ffmpeg.input_args(path), "-map", "0:v:0", *rate, *quality, "-threads", "1",
-            "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1"]  # fmt: skip
+    args = [
+        *ffmpeg.input_args(path),
+        "-map",
+        "0:v:0",
+        *rate,
+        *quality,
+        "-threads",
+        "1",
+        "-f",
+        "image2pipe",
+        "-c:v",
+        "mjpeg",
+        "pipe:1",
+    ]
     splitter = JpegSplitter()
     for data in ffmpeg.read_stream(args, source=path, messages=messages):
         yield from splitter.feed(data)
@@ -389,8 +401,17 @@ def iter_raw_frames(
         (H, W, 3) uint8 BGR frames.
     """
     rate = ["-r", str(fps)] if fps is not None else []
-    args = [*ffmpeg.input_args(path), "-map", "0:v:0", *rate, "-f", "rawvideo",
-            "-pix_fmt", "bgr24", "pipe:1"]  # fmt: skip
+    args = [
+        *ffmpeg.input_args(path),
+        "-map",
+        "0:v:0",
+        *rate,
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "bgr24",
+        "pipe:1",
+    ]
     size = width * height * 3
     pending = bytearray()
     for data in ffmpeg.read_stream(args, source=path, messages=messages):
@@ -554,8 +575,17 @@ def transcode_reference_avi(
     args = ffmpeg.input_args(src)
     if audio_path is not None:
         args += [*ffmpeg.input_args(audio_path), "-map", "0:v:0", "-map", "1:a:0"]
-    args += ["-qscale:v", REFERENCE_QSCALE, "-async", "1", "-r", str(FPS),
-             "-threads", TRANSCODE_THREADS, str(dst)]  # fmt: skip
+    args += [
+        "-qscale:v",
+        REFERENCE_QSCALE,
+        "-async",
+        "1",
+        "-r",
+        str(FPS),
+        "-threads",
+        TRANSCODE_THREADS,
+        str(dst),
+    ]
     done = ffmpeg.run(args)
     done.check(src, "transcode it to 25 fps")
     if messages is not None:

@@ -85,8 +85,13 @@ def lip_stream_2d(lip: nn.Sequential) -> nn.Sequential:
         if isinstance(mod, nn.Conv3d):
             w = mod.weight.detach()
             kt = w.shape[2]
-            conv = nn.Conv2d(w.shape[1] * kt, w.shape[0], (w.shape[3], w.shape[4]),
-                             stride=_pair(mod.stride), padding=_pair(mod.padding))  # fmt: skip
+            conv = nn.Conv2d(
+                w.shape[1] * kt,
+                w.shape[0],
+                (w.shape[3], w.shape[4]),
+                stride=_pair(mod.stride),
+                padding=_pair(mod.padding),
+            )
             weight = w.reshape(w.shape[0], -1, *w.shape[3:]).clone()
             bias = mod.bias.detach().clone() if mod.bias is not None else torch.zeros(w.shape[0])
             nxt = mods[i + 1] if i + 1 < len(mods) else None
@@ -135,9 +140,12 @@ class _ConvReLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.conv
-        if _FUSED_CONV_RELU and x.device.type == "cpu" and x.dtype == torch.float32 and not (
-            torch.is_autocast_enabled("cpu")
-        ):  # fmt: skip
+        if (
+            _FUSED_CONV_RELU
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and not (torch.is_autocast_enabled("cpu"))
+        ):
             fused: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
                 x, c.weight, c.bias, c.padding, c.stride, c.dilation, c.groups, "relu", [], ""
             )
@@ -441,8 +449,11 @@ class _GrowingRows:
     def append(self, rows: torch.Tensor) -> None:
         need = self._n + rows.shape[0]
         if need > self._buf.shape[0]:
-            grown = torch.empty((max(need, 2 * self._buf.shape[0]), self._buf.shape[1]),
-                                dtype=self._buf.dtype, device=self._buf.device)  # fmt: skip
+            grown = torch.empty(
+                (max(need, 2 * self._buf.shape[0]), self._buf.shape[1]),
+                dtype=self._buf.dtype,
+                device=self._buf.device,
+            )
             grown[: self._n] = self._buf[: self._n]
             self._buf = grown
         self._buf[self._n : need] = rows

@@ -37,9 +37,22 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (
-    ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".flv", ".wmv", ".ts",
-    ".mts", ".m2ts", ".3gp", ".ogv",
-)  # fmt: skip
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".avi",
+    ".mkv",
+    ".webm",
+    ".mpg",
+    ".mpeg",
+    ".flv",
+    ".wmv",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".3gp",
+    ".ogv",
+)
 _MANIFEST_COLUMNS = ("path", "audio", "id", "group", "reference", "dataset")
 
 
@@ -202,7 +215,7 @@ def read_manifest(path: Path) -> list[BatchInput]:
                     group=row.get("group") or None,
                     error=f"{where}: the manifest row has no path",
                     dataset=dataset,
-                )  # fmt: skip
+                )
             )
             continue
         audio = row.get("audio") or None

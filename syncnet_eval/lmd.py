@@ -163,13 +163,27 @@ class LmdResult:
     ) -> LmdResult:
         """The record of a pair that could not be compared."""
         return cls(
-            generated=str(generated), reference=str(reference), id=id, lmd_px=None,
-            psnr_db=None, ssim=None, generated_frames=0, reference_frames=0, paired_frames=0,
-            frame_count_mismatch=False, landmark_frames=0, resolution=None, resized=False,
-            definition=LMD_DEFINITION, image_metrics=SSIM_DEFINITION, landmarks=backend.name,
-            landmarks_version=backend.version, landmarks_detail=backend.detail,
-            status=exc.status, reason=str(exc),
-        )  # fmt: skip
+            generated=str(generated),
+            reference=str(reference),
+            id=id,
+            lmd_px=None,
+            psnr_db=None,
+            ssim=None,
+            generated_frames=0,
+            reference_frames=0,
+            paired_frames=0,
+            frame_count_mismatch=False,
+            landmark_frames=0,
+            resolution=None,
+            resized=False,
+            definition=LMD_DEFINITION,
+            image_metrics=SSIM_DEFINITION,
+            landmarks=backend.name,
+            landmarks_version=backend.version,
+            landmarks_detail=backend.detail,
+            status=exc.status,
+            reason=str(exc),
+        )
 
 
 def _metrics() -> Any:
@@ -315,20 +329,35 @@ def _result(
     if n_gen != n_ref:
         logger.warning(
             "%s: %d frames, but the reference %s has %d; the first %d are compared",
-            generated, n_gen, reference, n_ref, sums.pairs,
-        )  # fmt: skip
+            generated,
+            n_gen,
+            reference,
+            n_ref,
+            sums.pairs,
+        )
     assert size is not None
     return LmdResult(
-        generated=str(generated), reference=str(reference), id=id or str(generated),
-        lmd_px=sums.lmd / sums.lmd_frames, psnr_db=sums.psnr / sums.pairs,
-        ssim=sums.ssim / sums.pairs, generated_frames=n_gen, reference_frames=n_ref,
-        paired_frames=sums.pairs, frame_count_mismatch=n_gen != n_ref,
-        landmark_frames=sums.lmd_frames, landmark_coverage=sums.lmd_frames / sums.pairs,
-        resolution=f"{size[0]}x{size[1]}", resized=resized,
-        definition=LMD_DEFINITION, image_metrics=SSIM_DEFINITION, landmarks=backend.name,
-        landmarks_version=backend.version, landmarks_detail=backend.detail,
+        generated=str(generated),
+        reference=str(reference),
+        id=id or str(generated),
+        lmd_px=sums.lmd / sums.lmd_frames,
+        psnr_db=sums.psnr / sums.pairs,
+        ssim=sums.ssim / sums.pairs,
+        generated_frames=n_gen,
+        reference_frames=n_ref,
+        paired_frames=sums.pairs,
+        frame_count_mismatch=n_gen != n_ref,
+        landmark_frames=sums.lmd_frames,
+        landmark_coverage=sums.lmd_frames / sums.pairs,
+        resolution=f"{size[0]}x{size[1]}",
+        resized=resized,
+        definition=LMD_DEFINITION,
+        image_metrics=SSIM_DEFINITION,
+        landmarks=backend.name,
+        landmarks_version=backend.version,
+        landmarks_detail=backend.detail,
         skimage_version=skimage_version(),
-    )  # fmt: skip
+    )
 
 
 def lmd_measure(inputs: Any) -> dict[str, Any]:

@@ -25,7 +25,13 @@ from .measures import REGISTRY
 from .models import weights as wm
 from .models.state import load_state_dict
 from .models.syncnet import SyncNet, load_syncnet_state
-from .recipes import DEFAULT_RECIPE, RecipeRequest, check_recipe_options, get_recipe
+from .recipes import (
+    DEFAULT_RECIPE,
+    RecipeRequest,
+    RecipeSpec,
+    check_recipe_options,
+    resolve_recipe,
+)
 from .timing import StageHook, Timer
 from .types import VideoResult
 from .version import __version__, package_versions
@@ -101,7 +107,7 @@ class SyncPipeline:
     def evaluate(
         self,
         path: str | Path,
-        recipe: str = DEFAULT_RECIPE,
+        recipe: str | RecipeSpec = DEFAULT_RECIPE,
         *,
         audio_path: str | Path | None = None,
         detections: list[np.ndarray] | None = None,
@@ -116,7 +122,8 @@ class SyncPipeline:
         Args:
             path: video file.
             recipe: ``syncnet-pipeline`` (detect + track + crop), ``direct`` (frames as they
-                are) or ``wav2lip-lrs`` (frames resized to 224x224).
+                are) or ``wav2lip-lrs`` (frames resized to 224x224), or its ``RecipeSpec``
+                (a caller that resolved it once: ``BatchConfig.recipe_spec``).
             audio_path: score against this audio file instead of the video's own track.
             detections: precomputed per-frame (K, 5) boxes for the pipeline recipe, indexing
                 its 25 fps stream.
@@ -134,8 +141,8 @@ class SyncPipeline:
             ConfigError: for an unknown recipe.
             ModelWeightsError, DependencyError: problems that are not the input's fault.
         """
-        spec = get_recipe(recipe)
-        check_recipe_options(recipe, self.pipeline_config)
+        spec = resolve_recipe(recipe)
+        check_recipe_options(spec, self.pipeline_config)
         timer = Timer(stage_hook)
         try:
             request = RecipeRequest(
@@ -147,11 +154,11 @@ class SyncPipeline:
                 crops_name=crops_name,
             )
             result = spec.run(self, request, timer)
-            result = replace(result, provenance={**self.provenance(recipe), **result.provenance})
+            result = replace(result, provenance={**self.provenance(spec), **result.provenance})
             result = _refuse_non_finite(result)
         except InputError as exc:
             result = VideoResult.failure(
-                str(path), recipe, exc.status, str(exc), reason_code=exc.code
+                str(path), spec.name, exc.status, str(exc), reason_code=exc.code
             )
         except SyncEvalError:
             raise  # weights, dependencies, configuration: not the input's fault, stop here
@@ -161,7 +168,7 @@ class SyncPipeline:
             log.debug("unexpected error on %s", path, exc_info=True)
             result = VideoResult.failure(
                 str(path),
-                recipe,
+                spec.name,
                 "error",
                 f"{path}: unexpected {type(exc).__name__}: {exc}",
                 reason_code="unexpected",  # records.ReasonCode, as every executor writes it
@@ -198,27 +205,31 @@ class SyncPipeline:
         with self._detector_lock:
             if self._asd is None:
                 self._asd = load_active_speaker_scorer(
-                    cfg.asd, cfg.asd_model, self.device, weights=self._asd_weights,
+                    cfg.asd,
+                    cfg.asd_model,
+                    self.device,
+                    weights=self._asd_weights,
                     offline=self._offline,
-                )  # fmt: skip
+                )
             return self._asd
 
-    def _number_packages(self, recipe: str) -> tuple[str, ...]:
-        """The packages whose versions a record of ``recipe`` names (dlib: only when its HOG
+    def _number_packages(self, spec: RecipeSpec) -> tuple[str, ...]:
+        """The packages whose versions a record of ``spec`` names (dlib: only when its HOG
         detector finds the faces)."""
         base = ("torch", "numpy", "scipy", "av", "opencv")
-        hog = get_recipe(recipe).needs_tracks and self.pipeline_config.detector == "hog"
+        hog = spec.needs_tracks and self.pipeline_config.detector == "hog"
         return (*base, "dlib") if hog else base
 
-    def provenance(self, recipe: str) -> dict[str, Any]:
+    def provenance(self, recipe: str | RecipeSpec) -> dict[str, Any]:
         """What produced a result: weights, versions, device, configuration."""
+        spec = resolve_recipe(recipe)
         custom = f"custom embedder {type(self.embedder).__name__}"
         prov: dict[str, Any] = {
             "syncnet_weights": str(self.syncnet_weights_path or custom),
             "syncnet_weights_sha256": self.syncnet_weights_sha256,
             "syncnet_weights_official": self.syncnet_weights_official,
             "device": str(self.device),
-            "recipe": recipe,
+            "recipe": spec.name,
             "tool_version": __version__,
             "torch": torch.__version__,
             "ffmpeg": ffmpeg.version(),
@@ -226,12 +237,12 @@ class SyncPipeline:
             "python": platform.python_version(),
             # Every package that can move a number (version.NUMBER_PACKAGES); dlib only when
             # it detects the faces.
-            "packages": package_versions(*self._number_packages(recipe)),
+            "packages": package_versions(*self._number_packages(spec)),
             # Every measure a record of this pipeline carries, with the definition it follows.
-            "measures": {spec.name: spec.definition for spec in REGISTRY.values() if spec.default},
+            "measures": {m.name: m.definition for m in REGISTRY.values() if m.default},
             "score_config": asdict(self.score_config),
         }
-        if get_recipe(recipe).needs_tracks:
+        if spec.needs_tracks:
             prov["pipeline_config"] = asdict(self.pipeline_config)
         if self._asd is not None:
             prov["asd_weights"] = self._asd.checkpoint

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from .constants import FPS
 
 __all__ = [
+    "ABS_OFFSET",
     "AV_OFFSET",
     "COLOURS",
     "LSE_C",
@@ -44,6 +45,7 @@ __all__ = [
     "drift_line",
     "drift_text",
     "fps_text",
+    "frames_text",
     "frame_time_s",
     "number",
     "offset_axis",
@@ -93,6 +95,14 @@ def offset_text(frames: int | float | None, ms: float | None = None) -> str:
         return MISSING
     text = f"{frames:+d}" if isinstance(frames, int) else f"{frames:+.2f}"
     return text if ms is None or not math.isfinite(ms) else f"{text} ({ms:+.0f} ms)"
+
+
+def frames_text(frames: float | None) -> str:
+    """A signed number of frames as short as it goes (``+3``, ``-0.5``), or :data:`MISSING`:
+    a planted, recovered or corrected offset."""
+    if frames is None or not math.isfinite(frames):
+        return MISSING
+    return f"{frames:+g}"
 
 
 # The offset over time (TrackResult.segment_offsets, drift_ms_per_min): the sign is the offset's.
@@ -154,20 +164,28 @@ class MetricLabel:
 LSE_D = MetricLabel("LSE-D", "", "lower is better")
 LSE_C = MetricLabel("LSE-C", "", "higher is better")
 AV_OFFSET = MetricLabel("AV offset", "frames", "")
-# By the keys the records and summaries use (|offset| is a mean of absolute offsets).
+ABS_OFFSET = MetricLabel("|AV offset|", "frames", "")  # its mean is a summary's, and a gate's
+# By the keys the records and summaries use.
 METRICS = {
     "lse_d": LSE_D,
     "lse_c": LSE_C,
     "av_offset": AV_OFFSET,
-    "abs_offset": MetricLabel("|AV offset|", "frames", ""),
+    "abs_offset": ABS_OFFSET,
 }
 
 # -- colours ----------------------------------------------------------------------------------
 # Track n is drawn in TRACK_COLOURS[n % 8] (its position in the record) everywhere: the curve,
 # the timeline and its span bar (matplotlib's tab10 without the red and grey of the marks).
 TRACK_COLOURS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-)  # fmt: skip
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+)
 COLOURS = {
     "median": "#555555",  # the curve's median line
     "lse_c": "#1a7f37",  # the LSE-C bar (median minus minimum)

@@ -46,6 +46,7 @@ from .constants import FPS
 from .measures import Field, reading_lines, track_fields
 from .media_provenance import media_warning
 from .presentation import (
+    ABS_OFFSET,
     AV_OFFSET,
     COLOURS,
     DRIFT_AXIS_LABEL,
@@ -493,7 +494,7 @@ def _summary_section(ctx: _Context) -> str:
     head = (
         "<tr><th>group</th><th>inputs</th><th>in the means</th><th>flagged</th>"
         f"<th>not scored</th><th>{LSE_D.name} mean [95% CI]</th><th>{LSE_C.name} mean [95% CI]</th>"
-        "<th>mean |offset|</th></tr>"
+        f"<th>mean {escape(ABS_OFFSET.name)}</th></tr>"
     )
     for k, run in enumerate(ctx.all_runs):
         s = summarize(run.results, include_flagged=ctx.include_flagged)

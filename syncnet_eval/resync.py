@@ -15,7 +15,7 @@ other streams stay as they were.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, field, replace
 import json
@@ -28,14 +28,12 @@ import av
 from . import ffmpeg
 from .constants import FPS
 from .engines import Executor
-from .engines.plan import BatchConfig, RunConfig, RunOutputs
-from .engines.records import BatchEvent
+from .engines.plan import BatchConfig, RunConfig, RunHooks, RunOutputs
 from .engines.run import run_inputs, score_one
 from .engines.scorer import crops_names
 from .errors import DecodeError, InputError, NoAudioError, error_for_status
 from .inputs import BatchInput
 from .io import JsonlLog, atomic_write_text, read_jsonl
-from .pipeline import SyncPipeline
 from .types import VideoResult
 
 __all__ = [
@@ -153,6 +151,8 @@ class FixReport:
         after: the measurement of ``output`` with the same recipe.
         tolerance: largest |offset| of ``output`` that passes, frames.
         warnings: e.g. tracks of a multi-track video that disagree on the offset.
+        config_hash: the configuration hash of the measurements (the one ``score`` records
+            for the same settings; empty when nothing was measured).
     """
 
     source: str
@@ -163,6 +163,7 @@ class FixReport:
     after: VideoResult
     tolerance: float
     warnings: list[str] = field(default_factory=list)
+    config_hash: str = ""
 
     @property
     def residual(self) -> float | None:
@@ -186,6 +187,7 @@ class FixReport:
             "before": None if self.before is None else self.before.to_dict(),
             "after": self.after.to_dict(),
             "warnings": list(self.warnings),
+            "config_hash": self.config_hash,
         }
 
 
@@ -213,10 +215,9 @@ def offset_to_fix(result: VideoResult, tolerance: float) -> tuple[float, list[st
 
 
 def fix_video(
-    pipe: SyncPipeline,
+    config: BatchConfig,
     video: Path,
     output: Path,
-    recipe: str,
     *,
     offset: float | None = None,
     tolerance: float = 1.0,
@@ -226,11 +227,13 @@ def fix_video(
     """Measure ``video``'s AV offset (unless given), write ``output`` with the audio moved so
     that it becomes 0, and measure ``output`` with the same recipe.
 
+    Both measurements run through the run driver (``engines.run.score_one``), so the report's
+    ``config_hash`` is the one ``score`` records for ``config``.
+
     Args:
-        pipe: the scorer (its configuration is the recipe's).
+        config: how to measure, before and after (recipe, configs, weights, embedder).
         video: the video to fix.
         output: the corrected copy (written atomically; never ``video`` itself).
-        recipe: the recipe to measure with, before and after.
         offset: the offset to correct, frames (skips the first measurement).
         tolerance: largest |offset| of the output that passes, frames.
         audio_path: measure against this audio instead of the video's own (not moved).
@@ -241,17 +244,26 @@ def fix_video(
         InputError: (a subclass) the video cannot be scored or has no audio; ``output`` is the
             input or cannot be written.
     """
-    config = BatchConfig(recipe, pipe.score_config, pipe.pipeline_config)
     warnings: list[str] = []
     if offset is None and before is not None:
         offset, warnings = offset_to_fix(before, tolerance)
     elif offset is None:
-        before = score_one(BatchInput(video, audio_path), config, pipeline=pipe).result
+        before = score_one(BatchInput(video, audio_path), config).result
         offset, warnings = offset_to_fix(before, tolerance)
     delay = audio_delay_for_offset(offset)
     move_audio(video, output, delay)
-    after = score_one(BatchInput(output, audio_path), config, pipeline=pipe).result
-    return FixReport(str(video), str(output), offset, delay, before, after, tolerance, warnings)
+    measured = score_one(BatchInput(output, audio_path), config)
+    return FixReport(
+        str(video),
+        str(output),
+        offset,
+        delay,
+        before,
+        measured.result,
+        tolerance,
+        warnings,
+        measured.config_hash,
+    )
 
 
 # The copies a batch fix wrote (input, copy, offset), in its --out-dir: a rerun keeps those
@@ -269,10 +281,7 @@ def fix_inputs(
     given: Mapping[str, VideoResult | float] | None = None,
     tolerance: float = 1.0,
     overwrite: bool = False,
-    on_start: Callable[[int, int], None] | None = None,
-    on_record: Callable[[BatchEvent], None] | None = None,
-    worker_log_level: int | None = None,
-    download_progress: bool = True,
+    hooks: RunHooks | None = None,
 ) -> list[FixReport]:
     """Fix many videos: measure each (unless ``given``), write its corrected copy into
     ``out_dir`` (named by its id), measure every copy; ``fix.json`` pairs them.
@@ -291,19 +300,25 @@ def fix_inputs(
             (the offset to correct, and the "before" numbers): not measured again.
         tolerance: largest |offset| of a copy that passes, frames.
         overwrite: replace existing files that this fix did not write.
-        on_start, on_record: progress of each measuring run (see ``run_inputs``).
-        worker_log_level, download_progress: as for ``run_inputs``.
+        hooks: what each measuring run tells its caller (see ``run_inputs``).
     """
     given = given or {}
+
+    hashes: list[str] = []
 
     def measure(batch: list[BatchInput], log_name: str) -> list[VideoResult]:
         if not batch:
             return []
-        return run_inputs(
-            batch, config, run, executor=executor, outputs=RunOutputs(out_dir / log_name),
-            on_start=on_start, on_record=on_record, worker_log_level=worker_log_level,
-            download_progress=download_progress,
-        ).results  # fmt: skip
+        outcome = run_inputs(
+            batch,
+            config,
+            run,
+            executor=executor,
+            outputs=RunOutputs(out_dir / log_name),
+            hooks=hooks,
+        )
+        hashes.append(outcome.config_hash)
+        return outcome.results
 
     to_measure = [i for i in items if fix_key(i.path) not in given]
     before = dict(
@@ -324,12 +339,13 @@ def fix_inputs(
                 tolerance,
                 overwrite,
                 config.recipe,
-            )  # fmt: skip
+            )
         )
     written = [p for p in plans if p.copy is not None]
     after = measure([p.copy for p in written if p.copy is not None], "after.jsonl")
     results = dict(zip([id(p) for p in written], after, strict=True))
-    reports = [p.report(results.get(id(p)), tolerance) for p in plans]
+    digest = next((h for h in reversed(hashes) if h), "")
+    reports = [replace(p.report(results.get(id(p)), tolerance), config_hash=digest) for p in plans]
     summary = {"tolerance_frames": tolerance, "fixes": [r.to_dict() for r in reports]}
     atomic_write_text(out_dir / "fix.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return reports
@@ -356,8 +372,16 @@ class _Plan:
         measured = self.failure or after
         assert measured is not None
         delay = audio_delay_for_offset(self.offset) if self.offset is not None else 0.0
-        return FixReport(str(self.item.path), str(self.target), self.offset, delay, self.before,
-                         measured, tolerance, self.warnings)  # fmt: skip
+        return FixReport(
+            str(self.item.path),
+            str(self.target),
+            self.offset,
+            delay,
+            self.before,
+            measured,
+            tolerance,
+            self.warnings,
+        )
 
 
 def _write_copy(

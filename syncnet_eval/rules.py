@@ -262,10 +262,6 @@ class Rules:
                 found.append(Breach(ml.rule, value, ml.value))
         return found
 
-    def rules_only(self) -> Rules:
-        """These per-video rules alone (a :class:`~syncnet_eval.checks.Thresholds` has more)."""
-        return Rules(**{f.name: getattr(self, f.name) for f in fields(Rules)})
-
     def merged(self, other: Rules) -> Rules:
         """``other``'s rules where set, this one's elsewhere (a preset plus explicit options)."""
         values = {f.name: getattr(self, f.name) for f in fields(Rules)}

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from .constants import FPS
+from .embedders import get_embedder
 from .engines.plan import BatchConfig
 from .engines.run import run_inputs, score_one
 from .inputs import BatchInput
-from .pipeline import SyncPipeline
+from .models import weights as wm
 from .presentation import UNOFFICIAL_SYNCNET_NOTE
 from .resync import move_audio
 from .types import VideoResult
@@ -72,6 +73,7 @@ class SelftestReport:
     shifts: list[PlantedShift]
     tolerance: float
     notes: list[str] = field(default_factory=list)
+    config_hash: str = ""
 
     def recovered(self, shift: PlantedShift) -> bool:
         """Whether ``shift`` came back within the tolerance."""
@@ -98,42 +100,57 @@ class SelftestReport:
             },
             "shifts": [s.to_dict() | {"recovered": self.recovered(s)} for s in self.shifts],
             "notes": list(self.notes),
+            "config_hash": self.config_hash,
         }
 
 
 def run_selftest(
-    pipe: SyncPipeline,
+    config: BatchConfig,
     video: Path,
     workdir: Path,
     *,
-    recipe: str = "direct",
     shifts: Sequence[int] = DEFAULT_SHIFTS,
     tolerance: float = 0.0,
 ) -> SelftestReport:
-    """Measure ``video``, then copies of it with the audio moved by each of ``shifts`` frames
-    (written into ``workdir``), and compare the measured offsets with the planted ones.
+    """Measure ``video`` with ``config`` (its recipe, weights, embedder), then copies of it
+    with the audio moved by each of ``shifts`` frames (written into ``workdir``), and compare
+    the measured offsets with the planted ones. Every measurement runs through the run driver,
+    so the report's ``config_hash`` is the one ``score`` records for ``config``.
 
     A planted shift ``s`` makes the audio lead by ``s`` frames (it is advanced by ``s / 25``
     seconds; negative: delayed), so a working set-up measures the clip's own offset plus ``s``.
     """
-    config = BatchConfig(recipe, pipe.score_config, pipe.pipeline_config)
-    baseline = score_one(BatchInput(video), config, pipeline=pipe).result
+    recipe = config.recipe
+    first = score_one(BatchInput(video), config)
+    baseline, digest = first.result, first.config_hash
     planted: list[PlantedShift] = []
     notes = []
-    if not pipe.syncnet_weights_official:
+    if not _official_syncnet(config, baseline):
         notes.append(UNOFFICIAL_SYNCNET_NOTE)
     if not baseline.ok:
         notes.append(f"the clip itself could not be scored: {baseline.reason}")
-        return SelftestReport(str(video), recipe, baseline, planted, tolerance, notes)
+        return SelftestReport(str(video), recipe, baseline, planted, tolerance, notes, digest)
     copies = []
     for s in shifts:
         copy = workdir / f"{video.stem}_shift{s:+d}{video.suffix}"
         move_audio(video, copy, -s / FPS)
         copies.append(BatchInput(copy))
-    outcome = run_inputs(copies, config, pipeline=pipe)
+    outcome = run_inputs(copies, config)
     for s, result in zip(shifts, outcome.results, strict=True):
         recovered = None
         if result.ok and result.av_offset is not None and baseline.av_offset is not None:
             recovered = float(result.av_offset) - float(baseline.av_offset)
         planted.append(PlantedShift(s, result, recovered))
-    return SelftestReport(str(video), recipe, baseline, planted, tolerance, notes)
+    return SelftestReport(str(video), recipe, baseline, planted, tolerance, notes, digest)
+
+
+def _official_syncnet(config: BatchConfig, baseline: VideoResult) -> bool:
+    """Whether the clip was measured with the official SyncNet weights (the record says so;
+    a record without provenance, of a clip that could not be scored, by the weights used)."""
+    if not get_embedder(config.embedder).needs_syncnet_weights:
+        return False
+    said = baseline.provenance.get("syncnet_weights_official")
+    if isinstance(said, bool):
+        return said
+    path = config.syncnet_weights or wm.find_weights("syncnet")
+    return path is not None and wm.official_name(wm.weights_sha256(path)) == "syncnet"

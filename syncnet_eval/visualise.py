@@ -420,8 +420,16 @@ class ConfidenceStrip:
         for x in range(x0, x1):
             conf = (x - x0) / max(x1 - x0 - 1, 1) * CONF_FULL_SCALE
             cv2.line(self.base, (x, 5), (x, self._LEGEND_PX - 4), confidence_colour(conf), 1)
-        cv2.putText(self.base, f"{CONF_FULL_SCALE:.1f}+", (x1 + 6, y_text), _FONT, scale,
-                    (230, 230, 230), 1, cv2.LINE_AA)  # fmt: skip
+        cv2.putText(
+            self.base,
+            f"{CONF_FULL_SCALE:.1f}+",
+            (x1 + 6, y_text),
+            _FONT,
+            scale,
+            (230, 230, 230),
+            1,
+            cv2.LINE_AA,
+        )
 
     def _curve(self, overlay: TrackOverlay) -> None:
         prev: tuple[int, int] | None = None
@@ -477,8 +485,9 @@ class _Encoder:
     def __init__(self, video: Path, output: Path, size: tuple[int, int], num_frames: int) -> None:
         self.output = output
         self.size = size
-        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.",
-                                   suffix=output.suffix)  # fmt: skip
+        fd, tmp = tempfile.mkstemp(
+            dir=output.parent, prefix=f".{output.name}.", suffix=output.suffix
+        )
         try:  # mkstemp makes it 0600: the output gets the mode a plain open would give it
             os.fchmod(fd, new_file_mode())
         finally:
@@ -486,14 +495,43 @@ class _Encoder:
         self.tmp = Path(tmp)
         width, height = size
         self._writer = ffmpeg.Writer(
-            ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", str(FPS),
-             "-i", "pipe:0", *ffmpeg.input_args(video), "-map", "0:v:0", "-map", "1:a:0?",
-             "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-b:a", "128k", "-t", f"{num_frames / FPS:.6f}",
-             "-movflags", "+faststart", ffmpeg.file_url(self.tmp)],
+            [
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "bgr24",
+                "-s",
+                f"{width}x{height}",
+                "-r",
+                str(FPS),
+                "-i",
+                "pipe:0",
+                *ffmpeg.input_args(video),
+                "-map",
+                "0:v:0",
+                "-map",
+                "1:a:0?",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-crf",
+                "18",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "128k",
+                "-t",
+                f"{num_frames / FPS:.6f}",
+                "-movflags",
+                "+faststart",
+                ffmpeg.file_url(self.tmp),
+            ],
             source=video,
             action="encode the annotated video",
-        )  # fmt: skip
+        )
 
     def write(self, image: np.ndarray) -> None:
         self._writer.write(np.ascontiguousarray(image).tobytes())

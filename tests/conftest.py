@@ -280,10 +280,23 @@ def hdtf_short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"{src} not found")
     dst = tmp_path_factory.mktemp("hdtf") / "hdtf_KatieHill_3s.mp4"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), "-t", "3.2",
-         "-c", "copy", str(dst)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(src),
+            "-t",
+            "3.2",
+            "-c",
+            "copy",
+            str(dst),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return dst
 
 
@@ -375,19 +388,35 @@ def scored_result(
         conf = [lse_c + math.sin(i / 7.0) for i in range(num_windows)]
         made.append(
             TrackResult(
-                index=n, first_frame=first, last_frame=first + num_windows + 4,
-                av_offset=offset, lse_d=d, lse_c=lse_c, num_windows=num_windows,
-                dist_by_shift=curve, framewise_conf=conf, start_s=first / 25,
+                index=n,
+                first_frame=first,
+                last_frame=first + num_windows + 4,
+                av_offset=offset,
+                lse_d=d,
+                lse_c=lse_c,
+                num_windows=num_windows,
+                dist_by_shift=curve,
+                framewise_conf=conf,
+                start_s=first / 25,
                 end_s=(first + num_windows + 5) / 25,
                 framewise_time_s=[(first + i) / 25 for i in range(num_windows)],
             )
-        )  # fmt: skip
+        )
     main = made[0]
     return VideoResult(
-        path=path, status="ok", reason=None, recipe="direct", av_offset=offset,
-        lse_d=main.lse_d, lse_c=main.lse_c, aggregate="best", tracks=made,
-        av_offset_ms=offset * 40.0, selected_track=0, **extra,
-    )  # fmt: skip
+        path=path,
+        status="ok",
+        reason=None,
+        recipe="direct",
+        av_offset=offset,
+        lse_d=main.lse_d,
+        lse_c=main.lse_c,
+        aggregate="best",
+        tracks=made,
+        av_offset_ms=offset * 40.0,
+        selected_track=0,
+        **extra,
+    )
 
 
 # ------------------------------------------------------------- pages in a real browser (report)

@@ -12,6 +12,8 @@ import av
 import numpy as np
 import torch
 
+from syncnet_eval.embedders import EmbedderSpec, register_embedder
+
 FPS = 25
 RATE = 16000
 
@@ -37,8 +39,9 @@ def write_signal_clip(path: Path, num_frames: int = 150, seed: int = 0) -> None:
         noise = rng.standard_normal(num_frames * per_frame) * np.repeat(env, per_frame) * 6000
         samples = np.clip(noise, -32767, 32767).astype(np.int16)
         for start in range(0, samples.size, 1024):
-            frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="s16",
-                                               layout="mono")  # fmt: skip
+            frame = av.AudioFrame.from_ndarray(
+                samples[None, start : start + 1024], format="s16", layout="mono"
+            )
             frame.sample_rate, frame.pts = RATE, start
             frame.time_base = Fraction(1, RATE)
             for packet in audio.encode(frame):
@@ -78,3 +81,11 @@ class SignalEmbedder:
         amplitude = np.exp(mfcc_t13[:, 0] / 2)
         windows = np.array([amplitude[4 * v : 4 * v + 20].mean() for v in range(n_windows)])
         return self._z(windows)
+
+
+# The signal embedder as one more configuration: ``BatchConfig(..., embedder="signal")`` scores
+# with it through the run driver (in this process or in worker processes), hashed by name.
+SIGNAL_EMBEDDER = EmbedderSpec(
+    "signal", "mean brightness vs mean amplitude (tests)", "signal_media:SignalEmbedder"
+)
+register_embedder(SIGNAL_EMBEDDER)

@@ -75,9 +75,19 @@ def test_the_cli_refuses_a_broken_asd_checkpoint_by_name(tmp_path: Path) -> None
     torch.save(state, broken)
     result = CliRunner().invoke(
         cli,
-        ["speakers", str(FACE_CROP_CLIP), "-o", str(tmp_path / "s.json"), "--asd-weights",
-         str(broken), "--syncnet-weights", str(PARITY_SYNCNET_WEIGHTS), "--detector", "hog"],
-    )  # fmt: skip
+        [
+            "speakers",
+            str(FACE_CROP_CLIP),
+            "-o",
+            str(tmp_path / "s.json"),
+            "--asd-weights",
+            str(broken),
+            "--syncnet-weights",
+            str(PARITY_SYNCNET_WEIGHTS),
+            "--detector",
+            "hog",
+        ],
+    )
     assert result.exit_code == 1
     assert "missing keys: lossAV.FC.bias" in result.output
     assert "Traceback" not in result.output
@@ -109,6 +119,7 @@ def crop_inputs() -> tuple[np.ndarray, np.ndarray]:
     return asd_faces(frames), mfcc(read_audio(FACE_CROP_CLIP))
 
 
+@pytest.mark.slow  # the per-window oracle: about 1 min on 2 idle cores, 2 on a busy machine
 def test_batched_scores_equal_the_per_window_evaluation(
     crop_inputs: tuple[np.ndarray, np.ndarray],
 ) -> None:
@@ -143,12 +154,35 @@ def _side_by_side(out: Path, audio_from: str, frozen: str | None) -> Path:
     left = f"[0:v]scale={HALF_PX}:{HALF_PX}{freeze if frozen == 'left' else ''}[a]"
     right = f"[1:v]scale={HALF_PX}:{HALF_PX}{freeze if frozen == 'right' else ''}[b]"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(LEFT_CLIP), "-i", str(RIGHT_CLIP),
-         "-filter_complex", f"{left};{right};[a][b]hstack=inputs=2[v]", "-map", "[v]",
-         "-map", f"{0 if audio_from == 'left' else 1}:a", "-t", "5", "-r", "25",
-         "-c:v", "libx264", "-crf", "18", "-c:a", "aac", str(out)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(LEFT_CLIP),
+            "-i",
+            str(RIGHT_CLIP),
+            "-filter_complex",
+            f"{left};{right};[a][b]hstack=inputs=2[v]",
+            "-map",
+            "[v]",
+            "-map",
+            f"{0 if audio_from == 'left' else 1}:a",
+            "-t",
+            "5",
+            "-r",
+            "25",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "18",
+            "-c:a",
+            "aac",
+            str(out),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return out
 
 
@@ -189,8 +223,10 @@ def test_the_speaking_face_is_chosen_and_a_frozen_mouth_is_not_speaking(
     assert result.track_select == "asd" and _side(result, result.selected_track) == speaker
     chosen = next(t for t in result.tracks if t.index == result.selected_track)
     assert (result.av_offset, result.lse_d, result.lse_c) == (
-        chosen.av_offset, chosen.lse_d, chosen.lse_c,
-    )  # fmt: skip
+        chosen.av_offset,
+        chosen.lse_d,
+        chosen.lse_c,
+    )
     assert result.provenance["asd_weights_official"] is True
     for t in result.tracks:
         assert t.speaking_judge == "light-asd"
@@ -205,10 +241,22 @@ def test_the_ava_checkpoint_hears_silence(tmp_path: Path) -> None:
     speaking either way, a property of that model measured in the README)."""
     silence = tmp_path / "silence.wav"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "8",
-         "-c:a", "pcm_s16le", str(silence)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=16000:cl=mono",
+            "-t",
+            "8",
+            "-c:a",
+            "pcm_s16le",
+            str(silence),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     ava = SyncPipeline(
         pipeline_config=PipelineConfig(detector="hog", asd="light-asd", asd_model="ava"),
         syncnet_weights=PARITY_SYNCNET_WEIGHTS,
@@ -239,8 +287,11 @@ def test_asd_changes_no_syncnet_number_and_best_stays_the_default(
     assert plain.selected_track is not None
     for a, b in zip(with_asd.tracks, plain.tracks, strict=True):
         assert (a.av_offset, a.lse_d, a.lse_c, a.dist_by_shift) == (
-            b.av_offset, b.lse_d, b.lse_c, b.dist_by_shift,
-        )  # fmt: skip
+            b.av_offset,
+            b.lse_d,
+            b.lse_c,
+            b.dist_by_shift,
+        )
         assert b.asd_scores is None and b.speaking_judge == "syncnet"
 
 
@@ -248,15 +299,30 @@ def test_asd_changes_no_syncnet_number_and_best_stays_the_default(
 def test_speakers_cli_writes_rttm_json_and_csv(tmp_path: Path) -> None:
     clip = _side_by_side(tmp_path / "right.mp4", audio_from="right", frozen="left")
     rttm, doc_path, csv_path = tmp_path / "s.rttm", tmp_path / "s.json", tmp_path / "s.csv"
-    args = ["speakers", str(clip), "-o", str(rttm), "-o", str(doc_path), "-o", str(csv_path),
-            "--syncnet-weights", str(PARITY_SYNCNET_WEIGHTS), "--detector", "hog",
-            "--asd-weights", str(CHECKPOINTS["talkset"])]  # fmt: skip
+    args = [
+        "speakers",
+        str(clip),
+        "-o",
+        str(rttm),
+        "-o",
+        str(doc_path),
+        "-o",
+        str(csv_path),
+        "--syncnet-weights",
+        str(PARITY_SYNCNET_WEIGHTS),
+        "--detector",
+        "hog",
+        "--asd-weights",
+        str(CHECKPOINTS["talkset"]),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     doc = json.loads(doc_path.read_text(encoding="utf-8"))
     assert doc["status"] == "ok" and len(doc["tracks"]) == 2
-    by_side = {("left" if (t["mean_box"][0] + t["mean_box"][2]) / 2 < HALF_PX else "right"): t
-               for t in doc["tracks"]}  # fmt: skip
+    by_side = {
+        ("left" if (t["mean_box"][0] + t["mean_box"][2]) / 2 < HALF_PX else "right"): t
+        for t in doc["tracks"]
+    }
     assert by_side["right"]["speaking_fraction"] > 0.5 > 0.1 > by_side["left"]["speaking_fraction"]
     lines = rttm.read_text(encoding="utf-8").splitlines()
     segments = [s for t in doc["tracks"] for s in t["segments"]]
@@ -276,10 +342,19 @@ def test_speakers_bad_input_is_one_line_and_a_status(tmp_path: Path) -> None:
     doc_path = tmp_path / "s.json"
     result = CliRunner().invoke(
         cli,
-        ["speakers", str(bad), "-o", str(doc_path), "--syncnet-weights",
-         str(PARITY_SYNCNET_WEIGHTS), "--detector", "hog", "--asd-weights",
-         str(CHECKPOINTS["talkset"])],
-    )  # fmt: skip
+        [
+            "speakers",
+            str(bad),
+            "-o",
+            str(doc_path),
+            "--syncnet-weights",
+            str(PARITY_SYNCNET_WEIGHTS),
+            "--detector",
+            "hog",
+            "--asd-weights",
+            str(CHECKPOINTS["talkset"]),
+        ],
+    )
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and str(bad) in errors[0] and "Traceback" not in result.output
@@ -290,9 +365,16 @@ def test_asd_options_need_the_pipeline_recipe(tmp_path: Path) -> None:
     for extra in (["--asd", "light-asd"], ["--track-select", "asd"]):
         result = CliRunner().invoke(
             cli,
-            ["score", str(FACE_CROP_CLIP), "--recipe", "direct", "--syncnet-weights",
-             str(PARITY_SYNCNET_WEIGHTS), *extra],
-        )  # fmt: skip
+            [
+                "score",
+                str(FACE_CROP_CLIP),
+                "--recipe",
+                "direct",
+                "--syncnet-weights",
+                str(PARITY_SYNCNET_WEIGHTS),
+                *extra,
+            ],
+        )
         assert result.exit_code == 2, result.output
         assert "need face tracks" in result.output
     old_name = CliRunner().invoke(cli, ["score", "x.mp4", "--aggregate", "index:x"])

@@ -136,10 +136,11 @@ def _run(
     """ok records whose LSE-C is the curve's median minus LSE-D (see conftest.scored_result)."""
     band = band_record(dataset)
     return [
-        scored_result(f"{prefix}{k}.mp4", lse_d=d, slope=slope, id=f"{prefix}{k}",
-                      reference_band=band)
+        scored_result(
+            f"{prefix}{k}.mp4", lse_d=d, slope=slope, id=f"{prefix}{k}", reference_band=band
+        )
         for k, d in enumerate(lse_ds)
-    ]  # fmt: skip
+    ]
 
 
 def test_summary_compares_each_dataset_with_its_band() -> None:
@@ -206,9 +207,24 @@ def test_score_dataset_stamps_records_and_summary(
 ) -> None:
     out = tmp_path / "out.json"
     csv_out = tmp_path / "out.csv"
-    args = ["score", str(batch_clips[0]), str(batch_clips[1]), "--recipe", "direct",
-            "--syncnet-weights", str(syncnet_parity_weights), "--offline", "--device", "cpu",
-            "--dataset", "lrs2", "-o", str(out), "-o", str(csv_out)]  # fmt: skip
+    args = [
+        "score",
+        str(batch_clips[0]),
+        str(batch_clips[1]),
+        "--recipe",
+        "direct",
+        "--syncnet-weights",
+        str(syncnet_parity_weights),
+        "--offline",
+        "--device",
+        "cpu",
+        "--dataset",
+        "lrs2",
+        "-o",
+        str(out),
+        "-o",
+        str(csv_out),
+    ]
     result = invoke_cli(args)
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())

@@ -26,9 +26,16 @@ from conftest import invoke_cli
 
 def _ok(path: str, lse_c: float, lse_d: float, offset: int = 0, **kw: Any) -> VideoResult:
     return VideoResult(
-        path=path, status="ok", reason=None, recipe="direct", av_offset=offset, lse_d=lse_d,
-        lse_c=lse_c, aggregate="best", **kw,
-    )  # fmt: skip
+        path=path,
+        status="ok",
+        reason=None,
+        recipe="direct",
+        av_offset=offset,
+        lse_d=lse_d,
+        lse_c=lse_c,
+        aggregate="best",
+        **kw,
+    )
 
 
 def _bad(path: str, status: str = "decode_error", **kw: Any) -> VideoResult:
@@ -471,10 +478,18 @@ def test_flagged_videos_are_counted_and_left_out_of_checks_unless_included(
 @pytest.mark.parametrize("per_track", [False, True])
 def test_results_csv_reads_back(tmp_path: Path, per_track: bool) -> None:
     track = TrackResult(
-        index=0, first_frame=0, last_frame=99, av_offset=-2, lse_d=7.25, lse_c=3.5,
-        num_windows=95, dist_by_shift=[8.0] * 31, framewise_conf=[1.0] * 95, start_s=0.0,
+        index=0,
+        first_frame=0,
+        last_frame=99,
+        av_offset=-2,
+        lse_d=7.25,
+        lse_c=3.5,
+        num_windows=95,
+        dist_by_shift=[8.0] * 31,
+        framewise_conf=[1.0] * 95,
+        start_s=0.0,
         end_s=4.0,
-    )  # fmt: skip
+    )
     results = [
         _ok(
             "a b.mp4",
@@ -488,7 +503,7 @@ def test_results_csv_reads_back(tmp_path: Path, per_track: bool) -> None:
             av_offset_ms=-80.0,
             selected_track=0,
             warnings=["w1", "w2"],
-        ),  # fmt: skip
+        ),
         _bad("c.mp4", "no_face", reason_code="faces_too_small"),
     ]
     path = tmp_path / "r.csv"

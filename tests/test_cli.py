@@ -29,9 +29,17 @@ def _ffmpeg(*args: str) -> None:
 def _score(weights: Path, *args: str) -> Any:
     result = CliRunner().invoke(
         cli,
-        ["score", "--recipe", "direct", "--syncnet-weights", str(weights), "--device", "cpu",
-         *args],
-    )  # fmt: skip
+        [
+            "score",
+            "--recipe",
+            "direct",
+            "--syncnet-weights",
+            str(weights),
+            "--device",
+            "cpu",
+            *args,
+        ],
+    )
     assert "Traceback" not in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result
@@ -42,9 +50,14 @@ def test_single_file_prints_a_table_and_writes_json_and_csv(
 ) -> None:
     out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
     result = _score(
-        syncnet_parity_weights, str(batch_clips[0]), "-o", str(out_json), "-o", str(out_csv),
+        syncnet_parity_weights,
+        str(batch_clips[0]),
+        "-o",
+        str(out_json),
+        "-o",
+        str(out_csv),
         "--per-track",
-    )  # fmt: skip
+    )
     assert result.exit_code == 0, result.output
     header, row = result.stdout.splitlines()[:2]
     assert header.split() == ["file", "status", "AV", "offset", "LSE-D", "LSE-C", "tracks", "flags"]
@@ -95,8 +108,19 @@ def test_single_failure_is_one_error_line_and_exit_1(
     text = tmp_path / "notes.txt"
     text.write_text("hello\n", encoding="utf-8")
     with pytest.raises(SystemExit) as exc:
-        main(["score", "--recipe", "direct", "--syncnet-weights", str(syncnet_parity_weights),
-              "--device", "cpu", "-q", str(text)])  # fmt: skip
+        main(
+            [
+                "score",
+                "--recipe",
+                "direct",
+                "--syncnet-weights",
+                str(syncnet_parity_weights),
+                "--device",
+                "cpu",
+                "-q",
+                str(text),
+            ]
+        )
     assert exc.value.code == 1
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -282,8 +306,19 @@ def test_library_config_errors_are_one_line(
     bad_weights = tmp_path / "garbage.model"
     bad_weights.write_bytes(b"not a state dict")
     with pytest.raises(SystemExit) as exc:
-        main(["score", "--recipe", "direct", "--syncnet-weights", str(bad_weights),
-              "--workers", "2", str(batch_clips[0]), str(batch_clips[1])])  # fmt: skip
+        main(
+            [
+                "score",
+                "--recipe",
+                "direct",
+                "--syncnet-weights",
+                str(bad_weights),
+                "--workers",
+                "2",
+                str(batch_clips[0]),
+                str(batch_clips[1]),
+            ]
+        )
     assert exc.value.code == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -335,9 +370,15 @@ def test_output_files_get_the_umask_mode_and_odd_names_survive_csv(
     old = os.umask(0o022)
     try:
         result = _score(
-            syncnet_parity_weights, str(clips), "-o", str(tmp_path / "r.csv"),
-            "-o", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.jsonl"),
-        )  # fmt: skip
+            syncnet_parity_weights,
+            str(clips),
+            "-o",
+            str(tmp_path / "r.csv"),
+            "-o",
+            str(tmp_path / "r.json"),
+            "-o",
+            str(tmp_path / "r.jsonl"),
+        )
     finally:
         os.umask(old)
     assert result.exit_code == 0, result.output
@@ -355,8 +396,19 @@ def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(
     bad = tmp_path / "two\nlines.mp4"
     bad.write_bytes(b"not a video")
     with pytest.raises(SystemExit) as exc:
-        main(["score", "--recipe", "direct", "--syncnet-weights", str(syncnet_parity_weights),
-              "--device", "cpu", "-q", str(bad)])  # fmt: skip
+        main(
+            [
+                "score",
+                "--recipe",
+                "direct",
+                "--syncnet-weights",
+                str(syncnet_parity_weights),
+                "--device",
+                "cpu",
+                "-q",
+                str(bad),
+            ]
+        )
     assert exc.value.code == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "two\\nlines.mp4" in err

@@ -114,9 +114,12 @@ def test_download_tries_every_file_and_creates_nothing_before_a_server_answers(
 ) -> None:
     _fake_registry(monkeypatch, server)
     broken = wm.WeightSpec(
-        name="s3fd", filename="sfd_face.pth", size=10, sha256="0" * 64,
+        name="s3fd",
+        filename="sfd_face.pth",
+        size=10,
+        sha256="0" * 64,
         urls=("http://127.0.0.1:9/nothing",),  # the discard port: refused at once
-    )  # fmt: skip
+    )
     monkeypatch.setitem(wm.REGISTRY, "s3fd", broken)
     target = tmp_path / "new" / "dir"
     res = CliRunner().invoke(cli, ["weights", "download", "s3fd", "--dir", str(target)])

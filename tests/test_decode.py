@@ -57,15 +57,21 @@ def test_probe_reports_streams() -> None:
         (None, "error", "file not found"),
         (b"", "decode_error", "not a readable media file: empty file"),
         (b"hello, this is text\n" * 50, "decode_error", "damaged, or not a media file"),
-        (MEDIA.joinpath("syncnet_example_h264.mp4").read_bytes()[:5000], "decode_error",
-         "damaged, or not a media file"),
+        (
+            MEDIA.joinpath("syncnet_example_h264.mp4").read_bytes()[:5000],
+            "decode_error",
+            "damaged, or not a media file",
+        ),
     ],
     ids=["missing", "empty", "text", "truncated"],
-)  # fmt: skip
+)
 def test_probe_errors_name_file_as_given_and_cause_in_words(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | None, status: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes | None,
+    status: str,
     needle: str,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.chdir(tmp_path)
     path = Path("clip.mp4")  # relative, as typed
     if content is not None:
@@ -103,10 +109,25 @@ def test_audio_is_16k_mono_int16() -> None:
 
 def _video_packets_md5(avi: Path) -> str:
     out = subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(avi), "-map", "0:v", "-c", "copy",
-         "-f", "md5", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(avi),
+            "-map",
+            "0:v",
+            "-c",
+            "copy",
+            "-f",
+            "md5",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip()
 
 
@@ -126,7 +147,10 @@ def test_the_25fps_transcode_does_not_depend_on_the_number_of_cores(tmp_path: Pa
     md5s = []
     for cpus in ("0", "0-1"):
         avi = tmp_path / f"cpus{cpus}.avi"
-        subprocess.run(["taskset", "-c", cpus, sys.executable, "-c", code, str(src), str(avi)],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["taskset", "-c", cpus, sys.executable, "-c", code, str(src), str(avi)],
+            check=True,
+            capture_output=True,
+        )
         md5s.append(_video_packets_md5(avi))
     assert md5s[0] == md5s[1]

@@ -16,8 +16,12 @@ def _two_tracks(path: str, short_selected: bool, **extra: object) -> VideoResult
     r: VideoResult = scored_result(path, tracks=2, **extra)
     short, long_ = r.tracks
     if short_selected:
-        short = replace(short, num_windows=40, framewise_conf=short.framewise_conf[:40],
-                        last_frame=short.first_frame + 44)  # fmt: skip
+        short = replace(
+            short,
+            num_windows=40,
+            framewise_conf=short.framewise_conf[:40],
+            last_frame=short.first_frame + 44,
+        )
     return replace(r, tracks=[short, long_])
 
 

@@ -49,8 +49,17 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     synced = d / "synced.mkv"
     write_signal_clip(synced, num_frames=CLIP_FRAMES, seed=1)
     stretched = d / "stretched.mkv"
-    _ffmpeg("-i", str(synced), "-c:v", "copy", "-af", f"atempo={TEMPO}", "-c:a", "pcm_s16le",
-            str(stretched))  # fmt: skip
+    _ffmpeg(
+        "-i",
+        str(synced),
+        "-c:v",
+        "copy",
+        "-af",
+        f"atempo={TEMPO}",
+        "-c:a",
+        "pcm_s16le",
+        str(stretched),
+    )
     moved = d / "moved.mkv"
     move_audio(synced, moved, -3 / FPS)  # the audio leads by 3 frames throughout
     return {"synced": synced, "stretched": stretched, "moved": moved}

@@ -16,7 +16,7 @@ import torch
 from syncnet_eval import embed
 from syncnet_eval.config import ScoreConfig
 from syncnet_eval.embed import BatchedEmbedder, SyncNetEmbedder, take_shared_pass
-from syncnet_eval.engines.plan import BatchConfig, RunConfig
+from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunHooks
 from syncnet_eval.engines.run import run_inputs
 from syncnet_eval.inputs import BatchInput
 from syncnet_eval.models.state import load_state_dict
@@ -132,8 +132,8 @@ def test_streams_score_the_same_records_as_one_video_at_a_time(
         score_config=ScoreConfig(device="cpu", batch_size=16),
         syncnet_weights=syncnet_parity_weights,
     )
-    one = run_inputs(items, config, download_progress=False)
-    many = run_inputs(items, config, RunConfig(streams=3), download_progress=False)
+    one = run_inputs(items, config, hooks=RunHooks(download_progress=False))
+    many = run_inputs(items, config, RunConfig(streams=3), hooks=RunHooks(download_progress=False))
     assert [r.result.status for r in one.records] == ["ok"] * len(items)
     assert_same_records([r.to_dict() for r in many.records], [r.to_dict() for r in one.records])
 

@@ -14,38 +14,46 @@ import pytest
 
 from syncnet_eval import ScoreConfig
 from syncnet_eval.engines import EXECUTORS, create_executor
-from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunOutputs
+from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunHooks, RunOutputs
 from syncnet_eval.engines.records import latest_records
 from syncnet_eval.engines.run import run_inputs
+from syncnet_eval.errors import ConfigError
 from syncnet_eval.inputs import BatchInput
 from syncnet_eval.io import read_jsonl
 
 from conftest import assert_same_records, invoke_cli
 
 ROOT = Path(__file__).resolve().parents[1]
+QUIET = RunHooks(download_progress=False)
 
 
 @pytest.fixture(scope="module")
 def three_inputs(tmp_path_factory: pytest.TempPathFactory, batch_clips: list[Path]) -> list[Path]:
     """Two good clips and an empty file (a decode_error, which --retry-failed retries)."""
     directory = tmp_path_factory.mktemp("engine_inputs")
-    good = [Path(shutil.copy2(clip, directory / f"good{i}{clip.suffix}"))
-            for i, clip in enumerate(batch_clips[:2])]  # fmt: skip
+    good = [
+        Path(shutil.copy2(clip, directory / f"good{i}{clip.suffix}"))
+        for i, clip in enumerate(batch_clips[:2])
+    ]
     empty = directory / "empty.mp4"
     empty.write_bytes(b"")
     return [*good, empty]
 
 
 def _config(weights: Path) -> BatchConfig:
-    return BatchConfig(recipe="direct", score_config=ScoreConfig(device="cpu"),
-                       syncnet_weights=weights, offline=True)  # fmt: skip
+    return BatchConfig(
+        recipe="direct",
+        score_config=ScoreConfig(device="cpu"),
+        syncnet_weights=weights,
+        offline=True,
+    )
 
 
 @pytest.fixture(scope="module")
 def reference(three_inputs: list[Path], syncnet_parity_weights: Path) -> list[dict[str, Any]]:
     """The records of a plain in-process run, without any log."""
     items = [BatchInput(p, id=p.name) for p in three_inputs]
-    outcome = run_inputs(items, _config(syncnet_parity_weights), download_progress=False)
+    outcome = run_inputs(items, _config(syncnet_parity_weights), hooks=QUIET)
     return [r.to_dict() for r in outcome.records]
 
 
@@ -55,8 +63,12 @@ def cluster_runtime() -> Any:
     ray = pytest.importorskip("ray")
     pytest.importorskip("pyarrow")
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})  # fmt: skip
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+        )
     yield ray
     ray.shutdown()
 
@@ -91,13 +103,13 @@ def test_every_executor_gives_the_same_records_and_log_semantics(
     out = RunOutputs(log_path)
 
     def run(run_config: RunConfig) -> Any:
-        return run_inputs(items, config, run_config, executor=executor, outputs=out,
-                          download_progress=False)  # fmt: skip
+        return run_inputs(items, config, run_config, executor=executor, outputs=out, hooks=QUIET)
 
     # 1. Same records as the reference, in input order; the log has each input once.
     first = run(RunConfig())
-    assert_same_records([r.to_dict() for r in first.records], reference,
-                        ignore=("timings_s", "from_log"))  # fmt: skip
+    assert_same_records(
+        [r.to_dict() for r in first.records], reference, ignore=("timings_s", "from_log")
+    )
     assert sorted(r["id"] for r in read_jsonl(log_path)) == sorted(p.name for p in three_inputs)
 
     # 2. A rerun reuses every record (the failure too) and scores nothing.
@@ -130,9 +142,11 @@ def test_every_executor_gives_the_same_records_and_log_semantics(
 
 
 def test_a_run_stopped_by_ctrl_c_says_what_is_kept_and_how_to_resume(
-    three_inputs: list[Path], syncnet_parity_weights: Path, tmp_path: Path,
+    three_inputs: list[Path],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     items = [BatchInput(p, id=p.name) for p in three_inputs]
     log_path = tmp_path / "run.jsonl"
 
@@ -140,8 +154,12 @@ def test_a_run_stopped_by_ctrl_c_says_what_is_kept_and_how_to_resume(
         raise KeyboardInterrupt
 
     with caplog.at_level(logging.WARNING), pytest.raises(KeyboardInterrupt):
-        run_inputs(items, _config(syncnet_parity_weights), outputs=RunOutputs(log_path),
-                   on_record=stop, download_progress=False)  # fmt: skip
+        run_inputs(
+            items,
+            _config(syncnet_parity_weights),
+            outputs=RunOutputs(log_path),
+            hooks=RunHooks(on_record=stop, download_progress=False),
+        )
     assert len(read_jsonl(log_path)) == 1
     said = [r.getMessage() for r in caplog.records if "stopped" in r.getMessage()]
     assert said == [
@@ -155,8 +173,11 @@ def test_a_missing_input_is_reported_before_any_weights_are_looked_for(
 ) -> None:
     empty_cache = tmp_path / "cache"
     empty_cache.mkdir()
-    env = {"SYNCNET_EVAL_WEIGHTS": str(empty_cache), "XDG_CACHE_HOME": str(empty_cache),
-           "HOME": str(tmp_path)}  # fmt: skip
+    env = {
+        "SYNCNET_EVAL_WEIGHTS": str(empty_cache),
+        "XDG_CACHE_HOME": str(empty_cache),
+        "HOME": str(tmp_path),
+    }
     result = invoke_cli(["score", str(tmp_path / "typo.mp4"), "--offline"], env=env)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
@@ -171,15 +192,16 @@ def test_the_unofficial_weights_notice_is_said_once_per_command_in_one_wording(
     score = invoke_cli(["score", *map(str, batch_clips[:2]), *weights])
     fix = invoke_cli(
         ["fix", str(batch_clips[0]), "-o", str(tmp_path / "f.mp4"), *weights, "--tolerance", "30"]
-    )  # fmt: skip  (measures twice)
+    )  # measures twice
     notices = []
     for result in (score, fix):
         lines = [line for line in result.stderr.splitlines() if "is not the official" in line]
         assert len(lines) == 1, result.stderr
         notices.append(lines[0])
     assert notices[0] == notices[1]
-    assert notices[0].startswith(f"WARNING: {syncnet_parity_weights} is not the official "
-                                 "syncnet_v2.model")  # fmt: skip
+    assert notices[0].startswith(
+        f"WARNING: {syncnet_parity_weights} is not the official syncnet_v2.model"
+    )
 
 
 def test_no_module_outside_its_executor_and_the_registry_names_the_cluster_engine() -> None:
@@ -187,9 +209,10 @@ def test_no_module_outside_its_executor_and_the_registry_names_the_cluster_engin
     allowed = {package / "engines" / "ray.py", package / "engines" / "__init__.py"}
     word = re.compile(r"\bray\b", re.IGNORECASE)
     offenders = [
-        str(p.relative_to(ROOT)) for p in package.rglob("*.py")
+        str(p.relative_to(ROOT))
+        for p in package.rglob("*.py")
         if p not in allowed and word.search(p.read_text(encoding="utf-8"))
-    ]  # fmt: skip
+    ]
     assert offenders == []
 
 
@@ -217,8 +240,108 @@ def test_a_log_reader_and_resume_take_the_same_latest_record(tmp_path: Path) -> 
     assert found is not None and found.record["status"] == "ok" and found.position == 2
     changed = {**logged[0]["input_identity"], "size": 9}  # the file changed since: score it
     assert index.find(changed, "a", "h", timeout_s=None, retry_failed=False) is None
-    assert index.find(logged[0]["input_identity"], "a", "other", timeout_s=None,
-                      retry_failed=False) is None  # fmt: skip
+    assert (
+        index.find(logged[0]["input_identity"], "a", "other", timeout_s=None, retry_failed=False)
+        is None
+    )
+
+
+# -- each decision made once ------------------------------------------------------------------
+
+
+class _CountingRegistry(dict):  # type: ignore[type-arg]
+    """A recipe registry that counts the look-ups of each name."""
+
+    lookups = 0
+
+    def __getitem__(self, name: str) -> Any:
+        type(self).lookups += 1
+        return super().__getitem__(name)
+
+
+def test_the_recipe_is_looked_up_once_for_a_whole_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The name is resolved to its spec when the configuration is made; the driver, the
+    scorer and the pipeline take the spec (three inputs, in this process)."""
+    import syncnet_eval.recipes as recipes
+
+    from signal_media import write_signal_clip
+
+    clips = []
+    for k in range(3):
+        write_signal_clip(tmp_path / f"s{k}.mkv", num_frames=40, seed=k)
+        clips.append(BatchInput(tmp_path / f"s{k}.mkv"))
+    monkeypatch.setattr(recipes, "REGISTRY", _CountingRegistry(recipes.REGISTRY))
+    config = BatchConfig("direct", ScoreConfig(device="cpu"), embedder="signal")
+    outcome = run_inputs(clips, config, hooks=QUIET)
+    assert [r.status for r in outcome.results] == ["ok"] * 3
+    assert _CountingRegistry.lookups == 1
+
+
+def test_the_driver_takes_its_progress_and_log_callbacks_as_one_hooks_object(
+    tmp_path: Path,
+) -> None:
+    import inspect
+
+    from signal_media import write_signal_clip
+
+    keywords = set(inspect.signature(run_inputs).parameters)
+    assert keywords == {"inputs", "config", "run", "executor", "outputs", "hooks"}
+    write_signal_clip(tmp_path / "s.mkv", num_frames=40)
+    started: list[tuple[int, int]] = []
+    events: list[int] = []
+    hooks = RunHooks(
+        on_start=lambda n, r: started.append((n, r)),
+        on_record=lambda e: events.append(e.index),
+        download_progress=False,
+    )
+    config = BatchConfig("direct", ScoreConfig(device="cpu"), embedder="signal")
+    run_inputs(
+        [BatchInput(tmp_path / "s.mkv"), BatchInput(tmp_path / "nope.mkv")], config, hooks=hooks
+    )
+    assert started == [(2, 0)] and sorted(events) == [0, 1]
+
+
+def test_the_streams_rule_is_written_once() -> None:
+    """``--streams`` with ``--workers``/``--timeout`` is refused by ``RunConfig`` alone."""
+    sources = [p.read_text() for p in (ROOT / "syncnet_eval").rglob("*.py")]
+    assert sum(s.count("--streams scores in this process") for s in sources) == 1
+    with pytest.raises(ConfigError, match="--streams scores in this process"):
+        RunConfig(streams=2, workers=2)
+
+
+class _NoProcess:
+    """A worker process that is not there (what ``_Worker.kill`` needs of one)."""
+
+    pid = None
+
+    def kill(self) -> None:
+        pass
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_a_record_that_arrived_by_the_deadline_is_not_a_timeout(tmp_path: Path) -> None:
+    """On a loaded machine the pool wakes after a deadline with the worker's record already
+    waiting in its pipe: that input finished, it is not recorded as timed out."""
+    import multiprocessing
+
+    from syncnet_eval.engines import local
+    from syncnet_eval.types import VideoResult
+
+    pool = local._Pool(_config(tmp_path / "unused.model"), None, 1, 0.5, None)  # type: ignore[arg-type]
+    parent, child = multiprocessing.Pipe(duplex=True)
+    worker = local._Worker.__new__(local._Worker)
+    worker.conn, worker.proc, worker.workdir = parent, _NoProcess(), str(tmp_path / "w")
+    worker.ready, worker.task, worker.deadline = True, (3, BatchInput(tmp_path / "v.mp4")), 0.0
+    pool.workers.append(worker)
+    scored = VideoResult.failure(str(tmp_path / "v.mp4"), "direct", "no_face", "no face")
+    child.send({"kind": "result", "index": 3, "result": scored.to_dict()})
+    got = list(pool._expire())
+    assert [(i, r.status, r.reason_code) for i, r in got] == [(3, "no_face", scored.reason_code)]
+    assert pool.workers == [worker] and worker.task is None  # kept: it is idle, not killed
 
 
 # A fault no stage words, planted where every path scores through: SyncPipeline.evaluate.
@@ -257,11 +380,11 @@ def test_an_unexpected_error_is_recorded_with_its_reason_code_on_every_path(
         pipe = SyncPipeline(ScoreConfig(device="cpu"), syncnet_weights=syncnet_parity_weights)
         records = [pipe.evaluate(clip, "direct").to_dict()]
     elif path == "score_one":
-        records = [score_one(BatchInput(clip), config, download_progress=False).to_dict()]
+        records = [score_one(BatchInput(clip), config, hooks=QUIET).to_dict()]
     else:
         run = RunConfig(workers=2 if path == "workers" else 1)
         items = [BatchInput(clip, id="a"), BatchInput(batch_clips[1], id="b")]
-        outcome = run_inputs(items, config, run, download_progress=False)
+        outcome = run_inputs(items, config, run, hooks=QUIET)
         records = [r.to_dict() for r in outcome.records]
     for rec in records:
         assert (rec["status"], rec["reason_code"]) == ("error", "unexpected"), rec

@@ -269,17 +269,41 @@ def test_hog_reproduces_golden_detections_on_reference_jpegs(
     # ffmpeg steps gives the same JPEGs here (same ffmpeg build), and then bit-identical boxes.
     avi = tmp_path / "video.avi"
     subprocess.run(
-        ["ffmpeg", "-y", "-i", str(SYNCNET_EXAMPLE), "-qscale:v", "2", "-async", "1", "-r", "25",
-         str(avi)],
+        [
+            "ffmpeg",
+            "-y",
+            "-i",
+            str(SYNCNET_EXAMPLE),
+            "-qscale:v",
+            "2",
+            "-async",
+            "1",
+            "-r",
+            "25",
+            str(avi),
+        ],
         check=True,
         capture_output=True,
-    )  # fmt: skip
+    )
     subprocess.run(
-        ["ffmpeg", "-y", "-i", str(avi), "-qscale:v", "2", "-threads", "1", "-frames:v", "20",
-         "-f", "image2", str(tmp_path / "%06d.jpg")],
+        [
+            "ffmpeg",
+            "-y",
+            "-i",
+            str(avi),
+            "-qscale:v",
+            "2",
+            "-threads",
+            "1",
+            "-frames:v",
+            "20",
+            "-f",
+            "image2",
+            str(tmp_path / "%06d.jpg"),
+        ],
         check=True,
         capture_output=True,
-    )  # fmt: skip
+    )
     frames = np.stack([cv2.imread(str(p)) for p in sorted(tmp_path.glob("*.jpg"))])
     golden = json.loads((DETECTIONS / "syncnet_example.json").read_text())["frames"]
     got = hog.detect(frames)

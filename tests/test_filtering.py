@@ -34,12 +34,22 @@ def _track(windows: int) -> TrackResult:
 
 def _record(tmp: Path, name: str, status: str = "ok", **kw: Any) -> dict[str, Any]:
     video = tmp / "clips" / f"{name}.mp4"
-    fields: dict[str, Any] = {"path": str(video), "status": status, "recipe": "direct",
-                              "id": name, "group": kw.pop("group", "g1")}  # fmt: skip
+    fields: dict[str, Any] = {
+        "path": str(video),
+        "status": status,
+        "recipe": "direct",
+        "id": name,
+        "group": kw.pop("group", "g1"),
+    }
     if status == "ok":
-        fields.update(reason=None, av_offset=kw.pop("offset", 0), lse_d=kw.pop("lse_d", 7.0),
-                      lse_c=kw.pop("lse_c", 5.0), selected_track=0,
-                      tracks=[_track(kw.pop("windows", 200))])  # fmt: skip
+        fields.update(
+            reason=None,
+            av_offset=kw.pop("offset", 0),
+            lse_d=kw.pop("lse_d", 7.0),
+            lse_c=kw.pop("lse_c", 5.0),
+            selected_track=0,
+            tracks=[_track(kw.pop("windows", 200))],
+        )
     else:
         fields.update(reason=f"{video}: broken")
     rec = VideoResult(**fields, **kw).to_dict()
@@ -71,8 +81,19 @@ def results(tmp_path: Path) -> Path:
 
 def test_every_input_lands_in_one_list_with_its_reasons(results: Path, tmp_path: Path) -> None:
     kept, rejected = tmp_path / "kept.csv", tmp_path / "rejected.csv"
-    run = CliRunner().invoke(cli, ["filter", str(results), "--preset", "latentsync",
-                                   "-o", str(kept), "--rejected", str(rejected)])  # fmt: skip
+    run = CliRunner().invoke(
+        cli,
+        [
+            "filter",
+            str(results),
+            "--preset",
+            "latentsync",
+            "-o",
+            str(kept),
+            "--rejected",
+            str(rejected),
+        ],
+    )
     assert run.exit_code == 0, run.output
     assert "10 inputs: 2 kept, 8 rejected" in run.output
     kept_rows = list(csv.DictReader(kept.open(encoding="utf-8")))
@@ -92,8 +113,10 @@ def test_every_input_lands_in_one_list_with_its_reasons(results: Path, tmp_path:
 
 def test_the_outputs_re_enter_score_as_manifests(results: Path, tmp_path: Path) -> None:
     kept, rejected = tmp_path / "kept.csv", tmp_path / "rejected.csv"
-    CliRunner().invoke(cli, ["filter", str(results), "--min-lse-c", "3", "-o", str(kept),
-                             "--rejected", str(rejected)])  # fmt: skip
+    CliRunner().invoke(
+        cli,
+        ["filter", str(results), "--min-lse-c", "3", "-o", str(kept), "--rejected", str(rejected)],
+    )
     items = read_manifest(kept) + read_manifest(rejected)
     assert len(items) == 10
     by_id = {i.id: i for i in items}
@@ -106,8 +129,16 @@ def test_rules_presets_and_keep_flagged() -> None:
     assert PRESETS["latentsync"].rules == Rules(min_lse_c=3.0, max_abs_offset=6)
     merged = PRESETS["latentsync"].rules.merged(Rules(max_abs_offset=1))
     assert (merged.min_lse_c, merged.max_abs_offset) == (3.0, 1)
-    flagged = VideoResult(path="x", status="ok", reason=None, recipe="direct", av_offset=0,
-                          lse_d=7.0, lse_c=5.0, flags=["non_25fps"]).to_dict()  # fmt: skip
+    flagged = VideoResult(
+        path="x",
+        status="ok",
+        reason=None,
+        recipe="direct",
+        av_offset=0,
+        lse_d=7.0,
+        lse_c=5.0,
+        flags=["non_25fps"],
+    ).to_dict()
     assert len(filter_records([flagged], Rules()).rejected) == 1
     assert len(filter_records([flagged], Rules(include_flagged=True)).kept) == 1
     few = filter_records([flagged], Rules(include_flagged=True, min_windows=10))
@@ -133,9 +164,16 @@ def test_relative_paths_stay_relative_to_the_new_manifest(
     video.write_bytes(b"v")
     audio.write_bytes(b"a")
     with_identity = VideoResult(
-        path="data/clips/a.mp4", status="ok", reason=None, recipe="direct", av_offset=0,
-        lse_d=7.0, lse_c=5.0, id="a", provenance={"audio_path": "data/audio/a.wav"},
-    ).to_dict()  # fmt: skip
+        path="data/clips/a.mp4",
+        status="ok",
+        reason=None,
+        recipe="direct",
+        av_offset=0,
+        lse_d=7.0,
+        lse_c=5.0,
+        id="a",
+        provenance={"audio_path": "data/audio/a.wav"},
+    ).to_dict()
     with_identity["input_identity"] = {"path": str(video), "audio": {"path": str(audio)}}
     without_identity = {**with_identity, "id": "b"}  # as read back from a results CSV
     del without_identity["input_identity"]

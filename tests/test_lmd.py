@@ -34,10 +34,24 @@ def _write_lossless(path: Path, frames: np.ndarray) -> None:
     """Frames (N, H, W, 3) uint8 BGR into an FFV1 (lossless) video: they decode back exactly."""
     height, width = frames.shape[1:3]
     writer = ffmpeg.Writer(
-        ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", "25",
-         "-i", "pipe:0", "-c:v", "ffv1", str(path)],
-        source=path, action="encode the test clip",
-    )  # fmt: skip
+        [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            "25",
+            "-i",
+            "pipe:0",
+            "-c:v",
+            "ffv1",
+            str(path),
+        ],
+        source=path,
+        action="encode the test clip",
+    )
     for frame in frames:
         writer.write(np.ascontiguousarray(frame).tobytes())
     writer.close()
@@ -123,8 +137,9 @@ def test_one_mouth_point_moved_by_d() -> None:
 
 
 def test_a_video_against_itself(clips: dict[str, Any], tmp_path: Path) -> None:
-    document = _run([str(clips["original"]), "--reference", str(clips["original"])],
-                    tmp_path / "same.json")  # fmt: skip
+    document = _run(
+        [str(clips["original"]), "--reference", str(clips["original"])], tmp_path / "same.json"
+    )
     (rec,) = document["records"]
     assert rec["status"] == "ok"
     assert rec["lmd_px"] == 0.0
@@ -144,8 +159,9 @@ def test_a_video_against_itself(clips: dict[str, Any], tmp_path: Path) -> None:
 def test_a_planted_mouth_zoom_gives_the_expected_distance(
     clips: dict[str, Any], tmp_path: Path
 ) -> None:
-    document = _run([str(clips["zoomed"]), "--reference", str(clips["original"])],
-                    tmp_path / "zoomed.json")  # fmt: skip
+    document = _run(
+        [str(clips["zoomed"]), "--reference", str(clips["original"])], tmp_path / "zoomed.json"
+    )
     (rec,) = document["records"]
     assert rec["status"] == "ok"
     assert rec["lmd_px"] == pytest.approx(clips["expected"], rel=RELATIVE_TOLERANCE)
@@ -189,8 +205,9 @@ def test_without_face_alignment_the_command_names_the_extra(
     clips: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "face_alignment", None)  # import fails as if absent
-    result = invoke_cli(["lmd", str(clips["original"]), "--reference", str(clips["original"]),
-                         "--landmarks", "fan"])  # fmt: skip
+    result = invoke_cli(
+        ["lmd", str(clips["original"]), "--reference", str(clips["original"]), "--landmarks", "fan"]
+    )
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ")
@@ -199,8 +216,9 @@ def test_without_face_alignment_the_command_names_the_extra(
 
 def test_a_missing_generated_file_is_one_line(clips: dict[str, Any], tmp_path: Path) -> None:
     missing = tmp_path / "missing.mp4"
-    result = invoke_cli(["lmd", str(missing), "--reference", str(clips["original"]),
-                         "--landmarks", "dlib"])  # fmt: skip
+    result = invoke_cli(
+        ["lmd", str(missing), "--reference", str(clips["original"]), "--landmarks", "dlib"]
+    )
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {missing}: no such file"
 

@@ -39,8 +39,10 @@ def _ffprobe(path: Path) -> dict[str, Any]:
     """The media keys as ffprobe (the oracle: another program) reports them."""
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     doc = json.loads(out)
     video = next(s for s in doc["streams"] if s["codec_type"] == "video")
     audio = next(s for s in doc["streams"] if s["codec_type"] == "audio")

@@ -8,9 +8,9 @@ from pathlib import Path
 import sys
 from typing import Any
 
+from batch_helpers import score_args
 from click.testing import CliRunner
 import pytest
-from test_batch import _score_args
 
 from syncnet_eval.cli import cli
 from syncnet_eval.errors import OutputError
@@ -31,17 +31,38 @@ pytest.importorskip("pyarrow")
 
 def _record(path: str, **extra: Any) -> dict[str, Any]:
     track = TrackResult(
-        index=0, first_frame=0, last_frame=9, av_offset=-2, lse_d=7.5, lse_c=3.25, num_windows=5,
-        dist_by_shift=[1.0, 2.5], framewise_conf=[0.5] * 5, start_s=0.0, end_s=0.4,
+        index=0,
+        first_frame=0,
+        last_frame=9,
+        av_offset=-2,
+        lse_d=7.5,
+        lse_c=3.25,
+        num_windows=5,
+        dist_by_shift=[1.0, 2.5],
+        framewise_conf=[0.5] * 5,
+        start_s=0.0,
+        end_s=0.4,
         framewise_time_s=[0.0, 0.04, 0.08, 0.12, 0.16],
-    )  # fmt: skip
+    )
     result = VideoResult(
-        path=path, status="ok", reason=None, recipe="direct", av_offset=-2, lse_d=7.5,
-        lse_c=3.25, aggregate="best", tracks=[track], warnings=[f"{path}: a warning"],
-        provenance={"device": "cpu", "score_config": {"vshift": 15}}, timings_s={"total": 1.5},
-        id=Path(path).name, group="g", flags=["few_windows"], av_offset_ms=-80.0,
+        path=path,
+        status="ok",
+        reason=None,
+        recipe="direct",
+        av_offset=-2,
+        lse_d=7.5,
+        lse_c=3.25,
+        aggregate="best",
+        tracks=[track],
+        warnings=[f"{path}: a warning"],
+        provenance={"device": "cpu", "score_config": {"vshift": 15}},
+        timings_s={"total": 1.5},
+        id=Path(path).name,
+        group="g",
+        flags=["few_windows"],
+        av_offset_ms=-80.0,
         selected_track=0,
-    )  # fmt: skip
+    )
     return {
         **result.to_dict(),
         "input_identity": {"path": path, "size": 10, "mtime_ns": 5},
@@ -101,10 +122,16 @@ def test_not_a_results_file_is_an_input_error(tmp_path: Path) -> None:
 def test_the_local_engine_writes_parquet_equal_to_its_json(
     batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
-    args = _score_args(
-        syncnet_parity_weights, str(batch_clips[0]), str(batch_clips[1]), "-q",
-        "-o", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.parquet"),
-    )  # fmt: skip
+    args = score_args(
+        syncnet_parity_weights,
+        str(batch_clips[0]),
+        str(batch_clips[1]),
+        "-q",
+        "-o",
+        str(tmp_path / "r.json"),
+        "-o",
+        str(tmp_path / "r.parquet"),
+    )
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
@@ -119,7 +146,7 @@ def test_parquet_without_pyarrow_is_one_line_and_exit_1(
 ) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
-    args = _score_args(
+    args = score_args(
         syncnet_parity_weights, str(batch_clips[0]), "-o", str(tmp_path / "r.parquet")
     )
     result = CliRunner().invoke(cli, args)

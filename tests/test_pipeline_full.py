@@ -116,7 +116,9 @@ def test_hard_cut_gives_two_scenes_and_a_track_in_each(
     cut_result: VideoResult, synth_cut_clip: SynthClip
 ) -> None:
     _assert_scored(cut_result)
-    assert synth_cut_clip.scene_cuts == (30,)
+    # The detector finds the cut where the clip planted it (25 fps: source frames are scored).
+    starts = [start for start, _ in cut_result.scenes]
+    assert starts[1:] == list(synth_cut_clip.scene_cuts)
     assert cut_result.scenes == [[0, 30], [30, 60]]
     # One face box on every frame, but a track never crosses a cut.
     assert _track_spans(cut_result) == [(0, 29), (30, 59)]
@@ -281,8 +283,14 @@ def test_each_stage_of_a_one_track_video_is_reported_once_in_order(
     )
     assert len(result.tracks) == 1, result.reason
     assert hook.stages == [
-        "decode", "scenes", "detection", "tracking_crop", "mfcc", "embeddings", "scoring",
-    ]  # fmt: skip
+        "decode",
+        "scenes",
+        "detection",
+        "tracking_crop",
+        "mfcc",
+        "embeddings",
+        "scoring",
+    ]
 
 
 def test_track_select_index_past_the_tracks_keeps_them_and_is_not_no_face(
@@ -405,11 +413,26 @@ def test_cli_score_writes_contract_detections_and_crops(
     crops = tmp_path / "crops"
     out = tmp_path / "out.json"
     args = [
-        "score", str(clip.path), "--recipe", "syncnet-pipeline", "--detections", str(dets_in),
-        "--syncnet-weights", str(syncnet_parity_weights), "--offline", "--device", "cpu",
-        "--min-track", str(SHORT_MIN_TRACK), "--save-detections", str(dets_out),
-        "--save-crops", str(crops), "-o", str(out),
-    ]  # fmt: skip
+        "score",
+        str(clip.path),
+        "--recipe",
+        "syncnet-pipeline",
+        "--detections",
+        str(dets_in),
+        "--syncnet-weights",
+        str(syncnet_parity_weights),
+        "--offline",
+        "--device",
+        "cpu",
+        "--min-track",
+        str(SHORT_MIN_TRACK),
+        "--save-detections",
+        str(dets_out),
+        "--save-crops",
+        str(crops),
+        "-o",
+        str(out),
+    ]
     run = CliRunner().invoke(cli, args)
     assert run.exit_code == 0, run.output
     assert "Traceback" not in run.output

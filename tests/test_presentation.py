@@ -41,11 +41,19 @@ RENDERERS = [
 
 def _track(first: int, n: int, fps: float, *, times: bool = True) -> TrackResult:
     return TrackResult(
-        index=0, first_frame=first, last_frame=first + n + 4, av_offset=0, lse_d=7.0, lse_c=3.0,
-        num_windows=n, dist_by_shift=[0.0] * 31, framewise_conf=[1.0] * n,
-        start_s=first / fps if times else None, end_s=None,
+        index=0,
+        first_frame=first,
+        last_frame=first + n + 4,
+        av_offset=0,
+        lse_d=7.0,
+        lse_c=3.0,
+        num_windows=n,
+        dist_by_shift=[0.0] * 31,
+        framewise_conf=[1.0] * n,
+        start_s=first / fps if times else None,
+        end_s=None,
         framewise_time_s=[(first + i) / fps for i in range(n)] if times else None,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("fps", [25.0, 30.0, 30000 / 1001])
@@ -140,3 +148,44 @@ def test_the_source_probes_can_fail() -> None:
     assert _MISSING_FALLBACK.search("key = '–' if v is None else str(v)")
     assert not _MISSING_FALLBACK.search('t.a + "–" + t.b')  # a range, not a missing value
     assert not _MISSING_FALLBACK.search('if (flag === "-") {')  # a filter's value
+
+
+# -- every command's table: presentation's glyph and labels ------------------------------------
+
+
+def _cells(table: str) -> list[str]:
+    return [cell for line in table.splitlines() for cell in re.split(r"\s{2,}", line.strip())]
+
+
+def test_fix_speakers_and_selftest_tables_show_the_one_glyph_for_a_missing_value() -> None:
+    from syncnet_eval.cli.curate import selftest_rows
+    from syncnet_eval.cli.fix import format_fix_reports
+    from syncnet_eval.cli.speakers import speakers_table
+    from syncnet_eval.resync import FixReport
+    from syncnet_eval.selftest import PlantedShift, SelftestReport
+    from syncnet_eval.types import VideoResult
+
+    failed = VideoResult.failure("a.mp4", "direct", "no_face", "a.mp4: no face")
+    fix = format_fix_reports([FixReport("a.mp4", "b.mp4", None, 0.0, None, failed, 1.0)])
+    unsure = scored_result("c.mp4", tracks=1)
+    speakers = speakers_table(replace(unsure, tracks=[replace(unsure.tracks[0], mean_box=None)]))
+    report = SelftestReport("a.mp4", "direct", failed, [PlantedShift(3, failed, None)], 0.0)
+    selftest = [cell for row in selftest_rows(report) for cell in row]
+    for cells in (_cells(fix), _cells(speakers), selftest):
+        assert MISSING in cells
+        assert "-" not in cells  # a missing value is never a bare hyphen
+
+
+def test_the_mean_absolute_offset_has_one_label_in_every_output() -> None:
+    from syncnet_eval.checks import Thresholds, run_checks
+    from syncnet_eval.cli.display import format_summary
+    from syncnet_eval.presentation import ABS_OFFSET
+    from syncnet_eval.stats import summarize
+
+    results = [scored_result(f"v{k}.mp4", offset=k, group="g") for k in range(3)]
+    summary = format_summary(summarize(results))
+    assert summary.count(ABS_OFFSET.name) == 2  # the metrics table and the groups' header
+    markdown = run_checks(results, Thresholds(max_abs_offset=0.5)).markdown()
+    assert ABS_OFFSET.name.replace("|", "\\|") in markdown  # escaped in a Markdown cell
+    for text in (summary, markdown):
+        assert "abs offset" not in text and "|offset|" not in text

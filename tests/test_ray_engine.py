@@ -18,8 +18,8 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+from batch_helpers import fake_ffmpeg, make_bad_inputs, score_args
 import pytest
-from test_batch import _fake_ffmpeg, _score_args, make_bad_inputs
 
 from syncnet_eval.engines.ray import LOOPBACK_ENV, QUIET_ENV, RayConfig
 from syncnet_eval.errors import ConfigError
@@ -70,9 +70,7 @@ def local_doc(
     eight_inputs: Path, syncnet_parity_weights: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("ray_local") / "local.json"
-    result = invoke_cli(
-        _score_args(syncnet_parity_weights, str(eight_inputs), "-q", "-o", str(out))
-    )
+    result = invoke_cli(score_args(syncnet_parity_weights, str(eight_inputs), "-q", "-o", str(out)))
     assert result.exit_code == 1, result.output
     doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     assert len(doc["results"]) == 8
@@ -80,7 +78,7 @@ def local_doc(
 
 
 def _ray_args(weights: Path, inputs: Path, *extra: str) -> list[str]:
-    return _score_args(weights, str(inputs), "--engine", "ray", "--actors", "2", *extra)
+    return score_args(weights, str(inputs), "--engine", "ray", "--actors", "2", *extra)
 
 
 def _assert_once_and_equal(records: list[dict[str, Any]], local: dict[str, Any]) -> None:
@@ -102,9 +100,15 @@ def ray_run(
 ) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("ray_run")
     args = _ray_args(
-        syncnet_parity_weights, eight_inputs, "-o", str(out / "ray.parquet"),
-        "-o", str(out / "ray.jsonl"), "-o", str(out / "ray.json"),
-    )  # fmt: skip
+        syncnet_parity_weights,
+        eight_inputs,
+        "-o",
+        str(out / "ray.parquet"),
+        "-o",
+        str(out / "ray.jsonl"),
+        "-o",
+        str(out / "ray.json"),
+    )
     result = invoke_cli(args)
     return {"result": result, "out": out, "args": args}
 
@@ -225,9 +229,16 @@ def test_an_actor_killed_mid_run_costs_a_retry_not_a_record(
     try:
         # Two inputs at a time per actor (--streams 2): a crash catches both in flight.
         result = invoke_cli(
-            _ray_args(syncnet_parity_weights, eight_inputs, "-q", "--streams", "2",
-                      "-o", str(tmp_path / "k.jsonl"))
-        )  # fmt: skip
+            _ray_args(
+                syncnet_parity_weights,
+                eight_inputs,
+                "-q",
+                "--streams",
+                "2",
+                "-o",
+                str(tmp_path / "k.jsonl"),
+            )
+        )
     finally:
         stop.set()
         killer.join()
@@ -251,7 +262,7 @@ def test_an_input_that_kills_its_actor_every_time_is_recorded_once(
     pytest.importorskip("ray")
     poison = tmp_path / "poison.mp4"
     shutil.copy2(batch_clips[0], poison)
-    _fake_ffmpeg(
+    fake_ffmpeg(
         tmp_path / "ffmpeg", 'case "$*" in *poison*) kill -9 $PPID; exit 1;; esac\n', monkeypatch
     )
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
@@ -285,7 +296,7 @@ def test_ray_options_need_the_ray_engine_and_workers_need_the_local_one(
     batch_clips: list[Path], syncnet_parity_weights: Path
 ) -> None:
     clip = str(batch_clips[0])
-    result = invoke_cli(_score_args(syncnet_parity_weights, clip, "--actors", "2"))
+    result = invoke_cli(score_args(syncnet_parity_weights, clip, "--actors", "2"))
     assert result.exit_code == 2 and "--actors: only with --engine ray" in result.output
     result = invoke_cli(_ray_args(syncnet_parity_weights, batch_clips[0], "--workers", "2"))
     assert result.exit_code == 2 and "--workers and --timeout are for --engine local" in (
@@ -362,8 +373,7 @@ def test_a_healthy_run_says_only_the_packages_own_lines(
     pytest.importorskip("ray")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update({**LOOPBACK_ENV, "PYTHONPATH": str(ROOT)})
-    cmd = [sys.executable, "-m", "syncnet_eval",
-           *_ray_args(syncnet_parity_weights, batch_clips[0])]  # fmt: skip
+    cmd = [sys.executable, "-m", "syncnet_eval", *_ray_args(syncnet_parity_weights, batch_clips[0])]
     done = subprocess.run(cmd, env=env, capture_output=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     stderr = done.stderr.decode(errors="replace")

@@ -48,11 +48,12 @@ def _failed(path: str, status: str = "decode_error", **kw: Any) -> VideoResult:
 def _run_records() -> list[VideoResult]:
     return [
         scored_result("a.mp4", lse_d=7.0, offset=1, group="g1"),
-        scored_result("b.mp4", lse_d=6.0, slope=0.8, group="g2", tracks=2,
-                      scenes=[[0, 50], [50, 200]]),
+        scored_result(
+            "b.mp4", lse_d=6.0, slope=0.8, group="g2", tracks=2, scenes=[[0, 50], [50, 200]]
+        ),
         scored_result("c.mp4", lse_d=8.0, slope=0.3, flags=["few_windows"]),
         _failed("d.mp4", reason_code="timeout"),
-    ]  # fmt: skip
+    ]
 
 
 # -- what the page holds ----------------------------------------------------------------------
@@ -118,8 +119,9 @@ def test_summary_leaves_flagged_videos_out_of_the_means_unless_asked() -> None:
     assert cells[:4] == ["4", "2", "1", "1 (decode_error 1)"]
     assert cells[5].startswith(f"{s.lse_c.mean:.3f} [{s.lse_c.ci_low:.3f}, {s.lse_c.ci_high:.3f}]")
     kept = summarize(results, include_flagged=True)
-    cells = _summary_cells(build_report([ReportRun("run.json", results)], include_flagged=True),
-                           "run.json")  # fmt: skip
+    cells = _summary_cells(
+        build_report([ReportRun("run.json", results)], include_flagged=True), "run.json"
+    )
     assert cells[1] == "3" and cells[5].startswith(f"{kept.lse_c.mean:.3f}")
     assert 'id="g1"' not in page and "<tr><th>g1</th>" in page  # per group
 
@@ -246,11 +248,15 @@ def test_the_report_works_in_a_browser_without_network(browser: Any, tmp_path: P
 
     rng = np.random.default_rng(1)
     results: list[VideoResult] = [
-        scored_result(f"clips/v{i:03d}.mp4", lse_d=float(rng.uniform(5, 9)),
-                      slope=float(rng.uniform(0.1, 0.9)), offset=int(rng.integers(-4, 5)),
-                      tracks=1 + (i % 7 == 0))
+        scored_result(
+            f"clips/v{i:03d}.mp4",
+            lse_d=float(rng.uniform(5, 9)),
+            slope=float(rng.uniform(0.1, 0.9)),
+            offset=int(rng.integers(-4, 5)),
+            tracks=1 + (i % 7 == 0),
+        )
         for i in range(230)
-    ]  # fmt: skip
+    ]
     results += [_failed(f"bad{i}.mp4") for i in range(5)]
     page = tmp_path / "report.html"
     page.write_text(build_report([ReportRun("run.json", results)]), encoding="utf-8")
@@ -297,8 +303,9 @@ def test_the_report_works_in_a_browser_without_network(browser: Any, tmp_path: P
 
 
 def test_the_verdict_and_the_summary_come_before_the_provenance() -> None:
-    page = build_report([ReportRun("run.json", _run_records())],
-                        thresholds=Thresholds(min_lse_c=1.0))  # fmt: skip
+    page = build_report(
+        [ReportRun("run.json", _run_records())], thresholds=Thresholds(min_lse_c=1.0)
+    )
     at = {s: page.index(f'<section id="{s}">') for s in ("checks", "summary", "provenance")}
     assert at["checks"] < at["summary"] < at["provenance"]
     assert page.index('<section id="videos">') < at["provenance"]
@@ -337,11 +344,13 @@ def _svg_texts(page: str, cls: str) -> list[tuple[float, str, str]]:
 
 def test_histogram_labels_stay_inside_their_chart() -> None:
     """A label (about 6 px a character at 11 px) must not run past the 420 px wide chart."""
-    results = [scored_result(f"v{i}.mp4", lse_d=6.0 + 0.1 * i, slope=0.2 + 0.05 * i)
-               for i in range(20)]  # fmt: skip
+    results = [
+        scored_result(f"v{i}.mp4", lse_d=6.0 + 0.1 * i, slope=0.2 + 0.05 * i) for i in range(20)
+    ]
     top = max(r.lse_d for r in results)
-    page = build_report([ReportRun("run.json", results)],
-                        thresholds=Thresholds(max_lse_d=top, min_lse_c=0.5))  # fmt: skip
+    page = build_report(
+        [ReportRun("run.json", results)], thresholds=Thresholds(max_lse_d=top, min_lse_c=0.5)
+    )
     labels = _svg_texts(page, "rule") + _svg_texts(page, "tick")
     assert any(text.startswith("max-lse-d") for _, _, text in labels)
     for x, anchor, text in labels:
@@ -369,8 +378,9 @@ def test_the_selected_curve_has_its_tracks_colour_and_speaking_is_marked(
 
     r = scored_result("two.mp4", tracks=2)
     segment = {"start_s": 1.0, "end_s": 2.5, "mean_score": 1.0}
-    speaking = replace(r.tracks[1], speaking_judge="light-asd", speaking_fraction=0.5,
-                       speaking_segments=[segment])  # fmt: skip
+    speaking = replace(
+        r.tracks[1], speaking_judge="light-asd", speaking_fraction=0.5, speaking_segments=[segment]
+    )
     r = replace(r, tracks=[r.tracks[0], speaking], selected_track=1)
     page = tmp_path / "report.html"
     page.write_text(build_report([ReportRun("run.json", [r])]), encoding="utf-8")

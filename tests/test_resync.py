@@ -4,6 +4,7 @@ sync: their distance curve is a V at offset 0 whatever the audio)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 import json
 from pathlib import Path
 import subprocess
@@ -14,13 +15,24 @@ import numpy as np
 import pytest
 from scipy.signal import correlate
 
-from syncnet_eval import ScoreConfig, SyncPipeline
+from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline
 from syncnet_eval.cli import cli
 from syncnet_eval.decode import read_audio
+from syncnet_eval.engines.plan import BatchConfig, RunConfig
+from syncnet_eval.engines.run import run_inputs
+from syncnet_eval.engines.scorer import configuration_hash
+from syncnet_eval.errors import ConfigError
+from syncnet_eval.inputs import BatchInput
 from syncnet_eval.resync import fix_video, move_audio
 from syncnet_eval.selftest import run_selftest
 
-from conftest import MEDIA_DIR, OFFICIAL_SYNCNET_AVAILABLE, invoke_cli
+from conftest import (
+    MEDIA_DIR,
+    OFFICIAL_SYNCNET_AVAILABLE,
+    PARITY_S3FD_WEIGHTS,
+    SynthClip,
+    invoke_cli,
+)
 from signal_media import SignalEmbedder, write_signal_clip
 
 FPS = 25
@@ -30,8 +42,10 @@ RATE = 16000
 def _ffmpeg(*args: str) -> str:
     out = subprocess.run(
         ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout
 
 
@@ -61,17 +75,34 @@ def test_fix_moves_the_audio_back_sample_accurately_and_copies_the_video(
     shifted = tmp_path / "shifted.mp4"
     n = round(abs(frames) / FPS * RATE)  # the clip's audio is 16 kHz
     # Positive: the audio made to lead by `frames` (its start trimmed); negative: delayed.
-    graph = (f"atrim=start_sample={n},asetpts=PTS-STARTPTS" if frames > 0
-             else f"adelay=delays={n}S:all=1")  # fmt: skip
+    graph = (
+        f"atrim=start_sample={n},asetpts=PTS-STARTPTS"
+        if frames > 0
+        else f"adelay=delays={n}S:all=1"
+    )
     _ffmpeg("-i", str(src), "-c:v", "copy", "-af", graph, "-c:a", "aac", str(shifted))
     original = read_audio(src)
     assert _lag(read_audio(shifted), original) == -round(frames / FPS * RATE)
 
     fixed = tmp_path / "fixed.mp4"
-    result = CliRunner().invoke(cli, [
-        "fix", str(shifted), "-o", str(fixed), "--offset", str(frames), "--recipe", "direct",
-        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "-q",
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "fix",
+            str(shifted),
+            "-o",
+            str(fixed),
+            "--offset",
+            str(frames),
+            "--recipe",
+            "direct",
+            "--syncnet-weights",
+            str(syncnet_parity_weights),
+            "--device",
+            "cpu",
+            "-q",
+        ],
+    )
     assert fixed.is_file(), result.output
     assert _lag(read_audio(fixed), original) == 0  # the documented sign, to the sample
     assert _video_packet_hashes(fixed) == _video_packet_hashes(shifted)  # never re-encoded
@@ -104,6 +135,12 @@ def signal_pipe() -> SyncPipeline:
     return SyncPipeline(ScoreConfig(device="cpu"), embedder=SignalEmbedder())
 
 
+@pytest.fixture(scope="module")
+def signal_config() -> BatchConfig:
+    """The signal embedder as a configuration: scored through the run driver."""
+    return BatchConfig("direct", ScoreConfig(device="cpu"), embedder="signal")
+
+
 def test_the_signal_clip_measures_in_sync(signal_pipe: SyncPipeline, signal_clip: Path) -> None:
     result = signal_pipe.evaluate(signal_clip, "direct")
     assert result.ok and result.av_offset == 0, result.reason
@@ -112,33 +149,89 @@ def test_the_signal_clip_measures_in_sync(signal_pipe: SyncPipeline, signal_clip
 
 @pytest.mark.parametrize("planted", [-6, -3, 3, 6])
 def test_planted_shifts_are_measured_with_their_sign_and_fixed_back_to_zero(
-    planted: int, signal_pipe: SyncPipeline, signal_clip: Path, tmp_path: Path
+    planted: int,
+    signal_pipe: SyncPipeline,
+    signal_config: BatchConfig,
+    signal_clip: Path,
+    tmp_path: Path,
 ) -> None:
     shifted = tmp_path / f"shift{planted:+d}.mkv"
     move_audio(signal_clip, shifted, -planted / FPS)  # audio advanced: it leads by `planted`
     measured = signal_pipe.evaluate(shifted, "direct")
     assert measured.av_offset == planted  # positive: the audio leads the video
     assert measured.av_offset_ms == planted * 40
-    report = fix_video(signal_pipe, shifted, tmp_path / "fixed.mkv", "direct")
+    report = fix_video(signal_config, shifted, tmp_path / "fixed.mkv")
     assert report.offset_frames == planted and report.delay_s == pytest.approx(planted / FPS)
     assert report.residual == 0 and report.passed
 
 
 def test_selftest_recovers_every_shift_with_a_working_embedder(
-    signal_pipe: SyncPipeline, signal_clip: Path, tmp_path: Path
+    signal_config: BatchConfig, signal_clip: Path, tmp_path: Path
 ) -> None:
-    report = run_selftest(signal_pipe, signal_clip, tmp_path, recipe="direct")
+    report = run_selftest(signal_config, signal_clip, tmp_path)
     assert report.passed, report.to_dict()
     assert [s.recovered for s in report.shifts] == [-6, -3, 3, 6]
+
+
+def test_score_fix_and_selftest_record_one_hash_for_one_configuration(
+    syncnet_parity_weights: Path, synth_two_face_clip: SynthClip, tmp_path: Path
+) -> None:
+    """One configuration (face tracks with S3FD: its weights are part of the hash), three
+    commands: the records of ``score``, ``fix VIDEO`` and ``selftest`` carry one hash."""
+    if not PARITY_S3FD_WEIGHTS.is_file():
+        pytest.skip(f"{PARITY_S3FD_WEIGHTS} not found")
+    clip = synth_two_face_clip.path
+    config = BatchConfig(
+        "syncnet-pipeline",
+        ScoreConfig(device="cpu"),
+        PipelineConfig(min_track=20),
+        syncnet_weights=syncnet_parity_weights,
+        s3fd_weights=PARITY_S3FD_WEIGHTS,
+    )
+    scored = run_inputs([BatchInput(clip)], config).config_hash
+    fixed = fix_video(config, clip, tmp_path / "fixed.mp4", offset=0.0).config_hash
+    selftest = run_selftest(config, clip, tmp_path, shifts=(3,)).config_hash
+    assert len(scored) == 16
+    assert fixed == scored and selftest == scored
+
+
+def test_a_registered_embedder_is_one_more_configuration_hashed_by_name(
+    signal_config: BatchConfig, signal_clip: Path, tmp_path: Path
+) -> None:
+    """The signal embedder runs through the driver in this process and in worker processes
+    (which never registered it), with a hash that names it and no SyncNet weights looked for."""
+    alone = run_inputs([BatchInput(signal_clip)], signal_config)
+    workers = run_inputs([BatchInput(signal_clip)], signal_config, RunConfig(workers=2))
+    assert alone.records[0].result.av_offset == 0 == workers.records[0].result.av_offset
+    assert alone.config_hash == workers.config_hash
+    assert alone.records[0].result.provenance["syncnet_weights_sha256"] is None
+    assert alone.config_hash == configuration_hash(signal_config, None)
+    assert alone.config_hash != configuration_hash(replace(signal_config, embedder="syncnet"), None)
+
+
+def test_an_unknown_embedder_is_refused_with_the_choices() -> None:
+    with pytest.raises(ConfigError, match="unknown embedder 'nope'; choose one of syncnet"):
+        BatchConfig("direct", embedder="nope")
 
 
 def test_selftest_says_the_parity_weights_recover_nothing(
     syncnet_parity_weights: Path, signal_clip: Path
 ) -> None:
-    result = CliRunner().invoke(cli, [
-        "selftest", str(signal_clip), "--recipe", "direct", "--shifts", "-3,3",
-        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu",
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "selftest",
+            str(signal_clip),
+            "--recipe",
+            "direct",
+            "--shifts",
+            "-3,3",
+            "--syncnet-weights",
+            str(syncnet_parity_weights),
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 1
     assert "MISSED" in result.stdout and "not the official syncnet_v2.model" in result.stdout
     assert "untrained or wrong weights" in result.stderr
@@ -166,8 +259,9 @@ def test_selftest_offline_without_the_demo_clip_says_what_it_is_and_how_to_get_i
     not OFFICIAL_SYNCNET_AVAILABLE, reason="the official syncnet_v2.model is absent"
 )
 def test_selftest_on_the_demo_clip_recovers_every_shift_with_the_official_weights() -> None:
-    result = CliRunner().invoke(cli, ["selftest", str(MEDIA_DIR / "syncnet_example.avi"),
-                                      "--recipe", "direct", "--offline"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["selftest", str(MEDIA_DIR / "syncnet_example.avi"), "--recipe", "direct", "--offline"]
+    )
     assert result.exit_code == 0, result.output
     assert "PASS" in result.stdout
 
@@ -180,8 +274,15 @@ def test_fix_refuses_bad_input_in_one_line_and_writes_nothing(
 ) -> None:
     silent = tmp_path / "silent.mp4"
     _ffmpeg("-i", str(batch_clips[0]), "-an", "-c", "copy", str(silent))
-    base = ["--recipe", "direct", "--syncnet-weights", str(syncnet_parity_weights), "--device",
-            "cpu", "-q"]  # fmt: skip
+    base = [
+        "--recipe",
+        "direct",
+        "--syncnet-weights",
+        str(syncnet_parity_weights),
+        "--device",
+        "cpu",
+        "-q",
+    ]
     cases = [
         ([str(silent), "-o", str(tmp_path / "a.mp4")], 1, "no audio stream"),
         ([str(silent), "-o", str(tmp_path / "b.mp4"), "--offset", "3"], 1, "no audio"),
@@ -208,8 +309,21 @@ def test_fix_batch_writes_copies_and_a_summary(
 ) -> None:
     clips = _shifted_clips(tmp_path / "in", signal_clip)
     out = tmp_path / "fixed"
-    args = ["fix", str(clips), "--out-dir", str(out), "--offset", "3", "--recipe", "direct",
-            "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "-q"]  # fmt: skip
+    args = [
+        "fix",
+        str(clips),
+        "--out-dir",
+        str(out),
+        "--offset",
+        "3",
+        "--recipe",
+        "direct",
+        "--syncnet-weights",
+        str(syncnet_parity_weights),
+        "--device",
+        "cpu",
+        "-q",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code in (0, 1), result.output
     doc = json.loads((out / "fix.json").read_text(encoding="utf-8"))
@@ -223,16 +337,32 @@ def test_fix_batch_writes_copies_and_a_summary(
 def test_fix_from_results_shows_the_numbers_of_the_file_as_before(
     tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
 ) -> None:
-    base = ["--recipe", "direct", "--syncnet-weights", str(syncnet_parity_weights),
-            "--device", "cpu"]  # fmt: skip
+    base = [
+        "--recipe",
+        "direct",
+        "--syncnet-weights",
+        str(syncnet_parity_weights),
+        "--device",
+        "cpu",
+    ]
     results = tmp_path / "r.jsonl"
     scored = CliRunner().invoke(cli, ["score", str(signal_clip), "-q", "-o", str(results), *base])
     assert scored.exit_code == 0, scored.output
     record = json.loads(results.read_text(encoding="utf-8").splitlines()[0])
-    result = CliRunner().invoke(cli, [
-        "fix", str(signal_clip), "-o", str(tmp_path / "f.mkv"), "--from", str(results),
-        "--tolerance", "30", *base,
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "fix",
+            str(signal_clip),
+            "-o",
+            str(tmp_path / "f.mkv"),
+            "--from",
+            str(results),
+            "--tolerance",
+            "30",
+            *base,
+        ],
+    )
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if line.startswith(str(signal_clip)))
     cells = row[len(str(signal_clip)) :].split()
@@ -245,10 +375,23 @@ def test_a_batch_fix_shows_progress_of_both_measurements(
     tmp_path: Path, signal_clip: Path, syncnet_parity_weights: Path
 ) -> None:
     clips = _shifted_clips(tmp_path / "in", signal_clip)
-    result = CliRunner().invoke(cli, [
-        "fix", str(clips), "--out-dir", str(tmp_path / "out"), "--recipe", "direct",
-        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu", "--tolerance", "30",
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "fix",
+            str(clips),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--recipe",
+            "direct",
+            "--syncnet-weights",
+            str(syncnet_parity_weights),
+            "--device",
+            "cpu",
+            "--tolerance",
+            "30",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr.count("scoring 2 inputs") == 2  # the inputs, then their copies
     assert result.stderr.count("[2/2]") == 2

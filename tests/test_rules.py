@@ -60,13 +60,29 @@ def test_bounds_come_from_the_table() -> None:
 
 def _video(i: int, lse_c: float, lse_d: float, offset: int, windows: int, **kw: Any) -> VideoResult:
     track = TrackResult(
-        index=0, first_frame=0, last_frame=windows + 4, av_offset=offset, lse_d=lse_d,
-        lse_c=lse_c, num_windows=windows, dist_by_shift=[], framewise_conf=[],
-    )  # fmt: skip
+        index=0,
+        first_frame=0,
+        last_frame=windows + 4,
+        av_offset=offset,
+        lse_d=lse_d,
+        lse_c=lse_c,
+        num_windows=windows,
+        dist_by_shift=[],
+        framewise_conf=[],
+    )
     return VideoResult(
-        path=f"v{i}.mp4", status="ok", reason=None, recipe="direct", av_offset=offset,
-        lse_d=lse_d, lse_c=lse_c, id=f"v{i}", selected_track=0, tracks=[track], **kw,
-    )  # fmt: skip
+        path=f"v{i}.mp4",
+        status="ok",
+        reason=None,
+        recipe="direct",
+        av_offset=offset,
+        lse_d=lse_d,
+        lse_c=lse_c,
+        id=f"v{i}",
+        selected_track=0,
+        tracks=[track],
+        **kw,
+    )
 
 
 VIDEOS = [
@@ -87,8 +103,9 @@ RULE_SETS = [
 @pytest.mark.parametrize("rules", RULE_SETS)
 def test_check_per_video_and_filter_judge_every_video_alike(rules: Rules) -> None:
     kept = {r["id"] for r in filter_records([v.to_dict() for v in VIDEOS], rules).kept}
-    thresholds = Thresholds(**{f.name: getattr(rules, f.name) for f in fields(Rules)},
-                            per_video=True)  # fmt: skip
+    thresholds = Thresholds(
+        **{f.name: getattr(rules, f.name) for f in fields(Rules)}, per_video=True
+    )
     passed = {v.id for v in VIDEOS if run_checks([v], thresholds).passed}
     assert 0 < len(kept) < len(VIDEOS)  # the rule set splits the videos
     assert kept == passed
@@ -101,8 +118,7 @@ def test_flagged_videos_under_both_commands(tmp_path: Path) -> None:
     args = ["--min-lse-c", "7"]
     # Let in, both judge it by the rule (LSE-C 6 < 7): check fails, filter rejects.
     check = invoke_cli(["check", str(path), "--per-video", "--include-flagged", *args])
-    filt = invoke_cli(["filter", str(path), "-o", str(tmp_path / "k.csv"), "--keep-flagged",
-                       *args])  # fmt: skip
+    filt = invoke_cli(["filter", str(path), "-o", str(tmp_path / "k.csv"), "--keep-flagged", *args])
     assert check.exit_code == 1 and "0 kept, 1 rejected" in filt.output
     # Without it, filter rejects it for its flag and check leaves it out (no scored video).
     filt = invoke_cli(["filter", str(path), "-o", str(tmp_path / "k.csv")])

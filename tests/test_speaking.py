@@ -23,9 +23,16 @@ from syncnet_eval.types import TrackResult, VideoResult
 
 def _track(index: int, **kw: object) -> TrackResult:
     base: dict[str, object] = dict(
-        index=index, first_frame=0, last_frame=99, av_offset=index, lse_d=8.0 - index,
-        lse_c=3.0 + index, num_windows=96, dist_by_shift=[], framewise_conf=[],
-    )  # fmt: skip
+        index=index,
+        first_frame=0,
+        last_frame=99,
+        av_offset=index,
+        lse_d=8.0 - index,
+        lse_c=3.0 + index,
+        num_windows=96,
+        dist_by_shift=[],
+        framewise_conf=[],
+    )
     base.update(kw)
     return TrackResult(**base)  # type: ignore[arg-type]
 
@@ -111,9 +118,13 @@ def _result_with_segments() -> VideoResult:
         asd_time_s=[(25 + k) / 25 for k in range(100)],
     )
     return VideoResult(
-        path="/data/my talk.mp4", status="ok", reason=None, recipe="syncnet-pipeline",
-        tracks=[track], provenance={"pipeline_config": {"asd": "light-asd", "asd_model": "ava"}},
-    )  # fmt: skip
+        path="/data/my talk.mp4",
+        status="ok",
+        reason=None,
+        recipe="syncnet-pipeline",
+        tracks=[track],
+        provenance={"pipeline_config": {"asd": "light-asd", "asd_model": "ava"}},
+    )
 
 
 def test_rttm_has_one_speaker_line_per_segment() -> None:
@@ -156,12 +167,17 @@ def _two_tracks_with_asd() -> VideoResult:
                 smoothed_center_x=[60.0 + 150 * index] * 100,
                 smoothed_center_y=[100.0] * 100,
                 smoothed_half_size=[40.0] * 100,
-            )  # fmt: skip
+            )
         )
     return VideoResult(
-        path="two.mp4", status="ok", reason=None, recipe="syncnet-pipeline", tracks=tracks,
-        selected_track=0, track_select="asd",
-    )  # fmt: skip
+        path="two.mp4",
+        status="ok",
+        reason=None,
+        recipe="syncnet-pipeline",
+        tracks=tracks,
+        selected_track=0,
+        track_select="asd",
+    )
 
 
 def test_annotated_video_colours_boxes_by_speaking_state() -> None:

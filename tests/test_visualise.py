@@ -52,10 +52,19 @@ def test_box_colours_at_the_ends_of_the_scale() -> None:
 def _track(first: int, conf: list[float], fps: float = 25.0) -> TrackResult:
     n = len(conf)
     return TrackResult(
-        index=0, first_frame=first, last_frame=first + n + 4, av_offset=0, lse_d=7.0, lse_c=3.0,
-        num_windows=n, dist_by_shift=[0.0] * 31, framewise_conf=conf, start_s=first / fps,
-        end_s=(first + n + 5) / fps, framewise_time_s=[(first + i) / fps for i in range(n)],
-    )  # fmt: skip
+        index=0,
+        first_frame=first,
+        last_frame=first + n + 4,
+        av_offset=0,
+        lse_d=7.0,
+        lse_c=3.0,
+        num_windows=n,
+        dist_by_shift=[0.0] * 31,
+        framewise_conf=conf,
+        start_s=first / fps,
+        end_s=(first + n + 5) / fps,
+        framewise_time_s=[(first + i) / fps for i in range(n)],
+    )
 
 
 def test_frame_k_of_a_track_shows_window_k_minus_3() -> None:
@@ -132,9 +141,23 @@ def hdtf_visualised(
     """The HDTF clip scored with HOG (min track 50) and drawn, with its record saved."""
     tmp = tmp_path_factory.mktemp("visualise")
     out, record = tmp / "annotated.mp4", tmp / "record.json"
-    result = invoke_cli(["visualise", str(hdtf_short_clip), "-o", str(out), "--save-result",
-                   str(record), "--detector", "hog", "--min-track", "50", "--syncnet-weights",
-                   str(syncnet_parity_weights), "-q"])  # fmt: skip
+    result = invoke_cli(
+        [
+            "visualise",
+            str(hdtf_short_clip),
+            "-o",
+            str(out),
+            "--save-result",
+            str(record),
+            "--detector",
+            "hog",
+            "--min-track",
+            "50",
+            "--syncnet-weights",
+            str(syncnet_parity_weights),
+            "-q",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "H.264 with the original audio" in result.output
     return out, record

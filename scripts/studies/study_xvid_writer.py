@@ -38,19 +38,66 @@ OCV_BITRATE = str(2 * FPS * SIZE * SIZE)  # 2508800
 CLI_BASE = ["-c:v", "mpeg4", "-vtag", "XVID", "-pix_fmt", "yuv420p"]
 CLI_VARIANTS: dict[str, list[str]] = {
     "cli: b=bt=2508800 qmin3 g12 threads1": [
-        "-b:v", OCV_BITRATE, "-bt", OCV_BITRATE, "-qmin", "3", "-g", "12", "-threads", "1"],
+        "-b:v",
+        OCV_BITRATE,
+        "-bt",
+        OCV_BITRATE,
+        "-qmin",
+        "3",
+        "-g",
+        "12",
+        "-threads",
+        "1",
+    ],
     "cli: b=bt=1881600 qmin3 g12 threads1": [
-        "-b:v", "1881600", "-bt", "1881600", "-qmin", "3", "-g", "12", "-threads", "1"],
+        "-b:v",
+        "1881600",
+        "-bt",
+        "1881600",
+        "-qmin",
+        "3",
+        "-g",
+        "12",
+        "-threads",
+        "1",
+    ],
     "cli: b=2508800 (default bt) qmin3 g12 threads1": [
-        "-b:v", OCV_BITRATE, "-qmin", "3", "-g", "12", "-threads", "1"],
+        "-b:v",
+        OCV_BITRATE,
+        "-qmin",
+        "3",
+        "-g",
+        "12",
+        "-threads",
+        "1",
+    ],
     "cli: -q:v 3 g12 threads1": ["-q:v", "3", "-g", "12", "-threads", "1"],
     "cli: b=bt=2508800 qmin3 g12, threads auto": [
-        "-b:v", OCV_BITRATE, "-bt", OCV_BITRATE, "-qmin", "3", "-g", "12"],
+        "-b:v",
+        OCV_BITRATE,
+        "-bt",
+        OCV_BITRATE,
+        "-qmin",
+        "3",
+        "-g",
+        "12",
+    ],
     "cli: same, threads1 but filter_threads 16": [
-        "-b:v", OCV_BITRATE, "-bt", OCV_BITRATE, "-qmin", "3", "-g", "12", "-threads", "1",
-        "-filter_threads", "16"],
+        "-b:v",
+        OCV_BITRATE,
+        "-bt",
+        OCV_BITRATE,
+        "-qmin",
+        "3",
+        "-g",
+        "12",
+        "-threads",
+        "1",
+        "-filter_threads",
+        "16",
+    ],
     "cli: defaults (-c:v mpeg4 -vtag XVID)": [],
-}  # fmt: skip
+}
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -70,11 +117,13 @@ def write_with_cv2(raw: str, out: str, fourcc: str) -> None:
 
 
 def cv2_info(python: str) -> str:
-    code = ("import cv2,re;b=cv2.getBuildInformation();"
-            "v=re.search(r'avcodec:\\s+YES \\(([^)]*)\\)',b);"
-            "s=re.search(r'swscale:\\s+YES \\(([^)]*)\\)',b);"
-            "print(cv2.__version__,'avcodec',v and v.group(1),"
-            "'swscale',s and s.group(1))")  # fmt: skip
+    code = (
+        "import cv2,re;b=cv2.getBuildInformation();"
+        "v=re.search(r'avcodec:\\s+YES \\(([^)]*)\\)',b);"
+        "s=re.search(r'swscale:\\s+YES \\(([^)]*)\\)',b);"
+        "print(cv2.__version__,'avcodec',v and v.group(1),"
+        "'swscale',s and s.group(1))"
+    )
     return run([python, "-c", code], text=True).stdout.strip()
 
 
@@ -83,46 +132,153 @@ def load_input(ffmpeg: str, src: str, frames: int, dest: Path) -> Path:
         rng = np.random.default_rng(0)
         rng.integers(0, 256, (frames, SIZE, SIZE, 3), dtype=np.uint8).tofile(dest)
         return dest
-    run([ffmpeg, "-nostdin", "-v", "error", "-y", "-i", src, "-frames:v", str(frames), "-vf",
-         f"scale={SIZE}:{SIZE}", "-f", "rawvideo", "-pix_fmt", "bgr24", str(dest)])  # fmt: skip
+    run(
+        [
+            ffmpeg,
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            src,
+            "-frames:v",
+            str(frames),
+            "-vf",
+            f"scale={SIZE}:{SIZE}",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            str(dest),
+        ]
+    )
     return dest
 
 
 def cli_encode(ffmpeg: str, raw: Path, pix_fmt: str, args: list[str], out: Path) -> None:
-    run([ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", pix_fmt,
-         "-s", f"{SIZE}x{SIZE}", "-r", str(FPS), "-i", str(raw), *CLI_BASE, *args,
-         str(out)])  # fmt: skip
+    run(
+        [
+            ffmpeg,
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            pix_fmt,
+            "-s",
+            f"{SIZE}x{SIZE}",
+            "-r",
+            str(FPS),
+            "-i",
+            str(raw),
+            *CLI_BASE,
+            *args,
+            str(out),
+        ]
+    )
 
 
 def decode(ffmpeg: str, avi: Path) -> np.ndarray:
-    out = run([ffmpeg, "-nostdin", "-v", "error", "-i", str(avi), "-f", "rawvideo", "-pix_fmt",
-               "bgr24", "-"]).stdout  # fmt: skip
+    out = run(
+        [
+            ffmpeg,
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(avi),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-",
+        ]
+    ).stdout
     return np.frombuffer(out, np.uint8).reshape(-1, SIZE, SIZE, 3)
 
 
 def packet_md5s(ffmpeg: str, avi: Path) -> list[str]:
-    out = run([ffmpeg, "-nostdin", "-v", "error", "-i", str(avi), "-map", "0:v", "-c", "copy",
-               "-f", "framemd5", "-"], text=True).stdout  # fmt: skip
+    out = run(
+        [
+            ffmpeg,
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(avi),
+            "-map",
+            "0:v",
+            "-c",
+            "copy",
+            "-f",
+            "framemd5",
+            "-",
+        ],
+        text=True,
+    ).stdout
     return [ln.rsplit(",", 1)[1].strip() for ln in out.splitlines() if ln and ln[0] != "#"]
 
 
 def i420_planes(ffmpeg: str, avi: Path) -> Path:
     dest = avi.with_suffix(".yuv")
-    run([ffmpeg, "-nostdin", "-v", "error", "-y", "-i", str(avi), "-c", "copy", "-f", "rawvideo",
-         str(dest)])  # fmt: skip
+    run(
+        [
+            ffmpeg,
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(avi),
+            "-c",
+            "copy",
+            "-f",
+            "rawvideo",
+            str(dest),
+        ]
+    )
     return dest
 
 
 def stream_summary(ffprobe: str, ffmpeg: str, avi: Path) -> str:
-    s = run([ffprobe, "-v", "error", "-select_streams", "v", "-show_entries",
-             "stream=codec_name,codec_tag_string,pix_fmt,time_base,bit_rate,has_b_frames",
-             "-of", "default=nw=1", str(avi)], text=True).stdout.split()  # fmt: skip
-    types = run([ffprobe, "-v", "error", "-select_streams", "v", "-show_entries",
-                 "frame=pict_type", "-of", "csv=p=0", str(avi)],
-                text=True).stdout.split()  # fmt: skip
+    s = run(
+        [
+            ffprobe,
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "stream=codec_name,codec_tag_string,pix_fmt,time_base,bit_rate,has_b_frames",
+            "-of",
+            "default=nw=1",
+            str(avi),
+        ],
+        text=True,
+    ).stdout.split()
+    types = run(
+        [
+            ffprobe,
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "frame=pict_type",
+            "-of",
+            "csv=p=0",
+            str(avi),
+        ],
+        text=True,
+    ).stdout.split()
     keys = [i for i, t in enumerate(types) if t.startswith("I")]
-    log = subprocess.run([ffmpeg, "-nostdin", "-threads", "1", "-debug", "qp", "-i", str(avi),
-                          "-f", "null", "-"], capture_output=True, text=True).stderr  # fmt: skip
+    log = subprocess.run(
+        [ffmpeg, "-nostdin", "-threads", "1", "-debug", "qp", "-i", str(avi), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+    ).stderr
     qs: dict[str, list[float]] = {"I": [], "P": [], "B": []}
     cur: list[int] | None = None
     kind = "P"
@@ -134,8 +290,9 @@ def stream_summary(ffprobe: str, ffmpeg: str, avi: Path) -> str:
             kind, cur = m.group(1), []
         elif cur is not None and re.search(r"\]\s+(\d+\s+)+\d+\s*$", ln):
             cur += [int(x) for x in ln.split("]", 1)[1].split()]
-    q = ", ".join(f"{k} q {min(v):.2f}-{max(v):.2f} (mean {np.mean(v):.2f})"
-                  for k, v in qs.items() if v)  # fmt: skip
+    q = ", ".join(
+        f"{k} q {min(v):.2f}-{max(v):.2f} (mean {np.mean(v):.2f})" for k, v in qs.items() if v
+    )
     return f"{' '.join(s)}; {len(types)} frames, I at {keys[:6]}...; {q}"
 
 
@@ -172,10 +329,12 @@ def study(args: argparse.Namespace, src: str, tmp: Path) -> list[str]:
         outs[label] = tmp / f"{stem}.{len(outs)}.avi"
         cli_encode(ff, yuv, "yuv420p", best, outs[label])
     ref_dec, ref_pk = decode(ff, ref), packet_md5s(ff, ref)
-    rows = [f"\n### {src} (first {len(ref_dec)} frames)\n",
-            f"OpenCV 4.8.1 output: {stream_summary(args.ffprobe, ff, ref)}\n",
-            "| writer | identical packets | identical frames | max abs | mean abs |",
-            "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    rows = [
+        f"\n### {src} (first {len(ref_dec)} frames)\n",
+        f"OpenCV 4.8.1 output: {stream_summary(args.ffprobe, ff, ref)}\n",
+        "| writer | identical packets | identical frames | max abs | mean abs |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for label, path in outs.items():
         if label.startswith("_"):
             continue
@@ -197,14 +356,24 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--write", nargs=3, metavar=("RAW", "OUT", "FOURCC"), help=argparse.SUPPRESS)
-    p.add_argument("--cv481-python", default="/tmp/cv481/bin/python",
-                   help="python of a venv with opencv-python-headless==4.8.1.78")  # fmt: skip
+    p.add_argument(
+        "--cv481-python",
+        default="/tmp/cv481/bin/python",
+        help="python of a venv with opencv-python-headless==4.8.1.78",
+    )
     p.add_argument("--ffmpeg", default="/usr/bin/ffmpeg")
     p.add_argument("--ffprobe", default="/usr/bin/ffprobe")
     p.add_argument("--frames", type=int, default=150)
-    p.add_argument("--inputs", nargs="+", default=[
-        "/work/shared/media/syncnet_example.avi", "/work/shared/media/hallo_gufeng1_libai_224.mp4",
-        "noise"], help="media files (scaled to 224x224 if needed) or 'noise'")  # fmt: skip
+    p.add_argument(
+        "--inputs",
+        nargs="+",
+        default=[
+            "/work/shared/media/syncnet_example.avi",
+            "/work/shared/media/hallo_gufeng1_libai_224.mp4",
+            "noise",
+        ],
+        help="media files (scaled to 224x224 if needed) or 'noise'",
+    )
     args = p.parse_args()
     if args.write:
         write_with_cv2(*args.write)
@@ -215,11 +384,15 @@ def main() -> None:
     print("## XVID writer study\n")
     print(f"- reference writer: opencv {cv2_info(args.cv481_python)}")
     print(f"- current writer: opencv {cur}")
-    print(f"- CLI: {ver}; every CLI row: -f rawvideo -pix_fmt bgr24 -s 224x224 -r 25 -i RAW "
-          f"{' '.join(CLI_BASE)} + the row's options")  # fmt: skip
-    print("- comparisons against OpenCV 4.8.1's file; packets via `-c copy -f framemd5` "
-          "(packet 0 carries the VOL header with the Lavc version string); pixels via "
-          "`ffmpeg -i X.avi -f rawvideo -pix_fmt bgr24 -`")  # fmt: skip
+    print(
+        f"- CLI: {ver}; every CLI row: -f rawvideo -pix_fmt bgr24 -s 224x224 -r 25 -i RAW "
+        f"{' '.join(CLI_BASE)} + the row's options"
+    )
+    print(
+        "- comparisons against OpenCV 4.8.1's file; packets via `-c copy -f framemd5` "
+        "(packet 0 carries the VOL header with the Lavc version string); pixels via "
+        "`ffmpeg -i X.avi -f rawvideo -pix_fmt bgr24 -`"
+    )
     with tempfile.TemporaryDirectory(prefix="xvid_study_") as d:
         for src in args.inputs:
             print("\n".join(study(args, src, Path(d))))

@@ -197,8 +197,14 @@ def compare(
     a = load_results_arg(base)
     b = load_results_arg(new)
     differences = configuration_differences(configurations(a), configurations(b))
-    warnings = [w for w in (mixed_configuration_warning(a, str(base)),
-                            mixed_configuration_warning(b, str(new))) if w]  # fmt: skip
+    warnings = [
+        w
+        for w in (
+            mixed_configuration_warning(a, str(base)),
+            mixed_configuration_warning(b, str(new)),
+        )
+        if w
+    ]
     if differences:
         warnings.append(
             "the runs were made with different configurations, so a difference in the numbers "

@@ -5,20 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..filtering import PRESETS, filter_records, manifest_text
 from ..io import atomic_write_text
-from ..presentation import count
+from ..presentation import MISSING, count, frames_text
 from ..rules import Rules
 from .app import AppState, setup_logging
 from .checks import config_choice, config_options, load_records_arg
 from .display import columns, num, shown
 from .options import RecipeSetup, recipe_options, video_rule_options, writable_file
 
-__all__ = ["filter_results", "selftest"]
+if TYPE_CHECKING:  # loads torch: not on --help
+    from ..selftest import SelftestReport
+
+__all__ = ["filter_results", "selftest", "selftest_rows"]
 
 _PRESETS_HELP = "; ".join(f"{name}: {preset.source}" for name, preset in PRESETS.items())
 
@@ -154,35 +157,10 @@ def selftest(
         video = wm.resolve_weights("demo", offline=setup.offline)
         if ctx.get_parameter_source("recipe") is click.core.ParameterSource.DEFAULT:
             recipe = "direct"
-    pipe = setup.pipeline()
+    config = setup.batch_config(recipe=recipe)
     with tempfile.TemporaryDirectory(prefix="syncnet-eval-selftest-") as tmp:
-        report = run_selftest(
-            pipe, video, Path(tmp), recipe=recipe, shifts=planted, tolerance=tolerance
-        )
-    base = report.baseline
-    rows: list[tuple[str, ...]] = [("planted", "recovered", "offset", "LSE-D", "LSE-C", "result")]
-    rows.append(
-        (
-            "0 (clip)",
-            "-",
-            "-" if base.av_offset is None else f"{base.av_offset:+g}",
-            num(base.lse_d),
-            num(base.lse_c),
-            base.status,
-        )
-    )
-    for s in report.shifts:
-        r = s.result
-        rows.append(
-            (
-                f"{s.planted:+d}",
-                "-" if s.recovered is None else f"{s.recovered:+g}",
-                "-" if r.av_offset is None else f"{r.av_offset:+g}",
-                num(r.lse_d),
-                num(r.lse_c),
-                "ok" if report.recovered(s) else "MISSED",
-            )
-        )
+        report = run_selftest(config, video, Path(tmp), shifts=planted, tolerance=tolerance)
+    rows = selftest_rows(report)
     click.echo(f"selftest of {shown(str(video))} ({recipe} recipe, tolerance {tolerance:g} frames)")
     click.echo("\n".join(columns(rows)))
     for note in report.notes:
@@ -198,3 +176,17 @@ def selftest(
         err=True,
     )
     sys.exit(1)
+
+
+def selftest_rows(report: SelftestReport) -> list[tuple[str, ...]]:
+    """The table of a selftest: the clip, then each planted shift, planted against recovered."""
+    base = report.baseline
+    rows: list[tuple[str, ...]] = [("planted", "recovered", "offset", "LSE-D", "LSE-C", "result")]
+    clip = frames_text(base.av_offset)
+    rows.append(("0 (clip)", MISSING, clip, num(base.lse_d), num(base.lse_c), base.status))
+    for s in report.shifts:
+        r = s.result
+        verdict = "ok" if report.recovered(s) else "MISSED"
+        recovered, offset = frames_text(s.recovered), frames_text(r.av_offset)
+        rows.append((f"{s.planted:+d}", recovered, offset, num(r.lse_d), num(r.lse_c), verdict))
+    return rows

@@ -13,13 +13,23 @@ from tqdm import tqdm
 
 from ..bands import band_line
 from ..checks import counts_line
+from ..engines.plan import RunHooks
 from ..logs import one_line
-from ..presentation import LSE_C, LSE_D, OFFSET_SENTENCE, count, number, offset_text
+from ..presentation import (
+    ABS_OFFSET,
+    LSE_C,
+    LSE_D,
+    OFFSET_SENTENCE,
+    count,
+    number,
+    offset_text,
+)
 from ..stats import BatchSummary
 from ..types import TrackResult, VideoResult
 
 if TYPE_CHECKING:
     from ..engines.records import BatchEvent
+    from ..timing import StageHook
 
 __all__ = [
     "OFFSET_LEGEND",
@@ -133,8 +143,16 @@ def format_table(results: list[VideoResult]) -> str:
     video's numbers marked ``*``. Rows get an ``id`` column when two records share a path
     (rows of a manifest may: the same video with two audio tracks)."""
     with_id = len({r.path for r in results}) < len(results)
-    head = ("file", *(("id",) if with_id else ()), "status", "AV offset", LSE_D.name,
-            LSE_C.name, "tracks", "flags")  # fmt: skip
+    head = (
+        "file",
+        *(("id",) if with_id else ()),
+        "status",
+        "AV offset",
+        LSE_D.name,
+        LSE_C.name,
+        "tracks",
+        "flags",
+    )
     rows: list[tuple[str, ...]] = [head]
     for r in results:
         name = (shown(r.path), *((shown(r.id or ""),) if with_id else ()))
@@ -171,11 +189,13 @@ def format_summary(summary: BatchSummary) -> str:
             rows.append(
                 (label, str(m.n), num(m.mean), num(m.std), f"{num(m.ci_low)} to {num(m.ci_high)}")
             )
-        rows.append(("|offset|", str(summary.num_scored), num(summary.mean_abs_offset), "", ""))
+        abs_offset = num(summary.mean_abs_offset)
+        rows.append((ABS_OFFSET.name, str(summary.num_scored), abs_offset, "", ""))
         lines += columns(rows)
         lines.append("(means over the n videos in them; the others are counted above)")
     if summary.groups:
-        rows = [("group", "inputs", "ok", "in means", "LSE-D mean", "LSE-C mean", "|offset| mean")]
+        means = (f"{LSE_D.name} mean", f"{LSE_C.name} mean", f"{ABS_OFFSET.name} mean")
+        rows = [("group", "inputs", "ok", "in means", *means)]
         for name, g in summary.groups.items():
             rows.append(
                 (
@@ -216,6 +236,16 @@ class Progress:
         self.t0 = time.monotonic()
         self.resumed = 0
         self.failed = 0
+
+    def hooks(
+        self,
+        worker_log_level: int | None,
+        *,
+        download_progress: bool = True,
+        stage_hook: StageHook | None = None,
+    ) -> RunHooks:
+        """The run's hooks: this progress told of the run's start and of every record."""
+        return RunHooks(self.start, self.record, stage_hook, worker_log_level, download_progress)
 
     def start(self, total: int, resumed: int) -> None:
         """A batch of ``total`` inputs starts, ``resumed`` of them already in the log (a command
@@ -288,9 +318,13 @@ class StageProgress:
         self.units = 0
         if self.tty and self.bar is None:
             self.bar = tqdm(
-                total=total, desc=stage, unit="frame", file=sys.stderr, leave=False,
+                total=total,
+                desc=stage,
+                unit="frame",
+                file=sys.stderr,
+                leave=False,
                 dynamic_ncols=True,
-            )  # fmt: skip
+            )
 
     def advanced(self, stage: str, units: int) -> None:
         self.units += units

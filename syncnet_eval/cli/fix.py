@@ -12,7 +12,7 @@ from ..engines.plan import RunConfig
 from ..errors import InputError
 from ..inputs import BatchInput, collect_inputs, nothing_found
 from ..io import load_records
-from ..presentation import UNOFFICIAL_SYNCNET_NOTE
+from ..presentation import UNOFFICIAL_SYNCNET_NOTE, frames_text
 from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
 from .display import Progress, columns, num, shown, warning_lines
@@ -27,7 +27,7 @@ from .options import (
 if TYPE_CHECKING:  # the pipeline loads torch
     from ..resync import FixReport
 
-__all__ = ["fix"]
+__all__ = ["fix", "format_fix_reports"]
 
 _HELP_SIGN = (
     "A positive AV offset means the audio leads the video (comes early): fix delays the audio "
@@ -126,7 +126,7 @@ def fix(
         known = next(iter(_given(from_results, inputs, offset).values()), None)
         if isinstance(known, VideoResult) and not known.ok:
             raise InputError(f"{inputs[0]}: its record in {from_results} is not scored")
-        report = _fix_one(setup, inputs[0], output, known, tolerance)
+        report = _fix_one(ctx, setup, inputs[0], output, known, tolerance)
         reports: list[FixReport] = [report]
     else:
         assert out_dir is not None
@@ -144,7 +144,7 @@ def fix(
             quiet,
         )
     if not quiet:
-        click.echo(_format_reports(reports))
+        click.echo(format_fix_reports(reports))
         if any(_unofficial(r) for r in reports):
             click.echo(f"Note: {UNOFFICIAL_SYNCNET_NOTE}")
     said = [(r.source, w) for r in reports for w in r.warnings]
@@ -209,15 +209,19 @@ def _given(
 
 
 def _fix_one(
-    setup: RecipeSetup, video: Path, output: Path, given: VideoResult | float | None,
+    ctx: click.Context,
+    setup: RecipeSetup,
+    video: Path,
+    output: Path,
+    given: VideoResult | float | None,
     tolerance: float,
-) -> FixReport:  # fmt: skip
+) -> FixReport:
     from ..resync import fix_video  # loads torch: not on --help
 
     before = given if isinstance(given, VideoResult) else None
     offset = given if isinstance(given, float) else None
-    return fix_video(setup.pipeline(), video, output, setup.recipe, offset=offset,
-                     tolerance=tolerance, before=before)  # fmt: skip
+    config = setup.batch_config(raise_unexpected=debug_requested(ctx))
+    return fix_video(config, video, output, offset=offset, tolerance=tolerance, before=before)
 
 
 def _fix_batch(
@@ -245,10 +249,15 @@ def _fix_batch(
     progress = Progress(enabled=not quiet)
     try:
         return fix_inputs(
-            items, config, out_dir, run=run, given=given, tolerance=tolerance,
-            overwrite=overwrite, on_start=progress.start, on_record=progress.record,
-            worker_log_level=log.level, download_progress=not quiet,
-        )  # fmt: skip
+            items,
+            config,
+            out_dir,
+            run=run,
+            given=given,
+            tolerance=tolerance,
+            overwrite=overwrite,
+            hooks=progress.hooks(log.level, download_progress=not quiet),
+        )
     finally:
         progress.close()
 
@@ -269,7 +278,7 @@ def _failure(report: FixReport) -> str:
     )
 
 
-def _format_reports(reports: Sequence[FixReport]) -> str:
+def format_fix_reports(reports: Sequence[FixReport]) -> str:
     rows: list[tuple[str, ...]] = [
         (
             "video",
@@ -288,9 +297,9 @@ def _format_reports(reports: Sequence[FixReport]) -> str:
         rows.append(
             (
                 shown(r.source),
-                "-" if r.offset_frames is None else f"{r.offset_frames:+g}",
+                frames_text(r.offset_frames),
                 f"{r.delay_s * 1000:+.0f} ms",
-                "-" if r.residual is None else f"{r.residual:+g}",
+                frames_text(r.residual),
                 num(b.lse_d if b else None),
                 num(a.lse_d),
                 num(b.lse_c if b else None),

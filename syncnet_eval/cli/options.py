@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 import tempfile
 import typing
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -53,9 +53,6 @@ __all__ = [
     "run_options",
     "run_options_keeping",
 ]
-
-if TYPE_CHECKING:  # loads torch: never at import time (--help)
-    from ..pipeline import SyncPipeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -170,37 +167,19 @@ class RecipeSetup:
     offline: bool
     asd_weights: Path | None = None
 
-    def pipeline(
-        self, *, progress: bool = True, pipeline_config: PipelineConfig | None = None
-    ) -> SyncPipeline:
-        """A ``SyncPipeline`` with these settings (``pipeline_config`` replaces the options').
-
-        Imported here: it loads torch, which ``--help`` must not.
-        """
-        from ..pipeline import SyncPipeline
-
-        return SyncPipeline(
-            self.score_config,
-            pipeline_config or self.pipeline_config,
-            syncnet_weights=self.syncnet_weights,
-            s3fd_weights=self.s3fd_weights,
-            asd_weights=self.asd_weights,
-            offline=self.offline,
-            progress=progress,
-        )
-
     def batch_config(self, **extra: Any) -> BatchConfig:
-        """A ``BatchConfig`` with these settings and ``extra`` fields (detections...)."""
-        return BatchConfig(
-            recipe=self.recipe,
-            score_config=self.score_config,
-            pipeline_config=self.pipeline_config,
-            syncnet_weights=self.syncnet_weights,
-            s3fd_weights=self.s3fd_weights,
-            asd_weights=self.asd_weights,
-            offline=self.offline,
-            **extra,
-        )
+        """A ``BatchConfig`` with these settings and ``extra`` fields (detections, or another
+        ``recipe``...)."""
+        fields: dict[str, Any] = {
+            "recipe": self.recipe,
+            "score_config": self.score_config,
+            "pipeline_config": self.pipeline_config,
+            "syncnet_weights": self.syncnet_weights,
+            "s3fd_weights": self.s3fd_weights,
+            "asd_weights": self.asd_weights,
+            "offline": self.offline,
+        }
+        return BatchConfig(**(fields | extra))
 
 
 def recipe_options(func: F | None = None, *, recipes: tuple[str, ...] = RECIPES) -> Any:

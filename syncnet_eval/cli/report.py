@@ -179,13 +179,13 @@ def _pick_record(records: list[VideoResult], video: Path, record_id: str | None)
 def _score(
     ctx: click.Context, video: Path, setup: RecipeSetup, detections: Path | None, quiet: bool
 ) -> VideoResult:
+    from ..engines.plan import RunHooks
     from ..engines.run import score_one  # loads torch: not on --help
 
     config = setup.batch_config(detections=detections, raise_unexpected=debug_requested(ctx))
-    record = score_one(
-        BatchInput(video), config, stage_hook=None if quiet else StageProgress(str(video)),
-        download_progress=not quiet,
-    )  # fmt: skip
+    stages = None if quiet else StageProgress(str(video))
+    hooks = RunHooks(stage_hook=stages, download_progress=not quiet)
+    record = score_one(BatchInput(video), config, hooks=hooks)
     return record.result
 
 

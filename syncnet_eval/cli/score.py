@@ -80,8 +80,9 @@ class _Outputs:
 
     def run_outputs(self) -> RunOutputs:
         """What the driver writes as records finish: the log and the Parquet file."""
-        return RunOutputs(self.jsonl, self.parquet, keep_records=bool(self.json or self.csv
-                                                                      or self.stdout))  # fmt: skip
+        return RunOutputs(
+            self.jsonl, self.parquet, keep_records=bool(self.json or self.csv or self.stdout)
+        )
 
     def files(self) -> list[Path]:
         """Every output file (and the lock and side files beside them), for scans to skip."""
@@ -212,9 +213,13 @@ def score(
     if save_crops is not None:
         exclude.append(writable_dir(save_crops, "'--save-crops'"))
     items = _collect(
-        inputs, manifest, globs, audio_path, single_only=bool(detections or save_detections),
+        inputs,
+        manifest,
+        globs,
+        audio_path,
+        single_only=bool(detections or save_detections),
         exclude=exclude,
-    )  # fmt: skip
+    )
     if dataset is not None:
         items = [i if i.dataset else replace(i, dataset=dataset) for i in items]
     config = setup.batch_config(
@@ -271,18 +276,9 @@ def _run(
     from ..engines.run import run_inputs
 
     single = len(items) == 1 and not quiet and run.workers == 1 and run.timeout_s is None
-    return run_inputs(
-        items,
-        config,
-        run,
-        executor=executor,
-        outputs=out.run_outputs(),
-        on_start=progress.start,
-        on_record=progress.record,
-        worker_log_level=log.level,
-        download_progress=not quiet,
-        stage_hook=StageProgress(str(items[0].path)) if single else None,
-    )
+    stages = StageProgress(str(items[0].path)) if single else None
+    hooks = progress.hooks(log.level, download_progress=not quiet, stage_hook=stages)
+    return run_inputs(items, config, run, executor=executor, outputs=out.run_outputs(), hooks=hooks)
 
 
 def _collect(

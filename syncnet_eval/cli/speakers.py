@@ -16,6 +16,7 @@ from ..config import ASD_MODEL_NAMES
 from ..errors import InputError
 from ..inputs import BatchInput
 from ..io import atomic_write_text
+from ..presentation import MISSING
 from ..recipes import REGISTRY
 from ..speaking import SPEAKERS_CSV_COLUMNS, rttm_text, speakers_csv_rows, speakers_document
 from ..types import VideoResult
@@ -23,7 +24,7 @@ from .app import AppState, debug_requested, setup_logging
 from .display import StageProgress, columns, result_warning_lines, shown
 from .options import RecipeSetup, recipe_options, writable_file
 
-__all__ = ["speakers"]
+__all__ = ["speakers", "speakers_table"]
 
 _SUFFIXES = (".rttm", ".json", ".csv")
 # The recipes with face tracks to judge (the registry says which).
@@ -78,19 +79,25 @@ def _write(path: Path, result: VideoResult) -> None:
         atomic_write_text(path, buf.getvalue())
 
 
-def _table(result: VideoResult) -> str:
+def speakers_table(result: VideoResult) -> str:
+    """The tracks of ``result`` with their speaking share and first segments."""
     rows: list[tuple[str, ...]] = [("track", "frames", "box x1,y1,x2,y2", "speaking", "segments")]
     for t in result.tracks:
-        box = ",".join(f"{x:.0f}" for x in t.mean_box) if t.mean_box else "-"
-        share = "-" if t.speaking_fraction is None else f"{100 * t.speaking_fraction:.0f}%"
+        box = ",".join(f"{x:.0f}" for x in t.mean_box) if t.mean_box else MISSING
+        share = MISSING if t.speaking_fraction is None else f"{100 * t.speaking_fraction:.0f}%"
         segs = " ".join(
             f"{s['start_s']:.2f}-{s['end_s']:.2f}" for s in (t.speaking_segments or [])[:4]
         )
         more = len(t.speaking_segments or []) - 4
         rows.append(
-            (str(t.index), f"{t.first_frame}-{t.last_frame}", box, share,
-             segs + (f" (+{more} more)" if more > 0 else ""))
-        )  # fmt: skip
+            (
+                str(t.index),
+                f"{t.first_frame}-{t.last_frame}",
+                box,
+                share,
+                segs + (f" (+{more} more)" if more > 0 else ""),
+            )
+        )
     return "\n".join(columns(rows))
 
 
@@ -130,16 +137,15 @@ def speakers(
     config = setup.pipeline_config
     if config.asd is None:
         config = replace(config, asd=ASD_MODEL_NAMES[0])
+    from ..engines.plan import RunHooks
     from ..engines.run import score_one  # loads torch: not on --help
 
-    batch = replace(setup.batch_config(raise_unexpected=debug_requested(ctx)),
-                    pipeline_config=config)  # fmt: skip
-    result = score_one(
-        BatchInput(video),
-        batch,
-        stage_hook=None if quiet else StageProgress(str(video)),
-        download_progress=not quiet,
-    ).result
+    batch = replace(
+        setup.batch_config(raise_unexpected=debug_requested(ctx)), pipeline_config=config
+    )
+    stages = None if quiet else StageProgress(str(video))
+    hooks = RunHooks(stage_hook=stages, download_progress=not quiet)
+    result = score_one(BatchInput(video), batch, hooks=hooks).result
     for path in paths:
         _write(path, result)
     if not result.ok:
@@ -147,6 +153,6 @@ def speakers(
     if not quiet:
         for line in result_warning_lines([result]):
             click.echo(line, err=True)
-        click.echo(_table(result))
+        click.echo(speakers_table(result))
         for path in paths:
             click.echo(f"wrote {shown(str(path))}")

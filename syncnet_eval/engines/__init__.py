@@ -19,7 +19,7 @@ for ``--help``; an executor's module is imported when it is chosen.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 import importlib
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,15 +45,13 @@ __all__ = [
 @dataclass(frozen=True)
 class ExecContext:
     """What an executor needs besides the jobs: how to score, how the run goes, the weights
-    the driver resolved, the log level for its workers, a stage hook and a pipeline the caller
-    built (both in-process only)."""
+    the driver resolved, the log level for its workers, and a stage hook (in-process only)."""
 
     config: BatchConfig
     run: RunConfig
     resolved: ResolvedRun
     worker_log_level: int | None = None
     stage_hook: StageHook | None = None
-    pipeline: Any = None
 
 
 class Executor(Protocol):
@@ -100,10 +98,6 @@ class ExecutorEntry:
             return None
         cls: type = getattr(self.load(), self.options)
         return cls
-
-    def option_names(self) -> list[str]:
-        cls = self.options_class()
-        return [] if cls is None else [f.name for f in fields(cls)]
 
 
 EXECUTORS: dict[str, ExecutorEntry] = {

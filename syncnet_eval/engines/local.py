@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from ..allocator import tune_malloc
-from ..errors import ConfigError, SyncEvalError
+from ..errors import SyncEvalError
 from ..inputs import BatchInput
 from ..types import VideoResult
 from . import ExecContext
@@ -55,21 +55,19 @@ class LocalExecutor:
     name = "local"
 
     def check(self, config: BatchConfig, run: RunConfig) -> None:
-        if run.streams > 1 and (run.workers > 1 or run.timeout_s is not None):
-            raise ConfigError(
-                "--streams scores in this process: use it without --workers and --timeout"
-            )
+        """Nothing to refuse: ``RunConfig`` already ties ``streams`` to one in-process worker."""
 
     def results(
         self, jobs: Sequence[tuple[int, BatchInput]], context: ExecContext
     ) -> Iterator[tuple[int, VideoResult]]:
         run = context.run
         todo = list(jobs)
-        if context.pipeline is not None or (run.workers == 1 and run.timeout_s is None):
+        if run.workers == 1 and run.timeout_s is None:
             yield from _inprocess_results(todo, context, run.streams)
             return
-        pool = _Pool(context.config, context.resolved, run.workers, run.timeout_s,
-                     context.worker_log_level)  # fmt: skip
+        pool = _Pool(
+            context.config, context.resolved, run.workers, run.timeout_s, context.worker_log_level
+        )
         yield from pool.results(todo)
 
 
@@ -265,6 +263,13 @@ class _Pool:
         now = time.monotonic()
         for w in list(self.workers):
             if w.task is not None and w.deadline is not None and now >= w.deadline:
+                if w.conn.poll():
+                    # Its record (or its death) came in after the wait returned (a loaded
+                    # machine wakes late): the input finished in time, take what it sent.
+                    done = self._receive(w)
+                    if done is not None:
+                        yield done
+                    continue
                 index, item = w.task
                 w.kill()
                 self.workers.remove(w)
@@ -299,7 +304,7 @@ class _Pool:
 def _inprocess_results(
     jobs: list[tuple[int, BatchInput]], context: ExecContext, streams: int
 ) -> Iterator[tuple[int, VideoResult]]:
-    scorer = Scorer(context.config, context.resolved, streams, context.pipeline)
+    scorer = Scorer(context.config, context.resolved, streams)
     try:
         if streams > 1:
             yield from scorer.score_many(jobs)

@@ -1,6 +1,7 @@
 """What a run is asked to do: how each input is scored (``BatchConfig``), how the run goes
 (``RunConfig``: workers, time limit, resume, identity, streams), where its records go
-(``RunOutputs``), and the weights resolved once for all of it (``ResolvedRun``).
+(``RunOutputs``), what it tells its caller as it goes (``RunHooks``), and the weights resolved
+once for all of it (``ResolvedRun``).
 
 Light (no numpy or torch): the command line builds its options from these tables. Each
 ``RunConfig`` field's :class:`~syncnet_eval.config.Option` is its ``--option``; the rules that
@@ -9,8 +10,10 @@ tie two fields together are checked once, in ``__post_init__``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import (
     IDENTITY_MODES,
@@ -19,10 +22,15 @@ from ..config import (
     option_field,
     validate_options,
 )
+from ..embedders import DEFAULT_EMBEDDER, EmbedderSpec, get_embedder
 from ..errors import ConfigError
-from ..recipes import DEFAULT_RECIPE, check_recipe_options
+from ..recipes import DEFAULT_RECIPE, RecipeSpec, check_recipe_options, get_recipe
 
-__all__ = ["BatchConfig", "ResolvedRun", "RunConfig", "RunOutputs"]
+if TYPE_CHECKING:  # annotations only
+    from ..timing import StageHook
+    from .records import BatchEvent
+
+__all__ = ["BatchConfig", "ResolvedRun", "RunConfig", "RunHooks", "RunOutputs"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,9 @@ class BatchConfig:
         save_detections: write the detector's boxes here (single-video runs).
         save_crops: write each track's crop video into this directory.
         raise_unexpected: re-raise unexpected errors instead of recording them (debugging).
+        embedder: the embedder's name in ``syncnet_eval.embedders.REGISTRY`` (``syncnet``, or
+            one a caller registered: a test double, your own model); hashed by name.
+        recipe_spec: ``recipe``'s ``RecipeSpec``, resolved once when the config is made.
     """
 
     recipe: str = DEFAULT_RECIPE
@@ -54,9 +65,16 @@ class BatchConfig:
     save_detections: Path | None = None
     save_crops: Path | None = None
     raise_unexpected: bool = False
+    embedder: str = DEFAULT_EMBEDDER
+    # ``recipe``'s registry entry, looked up once here: the driver, the scorers and the
+    # pipeline take the spec, never the name again.
+    recipe_spec: RecipeSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        check_recipe_options(self.recipe, self.pipeline_config)
+        spec = get_recipe(self.recipe)
+        check_recipe_options(spec, self.pipeline_config)
+        object.__setattr__(self, "recipe_spec", spec)
+        get_embedder(self.embedder)
 
 
 @dataclass(frozen=True)
@@ -121,8 +139,9 @@ class RunConfig:
                 "--streams scores in this process: use it without --workers and --timeout"
             )
         if self.retry_failed and self.resume is False:
-            raise ConfigError("--retry-failed retries the failures of a resumed run: drop "
-                              "--no-resume")  # fmt: skip
+            raise ConfigError(
+                "--retry-failed retries the failures of a resumed run: drop --no-resume"
+            )
 
 
 @dataclass(frozen=True)
@@ -163,9 +182,30 @@ class RunOutputs:
 
 
 @dataclass(frozen=True)
+class RunHooks:
+    """How a run tells its caller what happens; nothing here changes a record.
+
+    Attributes:
+        on_start: called once with (total inputs, inputs taken from earlier records).
+        on_record: called with a ``BatchEvent`` as each input finishes (completion order).
+        stage_hook: told about each video's stages (in-process scoring only).
+        worker_log_level: level of the package's log lines in worker processes or actors
+            (``None``: leave their logging as it is).
+        download_progress: show a progress bar if weights must be downloaded.
+    """
+
+    on_start: Callable[[int, int], None] | None = None
+    on_record: Callable[[BatchEvent], None] | None = None
+    stage_hook: StageHook | None = None
+    worker_log_level: int | None = None
+    download_progress: bool = True
+
+
+@dataclass(frozen=True)
 class ResolvedRun:
     """What every executor's scorers share: the weights, found (or downloaded) once by the
-    driver, their hashes, and the configuration hash every record carries.
+    driver, their hashes, the configuration hash every record carries, and the embedder
+    when it is not SyncNet (its spec travels to workers, which may not have it registered).
 
     ``config_hash`` is empty when nothing was scored (every input failed its pre-check), so
     no weights were looked for.
@@ -177,3 +217,4 @@ class ResolvedRun:
     asd_weights: Path | None = None
     syncnet_sha256: str | None = None
     s3fd_sha256: str | None = None
+    embedder: EmbedderSpec | None = None

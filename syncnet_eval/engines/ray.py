@@ -202,8 +202,12 @@ def pool_size(config: RayConfig, resources: dict[str, float], jobs: int) -> int:
             log.warning(
                 "%d actors x %g CPUs, %g GPUs exceed the cluster's %g CPUs, %g GPUs: the pool "
                 "starts those that fit and grows with the cluster",
-                size, config.cpus_per_actor, config.gpus_per_actor, cpus, gpus,
-            )  # fmt: skip
+                size,
+                config.cpus_per_actor,
+                config.gpus_per_actor,
+                cpus,
+                gpus,
+            )
     else:
         size = math.floor(cpus / config.cpus_per_actor + 1e-9)
         if config.gpus_per_actor > 0:

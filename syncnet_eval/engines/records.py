@@ -294,9 +294,14 @@ class RecordIndex:
         self._by_key[_record_key(rec)] = Located(rec, source, position)
 
     def find(
-        self, identity: Mapping[str, Any], id: str | None, digest: str, *,
-        timeout_s: float | None, retry_failed: bool,
-    ) -> Located | None:  # fmt: skip
+        self,
+        identity: Mapping[str, Any],
+        id: str | None,
+        digest: str,
+        *,
+        timeout_s: float | None,
+        retry_failed: bool,
+    ) -> Located | None:
         """The record to reuse for an input, else ``None`` (score it): its latest record, if
         that has the input's identity (same content) and the run's configuration hash, and
         is :func:`reusable`."""

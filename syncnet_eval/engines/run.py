@@ -25,7 +25,7 @@ other from the registry. What it guarantees, for every executor:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 import contextlib
 from dataclasses import replace
 import logging
@@ -34,7 +34,7 @@ from pathlib import Path
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -51,10 +51,9 @@ from ..io import (
     remove_stale_temp_files,
 )
 from ..parquet import ParquetSink, iter_parquet_records, require_pyarrow, row_record
-from ..timing import StageHook
 from ..types import VideoResult
 from . import DEFAULT_EXECUTOR, ExecContext, Executor, create_executor
-from .plan import BatchConfig, ResolvedRun, RunConfig, RunOutputs
+from .plan import BatchConfig, ResolvedRun, RunConfig, RunHooks, RunOutputs
 from .records import (
     RETRY_STATUSES,
     BatchEvent,
@@ -63,10 +62,7 @@ from .records import (
     RecordIndex,
     record_problem,
 )
-from .scorer import crops_names, lost, precheck, prepare_run, resolve_from_pipeline
-
-if TYPE_CHECKING:
-    from ..pipeline import SyncPipeline
+from .scorer import crops_names, lost, precheck, prepare_run
 
 __all__ = ["check_outputs", "run_inputs", "score_one", "sigterm_stops_the_run", "slim"]
 
@@ -98,12 +94,7 @@ def run_inputs(
     *,
     executor: Executor | None = None,
     outputs: RunOutputs | None = None,
-    on_start: Callable[[int, int], None] | None = None,
-    on_record: Callable[[BatchEvent], None] | None = None,
-    worker_log_level: int | None = None,
-    download_progress: bool = True,
-    stage_hook: StageHook | None = None,
-    pipeline: SyncPipeline | None = None,
+    hooks: RunHooks | None = None,
 ) -> BatchOutcome:
     """Score every input; one record each, in input order, whatever happens to it.
 
@@ -113,13 +104,8 @@ def run_inputs(
         run: how the run goes (workers, time limit, resume, identity, streams).
         executor: where to score (default: the local executor).
         outputs: the JSONL log and the Parquet file, and whether full records come back.
-        on_start: called once with (total inputs, inputs taken from earlier records).
-        on_record: called as each input finishes (completion order).
-        worker_log_level: level of the package's log lines in worker processes or actors.
-        download_progress: show a progress bar if weights must be downloaded.
-        stage_hook: told about each video's stages (in-process scoring only).
-        pipeline: score with this pipeline (its weights, or its own embedder) in this process
-            instead of building one from ``config``'s weights.
+        hooks: what the run tells its caller as it goes (progress, stages, log level of
+            workers, download progress bars).
 
     Returns:
         A ``BatchOutcome``.
@@ -130,11 +116,10 @@ def run_inputs(
     """
     run = run or RunConfig()
     outputs = outputs or RunOutputs()
+    hooks = hooks or RunHooks()
     executor = executor or create_executor(DEFAULT_EXECUTOR)
     check_outputs(run, outputs)
     executor.check(config, run)
-    if pipeline is not None and (run.workers > 1 or run.timeout_s is not None):
-        raise ConfigError("a pipeline given by the caller scores in this process only")
     if outputs.parquet is not None:
         require_pyarrow()
     with contextlib.ExitStack() as stack:
@@ -143,24 +128,16 @@ def run_inputs(
         for path in {*outputs.locked(), *filter(None, [outputs.journal])}:
             remove_stale_temp_files(path)  # left by a write that was killed (kill -9)
         stack.enter_context(sigterm_stops_the_run())
-        driver = _Driver(inputs, config, run, outputs, on_record)
-        return driver.go(executor, on_start, worker_log_level, download_progress, stage_hook,
-                         pipeline)  # fmt: skip
+        driver = _Driver(inputs, config, run, outputs, hooks)
+        return driver.go(executor)
 
 
 def score_one(
-    item: BatchInput,
-    config: BatchConfig,
-    *,
-    pipeline: SyncPipeline | None = None,
-    stage_hook: StageHook | None = None,
-    download_progress: bool = True,
+    item: BatchInput, config: BatchConfig, *, hooks: RunHooks | None = None
 ) -> BatchRecord:
     """One input's record, through the driver (pre-check, weights resolved once with their
     notice, the configuration hash, a record whatever happens)."""
-    outcome = run_inputs([item], config, pipeline=pipeline, stage_hook=stage_hook,
-                         download_progress=download_progress)  # fmt: skip
-    return outcome.records[0]
+    return run_inputs([item], config, hooks=hooks).records[0]
 
 
 @contextlib.contextmanager
@@ -186,10 +163,17 @@ def slim(record: BatchRecord) -> BatchRecord:
     (a million full records would not fit in memory)."""
     r = record.result
     tracks = [
-        replace(t, dist_by_shift=[], framewise_conf=[], framewise_time_s=None,
-                smoothed_center_x=None, smoothed_center_y=None, smoothed_half_size=None)
+        replace(
+            t,
+            dist_by_shift=[],
+            framewise_conf=[],
+            framewise_time_s=None,
+            smoothed_center_x=None,
+            smoothed_center_y=None,
+            smoothed_half_size=None,
+        )
         for t in r.tracks
-    ]  # fmt: skip
+    ]
     result = replace(r, tracks=tracks, scenes=None, provenance={}, timings_s={})
     return replace(record, result=result)
 
@@ -212,7 +196,7 @@ class _Driver:
         config: BatchConfig,
         run: RunConfig,
         outputs: RunOutputs,
-        on_record: Callable[[BatchEvent], None] | None,
+        hooks: RunHooks,
     ) -> None:
         if config.save_crops is not None:
             inputs = [
@@ -222,7 +206,7 @@ class _Driver:
         self.config = config
         self.run = run
         self.outputs = outputs
-        self.on_record = on_record
+        self.hooks = hooks
         self.keep = _keep_all if outputs.keep_records else slim
         self.records: list[BatchRecord | None] = [None] * len(self.inputs)
         self.locations: dict[int, tuple[str, int]] = {}
@@ -231,20 +215,11 @@ class _Driver:
         self.done = 0
         self.log: JsonlLog | None = None
 
-    def go(
-        self,
-        executor: Executor,
-        on_start: Callable[[int, int], None] | None,
-        worker_log_level: int | None,
-        download_progress: bool,
-        stage_hook: StageHook | None,
-        pipeline: SyncPipeline | None,
-    ) -> BatchOutcome:
+    def go(self, executor: Executor) -> BatchOutcome:
+        hooks = self.hooks
         refused = [precheck(item, self.config.recipe) for item in self.inputs]
-        if any(r is None for r in refused) and pipeline is not None:
-            resolved = resolve_from_pipeline(self.config, pipeline)
-        elif any(r is None for r in refused):
-            resolved = prepare_run(self.config, download_progress)
+        if any(r is None for r in refused):
+            resolved = prepare_run(self.config, hooks.download_progress)
         else:  # nothing to score: no weights looked for
             resolved = ResolvedRun(None, None, "")
         self.digest = resolved.config_hash
@@ -253,15 +228,15 @@ class _Driver:
         num_resumed = self._resume() if resume else 0
         if num_resumed:
             log.info("resuming: %d of %d inputs already recorded", num_resumed, len(self.inputs))
-        if on_start is not None:
-            on_start(len(self.inputs), num_resumed)
+        if hooks.on_start is not None:
+            hooks.on_start(len(self.inputs), num_resumed)
         journal = self.outputs.journal
         stopped = False
         try:
             if journal is not None:
                 self.log = JsonlLog(journal, truncate=not resume)
             context = ExecContext(
-                self.config, self.run, resolved, worker_log_level, stage_hook, pipeline
+                self.config, self.run, resolved, hooks.worker_log_level, hooks.stage_hook
             )
             self._score(executor, refused, context)
         except KeyboardInterrupt:
@@ -317,8 +292,8 @@ class _Driver:
             self.locations[index] = ("log", self.log.append(record.to_dict()))
         self.records[index] = self.keep(record)
         self.done += 1
-        if self.on_record is not None:
-            self.on_record(BatchEvent(index, self.done, len(self.inputs), record))
+        if self.hooks.on_record is not None:
+            self.hooks.on_record(BatchEvent(index, self.done, len(self.inputs), record))
 
     def _resume(self) -> int:
         """Take each input's reusable earlier record; how many were taken."""
@@ -338,9 +313,12 @@ class _Driver:
             # A refused input's record is reused too while nothing changed (a file that
             # appears since has another identity, so it is scored then).
             found = earlier.find(
-                self.identities[index], item.id, self.digest,
-                timeout_s=self.run.timeout_s, retry_failed=self.run.retry_failed,
-            )  # fmt: skip
+                self.identities[index],
+                item.id,
+                self.digest,
+                timeout_s=self.run.timeout_s,
+                retry_failed=self.run.retry_failed,
+            )
             if found is None:
                 continue
             try:
@@ -360,15 +338,21 @@ class _Driver:
     def _say_stopped(self, journal: Path | None) -> None:
         total = len(self.inputs)
         if journal is None:
-            log.warning("stopped: %d of %d inputs were done; nothing was kept (add -o "
-                        "FILE.jsonl to keep records as they finish)", self.done, total)  # fmt: skip
+            log.warning(
+                "stopped: %d of %d inputs were done; nothing was kept (add -o "
+                "FILE.jsonl to keep records as they finish)",
+                self.done,
+                total,
+            )
             return
         where = self.outputs.log or self.outputs.parquet
         log.warning(
             "stopped: %d of %d inputs are recorded in %s; run the same command again to "
             "resume (the rest are scored then)",
-            self.done, total, where,
-        )  # fmt: skip
+            self.done,
+            total,
+            where,
+        )
 
     def _write_parquet(self, path: Path, journal: Path) -> None:
         """Every recorded input's full record, in input order, read back from the log or the

@@ -1,7 +1,7 @@
 """The per-input function every executor runs, and everything said about one input.
 
 - :func:`prepare_run`: the weights found (or downloaded) once by the driver, their notice,
-  the configuration hash.
+  the configuration hash (:func:`configuration_hash`, the one function that builds it).
 - :class:`Scorer`: one ``SyncPipeline`` (models loaded once) scoring ``BatchInput``s; it never
   raises for a bad input.
 - :func:`precheck` and the failure records the engines write themselves (``timed_out``,
@@ -29,13 +29,13 @@ import numpy as np
 from ..asd import ASD_CHECKPOINTS
 from ..config import config_hash
 from ..embed import BatchedEmbedder, SyncNetEmbedder
+from ..embedders import get_embedder
 from ..errors import ConfigError, SyncEvalError
 from ..inputs import BatchInput
 from ..io import load_detections, sha256_or_none
 from ..logs import OneLineFormatter, first_time
 from ..models import weights as wm
 from ..pipeline import SyncPipeline
-from ..recipes import get_recipe
 from ..timing import StageHook
 from ..types import VideoResult
 from .plan import BatchConfig, ResolvedRun
@@ -43,6 +43,7 @@ from .records import ReasonCode
 
 __all__ = [
     "Scorer",
+    "configuration_hash",
     "crashed_repeatedly",
     "crops_names",
     "error_from_wire",
@@ -50,7 +51,6 @@ __all__ = [
     "lost",
     "precheck",
     "prepare_run",
-    "resolve_from_pipeline",
     "setup_worker_logging",
     "timed_out",
     "unexpected",
@@ -91,8 +91,33 @@ def unofficial_weights_notice(kind: str, path: Path, sha256: str) -> None:
     log.warning(
         "%s is not the official %s (sha256 %s...): the numbers are comparable only with runs "
         "that use the same file (recorded in each record's provenance)",
-        path, official, sha256[:12],
-    )  # fmt: skip
+        path,
+        official,
+        sha256[:12],
+    )
+
+
+def configuration_hash(
+    config: BatchConfig,
+    syncnet_sha256: str | None,
+    s3fd_sha256: str | None = None,
+    asd_sha256: str | None = None,
+) -> str:
+    """The configuration hash every record carries: the one place it is built.
+
+    Args:
+        config: how each input is scored (its configs, recipe, embedder, detections file).
+        syncnet_sha256: the SyncNet weights' sha256 (``None`` when the embedder is not SyncNet:
+            it is hashed by its registered name instead).
+        s3fd_sha256: the S3FD weights' sha256 when the run detects faces with S3FD.
+        asd_sha256: the active-speaker checkpoint's sha256 when the ASD model runs (hashed
+            only then, so other runs keep their hash).
+    """
+    model = syncnet_sha256 if syncnet_sha256 is not None else f"embedder {config.embedder}"
+    detections_sha = sha256_or_none(config.detections) if config.detections is not None else None
+    key = _RunKey(config.recipe, model, s3fd_sha256, detections_sha)
+    asd_key = [] if asd_sha256 is None else [_AsdKey(asd_sha256)]
+    return config_hash(config.score_config, config.pipeline_config, key, *asd_key)
 
 
 def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
@@ -101,14 +126,18 @@ def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
     Raises:
         ModelWeightsError: weights missing, not the official file (lookup), or unloadable.
     """
-    syncnet = wm.resolve_weights(
-        "syncnet", config.syncnet_weights, offline=config.offline, progress=progress
-    )
-    syncnet_sha = wm.weights_sha256(syncnet)
-    unofficial_weights_notice("syncnet", syncnet, syncnet_sha)
+    embedder = get_embedder(config.embedder)
+    syncnet = None
+    syncnet_sha = None
+    if embedder.needs_syncnet_weights:
+        syncnet = wm.resolve_weights(
+            "syncnet", config.syncnet_weights, offline=config.offline, progress=progress
+        )
+        syncnet_sha = wm.weights_sha256(syncnet)
+        unofficial_weights_notice("syncnet", syncnet, syncnet_sha)
     s3fd = None
     s3fd_sha = None
-    detects = get_recipe(config.recipe).needs_tracks and config.detections is None
+    detects = config.recipe_spec.needs_tracks and config.detections is None
     if detects and config.pipeline_config.detector == "s3fd":
         # Found (or downloaded) once here rather than by every worker.
         s3fd = wm.resolve_weights(
@@ -118,30 +147,24 @@ def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
         unofficial_weights_notice("s3fd", s3fd, s3fd_sha)
     elif config.s3fd_weights is not None:
         s3fd = config.s3fd_weights
-    detections_sha = sha256_or_none(config.detections) if config.detections is not None else None
-    key = _RunKey(config.recipe, syncnet_sha, s3fd_sha, detections_sha)
     asd = None
-    asd_key: list[_AsdKey] = []
+    asd_sha = None
     if config.pipeline_config.asd is not None:
         checkpoint = ASD_CHECKPOINTS[config.pipeline_config.asd_model]
         asd = wm.resolve_weights(
             checkpoint, config.asd_weights, offline=config.offline, progress=progress
         )
-        asd_key.append(_AsdKey(wm.weights_sha256(asd)))
-    digest = config_hash(config.score_config, config.pipeline_config, key, *asd_key)
-    return ResolvedRun(syncnet, s3fd, digest, asd, syncnet_sha, s3fd_sha)
-
-
-def resolve_from_pipeline(config: BatchConfig, pipe: SyncPipeline) -> ResolvedRun:
-    """The ``ResolvedRun`` of a pipeline built by the caller (its weights, or its own embedder
-    named in the hash instead of a weights file)."""
-    sha = pipe.syncnet_weights_sha256 or f"custom embedder {type(pipe.embedder).__name__}"
-    if pipe.syncnet_weights_path is not None and pipe.syncnet_weights_sha256 is not None:
-        unofficial_weights_notice("syncnet", pipe.syncnet_weights_path, sha)
-    key = _RunKey(config.recipe, sha, None, sha256_or_none(config.detections)
-                  if config.detections is not None else None)  # fmt: skip
-    digest = config_hash(pipe.score_config, pipe.pipeline_config, key)
-    return ResolvedRun(pipe.syncnet_weights_path, None, digest, None, pipe.syncnet_weights_sha256)
+        asd_sha = wm.weights_sha256(asd)
+    digest = configuration_hash(config, syncnet_sha, s3fd_sha, asd_sha)
+    return ResolvedRun(
+        syncnet,
+        s3fd,
+        digest,
+        asd,
+        syncnet_sha,
+        s3fd_sha,
+        embedder=None if embedder.needs_syncnet_weights else embedder,
+    )
 
 
 # -- the per-input function -------------------------------------------------------------------
@@ -157,22 +180,17 @@ class Scorer:
     :meth:`close` when done.
     """
 
-    def __init__(
-        self,
-        config: BatchConfig,
-        resolved: ResolvedRun,
-        streams: int = 1,
-        pipeline: SyncPipeline | None = None,
-    ) -> None:
+    def __init__(self, config: BatchConfig, resolved: ResolvedRun, streams: int = 1) -> None:
         self.config = config
         self.streams = streams
-        self.pipe = pipeline or SyncPipeline(
+        self.pipe = SyncPipeline(
             config.score_config,
             config.pipeline_config,
             syncnet_weights=resolved.syncnet_weights,
             s3fd_weights=resolved.s3fd_weights,
             offline=config.offline,
             progress=False,
+            embedder=None if resolved.embedder is None else resolved.embedder.build(),
             asd_weights=resolved.asd_weights,
             syncnet_sha256=resolved.syncnet_sha256,
         )
@@ -181,8 +199,9 @@ class Scorer:
             plain = self.pipe.embedder
             if not isinstance(plain, SyncNetEmbedder):
                 raise ConfigError("streams > 1 batches SyncNet's forward passes: it needs SyncNet")
-            self.shared = BatchedEmbedder(plain.model, plain.device, plain.batch_size,
-                                          plain.precision)  # fmt: skip
+            self.shared = BatchedEmbedder(
+                plain.model, plain.device, plain.batch_size, plain.precision
+            )
             self.pipe.embedder = self.shared
         self.detections: list[np.ndarray] | None = None
         if config.detections is not None:
@@ -240,7 +259,7 @@ class Scorer:
         if self.config.save_crops is not None:
             kwargs["save_crops"] = self.config.save_crops
             kwargs["crops_name"] = item.crops_name
-        return self.pipe.evaluate(item.path, self.config.recipe, **kwargs)
+        return self.pipe.evaluate(item.path, self.config.recipe_spec, **kwargs)
 
 
 def crops_names(inputs: Sequence[BatchInput]) -> list[str]:
@@ -261,8 +280,9 @@ def crops_names(inputs: Sequence[BatchInput]) -> list[str]:
 # -- failure records --------------------------------------------------------------------------
 
 
-def _failure(item: BatchInput, recipe: str, message: str, code: ReasonCode,
-             **extra: Any) -> VideoResult:  # fmt: skip
+def _failure(
+    item: BatchInput, recipe: str, message: str, code: ReasonCode, **extra: Any
+) -> VideoResult:
     return VideoResult.failure(str(item.path), recipe, "error", message, reason_code=code, **extra)
 
 
@@ -296,43 +316,49 @@ def precheck(item: BatchInput, recipe: str) -> VideoResult | None:
             return _failure(item, recipe, f"{p}: is a directory, not a media file", "not_regular")
         if not stat.S_ISREG(mode):
             return _failure(
-                item, recipe,
+                item,
+                recipe,
                 f"{p}: not a regular file (a pipe, socket or device cannot be scored as {what})",
                 "not_regular",
-            )  # fmt: skip
+            )
     return None
 
 
 def timed_out(item: BatchInput, recipe: str, timeout_s: float) -> VideoResult:
     return _failure(
-        item, recipe,
+        item,
+        recipe,
         f"{item.path}: timed out after {timeout_s:g} s (a hung decode or a very long input; "
         "raise --timeout: a rerun with a larger limit scores it again)",
-        "timeout", provenance={"timeout_s": timeout_s},
-    )  # fmt: skip
+        "timeout",
+        provenance={"timeout_s": timeout_s},
+    )
 
 
 def worker_died(item: BatchInput, recipe: str, code: int | None) -> VideoResult:
     return _failure(
-        item, recipe,
+        item,
+        recipe,
         f"{item.path}: the worker process died while scoring it (exit code {code}; a crash in "
         "a decoder, or out of memory)",
         "worker_crashed",
-    )  # fmt: skip
+    )
 
 
 def crashed_repeatedly(item: BatchInput, recipe: str, attempts: int) -> VideoResult:
     return _failure(
-        item, recipe,
+        item,
+        recipe,
         f"{item.path}: its scorer died {attempts} times while scoring it (a crash in a "
         "decoder, or out of memory); not tried again",
         "worker_crashed",
-    )  # fmt: skip
+    )
 
 
 def unexpected(item: BatchInput, recipe: str, exc: BaseException) -> VideoResult:
-    return _failure(item, recipe, f"{item.path}: unexpected {type(exc).__name__}: {exc}",
-                    "unexpected")  # fmt: skip
+    return _failure(
+        item, recipe, f"{item.path}: unexpected {type(exc).__name__}: {exc}", "unexpected"
+    )
 
 
 def lost(item: BatchInput, recipe: str) -> VideoResult:

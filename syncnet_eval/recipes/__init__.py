@@ -51,6 +51,7 @@ __all__ = [
     "get_recipe",
     "ignored_recipe_options",
     "recipe_help",
+    "resolve_recipe",
 ]
 
 
@@ -148,17 +149,28 @@ def get_recipe(name: str) -> RecipeSpec:
     return spec
 
 
-def check_recipe_options(name: str, pipeline_config: PipelineConfig) -> None:
+def resolve_recipe(recipe: str | RecipeSpec) -> RecipeSpec:
+    """``recipe``'s spec: the one given, or the registered one of that name (looked up here,
+    once, by whoever holds the name first: ``BatchConfig``, ``SyncPipeline.evaluate``).
+
+    Raises:
+        ConfigError: no such recipe (the message lists them).
+    """
+    return recipe if isinstance(recipe, RecipeSpec) else get_recipe(recipe)
+
+
+def check_recipe_options(recipe: str | RecipeSpec, pipeline_config: PipelineConfig) -> None:
     """Refuse active-speaker options with recipes that have no face tracks.
 
     Raises:
         ConfigError: an unknown recipe, or the option it cannot take.
     """
-    spec = get_recipe(name)
+    spec = resolve_recipe(recipe)
     if not spec.needs_tracks and pipeline_config.asd is not None:
         tracked = ", ".join(n for n, s in REGISTRY.items() if s.needs_tracks)
         raise ConfigError(
-            f"--asd and --track-select asd need face tracks: use --recipe {tracked} (not {name})"
+            f"--asd and --track-select asd need face tracks: use --recipe {tracked} "
+            f"(not {spec.name})"
         )
 
 

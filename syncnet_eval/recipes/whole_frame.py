@@ -99,9 +99,15 @@ def score_whole_frames(
         frames = map(resize_224, frames)  # in the decode thread: only 224 px is queued
     expected = round(info.num_frames * fps / info.fps) if info.num_frames and info.fps else None
     scored = score_track(
-        embedder, frames, audio, vshift=score_config.vshift, timer=timer, source=path,
-        expected_frames=expected, fps=fps,
-    )  # fmt: skip
+        embedder,
+        frames,
+        audio,
+        vshift=score_config.vshift,
+        timer=timer,
+        source=path,
+        expected_frames=expected,
+        fps=fps,
+    )
     track = with_sync_timeline(
         to_track_result(0, 0, scored.num_frames - 1, scored, fps=fps),
         fps,
@@ -133,7 +139,7 @@ def score_whole_frames(
             samples=audio.size,
             audio_path=audio_path,
             scored_fps=fps,
-        ),  # fmt: skip
+        ),
         flags=ordered_flags(flags),
         av_offset_ms=offset_ms(track.av_offset, fps),
         selected_track=0,

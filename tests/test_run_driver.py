@@ -1,4 +1,5 @@
-"""Batch scoring: input collection, bad inputs, workers, resume after SIGKILL, time limits."""
+"""The run driver and the local executor (``engines/run.py``, ``engines/local.py``), through
+``score`` batches: bad inputs, workers, resume after SIGKILL, time limits, locks, stops."""
 
 from __future__ import annotations
 
@@ -7,23 +8,28 @@ import os
 from pathlib import Path
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
 import time
 from typing import Any
 
+from batch_helpers import (
+    fake_ffmpeg,
+    make_bad_inputs,
+    make_bad_inputs_expectations,
+    run_ffmpeg,
+    score_args,
+)
 import numpy as np
 import pytest
 
 from syncnet_eval import ScoreConfig
-from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunOutputs
+from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunHooks, RunOutputs
 from syncnet_eval.engines.records import BatchEvent
 from syncnet_eval.engines.run import run_inputs
-from syncnet_eval.engines.scorer import crops_names
-from syncnet_eval.errors import InputError, OutputError
-from syncnet_eval.inputs import BatchInput, collect_inputs, input_identity, read_manifest
+from syncnet_eval.errors import OutputError
+from syncnet_eval.inputs import BatchInput
 from syncnet_eval.io import JsonlLog, LogLock, read_jsonl
 from syncnet_eval.stats import summarize
 from syncnet_eval.types import STATUSES, VideoResult
@@ -41,45 +47,6 @@ REAL_CLIPS = (
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True, capture_output=True
-    )
-
-
-def make_bad_inputs(directory: Path, good: Path) -> dict[str, set[str]]:
-    """One of each bad input of issue 4 in ``directory``; returns name -> accepted statuses."""
-    data = good.read_bytes()
-    rng = np.random.default_rng(7)
-    (directory / "bad_zero_bytes.mp4").write_bytes(b"")
-    (directory / "bad_truncated.mp4").write_bytes(data[: len(data) // 2])  # moov is at the end
-    (directory / "bad_random_bytes.mp4").write_bytes(rng.bytes(20_000))
-    (directory / "bad_text_file.mp4").write_text("not a video\n" * 100, encoding="utf-8")
-    _ffmpeg("-i", str(good), "-an", "-c", "copy", str(directory / "bad_no_audio.mp4"))
-    _ffmpeg("-i", str(good), "-vn", "-c", "copy", str(directory / "bad_audio_only.mp4"))
-    unreadable = directory / "bad_unreadable.mp4"
-    unreadable.write_bytes(rng.bytes(5_000))
-    unreadable.chmod(0)
-    (directory / "bad_directory.mp4").mkdir()
-    (directory / "bad_directory.mp4" / "inside.txt").write_text("x", encoding="utf-8")
-    return make_bad_inputs_expectations(directory)
-
-
-def make_bad_inputs_expectations(directory: Path) -> dict[str, set[str]]:
-    """Accepted statuses of ``make_bad_inputs``' files (root reads mode-000 files anyway)."""
-    unreadable = directory / "bad_unreadable.mp4"
-    return {
-        "bad_zero_bytes.mp4": {"decode_error"},
-        "bad_truncated.mp4": {"decode_error"},
-        "bad_random_bytes.mp4": {"decode_error"},
-        "bad_text_file.mp4": {"decode_error"},
-        "bad_no_audio.mp4": {"no_audio"},
-        "bad_audio_only.mp4": {"decode_error"},
-        "bad_unreadable.mp4": {"decode_error"} if os.access(unreadable, os.R_OK) else {"error"},
-        "bad_directory.mp4": {"error"},
-    }
-
-
 def _manifest_pointing_nowhere(directory: Path) -> Path:
     manifest = directory / "manifest.csv"
     manifest.write_text("path,id\nno/such/video.mp4,missing-row\n", encoding="utf-8")
@@ -90,91 +57,11 @@ def _without_timings(rec: dict[str, Any], *other: str) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k not in ("timings_s", *other)}
 
 
-def _fake_ffmpeg(script: Path, prelude: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point SYNCNET_EVAL_FFMPEG at a shell script: ``prelude``, then the real ffmpeg."""
-    real_ffmpeg = shutil.which("ffmpeg")
-    assert real_ffmpeg is not None
-    script.write_text(f'#!/bin/sh\n{prelude}exec "{real_ffmpeg}" "$@"\n', encoding="utf-8")
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("SYNCNET_EVAL_FFMPEG", str(script))
-
-
-def _score_args(weights: Path, *extra: str) -> list[str]:
-    return [
-        "score", "--recipe", "direct", "--syncnet-weights", str(weights), "--device", "cpu",
-        *extra,
-    ]  # fmt: skip
-
-
 def _by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {Path(r["path"]).name: r for r in doc["results"]}
 
 
-# -- collecting inputs ------------------------------------------------------------------------
-
-
-def test_scan_directory_finds_videos_recursively_in_order(tmp_path: Path) -> None:
-    for rel in ("b.mp4", "a.MOV", "sub/c.avi", "sub/deep/d.mkv", "notes.txt", ".hidden.mp4"):
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(b"x")
-    (tmp_path / "frames.mp4").mkdir()  # a directory named like a video: an input of its own
-    (tmp_path / "frames.mp4" / "e.mp4").write_bytes(b"x")
-    items = collect_inputs([tmp_path])
-    assert [i.id for i in items] == ["a.MOV", "b.mp4", "frames.mp4", "sub/c.avi", "sub/deep/d.mkv"]
-    assert all(i.path == tmp_path / i.id for i in items)
-
-
-def test_glob_replaces_the_extension_filter(tmp_path: Path) -> None:
-    for rel in ("x_224.mp4", "x_512.mp4", "sub/y_224.mp4", "z_224.y4m"):
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(b"x")
-    items = collect_inputs([tmp_path], globs=["*_224.*"])
-    assert [i.id for i in items] == ["sub/y_224.mp4", "x_224.mp4", "z_224.y4m"]
-
-
-def test_files_dirs_and_manifest_keep_command_line_order(tmp_path: Path) -> None:
-    (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "v.mp4").write_bytes(b"x")
-    (tmp_path / "m").mkdir()
-    manifest = tmp_path / "m" / "list.csv"
-    manifest.write_text(
-        "path,audio,id,group\nclips/one.mp4,sound/one.wav,one,A\n,,,\n/abs/two.mp4,,,B\n",
-        encoding="utf-8",
-    )
-    items = collect_inputs([tmp_path / "missing.mp4", tmp_path / "d"], manifest=manifest)
-    missing = tmp_path / "missing.mp4"
-    assert items[0] == BatchInput(missing, id=missing.as_posix())  # a file's id: as given
-    assert items[1] == BatchInput(tmp_path / "d" / "v.mp4", id="v.mp4")
-    assert items[2] == BatchInput(
-        tmp_path / "m" / "clips/one.mp4", tmp_path / "m" / "sound/one.wav", "one", "A"
-    )
-    assert items[3] == BatchInput(Path("/abs/two.mp4"), None, "/abs/two.mp4", "B")
-    assert len(items) == 4
-
-
-def test_manifest_without_path_column_is_refused(tmp_path: Path) -> None:
-    manifest = tmp_path / "bad.csv"
-    manifest.write_text("file,id\na.mp4,1\n", encoding="utf-8")
-    with pytest.raises(InputError, match="'path' column"):
-        read_manifest(manifest)
-
-
-def test_input_identity_tracks_size_mtime_and_content(tmp_path: Path) -> None:
-    video = tmp_path / "v.mp4"
-    video.write_bytes(b"abc")
-    first = input_identity(BatchInput(video))
-    assert first["path"] == str(video.resolve()) and first["size"] == 3
-    os.utime(video, ns=(1, first["mtime_ns"] + 10**9))
-    assert input_identity(BatchInput(video)) != first
-    hashed = input_identity(BatchInput(video), "sha256")
-    os.utime(video, ns=(1, 5))
-    assert input_identity(BatchInput(video), "sha256") == hashed  # mtime is not part of it
-    video.write_bytes(b"abd")
-    assert input_identity(BatchInput(video), "sha256") != hashed
-    missing = input_identity(BatchInput(tmp_path / "nope.mp4", audio_path=video))
-    assert missing["size"] is None and missing["audio"]["size"] == 3
+# -- the log ----------------------------------------------------------------------------------
 
 
 def test_jsonl_partial_last_line_is_ignored_and_repaired(tmp_path: Path) -> None:
@@ -214,7 +101,7 @@ def serial_run(
     out = tmp_path_factory.mktemp("serial")
     manifest = _manifest_pointing_nowhere(out)
     result = invoke_cli(
-        _score_args(
+        score_args(
             syncnet_parity_weights,
             str(mixed_dir),
             "--manifest",
@@ -225,7 +112,7 @@ def serial_run(
             str(out / "run.json"),
             "-o",
             str(out / "run.csv"),
-        )  # fmt: skip
+        )
     )
     doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
     return {"result": result, "out": out, "doc": doc, "manifest": manifest}
@@ -274,7 +161,7 @@ def test_two_workers_give_identical_records_and_allow_failures_exits_0(
     serial_run: dict[str, Any], mixed_dir: Path, syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
     result = invoke_cli(
-        _score_args(
+        score_args(
             syncnet_parity_weights,
             str(mixed_dir),
             "--manifest",
@@ -286,7 +173,7 @@ def test_two_workers_give_identical_records_and_allow_failures_exits_0(
             str(tmp_path / "par.jsonl"),
             "-o",
             str(tmp_path / "par.json"),
-        )  # fmt: skip
+        )
     )
     assert result.exit_code == 0, result.output
 
@@ -307,10 +194,17 @@ def test_sigkill_then_resume_records_each_input_exactly_once(
     serial_run: dict[str, Any], mixed_dir: Path, syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
     log_path, json_path = tmp_path / "run.jsonl", tmp_path / "run.json"
-    args = _score_args(
-        syncnet_parity_weights, str(mixed_dir), "--manifest", str(serial_run["manifest"]),
-        "-o", str(log_path), "-o", str(json_path), "-q",
-    )  # fmt: skip
+    args = score_args(
+        syncnet_parity_weights,
+        str(mixed_dir),
+        "--manifest",
+        str(serial_run["manifest"]),
+        "-o",
+        str(log_path),
+        "-o",
+        str(json_path),
+        "-q",
+    )
     cmd = [sys.executable, "-m", "syncnet_eval", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -357,7 +251,7 @@ def test_resume_rescores_changed_files_and_other_configs(
     clip = tmp_path / "v.mp4"
     shutil.copy2(batch_clips[1], clip)
     log_path = tmp_path / "run.jsonl"
-    base = _score_args(syncnet_parity_weights, str(clip), "-o", str(log_path), "-q")
+    base = score_args(syncnet_parity_weights, str(clip), "-o", str(log_path), "-q")
     assert invoke_cli(base).exit_code == 0
     assert invoke_cli(base).exit_code == 0
     assert len(read_jsonl(log_path)) == 1  # resumed: not scored again
@@ -379,7 +273,7 @@ def test_retry_failed_scores_transient_failures_again_and_keeps_other_records(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     broken = tmp_path / "ffmpeg_is_broken"
-    _fake_ffmpeg(
+    fake_ffmpeg(
         tmp_path / "ffmpeg_flaky.sh",
         f'if [ -e "{broken}" ]; then case "$*" in\n'
         f'  *-i*) echo "simulated failure" >&2; exit 1 ;;\nesac; fi\n',
@@ -388,10 +282,11 @@ def test_retry_failed_scores_transient_failures_again_and_keeps_other_records(
     clips = tmp_path / "clips"
     clips.mkdir()
     shutil.copy2(batch_clips[2], clips / "a_flaky.mp4")
-    _ffmpeg("-i", str(batch_clips[2]), "-an", "-c", "copy", str(clips / "b_no_audio.mp4"))
+    run_ffmpeg("-i", str(batch_clips[2]), "-an", "-c", "copy", str(clips / "b_no_audio.mp4"))
     log_path = tmp_path / "run.jsonl"
-    base = _score_args(syncnet_parity_weights, str(clips), "-o", str(log_path), "-q",
-                       "--allow-failures")  # fmt: skip
+    base = score_args(
+        syncnet_parity_weights, str(clips), "-o", str(log_path), "-q", "--allow-failures"
+    )
 
     def statuses() -> list[str]:
         return [r["status"] for r in read_jsonl(log_path)]
@@ -416,9 +311,12 @@ def test_timeout_kills_a_hung_decode(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _fake_ffmpeg(
+    # The sleep's length marks this run's stalled ffmpeg: other runs on a shared machine (one
+    # process table) have their own.
+    marker = f"597.{os.getpid()}"
+    fake_ffmpeg(
         tmp_path / "ffmpeg_stalls.sh",
-        'case "$*" in\n  *zz_stall_marker*) exec sleep 597.25 ;;\nesac\n',
+        f'case "$*" in\n  *zz_stall_marker*) exec sleep {marker} ;;\nesac\n',
         monkeypatch,
     )
     clips = tmp_path / "clips"
@@ -426,7 +324,7 @@ def test_timeout_kills_a_hung_decode(
     shutil.copy2(batch_clips[2], clips / "a_fine.mp4")
     shutil.copy2(batch_clips[2], clips / "zz_stall_marker.mp4")
     result = invoke_cli(
-        _score_args(
+        score_args(
             syncnet_parity_weights, str(clips), "--timeout", "30", "-o", str(tmp_path / "r.json")
         )
     )
@@ -442,7 +340,7 @@ def test_timeout_kills_a_hung_decode(
         found = []
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
             try:
-                if b"597.25" in cmdline.read_bytes():
+                if marker.encode() in cmdline.read_bytes():
                     found.append(cmdline)
             except OSError:
                 continue
@@ -464,7 +362,7 @@ def test_non_regular_file_is_refused_without_blocking(
     fifo = tmp_path / "pipe.mp4"
     os.mkfifo(fifo)
     result = invoke_cli(
-        _score_args(syncnet_parity_weights, str(fifo), "-o", str(tmp_path / "r.json"))
+        score_args(syncnet_parity_weights, str(fifo), "-o", str(tmp_path / "r.json"))
     )
     assert result.exit_code == 1
     rec = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["results"][0]
@@ -474,7 +372,7 @@ def test_non_regular_file_is_refused_without_blocking(
 def _damaged_corpus(source: Path, corpus: Path, tmp_path: Path) -> list[str]:
     """Damaged copies of ``source`` in two MP4 layouts, and awkward names and entries."""
     fast = tmp_path / "faststart.mp4"
-    _ffmpeg("-i", str(source), "-c", "copy", "-movflags", "+faststart", str(fast))
+    run_ffmpeg("-i", str(source), "-c", "copy", "-movflags", "+faststart", str(fast))
     rng = np.random.default_rng(1234)
     for layout, clip in (("moov_last", source), ("moov_first", fast)):
         data = clip.read_bytes()
@@ -526,9 +424,11 @@ def test_corrupted_corpus_never_tracebacks_hangs_or_changes_between_serial_and_w
     for extra in (["--workers", "2", "--timeout", "60"], []):
         out = tmp_path / f"corpus{len(runs)}.json"
         cmd = [
-            sys.executable, "-m", "syncnet_eval",
-            *_score_args(syncnet_parity_weights, str(corpus), "-o", str(out), *extra),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "syncnet_eval",
+            *score_args(syncnet_parity_weights, str(corpus), "-o", str(out), *extra),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
         assert proc.returncode in (0, 1), proc.stderr[-3000:]
         assert "Traceback" not in proc.stdout + proc.stderr
@@ -565,10 +465,18 @@ def test_real_clips_and_bad_inputs_batch(
 ) -> None:
     manifest = _manifest_pointing_nowhere(tmp_path)
     log_path = tmp_path / "real.jsonl"
-    args = _score_args(
-        syncnet_parity_weights, str(real_media_dir), "--manifest", str(manifest),
-        "--workers", "2", "-o", str(log_path), "-o", str(tmp_path / "real.json"),
-    )  # fmt: skip
+    args = score_args(
+        syncnet_parity_weights,
+        str(real_media_dir),
+        "--manifest",
+        str(manifest),
+        "--workers",
+        "2",
+        "-o",
+        str(log_path),
+        "-o",
+        str(tmp_path / "real.json"),
+    )
     result = invoke_cli(args)
     assert result.exit_code == 1, result.output
     doc = json.loads((tmp_path / "real.json").read_text(encoding="utf-8"))
@@ -600,64 +508,6 @@ def test_real_clips_and_bad_inputs_batch(
 # -- robustness: discovery, ids, names, locks, workers (numbers a user can trust) -------------
 
 
-def test_manifest_ids_unique_quoted_newlines_kept_and_empty_rows_recorded(tmp_path: Path) -> None:
-    manifest = tmp_path / "list.csv"
-    manifest.write_text(
-        'path,id\n"two\nlines.mp4",a\n,b\nx.mp4,\n', encoding="utf-8"
-    )  # a quoted newline in a name, a row without a path, a row without an id
-    items = read_manifest(manifest)
-    assert items[0].path == tmp_path / "two\nlines.mp4" and items[0].id == "a"
-    assert items[1].error is not None and "no path" in items[1].error and items[1].id == "b"
-    assert items[2].id == "x.mp4"  # the row's path when it has no id
-    manifest.write_text("path,id\na.mp4,same\nb.mp4,other\nc.mp4,same\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"'same' on lines 2, 4"):
-        read_manifest(manifest)
-
-
-def test_same_names_in_two_folders_get_different_ids_and_crop_names(tmp_path: Path) -> None:
-    for d in ("a", "b"):
-        (tmp_path / d).mkdir()
-        (tmp_path / d / "clip.mp4").write_bytes(b"x")
-    items = collect_inputs([tmp_path / "a", tmp_path / "b", tmp_path / "a" / "clip.mp4"])
-    assert len(items) == 2  # the file listed twice is scored once
-    assert [i.id for i in items] == [f"{(tmp_path / d).as_posix()}/clip.mp4" for d in "ab"]
-    names = crops_names(items)
-    assert len(set(names)) == 2 and all(n.endswith("/clip") for n in names)
-    assert not any(n.startswith("/") or ".." in n for n in names)
-    (tmp_path / "c.mp4").write_bytes(b"x")
-    assert crops_names(collect_inputs([tmp_path / "c.mp4"])) == ["c"]
-
-
-def test_a_link_to_another_input_gets_a_duplicate_record_naming_its_file(
-    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
-) -> None:
-    folder = tmp_path / "in"
-    folder.mkdir()
-    shutil.copy(batch_clips[0], folder / "b.mp4")
-    (folder / "a.mp4").symlink_to("b.mp4")
-    out = tmp_path / "r.json"
-    result = invoke_cli(_score_args(syncnet_parity_weights, str(folder), "-q", "-o", str(out)))
-    assert result.exit_code == 1, result.output  # an input that was not scored, as documented
-    records = _by_name(json.loads(out.read_text(encoding="utf-8")))
-    assert set(records) == {"a.mp4", "b.mp4"}  # every input accounted for
-    assert records["b.mp4"]["status"] == "ok"
-    dup = records["a.mp4"]
-    assert dup["status"] == "error" and dup["reason_code"] == "duplicate"
-    assert dup["lse_c"] is None and dup["tracks"] == []  # not scored twice
-    assert str(folder / "b.mp4") in dup["reason"]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and "a.mp4" in errors[0] and "b.mp4" in errors[0]
-
-
-def test_scans_skip_the_runs_own_outputs(tmp_path: Path) -> None:
-    (tmp_path / "v.mp4").write_bytes(b"x")
-    (tmp_path / "crops").mkdir()
-    (tmp_path / "crops" / "v_00000.avi").write_bytes(b"x")
-    (tmp_path / "old_report.mp4").write_bytes(b"x")
-    items = collect_inputs([tmp_path], exclude=[tmp_path / "crops", tmp_path / "old_report.mp4"])
-    assert [i.id for i in items] == ["v.mp4"]
-
-
 def test_a_folder_with_a_symlink_loop_a_fifo_and_two_good_clips(
     batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
@@ -668,7 +518,7 @@ def test_a_folder_with_a_symlink_loop_a_fifo_and_two_good_clips(
     (folder / "loop.mp4").symlink_to("loop.mp4")  # points at itself
     os.mkfifo(folder / "pipe.mp4")
     out = tmp_path / "r.json"
-    result = invoke_cli(_score_args(syncnet_parity_weights, str(folder), "-o", str(out)))
+    result = invoke_cli(score_args(syncnet_parity_weights, str(folder), "-o", str(out)))
     assert result.exit_code == 1
     by_name = _by_name(json.loads(out.read_text(encoding="utf-8")))
     assert sorted(by_name) == sorted([c.name for c in batch_clips[:2]] + ["loop.mp4", "pipe.mp4"])
@@ -688,7 +538,7 @@ def test_names_that_look_like_ffmpeg_protocols_are_files(
 ) -> None:
     shutil.copy2(batch_clips[1], tmp_path / name)
     monkeypatch.chdir(tmp_path)  # relative names: the ones ffmpeg would read as protocols
-    result = invoke_cli(_score_args(syncnet_parity_weights, name, "-o", "r.json"))
+    result = invoke_cli(score_args(syncnet_parity_weights, name, "-o", "r.json"))
     assert result.exit_code == 0, result.output
     (rec,) = json.loads(Path("r.json").read_text(encoding="utf-8"))["results"]
     assert rec["status"] == "ok"
@@ -716,7 +566,7 @@ def test_damaged_clip_scores_the_same_serial_with_workers_and_again(
     for extra in ([], ["--workers", "2"], []):
         out = tmp_path / f"run{len(runs)}.json"
         result = invoke_cli(
-            _score_args(
+            score_args(
                 syncnet_parity_weights,
                 str(folder),
                 "-o",
@@ -724,7 +574,7 @@ def test_damaged_clip_scores_the_same_serial_with_workers_and_again(
                 "-q",
                 "--allow-failures",
                 *extra,
-            )  # fmt: skip
+            )
         )
         assert result.exit_code == 0, result.output
         runs.append(json.loads(out.read_text(encoding="utf-8"))["results"])
@@ -737,14 +587,13 @@ def test_a_second_run_on_a_locked_log_is_refused(
 ) -> None:
     log_path = tmp_path / "r.jsonl"
     with LogLock(log_path):
-        result = invoke_cli(_score_args(syncnet_parity_weights, str(batch_clips[0]), "-o",
-                                     str(log_path)))  # fmt: skip
+        result = invoke_cli(
+            score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path))
+        )
     assert result.exit_code == 2  # an unusable output, as documented
     assert "another syncnet-eval run is writing this log" in result.output
     assert not log_path.exists() or log_path.read_text(encoding="utf-8") == ""
-    again = invoke_cli(
-        _score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path))
-    )
+    again = invoke_cli(score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path)))
     assert again.exit_code == 0  # the lock went with its holder
 
 
@@ -774,7 +623,7 @@ def test_a_timeout_is_scored_again_when_the_limit_rises_and_resumed_records_say_
     # held (a fine clip scores well within 20 s even on a loaded machine), and once released a
     # larger limit lets it finish. No outcome depends on how fast the machine is.
     release = tmp_path / "release"
-    _fake_ffmpeg(
+    fake_ffmpeg(
         tmp_path / "ffmpeg_slow.sh",
         'case "$*" in\n  *zz_slow_marker*) while [ ! -e "' + str(release) + '" ]; do sleep 0.1; '
         "done ;;\nesac\n",
@@ -790,8 +639,19 @@ def test_a_timeout_is_scored_again_when_the_limit_rises_and_resumed_records_say_
 
     def run(limit: str) -> dict[str, dict[str, Any]]:
         out = tmp_path / f"r{limit}.json"
-        result = invoke_cli(_score_args(syncnet_parity_weights, str(clips), "--timeout", limit,
-                                     "-o", str(log_path), "-o", str(out), "-q"))  # fmt: skip
+        result = invoke_cli(
+            score_args(
+                syncnet_parity_weights,
+                str(clips),
+                "--timeout",
+                limit,
+                "-o",
+                str(log_path),
+                "-o",
+                str(out),
+                "-q",
+            )
+        )
         assert result.exit_code in (0, 1), result.output
         return _by_name(json.loads(out.read_text(encoding="utf-8")))
 
@@ -810,7 +670,7 @@ def test_a_timeout_is_scored_again_when_the_limit_rises_and_resumed_records_say_
 def test_workers_and_their_ffmpeg_die_with_a_killed_parent(
     batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
-    marker = "77.125"
+    marker = f"77.{os.getpid()}"  # this run's hanging ffmpeg, not another run's on the machine
     script = tmp_path / "ffmpeg_hangs.sh"
     real = shutil.which("ffmpeg")
     script.write_text(
@@ -822,8 +682,12 @@ def test_workers_and_their_ffmpeg_die_with_a_killed_parent(
     clips.mkdir()
     shutil.copy2(batch_clips[0], clips / "zz_hang.mp4")
     env = {**os.environ, "SYNCNET_EVAL_FFMPEG": str(script)}
-    cmd = [sys.executable, "-m", "syncnet_eval",
-           *_score_args(syncnet_parity_weights, str(clips), "--workers", "2", "-q")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "syncnet_eval",
+        *score_args(syncnet_parity_weights, str(clips), "--workers", "2", "-q"),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def hanging() -> list[Path]:
@@ -856,7 +720,7 @@ def test_records_finished_out_of_order_are_kept_when_a_batch_is_interrupted(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _fake_ffmpeg(
+    fake_ffmpeg(
         tmp_path / "ffmpeg_slow.sh", 'case "$*" in\n  *a_slow*) sleep 30 ;;\nesac\n', monkeypatch
     )
     items = [BatchInput(tmp_path / "a_slow.mp4", id="a_slow.mp4")]
@@ -870,11 +734,20 @@ def test_records_finished_out_of_order_are_kept_when_a_batch_is_interrupted(
     def stop_after_first(event: BatchEvent) -> None:
         raise KeyboardInterrupt  # Ctrl-C while the first input is still running
 
-    config = BatchConfig(recipe="direct", score_config=ScoreConfig(device="cpu"),
-                         syncnet_weights=syncnet_parity_weights, offline=True)  # fmt: skip
+    config = BatchConfig(
+        recipe="direct",
+        score_config=ScoreConfig(device="cpu"),
+        syncnet_weights=syncnet_parity_weights,
+        offline=True,
+    )
     with pytest.raises(KeyboardInterrupt):
-        run_inputs(items, config, RunConfig(workers=2), outputs=RunOutputs(log_path),
-                   on_record=stop_after_first, download_progress=False)  # fmt: skip
+        run_inputs(
+            items,
+            config,
+            RunConfig(workers=2),
+            outputs=RunOutputs(log_path),
+            hooks=RunHooks(on_record=stop_after_first, download_progress=False),
+        )
     logged = [r["id"] for r in read_jsonl(log_path)]
     assert len(logged) == 1 and logged[0] != "a_slow.mp4"  # finished after an unfinished one
 
@@ -889,7 +762,7 @@ def test_a_wrong_typed_record_in_the_log_is_scored_again_with_a_warning(
     batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
     log_path = tmp_path / "r.jsonl"
-    args = _score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path))
+    args = score_args(syncnet_parity_weights, str(batch_clips[0]), "-o", str(log_path))
     assert invoke_cli(args).exit_code == 0
     rec = json.loads(log_path.read_text(encoding="utf-8"))
     for field, value in (("av_offset", "0"), ("lse_c", "high"), ("input_identity", "x")):
@@ -899,3 +772,24 @@ def test_a_wrong_typed_record_in_the_log_is_scored_again_with_a_warning(
         assert f"{log_path}:1: " in again.output and "not a record" in again.output
         last = read_jsonl(log_path)[-1]
         assert last["lse_c"] == rec["lse_c"] and last["from_log"] is False  # scored again
+
+
+def test_a_link_to_another_input_gets_a_duplicate_record_naming_its_file(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(batch_clips[0], folder / "b.mp4")
+    (folder / "a.mp4").symlink_to("b.mp4")
+    out = tmp_path / "r.json"
+    result = invoke_cli(score_args(syncnet_parity_weights, str(folder), "-q", "-o", str(out)))
+    assert result.exit_code == 1, result.output  # an input that was not scored, as documented
+    records = _by_name(json.loads(out.read_text(encoding="utf-8")))
+    assert set(records) == {"a.mp4", "b.mp4"}  # every input accounted for
+    assert records["b.mp4"]["status"] == "ok"
+    dup = records["a.mp4"]
+    assert dup["status"] == "error" and dup["reason_code"] == "duplicate"
+    assert dup["lse_c"] is None and dup["tracks"] == []  # not scored twice
+    assert str(folder / "b.mp4") in dup["reason"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "a.mp4" in errors[0] and "b.mp4" in errors[0]
