@@ -37,6 +37,44 @@ def _official_syncnet_available() -> bool:
 OFFICIAL_SYNCNET_AVAILABLE = _official_syncnet_available()
 
 
+def many_clips(folder: Path, clips: list[Path], copies: int) -> Path:
+    """``copies`` distinct files (copies, not links) of the clips in ``folder``, named
+    ``clip00.mp4``..."""
+    import shutil
+
+    folder.mkdir(exist_ok=True)
+    for k in range(copies):
+        shutil.copy2(clips[k % len(clips)], folder / f"clip{k:02d}.mp4")
+    return folder
+
+
+def signal_a_run(cmd: list[str], log_path: Path, signum: int) -> tuple[int, str]:
+    """Start ``cmd`` (a scoring run writing ``log_path``), send it ``signum`` once its log
+    holds a record (the run must still be going), and return its exit status and stderr."""
+    import signal
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncnet_eval", *cmd], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300  # a bound on waiting, not a timed assertion
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log_path.exists() and log_path.read_bytes().count(b"\n") >= 1:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be stopped"
+        proc.send_signal(signal.Signals(signum))
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, stderr
+
+
 def invoke_cli(args: list[str], env: dict[str, str] | None = None) -> Any:
     """Run the CLI in-process; whatever it does, no traceback and no exception but its exit."""
     from click.testing import CliRunner
