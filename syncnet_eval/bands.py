@@ -253,26 +253,44 @@ def judge_against_band(
     measured with (every one of ``recipes`` among the band's; a band of unknown recipe judges
     nothing), and better than real video only on both metrics."""
     if weights_official is None:
-        return RealVideoVerdict(False, False, "not judged against real video: whether the "
-                                "SyncNet weights are the official syncnet_v2.model is not "
-                                "recorded")  # fmt: skip
+        return RealVideoVerdict(
+            False,
+            False,
+            "not judged against real video: whether the "
+            "SyncNet weights are the official syncnet_v2.model is not "
+            "recorded",
+        )
     if not weights_official:
-        return RealVideoVerdict(False, False, "not judged against real video: the SyncNet "
-                                "weights are not the official syncnet_v2.model")  # fmt: skip
+        return RealVideoVerdict(
+            False,
+            False,
+            "not judged against real video: the SyncNet "
+            "weights are not the official syncnet_v2.model",
+        )
     measured_with = list(band.get("recipes") or [None])
     if None in measured_with:
-        return RealVideoVerdict(False, False, "not judged against real video: the band's recipe "
-                                "is not known (as published), and the numbers move with the "
-                                "recipe")  # fmt: skip
+        return RealVideoVerdict(
+            False,
+            False,
+            "not judged against real video: the band's recipe "
+            "is not known (as published), and the numbers move with the "
+            "recipe",
+        )
     if not recipes or not set(recipes) <= set(measured_with):
         return RealVideoVerdict(
-            False, False, f"not judged against real video: the band was measured with "
+            False,
+            False,
+            f"not judged against real video: the band was measured with "
             f"{', '.join(map(str, measured_with))}, these videos with {', '.join(recipes) or '?'}",
-        )  # fmt: skip
+        )
     beyond = beyond_band(band, lse_c, lse_d)
     if len(beyond) == 2:
-        return RealVideoVerdict(True, True, f"better than real video on both metrics "
-                                f"({', '.join(beyond)}): a sign of a gamed metric")  # fmt: skip
+        return RealVideoVerdict(
+            True,
+            True,
+            f"better than real video on both metrics "
+            f"({', '.join(beyond)}): a sign of a gamed metric",
+        )
     if beyond:
         c_high, d_low = float(band["lse_c_range"][1]), float(band["lse_d_range"][0])
         other = (
@@ -280,8 +298,9 @@ def judge_against_band(
             if beyond[0].startswith(LSE_D.name)
             else f"{LSE_D.name} {number(lse_d)} is not below its {d_low:.3f}"
         )
-        return RealVideoVerdict(True, False, f"not better than real video on both metrics: "
-                                f"{beyond[0]}, but {other}")  # fmt: skip
+        return RealVideoVerdict(
+            True, False, f"not better than real video on both metrics: {beyond[0]}, but {other}"
+        )
     return RealVideoVerdict(True, False, "not better than real video on either metric")
 
 

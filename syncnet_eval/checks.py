@@ -365,9 +365,12 @@ def _per_video_check(rule: str, rules: Rules, admitted: Sequence[VideoResult]) -
     measured = f"worst {_fmt(worst, digits)} over {count(len(admitted), 'video')}"
     if not bad:
         return CheckOutcome(
-            name, rule_text, measured, True,
+            name,
+            rule_text,
+            measured,
+            True,
             f"all {count(len(admitted), 'video')} within {limit:.{digits}f}",
-        )  # fmt: skip
+        )
     side = "below" if lower else "above"
     details = [
         f"{r.id or r.path}: {label} {_fmt(b.value, digits)} ({side} by {b.by:.{digits}f})"
@@ -439,9 +442,13 @@ def _baseline_check(
     notes = [_pairing_line(cmp)]
     if pm.n == 0 or pm.diff_mean is None or pm.diff_ci_low is None or pm.diff_ci_high is None:
         return CheckOutcome(
-            name, rule, "no pairs", False, "no video was scored in both runs; nothing to compare",
+            name,
+            rule,
+            "no pairs",
+            False,
+            "no video was scored in both runs; nothing to compare",
             notes,
-        )  # fmt: skip
+        )
     measured = (
         f"mean {_signed(pm.diff_mean)}, 95% CI {_signed(pm.diff_ci_low)} to "
         f"{_signed(pm.diff_ci_high)} (n={pm.n}; base {_fmt(pm.base_mean)}, new "
@@ -635,10 +642,13 @@ def above_real_check(
     per_dataset = dataset_summaries(admitted, include_flagged=include_flagged)
     if not per_dataset:
         return CheckOutcome(
-            name, rule, "no dataset", False,
+            name,
+            rule,
+            "no dataset",
+            False,
             "no scored record names a dataset (score --dataset, or a manifest 'dataset' "
             "column), so there is no real-video band to compare with",
-        )  # fmt: skip
+        )
     verdicts = {n: d.verdict for n, d in per_dataset.items()}
     beyond = [n for n, v in verdicts.items() if v.better_than_real]
     unjudged = [n for n, v in verdicts.items() if not v.judged]

@@ -282,8 +282,10 @@ def nothing_found(paths: Sequence[Path], manifest: Path | None) -> str:
             ".mov, .avi, .mkv, ...; use --glob to choose files)"
         )
     if manifest is not None:
-        parts.append(f"{manifest}: the manifest has no rows (a header only); add one row per "
-                     "video under its 'path' column")  # fmt: skip
+        parts.append(
+            f"{manifest}: the manifest has no rows (a header only); add one row per "
+            "video under its 'path' column"
+        )
     return "; ".join(parts) or "no inputs given"
 
 

@@ -68,9 +68,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _VIDEO_COLUMNS = (
-    "path", "id", "group", "status", "reason", "recipe", "aggregate", "av_offset", "lse_d",
-    "lse_c", "num_tracks", "warnings",
-)  # fmt: skip
+    "path",
+    "id",
+    "group",
+    "status",
+    "reason",
+    "recipe",
+    "aggregate",
+    "av_offset",
+    "lse_d",
+    "lse_c",
+    "num_tracks",
+    "warnings",
+)
 # Columns added later go at the end, so that earlier columns keep their positions.
 _ADDED_COLUMNS = ("flags", "reason_code", "av_offset_ms", "selected_track")
 _LATER_COLUMNS = ("track_select",)
@@ -78,13 +88,21 @@ _LATER_COLUMNS = ("track_select",)
 _BAND_COLUMNS = ("reference_dataset",)
 # ``--per-track``: the video columns, then one track's numbers (empty for unscored videos).
 _TRACK_CORE = (
-    "track_index", "track_first_frame", "track_last_frame", "track_av_offset", "track_lse_d",
-    "track_lse_c", "track_num_windows",
-)  # fmt: skip
+    "track_index",
+    "track_first_frame",
+    "track_last_frame",
+    "track_av_offset",
+    "track_lse_d",
+    "track_lse_c",
+    "track_num_windows",
+)
 _TRACK_LATER = (
-    "track_selected", "track_start_s", "track_end_s", "track_speaking_judge",
+    "track_selected",
+    "track_start_s",
+    "track_end_s",
+    "track_speaking_judge",
     "track_speaking_fraction",
-)  # fmt: skip
+)
 
 
 def _video_measure_fields() -> list[Field]:
@@ -103,9 +121,16 @@ def csv_columns(*, per_track: bool = False) -> tuple[str, ...]:
         return (*_VIDEO_COLUMNS, *_ADDED_COLUMNS, *_LATER_COLUMNS, *_BAND_COLUMNS, *video)
     track = [f"track_{f.name}" for f in track_fields() if f.in_csv]
     return (
-        *_VIDEO_COLUMNS, *_TRACK_CORE, *_ADDED_COLUMNS, *_TRACK_LATER[:3], *_LATER_COLUMNS,
-        *_TRACK_LATER[3:], *_BAND_COLUMNS, *video, *track,
-    )  # fmt: skip
+        *_VIDEO_COLUMNS,
+        *_TRACK_CORE,
+        *_ADDED_COLUMNS,
+        *_TRACK_LATER[:3],
+        *_LATER_COLUMNS,
+        *_TRACK_LATER[3:],
+        *_BAND_COLUMNS,
+        *video,
+        *track,
+    )
 
 
 # The columns with the registry's built-in measures (csv_columns() follows the registry).
@@ -474,8 +499,9 @@ def iter_jsonl(
             rec = _parse_line(path, lineno, line)
             problem = None if rec is None or check is None else check(rec)
             if problem is not None:
-                log.warning("%s:%d: skipping a line that is not a record (%s)", path, lineno,
-                            problem)  # fmt: skip
+                log.warning(
+                    "%s:%d: skipping a line that is not a record (%s)", path, lineno, problem
+                )
             elif rec is not None:
                 yield offset, rec
             offset += len(line)
@@ -747,18 +773,24 @@ def _result_from_rows(rows: list[dict[str, str]]) -> VideoResult:
     offset = _number(row.get("av_offset", ""))
     tracks = [
         TrackResult(
-            index=int(r["track_index"]), first_frame=int(r["track_first_frame"]),
-            last_frame=int(r["track_last_frame"]), av_offset=int(r["track_av_offset"]),
-            lse_d=float(r["track_lse_d"]), lse_c=float(r["track_lse_c"]),
-            num_windows=int(r["track_num_windows"]), dist_by_shift=[], framewise_conf=[],
-            start_s=_number(r.get("track_start_s", "")), end_s=_number(r.get("track_end_s", "")),
+            index=int(r["track_index"]),
+            first_frame=int(r["track_first_frame"]),
+            last_frame=int(r["track_last_frame"]),
+            av_offset=int(r["track_av_offset"]),
+            lse_d=float(r["track_lse_d"]),
+            lse_c=float(r["track_lse_c"]),
+            num_windows=int(r["track_num_windows"]),
+            dist_by_shift=[],
+            framewise_conf=[],
+            start_s=_number(r.get("track_start_s", "")),
+            end_s=_number(r.get("track_end_s", "")),
             speaking_judge=r.get("track_speaking_judge") or None,
             speaking_fraction=_number(r.get("track_speaking_fraction", "")),
             measures=_track_measures(r),
         )
         for r in rows
         if r.get("track_index")
-    ]  # fmt: skip
+    ]
     selected = row.get("selected_track", "")
     return VideoResult(
         path=row["path"],

@@ -304,8 +304,7 @@ def _judge_coverage(result: LmdResult, minimum: float) -> LmdResult:
         f"--min-landmark-coverage of {minimum:.0%}: an LMD over the rest would leave the "
         "missing frames out"
     )
-    return replace(result, lmd_px=None, psnr_db=None, ssim=None, status="no_face",
-                   reason=reason)  # fmt: skip
+    return replace(result, lmd_px=None, psnr_db=None, ssim=None, status="no_face", reason=reason)
 
 
 def _result(
@@ -373,9 +372,12 @@ def lmd_measure(inputs: Any) -> dict[str, Any]:
     options = dict(inputs.options)
     coverage = options.get("min_landmark_coverage", MIN_LANDMARK_COVERAGE)
     result = compare_videos(
-        Path(inputs.path), Path(inputs.reference), options["backend"], id=options.get("id"),
+        Path(inputs.path),
+        Path(inputs.reference),
+        options["backend"],
+        id=options.get("id"),
         min_landmark_coverage=coverage,
-    )  # fmt: skip
+    )
     return result.to_dict()
 
 

@@ -129,10 +129,14 @@ def media_warning(base: Sequence[VideoResult], new: Sequence[VideoResult]) -> st
     if not differences:
         return None
     pairs = _media_pairs(base, new)
-    keys = {k for k, a, b in pairs if any(
-        _rates_differ(a[m], b[m]) if m in _BIT_RATES else _value(m, a[m]) != _value(m, b[m])
-        for m in MEDIA_KEYS
-    )}  # fmt: skip
+    keys = {
+        k
+        for k, a, b in pairs
+        if any(
+            _rates_differ(a[m], b[m]) if m in _BIT_RATES else _value(m, a[m]) != _value(m, b[m])
+            for m in MEDIA_KEYS
+        )
+    }
     return (
         f"{len(keys)} of {count(len(pairs), 'paired video')} "
         f"{'was' if len(keys) == 1 else 'were'} encoded differently in the two runs, and codec "

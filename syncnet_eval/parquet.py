@@ -45,8 +45,18 @@ INSTALL_HINT = 'pip install "syncnet-eval[parquet]" (or pip install pyarrow)'
 ROWS_PER_GROUP = 1000
 
 # Typed columns: (name, arrow type name). Text fields may hold file names.
-_TEXT = ("path", "id", "group", "status", "reason", "reason_code", "recipe", "aggregate",
-         "config_hash", "track_select")  # fmt: skip
+_TEXT = (
+    "path",
+    "id",
+    "group",
+    "status",
+    "reason",
+    "reason_code",
+    "recipe",
+    "aggregate",
+    "config_hash",
+    "track_select",
+)
 _FLOATS = ("av_offset", "av_offset_ms", "lse_d", "lse_c")
 _INTS = ("selected_track", "num_tracks")
 _LISTS = ("flags", "warnings")

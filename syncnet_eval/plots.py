@@ -180,17 +180,37 @@ def plot_curve(
         raise ValueError(f"track {track.index} has no distance curve (a CSV record?)")
     x = offset_axis(len(track.dist_by_shift))
     d = track.dist_by_shift
-    ax.plot(x, d, color=colour, lw=2 if main else 1, alpha=1 if main else 0.5, marker="o",
-            ms=3 if main else 0, label=label or f"track {track.index}")  # fmt: skip
+    ax.plot(
+        x,
+        d,
+        color=colour,
+        lw=2 if main else 1,
+        alpha=1 if main else 0.5,
+        marker="o",
+        ms=3 if main else 0,
+        label=label or f"track {track.index}",
+    )
     if not main:
         return
     k = min(range(len(d)), key=d.__getitem__)
     median = statistics.median_low(d)
     ax.axhline(median, color=COLOURS["median"], ls="--", lw=1, label=f"median {number(median)}")
-    ax.vlines(x[k], d[k], median, color=COLOURS["lse_c"], lw=2,
-              label=f"{LSE_C.name} {number(track.lse_c)}")  # fmt: skip
-    ax.plot([x[k]], [d[k]], "o", color=COLOURS["minimum"], ms=6,
-            label=f"min ({LSE_D.name}) {number(track.lse_d)} at {offset_text(x[k])}")  # fmt: skip
+    ax.vlines(
+        x[k],
+        d[k],
+        median,
+        color=COLOURS["lse_c"],
+        lw=2,
+        label=f"{LSE_C.name} {number(track.lse_c)}",
+    )
+    ax.plot(
+        [x[k]],
+        [d[k]],
+        "o",
+        color=COLOURS["minimum"],
+        ms=6,
+        label=f"min ({LSE_D.name}) {number(track.lse_d)} at {offset_text(x[k])}",
+    )
     ax.set_xlabel(OFFSET_AXIS_LABEL)
     ax.set_ylabel("mean distance")
     ax.set_xlim(min(x), max(x))
@@ -217,8 +237,13 @@ def plot_timeline(
         colour = track_colour(n)
         main = track.index == selected or len(tracks) == 1
         label = f"track {track.index}" + (" (selected)" if main and len(tracks) > 1 else "")
-        ax.plot(window_times_s(track), track.framewise_conf, color=colour, lw=1.8 if main else 1,
-                label=label)  # fmt: skip
+        ax.plot(
+            window_times_s(track),
+            track.framewise_conf,
+            color=colour,
+            lw=1.8 if main else 1,
+            label=label,
+        )
         if track.start_s is not None and track.end_s is not None:
             ax.axvspan(track.start_s, track.end_s, color=colour, alpha=0.08)
     for start, _ in list(scenes or [])[1:]:
@@ -252,19 +277,36 @@ def plot_drift(tracks: Sequence[DriftTrack], ax: Axes, *, selected: Collection[i
         label = f"track {track.index}: " + drift_text(
             slope, track.value("drift_segments"), track.value("drift_segments_left_out")
         )
-        ax.plot([s["time_s"] for s in used], [s["offset"] for s in used], "o", color=colour,
-                ms=4 if main else 3, label=label)  # fmt: skip
+        ax.plot(
+            [s["time_s"] for s in used],
+            [s["offset"] for s in used],
+            "o",
+            color=colour,
+            ms=4 if main else 3,
+            label=label,
+        )
         if left:
-            ax.plot([s["time_s"] for s in left], [s["offset"] for s in left], "o", ms=4,
-                    mfc="none", color=colour, alpha=0.6)  # fmt: skip
+            ax.plot(
+                [s["time_s"] for s in left],
+                [s["offset"] for s in left],
+                "o",
+                ms=4,
+                mfc="none",
+                color=colour,
+                alpha=0.6,
+            )
         if used and slope is not None:
             t = [s["time_s"] for s in used]
             t_mid = sum(t) / len(t)
             o_mid = sum(s["offset"] for s in used) / len(used)
             frames_per_s = slope / 60.0 / (1000.0 / FPS)
             ends = (min(t), max(t))
-            ax.plot(ends, [o_mid + frames_per_s * (x - t_mid) for x in ends], color=colour,
-                    lw=2 if main else 1)  # fmt: skip
+            ax.plot(
+                ends,
+                [o_mid + frames_per_s * (x - t_mid) for x in ends],
+                color=colour,
+                lw=2 if main else 1,
+            )
     ax.axhline(0, color="#999", lw=0.8)
     ax.set_xlabel("time (s)")
     ax.set_ylabel(DRIFT_AXIS_LABEL)
@@ -288,9 +330,11 @@ def plot_track(
     fig, (ax_curve, ax_time) = _figure_and_axes(axes)
     plot_curve(track, ax_curve)
     ax_curve.legend(fontsize=8, loc="upper center")
-    ax_curve.set_title(f"track {track.index}: offset {offset_text(track.av_offset)}, "
-                       f"{LSE_D.name} {number(track.lse_d)}, {LSE_C.name} {number(track.lse_c)}",
-                       fontsize=10)  # fmt: skip
+    ax_curve.set_title(
+        f"track {track.index}: offset {offset_text(track.av_offset)}, "
+        f"{LSE_D.name} {number(track.lse_d)}, {LSE_C.name} {number(track.lse_c)}",
+        fontsize=10,
+    )
     plot_timeline([track], ax_time, selected=track.index)
     ax_time.set_title("per-window confidence", fontsize=10)
     return fig, (ax_curve, ax_time)
@@ -325,12 +369,16 @@ def plot_video(
     plot_curve(tracks[main_at], ax_curve, colour=track_colour(main_at))
     ax_curve.legend(fontsize=8, loc="upper center")
     flags = f" [{', '.join(result.flags)}]" if result.flags else ""
-    ax_curve.set_title(f"offset {offset_text(result.av_offset, result.av_offset_ms)}, "
-                       f"{LSE_D.name} {number(result.lse_d)}, {LSE_C.name} "
-                       f"{number(result.lse_c)}{flags}", fontsize=10)  # fmt: skip
+    ax_curve.set_title(
+        f"offset {offset_text(result.av_offset, result.av_offset_ms)}, "
+        f"{LSE_D.name} {number(result.lse_d)}, {LSE_C.name} "
+        f"{number(result.lse_c)}{flags}",
+        fontsize=10,
+    )
     fps = float((result.provenance or {}).get("scored_fps") or FPS)
-    plot_timeline(result.tracks, ax_time, scenes=result.scenes, fps=fps,
-                  selected=tracks[main_at].index)  # fmt: skip
+    plot_timeline(
+        result.tracks, ax_time, scenes=result.scenes, fps=fps, selected=tracks[main_at].index
+    )
     if len(result.tracks) > 1:
         ax_time.legend(fontsize=8)
     # One line per measure the video has (measures registry), under the name.
@@ -345,13 +393,15 @@ def _video_figure_with_drift(result: PlottedVideo) -> Figure:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(_FIGSIZE_IN[0], _FIGSIZE_IN[1] * 1.6), layout="constrained")
-    ax = fig.subplot_mosaic([["curve", "time"], ["drift", "drift"]], width_ratios=(2, 3),
-                            height_ratios=(3, 2))  # fmt: skip
+    ax = fig.subplot_mosaic(
+        [["curve", "time"], ["drift", "drift"]], width_ratios=(2, 3), height_ratios=(3, 2)
+    )
     plot_video(result, axes=(ax["curve"], ax["time"]))
     tracks: list[Any] = list(result.tracks)  # TrackResults: they carry the drift fields too
     plot_drift(tracks, ax["drift"], selected={t.index for t in result.tracks_behind()})
-    ax["drift"].set_title("offset over time (5 s segments; hollow: no clear minimum, left out)",
-                          fontsize=10)  # fmt: skip
+    ax["drift"].set_title(
+        "offset over time (5 s segments; hollow: no clear minimum, left out)", fontsize=10
+    )
     ax["drift"].legend(fontsize=8)
     return fig
 

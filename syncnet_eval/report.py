@@ -386,8 +386,9 @@ def _provenance_rows(run: ReportRun) -> list[tuple[str, str]]:
         ),
     ]
     rows += _config_rows(provs, "score_config", "score options")
-    rows += _config_rows([_without_asd_off(p) for p in provs], "pipeline_config",
-                         "pipeline options")  # fmt: skip
+    rows += _config_rows(
+        [_without_asd_off(p) for p in provs], "pipeline_config", "pipeline options"
+    )
     missing = len(run.results) - len(provs)
     if missing:
         rows.append(
@@ -667,9 +668,17 @@ def _histogram_svg(
 
 
 def _axes_svg(
-    lo: float, hi: float, peak: int, sx: Any, sy: Any, left: int, top: int, pw: int, ph: int,
+    lo: float,
+    hi: float,
+    peak: int,
+    sx: Any,
+    sy: Any,
+    left: int,
+    top: int,
+    pw: int,
+    ph: int,
     unit: str,
-) -> str:  # fmt: skip
+) -> str:
     out = [
         f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" class="axis"/>',
         f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" class="axis"/>',
@@ -724,14 +733,21 @@ def _distributions_section(ctx: _Context) -> str:
         + f"; triangles mark the means, dashed lines the rules of the checks. {OFFSET_SENTENCE}"
         "</p>"
         '<div class="charts">'
-        + _histogram_svg(LSE_D.title, series("lse_d"),
-                         lines=_threshold_lines(ctx.thresholds, "lse_d"))
-        + _histogram_svg(LSE_C.title, series("lse_c"),
-                         lines=_threshold_lines(ctx.thresholds, "lse_c"))
-        + _histogram_svg(AV_OFFSET.title, offsets, integer=integer,
-                         lines=_threshold_lines(ctx.thresholds, "offset"), unit="frames")
+        + _histogram_svg(
+            LSE_D.title, series("lse_d"), lines=_threshold_lines(ctx.thresholds, "lse_d")
+        )
+        + _histogram_svg(
+            LSE_C.title, series("lse_c"), lines=_threshold_lines(ctx.thresholds, "lse_c")
+        )
+        + _histogram_svg(
+            AV_OFFSET.title,
+            offsets,
+            integer=integer,
+            lines=_threshold_lines(ctx.thresholds, "offset"),
+            unit="frames",
+        )
         + "</div></section>"
-    )  # fmt: skip
+    )
 
 
 # -- A/B comparison ---------------------------------------------------------------------------

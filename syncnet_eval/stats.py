@@ -291,9 +291,12 @@ class DatasetSummary:
     def verdict(self) -> RealVideoVerdict:
         """The means against the band (:func:`syncnet_eval.bands.judge_against_band`)."""
         return judge_against_band(
-            self.band, self.summary.lse_c.mean, self.summary.lse_d.mean,
-            recipes=self.recipes, weights_official=self.weights_official,
-        )  # fmt: skip
+            self.band,
+            self.summary.lse_c.mean,
+            self.summary.lse_d.mean,
+            recipes=self.recipes,
+            weights_official=self.weights_official,
+        )
 
     @property
     def beyond_real(self) -> list[str]:
@@ -309,9 +312,12 @@ class DatasetSummary:
             "band": self.band,
             **self.summary.to_dict(),
             "beyond_real": self.beyond_real,
-            "above_real": {"judged": verdict.judged,
-                           "better_than_real": verdict.better_than_real, "text": verdict.text},
-        }  # fmt: skip
+            "above_real": {
+                "judged": verdict.judged,
+                "better_than_real": verdict.better_than_real,
+                "text": verdict.text,
+            },
+        }
 
 
 def dataset_summaries(
@@ -327,10 +333,13 @@ def dataset_summaries(
             by_dataset.setdefault(name, []).append(r)
             bands.setdefault(name, r.reference_band)
     return {
-        name: DatasetSummary(bands[name], GroupSummary.of(rs, include_flagged),
-                             *_recipes_and_weights([r for r in rs if in_means(r, include_flagged)]))
+        name: DatasetSummary(
+            bands[name],
+            GroupSummary.of(rs, include_flagged),
+            *_recipes_and_weights([r for r in rs if in_means(r, include_flagged)]),
+        )
         for name, rs in sorted(by_dataset.items())
-    }  # fmt: skip
+    }
 
 
 def _recipes_and_weights(results: Sequence[VideoResult]) -> tuple[tuple[str, ...], bool | None]:
@@ -360,9 +369,11 @@ def summarize(results: Sequence[VideoResult], include_flagged: bool = False) -> 
         for r in results:
             by_group.setdefault(r.group or NO_GROUP, []).append(r)
         groups = {g: GroupSummary.of(rs, include_flagged) for g, rs in sorted(by_group.items())}
-    return BatchSummary(**{f.name: getattr(whole, f.name) for f in fields(GroupSummary)},
-                        groups=groups,
-                        datasets=dataset_summaries(results, include_flagged))  # fmt: skip
+    return BatchSummary(
+        **{f.name: getattr(whole, f.name) for f in fields(GroupSummary)},
+        groups=groups,
+        datasets=dataset_summaries(results, include_flagged),
+    )
 
 
 # -- paired comparison ------------------------------------------------------------------------

@@ -40,6 +40,46 @@ def _official_syncnet_available() -> bool:
 OFFICIAL_SYNCNET_AVAILABLE = _official_syncnet_available()
 
 
+def many_clips(folder: Path, clips: list[Path], copies: int) -> Path:
+    """``copies`` distinct files (copies, not links) of the clips in ``folder``, named
+    ``clip00.mp4``..."""
+    import shutil
+
+    folder.mkdir(exist_ok=True)
+    for k in range(copies):
+        shutil.copy2(clips[k % len(clips)], folder / f"clip{k:02d}.mp4")
+    return folder
+
+
+def signal_a_run(cmd: list[str], log_path: Path, signum: int) -> tuple[int, str]:
+    """Start ``cmd`` (a scoring run writing ``log_path``), send it ``signum`` once its log
+    holds a record (the run must still be going), and return its exit status and stderr."""
+    import signal
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncnet_eval", *cmd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300  # a bound on waiting, not a timed assertion
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log_path.exists() and log_path.read_bytes().count(b"\n") >= 1:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be stopped"
+        proc.send_signal(signal.Signals(signum))
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, stderr
+
+
 def invoke_cli(args: list[str], env: dict[str, str] | None = None) -> Any:
     """Run the CLI in-process; whatever it does, no traceback and no exception but its exit."""
     from click.testing import CliRunner
@@ -438,10 +478,18 @@ def browser() -> Iterator[Any]:
     profile = tempfile.mkdtemp(prefix="syncnet-eval-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM or ""
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-                 "--window-size=1280,1600"):  # fmt: skip
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,1600",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -464,8 +512,9 @@ def page_requests(driver: Any) -> list[str]:
     (opening a video sets ``#v=N``, which fetches nothing) and without the browser's own pages
     (``chrome:``, ``about:``; a ``file:`` page cannot load them) and ``data:`` URLs."""
     events = [json.loads(e["message"])["message"] for e in driver.get_log("performance")]
-    urls = [e["params"]["request"]["url"] for e in events
-            if e["method"] == "Network.requestWillBeSent"]  # fmt: skip
+    urls = [
+        e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"
+    ]
     internal = ("chrome:", "chrome-untrusted:", "devtools:", "about:", "data:")
     return [u.split("#")[0] for u in urls if not u.startswith(internal)]
 

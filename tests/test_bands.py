@@ -65,11 +65,23 @@ def test_a_value_without_its_table_and_page_is_refused() -> None:
     from syncnet_eval.bands import BandSource
 
     with pytest.raises(ConfigError, match="table and page"):
-        BandSource(name="A paper", citation="somewhere", url="https://arxiv.org/abs/1",
-                   lse_c=8.0, lse_d=7.0)  # fmt: skip
+        BandSource(
+            name="A paper",
+            citation="somewhere",
+            url="https://arxiv.org/abs/1",
+            lse_c=8.0,
+            lse_d=7.0,
+        )
     with pytest.raises(ConfigError, match="protocol"):
-        BandSource(name="A thread", citation="a user", url="https://github.com/a/b/issues/1",
-                   lse_c=8.0, lse_d=7.0, table="Table 1", page="p. 2")  # fmt: skip
+        BandSource(
+            name="A thread",
+            citation="a user",
+            url="https://github.com/a/b/issues/1",
+            lse_c=8.0,
+            lse_d=7.0,
+            table="Table 1",
+            page="p. 2",
+        )
 
 
 def test_the_docs_hold_no_value_the_table_does_not() -> None:
@@ -251,13 +263,16 @@ def test_report_names_the_band_and_its_sources_per_run() -> None:
 # -- what it takes to call a run better than real video --------------------------------------
 
 
-def _lrs2(lse_ds: list[float], slope: float, *, recipe: str = "wav2lip-lrs",
-          official: bool | None = True) -> list:  # fmt: skip
+def _lrs2(
+    lse_ds: list[float], slope: float, *, recipe: str = "wav2lip-lrs", official: bool | None = True
+) -> list:
     """lrs2 records (its band was measured with wav2lip-lrs) scored with ``recipe`` and weights
     that are (``official``) the official syncnet_v2.model, or not, or not recorded (None)."""
     prov = {} if official is None else {"syncnet_weights_official": official}
-    return [replace(r, recipe=recipe, provenance=prov)
-            for r in _run(lse_ds, slope, dataset="lrs2", prefix="l")]  # fmt: skip
+    return [
+        replace(r, recipe=recipe, provenance=prov)
+        for r in _run(lse_ds, slope, dataset="lrs2", prefix="l")
+    ]
 
 
 def test_above_real_is_judged_only_with_official_weights_the_bands_recipe_and_both_metrics() -> (
@@ -292,13 +307,30 @@ def test_above_real_is_judged_only_with_official_weights_the_bands_recipe_and_bo
 def test_a_band_without_a_known_recipe_judges_nothing() -> None:
     from syncnet_eval.bands import BandSource, ReferenceBand
 
-    unknown = ReferenceBand("x", "X real video", (BandSource(
-        name="A paper", citation="a table", url="https://example.org", lse_c=8.0, lse_d=7.0,
-        table="Table 1", page="p. 6",
-    ),)).to_dict()  # fmt: skip
-    records = [replace(r, reference_band=unknown, recipe="direct",
-                       provenance={"syncnet_weights_official": True})
-               for r in _run([6.0, 6.2], slope=1.2, dataset=None)]  # fmt: skip
+    unknown = ReferenceBand(
+        "x",
+        "X real video",
+        (
+            BandSource(
+                name="A paper",
+                citation="a table",
+                url="https://example.org",
+                lse_c=8.0,
+                lse_d=7.0,
+                table="Table 1",
+                page="p. 6",
+            ),
+        ),
+    ).to_dict()
+    records = [
+        replace(
+            r,
+            reference_band=unknown,
+            recipe="direct",
+            provenance={"syncnet_weights_official": True},
+        )
+        for r in _run([6.0, 6.2], slope=1.2, dataset=None)
+    ]
     verdict = summarize(records).datasets["x"].verdict
     assert not verdict.judged and "recipe is not known" in verdict.text
 

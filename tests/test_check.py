@@ -365,10 +365,20 @@ def _log_with_a_stray_configuration(path: Path) -> Path:
     lse_c = [7.2, 7.6, 7.9, 8.1, 8.3, 8.54]
     with JsonlLog(path) as log:
         for i, c in enumerate(lse_c):
-            log.append({**_ok(f"v{i}.mp4", c, 7.0).to_dict(), "config_hash": _HASH_A,
-                        "input_identity": {"path": f"/v{i}.mp4"}})  # fmt: skip
-        log.append({**_ok("stray.mp4", 99.0, 1.0).to_dict(), "config_hash": _HASH_B,
-                    "input_identity": {"path": "/stray.mp4"}})  # fmt: skip
+            log.append(
+                {
+                    **_ok(f"v{i}.mp4", c, 7.0).to_dict(),
+                    "config_hash": _HASH_A,
+                    "input_identity": {"path": f"/v{i}.mp4"},
+                }
+            )
+        log.append(
+            {
+                **_ok("stray.mp4", 99.0, 1.0).to_dict(),
+                "config_hash": _HASH_B,
+                "input_identity": {"path": "/stray.mp4"},
+            }
+        )
     return path
 
 
@@ -590,8 +600,19 @@ def test_check_help_names_every_results_format() -> None:
 
 def test_one_of_a_thing_is_said_in_the_singular(tmp_path: Path) -> None:
     one = _write(tmp_path / "one.json", [_ok("v0.mp4", 6.0, 8.5, 0)])
-    checked = invoke_cli(["check", str(one), "--min-lse-c", "7", "--per-video",
-                          "--baseline", str(one), "--min-ok-fraction", "1"])  # fmt: skip
+    checked = invoke_cli(
+        [
+            "check",
+            str(one),
+            "--min-lse-c",
+            "7",
+            "--per-video",
+            "--baseline",
+            str(one),
+            "--min-ok-fraction",
+            "1",
+        ]
+    )
     kept = tmp_path / "kept.csv"
     filtered = invoke_cli(["filter", str(one), "--min-lse-c", "3", "-o", str(kept)])
     said = checked.output + filtered.output

@@ -170,9 +170,11 @@ def test_an_empty_manifest_is_named_as_such(tmp_path: Path) -> None:
 
 
 def test_a_write_that_fails_after_scoring_has_its_own_exit_status(
-    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path,
+    batch_clips: list[Path],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     out = tmp_path / "r.json"
 
     def disk_full(fd: int) -> None:
@@ -192,8 +194,11 @@ def test_temporary_files_left_by_a_killed_write_are_removed_at_the_next_start(
     out = tmp_path / "r.json"
     log = tmp_path / "r.jsonl"
     left = [tmp_path / ".r.json.k2j4_x9a.tmp", tmp_path / ".r.jsonl.ab12cd34.tmp"]
-    others = [tmp_path / ".r.json.note.txt", tmp_path / ".other.json.k2j4_x9a.tmp",
-              tmp_path / "r.json.k2j4_x9a.tmp"]  # fmt: skip
+    others = [
+        tmp_path / ".r.json.note.txt",
+        tmp_path / ".other.json.k2j4_x9a.tmp",
+        tmp_path / "r.json.k2j4_x9a.tmp",
+    ]
     for path in [*left, *others]:
         path.write_bytes(b"half a file")
     result = _score(syncnet_parity_weights, str(batch_clips[0]), "-o", str(out), "-o", str(log))
@@ -463,6 +468,8 @@ def test_a_batch_says_each_kind_of_warning_once_with_a_count_and_the_first_files
     # One input: its own line, as it was.
     one = _score(syncnet_parity_weights, str(clips / "a.mp4"), "--recipe", "wav2lip-lrs")
     alone = [ln for ln in one.stderr.splitlines() if "fps, not 25" in ln]
-    assert alone == [f"Warning: {clips / 'a.mp4'}: video is 30.0 fps, not 25; scored "
-                     "unconverted as the reference does (numbers are not meaningful; use --fps 25 "
-                     "to convert it first)"]  # fmt: skip
+    assert alone == [
+        f"Warning: {clips / 'a.mp4'}: video is 30.0 fps, not 25; scored "
+        "unconverted as the reference does (numbers are not meaningful; use --fps 25 "
+        "to convert it first)"
+    ]

@@ -133,8 +133,17 @@ def test_a_sub_frame_drift_is_not_flagged(
     write_signal_clip(synced, num_frames=800, seed=2)  # 32 s
     move_audio(synced, early, -0.012)
     tempo = 1 / (1 - 60.0 / 60_000)  # earlier by 60 ms every minute
-    _ffmpeg("-i", str(early), "-c:v", "copy", "-af", f"atempo={tempo:.6f}", "-c:a",
-            "pcm_s16le", str(slow))  # fmt: skip
+    _ffmpeg(
+        "-i",
+        str(early),
+        "-c:v",
+        "copy",
+        "-af",
+        f"atempo={tempo:.6f}",
+        "-c:a",
+        "pcm_s16le",
+        str(slow),
+    )
     result = pipe.evaluate(slow, "direct")
     assert result.ok, result.reason
     (track,) = result.tracks
@@ -243,13 +252,24 @@ def _drifting_record() -> VideoResult:
         {"time_s": 2.58 + k, "offset": k // 4, "confidence": 6.0 - (k == 3) * 4, "used": k != 3}
         for k in range(10)
     ]
-    t0 = replace(r.tracks[0], measures={
-        "segment_offsets": segments, "drift_ms_per_min": 612.5, "drift_segments": 9,
-        "drift_segments_left_out": 1, "drift_span_s": 9.0,
-    })  # fmt: skip
-    t1 = replace(r.tracks[1], measures={
-        "segment_offsets": [], "drift_segments": 0, "drift_segments_left_out": 0,
-    })  # fmt: skip
+    t0 = replace(
+        r.tracks[0],
+        measures={
+            "segment_offsets": segments,
+            "drift_ms_per_min": 612.5,
+            "drift_segments": 9,
+            "drift_segments_left_out": 1,
+            "drift_span_s": 9.0,
+        },
+    )
+    t1 = replace(
+        r.tracks[1],
+        measures={
+            "segment_offsets": [],
+            "drift_segments": 0,
+            "drift_segments_left_out": 0,
+        },
+    )
     return replace(r, tracks=[t0, t1], flags=["offset_drift"])
 
 
@@ -272,13 +292,36 @@ def test_drift_fields_round_trip_through_json_csv_and_parquet(tmp_path: Path) ->
 # The per-video CSV columns before the measures registry (the contract: later columns are
 # added at the end, so these keep their positions).
 _COLUMNS_BEFORE = (
-    "path", "id", "group", "status", "reason", "recipe", "aggregate", "av_offset", "lse_d",
-    "lse_c", "num_tracks", "warnings", "flags", "reason_code", "av_offset_ms", "selected_track",
-    "track_select", "reference_dataset", "input_video_codec", "input_video_profile",
-    "input_pix_fmt", "input_video_bit_rate", "input_fps", "input_audio_codec",
-    "input_audio_profile", "input_audio_bit_rate", "input_audio_rate_hz", "input_container",
+    "path",
+    "id",
+    "group",
+    "status",
+    "reason",
+    "recipe",
+    "aggregate",
+    "av_offset",
+    "lse_d",
+    "lse_c",
+    "num_tracks",
+    "warnings",
+    "flags",
+    "reason_code",
+    "av_offset_ms",
+    "selected_track",
+    "track_select",
+    "reference_dataset",
+    "input_video_codec",
+    "input_video_profile",
+    "input_pix_fmt",
+    "input_video_bit_rate",
+    "input_fps",
+    "input_audio_codec",
+    "input_audio_profile",
+    "input_audio_bit_rate",
+    "input_audio_rate_hz",
+    "input_container",
     "drift_ms_per_min",
-)  # fmt: skip
+)
 
 
 def test_csv_columns_are_added_at_the_end() -> None:

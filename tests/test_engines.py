@@ -359,9 +359,12 @@ _pipeline._refuse_non_finite = _planted
 
 @pytest.mark.parametrize("path", ["evaluate", "score_one", "in_process", "workers"])
 def test_an_unexpected_error_is_recorded_with_its_reason_code_on_every_path(
-    path: str, batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path,
+    path: str,
+    batch_clips: list[Path],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     from syncnet_eval.engines.run import score_one
     import syncnet_eval.pipeline as pipeline_module
     from syncnet_eval.pipeline import SyncPipeline

@@ -208,8 +208,9 @@ def test_the_manifests_keep_each_records_dataset(tmp_path: Path) -> None:
         log.append(_record(tmp_path, "banded", reference_band=band_record("lrs2")))
         log.append(_record(tmp_path, "unbanded", lse_c=1.0))
     kept, rejected = tmp_path / "kept.csv", tmp_path / "rejected.csv"
-    run = CliRunner().invoke(cli, ["filter", str(path), "--min-lse-c", "3", "-o", str(kept),
-                                   "--rejected", str(rejected)])  # fmt: skip
+    run = CliRunner().invoke(
+        cli, ["filter", str(path), "--min-lse-c", "3", "-o", str(kept), "--rejected", str(rejected)]
+    )
     assert run.exit_code == 0, run.output
     by_id = {i.id: i for i in read_manifest(kept) + read_manifest(rejected)}
     assert by_id["banded"].dataset == "lrs2"  # score --manifest scores it against its band again

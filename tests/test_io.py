@@ -22,8 +22,9 @@ _TAB = "\tstarts with a tab"
 def _hostile() -> object:
     r = scored_result(_PATH, offset=-3)
     track = replace(r.tracks[0], measures={"drift_ms_per_min": -12.5})
-    return replace(r, id=_ID, group=_GROUP, warnings=["-cmd warned", _TAB], tracks=[track],
-                   av_offset_ms=-120.0)  # fmt: skip
+    return replace(
+        r, id=_ID, group=_GROUP, warnings=["-cmd warned", _TAB], tracks=[track], av_offset_ms=-120.0
+    )
 
 
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised() -> None:

@@ -225,12 +225,14 @@ def test_a_missing_generated_file_is_one_line(clips: dict[str, Any], tmp_path: P
 
 def test_an_audio_only_file_is_one_line(clips: dict[str, Any], tmp_path: Path) -> None:
     audio = tmp_path / "speech.mp4"
-    made = ffmpeg.run(["-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac",
-                       str(audio)])  # fmt: skip
+    made = ffmpeg.run(
+        ["-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(audio)]
+    )
     assert made.returncode == 0 and audio.is_file()
     for generated, reference in ((audio, clips["original"]), (clips["original"], audio)):
-        result = invoke_cli(["lmd", str(generated), "--reference", str(reference),
-                             "--landmarks", "dlib"])  # fmt: skip
+        result = invoke_cli(
+            ["lmd", str(generated), "--reference", str(reference), "--landmarks", "dlib"]
+        )
         assert result.exit_code == 1, result.output
         assert result.output.strip() == f"Error: {audio}: no video stream"
 
@@ -244,8 +246,9 @@ def test_frames_without_a_face_never_improve_the_score(
     vanished[::2] = 128  # no face on the even frames
     gone = tmp_path / "vanished.mkv"
     _write_lossless(gone, vanished)
-    single = invoke_cli(["lmd", str(gone), "--reference", str(clips["original"]),
-                         "--landmarks", "dlib"])  # fmt: skip
+    single = invoke_cli(
+        ["lmd", str(gone), "--reference", str(clips["original"]), "--landmarks", "dlib"]
+    )
     assert single.exit_code == 1, single.output
     errors = [line for line in single.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "coverage" in errors[0] and str(gone) in errors[0]
@@ -259,12 +262,15 @@ def test_frames_without_a_face_never_improve_the_score(
     assert rec["landmark_frames"] == CLIP_FRAMES // 2 and rec["paired_frames"] == CLIP_FRAMES
     assert rec["landmark_coverage"] == 0.5
     assert "50%" in rec["reason"] and str(gone) in rec["reason"]
-    relaxed = _run([str(gone), "--reference", str(clips["original"]),
-                    "--min-landmark-coverage", "0.5"], tmp_path / "relaxed.json")  # fmt: skip
+    relaxed = _run(
+        [str(gone), "--reference", str(clips["original"]), "--min-landmark-coverage", "0.5"],
+        tmp_path / "relaxed.json",
+    )
     (ok,) = relaxed["records"]
     assert ok["status"] == "ok" and ok["landmark_coverage"] == 0.5 and ok["lmd_px"] == 0.0
-    whole = _run([str(clips["original"]), "--reference", str(clips["original"])],
-                 tmp_path / "whole.json")  # fmt: skip
+    whole = _run(
+        [str(clips["original"]), "--reference", str(clips["original"])], tmp_path / "whole.json"
+    )
     assert whole["records"][0]["landmark_coverage"] == 1.0
 
 
@@ -283,8 +289,9 @@ def test_fan_without_its_files_offline_names_them_and_the_dlib_backend(
         LandmarksType=types.SimpleNamespace(TWO_D="2D"), FaceAlignment=offline
     )
     monkeypatch.setitem(sys.modules, "face_alignment", fake)
-    result = invoke_cli(["lmd", str(FACE_CLIP), "--reference", str(FACE_CLIP),
-                         "--landmarks", "fan"])  # fmt: skip
+    result = invoke_cli(
+        ["lmd", str(FACE_CLIP), "--reference", str(FACE_CLIP), "--landmarks", "fan"]
+    )
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
@@ -316,8 +323,9 @@ def _colour_ssim_7x7_uniform(a: np.ndarray, b: np.ndarray) -> float:
 def test_ssim_is_the_colour_7x7_uniform_variant_the_json_names(
     clips: dict[str, Any], tmp_path: Path
 ) -> None:
-    document = _run([str(clips["zoomed"]), "--reference", str(clips["original"])],
-                    tmp_path / "zoomed.json")  # fmt: skip
+    document = _run(
+        [str(clips["zoomed"]), "--reference", str(clips["original"])], tmp_path / "zoomed.json"
+    )
     (rec,) = document["records"]
     gen = np.concatenate(list(iter_frames(clips["zoomed"], jpeg_roundtrip=False)))
     ref = np.concatenate(list(iter_frames(clips["original"], jpeg_roundtrip=False)))

@@ -52,7 +52,7 @@ TOY = MeasureSpec(
             "toy_min_distance", "float", "toy distance", better="lower", summary="mean", digits=6
         ),
         Field("toy_frames", "int", "toy frames", unit="frames", summary="sum", combine="sum"),
-    ),  # fmt: skip
+    ),
     needs=frozenset({"window_distances", "track_frames"}),
     compute=ToyMeasure,
 )
@@ -73,8 +73,16 @@ def scored_with_toy(
 ) -> dict[str, Path]:
     """Two clips scored through the command line with the toy measure registered."""
     out = {ext: tmp_path / f"r.{ext}" for ext in ("json", "csv", "parquet")}
-    args = ["score", *map(str, batch_clips[:2]), "--recipe", "direct", "--syncnet-weights",
-            str(syncnet_parity_weights), "--include-flagged", "-q"]  # fmt: skip
+    args = [
+        "score",
+        *map(str, batch_clips[:2]),
+        "--recipe",
+        "direct",
+        "--syncnet-weights",
+        str(syncnet_parity_weights),
+        "--include-flagged",
+        "-q",
+    ]
     for path in out.values():
         args += ["-o", str(path)]
     result = invoke_cli(args)
@@ -128,18 +136,36 @@ def test_a_registered_measure_is_a_check_and_filter_rule(
     doc = json.loads(scored_with_toy["json"].read_text())
     lse_d = sorted(r["lse_d"] for r in doc["results"])
     results = str(scored_with_toy["json"])
-    passing = invoke_cli(["check", results, "--include-flagged", "--limit",
-                          f"toy_min_distance<={lse_d[1] + 0.01}"])  # fmt: skip
+    passing = invoke_cli(
+        ["check", results, "--include-flagged", "--limit", f"toy_min_distance<={lse_d[1] + 0.01}"]
+    )
     assert passing.exit_code == 0, passing.output
     assert "toy_min_distance" in passing.output
-    failing = invoke_cli(["check", results, "--include-flagged", "--per-video", "--limit",
-                          f"toy_min_distance<={(lse_d[0] + lse_d[1]) / 2}"])  # fmt: skip
+    failing = invoke_cli(
+        [
+            "check",
+            results,
+            "--include-flagged",
+            "--per-video",
+            "--limit",
+            f"toy_min_distance<={(lse_d[0] + lse_d[1]) / 2}",
+        ]
+    )
     assert failing.exit_code == 1, failing.output
     assert "1 of 2 videos have toy_min_distance above" in failing.output
     manifest = tmp_path / "kept.csv"
     middle = (lse_d[0] + lse_d[1]) / 2
-    kept = invoke_cli(["filter", results, "--keep-flagged", "--limit",
-                       f"toy_min_distance>={middle}", "-o", str(manifest)])  # fmt: skip
+    kept = invoke_cli(
+        [
+            "filter",
+            results,
+            "--keep-flagged",
+            "--limit",
+            f"toy_min_distance>={middle}",
+            "-o",
+            str(manifest),
+        ]
+    )
     assert kept.exit_code == 0, kept.output
     rows = list(csv.DictReader(io.StringIO(manifest.read_text())))
     assert len(rows) == 1
@@ -173,8 +199,9 @@ def test_a_registered_measure_is_in_the_report(
 
 def test_a_field_name_may_not_shadow_a_core_key_or_another_measure() -> None:
     for name in ("lse_d", "silent_motion_fraction"):
-        clash = MeasureSpec("clash", "", "", "track", (Field(name, "float", "x"),),
-                            frozenset(), ToyMeasure)  # fmt: skip
+        clash = MeasureSpec(
+            "clash", "", "", "track", (Field(name, "float", "x"),), frozenset(), ToyMeasure
+        )
         with pytest.raises(ValueError, match="taken"):
             measures.register(clash)
     assert "clash" not in measures.REGISTRY

@@ -88,8 +88,9 @@ def test_probe_reads_what_ffprobe_reads(name: str) -> None:
 def _decoder_codecs() -> dict[str, str]:
     """``ffmpeg -decoders``: each decoder's name and the codec it decodes ("(codec mp3)", else
     its own name)."""
-    out = subprocess.run(["ffmpeg", "-hide_banner", "-decoders"], check=True,
-                         capture_output=True, text=True).stdout  # fmt: skip
+    out = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-decoders"], check=True, capture_output=True, text=True
+    ).stdout
     table = {}
     for line in out.split("------")[-1].splitlines():
         parts = line.split()
@@ -103,14 +104,31 @@ def _decoder_codecs() -> dict[str, str]:
 def av1_mp3_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """AV1 video (decoded by libdav1d) and MP3 audio (decoded by mp3float): codecs whose
     decoders have other names."""
-    encoders = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], check=True,
-                              capture_output=True, text=True).stdout  # fmt: skip
+    encoders = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-encoders"], check=True, capture_output=True, text=True
+    ).stdout
     if "libaom-av1" not in encoders or "libmp3lame" not in encoders:
         pytest.skip("this ffmpeg cannot encode AV1 (libaom-av1) or MP3 (libmp3lame)")
     path = tmp_path_factory.mktemp("codecs") / "av1_mp3.mkv"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=25:duration=1", "-f", "lavfi",
-            "-i", "sine=duration=1", "-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "50",
-            "-c:a", "libmp3lame", str(path))  # fmt: skip
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x64:rate=25:duration=1",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=1",
+        "-c:v",
+        "libaom-av1",
+        "-cpu-used",
+        "8",
+        "-crf",
+        "50",
+        "-c:a",
+        "libmp3lame",
+        str(path),
+    )
     return path
 
 
@@ -123,8 +141,10 @@ def test_codecs_are_named_as_ffprobe_names_them_and_decoders_apart(av1_mp3_clip:
         probed = _ffprobe(path)
         assert info.video_codec == probed["input_video_codec"], path
         assert info.audio_codec == probed["input_audio_codec"], path
-        for decoder, codec in ((info.video_decoder, info.video_codec),
-                               (info.audio_decoder, info.audio_codec)):  # fmt: skip
+        for decoder, codec in (
+            (info.video_decoder, info.video_codec),
+            (info.audio_decoder, info.audio_codec),
+        ):
             assert decoder is not None and decoders.get(decoder) == codec, (path, decoder)
             seen.add((codec, decoder))
     assert ("mp3", "mp3float") in seen and ("av1", "libdav1d") in seen  # names that differ
@@ -196,15 +216,16 @@ def test_a_re_encoded_copy_is_told_apart_from_its_source(
 
 
 def _record(path: str, id: str | None = None, **media: Any) -> VideoResult:
-    return VideoResult(path=path, status="ok", reason=None, recipe="direct", id=id,
-                       provenance=media)  # fmt: skip
+    return VideoResult(
+        path=path, status="ok", reason=None, recipe="direct", id=id, provenance=media
+    )
 
 
 def test_bit_rates_of_a_paired_video_differ_beyond_the_tolerance() -> None:
-    base = [_record(f"v{k}.mp4", input_video_bit_rate=r * 1000)
-            for k, r in enumerate((900, 1000, 1100))]  # fmt: skip
-    near = [_record(f"v{k}.mp4", input_video_bit_rate=r * 1000)
-            for k, r in enumerate((950, 1050))]  # fmt: skip
+    base = [
+        _record(f"v{k}.mp4", input_video_bit_rate=r * 1000) for k, r in enumerate((900, 1000, 1100))
+    ]
+    near = [_record(f"v{k}.mp4", input_video_bit_rate=r * 1000) for k, r in enumerate((950, 1050))]
     far = [_record("v1.mp4", input_video_bit_rate=int(1e6 * (1 + 2 * BIT_RATE_TOLERANCE)))]
     assert media_differences(base, near) == []  # within 10% of the larger, video by video
     (diff,) = media_differences(base, far)
@@ -216,13 +237,18 @@ def test_only_paired_videos_are_compared_and_the_warning_names_them() -> None:
     """Byte-identical files in both runs, the baseline with one more video encoded otherwise:
     nothing was encoded differently. A video re-encoded between the runs is named."""
     h264 = {"input_video_codec": "h264", "input_audio_codec": "aac"}
-    base = [_record("a.mp4", **h264), _record("b.mp4", **h264),
-            _record("extra.mp4", input_video_codec="mpeg4", input_audio_codec="mp3")]  # fmt: skip
+    base = [
+        _record("a.mp4", **h264),
+        _record("b.mp4", **h264),
+        _record("extra.mp4", input_video_codec="mpeg4", input_audio_codec="mp3"),
+    ]
     same = [_record("b.mp4", **h264), _record("a.mp4", **h264)]  # another order, one fewer
     assert media_differences(base, same) == []
     assert media_warning(base, same) is None
-    recoded = [_record("elsewhere/a.mp4", id="a", input_video_codec="h264",
-                       input_audio_codec="mp3"), _record("b.mp4", **h264)]  # fmt: skip
+    recoded = [
+        _record("elsewhere/a.mp4", id="a", input_video_codec="h264", input_audio_codec="mp3"),
+        _record("b.mp4", **h264),
+    ]
     base_ids = [replace(base[0], id="a"), *base[1:]]
     (diff,) = media_differences(base_ids, recoded)
     assert diff == 'input_audio_codec: "aac" vs "mp3" (1 video: a)'

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -26,7 +27,7 @@ from syncnet_eval.errors import ConfigError
 from syncnet_eval.io import read_jsonl
 from syncnet_eval.parquet import iter_parquet_records, write_parquet
 
-from conftest import assert_same_records, invoke_cli
+from conftest import assert_same_records, invoke_cli, many_clips, signal_a_run
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every Ray runtime of this test process listens on loopback only: the switch is read when Ray
@@ -279,6 +280,33 @@ def test_an_input_that_kills_its_actor_every_time_is_recorded_once(
     crashed = records["poison.mp4"]
     assert (crashed["status"], crashed["reason_code"]) == ("error", "worker_crashed")
     assert "Error: " in proc.stderr and "poison.mp4" in proc.stderr
+
+
+@pytest.mark.slow  # starts its own Ray runtime in a subprocess, twice
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_a_ray_run_as_it_stops_a_local_one(
+    signum: int,
+    status: int,
+    batch_clips: list[Path],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ray's core installs its own SIGTERM handler (a crash report, exit 134, no Parquet): the
+    run must still stop as the local engine's does."""
+    pytest.importorskip("ray")
+    pytest.importorskip("pyarrow")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    folder = many_clips(tmp_path / "in", batch_clips, 16)
+    log_path, parquet = tmp_path / "run.jsonl", tmp_path / "run.parquet"
+    args = _ray_args(syncnet_parity_weights, folder, "-o", str(log_path), "-o", str(parquet))
+    code, stderr = signal_a_run(args, log_path, signum)
+    assert code == status, stderr
+    kept = read_jsonl(log_path)
+    assert 1 <= len(kept) < 16
+    assert f"inputs are recorded in {log_path}; run the same command again to resume" in stderr
+    assert "received at time" not in stderr and "Traceback" not in stderr  # no crash report
+    assert len(list(iter_parquet_records(parquet))) == len(kept)
 
 
 def test_without_ray_installed_one_line_and_exit_1(

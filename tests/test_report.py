@@ -403,15 +403,23 @@ def test_the_detail_draws_the_offset_over_time(browser: Any, tmp_path: Path) -> 
     from selenium.webdriver.common.by import By
 
     r = scored_result("drift.mp4")
-    segments = [{"time_s": 2.58 + k, "offset": k // 3, "confidence": 5.0, "used": k != 4}
-                for k in range(12)]  # fmt: skip
-    track = replace(r.tracks[0], measures={
-        "segment_offsets": segments, "drift_ms_per_min": 800.0, "drift_segments": 11,
-        "drift_segments_left_out": 1, "drift_span_s": 11.0,
-    })  # fmt: skip
+    segments = [
+        {"time_s": 2.58 + k, "offset": k // 3, "confidence": 5.0, "used": k != 4} for k in range(12)
+    ]
+    track = replace(
+        r.tracks[0],
+        measures={
+            "segment_offsets": segments,
+            "drift_ms_per_min": 800.0,
+            "drift_segments": 11,
+            "drift_segments_left_out": 1,
+            "drift_span_s": 11.0,
+        },
+    )
     page = tmp_path / "report.html"
-    page.write_text(build_report([ReportRun("run.json", [replace(r, tracks=[track])])]),
-                    encoding="utf-8")  # fmt: skip
+    page.write_text(
+        build_report([ReportRun("run.json", [replace(r, tracks=[track])])]), encoding="utf-8"
+    )
     open_page(browser, page)
     browser.get(page.as_uri() + "#v=0")
     chart = browser.find_element(By.CSS_SELECTOR, "#detail svg.drift-chart")
@@ -452,15 +460,23 @@ def test_the_drift_chart_has_the_timelines_width_and_time_axis(
     from selenium.webdriver.common.by import By
 
     r = scored_result("drift.mp4", num_windows=400)
-    segments = [{"time_s": 2.58 + k, "offset": k // 3, "confidence": 5.0, "used": k != 4}
-                for k in range(12)]  # fmt: skip
-    track = replace(r.tracks[0], measures={
-        "segment_offsets": segments, "drift_ms_per_min": 800.0, "drift_segments": 11,
-        "drift_segments_left_out": 1, "drift_span_s": 11.0,
-    })  # fmt: skip
+    segments = [
+        {"time_s": 2.58 + k, "offset": k // 3, "confidence": 5.0, "used": k != 4} for k in range(12)
+    ]
+    track = replace(
+        r.tracks[0],
+        measures={
+            "segment_offsets": segments,
+            "drift_ms_per_min": 800.0,
+            "drift_segments": 11,
+            "drift_segments_left_out": 1,
+            "drift_span_s": 11.0,
+        },
+    )
     page = tmp_path / "report.html"
-    page.write_text(build_report([ReportRun("run.json", [replace(r, tracks=[track])])]),
-                    encoding="utf-8")  # fmt: skip
+    page.write_text(
+        build_report([ReportRun("run.json", [replace(r, tracks=[track])])]), encoding="utf-8"
+    )
     open_page(browser, page)
     browser.get(page.as_uri() + "#v=0")
     timeline = browser.find_element(By.CSS_SELECTOR, "#detail svg.timeline-chart")

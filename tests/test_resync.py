@@ -422,10 +422,21 @@ def test_fix_with_weights_that_are_not_official_says_its_measurement_cannot_be_t
     say the clip is in sync."""
     delayed = tmp_path / "delayed.mkv"
     move_audio(signal_clip, delayed, 0.12)
-    result = CliRunner().invoke(cli, [
-        "fix", str(delayed), "-o", str(tmp_path / "fixed.mkv"), "--recipe", "direct",
-        "--syncnet-weights", str(syncnet_parity_weights), "--device", "cpu",
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "fix",
+            str(delayed),
+            "-o",
+            str(tmp_path / "fixed.mkv"),
+            "--recipe",
+            "direct",
+            "--syncnet-weights",
+            str(syncnet_parity_weights),
+            "--device",
+            "cpu",
+        ],
+    )
     assert "pass" in result.stdout, result.output
     notes = [ln for ln in result.stdout.splitlines() if ln.startswith("Note:")]
     assert len(notes) == 1, result.output

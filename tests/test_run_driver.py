@@ -34,7 +34,7 @@ from syncnet_eval.io import JsonlLog, LogLock, read_jsonl
 from syncnet_eval.stats import summarize
 from syncnet_eval.types import STATUSES, VideoResult
 
-from conftest import MEDIA_DIR, assert_same_records, invoke_cli
+from conftest import MEDIA_DIR, assert_same_records, invoke_cli, many_clips, signal_a_run
 
 MEDIA = MEDIA_DIR
 REAL_CLIPS = (
@@ -188,6 +188,32 @@ def test_two_workers_give_identical_records_and_allow_failures_exits_0(
     )
     par = json.loads((tmp_path / "par.json").read_text(encoding="utf-8"))
     assert_same_records(par, serial_run["doc"])
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_run_keeping_records_outputs_and_the_resume_line(
+    signum: int,
+    status: int,
+    batch_clips: list[Path],
+    syncnet_parity_weights: Path,
+    tmp_path: Path,
+) -> None:
+    folder = many_clips(tmp_path / "in", batch_clips, 12)
+    log_path, parquet = tmp_path / "run.jsonl", tmp_path / "run.parquet"
+    args = score_args(syncnet_parity_weights, str(folder), "-o", str(log_path), "-o", str(parquet))
+    code, stderr = signal_a_run(args, log_path, signum)
+    assert code == status, stderr  # 128 + the signal, as a shell reports a process it killed
+    kept = read_jsonl(log_path)
+    assert 1 <= len(kept) < 12
+    assert f"inputs are recorded in {log_path}; run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    pytest.importorskip("pyarrow")
+    from syncnet_eval.parquet import iter_parquet_records
+
+    assert len(list(iter_parquet_records(parquet))) == len(kept)  # written after the stop
+    again = invoke_cli(args)
+    assert again.exit_code == 0, again.output
+    assert sorted(r["id"] for r in read_jsonl(log_path)) == [f"clip{k:02d}.mp4" for k in range(12)]
 
 
 def test_sigkill_then_resume_records_each_input_exactly_once(

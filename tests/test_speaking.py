@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+from dataclasses import replace
+import io
+
 import numpy as np
 import pytest
 
@@ -149,6 +153,17 @@ def test_speakers_json_and_csv() -> None:
     assert [r["duration_s"] for r in rows] == ["1.500", "0.200"]
     failed = VideoResult.failure("x.mp4", "syncnet-pipeline", "no_face", "x.mp4: no face")
     assert rttm_text(failed) == "" and speakers_document(failed)["status"] == "no_face"
+
+
+def test_the_speakers_csv_is_safe_to_open_in_a_spreadsheet() -> None:
+    from syncnet_eval.cli.speakers import speakers_csv_text
+
+    result = replace(_result_with_segments(), path='=HYPERLINK("http://evil.example","x").mp4')
+    rows = list(csv.DictReader(io.StringIO(speakers_csv_text(result))))
+    assert len(rows) == 2
+    for row in rows:
+        assert row["path"] == "'" + result.path  # shown as text, never run as a formula
+        assert row["duration_s"] in ("1.500", "0.200")  # numbers stay numbers
 
 
 def _two_tracks_with_asd() -> VideoResult:

@@ -158,9 +158,12 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="syncnet-eval", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        # Ctrl-C exits 130 (128 + SIGINT); SIGTERM, which the run driver turns into a stop of
+        # its own (``engines.run.StoppedBySignal``, carrying ``signum``), 143.
+        signum = getattr(exc.__cause__, "signum", None)
+        sys.exit(128 + signum if isinstance(signum, int) else 130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -73,8 +73,9 @@ def load_records_arg(path: Path, choice: ConfigChoice | None = None) -> list[dic
     if ctx is not None and not log.handlers:
         setup_logging((ctx.find_object(AppState) or AppState()).verbose, False, ctx)
     try:
-        records, note = choose_configuration(load_records(path), choice or ConfigChoice(),
-                                             str(path))  # fmt: skip
+        records, note = choose_configuration(
+            load_records(path), choice or ConfigChoice(), str(path)
+        )
     except InputError as exc:
         raise InputFileError(str(exc)) from exc
     except ValueError as exc:

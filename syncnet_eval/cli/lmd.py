@@ -48,9 +48,15 @@ def _record(item: BatchInput, backend: Any, min_coverage: float) -> dict[str, An
         if ref is None:
             raise InputError(f"{item.path}: the manifest row has no 'reference' (ground truth)")
         # The registry's lmd measure (measures/lmd.py): the same computation score will run.
-        inputs = VideoInputs(str(item.path), reference=str(ref), options={
-            "backend": backend, "id": item.id, "min_landmark_coverage": min_coverage,
-        })  # fmt: skip
+        inputs = VideoInputs(
+            str(item.path),
+            reference=str(ref),
+            options={
+                "backend": backend,
+                "id": item.id,
+                "min_landmark_coverage": min_coverage,
+            },
+        )
         return get_measure("lmd").compute_video(inputs)
     except InputError as exc:
         return LmdResult.failed(item.path, ref or Path(""), backend, exc, item.id or "").to_dict()

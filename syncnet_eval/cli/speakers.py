@@ -15,7 +15,7 @@ import click
 from ..config import ASD_MODEL_NAMES
 from ..errors import InputError
 from ..inputs import BatchInput
-from ..io import atomic_write_text
+from ..io import atomic_write_text, spreadsheet_safe
 from ..presentation import MISSING
 from ..recipes import REGISTRY
 from ..speaking import SPEAKERS_CSV_COLUMNS, rttm_text, speakers_csv_rows, speakers_document
@@ -24,7 +24,7 @@ from .app import AppState, debug_requested, setup_logging
 from .display import StageProgress, columns, result_warning_lines, shown
 from .options import RecipeSetup, recipe_options, writable_file
 
-__all__ = ["speakers", "speakers_table"]
+__all__ = ["speakers", "speakers_csv_text", "speakers_table"]
 
 _SUFFIXES = (".rttm", ".json", ".csv")
 # The recipes with face tracks to judge (the registry says which).
@@ -72,11 +72,18 @@ def _write(path: Path, result: VideoResult) -> None:
         doc = speakers_document(result)
         atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
     else:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(SPEAKERS_CSV_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(speakers_csv_rows(result))
-        atomic_write_text(path, buf.getvalue())
+        atomic_write_text(path, speakers_csv_text(result))
+
+
+def speakers_csv_text(result: VideoResult) -> str:
+    """``speakers -o FILE.csv``: a header and one row per speaking segment, its text cells
+    safe to open in a spreadsheet (``io.spreadsheet_safe``)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(SPEAKERS_CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    rows = speakers_csv_rows(result)
+    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
+    return buf.getvalue()
 
 
 def speakers_table(result: VideoResult) -> str:

@@ -38,6 +38,7 @@ import os
 from pathlib import Path
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -461,8 +462,10 @@ class RayExecutor:
         from .scorer import error_from_wire
 
         local = not (self.config.ray_address or os.environ.get("RAY_ADDRESS"))
+        saved = _signal_handlers()
         ray = import_ray(local=local)
         with quiet_stderr(), _ray_runtime(ray, self.config):
+            _restore_signal_handlers(saved)  # Ray's core replaced SIGTERM's: the driver's again
             _quiet_ray_data(ray)
             actors = pool_size(self.config, ray.cluster_resources(), len(jobs))
             ledger_name = f"syncnet-eval-ledger-{os.getpid()}-{id(jobs):x}"
@@ -490,19 +493,48 @@ class RayExecutor:
                     **pool_strategy(ray, actors),
                 )
                 rows_out = iter(scored.iter_rows())
-                while True:
-                    try:
-                        row = next(rows_out)
-                    except StopIteration:
-                        break
-                    except Exception as exc:  # noqa: BLE001 - Ray's side failed: one line
-                        raise _engine_error(exc) from exc
-                    outcome = json.loads(row["outcome"])
-                    if "fatal" in outcome:
-                        raise error_from_wire(outcome["fatal"])
-                    yield int(row["index"]), VideoResult.from_dict(outcome["result"])
+                try:
+                    while True:
+                        try:
+                            row = next(rows_out)
+                        except StopIteration:
+                            break
+                        except Exception as exc:  # noqa: BLE001 - Ray's side failed: one line
+                            raise _engine_error(exc) from exc
+                        outcome = json.loads(row["outcome"])
+                        if "fatal" in outcome:
+                            raise error_from_wire(outcome["fatal"])
+                        yield int(row["index"]), VideoResult.from_dict(outcome["result"])
+                finally:
+                    # A stopped run (Ctrl-C, SIGTERM) ends Ray Data's execution before the
+                    # runtime goes: its threads must not call Ray (and start a new runtime)
+                    # after the shutdown.
+                    close = getattr(rows_out, "close", None)
+                    if close is not None:
+                        with contextlib.suppress(Exception):
+                            close()
             finally:
                 ray.kill(ledger)  # also drops its actor handles, so Ray Data's actors can go
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _signal_handlers() -> dict[int, Any]:
+    """The handlers of the signals that stop a run (the driver's: ``run.sigterm_stops_the_run``
+    makes SIGTERM stop like Ctrl-C)."""
+    return {s: signal.getsignal(s) for s in _STOP_SIGNALS}
+
+
+def _restore_signal_handlers(saved: dict[int, Any]) -> None:
+    """Put back the handlers :func:`_signal_handlers` saw: starting Ray's core installs its
+    own for SIGTERM (a crash report and abort, exit 134), which would skip the driver's stop
+    (records kept, Parquet written, the resume line, exit 143)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum, handler in saved.items():
+        if handler is not None:
+            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager

@@ -64,7 +64,14 @@ from .records import (
 )
 from .scorer import crops_names, lost, precheck, prepare_run
 
-__all__ = ["check_outputs", "run_inputs", "score_one", "sigterm_stops_the_run", "slim"]
+__all__ = [
+    "StoppedBySignal",
+    "check_outputs",
+    "run_inputs",
+    "score_one",
+    "sigterm_stops_the_run",
+    "slim",
+]
 
 log = logging.getLogger(__name__)
 
@@ -140,22 +147,65 @@ def score_one(
     return run_inputs([item], config, hooks=hooks).records[0]
 
 
+class StoppedBySignal(KeyboardInterrupt):
+    """SIGTERM stopped the run, as Ctrl-C does; ``signum`` lets the command exit with
+    ``128 + signum`` (143), as a process killed by it would."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
 @contextlib.contextmanager
 def sigterm_stops_the_run() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does: workers are stopped and every finished
-    record is kept before the process exits (only where signals can be set)."""
+    """SIGTERM raises KeyboardInterrupt (``StoppedBySignal``), as Ctrl-C does: workers are
+    stopped and every finished record is kept before the process exits (only where signals
+    can be set). Either waits while a record is being written (``_stops_deferred``)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        if _DEFERRAL.depth:
+            _DEFERRAL.pending = signum
+            return
+        raise _stop(signum)
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class _Deferral:
+    """A stop that arrived while a record was being written, raised once it is."""
+
+    depth = 0
+    pending: int | None = None
+
+
+_DEFERRAL = _Deferral()
+
+
+def _stop(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else StoppedBySignal(signum)
+
+
+@contextlib.contextmanager
+def _stops_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM (as :func:`sigterm_stops_the_run` handles them) wait while a record
+    is written and counted: a stop never leaves a record in the log that the run's Parquet
+    output and its count leave out."""
+    _DEFERRAL.depth += 1
+    try:
+        yield
+    finally:
+        _DEFERRAL.depth -= 1
+    if _DEFERRAL.depth == 0 and _DEFERRAL.pending is not None:
+        signum, _DEFERRAL.pending = _DEFERRAL.pending, None
+        raise _stop(signum)
 
 
 def slim(record: BatchRecord) -> BatchRecord:
@@ -288,10 +338,11 @@ class _Driver:
             return  # an executor retried it (a block re-run after its actor died)
         item = self.inputs[index]
         record = BatchRecord(_stamped(result, item), self.identities[index], self.digest)
-        if self.log is not None:
-            self.locations[index] = ("log", self.log.append(record.to_dict()))
-        self.records[index] = self.keep(record)
-        self.done += 1
+        with _stops_deferred():  # a record in the log is a record of the run (Parquet too)
+            if self.log is not None:
+                self.locations[index] = ("log", self.log.append(record.to_dict()))
+            self.records[index] = self.keep(record)
+            self.done += 1
         if self.hooks.on_record is not None:
             self.hooks.on_record(BatchEvent(index, self.done, len(self.inputs), record))
 

@@ -294,11 +294,12 @@ def precheck(item: BatchInput, recipe: str) -> VideoResult | None:
         return _failure(item, recipe, item.error, "not_listed")
     if item.duplicate_of is not None:
         return _failure(
-            item, recipe,
+            item,
+            recipe,
             f"{item.path}: the same file as {item.duplicate_of} (another name for it), which "
             "this run scores once; not scored again",
             "duplicate",
-        )  # fmt: skip
+        )
     for p, what in ((item.path, "video"), (item.audio_path, "audio")):
         if p is None:
             continue

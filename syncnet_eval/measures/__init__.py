@@ -86,14 +86,45 @@ NEEDS = {
 # Field names of the records' own keys: a measure's field may not take one.
 CORE_NAMES = frozenset(
     {
-        "path", "id", "group", "status", "reason", "recipe", "aggregate", "av_offset", "lse_d",
-        "lse_c", "num_tracks", "warnings", "flags", "reason_code", "av_offset_ms",
-        "selected_track", "track_select", "tracks", "scenes", "provenance", "timings_s",
-        "reference_band", "measures", "index", "first_frame", "last_frame", "num_windows",
-        "dist_by_shift", "framewise_conf", "scene_index", "bbox", "start_s", "end_s",
-        "input_identity", "config_hash", "from_log", "av_offset_convention",
+        "path",
+        "id",
+        "group",
+        "status",
+        "reason",
+        "recipe",
+        "aggregate",
+        "av_offset",
+        "lse_d",
+        "lse_c",
+        "num_tracks",
+        "warnings",
+        "flags",
+        "reason_code",
+        "av_offset_ms",
+        "selected_track",
+        "track_select",
+        "tracks",
+        "scenes",
+        "provenance",
+        "timings_s",
+        "reference_band",
+        "measures",
+        "index",
+        "first_frame",
+        "last_frame",
+        "num_windows",
+        "dist_by_shift",
+        "framewise_conf",
+        "scene_index",
+        "bbox",
+        "start_s",
+        "end_s",
+        "input_identity",
+        "config_hash",
+        "from_log",
+        "av_offset_convention",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -233,9 +264,6 @@ class MeasureSpec:
         unknown = set(self.needs) - set(NEEDS)
         if unknown:
             raise ValueError(f"measure {self.name}: unknown needs {sorted(unknown)}")
-
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
 
     def create(self) -> TrackMeasure:
         """A fresh :class:`TrackMeasure` for one track (track measures)."""

@@ -51,7 +51,7 @@ SPEC = MeasureSpec(
             video_column=False,
         ),
         Field("drift_ci95_ms_per_min", "json", "drift 95% interval", video_column=False),
-    ),  # fmt: skip
+    ),
     needs=frozenset({"window_distances"}),
     compute=".scoring:DriftMeasure",
     flags={"offset_drift": "the AV offset drifts by more than one frame during the video"},

@@ -18,7 +18,7 @@ SPEC = MeasureSpec(
         Field(
             "landmark_frames", "int", "frames with landmarks", unit="frames", may_enter_mean=False
         ),
-    ),  # fmt: skip
+    ),
     needs=frozenset({"reference_video"}),
     compute=".lmd:lmd_measure",
     default=False,

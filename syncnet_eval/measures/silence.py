@@ -30,7 +30,7 @@ SPEC = MeasureSpec(
             better="lower",
             summary="mean",
         ),
-    ),  # fmt: skip
+    ),
     needs=frozenset({"track_frames", "audio"}),
     compute=".silence:SilenceMeasure",
     combine=".silence:pooled_silence",
