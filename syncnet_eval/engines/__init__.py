@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import importlib
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..config import choose
+from ..registry import choose
 
 if TYPE_CHECKING:  # annotations only: the executors load torch
     from ..inputs import BatchInput
@@ -37,6 +37,7 @@ __all__ = [
     "ExecContext",
     "Executor",
     "ExecutorEntry",
+    "REGISTRY",
     "create_executor",
     "executor_entry",
 ]
@@ -100,7 +101,7 @@ class ExecutorEntry:
         return cls
 
 
-EXECUTORS: dict[str, ExecutorEntry] = {
+REGISTRY: dict[str, ExecutorEntry] = {
     entry.name: entry
     for entry in (
         ExecutorEntry(
@@ -116,6 +117,7 @@ EXECUTORS: dict[str, ExecutorEntry] = {
         ),
     )
 }
+EXECUTORS = REGISTRY  # the name the command line and older code use
 DEFAULT_EXECUTOR = "local"
 
 
@@ -125,7 +127,7 @@ def executor_entry(name: str) -> ExecutorEntry:
     Raises:
         ConfigError: no such executor (the message lists them).
     """
-    entry: ExecutorEntry = choose(EXECUTORS, name, "engine")
+    entry: ExecutorEntry = choose(REGISTRY, name, "engine")
     return entry
 
 
