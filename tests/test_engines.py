@@ -342,3 +342,18 @@ def test_a_record_that_arrived_by_the_deadline_is_not_a_timeout(tmp_path: Path) 
     got = list(pool._expire())
     assert [(i, r.status, r.reason_code) for i, r in got] == [(3, "no_face", scored.reason_code)]
     assert pool.workers == [worker] and worker.task is None  # kept: it is idle, not killed
+
+
+def test_the_up_front_checks_are_made_in_one_place() -> None:
+    """The driver and ``score`` both call ``engines.run.check_run``; nobody repeats its parts."""
+    from syncnet_eval.engines.run import check_run
+
+    # Each check as a statement of its own (``pq = require_pyarrow()`` uses pyarrow).
+    calls = re.compile(r"^\s*(check_outputs|executor\.check|require_pyarrow)\(", re.M)
+    callers = {
+        p.relative_to(ROOT).as_posix(): len(calls.findall(p.read_text()))
+        for p in (ROOT / "syncnet_eval").rglob("*.py")
+    }
+    assert {k: v for k, v in callers.items() if v} == {"syncnet_eval/engines/run.py": 3}
+    with pytest.raises(ConfigError, match="--resume needs earlier records"):
+        check_run(BatchConfig(), RunConfig(resume=True), RunOutputs(), create_executor("local"))

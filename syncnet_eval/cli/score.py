@@ -237,18 +237,13 @@ def _check_run(engine: EngineOptions, run: RunConfig, out: _Outputs, setup: Reci
     """The executor, after the checks that need no input: usage errors (exit 2) for options it
     cannot honour or that need an output to resume from; a missing optional dependency
     (pyarrow, a cluster runtime) is one ``Error:`` line (exit 1)."""
-    from ..engines.run import check_outputs
+    from ..engines.run import check_run
 
     executor = engine.executor()
     try:
-        check_outputs(run, out.run_outputs())
-        executor.check(setup.batch_config(), run)
+        check_run(setup.batch_config(), run, out.run_outputs(), executor)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
-    if out.parquet is not None:
-        from ..parquet import require_pyarrow
-
-        require_pyarrow()
     return executor
 
 

@@ -55,7 +55,14 @@ from .records import (
 )
 from .scorer import crops_names, lost, precheck, prepare_run
 
-__all__ = ["check_outputs", "run_inputs", "score_one", "sigterm_stops_the_run", "slim"]
+__all__ = [
+    "check_outputs",
+    "check_run",
+    "run_inputs",
+    "score_one",
+    "sigterm_stops_the_run",
+    "slim",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +83,21 @@ def check_outputs(run: RunConfig, outputs: RunOutputs) -> None:
         raise ConfigError(
             "--retry-failed retries the failures recorded in -o FILE.jsonl (or -o FILE.parquet)"
         )
+
+
+def check_run(config: BatchConfig, run: RunConfig, outputs: RunOutputs, executor: Executor) -> None:
+    """The checks a run makes before any work, in one place (the driver makes them; a command
+    makes them earlier to refuse bad usage before collecting its inputs): options that need an
+    output to resume from, settings the executor cannot honour, pyarrow for a Parquet output.
+
+    Raises:
+        ConfigError: bad usage (the command line exits 2).
+        DependencyError: pyarrow missing for a Parquet output, or what the executor needs.
+    """
+    check_outputs(run, outputs)
+    executor.check(config, run)
+    if outputs.parquet is not None:
+        require_pyarrow()
 
 
 def run_inputs(
@@ -109,10 +131,7 @@ def run_inputs(
     outputs = outputs or RunOutputs()
     hooks = hooks or RunHooks()
     executor = executor or create_executor(DEFAULT_EXECUTOR)
-    check_outputs(run, outputs)
-    executor.check(config, run)
-    if outputs.parquet is not None:
-        require_pyarrow()
+    check_run(config, run, outputs, executor)
     with contextlib.ExitStack() as stack:
         for path in outputs.locked():
             stack.enter_context(LogLock(path))
