@@ -14,7 +14,7 @@ import pytest
 
 from syncnet_eval import ScoreConfig
 from syncnet_eval.engines import EXECUTORS, create_executor
-from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunHooks, RunOutputs
+from syncnet_eval.engines.plan import BatchConfig, LocalOptions, RunConfig, RunHooks, RunOutputs
 from syncnet_eval.engines.records import latest_records
 from syncnet_eval.engines.run import run_inputs
 from syncnet_eval.errors import ConfigError
@@ -304,11 +304,25 @@ def test_the_driver_takes_its_progress_and_log_callbacks_as_one_hooks_object(
 
 
 def test_the_streams_rule_is_written_once() -> None:
-    """``--streams`` with ``--workers``/``--timeout`` is refused by ``RunConfig`` alone."""
+    """``--streams`` with ``--workers``/``--timeout`` is refused by the local executor alone."""
     sources = [p.read_text() for p in (ROOT / "syncnet_eval").rglob("*.py")]
     assert sum(s.count("--streams scores in this process") for s in sources) == 1
+    two = create_executor("local", LocalOptions(workers=2))
     with pytest.raises(ConfigError, match="--streams scores in this process"):
-        RunConfig(streams=2, workers=2)
+        two.check(BatchConfig(), RunConfig(streams=2))
+
+
+def test_workers_and_timeout_are_the_local_executors_own_options() -> None:
+    """``--workers``/``--timeout`` are ``LocalOptions`` (the registry names the class, whose
+    module is light), valid only with ``--engine local``; ``RunConfig`` has no such fields."""
+    import dataclasses
+
+    assert EXECUTORS["local"].options_class() is LocalOptions
+    assert {f.name for f in dataclasses.fields(LocalOptions)} == {"workers", "timeout_s"}
+    assert not {"workers", "timeout_s"} & {f.name for f in dataclasses.fields(RunConfig)}
+    result = invoke_cli(["score", "x.mp4", "--engine", "ray", "--timeout", "5"])
+    assert result.exit_code == 2 and "--timeout: only with --engine local" in result.output
+    assert create_executor("local", LocalOptions(timeout_s=5)).timeout_s == 5
 
 
 class _NoProcess:

@@ -259,7 +259,9 @@ def _run(
     """Score ``items`` with the chosen executor; records in input order."""
     from ..engines.run import run_inputs
 
-    single = len(items) == 1 and not quiet and run.workers == 1 and run.timeout_s is None
+    # Stage progress comes from a scorer in this process (the local executor's default).
+    in_process = getattr(getattr(executor, "options", None), "in_process", True)
+    single = len(items) == 1 and not quiet and in_process
     stages = StageProgress(str(items[0].path)) if single else None
     hooks = progress.hooks(log.level, download_progress=not quiet, stage_hook=stages)
     return run_inputs(items, config, run, executor=executor, outputs=out.run_outputs(), hooks=hooks)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import importlib
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..registry import choose
+from ..registry import choose, load
 
 if TYPE_CHECKING:  # annotations only: the executors load torch
     from ..inputs import BatchInput
@@ -56,9 +56,16 @@ class ExecContext:
 
 
 class Executor(Protocol):
-    """Where the per-input function (``engines.scorer.Scorer``) runs."""
+    """Where the per-input function (``engines.scorer.Scorer``) runs.
+
+    Attributes:
+        name: its registry name.
+        timeout_s: its per-input time limit (``None``: none); resume reuses a timed-out
+            record only under a limit no larger than the one it ran under.
+    """
 
     name: str
+    timeout_s: float | None
 
     def check(self, config: BatchConfig, run: RunConfig) -> None:
         """Raise ``ConfigError`` for settings this executor cannot honour (before any work);
@@ -81,8 +88,9 @@ class ExecutorEntry:
         name: the ``--engine`` value.
         help: one sentence for ``--help``.
         module: its module in this package (imported when chosen).
-        options: the name of its options dataclass in that module (fields with ``Option``
-            metadata become CLI options valid only with this engine), or ``None``.
+        options: its options dataclass as ``module:Class`` in this package, in a light module
+            (fields with ``Option`` metadata become CLI options valid only with this engine),
+            or ``None``.
     """
 
     name: str
@@ -97,7 +105,7 @@ class ExecutorEntry:
         """The options dataclass (its module is light at import)."""
         if self.options is None:
             return None
-        cls: type = getattr(self.load(), self.options)
+        cls: type = load("." + self.options, __name__)
         return cls
 
 
@@ -108,12 +116,13 @@ REGISTRY: dict[str, ExecutorEntry] = {
             "local",
             "this machine: in this process, or --workers processes",
             module="local",
+            options="plan:LocalOptions",
         ),
         ExecutorEntry(
             "ray",
             'a Ray cluster, or a Ray runtime started here (pip install "syncnet-eval[ray]")',
             module="ray",
-            options="RayConfig",
+            options="ray:RayConfig",
         ),
     )
 }

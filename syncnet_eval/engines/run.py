@@ -114,8 +114,9 @@ def run_inputs(
     Args:
         inputs: the inputs, in output order.
         config: how to score them.
-        run: how the run goes (workers, time limit, resume, identity, streams).
-        executor: where to score (default: the local executor).
+        run: how the run goes (resume, identity, streams).
+        executor: where to score, with its own options (default: the local executor, in this
+            process: ``create_executor("local", LocalOptions(workers=4, timeout_s=600))``).
         outputs: the JSONL log and the Parquet file, and whether full records come back.
         hooks: what the run tells its caller as it goes (progress, stages, log level of
             workers, download progress bars).
@@ -220,11 +221,13 @@ class _Driver:
         self.locations: dict[int, tuple[str, int]] = {}
         self.identities: list[dict[str, Any]] = []
         self.digest = ""
+        self.timeout_s: float | None = None
         self.done = 0
         self.log: JsonlLog | None = None
 
     def go(self, executor: Executor) -> BatchOutcome:
         hooks = self.hooks
+        self.timeout_s = executor.timeout_s
         refused = [precheck(item, self.config.recipe) for item in self.inputs]
         if any(r is None for r in refused):
             resolved = prepare_run(self.config, hooks.download_progress)
@@ -324,7 +327,7 @@ class _Driver:
                 self.identities[index],
                 item.id,
                 self.digest,
-                timeout_s=self.run.timeout_s,
+                timeout_s=self.timeout_s,
                 retry_failed=self.run.retry_failed,
             )
             if found is None:
