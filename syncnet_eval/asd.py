@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from .constants import FPS, MFCC_PER_FRAME
-from .errors import ModelWeightsError
 from .models import weights as wm
+from .models.active_speaker import DEFAULT_ASD_MODEL, REGISTRY, get_active_speaker_model
 from .models.light_asd import ASD_FACE_PX, LightASD, load_light_asd_state
 from .models.state import load_state_dict
 
@@ -37,11 +37,12 @@ __all__ = [
     "asd_chunks",
     "asd_faces",
     "load_active_speaker_scorer",
+    "load_light_asd",
 ]
 
-ASD_MODELS = ("light-asd",)
-# --asd-model NAME -> the registry entry of its published checkpoint.
-ASD_CHECKPOINTS = {"talkset": "light-asd-talkset", "ava": "light-asd-ava"}
+ASD_MODELS: tuple[str, ...] = tuple(REGISTRY)
+# --asd-model NAME -> the weights registry's entry of its published checkpoint (Light-ASD's).
+ASD_CHECKPOINTS = REGISTRY[DEFAULT_ASD_MODEL].checkpoints
 # The chunk lengths (seconds) whose scores are averaged: the authors' set {1,1,1,2,2,2,3,3,4,5,6}
 # is a Python set, so each length counts once.
 ASD_DURATIONS_S = (1, 2, 3, 4, 5, 6)
@@ -161,7 +162,8 @@ def load_active_speaker_scorer(
     offline: bool = False,
     progress: bool = True,
 ) -> ActiveSpeakerScorer:
-    """Find (or download) and load an active-speaker model.
+    """Find (or download) and load an active-speaker model of the registry
+    (``models.active_speaker.REGISTRY``).
 
     Args:
         model_name: ``light-asd``.
@@ -172,16 +174,28 @@ def load_active_speaker_scorer(
         progress: show a download bar.
 
     Raises:
-        ModelWeightsError: unknown model or checkpoint, file missing or not loadable, a key
-            missing or unexpected (named).
+        ConfigError: unknown model or checkpoint (the message lists them).
+        ModelWeightsError: file missing or not loadable, a key missing or unexpected (named).
     """
-    if model_name not in ASD_MODELS:
-        raise ModelWeightsError(f"unknown active-speaker model {model_name!r}; known: light-asd")
-    if checkpoint not in ASD_CHECKPOINTS:
-        known = ", ".join(ASD_CHECKPOINTS)
-        raise ModelWeightsError(f"unknown Light-ASD checkpoint {checkpoint!r}; known: {known}")
+    spec = get_active_speaker_model(model_name)
+    scorer: ActiveSpeakerScorer = spec.load(
+        checkpoint, device, weights=weights, offline=offline, progress=progress
+    )
+    return scorer
+
+
+def load_light_asd(
+    checkpoint: str,
+    device: torch.device,
+    *,
+    weights: Path | None = None,
+    offline: bool = False,
+    progress: bool = True,
+) -> ActiveSpeakerScorer:
+    """The registry's loader of ``light-asd`` (see :func:`load_active_speaker_scorer`)."""
+    spec = get_active_speaker_model("light-asd")
     path = wm.resolve_weights(
-        ASD_CHECKPOINTS[checkpoint], weights, offline=offline, progress=progress
+        spec.weights_name(checkpoint), weights, offline=offline, progress=progress
     )
     model = LightASD()
     load_light_asd_state(model, load_state_dict(path), str(path))
@@ -191,5 +205,5 @@ def load_active_speaker_scorer(
         device,
         checkpoint=str(path),
         sha256=sha,
-        official=wm.official_name(sha) in ASD_CHECKPOINTS.values(),
+        official=wm.official_name(sha) in spec.checkpoints.values(),
     )

@@ -27,6 +27,10 @@ from .constants import (
     SCENE_THRESHOLD,
 )
 from .errors import ConfigError
+from .faces import DEFAULT_DETECTOR, DETECTOR_NAMES
+from .models.active_speaker import DEFAULT_ASD_MODEL
+from .models.active_speaker import REGISTRY as ASD_REGISTRY
+from .registry import choose
 
 __all__ = [
     "AGGREGATES",
@@ -50,9 +54,10 @@ __all__ = [
 # How the video's numbers are chosen among its face tracks (``index:N`` is also accepted).
 TRACK_SELECTIONS = ("best", "mean", "longest", "largest", "asd")
 AGGREGATES = TRACK_SELECTIONS  # the name before --track-select
-ASD_MODEL_NAMES = ("light-asd",)
-ASD_CHECKPOINT_NAMES = ("talkset", "ava")
-DETECTORS = ("s3fd", "hog")
+# The active-speaker models' registry (models.active_speaker.REGISTRY) and Light-ASD's checkpoints.
+ASD_MODEL_NAMES: tuple[str, ...] = tuple(ASD_REGISTRY)
+ASD_CHECKPOINT_NAMES: tuple[str, ...] = tuple(ASD_REGISTRY[DEFAULT_ASD_MODEL].checkpoints)
+DETECTORS = DETECTOR_NAMES  # the face detectors' registry (faces.REGISTRY)
 PRECISIONS = ("fp32", "bf16", "fp16")
 # How a batch's resume recognises an unchanged input: path + size + mtime, or + content sha256.
 IDENTITY_MODES = ("mtime", "sha256")
@@ -117,15 +122,6 @@ class Option:
 def option_field(default: Any, **spec: Any) -> Any:
     """A dataclass field whose :class:`Option` (``spec``) the CLI builds its option from."""
     return field(default=default, metadata={"option": Option(**spec)})
-
-
-def choose(table: Mapping[str, Any], name: str, what: str) -> Any:
-    """``table[name]``, or a :class:`ConfigError` naming ``what`` and listing the choices (the
-    recipe and executor registries)."""
-    try:
-        return table[name]
-    except KeyError:
-        raise ConfigError(f"unknown {what} {name!r}; choose one of {', '.join(table)}") from None
 
 
 def option_of(config_cls: type, name: str) -> Option:
@@ -214,7 +210,7 @@ class PipelineConfig:
         FACEDET_SCALE, min=0.01, max=1, help="S3FD input downscale factor."
     )
     detector: str = option_field(
-        "s3fd",
+        DEFAULT_DETECTOR,
         choices=DETECTORS,
         help="Face detector of the pipeline recipe (hog needs dlib: pip install dlib-bin).",
     )

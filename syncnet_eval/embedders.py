@@ -17,11 +17,10 @@ This module is light (no numpy or torch).
 from __future__ import annotations
 
 from dataclasses import dataclass
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .config import choose
 from .errors import ConfigError
+from .registry import choose, load
 
 if TYPE_CHECKING:  # annotations only: it loads torch
     from .embed import Embedder
@@ -59,9 +58,7 @@ class EmbedderSpec:
         """A new embedder from ``factory`` (not for SyncNet: ``SyncPipeline`` loads it)."""
         if self.factory is None:
             raise ConfigError(f"embedder {self.name!r} is built from its weights by SyncPipeline")
-        module, _, attr = self.factory.partition(":")
-        made: Any = getattr(importlib.import_module(module), attr)()
-        embedder: Embedder = made
+        embedder: Embedder = load(self.factory)()
         return embedder
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from syncnet_eval import ScoreConfig
 from syncnet_eval.engines import EXECUTORS, create_executor
-from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunHooks, RunOutputs
+from syncnet_eval.engines.plan import BatchConfig, LocalOptions, RunConfig, RunHooks, RunOutputs
 from syncnet_eval.engines.records import latest_records
 from syncnet_eval.engines.run import run_inputs
 from syncnet_eval.errors import ConfigError
@@ -304,11 +304,25 @@ def test_the_driver_takes_its_progress_and_log_callbacks_as_one_hooks_object(
 
 
 def test_the_streams_rule_is_written_once() -> None:
-    """``--streams`` with ``--workers``/``--timeout`` is refused by ``RunConfig`` alone."""
+    """``--streams`` with ``--workers``/``--timeout`` is refused by the local executor alone."""
     sources = [p.read_text() for p in (ROOT / "syncnet_eval").rglob("*.py")]
     assert sum(s.count("--streams scores in this process") for s in sources) == 1
+    two = create_executor("local", LocalOptions(workers=2))
     with pytest.raises(ConfigError, match="--streams scores in this process"):
-        RunConfig(streams=2, workers=2)
+        two.check(BatchConfig(), RunConfig(streams=2))
+
+
+def test_workers_and_timeout_are_the_local_executors_own_options() -> None:
+    """``--workers``/``--timeout`` are ``LocalOptions`` (the registry names the class, whose
+    module is light), valid only with ``--engine local``; ``RunConfig`` has no such fields."""
+    import dataclasses
+
+    assert EXECUTORS["local"].options_class() is LocalOptions
+    assert {f.name for f in dataclasses.fields(LocalOptions)} == {"workers", "timeout_s"}
+    assert not {"workers", "timeout_s"} & {f.name for f in dataclasses.fields(RunConfig)}
+    result = invoke_cli(["score", "x.mp4", "--engine", "ray", "--timeout", "5"])
+    assert result.exit_code == 2 and "--timeout: only with --engine local" in result.output
+    assert create_executor("local", LocalOptions(timeout_s=5)).timeout_s == 5
 
 
 class _NoProcess:
@@ -385,10 +399,26 @@ def test_an_unexpected_error_is_recorded_with_its_reason_code_on_every_path(
     elif path == "score_one":
         records = [score_one(BatchInput(clip), config, hooks=QUIET).to_dict()]
     else:
-        run = RunConfig(workers=2 if path == "workers" else 1)
+        workers = 2 if path == "workers" else 1
+        executor = create_executor("local", LocalOptions(workers=workers))
         items = [BatchInput(clip, id="a"), BatchInput(batch_clips[1], id="b")]
-        outcome = run_inputs(items, config, run, hooks=QUIET)
+        outcome = run_inputs(items, config, executor=executor, hooks=QUIET)
         records = [r.to_dict() for r in outcome.records]
     for rec in records:
         assert (rec["status"], rec["reason_code"]) == ("error", "unexpected"), rec
         assert "ZeroDivisionError: planted fault" in rec["reason"]
+
+
+def test_the_up_front_checks_are_made_in_one_place() -> None:
+    """The driver and ``score`` both call ``engines.run.check_run``; nobody repeats its parts."""
+    from syncnet_eval.engines.run import check_run
+
+    # Each check as a statement of its own (``pq = require_pyarrow()`` uses pyarrow).
+    calls = re.compile(r"^\s*(check_outputs|executor\.check|require_pyarrow)\(", re.M)
+    callers = {
+        p.relative_to(ROOT).as_posix(): len(calls.findall(p.read_text()))
+        for p in (ROOT / "syncnet_eval").rglob("*.py")
+    }
+    assert {k: v for k, v in callers.items() if v} == {"syncnet_eval/engines/run.py": 3}
+    with pytest.raises(ConfigError, match="--resume needs earlier records"):
+        check_run(BatchConfig(), RunConfig(resume=True), RunOutputs(), create_executor("local"))

@@ -18,7 +18,8 @@ from scipy.signal import correlate
 from syncnet_eval import PipelineConfig, ScoreConfig, SyncPipeline
 from syncnet_eval.cli import cli
 from syncnet_eval.decode import read_audio
-from syncnet_eval.engines.plan import BatchConfig, RunConfig
+from syncnet_eval.engines import create_executor
+from syncnet_eval.engines.plan import BatchConfig, LocalOptions
 from syncnet_eval.engines.run import run_inputs
 from syncnet_eval.engines.scorer import configuration_hash
 from syncnet_eval.errors import ConfigError
@@ -201,7 +202,8 @@ def test_a_registered_embedder_is_one_more_configuration_hashed_by_name(
     """The signal embedder runs through the driver in this process and in worker processes
     (which never registered it), with a hash that names it and no SyncNet weights looked for."""
     alone = run_inputs([BatchInput(signal_clip)], signal_config)
-    workers = run_inputs([BatchInput(signal_clip)], signal_config, RunConfig(workers=2))
+    two = create_executor("local", LocalOptions(workers=2))
+    workers = run_inputs([BatchInput(signal_clip)], signal_config, executor=two)
     assert alone.records[0].result.av_offset == 0 == workers.records[0].result.av_offset
     assert alone.config_hash == workers.config_hash
     assert alone.records[0].result.provenance["syncnet_weights_sha256"] is None

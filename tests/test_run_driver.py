@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 from syncnet_eval import ScoreConfig
-from syncnet_eval.engines.plan import BatchConfig, RunConfig, RunHooks, RunOutputs
+from syncnet_eval.engines import create_executor
+from syncnet_eval.engines.plan import BatchConfig, LocalOptions, RunHooks, RunOutputs
 from syncnet_eval.engines.records import BatchEvent
 from syncnet_eval.engines.run import run_inputs
 from syncnet_eval.errors import OutputError
@@ -770,7 +771,7 @@ def test_records_finished_out_of_order_are_kept_when_a_batch_is_interrupted(
         run_inputs(
             items,
             config,
-            RunConfig(workers=2),
+            executor=create_executor("local", LocalOptions(workers=2)),
             outputs=RunOutputs(log_path),
             hooks=RunHooks(on_record=stop_after_first, download_progress=False),
         )

@@ -17,7 +17,9 @@ from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
 from .display import Progress, columns, num, shown, warning_lines
 from .options import (
+    EngineOptions,
     RecipeSetup,
+    engine_options,
     recipe_options,
     run_options_keeping,
     writable_dir,
@@ -85,6 +87,7 @@ _HELP_SIGN = (
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table.")
 @recipe_options
 @run_options_keeping("before.jsonl and after.jsonl in --out-dir")
+@engine_options
 @click.pass_context
 def fix(
     ctx: click.Context,
@@ -99,6 +102,7 @@ def fix(
     quiet: bool,
     setup: RecipeSetup,
     run: RunConfig,
+    engine: EngineOptions,
 ) -> None:
     """Write a copy of VIDEO with its audio moved so that its AV offset becomes 0, then score
     the copy with the same recipe and print the offset, LSE-D and LSE-C before and after.
@@ -137,6 +141,7 @@ def fix(
             writable_dir(out_dir, "'--out-dir'"),
             setup,
             run,
+            engine,
             tolerance,
             overwrite,
             offset,
@@ -231,6 +236,7 @@ def _fix_batch(
     out_dir: Path,
     setup: RecipeSetup,
     run: RunConfig,
+    engine: EngineOptions,
     tolerance: float,
     overwrite: bool,
     given_offset: float | None,
@@ -253,6 +259,7 @@ def _fix_batch(
             config,
             out_dir,
             run=run,
+            executor=engine.executor(),
             given=given,
             tolerance=tolerance,
             overwrite=overwrite,

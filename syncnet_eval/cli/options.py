@@ -319,7 +319,9 @@ def engine_options(func: F) -> F:
         defaults = {f.name: f.default for _, cls in owners.values() for f in fields(cls)}
         given = [n for n, v in values.items() if v != defaults[n] and owners[n][0] != engine]
         if given:
-            flags = ", ".join("--" + n.replace("_", "-") for n in given)
+            flags = ", ".join(
+                option_of(owners[n][1], n).flag or "--" + n.replace("_", "-") for n in given
+            )
             raise click.UsageError(f"{flags}: only with --engine {owners[given[0]][0]}")
         cls = EXECUTORS[engine].options_class()
         options = None if cls is None else config_from_options(cls, values)

@@ -248,18 +248,13 @@ def _check_run(engine: EngineOptions, run: RunConfig, out: _Outputs, setup: Reci
     """The executor, after the checks that need no input: usage errors (exit 2) for options it
     cannot honour or that need an output to resume from; a missing optional dependency
     (pyarrow, a cluster runtime) is one ``Error:`` line (exit 1)."""
-    from ..engines.run import check_outputs
+    from ..engines.run import check_run
 
     executor = engine.executor()
     try:
-        check_outputs(run, out.run_outputs())
-        executor.check(setup.batch_config(), run)
+        check_run(setup.batch_config(), run, out.run_outputs(), executor)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
-    if out.parquet is not None:
-        from ..parquet import require_pyarrow
-
-        require_pyarrow()
     return executor
 
 
@@ -275,7 +270,9 @@ def _run(
     """Score ``items`` with the chosen executor; records in input order."""
     from ..engines.run import run_inputs
 
-    single = len(items) == 1 and not quiet and run.workers == 1 and run.timeout_s is None
+    # Stage progress comes from a scorer in this process (the local executor's default).
+    in_process = getattr(getattr(executor, "options", None), "in_process", True)
+    single = len(items) == 1 and not quiet and in_process
     stages = StageProgress(str(items[0].path)) if single else None
     hooks = progress.hooks(log.level, download_progress=not quiet, stage_hook=stages)
     return run_inputs(items, config, run, executor=executor, outputs=out.run_outputs(), hooks=hooks)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import importlib
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..config import choose
+from ..registry import choose, load
 
 if TYPE_CHECKING:  # annotations only: the executors load torch
     from ..inputs import BatchInput
@@ -37,6 +37,7 @@ __all__ = [
     "ExecContext",
     "Executor",
     "ExecutorEntry",
+    "REGISTRY",
     "create_executor",
     "executor_entry",
 ]
@@ -55,9 +56,16 @@ class ExecContext:
 
 
 class Executor(Protocol):
-    """Where the per-input function (``engines.scorer.Scorer``) runs."""
+    """Where the per-input function (``engines.scorer.Scorer``) runs.
+
+    Attributes:
+        name: its registry name.
+        timeout_s: its per-input time limit (``None``: none); resume reuses a timed-out
+            record only under a limit no larger than the one it ran under.
+    """
 
     name: str
+    timeout_s: float | None
 
     def check(self, config: BatchConfig, run: RunConfig) -> None:
         """Raise ``ConfigError`` for settings this executor cannot honour (before any work);
@@ -80,8 +88,9 @@ class ExecutorEntry:
         name: the ``--engine`` value.
         help: one sentence for ``--help``.
         module: its module in this package (imported when chosen).
-        options: the name of its options dataclass in that module (fields with ``Option``
-            metadata become CLI options valid only with this engine), or ``None``.
+        options: its options dataclass as ``module:Class`` in this package, in a light module
+            (fields with ``Option`` metadata become CLI options valid only with this engine),
+            or ``None``.
     """
 
     name: str
@@ -96,26 +105,28 @@ class ExecutorEntry:
         """The options dataclass (its module is light at import)."""
         if self.options is None:
             return None
-        cls: type = getattr(self.load(), self.options)
+        cls: type = load("." + self.options, __name__)
         return cls
 
 
-EXECUTORS: dict[str, ExecutorEntry] = {
+REGISTRY: dict[str, ExecutorEntry] = {
     entry.name: entry
     for entry in (
         ExecutorEntry(
             "local",
             "this machine: in this process, or --workers processes",
             module="local",
+            options="plan:LocalOptions",
         ),
         ExecutorEntry(
             "ray",
             'a Ray cluster, or a Ray runtime started here (pip install "syncnet-eval[ray]")',
             module="ray",
-            options="RayConfig",
+            options="ray:RayConfig",
         ),
     )
 }
+EXECUTORS = REGISTRY  # the name the command line and older code use
 DEFAULT_EXECUTOR = "local"
 
 
@@ -125,7 +136,7 @@ def executor_entry(name: str) -> ExecutorEntry:
     Raises:
         ConfigError: no such executor (the message lists them).
     """
-    entry: ExecutorEntry = choose(EXECUTORS, name, "engine")
+    entry: ExecutorEntry = choose(REGISTRY, name, "engine")
     return entry
 
 

@@ -30,11 +30,11 @@ from typing import Any
 import torch
 
 from ..allocator import tune_malloc
-from ..errors import SyncEvalError
+from ..errors import ConfigError, SyncEvalError
 from ..inputs import BatchInput
 from ..types import VideoResult
 from . import ExecContext
-from .plan import BatchConfig, ResolvedRun, RunConfig
+from .plan import BatchConfig, LocalOptions, ResolvedRun, RunConfig
 from .scorer import (
     Scorer,
     error_from_wire,
@@ -50,30 +50,42 @@ log = logging.getLogger(__name__)
 
 
 class LocalExecutor:
-    """Scores on this machine (see the module docstring)."""
+    """Scores on this machine (see the module docstring), with its own options (``--workers``,
+    ``--timeout``)."""
 
     name = "local"
 
+    def __init__(self, options: LocalOptions | None = None) -> None:
+        self.options = options or LocalOptions()
+        self.timeout_s = self.options.timeout_s
+
     def check(self, config: BatchConfig, run: RunConfig) -> None:
-        """Nothing to refuse: ``RunConfig`` already ties ``streams`` to one in-process worker."""
+        if run.streams > 1 and not self.options.in_process:
+            raise ConfigError(
+                "--streams scores in this process: use it without --workers and --timeout"
+            )
 
     def results(
         self, jobs: Sequence[tuple[int, BatchInput]], context: ExecContext
     ) -> Iterator[tuple[int, VideoResult]]:
-        run = context.run
         todo = list(jobs)
-        if run.workers == 1 and run.timeout_s is None:
-            yield from _inprocess_results(todo, context, run.streams)
+        options = self.options
+        if options.in_process:
+            yield from _inprocess_results(todo, context, context.run.streams)
             return
         pool = _Pool(
-            context.config, context.resolved, run.workers, run.timeout_s, context.worker_log_level
+            context.config,
+            context.resolved,
+            options.workers,
+            options.timeout_s,
+            context.worker_log_level,
         )
         yield from pool.results(todo)
 
 
-def create(options: Any = None) -> LocalExecutor:
-    """The registry's constructor (the local executor has no options of its own)."""
-    return LocalExecutor()
+def create(options: LocalOptions | None = None) -> LocalExecutor:
+    """The registry's constructor (``None``: one worker, no time limit)."""
+    return LocalExecutor(options)
 
 
 def _worker_main(

@@ -1,5 +1,6 @@
 """What a run is asked to do: how each input is scored (``BatchConfig``), how the run goes
-(``RunConfig``: workers, time limit, resume, identity, streams), where its records go
+(``RunConfig``: resume, identity, streams; the local executor's workers and time limit are
+its own ``LocalOptions``), where its records go
 (``RunOutputs``), what it tells its caller as it goes (``RunHooks``), and the weights resolved
 once for all of it (``ResolvedRun``).
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # annotations only
     from ..timing import StageHook
     from .records import BatchEvent
 
-__all__ = ["BatchConfig", "ResolvedRun", "RunConfig", "RunHooks", "RunOutputs"]
+__all__ = ["BatchConfig", "LocalOptions", "ResolvedRun", "RunConfig", "RunHooks", "RunOutputs"]
 
 
 @dataclass(frozen=True)
@@ -83,30 +84,12 @@ class RunConfig:
     stands for where the command keeps its records (``cli.options.run_options(records=...)``).
 
     Attributes:
-        workers: worker processes of the local executor, each with its own models.
-        timeout_s: per-input time limit (local executor; runs in a worker process).
         resume: reuse earlier records (``None``: when an output to resume from exists).
         retry_failed: with resume, score again the inputs recorded as ``decode_error``/``error``.
         identity: how resume recognises an unchanged input (``mtime`` or ``sha256``).
         streams: inputs one scorer scores at once, sharing SyncNet's forward passes.
     """
 
-    workers: int = option_field(
-        1,
-        min=1,
-        help="Worker processes of --engine local, each with its own models (torch threads = "
-        "cores / N). Results are identical to a serial run.",
-    )
-    timeout_s: float | None = option_field(
-        None,
-        min=0,
-        min_open=True,
-        flag="--timeout",
-        metavar="SECONDS",
-        help="Per-file time limit (--engine local); a file still running is killed and recorded "
-        "as error with reason_code timeout (a rerun with a larger limit scores it again; runs in "
-        "a worker process even with --workers 1).",
-    )
     resume: bool | None = option_field(
         None,
         help="Skip inputs already recorded (same file identity and configuration) in {records}. "
@@ -134,14 +117,46 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         validate_options(self)
-        if self.streams > 1 and (self.workers > 1 or self.timeout_s is not None):
-            raise ConfigError(
-                "--streams scores in this process: use it without --workers and --timeout"
-            )
         if self.retry_failed and self.resume is False:
             raise ConfigError(
                 "--retry-failed retries the failures of a resumed run: drop --no-resume"
             )
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """The local executor's own options (``--engine local``; each field's ``Option`` is its
+    ``--option``, valid only with that engine).
+
+    Attributes:
+        workers: worker processes, each with its own models.
+        timeout_s: per-input time limit (scored in a worker process then).
+    """
+
+    workers: int = option_field(
+        1,
+        min=1,
+        help="Worker processes of --engine local, each with its own models (torch threads = "
+        "cores / N). Results are identical to a serial run.",
+    )
+    timeout_s: float | None = option_field(
+        None,
+        min=0,
+        min_open=True,
+        flag="--timeout",
+        metavar="SECONDS",
+        help="Per-file time limit (--engine local); a file still running is killed and recorded "
+        "as error with reason_code timeout (a rerun with a larger limit scores it again; runs in "
+        "a worker process even with --workers 1).",
+    )
+
+    def __post_init__(self) -> None:
+        validate_options(self)
+
+    @property
+    def in_process(self) -> bool:
+        """Inputs are scored in this process (one worker, no time limit)."""
+        return self.workers == 1 and self.timeout_s is None
 
 
 @dataclass(frozen=True)

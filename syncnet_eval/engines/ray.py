@@ -438,16 +438,12 @@ class RayExecutor:
     """Scores on a Ray cluster (see the module docstring)."""
 
     name = "ray"
+    timeout_s: float | None = None  # no per-input time limit
 
     def __init__(self, config: RayConfig | None = None) -> None:
         self.config = config or RayConfig()
 
     def check(self, config: BatchConfig, run: RunConfig) -> None:
-        if run.workers != 1 or run.timeout_s is not None:
-            raise ConfigError(
-                "--workers and --timeout are for --engine local; with --engine ray use "
-                "--actors, --cpus-per-actor and --gpus-per-actor"
-            )
         if config.score_config.device.startswith("cuda") and not self.config.gpus_per_actor:
             raise ConfigError(
                 f"--device {config.score_config.device} with --engine ray needs "

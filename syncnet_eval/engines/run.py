@@ -67,6 +67,7 @@ from .scorer import crops_names, lost, precheck, prepare_run
 __all__ = [
     "StoppedBySignal",
     "check_outputs",
+    "check_run",
     "run_inputs",
     "score_one",
     "sigterm_stops_the_run",
@@ -94,6 +95,21 @@ def check_outputs(run: RunConfig, outputs: RunOutputs) -> None:
         )
 
 
+def check_run(config: BatchConfig, run: RunConfig, outputs: RunOutputs, executor: Executor) -> None:
+    """The checks a run makes before any work, in one place (the driver makes them; a command
+    makes them earlier to refuse bad usage before collecting its inputs): options that need an
+    output to resume from, settings the executor cannot honour, pyarrow for a Parquet output.
+
+    Raises:
+        ConfigError: bad usage (the command line exits 2).
+        DependencyError: pyarrow missing for a Parquet output, or what the executor needs.
+    """
+    check_outputs(run, outputs)
+    executor.check(config, run)
+    if outputs.parquet is not None:
+        require_pyarrow()
+
+
 def run_inputs(
     inputs: Sequence[BatchInput],
     config: BatchConfig,
@@ -108,8 +124,9 @@ def run_inputs(
     Args:
         inputs: the inputs, in output order.
         config: how to score them.
-        run: how the run goes (workers, time limit, resume, identity, streams).
-        executor: where to score (default: the local executor).
+        run: how the run goes (resume, identity, streams).
+        executor: where to score, with its own options (default: the local executor, in this
+            process: ``create_executor("local", LocalOptions(workers=4, timeout_s=600))``).
         outputs: the JSONL log and the Parquet file, and whether full records come back.
         hooks: what the run tells its caller as it goes (progress, stages, log level of
             workers, download progress bars).
@@ -125,10 +142,7 @@ def run_inputs(
     outputs = outputs or RunOutputs()
     hooks = hooks or RunHooks()
     executor = executor or create_executor(DEFAULT_EXECUTOR)
-    check_outputs(run, outputs)
-    executor.check(config, run)
-    if outputs.parquet is not None:
-        require_pyarrow()
+    check_run(config, run, outputs, executor)
     with contextlib.ExitStack() as stack:
         for path in outputs.locked():
             stack.enter_context(LogLock(path))
@@ -262,11 +276,13 @@ class _Driver:
         self.locations: dict[int, tuple[str, int]] = {}
         self.identities: list[dict[str, Any]] = []
         self.digest = ""
+        self.timeout_s: float | None = None
         self.done = 0
         self.log: JsonlLog | None = None
 
     def go(self, executor: Executor) -> BatchOutcome:
         hooks = self.hooks
+        self.timeout_s = executor.timeout_s
         refused = [precheck(item, self.config.recipe) for item in self.inputs]
         if any(r is None for r in refused):
             resolved = prepare_run(self.config, hooks.download_progress)
@@ -367,7 +383,7 @@ class _Driver:
                 self.identities[index],
                 item.id,
                 self.digest,
-                timeout_s=self.run.timeout_s,
+                timeout_s=self.timeout_s,
                 retry_failed=self.run.retry_failed,
             )
             if found is None:

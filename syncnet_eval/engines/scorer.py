@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from ..asd import ASD_CHECKPOINTS
 from ..config import config_hash
 from ..embed import BatchedEmbedder, SyncNetEmbedder
 from ..embedders import get_embedder
@@ -35,6 +34,7 @@ from ..inputs import BatchInput
 from ..io import load_detections, sha256_or_none
 from ..logs import OneLineFormatter, first_time
 from ..models import weights as wm
+from ..models.active_speaker import get_active_speaker_model
 from ..pipeline import SyncPipeline
 from ..timing import StageHook
 from ..types import VideoResult
@@ -150,7 +150,8 @@ def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
     asd = None
     asd_sha = None
     if config.pipeline_config.asd is not None:
-        checkpoint = ASD_CHECKPOINTS[config.pipeline_config.asd_model]
+        model = get_active_speaker_model(config.pipeline_config.asd)
+        checkpoint = model.weights_name(config.pipeline_config.asd_model)
         asd = wm.resolve_weights(
             checkpoint, config.asd_weights, offline=config.offline, progress=progress
         )

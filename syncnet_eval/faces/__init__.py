@@ -1,37 +1,75 @@
-"""Face detectors: the :class:`FaceDetector` protocol and :func:`get_detector`.
+"""Face detectors: the registry (:data:`REGISTRY`, :func:`get_detector`) and the
+:class:`FaceDetector` protocol.
 
-Both detectors take a (N, H, W, 3) uint8 BGR batch and return, per frame, a (K, 5) float64 array
-of [x1, y1, x2, y2, score] in pixels of that frame, best score first.
+Every detector takes a (N, H, W, 3) uint8 BGR batch and returns, per frame, a (K, 5) float64
+array of [x1, y1, x2, y2, score] in pixels of that frame, best score first.
+
+- ``s3fd``: the reference's detector (:mod:`.s3fd`), its weights found or downloaded;
+- ``hog``: dlib's HOG detector (:mod:`.hog`), as the goldens used; needs dlib.
+
+This module is light (no numpy or torch): the configuration reads the registry's names for
+``--detector``; a detector's module is imported when one is built. Adding a detector is one
+:class:`DetectorSpec` entry here and its module with a ``build`` function.
 """
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from ..config import DETECTORS
 from ..constants import FACEDET_SCALE
-from ..device import resolve_device
-from ..errors import ConfigError
-from ..models.state import load_state_dict
-from ..models.weights import resolve_weights, weights_provenance
-from .base import FaceDetector, check_frame_batch, detector_provenance
-from .hog import HOGDetector
-from .s3fd import S3FDDetector
+from ..registry import choose, load
+
+if TYPE_CHECKING:  # these load numpy and torch
+    import torch
+
+    from .base import FaceDetector, check_frame_batch, detector_provenance
 
 __all__ = [
+    "DEFAULT_DETECTOR",
     "DETECTOR_NAMES",
+    "REGISTRY",
+    "DetectorSpec",
     "FaceDetector",
     "check_frame_batch",
     "detector_provenance",
     "get_detector",
 ]
 
-logger = logging.getLogger(__name__)
 
-DETECTOR_NAMES = DETECTORS
+@dataclass(frozen=True)
+class DetectorSpec:
+    """One face detector of the registry.
+
+    Attributes:
+        name: the ``--detector`` value.
+        help: one sentence saying what it is.
+        needs_weights: its weights are found (or downloaded) by the run's driver, once.
+        builder: ``module:function`` in this package building it from ``weights``,
+            ``device``, ``facedet_scale``, ``offline`` and ``batch_size`` keywords.
+    """
+
+    name: str
+    help: str
+    needs_weights: bool
+    builder: str
+
+    def build(self, **settings: Any) -> FaceDetector:
+        """The detector (its module is imported now)."""
+        detector: FaceDetector = load(self.builder, __name__)(**settings)
+        return detector
+
+
+REGISTRY: dict[str, DetectorSpec] = {
+    spec.name: spec
+    for spec in (
+        DetectorSpec("s3fd", "S3FD, the reference's detector", True, ".s3fd:build"),
+        DetectorSpec("hog", "dlib's HOG detector, as the goldens used", False, ".hog:build"),
+    )
+}
+DETECTOR_NAMES: tuple[str, ...] = tuple(REGISTRY)
+DEFAULT_DETECTOR = DETECTOR_NAMES[0]
 
 
 def get_detector(
@@ -62,22 +100,20 @@ def get_detector(
         ModelWeightsError: S3FD weights missing, unreadable or of the wrong shape.
         DependencyError: ``hog`` without dlib installed.
     """
-    if name == "s3fd":
-        path = resolve_weights("s3fd", weights, offline=offline)
-        state = load_state_dict(path)
-        provenance = weights_provenance("s3fd", path)
-        # Not official? The run's driver says so once per command (engines.scorer), with
-        # the same words as for SyncNet's weights; the provenance records it in every record.
-        resolved = device if isinstance(device, torch.device) else resolve_device(device)
-        logger.debug("S3FD on %s, scale %g, batch %d", resolved, facedet_scale, batch_size)
-        return S3FDDetector.from_state_dict(
-            state,
-            source=str(path),
-            device=resolved,
-            facedet_scale=facedet_scale,
-            batch_size=batch_size,
-            provenance=provenance,
-        )
-    if name == "hog":
-        return HOGDetector()
-    raise ConfigError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+    spec: DetectorSpec = choose(REGISTRY, name, "face detector")
+    return spec.build(
+        weights=weights,
+        device=device,
+        facedet_scale=facedet_scale,
+        offline=offline,
+        batch_size=batch_size,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """The protocol and helpers of :mod:`.base`, imported on first use (numpy)."""
+    if name in ("FaceDetector", "check_frame_batch", "detector_provenance"):
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ConfigError, DependencyError
 from .base import check_frame_batch
 
-__all__ = ["HALF_SCALE", "MAX_FULL_WIDTH_PX", "HOGDetector"]
+__all__ = ["HALF_SCALE", "MAX_FULL_WIDTH_PX", "HOGDetector", "build"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,3 +102,9 @@ class HOGDetector:
         """
         check_frame_batch(frames_bgr)
         return [self._detect_one(frame) for frame in frames_bgr]
+
+
+def build(**settings: Any) -> HOGDetector:
+    """The registry's builder (``faces.get_detector("hog")``): HOG has no weights, device or
+    scale; the other settings are ignored."""
+    return HOGDetector()

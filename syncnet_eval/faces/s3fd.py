@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import logging
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import cv2
@@ -33,6 +34,7 @@ __all__ = [
     "S3FDDetector",
     "S3FDNet",
     "S3FDOutput",
+    "build",
     "decode_boxes",
     "load_s3fd_state",
     "make_priors",
@@ -521,3 +523,35 @@ class S3FDDetector:
                     dets = _final_nms(dets, FINAL_NMS_THRESHOLD)
                 results.append(dets.reshape(-1, 5))
         return results
+
+
+def build(
+    *,
+    weights: Path | None = None,
+    device: torch.device | str = "cpu",
+    facedet_scale: float = FACEDET_SCALE,
+    offline: bool = False,
+    batch_size: int = 8,
+) -> S3FDDetector:
+    """The registry's builder (``faces.get_detector("s3fd")``): the weights found (or
+    downloaded), loaded and checked key by key.
+
+    Not official? The run's driver says so once per command (``engines.scorer``), with the same
+    words as for SyncNet's weights; the provenance records it in every record.
+    """
+    from ..device import resolve_device
+    from ..models.state import load_state_dict
+    from ..models.weights import resolve_weights, weights_provenance
+
+    path = resolve_weights("s3fd", weights, offline=offline)
+    state = load_state_dict(path)
+    resolved = device if isinstance(device, torch.device) else resolve_device(device)
+    logger.debug("S3FD on %s, scale %g, batch %d", resolved, facedet_scale, batch_size)
+    return S3FDDetector.from_state_dict(
+        state,
+        source=str(path),
+        device=resolved,
+        facedet_scale=facedet_scale,
+        batch_size=batch_size,
+        provenance=weights_provenance("s3fd", path),
+    )

@@ -27,8 +27,8 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..config import choose
 from ..errors import ConfigError
+from ..registry import choose
 
 if TYPE_CHECKING:  # annotations only: these load numpy and torch
     import numpy as np
