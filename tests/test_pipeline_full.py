@@ -281,7 +281,8 @@ def test_each_stage_of_a_one_track_video_is_reported_once_in_order(
     )
     assert len(result.tracks) == 1, result.reason
     assert hook.stages == [
-        "decode", "scenes", "detection", "tracking_crop", "mfcc", "embeddings", "scoring",
+        "decode", "scenes", "detection", "tracking_crop", "mfcc (track 0, 1 of 1)",
+        "embeddings (track 0, 1 of 1)", "scoring (track 0, 1 of 1)",
     ]  # fmt: skip
 
 

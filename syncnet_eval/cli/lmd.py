@@ -13,6 +13,7 @@ from ..inputs import BatchInput, read_manifest
 from ..io import atomic_write_text
 from ..landmarks import BACKENDS, DEFAULT_BACKEND
 from .app import AppState, setup_logging
+from .display import StageProgress
 from .options import writable_file
 
 __all__ = ["lmd"]
@@ -36,8 +37,9 @@ def _pairs(
     return [BatchInput(path=generated, id=str(generated), reference_path=reference)]
 
 
-def _record(item: BatchInput, backend: Any) -> dict[str, Any]:
+def _record(item: BatchInput, backend: Any, quiet: bool) -> dict[str, Any]:
     from ..lmd import LmdResult, compare_videos
+    from ..timing import Timer
 
     ref = item.reference_path
     try:
@@ -45,7 +47,8 @@ def _record(item: BatchInput, backend: Any) -> dict[str, Any]:
             raise InputError(item.error)
         if ref is None:
             raise InputError(f"{item.path}: the manifest row has no 'reference' (ground truth)")
-        result = compare_videos(item.path, ref, backend, id=item.id)
+        timer = Timer(None if quiet else StageProgress(str(item.path)))
+        result = compare_videos(item.path, ref, backend, id=item.id, timer=timer)
     except InputError as exc:
         return LmdResult.failed(item.path, ref or Path(""), backend, exc, item.id or "").to_dict()
     return result.to_dict()
@@ -113,7 +116,7 @@ def lmd(
     from ..lmd import SSIM_VARIANT
 
     backend = get_backend(backend_name, device=device)
-    records = [_record(item, backend) for item in items]
+    records = [_record(item, backend, quiet) for item in items]
     if manifest is None and records[0]["status"] != "ok":
         raise InputError(records[0]["reason"])
     document = {
