@@ -16,6 +16,7 @@ pass of its own: batching measured 0.7x as fast there (``scripts/bench_asd.py``)
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,13 +109,21 @@ class ActiveSpeakerScorer:
             self.batch_frames = 1 if self.device.type == "cpu" else ASD_BATCH_FRAMES
 
     @torch.inference_mode()
-    def score(self, faces: np.ndarray, mfcc: np.ndarray) -> np.ndarray:
+    def score(
+        self,
+        faces: np.ndarray,
+        mfcc: np.ndarray,
+        on_frames: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
         """Per-frame speaking logits of one track (>= 0 after smoothing: speaking).
 
         Args:
             faces: (T, 112, 112) uint8 grey faces (:func:`asd_faces`).
             mfcc: (M, 13) MFCC at 100 Hz starting with the track's first frame; row 4t is
                 frame t.
+
+            on_frames: told as the work advances, in frames of the track (they add up to the
+                frames scored; progress displays).
 
         Returns:
             (min(T, M // 4),) float32 logits, the mean over the durations of
@@ -124,13 +133,18 @@ class ActiveSpeakerScorer:
         if n == 0:
             return np.zeros(0, dtype=np.float32)
         cuttings = asd_chunks(n)
-        logits = self._score_spans(faces, mfcc, {s for spans in cuttings.values() for s in spans})
+        spans = {s for spans in cuttings.values() for s in spans}
+        logits = self._score_spans(faces, mfcc, spans, _FrameShare(n, spans, on_frames))
         per_duration = [np.concatenate([logits[s] for s in spans]) for spans in cuttings.values()]
         mean = np.asarray(np.mean(per_duration, axis=0, dtype=np.float64), dtype=np.float32)
         return mean
 
     def _score_spans(
-        self, faces: np.ndarray, mfcc: np.ndarray, spans: set[tuple[int, int]]
+        self,
+        faces: np.ndarray,
+        mfcc: np.ndarray,
+        spans: set[tuple[int, int]],
+        progress: _FrameShare,
     ) -> dict[tuple[int, int], np.ndarray]:
         """Logits of every span, spans of equal length batched together."""
         by_length: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -150,7 +164,30 @@ class ActiveSpeakerScorer:
                 )
                 for span, row in zip(batch, result.float().cpu().numpy(), strict=True):
                     out[span] = row
+                progress.done(sum(b - a for a, b in batch))
         return out
+
+
+class _FrameShare:
+    """Work on spans (every frame is scored in several) told as frames of the track: after
+    ``done`` of ``total`` span frames, ``n * done / total`` track frames."""
+
+    def __init__(
+        self, n: int, spans: set[tuple[int, int]], on_frames: Callable[[int], None] | None
+    ) -> None:
+        self.n, self.on_frames = n, on_frames
+        self.total = sum(b - a for a, b in spans)
+        self.span_frames = 0
+        self.told = 0
+
+    def done(self, span_frames: int) -> None:
+        if self.on_frames is None:
+            return
+        self.span_frames += span_frames
+        now = self.n * self.span_frames // self.total
+        if now > self.told:
+            self.on_frames(now - self.told)
+            self.told = now
 
 
 def load_active_speaker_scorer(

@@ -33,9 +33,10 @@ import cv2
 import numpy as np
 
 from .constants import MIN_LANDMARK_COVERAGE
-from .decode import iter_frames
+from .decode import iter_frames, probe_media
 from .errors import DependencyError, InputError, NoFaceError
 from .landmarks import MOUTH_POINTS, LandmarkBackend
+from .timing import Timer
 
 __all__ = [
     "LMD_DEFINITION",
@@ -245,6 +246,7 @@ def compare_videos(
     *,
     id: str | None = None,
     min_landmark_coverage: float = MIN_LANDMARK_COVERAGE,
+    timer: Timer | None = None,
 ) -> LmdResult:
     """LMD, PSNR and SSIM of ``generated`` against ``reference`` (see the module docstring).
 
@@ -254,6 +256,8 @@ def compare_videos(
         backend: the landmark detector.
         id: the record's id (default: ``generated`` as given).
         min_landmark_coverage: the least share of paired frames with landmarks in both.
+        timer: its hook sees the ``landmarks`` stage advance frame pair by frame pair
+            (progress).
 
     Returns:
         The result; a frame-count mismatch is a field and a logged warning. A coverage below
@@ -274,17 +278,22 @@ def compare_videos(
     size: tuple[int, int] | None = None
     resized = False
     n_gen = n_ref = 0
-    while True:
-        gen, ref = next(gen_iter, None), next(ref_iter, None)
-        n_gen += gen is not None
-        n_ref += ref is not None
-        if gen is None or ref is None:
-            break
-        if gen.shape != ref.shape:
-            gen = cv2.resize(gen, (ref.shape[1], ref.shape[0]), interpolation=cv2.INTER_LINEAR)
-            resized = True
-        size = (ref.shape[1], ref.shape[0])
-        _add_pair(sums, gen, ref, backend, metrics)
+    declared = [n for p in (generated, reference) if (n := probe_media(p).num_frames)]
+    total = min(declared) if len(declared) == 2 else None
+    timer = timer or Timer()
+    with timer.stage("landmarks", total=total):
+        while True:
+            gen, ref = next(gen_iter, None), next(ref_iter, None)
+            n_gen += gen is not None
+            n_ref += ref is not None
+            if gen is None or ref is None:
+                break
+            if gen.shape != ref.shape:
+                gen = cv2.resize(gen, (ref.shape[1], ref.shape[0]), interpolation=cv2.INTER_LINEAR)
+                resized = True
+            size = (ref.shape[1], ref.shape[0])
+            _add_pair(sums, gen, ref, backend, metrics)
+            timer.advance(1)
     # The longer video's remaining frames are decoded only to be counted.
     n_gen += sum(1 for _ in gen_iter)
     n_ref += sum(1 for _ in ref_iter)
@@ -377,6 +386,7 @@ def lmd_measure(inputs: Any) -> dict[str, Any]:
         options["backend"],
         id=options.get("id"),
         min_landmark_coverage=coverage,
+        timer=options.get("timer"),
     )
     return result.to_dict()
 

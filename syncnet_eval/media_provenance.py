@@ -14,6 +14,7 @@ Light (no numpy or torch).
 from __future__ import annotations
 
 from collections.abc import Sequence
+import functools
 import json
 import statistics
 from typing import Any
@@ -59,9 +60,27 @@ def _named(keys: list[str]) -> str:
     return f"{count(len(keys), 'video')}: {', '.join(keys[:_LISTED])}{more}"
 
 
+_CODEC_KEYS = ("input_video_codec", "input_audio_codec")
+
+
+@functools.cache
+def _codec_of(name: str) -> str:
+    """The codec a name stands for: records written before the codec's own name was recorded
+    hold its decoder's (``mp3float`` for ``mp3``, ``libdav1d`` for ``av1``)."""
+    import av  # only when two runs are compared
+
+    try:
+        codec: str = av.codec.Codec(name, "r").canonical_name
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        return name
+    return codec
+
+
 def _value(key: str, value: Any) -> str:
     if key == "input_fps" and isinstance(value, int | float):
         value = round(float(value), 3)
+    if key in _CODEC_KEYS and isinstance(value, str):
+        value = _codec_of(value)
     return json.dumps(value)
 
 

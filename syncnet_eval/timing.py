@@ -4,6 +4,8 @@ Recipes wrap each named step in :meth:`Timer.stage`; a stage entered inside anot
 to itself only (the outer stage gets the rest), so the stages add up to the time spent in them.
 The totals end up in every record's ``timings_s``. A :class:`StageHook` (pyannote's hook
 pattern) sees each stage start, advance and finish: the command line draws progress with it.
+Inside :meth:`Timer.about` (``with timer.about("track 1 of 2"):``) the hook sees each stage
+named with what it works on, ``embeddings (track 1 of 2)``; the timings keep the bare name.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ T = TypeVar("T")
 
 
 class StageHook(Protocol):
-    """Told about a video's stages as they run (progress displays)."""
+    """Told about a video's stages as they run (progress displays).
+
+    ``stage`` is the stage's name, followed by what it works on in parentheses inside
+    :meth:`Timer.about` (``embeddings (track 1 of 2)``).
+    """
 
     def started(self, stage: str, total: int | None) -> None:
         """``stage`` began; ``total`` units (frames, windows) are expected, if known."""
@@ -45,7 +51,8 @@ class Timer:
     def __init__(self, hook: StageHook | None = None) -> None:
         self.timings: dict[str, float] = {}
         self.hook = hook
-        self._open: list[str] = []
+        self._open: list[str] = []  # the open stages as the hook sees them
+        self._about: list[str] = []
         self._nested: list[float] = []  # per open stage: seconds charged to stages inside it
         self._start = time.perf_counter()
 
@@ -67,13 +74,24 @@ class Timer:
         return self._timed(name, total, notify=True)
 
     @contextmanager
+    def about(self, subject: str) -> Iterator[None]:
+        """Stages inside work on ``subject`` (``track 1 of 2``): the hook sees it after each
+        stage's name."""
+        self._about.append(subject)
+        try:
+            yield
+        finally:
+            self._about.pop()
+
+    @contextmanager
     def _timed(self, name: str, total: int | None, *, notify: bool) -> Iterator[None]:
         hook = self.hook if notify else None
         t0 = time.perf_counter()
-        self._open.append(name)
+        shown = f"{name} ({self._about[-1]})" if self._about else name
+        self._open.append(shown)
         self._nested.append(0.0)
         if hook is not None:
-            hook.started(name, total)
+            hook.started(shown, total)
         ok = False
         try:
             yield
@@ -86,7 +104,7 @@ class Timer:
             if self._nested:
                 self._nested[-1] += elapsed
             if hook is not None:
-                (hook.finished if ok else hook.failed)(name, own)
+                (hook.finished if ok else hook.failed)(shown, own)
 
     def advance(self, units: int) -> None:
         """Report progress of the innermost open stage (frames decoded, windows embedded)."""

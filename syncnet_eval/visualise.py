@@ -48,6 +48,7 @@ from .presentation import (
 )
 from .recipes import REGISTRY
 from .speaking import smooth_scores
+from .timing import Timer
 from .types import TrackResult, VideoResult
 
 __all__ = [
@@ -556,7 +557,9 @@ def _compose(frame: np.ndarray, strip: np.ndarray, size: tuple[int, int]) -> np.
     return out
 
 
-def annotate_video(video: Path, result: VideoResult, output: Path) -> AnnotatedVideo:
+def annotate_video(
+    video: Path, result: VideoResult, output: Path, timer: Timer | None = None
+) -> AnnotatedVideo:
     """Write ``video`` with ``result``'s tracks drawn on it (see the module docstring).
 
     Args:
@@ -564,6 +567,8 @@ def annotate_video(video: Path, result: VideoResult, output: Path) -> AnnotatedV
         result: its record (``ok``, with per-window confidence; face boxes for the pipeline
             recipe).
         output: the ``.mp4`` (or ``.mov``/``.mkv``) to write; replaced atomically.
+        timer: its hook sees the ``decode`` and ``drawing`` stages (drawing advances frame by
+            frame: progress).
 
     Returns:
         The :class:`AnnotatedVideo`: as many frames as the 25 fps stream, at 25 fps.
@@ -576,30 +581,34 @@ def annotate_video(video: Path, result: VideoResult, output: Path) -> AnnotatedV
     if output.suffix.lower() not in _OUTPUT_SUFFIXES:
         raise OutputError(f"{output}: the annotated video is written as .mp4, .mov or .mkv")
     output.parent.mkdir(parents=True, exist_ok=True)
+    timer = timer or Timer()
     with tempfile.TemporaryDirectory(prefix="syncnet-eval-") as tmp:
-        avi = Path(tmp) / "video.avi"
-        transcode_reference_avi(video, avi)
-        cache = JpegCache(Path(tmp) / "frames.mjpeg")
-        num_frames = sum(1 for _ in cache.record(iter_jpegs(avi, REFERENCE_QSCALE)))
+        with timer.stage("decode"):
+            avi = Path(tmp) / "video.avi"
+            transcode_reference_avi(video, avi)
+            cache = JpegCache(Path(tmp) / "frames.mjpeg")
+            num_frames = sum(1 for _ in cache.record(iter_jpegs(avi, REFERENCE_QSCALE)))
         if num_frames == 0:
             raise InputError(f"{video}: no video frames could be decoded")
         encoder: _Encoder | None = None
         try:
-            index = 0
-            for chunk in decode_jpegs(cache.replay(), avi, _CHUNK_FRAMES):
-                for image in chunk:
-                    if encoder is None:
-                        height, width = image.shape[:2]
-                        overlays = track_overlays(result, num_frames, (width, height))
-                        strip = ConfidenceStrip(overlays, num_frames, width)
-                        size = _output_size(width, height, strip.height)
-                        encoder = _Encoder(video, output, size, num_frames)
-                    canvas = image.copy()
-                    draw_frame(canvas, overlays, index)
-                    encoder.write(_compose(canvas, strip.at(index), size))
-                    index += 1
-            assert encoder is not None
-            encoder.close()
+            with timer.stage("drawing", total=num_frames):
+                index = 0
+                for chunk in decode_jpegs(cache.replay(), avi, _CHUNK_FRAMES):
+                    for image in chunk:
+                        if encoder is None:
+                            height, width = image.shape[:2]
+                            overlays = track_overlays(result, num_frames, (width, height))
+                            strip = ConfidenceStrip(overlays, num_frames, width)
+                            size = _output_size(width, height, strip.height)
+                            encoder = _Encoder(video, output, size, num_frames)
+                        canvas = image.copy()
+                        draw_frame(canvas, overlays, index)
+                        encoder.write(_compose(canvas, strip.at(index), size))
+                        index += 1
+                    timer.advance(len(chunk))
+                assert encoder is not None
+                encoder.close()
         except BaseException:
             if encoder is not None:
                 encoder.kill()

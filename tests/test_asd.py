@@ -380,3 +380,17 @@ def test_asd_options_need_the_pipeline_recipe(tmp_path: Path) -> None:
     old_name = CliRunner().invoke(cli, ["score", "x.mp4", "--aggregate", "index:x"])
     assert old_name.exit_code == 2 and "'index:x' is not one of" in old_name.output
     assert "--track-select, --aggregate" in CliRunner().invoke(cli, ["score", "--help"]).output
+
+
+def test_progress_adds_up_to_the_frames_scored_and_changes_no_score(
+    crop_inputs: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """ASD is a long stage: it reports frames of the track as its chunks are scored."""
+    faces, cc = crop_inputs
+    torch.manual_seed(0)
+    scorer = ActiveSpeakerScorer(LightASD(), torch.device("cpu"))
+    told: list[int] = []
+    with_progress = scorer.score(faces, cc, on_frames=told.append)
+    assert sum(told) == len(faces) == 90
+    assert len(told) > 3 and all(t > 0 for t in told)  # along the way, not once at the end
+    np.testing.assert_array_equal(with_progress, scorer.score(faces, cc))

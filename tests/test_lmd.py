@@ -335,3 +335,31 @@ def test_ssim_is_the_colour_7x7_uniform_variant_the_json_names(
     named = document["ssim_variant"]
     assert "colour" in named and "7x7 uniform window" in named
     assert rec["image_metrics"].startswith(f"SSIM: {named}")
+
+
+def test_landmarks_report_progress_pair_by_pair(clips: dict[str, Any]) -> None:
+    from syncnet_eval.lmd import compare_videos
+    from syncnet_eval.timing import Timer
+
+    class Pairs:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, int]] = []
+
+        def started(self, stage: str, total: int | None) -> None:
+            self.events.append((f"started {stage}", total or 0))
+
+        def advanced(self, stage: str, units: int) -> None:
+            self.events.append((stage, units))
+
+        def finished(self, stage: str, seconds: float) -> None:
+            self.events.append((f"finished {stage}", 0))
+
+        def failed(self, stage: str, seconds: float) -> None:
+            self.events.append((f"failed {stage}", 0))
+
+    hook = Pairs()
+    result = compare_videos(clips["zoomed"], clips["original"], get_backend("dlib"),
+                            timer=Timer(hook))  # fmt: skip
+    assert hook.events[0][0] == "started landmarks" and hook.events[-1][0] == "finished landmarks"
+    steps = [units for stage, units in hook.events if stage == "landmarks"]
+    assert steps == [1] * result.paired_frames and result.paired_frames == CLIP_FRAMES - 2

@@ -254,3 +254,14 @@ def test_only_paired_videos_are_compared_and_the_warning_names_them() -> None:
     assert diff == 'input_audio_codec: "aac" vs "mp3" (1 video: a)'
     warning = media_warning(base_ids, recoded)
     assert warning is not None and "1 of 2 paired videos" in warning and "(1 video: a)" in warning
+
+
+def test_a_record_that_named_the_decoder_compares_as_its_codec() -> None:
+    """Records written before the codec's own name was recorded hold the decoder's (mp3float,
+    libdav1d): the same file scored again is not 'encoded differently'."""
+    old = [_record("a.mp4", input_audio_codec="mp3float", input_video_codec="libdav1d")]
+    new = [_record("a.mp4", input_audio_codec="mp3", input_video_codec="av1")]
+    assert media_differences(old, new) == []
+    other = [_record("a.mp4", input_audio_codec="aac", input_video_codec="av1")]
+    (diff,) = media_differences(old, other)
+    assert diff.startswith('input_audio_codec: "mp3" vs "aac"')

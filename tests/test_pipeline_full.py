@@ -287,9 +287,9 @@ def test_each_stage_of_a_one_track_video_is_reported_once_in_order(
         "scenes",
         "detection",
         "tracking_crop",
-        "mfcc",
-        "embeddings",
-        "scoring",
+        "mfcc (track 0, 1 of 1)",
+        "embeddings (track 0, 1 of 1)",
+        "scoring (track 0, 1 of 1)",
     ]
 
 

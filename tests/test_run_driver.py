@@ -460,7 +460,7 @@ def test_corrupted_corpus_never_tracebacks_hangs_or_changes_between_serial_and_w
         assert proc.returncode in (0, 1), proc.stderr[-3000:]
         assert "Traceback" not in proc.stdout + proc.stderr
         # Every stderr line is a whole message (a newline in a name must not split one).
-        starts = ("Error: ", "WARNING: ", "[", "scoring ")
+        starts = ("Error: ", "WARNING: ", "Warning: ", "[", "scoring ")
         assert all(ln.startswith(starts) for ln in proc.stderr.splitlines()), proc.stderr
         records = json.loads(out.read_text(encoding="utf-8"))["results"]
         assert sorted(os.fsdecode(os.fsencode(Path(r["path"]).name)) for r in records) == names

@@ -40,3 +40,24 @@ def test_a_stage_that_raises_is_failed_not_finished() -> None:
         ("failed", "decode"),
     ]
     assert set(timer.timings) == {"mfcc", "decode", "inner"}  # the time is still charged
+
+
+def test_stages_inside_about_are_named_with_their_subject_and_timed_bare() -> None:
+    hook = _Recorder()
+    timer = Timer(hook)
+    with timer.stage("detection"):
+        pass
+    for k in range(2):
+        with timer.about(f"track {k}"), timer.stage("embeddings"):
+            timer.advance(5)
+    assert hook.events == [
+        ("started", "detection"),
+        ("finished", "detection"),
+        ("started", "embeddings (track 0)"),
+        ("advanced", "embeddings (track 0)"),
+        ("finished", "embeddings (track 0)"),
+        ("started", "embeddings (track 1)"),
+        ("advanced", "embeddings (track 1)"),
+        ("finished", "embeddings (track 1)"),
+    ]
+    assert set(timer.timings) == {"detection", "embeddings"}  # both tracks' time in one key

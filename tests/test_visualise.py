@@ -334,3 +334,31 @@ def test_the_annotated_video_follows_the_umask(synth_short_clip: Any, tmp_path: 
     finally:
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_drawing_reports_its_progress_frame_by_frame(synth_short_clip: Any, tmp_path: Path) -> None:
+    from syncnet_eval.timing import Timer
+    from syncnet_eval.visualise import annotate_video
+
+    class Frames:
+        def __init__(self) -> None:
+            self.totals: dict[str, int | None] = {}
+            self.done: dict[str, int] = {}
+
+        def started(self, stage: str, total: int | None) -> None:
+            self.totals[stage] = total
+
+        def advanced(self, stage: str, units: int) -> None:
+            self.done[stage] = self.done.get(stage, 0) + units
+
+        def finished(self, stage: str, seconds: float) -> None:
+            pass
+
+        def failed(self, stage: str, seconds: float) -> None:
+            pass
+
+    hook = Frames()
+    record = scored_result(str(synth_short_clip.path), num_windows=70)
+    done = annotate_video(synth_short_clip.path, record, tmp_path / "a.mp4", Timer(hook))
+    assert hook.totals["drawing"] == hook.done["drawing"] == done.num_frames > 70
+    assert "decode" in hook.totals

@@ -15,6 +15,7 @@ from ..io import atomic_write_text
 from ..landmarks import BACKENDS, DEFAULT_BACKEND
 from ..measures import VideoInputs, get_measure
 from .app import AppState, setup_logging
+from .display import StageProgress
 from .options import writable_file
 
 __all__ = ["lmd"]
@@ -38,8 +39,9 @@ def _pairs(
     return [BatchInput(path=generated, id=str(generated), reference_path=reference)]
 
 
-def _record(item: BatchInput, backend: Any, min_coverage: float) -> dict[str, Any]:
+def _record(item: BatchInput, backend: Any, min_coverage: float, quiet: bool) -> dict[str, Any]:
     from ..lmd import LmdResult
+    from ..timing import Timer
 
     ref = item.reference_path
     try:
@@ -48,14 +50,10 @@ def _record(item: BatchInput, backend: Any, min_coverage: float) -> dict[str, An
         if ref is None:
             raise InputError(f"{item.path}: the manifest row has no 'reference' (ground truth)")
         # The registry's lmd measure (measures/lmd.py): the same computation score will run.
+        timer = Timer(None if quiet else StageProgress(str(item.path)))
+        options = {"backend": backend, "id": item.id, "min_landmark_coverage": min_coverage}
         inputs = VideoInputs(
-            str(item.path),
-            reference=str(ref),
-            options={
-                "backend": backend,
-                "id": item.id,
-                "min_landmark_coverage": min_coverage,
-            },
+            str(item.path), reference=str(ref), options={**options, "timer": timer}
         )
         return get_measure("lmd").compute_video(inputs)
     except InputError as exc:
@@ -136,7 +134,7 @@ def lmd(
     from ..lmd import SSIM_VARIANT
 
     backend = get_backend(backend_name, device=device)
-    records = [_record(item, backend, min_coverage) for item in items]
+    records = [_record(item, backend, min_coverage, quiet) for item in items]
     if manifest is None and records[0]["status"] != "ok":
         raise InputError(records[0]["reason"])
     document = {

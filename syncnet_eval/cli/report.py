@@ -16,6 +16,7 @@ from ..plots import PLOT_FORMATS, render_video_plot, require_matplotlib
 from ..presentation import count
 from ..report import ReportRun, annotated_video_name, annotated_videos, build_report
 from ..stats import summarize
+from ..timing import Timer
 from ..types import VideoResult
 from .app import AppState, debug_requested, setup_logging
 from .checks import config_choice, config_options, load_results_arg
@@ -300,7 +301,7 @@ def visualise(
     # Drawing needs OpenCV and the decoders: imported here so that --help stays fast.
     from ..visualise import annotate_video
 
-    done = annotate_video(video, result, out)
+    done = annotate_video(video, result, out, Timer(None if quiet else StageProgress(str(video))))
     click.echo(
         f"{shown(str(done.path))}: {done.num_frames} frames at 25 fps ({done.duration_s:.2f} s), "
         f"{done.width}x{done.height}, H.264 with the original audio"

@@ -280,64 +280,66 @@ def score_crops(
     # Each track's silence is judged against the whole clip's speech level (silence.py).
     speech_level = speech_level_dbfs(frame_levels_dbfs(audio))
     for i, crop in enumerate(crops):
-        tr, geom = crop.track, crop.geometry
-        track_audio = audio[
-            tr.first_frame * AUDIO_SAMPLES_PER_FRAME : (tr.last_frame + 1) * AUDIO_SAMPLES_PER_FRAME
-        ]
-        if save_crops is not None:
-            save_crop_video(
-                crop.video,
-                track_audio,
-                save_crops / f"{crops_name or source.stem}_{i:05d}.avi",
-                source=source,
+        # Stage lines name the track they work on (the timings keep the bare names).
+        with timer.about(f"track {i}, {i + 1} of {len(crops)}"):
+            tr, geom = crop.track, crop.geometry
+            first, stop = tr.first_frame, tr.last_frame + 1
+            track_audio = audio[first * AUDIO_SAMPLES_PER_FRAME : stop * AUDIO_SAMPLES_PER_FRAME]
+            if save_crops is not None:
+                save_crop_video(
+                    crop.video,
+                    track_audio,
+                    save_crops / f"{crops_name or source.stem}_{i:05d}.avi",
+                    source=source,
+                )
+            frames = iter_frames(crop.video, jpeg_roundtrip=score_config.jpeg_roundtrip)
+            try:
+                scored = score_track(
+                    embedder,
+                    frames,
+                    track_audio,
+                    vshift=score_config.vshift,
+                    timer=timer,
+                    source=source,
+                    expected_frames=tr.num_frames,
+                    speech_level_dbfs=speech_level,
+                    start_s=first / FPS,
+                )
+            except TooShortError:
+                continue  # the audio ends before this track has a window
+            w = tr.boxes[:, 2] - tr.boxes[:, 0]
+            h = tr.boxes[:, 3] - tr.boxes[:, 1]
+            bbox = {
+                "mean_width": float(w.mean()),
+                "mean_height": float(h.mean()),
+                "mean_center_x": float(geom.center_x.mean()),
+                "mean_center_y": float(geom.center_y.mean()),
+            }
+            track = to_track_result(
+                i,
+                tr.first_frame,
+                tr.last_frame,
+                scored,
+                fps=FPS,
+                scene_index=tr.scene_index,
+                bbox=bbox,
+                smoothed_center_x=geom.center_x.tolist(),
+                smoothed_center_y=geom.center_y.tolist(),
+                smoothed_half_size=geom.half_size.tolist(),
+                mean_box=[float(x) for x in tr.boxes[:, :4].mean(axis=0)],
             )
-        frames = iter_frames(crop.video, jpeg_roundtrip=score_config.jpeg_roundtrip)
-        try:
-            scored = score_track(
-                embedder,
-                frames,
-                track_audio,
-                vshift=score_config.vshift,
-                timer=timer,
-                source=source,
-                expected_frames=tr.num_frames,
-                speech_level_dbfs=speech_level,
-                start_s=tr.first_frame / FPS,
-            )
-        except TooShortError:
-            continue  # the audio ends before this track has a window
-        w = tr.boxes[:, 2] - tr.boxes[:, 0]
-        h = tr.boxes[:, 3] - tr.boxes[:, 1]
-        bbox = {
-            "mean_width": float(w.mean()),
-            "mean_height": float(h.mean()),
-            "mean_center_x": float(geom.center_x.mean()),
-            "mean_center_y": float(geom.center_y.mean()),
-        }
-        track = to_track_result(
-            i,
-            tr.first_frame,
-            tr.last_frame,
-            scored,
-            fps=FPS,
-            scene_index=tr.scene_index,
-            bbox=bbox,
-            smoothed_center_x=geom.center_x.tolist(),
-            smoothed_center_y=geom.center_y.tolist(),
-            smoothed_half_size=geom.half_size.tolist(),
-            mean_box=[float(x) for x in tr.boxes[:, :4].mean(axis=0)],
-        )
-        if asd is not None:
-            # One "asd" stage per track, after its SyncNet stages (the MFCC of the whole audio
-            # once, inside the first: it was a separate "asd" stage of ~0 s before any track).
-            with timer.stage("asd"):
-                if audio_mfcc is None:
-                    audio_mfcc = mfcc(audio)
-                frames = iter_frames(crop.video, jpeg_roundtrip=False)
-                faces = asd_faces(np.concatenate(list(frames)))
-                start = tr.first_frame * MFCC_PER_FRAME
-                track = with_asd_scores(track, asd.score(faces, audio_mfcc[start:]), FPS)
-        results.append(with_sync_timeline(track, FPS) if track.asd_scores is None else track)
+            if asd is not None:
+                # One "asd" stage per track, after its SyncNet stages (the MFCC of the whole audio
+                # once, inside the first: it was a separate "asd" stage of ~0 s before any track).
+                with timer.stage("asd", total=stop - first):
+                    if audio_mfcc is None:
+                        audio_mfcc = mfcc(audio)
+                    frames = iter_frames(crop.video, jpeg_roundtrip=False)
+                    faces = asd_faces(np.concatenate(list(frames)))
+                    start = tr.first_frame * MFCC_PER_FRAME
+                    logits = asd.score(faces, audio_mfcc[start:], on_frames=timer.advance)
+                    track = with_asd_scores(track, logits, FPS)
+            results.append(with_sync_timeline(track, FPS) if track.asd_scores is None else track)
     return results
 
 
