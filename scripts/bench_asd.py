@@ -72,12 +72,18 @@ def checkpoints_ms_per_frame(
     print(f"  {'random weights':<36} {1000 * random_s / n:8.1f} ms/frame")
     for path in paths:
         scorer = load_active_speaker_scorer(
-            "light-asd", "talkset", torch.device("cpu"), weights=path, offline=True,
+            "light-asd",
+            "talkset",
+            torch.device("cpu"),
+            weights=path,
+            offline=True,
             progress=False,
-        )  # fmt: skip
+        )
         seconds = best_of(repeats, scorer.score, faces, cc)
-        print(f"  {path.name:<36} {1000 * seconds / n:8.1f} ms/frame "
-              f"({seconds / random_s:.2f}x random weights)")  # fmt: skip
+        print(
+            f"  {path.name:<36} {1000 * seconds / n:8.1f} ms/frame "
+            f"({seconds / random_s:.2f}x random weights)"
+        )
 
 
 def main() -> None:

@@ -358,8 +358,9 @@ def test_landmarks_report_progress_pair_by_pair(clips: dict[str, Any]) -> None:
             self.events.append((f"failed {stage}", 0))
 
     hook = Pairs()
-    result = compare_videos(clips["zoomed"], clips["original"], get_backend("dlib"),
-                            timer=Timer(hook))  # fmt: skip
+    result = compare_videos(
+        clips["zoomed"], clips["original"], get_backend("dlib"), timer=Timer(hook)
+    )
     assert hook.events[0][0] == "started landmarks" and hook.events[-1][0] == "finished landmarks"
     steps = [units for stage, units in hook.events if stage == "landmarks"]
     assert steps == [1] * result.paired_frames and result.paired_frames == CLIP_FRAMES - 2
