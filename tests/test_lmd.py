@@ -433,6 +433,9 @@ def test_the_records_are_read_and_gated_like_scores(clips: dict[str, Any], tmp_p
     assert failing.exit_code == 1 and "lmd_px" in failing.output
     per_pair = invoke_cli(["check", str(out), "--per-video", "--limit", "lmd_px<=1"])
     assert per_pair.exit_code == 1 and "zoom" in per_pair.output
+    report = tmp_path / "lmd.html"
+    assert invoke_cli(["report", str(out), "-o", str(report)]).exit_code == 0
+    assert report.stat().st_size > 0
     kept = tmp_path / "kept.csv"
     filtered = invoke_cli(["filter", str(out), "--limit", "lmd_px<=1", "-o", str(kept)])
     assert filtered.exit_code == 0, filtered.output
