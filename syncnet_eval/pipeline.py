@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 import logging
 import math
@@ -156,7 +157,7 @@ class SyncPipeline:
             save_crops=Path(save_crops) if save_crops else None,
             crops_name=crops_name,
         )
-        return run_guarded(spec, self, request, self.provenance(spec), raise_unexpected, stage_hook)
+        return run_guarded(spec, self, request, self.provenance, raise_unexpected, stage_hook)
 
     def face_detector(self) -> FaceDetector:
         """The pipeline's face detector, built on first use (S3FD weights load lazily)."""
@@ -230,13 +231,13 @@ def run_guarded(
     spec: RecipeSpec,
     parts: Collaborators | LandmarkCollaborators,
     request: RecipeRequest,
-    provenance: dict[str, Any],
+    provenance: Callable[[RecipeSpec], dict[str, Any]],
     raise_unexpected: bool = False,
     stage_hook: StageHook | None = None,
 ) -> VideoResult:
     """Run ``spec`` on one input with ``parts``; problems with the input become a status.
 
-    Every pipeline's ``evaluate`` goes through here: the record gets ``provenance`` (the
+    Every pipeline's ``evaluate`` goes through here: the record gets ``provenance(spec)`` (the
     recipe's own keys win), non-finite numbers become an ``error`` record, an ``InputError``
     its status, anything unexpected an ``error`` (``reason_code`` unexpected) unless
     ``raise_unexpected``; the timings are added.
@@ -248,7 +249,7 @@ def run_guarded(
     timer = Timer(stage_hook)
     try:
         result = spec.run(parts, request, timer)
-        result = replace(result, provenance={**provenance, **result.provenance})
+        result = replace(result, provenance={**provenance(spec), **result.provenance})
         result = _refuse_non_finite(result)
     except InputError as exc:
         result = VideoResult.failure(
@@ -326,7 +327,7 @@ class LandmarkPipeline:
             raise ConfigError(f"recipe {spec.name} needs SyncNet: score it with SyncPipeline")
         reference = Path(reference_path) if reference_path is not None else None
         request = RecipeRequest(Path(path), reference_path=reference)
-        return run_guarded(spec, self, request, self.provenance(spec), raise_unexpected, stage_hook)
+        return run_guarded(spec, self, request, self.provenance, raise_unexpected, stage_hook)
 
     def provenance(self, recipe: str | RecipeSpec) -> dict[str, Any]:
         """What produced a result: the landmark backend and its versions, the device, the
