@@ -456,3 +456,19 @@ def test_device_auto_is_the_default_and_named_in_the_provenance(
         (rec,) = document["results"]
         assert rec["provenance"]["device"] == auto
         assert rec["provenance"]["recipe"] == "lmd" and "syncnet_weights" not in rec["provenance"]
+
+
+def test_lmd_records_fill_the_measure_means_and_never_the_lse_means() -> None:
+    from syncnet_eval.stats import summarize
+
+    def lmd(value: float) -> VideoResult:
+        return VideoResult("g.mp4", "ok", None, "lmd", measures={"lmd_px": value, "ssim": 0.5})
+
+    synced = VideoResult("s.mp4", "ok", None, "direct", av_offset=1, lse_d=7.0, lse_c=5.0)
+    failed = VideoResult("f.mp4", "no_face", "few landmarks", "lmd", measures={"lmd_px": None})
+    summary = summarize([lmd(1.0), lmd(3.0), synced, failed])
+    assert (summary.num_ok, summary.num_scored, summary.num_not_scored) == (3, 3, 1)
+    assert summary.lse_d.n == 1 and summary.lse_d.mean == 7.0  # the SyncNet record only
+    assert summary.mean_abs_offset == 1.0
+    lmd_px = summary.measures["lmd_px"]
+    assert not isinstance(lmd_px, float) and lmd_px.n == 2 and lmd_px.mean == 2.0
