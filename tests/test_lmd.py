@@ -472,3 +472,12 @@ def test_lmd_records_fill_the_measure_means_and_never_the_lse_means() -> None:
     assert summary.mean_abs_offset == 1.0
     lmd_px = summary.measures["lmd_px"]
     assert not isinstance(lmd_px, float) and lmd_px.n == 2 and lmd_px.mean == 2.0
+
+
+def test_the_ray_engine_refuses_the_lmd_recipe_it_cannot_feed() -> None:
+    from syncnet_eval.engines.plan import BatchConfig, RunConfig
+    from syncnet_eval.engines.ray import RayExecutor
+    from syncnet_eval.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="reference video"):
+        RayExecutor().check(BatchConfig(recipe="lmd"), RunConfig())
