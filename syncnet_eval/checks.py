@@ -29,7 +29,7 @@ from .presentation import (
     signed,
 )
 from .recipes import REGISTRY
-from .rules import MeasureLimit, Rules, measure
+from .rules import MeasureLimit, Rules, is_usable, measure
 from .stats import (
     BatchSummary,
     GroupSummary,
@@ -321,6 +321,7 @@ def _mean_check(
     label = _METRIC_LABEL[metric]
     op = ">=" if higher_is_ok else "<="
     rule = f"mean {label} {op} {limit:.3f}"
+    ok_results = [r for r in ok_results if is_usable(r)]  # not lmd's: no SyncNet numbers
     if not ok_results:
         return CheckOutcome(
             name, rule, "no ok videos", False, f"no scored videos to average {label} over"

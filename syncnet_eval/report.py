@@ -75,6 +75,7 @@ from .stats import (
     MetricSummary,
     PairedComparison,
     in_means,
+    is_usable,
     metric_value,
     pair_results,
     summarize,
@@ -711,7 +712,7 @@ def _distributions_section(ctx: _Context) -> str:
     def series(metric: str) -> list[_Series]:
         out = []
         for k, run in enumerate(ctx.all_runs):
-            kept = [r for r in run.results if in_means(r, ctx.include_flagged)]
+            kept = [r for r in run.results if in_means(r, ctx.include_flagged) and is_usable(r)]
             if metric == "offset":
                 vals = [float(r.av_offset) for r in kept]  # type: ignore[arg-type]
             else:

@@ -25,6 +25,7 @@ __all__ = [
     "Breach",
     "MeasureLimit",
     "Rules",
+    "is_measured",
     "is_usable",
     "measure",
     "num_windows_of",
@@ -44,8 +45,21 @@ def _rule(default: Any, **spec: Any) -> Any:
     return field(default=default, metadata={"option": Option(**spec)})
 
 
+def is_measured(result: VideoResult) -> bool:
+    """An ``ok`` record without SyncNet numbers, whose numbers are its measures' fields: a
+    recipe that runs no SyncNet (``lmd``: ``RecipeSpec.needs_syncnet`` false) writes no AV
+    offset and no LSE numbers (a SyncNet recipe's ``ok`` record always has them). It enters
+    the measure summaries and the ``--limit`` rules on its measures (:meth:`Rules.admits`),
+    never the LSE means (:func:`is_usable`). Judged on the record alone (no recipe lookup), so
+    a record read back from a CSV is judged alike."""
+    no_sync = result.av_offset is None and result.lse_d is None and result.lse_c is None
+    return result.ok and no_sync and any(v is not None for v in result.measures.values())
+
+
 def is_usable(result: VideoResult) -> bool:
-    """Scored (``ok``) with finite numbers (a NaN would poison every mean)."""
+    """Scored (``ok``) with finite SyncNet numbers (a NaN would poison every mean): the records
+    the AV offset and LSE means and comparisons are over (an :func:`is_measured` record has
+    none)."""
     values = (result.lse_d, result.lse_c, result.av_offset)
     if not result.ok or any(v is None for v in values):
         return False
@@ -242,9 +256,12 @@ class Rules:
 
     def admits(self, result: VideoResult) -> bool:
         """Whether the rules judge ``result`` at all: usable, and without a flag that doubts
-        its numbers (``reliability.DOUBTING_FLAGS``) unless ``include_flagged``."""
+        its numbers (``reliability.DOUBTING_FLAGS``) unless ``include_flagged``. A record
+        without SyncNet numbers (:func:`is_measured`) is judged on its measures: a limit on
+        LSE or the offset finds no value there and so breaks."""
         doubted = DOUBTING_FLAGS.intersection(result.flags)
-        return is_usable(result) and (self.include_flagged or not doubted)
+        scored = is_usable(result) or is_measured(result)
+        return scored and (self.include_flagged or not doubted)
 
     def breaches(self, result: VideoResult) -> list[Breach]:
         """Every limit ``result`` is beyond, in table order (empty: it passes). A missing or

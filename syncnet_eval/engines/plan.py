@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..config import (
     IDENTITY_MODES,
+    LmdConfig,
     PipelineConfig,
     ScoreConfig,
     option_field,
@@ -52,6 +53,8 @@ class BatchConfig:
         raise_unexpected: re-raise unexpected errors instead of recording them (debugging).
         embedder: the embedder's name in ``syncnet_eval.embedders.REGISTRY`` (``syncnet``, or
             one a caller registered: a test double, your own model); hashed by name.
+        lmd_config: the landmark backend and the least landmark coverage of a recipe with a
+            ground truth (``lmd``; ``recipe_spec.needs_reference``); hashed only then.
         recipe_spec: ``recipe``'s ``RecipeSpec``, resolved once when the config is made.
     """
 
@@ -67,6 +70,7 @@ class BatchConfig:
     save_crops: Path | None = None
     raise_unexpected: bool = False
     embedder: str = DEFAULT_EMBEDDER
+    lmd_config: LmdConfig = field(default_factory=LmdConfig)
     # ``recipe``'s registry entry, looked up once here: the driver, the scorers and the
     # pipeline take the spec, never the name again.
     recipe_spec: RecipeSpec = field(init=False, repr=False, compare=False)

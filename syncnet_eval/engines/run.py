@@ -283,7 +283,8 @@ class _Driver:
     def go(self, executor: Executor) -> BatchOutcome:
         hooks = self.hooks
         self.timeout_s = executor.timeout_s
-        refused = [precheck(item, self.config.recipe) for item in self.inputs]
+        reference = self.config.recipe_spec.needs_reference
+        refused = [precheck(i, self.config.recipe, reference=reference) for i in self.inputs]
         if any(r is None for r in refused):
             resolved = prepare_run(self.config, hooks.download_progress)
         else:  # nothing to score: no weights looked for

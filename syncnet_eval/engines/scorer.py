@@ -35,7 +35,7 @@ from ..io import load_detections, sha256_or_none
 from ..logs import OneLineFormatter, first_time
 from ..models import weights as wm
 from ..models.active_speaker import get_active_speaker_model
-from ..pipeline import SyncPipeline
+from ..pipeline import LandmarkPipeline, SyncPipeline
 from ..timing import StageHook
 from ..types import VideoResult
 from .plan import BatchConfig, ResolvedRun
@@ -106,18 +106,28 @@ def configuration_hash(
     """The configuration hash every record carries: the one place it is built.
 
     Args:
-        config: how each input is scored (its configs, recipe, embedder, detections file).
+        config: how each input is scored (its configs, recipe, embedder, detections file; the
+            landmark backend and least coverage of a recipe with a ground truth, ``lmd``).
         syncnet_sha256: the SyncNet weights' sha256 (``None`` when the embedder is not SyncNet:
-            it is hashed by its registered name instead).
+            it is hashed by its registered name instead; a recipe without SyncNet hashes
+            neither).
         s3fd_sha256: the S3FD weights' sha256 when the run detects faces with S3FD.
         asd_sha256: the active-speaker checkpoint's sha256 when the ASD model runs (hashed
             only then, so other runs keep their hash).
     """
-    model = syncnet_sha256 if syncnet_sha256 is not None else f"embedder {config.embedder}"
+    spec = config.recipe_spec
+    if not spec.needs_syncnet:
+        model = "no syncnet"
+    elif syncnet_sha256 is not None:
+        model = syncnet_sha256
+    else:
+        model = f"embedder {config.embedder}"
     detections_sha = sha256_or_none(config.detections) if config.detections is not None else None
     key = _RunKey(config.recipe, model, s3fd_sha256, detections_sha)
-    asd_key = [] if asd_sha256 is None else [_AsdKey(asd_sha256)]
-    return config_hash(config.score_config, config.pipeline_config, key, *asd_key)
+    extra: list[Any] = [] if asd_sha256 is None else [_AsdKey(asd_sha256)]
+    if spec.needs_reference:  # hashed only then, so other runs keep their hash
+        extra.append(config.lmd_config)
+    return config_hash(config.score_config, config.pipeline_config, key, *extra)
 
 
 def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
@@ -129,6 +139,8 @@ def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
     embedder = get_embedder(config.embedder)
     syncnet = None
     syncnet_sha = None
+    if not config.recipe_spec.needs_syncnet:  # lmd: its landmark model loads in each scorer
+        return ResolvedRun(None, None, configuration_hash(config, None))
     if embedder.needs_syncnet_weights:
         syncnet = wm.resolve_weights(
             "syncnet", config.syncnet_weights, offline=config.offline, progress=progress
@@ -184,6 +196,14 @@ class Scorer:
     def __init__(self, config: BatchConfig, resolved: ResolvedRun, streams: int = 1) -> None:
         self.config = config
         self.streams = streams
+        self.shared: BatchedEmbedder | None = None
+        self.detections: list[np.ndarray] | None = None
+        self.landmarks: LandmarkPipeline | None = None
+        if not config.recipe_spec.needs_syncnet:
+            if streams > 1:
+                raise ConfigError("streams > 1 batches SyncNet's forward passes: it needs SyncNet")
+            self.landmarks = LandmarkPipeline(config.lmd_config, config.score_config.device)
+            return
         self.pipe = SyncPipeline(
             config.score_config,
             config.pipeline_config,
@@ -195,7 +215,6 @@ class Scorer:
             asd_weights=resolved.asd_weights,
             syncnet_sha256=resolved.syncnet_sha256,
         )
-        self.shared: BatchedEmbedder | None = None
         if streams > 1:
             plain = self.pipe.embedder
             if not isinstance(plain, SyncNetEmbedder):
@@ -204,7 +223,6 @@ class Scorer:
                 plain.model, plain.device, plain.batch_size, plain.precision
             )
             self.pipe.embedder = self.shared
-        self.detections: list[np.ndarray] | None = None
         if config.detections is not None:
             self.detections = load_detections(config.detections)
 
@@ -247,6 +265,14 @@ class Scorer:
             self.shared.close()
 
     def score(self, item: BatchInput, stage_hook: StageHook | None = None) -> VideoResult:
+        if self.landmarks is not None:
+            return self.landmarks.evaluate(
+                item.path,
+                self.config.recipe_spec,
+                reference_path=item.reference_path,
+                raise_unexpected=self.config.raise_unexpected,
+                stage_hook=stage_hook,
+            )
         kwargs: dict[str, Any] = {
             "raise_unexpected": self.config.raise_unexpected,
             "stage_hook": stage_hook,
@@ -287,10 +313,12 @@ def _failure(
     return VideoResult.failure(str(item.path), recipe, "error", message, reason_code=code, **extra)
 
 
-def precheck(item: BatchInput, recipe: str) -> VideoResult | None:
+def precheck(item: BatchInput, recipe: str, *, reference: bool = False) -> VideoResult | None:
     """The record of an input that cannot be tried, else ``None``: discovery errors, missing
     files (said before any weights are looked for, so a typo is never reported as a download
-    failure), and FIFOs, sockets and devices (opening one can block forever)."""
+    failure), and FIFOs, sockets and devices (opening one can block forever). ``reference``:
+    the recipe compares with a ground truth (``RecipeSpec.needs_reference``), whose file is
+    checked too."""
     if item.error is not None:
         return _failure(item, recipe, item.error, "not_listed")
     if item.duplicate_of is not None:
@@ -301,10 +329,11 @@ def precheck(item: BatchInput, recipe: str) -> VideoResult | None:
             "this run scores once; not scored again",
             "duplicate",
         )
-    for p, what in ((item.path, "video"), (item.audio_path, "audio")):
+    truth = item.reference_path if reference else None
+    for p, what in ((item.path, "video"), (item.audio_path, "audio"), (truth, "reference")):
         if p is None:
             continue
-        name = "audio file" if what == "audio" else "file"
+        name = {"audio": "audio file", "reference": "reference file"}.get(what, "file")
         try:
             mode = os.stat(p).st_mode
         except FileNotFoundError:

@@ -18,6 +18,7 @@ SPEC = MeasureSpec(
         Field(
             "landmark_frames", "int", "frames with landmarks", unit="frames", may_enter_mean=False
         ),
+        Field("landmark_coverage", "float", "landmark coverage", unit="share", better="higher"),
     ),
     needs=frozenset({"reference_video"}),
     compute=".lmd:lmd_measure",

@@ -9,7 +9,13 @@ its module.
 - ``syncnet-pipeline``: :func:`~syncnet_eval.recipes.face_tracks.score_face_tracks`, scenes,
   face detection, tracking and crops first, then every track;
 - ``direct`` and ``wav2lip-lrs``: :func:`~syncnet_eval.recipes.whole_frame.score_whole_frames`,
-  the whole frame as the lip stream's input.
+  the whole frame as the lip stream's input;
+- ``lmd``: :func:`~syncnet_eval.recipes.landmark_distance.run_recipe`, LMD, PSNR and SSIM of a
+  generated video against its ground truth (``syncnet-eval lmd``): no SyncNet
+  (``needs_syncnet=False``: no SyncNet weights are looked for, the record has no LSE numbers,
+  its numbers are the ``lmd`` measure's fields) and a reference video per input
+  (``needs_reference``). It is run by ``pipeline.LandmarkPipeline``; :data:`RECIPES`, the
+  ``--recipe`` choices of the SyncNet commands, leave it out.
 
 Each runner takes typed collaborators (the embedder, the detector, their configs, a timer)
 and returns a :class:`~syncnet_eval.types.VideoResult`, raising
@@ -34,9 +40,10 @@ if TYPE_CHECKING:  # annotations only: these load numpy and torch
     import numpy as np
 
     from ..asd import ActiveSpeakerScorer
-    from ..config import PipelineConfig, ScoreConfig
+    from ..config import LmdConfig, PipelineConfig, ScoreConfig
     from ..embed import Embedder
     from ..faces import FaceDetector
+    from ..landmarks import LandmarkBackend
     from ..timing import Timer
     from ..types import VideoResult
 
@@ -45,6 +52,7 @@ __all__ = [
     "RECIPES",
     "REGISTRY",
     "Collaborators",
+    "LandmarkCollaborators",
     "RecipeRequest",
     "RecipeSpec",
     "check_recipe_options",
@@ -68,6 +76,15 @@ class Collaborators(Protocol):
     def active_speaker_scorer(self) -> ActiveSpeakerScorer | None: ...
 
 
+class LandmarkCollaborators(Protocol):
+    """What a recipe without SyncNet (``lmd``) takes from the pipeline that runs it
+    (``LandmarkPipeline`` is one): the landmark backend, loaded once, and its settings."""
+
+    lmd_config: LmdConfig
+
+    def landmark_backend(self) -> LandmarkBackend: ...
+
+
 @dataclass(frozen=True)
 class RecipeRequest:
     """One video's inputs and side outputs (see ``SyncPipeline.evaluate``)."""
@@ -78,6 +95,7 @@ class RecipeRequest:
     save_detections: Path | None = None
     save_crops: Path | None = None
     crops_name: str | None = None
+    reference_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,9 @@ class RecipeSpec:
             (refused otherwise, naming the recipe to use).
         resize_224: every frame is resized to 224x224 first (Wav2Lip's LRS tables).
         runner: ``module:function`` in this package that scores one video.
+        needs_syncnet: it runs SyncNet (weights looked for, LSE numbers in its records); a
+            recipe without it takes :class:`LandmarkCollaborators` instead.
+        needs_reference: each input needs a ground-truth video (a manifest ``reference``).
     """
 
     name: str
@@ -101,8 +122,12 @@ class RecipeSpec:
     runner: str
     lip_size_checked: bool = False
     resize_224: bool = False
+    needs_syncnet: bool = True
+    needs_reference: bool = False
 
-    def run(self, parts: Collaborators, request: RecipeRequest, timer: Timer) -> VideoResult:
+    def run(
+        self, parts: Collaborators | LandmarkCollaborators, request: RecipeRequest, timer: Timer
+    ) -> VideoResult:
         """Score ``request.path`` with this recipe (imports its module on first use)."""
         module, function = self.runner.split(":")
         run: Any = getattr(importlib.import_module(f"{__name__}.{module}"), function)
@@ -133,9 +158,19 @@ REGISTRY: dict[str, RecipeSpec] = {
             runner="whole_frame:run_recipe",
             resize_224=True,
         ),
+        RecipeSpec(
+            name="lmd",
+            help="mouth landmark distance, PSNR and SSIM against a ground-truth video (no "
+            "SyncNet; RAD-NeRF/ER-NeRF's LMDMeter)",
+            needs_tracks=False,
+            runner="landmark_distance:run_recipe",
+            needs_syncnet=False,
+            needs_reference=True,
+        ),
     )
 }
-RECIPES: tuple[str, ...] = tuple(REGISTRY)
+# The --recipe choices of the commands that score with SyncNet (score, fix, visualise...).
+RECIPES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.needs_syncnet)
 DEFAULT_RECIPE = RECIPES[0]
 
 
