@@ -23,7 +23,7 @@ from ..stats import BatchSummary, MetricSummary, summarize
 from ..types import VideoResult
 from .app import AppState, debug_requested, log, setup_logging
 from .display import Progress, columns, shown
-from .options import config_option, run_options_keeping
+from .options import EngineOptions, config_option, engine_options, run_options_keeping
 from .score import OutputFiles, print_failures
 
 __all__ = ["lmd"]
@@ -109,6 +109,7 @@ def _summary_lines(summary: BatchSummary) -> list[str]:
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
 @run_options_keeping("-o FILE.jsonl (or FILE.parquet)")
+@engine_options
 @click.pass_context
 def lmd(
     ctx: click.Context,
@@ -121,6 +122,7 @@ def lmd(
     outputs: tuple[str, ...],
     quiet: bool,
     run: RunConfig,
+    engine: EngineOptions,
 ) -> None:
     """LMD of GENERATED against --reference GT (or every row of --manifest), with PSNR and SSIM.
 
@@ -167,7 +169,9 @@ def lmd(
     progress = Progress(enabled=not quiet)
     try:
         hooks = progress.hooks(log.level, download_progress=not quiet)
-        outcome = run_inputs(items, config, run, outputs=out.run_outputs(), hooks=hooks)
+        outcome = run_inputs(
+            items, config, run, executor=engine.executor(), outputs=out.run_outputs(), hooks=hooks
+        )
     finally:
         progress.close()
     results = outcome.results
