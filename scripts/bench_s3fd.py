@@ -39,7 +39,7 @@ from bench_bf16 import cpu_line  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CLIPS = ("hdtf_WDA_KatieHill_000.mp4", "latentsync_demo1_video.mp4")
-CONV_OPS = ("aten::mkldnn_convolution", "mkldnn::_convolution_pointwise", "aten::convolution_overrideable")
+CONV_OPS = ("aten::mkldnn_convolution", "mkldnn::_convolution_pointwise")
 
 
 def read_frames(path: Path, n: int) -> np.ndarray:

@@ -70,8 +70,10 @@ class _L2Norm(nn.Module):
         self.weight = nn.Parameter(torch.full((channels,), float(init_scale)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        norm = x.pow(2).sum(dim=1, keepdim=True).sqrt() + self.eps
-        return x / norm * self.weight.view(1, -1, 1, 1)
+        # One reduction pass and one temporary (the reference: pow, sum, sqrt, add, div, mul);
+        # equal to float rounding (~5e-7 on the scaled maps).
+        norm = torch.linalg.vector_norm(x, dim=1, keepdim=True).add_(self.eps)
+        return torch.div(x, norm).mul_(self.weight.view(1, -1, 1, 1))
 
 
 def _vgg_layers() -> list[nn.Module]:
@@ -175,13 +177,13 @@ class S3FDNet(nn.Module):
         face_prob = torch.softmax(torch.cat(confs, dim=1), dim=-1)[..., 1]
         return S3FDOutput(torch.cat(locs, dim=1), face_prob, tuple(feature_hw))
 
-
     def _vgg_range(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
         """``vgg[start:stop]`` on ``x``, each Conv2d + ReLU pair as one fused call."""
         k = start
         while k < stop:
             layer = self.vgg[k]
-            if isinstance(layer, nn.Conv2d) and k + 1 < stop and isinstance(self.vgg[k + 1], nn.ReLU):
+            relu_next = k + 1 < stop and isinstance(self.vgg[k + 1], nn.ReLU)
+            if isinstance(layer, nn.Conv2d) and relu_next:
                 x = _conv_relu(layer, x)
                 k += 2
             else:
