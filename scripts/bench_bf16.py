@@ -89,6 +89,8 @@ def bench_speed(repeats: int, windows: int) -> None:
         return run
 
     print(cpu_line())
+    if not amx_available() or "ONEDNN_MAX_CPU_ISA" in os.environ:
+        print("No AMX here (or oneDNN capped below it): bf16 is not expected to beat fp32.")
     wall: dict[str, list[float]] = {k: [] for k in modes}
     cpu: dict[str, list[float]] = {k: [] for k in modes}
     for emb in modes.values():  # warm-up: weight packing, oneDNN primitive cache
