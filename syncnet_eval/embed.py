@@ -26,8 +26,10 @@ from .models.syncnet import SyncNet
 
 __all__ = [
     "BatchedEmbedder",
+    "Bf16Stream",
     "Embedder",
     "SyncNetEmbedder",
+    "amx_available",
     "lip_stream_2d",
     "max_windows_for_audio",
     "num_windows",
@@ -77,13 +79,22 @@ def lip_stream_2d(lip: nn.Sequential) -> nn.Sequential:
     removes a full pass over each activation. Results equal the 3D stream to float rounding
     (~1e-6 relative).
     """
-    mods = list(lip)
+    return _folded_stream(lip)
+
+
+def _folded_stream(stream: nn.Sequential) -> nn.Sequential:
+    """``stream`` as 2D layers with eval-mode BatchNorm folded into the convolution before it
+    (3D convolutions of temporal extent 1 or of a whole window become 2D; see
+    :func:`lip_stream_2d`)."""
+    mods = list(stream)
     out: list[nn.Module] = []
     i = 0
     while i < len(mods):
         mod = mods[i]
-        if isinstance(mod, nn.Conv3d):
+        if isinstance(mod, nn.Conv3d | nn.Conv2d):
             w = mod.weight.detach()
+            if w.dim() == 4:
+                w = w.unsqueeze(2)
             kt = w.shape[2]
             conv = nn.Conv2d(
                 w.shape[1] * kt,
@@ -95,7 +106,7 @@ def lip_stream_2d(lip: nn.Sequential) -> nn.Sequential:
             weight = w.reshape(w.shape[0], -1, *w.shape[3:]).clone()
             bias = mod.bias.detach().clone() if mod.bias is not None else torch.zeros(w.shape[0])
             nxt = mods[i + 1] if i + 1 < len(mods) else None
-            if isinstance(nxt, nn.BatchNorm3d):
+            if isinstance(nxt, nn.BatchNorm3d | nn.BatchNorm2d):
                 assert nxt.running_var is not None and nxt.running_mean is not None
                 scale = nxt.weight.detach() / torch.sqrt(nxt.running_var + nxt.eps)
                 weight = weight * scale[:, None, None, None]
@@ -122,9 +133,9 @@ def lip_stream_2d(lip: nn.Sequential) -> nn.Sequential:
 
 
 def _pair(value: Any) -> tuple[int, int]:
-    """The spatial (H, W) part of a 3D layer's ``(T, H, W)`` size, stride or padding."""
+    """The spatial (H, W) part of a layer's ``(T, H, W)`` or ``(H, W)`` size, stride or padding."""
     t_h_w = tuple(value) if isinstance(value, tuple) else (value,) * 3
-    return int(t_h_w[1]), int(t_h_w[2])
+    return int(t_h_w[-2]), int(t_h_w[-1])
 
 
 class _ConvReLU(nn.Module):
@@ -166,6 +177,96 @@ def _has_fused_conv_relu() -> bool:
 _FUSED_CONV_RELU = _has_fused_conv_relu()
 
 
+def amx_available() -> bool:
+    """Whether this CPU has AMX tiles (Intel Sapphire Rapids and later), on which oneDNN runs
+    bf16 convolutions several times faster than fp32."""
+    is_amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(is_amx()) if is_amx is not None else False
+    except RuntimeError:
+        return False
+
+
+def _out_hw(
+    hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
+) -> tuple[int, int]:
+    """Output (H, W) of a convolution or (floor-mode) pooling window."""
+    (h, w), (kh, kw), (sh, sw), (ph, pw) = hw, kernel, stride, padding
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
+@dataclass(frozen=True)
+class _PackedConv:
+    """One 2D convolution of a :class:`Bf16Stream`: oneDNN-packed bf16 weights, bf16 bias."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    padding: tuple[int, int]
+    stride: tuple[int, int]
+    relu: bool
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
+            x, self.weight, self.bias, self.padding, self.stride, (1, 1), 1,
+            "relu" if self.relu else "none", [], "",
+        )  # fmt: skip
+        return out
+
+
+class Bf16Stream:
+    """A SyncNet conv stream in bf16 end to end on a CPU (``--precision bf16``).
+
+    Built once per input size from the folded 2D stream (:func:`lip_stream_2d`): every
+    convolution's bf16 weights are reordered once into the layout oneDNN picks for that input
+    (AMX ``brg_conv`` kernels where the CPU has them), and each runs with its ReLU fused, on
+    channels-last bf16 activations; max-pooling stays in bf16. Per batch there is no weight
+    reorder and no fp32<->bf16 round trip between layers: the windows are built in bf16 from
+    the uint8 frames (0-255 are exact in bf16) and only the (n, 512) output returns to fp32
+    for the small fully connected head. The numbers move like autocast's (bf16 activations,
+    fp32 accumulation); ``scripts/bench_bf16.py`` measures by how much.
+    """
+
+    def __init__(self, stream: nn.Sequential, input_nchw: tuple[int, int, int, int]) -> None:
+        """Args:
+        stream: the model's conv stream (``netcnnlip`` or ``netcnnaud``).
+        input_nchw: the (batch, C, H, W) input it will see (weights are packed for it).
+        """
+        self.layers: list[Any] = []
+        n, _, h, w = input_nchw
+        for mod in _folded_stream(stream):
+            conv = mod.conv if isinstance(mod, _ConvReLU) else mod
+            if isinstance(conv, nn.Conv2d):
+                assert conv.bias is not None
+                weight = conv.weight.detach()
+                padding, stride = _pair(conv.padding), _pair(conv.stride)
+                kernel = _pair(conv.kernel_size)
+                weight = weight.to(torch.bfloat16).contiguous()
+                packed = torch._C._nn.mkldnn_reorder_conv2d_weight(  # type: ignore[call-arg]
+                    weight.to_mkldnn(), list(padding), list(stride), [1, 1], 1,
+                    [n, weight.shape[1], h, w],
+                )  # fmt: skip
+                bias = conv.bias.detach().to(torch.bfloat16)
+                relu = isinstance(mod, _ConvReLU)
+                self.layers.append(_PackedConv(packed, bias, padding, stride, relu))
+                h, w = _out_hw((h, w), kernel, stride, padding)
+            elif isinstance(mod, nn.MaxPool2d):
+                kernel, stride = _pair(mod.kernel_size), _pair(mod.stride)
+                padding = _pair(mod.padding)
+                if kernel != (1, 1) or stride != (1, 1):  # the audio stream's 1x1 pool: identity
+                    self.layers.append(mod)
+                    h, w = _out_hw((h, w), kernel, stride, padding)
+            elif isinstance(mod, nn.ReLU):
+                self.layers.append(torch.relu_)
+            else:
+                raise TypeError(f"no bf16 layer for {type(mod).__name__}")
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, C, H, W) bf16 channels-last -> (n, C', H', W') bf16."""
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
 @dataclass
 class SyncNetEmbedder:
     """A SyncNet on a device, in eval mode, embedding windows ``batch_size`` at a time."""
@@ -179,6 +280,20 @@ class SyncNetEmbedder:
         self.model = self.model.to(self.device).eval()
         self._lip2d = lip_stream_2d(self.model.netcnnlip).to(self.device)
         self._lip2d = self._lip2d.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        # bf16 on a CPU: bf16 end to end through packed oneDNN convolutions (see Bf16Stream);
+        # elsewhere (CUDA, fp16) reduced precision is autocast.
+        self._bf16_cpu = self.precision == "bf16" and self.device.type == "cpu" and _FUSED_CONV_RELU
+        self._bf16_streams: dict[tuple[str, int, int, int], Bf16Stream] = {}
+
+    def _bf16_stream(self, kind: str, x: torch.Tensor) -> Bf16Stream:
+        """The packed bf16 stream for inputs shaped like ``x`` (built once per input size)."""
+        key = (kind, *x.shape[1:])
+        stream = self._bf16_streams.get(key)
+        if stream is None:
+            layers = self.model.netcnnlip if kind == "lip" else self.model.netcnnaud
+            stream = Bf16Stream(layers, (self.batch_size, *key[1:]))
+            self._bf16_streams[key] = stream
+        return stream
 
     @torch.inference_mode()
     def embed_lips(
@@ -230,7 +345,8 @@ class SyncNetEmbedder:
 
     def _lip_input(self, block: torch.Tensor) -> torch.Tensor:
         """(n + 4, H, W, 3) uint8 frames -> (n, H, W, 15) float windows on the device."""
-        x = block.to(self.device, non_blocking=True).float()  # uint8 crosses, float on device
+        dtype = torch.bfloat16 if self._bf16_cpu else torch.float32  # 0-255 exact in both
+        x = block.to(self.device, non_blocking=True).to(dtype)  # uint8 crosses, float on device
         n, h, w = x.shape[0] - WINDOW_FRAMES + 1, x.shape[1], x.shape[2]
         # unfold -> (n, H, W, 3, 5); the reshape is the one copy: channel c * 5 + t, channels-last.
         return x.unfold(0, WINDOW_FRAMES, 1).reshape(n, h, w, 3 * WINDOW_FRAMES)
@@ -238,12 +354,20 @@ class SyncNetEmbedder:
     def _lip_forward(self, win_nhwc: torch.Tensor) -> torch.Tensor:
         """(n, H, W, 15) float windows -> (n, 1024) lip embeddings (one forward pass)."""
         win = win_nhwc.permute(0, 3, 1, 2)  # (n, 15, H, W) channels-last, BGR 0-255
+        if self._bf16_cpu:
+            feat = self._bf16_stream("lip", win)(win.to(torch.bfloat16))
+            fc: torch.Tensor = self.model.netfclip(feat.flatten(1).float())
+            return fc
         with self._autocast():
             emb: torch.Tensor = self.model.netfclip(self._lip2d(win).flatten(1))
         return emb.float()
 
     def _audio_forward(self, wins: torch.Tensor) -> torch.Tensor:
         """(n, 1, 13, 20) float MFCC windows -> (n, 1024) audio embeddings (one forward pass)."""
+        if self._bf16_cpu:
+            feat = self._bf16_stream("audio", wins)(wins.to(torch.bfloat16))
+            fc: torch.Tensor = self.model.netfcaud(feat.flatten(1).float())
+            return fc
         with self._autocast():
             emb: torch.Tensor = self.model.forward_aud(wins)
         return emb.float()

@@ -10,7 +10,7 @@ import torch
 
 from syncnet_eval.config import PipelineConfig, ScoreConfig
 from syncnet_eval.decode import prefetch
-from syncnet_eval.embed import SyncNetEmbedder
+from syncnet_eval.embed import Bf16Stream, SyncNetEmbedder
 from syncnet_eval.errors import ConfigError
 from syncnet_eval.models.syncnet import SyncNet
 from syncnet_eval.tracking import interpolate_keyframes
@@ -87,3 +87,23 @@ def test_prefetch_keeps_order_propagates_errors_and_stops_on_close() -> None:
     before = threading.active_count()
     assert len(produced) < 10  # bounded: the producer waits for the consumer
     assert threading.active_count() <= before
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN")
+def test_bf16_on_cpu_runs_packed_bf16_streams_for_lips_and_audio() -> None:
+    torch.manual_seed(0)
+    model = SyncNet().eval()
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (9, 224, 224, 3), dtype=np.uint8)
+    mfcc = rng.standard_normal((60, 13)).astype(np.float32)
+    fp32 = SyncNetEmbedder(model, torch.device("cpu"), 4)
+    bf16 = SyncNetEmbedder(model, torch.device("cpu"), 4, precision="bf16")
+    for a, b in [
+        (fp32.embed_lips([frames]), bf16.embed_lips([frames[:6], frames[6:]])),
+        (fp32.embed_audio(mfcc, 10), bf16.embed_audio(mfcc, 10)),
+    ]:
+        assert b.dtype == torch.float32 and b.shape == a.shape
+        assert 0 < (b - a).norm() / a.norm() < 0.05
+    # weights were packed once per stream and input size, not per batch
+    assert sorted(k[0] for k in bf16._bf16_streams) == ["audio", "lip"]
+    assert all(isinstance(s, Bf16Stream) for s in bf16._bf16_streams.values())
