@@ -56,10 +56,12 @@ def cpu_line() -> str:
         pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")
-    return (f"{model}, {os.cpu_count()} cores, AMX {'yes' if amx_available() else 'NO'}, "
-            f"avx512_bf16 {torch.cpu._is_avx512_bf16_supported()}, ONEDNN_MAX_CPU_ISA={isa}, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-            f"load average {load[0]:.1f}")  # fmt: skip
+    return (
+        f"{model}, {os.cpu_count()} cores, AMX {'yes' if amx_available() else 'NO'}, "
+        f"avx512_bf16 {torch.cpu._is_avx512_bf16_supported()}, ONEDNN_MAX_CPU_ISA={isa}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"load average {load[0]:.1f}"
+    )
 
 
 def _autocast_embedder(model: SyncNet) -> SyncNetEmbedder:
@@ -102,8 +104,10 @@ def bench_speed(repeats: int, windows: int) -> None:
             wall[name].append(time.perf_counter() - t0)
             cpu[name].append(time.process_time() - c0)
     base_w, base_c = statistics.median(wall["fp32"]), statistics.median(cpu["fp32"])
-    print(f"\nSyncNet network stage, {windows} lip + {windows} audio windows, 224x224, "
-          f"batch 64, {repeats} alternating rounds (medians)\n")  # fmt: skip
+    print(
+        f"\nSyncNet network stage, {windows} lip + {windows} audio windows, 224x224, "
+        f"batch 64, {repeats} alternating rounds (medians)\n"
+    )
     print("| mode | wall s | speed-up (wall) | CPU s | speed-up (CPU) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for name in modes:
@@ -114,8 +118,13 @@ def bench_speed(repeats: int, windows: int) -> None:
 
 def bench_goldens(weights: Path) -> None:
     print(cpu_line())
-    pipe = SyncPipeline(ScoreConfig(device="cpu", precision="bf16"), PipelineConfig(),
-                        syncnet_weights=weights, offline=True, progress=False)  # fmt: skip
+    pipe = SyncPipeline(
+        ScoreConfig(device="cpu", precision="bf16"),
+        PipelineConfig(),
+        syncnet_weights=weights,
+        offline=True,
+        progress=False,
+    )
     recipe_of = {"direct": "direct", "direct224": "wav2lip-lrs", "full": "syncnet-pipeline"}
     print("\n| golden | tracks | max abs dLSE-D | max abs dLSE-C | offsets changed |")
     print("| --- | ---: | ---: | ---: | ---: |")
@@ -137,14 +146,19 @@ def bench_goldens(weights: Path) -> None:
                 moved += t.av_offset != g["av_offset"]
             n = min(len(r.tracks), len(golds))
             if len(r.tracks) != len(golds):
-                print(f"| {golden_path.name} | {len(r.tracks)} vs {len(golds)} (status "
-                      f"{r.status}) | - | - | - |", flush=True)  # fmt: skip
+                print(
+                    f"| {golden_path.name} | {len(r.tracks)} vs {len(golds)} (status "
+                    f"{r.status}) | - | - | - |",
+                    flush=True,
+                )
                 continue
             worst_d, worst_c = max(worst_d, d), max(worst_c, c)
             changed, total = changed + moved, total + n
             print(f"| {golden_path.name} | {n} | {d:.4f} | {c:.4f} | {moved} |", flush=True)
-    print(f"\nall goldens: max |dLSE-D| {worst_d:.4f}, max |dLSE-C| {worst_c:.4f}, "
-          f"offsets changed {changed} of {total} tracks")  # fmt: skip
+    print(
+        f"\nall goldens: max |dLSE-D| {worst_d:.4f}, max |dLSE-C| {worst_c:.4f}, "
+        f"offsets changed {changed} of {total} tracks"
+    )
 
 
 def main() -> None:

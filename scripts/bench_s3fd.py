@@ -108,8 +108,10 @@ def main() -> None:
     before_net = copy.deepcopy(net).eval()  # default (contiguous) memory format
     det = S3FDDetector(net, batch_size=args.frames)  # channels-last on the CPU
     print(cpu_line())
-    print(f"\nS3FD at scale 0.25, batches of {args.frames} frames, {args.repeats} alternating "
-          "rounds; medians in ms per frame\n")  # fmt: skip
+    print(
+        f"\nS3FD at scale 0.25, batches of {args.frames} frames, {args.repeats} alternating "
+        "rounds; medians in ms per frame\n"
+    )
     print("| frames | network input | mode | total | conv | non-conv | non-conv ratio |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
     with torch.inference_mode():
@@ -119,8 +121,10 @@ def main() -> None:
             b = detect_before(det, before_net, frames)
             a = detect_after(det, frames)
             max_diff = float((a - b).abs().max())
-            runs = {"before": lambda f=frames: detect_before(det, before_net, f),
-                    "after": lambda f=frames: detect_after(det, f)}  # fmt: skip
+            runs = {
+                "before": lambda f=frames: detect_before(det, before_net, f),
+                "after": lambda f=frames: detect_after(det, f),
+            }
             res: dict[str, list[tuple[float, float]]] = {k: [] for k in runs}
             for _ in range(args.repeats):
                 for name, fn in runs.items():
@@ -131,10 +135,15 @@ def main() -> None:
                 total = statistics.median(t for t, _ in values) / n
                 conv = statistics.median(c for _, c in values) / n
                 non = statistics.median(t - c for t, c in values) / n
-                print(f"| {w}x{h} | {ww}x{hh} | {name} | {total * 1e3:.0f} | {conv * 1e3:.0f} | "
-                      f"{non * 1e3:.0f} | {non_before / non:.2f}x |", flush=True)  # fmt: skip
-            print(f"| | | max abs difference after vs before (boxes, probabilities) | "
-                  f"{max_diff:.1e} | | | |")  # fmt: skip
+                print(
+                    f"| {w}x{h} | {ww}x{hh} | {name} | {total * 1e3:.0f} | {conv * 1e3:.0f} | "
+                    f"{non * 1e3:.0f} | {non_before / non:.2f}x |",
+                    flush=True,
+                )
+            print(
+                f"| | | max abs difference after vs before (boxes, probabilities) | "
+                f"{max_diff:.1e} | | | |"
+            )
     print(f"\nS3FD parity goldens: largest deviation {parity_deviation(det):.1e} (tolerance 1e-4)")
     print(cpu_line())
 

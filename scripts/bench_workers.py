@@ -52,13 +52,27 @@ def main() -> None:
         for r in range(args.rounds):
             for name, (opts, env) in CONFIGS.items():
                 out = Path(tmp) / f"out{r}_{len(times[name])}_{opts[-1]}{len(env)}.json"
-                cmd = [sys.executable, "-m", "syncnet_eval", "score", str(inputs), "--recipe",
-                       "direct", "--offline", "-q", "--no-resume", "-o", str(out),
-                       "--syncnet-weights",
-                       str(SHARED / "weights/test/syncnet_parity_test.model"), *opts]  # fmt: skip
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "syncnet_eval",
+                    "score",
+                    str(inputs),
+                    "--recipe",
+                    "direct",
+                    "--offline",
+                    "-q",
+                    "--no-resume",
+                    "-o",
+                    str(out),
+                    "--syncnet-weights",
+                    str(SHARED / "weights/test/syncnet_parity_test.model"),
+                    *opts,
+                ]
                 t0 = time.perf_counter()
-                subprocess.run(cmd, check=True, env={**os.environ, **env},
-                               stdout=subprocess.DEVNULL)  # fmt: skip
+                subprocess.run(
+                    cmd, check=True, env={**os.environ, **env}, stdout=subprocess.DEVNULL
+                )
                 times[name].append(time.perf_counter() - t0)
                 print(f"round {r}: {name}: {times[name][-1]:.1f} s", flush=True)
     base = statistics.median(times["1 process, default threads"])

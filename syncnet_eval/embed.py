@@ -207,9 +207,17 @@ class _PackedConv:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
-            x, self.weight, self.bias, self.padding, self.stride, (1, 1), 1,
-            "relu" if self.relu else "none", [], "",
-        )  # fmt: skip
+            x,
+            self.weight,
+            self.bias,
+            self.padding,
+            self.stride,
+            (1, 1),
+            1,
+            "relu" if self.relu else "none",
+            [],
+            "",
+        )
         return out
 
 
@@ -242,9 +250,13 @@ class Bf16Stream:
                 kernel = _pair(conv.kernel_size)
                 weight = weight.to(torch.bfloat16).contiguous()
                 packed = torch._C._nn.mkldnn_reorder_conv2d_weight(  # type: ignore[call-arg]
-                    weight.to_mkldnn(), list(padding), list(stride), [1, 1], 1,
+                    weight.to_mkldnn(),
+                    list(padding),
+                    list(stride),
+                    [1, 1],
+                    1,
                     [n, weight.shape[1], h, w],
-                )  # fmt: skip
+                )
                 bias = conv.bias.detach().to(torch.bfloat16)
                 relu = isinstance(mod, _ConvReLU)
                 self.layers.append(_PackedConv(packed, bias, padding, stride, relu))

@@ -217,9 +217,17 @@ def _conv_relu(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
         and not torch.is_autocast_enabled("cpu")
     ):
         fused: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
-            x, conv.weight, conv.bias, conv.padding, conv.stride, conv.dilation, conv.groups,
-            "relu", [], "",
-        )  # fmt: skip
+            x,
+            conv.weight,
+            conv.bias,
+            conv.padding,
+            conv.stride,
+            conv.dilation,
+            conv.groups,
+            "relu",
+            [],
+            "",
+        )
         return fused
     return F.relu(conv(x), inplace=True)
 
