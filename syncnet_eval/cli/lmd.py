@@ -151,18 +151,19 @@ def lmd(
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
     out = OutputFiles(outputs)
-    from ..engines.run import check_outputs, run_inputs
+    from ..engines.run import check_run, run_inputs
 
     if run.streams > 1:
         raise click.UsageError("--streams batches SyncNet's forward passes; lmd runs no SyncNet")
+    executor = engine.executor()
     try:
-        check_outputs(run, out.run_outputs())
         config = BatchConfig(
             recipe="lmd",
             score_config=ScoreConfig(device=device),
             lmd_config=LmdConfig(landmarks, min_landmark_coverage),
             raise_unexpected=debug_requested(ctx),
         )
+        check_run(config, run, out.run_outputs(), executor)  # bad usage before any pair
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     items = _pairs(generated, reference, manifest)
@@ -170,7 +171,7 @@ def lmd(
     try:
         hooks = progress.hooks(log.level, download_progress=not quiet)
         outcome = run_inputs(
-            items, config, run, executor=engine.executor(), outputs=out.run_outputs(), hooks=hooks
+            items, config, run, executor=executor, outputs=out.run_outputs(), hooks=hooks
         )
     finally:
         progress.close()
