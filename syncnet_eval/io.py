@@ -108,10 +108,7 @@ _TRACK_LATER = (
 def _video_measure_fields() -> list[Field]:
     """The per-video measure columns: every video measure's fields, and the video's value of
     each track measure field that has one (``Field.video_column``), in registry order."""
-    found: list[Field] = []
-    for spec in REGISTRY.values():
-        found += [f for f in spec.fields if f.in_csv and (spec.level == "video" or f.video_column)]
-    return found
+    return [f for spec in REGISTRY.values() for f in spec.column_fields()]
 
 
 def csv_columns(*, per_track: bool = False) -> tuple[str, ...]:
@@ -303,9 +300,8 @@ def _measure_cells(result: VideoResult) -> dict[str, Any]:
     cells: dict[str, Any] = {}
     for spec in REGISTRY.values():
         values = video_values(result, spec)
-        for f in spec.fields:
-            if f.in_csv and (spec.level == "video" or f.video_column):
-                cells[f.name] = csv_value(f, values.get(f.name))
+        for f in spec.column_fields():
+            cells[f.name] = csv_value(f, values.get(f.name))
     return cells
 
 
@@ -318,9 +314,9 @@ def _measure_fields(row: dict[str, str]) -> dict[str, Any]:
         found["reference_band"] = band_record(dataset)
     homes: dict[str, dict[str, Any]] = {"provenance": {}, "record": {}}
     for spec in REGISTRY.values():
-        for f in spec.fields:
-            value = parse_csv_value(f, row.get(f.name)) if f.in_csv else None
-            if value is not None and (spec.level == "video" or f.video_column):
+        for f in spec.column_fields():
+            value = parse_csv_value(f, row.get(f.name))
+            if value is not None:
                 homes[spec.home][f.name] = value
     if homes["provenance"]:
         found["provenance"] = homes["provenance"]

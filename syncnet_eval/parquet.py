@@ -86,7 +86,7 @@ def measure_columns() -> list[tuple[Field, bool]]:
         if spec.level == "video" and spec.home == "record":
             found += [(f, False) for f in spec.fields]
         elif spec.level == "track":
-            found += [(f, True) for f in spec.fields if f.video_column and f.in_csv]
+            found += [(f, True) for f in spec.column_fields()]
     return found
 
 

@@ -265,6 +265,11 @@ class MeasureSpec:
         if unknown:
             raise ValueError(f"measure {self.name}: unknown needs {sorted(unknown)}")
 
+    def column_fields(self) -> tuple[Field, ...]:
+        """The fields with a per-video CSV column: a video measure's (``register`` holds every
+        one to ``video_column``), or the video's value of a track measure's, JSON left out."""
+        return tuple(f for f in self.fields if f.video_column and f.in_csv)
+
     def create(self) -> TrackMeasure:
         """A fresh :class:`TrackMeasure` for one track (track measures)."""
         made: TrackMeasure = _resolve(self.compute)()
@@ -392,7 +397,7 @@ def video_record_fields() -> list[Field]:
     """The fields a record may hold at the video level: the video measures' kept in the record,
     and the track measures' per-video values (a record read from a per-video CSV, which has
     no tracks, keeps them there)."""
-    track = [f for s in measures_at("track") for f in s.fields if f.video_column and f.in_csv]
+    track = [f for s in measures_at("track") for f in s.column_fields()]
     return video_fields("record") + track
 
 
