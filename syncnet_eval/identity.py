@@ -34,6 +34,8 @@ from .registry import choose
 __all__ = [
     "ARCFACE_TEMPLATE",
     "BACKENDS",
+    "ArcFaceIdentity",
+    "DlibIdentity",
     "DEFINITION",
     "IdentityEmbedder",
     "align_arcface",
