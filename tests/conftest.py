@@ -521,3 +521,27 @@ def page_requests(driver: Any) -> list[str]:
 
 def console_errors(driver: Any) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+ARCFACE_REFERENCE = Path(__file__).resolve().parent / "data" / "arcface_reference.json"
+_ARCFACE_RECORDER = Path(__file__).resolve().parents[1] / "scripts" / "record_arcface_reference.py"
+
+
+@pytest.fixture(scope="session")
+def arcface_recipe() -> Any:
+    """scripts/record_arcface_reference.py as a module: the seeded-weight, crop, frame and
+    point recipes the recorded reference was made with (one copy, so the two cannot drift)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("record_arcface_reference", _ARCFACE_RECORDER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def arcface_reference() -> dict[str, Any]:
+    """insightface's recorded outputs (tests/data/arcface_reference.json)."""
+    data: dict[str, Any] = json.loads(ARCFACE_REFERENCE.read_text(encoding="utf-8"))
+    return data
