@@ -46,6 +46,7 @@ __all__ = [
     "SSIM_VARIANT",
     "LmdResult",
     "compare_videos",
+    "frame_ssim",
     "lmd_measure",
     "mouth_distance",
     "skimage_version",
@@ -198,6 +199,24 @@ def _metrics() -> Any:
     return metrics
 
 
+def frame_ssim(reference: np.ndarray, generated: np.ndarray) -> float:
+    """SSIM of one frame pair as lmd computes it (:data:`SSIM_VARIANT`).
+
+    Args:
+        reference: (H, W, 3) uint8 RGB frame.
+        generated: (H, W, 3) uint8 RGB frame of the same size.
+
+    Returns:
+        SSIM, 1 for identical frames.
+
+    Raises:
+        DependencyError: scikit-image is not installed.
+    """
+    return float(
+        _metrics().structural_similarity(reference, generated, channel_axis=2, data_range=255)
+    )
+
+
 def _frames(path: Path) -> Iterator[np.ndarray]:
     for chunk in iter_frames(path, jpeg_roundtrip=False):
         yield from chunk
@@ -226,10 +245,7 @@ def _add_pair(
         psnr = PSNR_CAP_DB
     else:
         psnr = min(float(metrics.peak_signal_noise_ratio(ref, gen, data_range=255)), PSNR_CAP_DB)
-    gen_rgb, ref_rgb = gen[:, :, ::-1], ref[:, :, ::-1]
-    sums.ssim += float(
-        metrics.structural_similarity(ref_rgb, gen_rgb, channel_axis=2, data_range=255)
-    )
+    sums.ssim += frame_ssim(ref[:, :, ::-1], gen[:, :, ::-1])
     sums.psnr += psnr
     sums.pairs += 1
     lm_gen = backend.landmarks(gen)

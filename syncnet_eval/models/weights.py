@@ -66,6 +66,12 @@ _LIGHT_ASD = (
     "https://github.com/Junhua-Liao/Light-ASD/raw/ed38c232de5efe0261dbd68627c0ade7cdfe14eb/weight"
 )
 
+# LPIPS's v0.1 linear heads, in its repository's lpips/weights/v0.1 folder (pinned commit).
+_LPIPS = (
+    "https://github.com/richzhang/PerceptualSimilarity/raw/"
+    "082bb24f84c091ea94de2867d34c4544f68e0963/lpips/weights/v0.1"
+)
+
 # The manifest shipped with the package, in the JSON shape of the repository's
 # weights/manifest.json (a test keeps the two equal). Mirrors serve byte-identical copies and are
 # tried only after the official URL fails.
@@ -111,6 +117,38 @@ _MANIFEST: dict[str, Any] = {
             "sha256": "d44bc3ea7baa8e0946fa3921311714a630ed8b90a1928fab0dbe30d918909317",
             "urls": [f"{_LIGHT_ASD}/pretrain_AVA_CVPR.model"],
         },
+        # LPIPS (--lpips): torchvision's ImageNet backbones (the hash prefix in each name is the
+        # first 8 hex digits of its sha256, torch.hub's convention; the sizes match torchvision's
+        # `_file_size` metadata, 233.087 and 527.796 MiB) and the lpips package's v0.1 linear
+        # heads, byte-identical to the files in its 0.1.4 wheel (git blobs 1df9dfe6, 47e943cf).
+        "alexnet-imagenet": {
+            "filename": "alexnet-owt-7be5be79.pth",
+            "size": 244408911,
+            "sha256": "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
+            "urls": ["https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"],
+            "licence": "BSD-3-Clause (torchvision)",
+        },
+        "vgg16-imagenet": {
+            "filename": "vgg16-397923af.pth",
+            "size": 553433881,
+            "sha256": "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+            "urls": ["https://download.pytorch.org/models/vgg16-397923af.pth"],
+            "licence": "BSD-3-Clause (torchvision)",
+        },
+        "lpips-alex-v0.1": {
+            "filename": "lpips_v0.1_alex.pth",
+            "size": 6009,
+            "sha256": "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+            "urls": [f"{_LPIPS}/alex.pth"],
+            "licence": "BSD-2-Clause (richzhang/PerceptualSimilarity)",
+        },
+        "lpips-vgg-v0.1": {
+            "filename": "lpips_v0.1_vgg.pth",
+            "size": 7289,
+            "sha256": "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+            "urls": [f"{_LPIPS}/vgg.pth"],
+            "licence": "BSD-2-Clause (richzhang/PerceptualSimilarity)",
+        },
     },
 }
 
@@ -125,6 +163,7 @@ class WeightSpec:
         size: exact size, bytes.
         sha256: lowercase hex digest of the whole file.
         urls: download URLs, official first, then byte-identical mirrors.
+        licence: the file's licence, where the manifest names one.
     """
 
     name: str
@@ -132,6 +171,7 @@ class WeightSpec:
     size: int
     sha256: str
     urls: tuple[str, ...]
+    licence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +195,7 @@ def _registry_from_manifest(manifest: Mapping[str, Any], section: str) -> dict[s
             size=int(entry["size"]),
             sha256=entry["sha256"].lower(),
             urls=tuple(entry["urls"]),
+            licence=entry.get("licence"),
         )
         for name, entry in manifest[section].items()
     }
