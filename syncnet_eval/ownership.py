@@ -41,7 +41,6 @@ from .measures import VideoInputs
 
 __all__ = [
     "JUDGED",
-    "OWNER_DEFINITION",
     "OWNER_MIN_MARGIN",
     "judgement",
     "owner_line",
@@ -65,12 +64,6 @@ OWNER_MIN_MARGIN = 1.0
 # A track takes part in a segment when it has at least this share of the segment's windows.
 OWNER_MIN_COVERAGE = 0.5
 JUDGED = "judged"
-OWNER_DEFINITION = (
-    "syncnet-eval's own rule (syncnet_eval.ownership): per 5 s segment every 1 s of the video, "
-    "each track's mean SyncNet window confidence (the reference's framewise conf); the most "
-    f"confident track owns the segment when it leads the runner-up by >= {OWNER_MIN_MARGIN:g}, "
-    "else undecided"
-)
 
 
 def owner_segments(

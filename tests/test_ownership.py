@@ -343,3 +343,11 @@ def test_parity_weights_say_ownership_cannot_be_judged(
     )
     (run,) = json.loads(out.read_text())["runs"]
     assert run["owner_judgement"].startswith("not judged")
+
+
+def test_the_recorded_definition_names_the_threshold_in_force() -> None:
+    from syncnet_eval.measures import get_measure
+
+    assert (
+        f">= {OWNER_MIN_MARGIN:g} (ownership.OWNER_MIN_MARGIN)" in get_measure("owner").definition
+    )

@@ -9,7 +9,7 @@ SPEC = MeasureSpec(
     name="owner",
     help="which face's lips follow the audio, segment by segment, in a video with several "
     "faces (the video's LSE comes from one track and cannot say the wrong face speaks)",
-    definition="syncnet-eval's own rule (syncnet_eval.ownership.OWNER_DEFINITION): per 5 s "
+    definition="syncnet-eval's own rule (syncnet_eval.ownership.owner_segments): per 5 s "
     "segment every 1 s of the video (the drift segments' length and hop), each track's mean "
     "SyncNet window confidence (the reference's framewise conf); the most confident track "
     "owns the segment when it leads the runner-up by >= 1.0 (ownership.OWNER_MIN_MARGIN), "
