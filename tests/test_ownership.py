@@ -25,6 +25,7 @@ import pytest
 from syncnet_eval import ScoreConfig, SyncPipeline
 from syncnet_eval.checks import Thresholds, run_checks
 from syncnet_eval.config import PipelineConfig
+from syncnet_eval.errors import InputError
 from syncnet_eval.inputs import read_manifest
 from syncnet_eval.io import load_results, write_results
 from syncnet_eval.ownership import (
@@ -190,8 +191,8 @@ def test_require_owner_on_the_command_line(tmp_path: Path) -> None:
     results = tmp_path / "r.json"
     recs = [_owned_record("a.mp4", [0, 0, 0]), _owned_record("b.mp4", [1, 1, 0])]
     write_results(results, recs)
-    passing = invoke_cli(["check", str(results), "--require-owner", "0", "--include-flagged"])
-    assert passing.exit_code == 1 and "b.mp4: owned by another track than 0" in passing.output
+    failing = invoke_cli(["check", str(results), "--require-owner", "0", "--include-flagged"])
+    assert failing.exit_code == 1 and "b.mp4: owned by another track than 0" in failing.output
     bad = invoke_cli(["check", str(results), "--require-owner", "left"])
     assert bad.exit_code == 2 and "manifest" in bad.output
 
@@ -202,8 +203,24 @@ def test_the_manifest_owner_column(tmp_path: Path) -> None:
     a, b = read_manifest(manifest)
     assert a.owner == 1 and b.owner is None
     manifest.write_text("path,owner\na.mp4,left\n")
-    with pytest.raises(Exception, match=r"m.csv:2: the 'owner' column must be a track index"):
+    with pytest.raises(InputError, match=r"m.csv:2: the 'owner' column must be a track index"):
         read_manifest(manifest)
+
+
+def test_the_driver_stamps_the_manifest_owner_into_the_record(
+    batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path,owner\n{batch_clips[0]},1\n")
+    out = tmp_path / "r.json"
+    args = ["score", "--manifest", str(manifest), "--recipe", "direct", "-q", "-o", str(out)]
+    scored = invoke_cli([*args, "--syncnet-weights", str(syncnet_parity_weights)])
+    assert scored.exit_code == 0, scored.output
+    (record,) = json.loads(out.read_text())["results"]
+    assert record["owner_expected"] == 1
+    # One face (the direct recipe's one track): no ownership to hold it to.
+    gated = invoke_cli(["check", str(out), "--require-owner", "manifest"])
+    assert gated.exit_code == 1 and "no ownership measured" in gated.output
 
 
 def test_rttm_has_one_line_per_run_of_one_owner() -> None:
