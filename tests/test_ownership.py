@@ -40,6 +40,7 @@ from syncnet_eval.ownership import (
     owner_values,
 )
 from syncnet_eval.report import ReportRun, build_report
+from syncnet_eval.stats import summarize
 from syncnet_eval.types import VideoResult
 
 from conftest import MEDIA_DIR, console_errors, invoke_cli, needs_chromium, open_page
@@ -318,7 +319,7 @@ def test_the_composite_owner_reaches_csv_parquet_and_the_summary(
     (back,) = load_results(pq)
     assert back.measures["owner_segments"] == composite_result.measures["owner_segments"]
     doc = tmp_path / "r.json"
-    write_results(doc, [composite_result])
+    write_results(doc, [composite_result], summarize([composite_result]))
     data = json.loads(doc.read_text())
     assert data["results"][0]["provenance"]["measures"]["owner"].startswith("syncnet-eval's own")
     assert data["summary"]["owner_undecided_share"]["n"] == 1
@@ -350,6 +351,10 @@ def test_parity_weights_say_ownership_cannot_be_judged(
             "12",
             "--min-face-size",
             str(OWNER_MIN_FACE_PX),
+            "--audio",  # two audio files: the faces x audio matrix
+            str(LEFT),
+            "--audio",
+            str(RIGHT),
             "-o",
             str(out),
         ]
@@ -358,13 +363,16 @@ def test_parity_weights_say_ownership_cannot_be_judged(
     assert "ownership cannot be judged: the SyncNet weights syncnet_parity_test.model" in (
         result.output
     )
-    (run,) = json.loads(out.read_text())["runs"]
-    assert run["owner_judgement"].startswith("not judged")
+    doc = json.loads(out.read_text())
+    assert [r["owner_judgement"][:10] for r in doc["runs"]] == ["not judged"] * 2
+    matrix = doc["matrix"]
+    assert matrix["audio"] == [str(LEFT), str(RIGHT)] and matrix["tracks"] == [0, 1]
+    assert all(isinstance(c, float) for row in matrix["lse_c"] for c in row)
 
 
 def test_the_recorded_definition_names_the_threshold_in_force() -> None:
     from syncnet_eval.measures import get_measure
 
     assert (
-        f">= {OWNER_MIN_MARGIN:g} (ownership.OWNER_MIN_MARGIN)" in get_measure("owner").definition
+        f">= {OWNER_MIN_MARGIN:.1f} (ownership.OWNER_MIN_MARGIN)" in get_measure("owner").definition
     )
