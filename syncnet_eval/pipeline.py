@@ -237,7 +237,14 @@ def _with_measures_of_tracks(result: VideoResult) -> VideoResult:
                 result.path, options={"provenance": result.provenance}, tracks=result.tracks
             )
             values.update(spec.compute_video(inputs))
-    return replace(result, measures={**result.measures, **values}) if values else result
+    if not values:
+        return result
+    warnings = list(result.warnings)
+    verdict = values.get("owner_judgement")
+    if isinstance(verdict, str) and verdict.startswith("not judged: "):
+        # Said where score says what it found: the tracks were scored, their owner is unknown.
+        warnings.append(f"{result.path}: ownership cannot be judged: {verdict[12:]}")
+    return replace(result, measures={**result.measures, **values}, warnings=warnings)
 
 
 def run_guarded(

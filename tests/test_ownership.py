@@ -208,6 +208,7 @@ def test_the_manifest_owner_column(tmp_path: Path) -> None:
         read_manifest(manifest)
 
 
+@pytest.mark.slow
 def test_the_driver_stamps_the_manifest_owner_into_the_record(
     batch_clips: list[Path], syncnet_parity_weights: Path, tmp_path: Path
 ) -> None:
@@ -365,6 +366,8 @@ def test_parity_weights_say_ownership_cannot_be_judged(
     )
     doc = json.loads(out.read_text())
     assert [r["owner_judgement"][:10] for r in doc["runs"]] == ["not judged"] * 2
+    # The record says it too, among the warnings score prints.
+    assert any("ownership cannot be judged" in w for w in doc["runs"][0]["warnings"])
     matrix = doc["matrix"]
     assert matrix["audio"] == [str(LEFT), str(RIGHT)] and matrix["tracks"] == [0, 1]
     assert all(isinstance(c, float) for row in matrix["lse_c"] for c in row)

@@ -310,7 +310,14 @@ def _write_owner(
     doc = {
         "path": str(video),
         "runs": [
-            {"audio": a, "status": r.status, "reason": r.reason, **r.measures} for a, r in runs
+            {
+                "audio": a,
+                "status": r.status,
+                "reason": r.reason,
+                "warnings": r.warnings,
+                **r.measures,
+            }
+            for a, r in runs
         ],
         "matrix": matrix,
     }
