@@ -15,7 +15,9 @@ from xml.etree import ElementTree as ET
 
 from .bands import band_line
 from .config import Option, PipelineConfig
+from .measures import get_measure, video_values
 from .media_provenance import media_warning
+from .ownership import JUDGED, OWNER_MIN_MARGIN, owner_runs
 from .presentation import (
     ABS_OFFSET,
     LSE_C,
@@ -52,6 +54,7 @@ __all__ = [
     "configurations",
     "counts_line",
     "mixed_configuration_warning",
+    "owner_check",
     "run_checks",
     "comparison_markdown",
 ]
@@ -128,6 +131,15 @@ class Thresholds(Rules):
         help="Like --above-real, but fail the check (also when nothing can be judged: no "
         "record names a dataset, other weights, another recipe).",
     )
+    require_owner: str | None = _gate(
+        None,
+        choices=("manifest",),
+        indexed=("",),
+        help="Fail each scored video where a face track other than this one owns a segment of "
+        "the audio, or where ownership cannot be judged or nothing is decided (the owner "
+        "measure, docs/owner.md): a track index, or 'manifest' for the track each record's "
+        "manifest 'owner' column names (two-person generation).",
+    )
 
     @property
     def needs_baseline(self) -> bool:
@@ -147,6 +159,7 @@ class Thresholds(Rules):
             or self.min_ok_fraction is not None
             or self.above_real
             or self.fail_above_real
+            or self.require_owner is not None
         )
 
 
@@ -387,6 +400,57 @@ def _per_video_check(rule: str, rules: Rules, admitted: Sequence[VideoResult]) -
     return CheckOutcome(name, rule_text, measured, False, message, details)
 
 
+def owner_check(required: str, scored: Sequence[VideoResult]) -> CheckOutcome:
+    """``--require-owner N|manifest`` on every scored video: each decided segment of the owner
+    measure (:mod:`syncnet_eval.ownership`) must belong to track N (or the track the record's
+    manifest ``owner`` column named). A video fails when another track owns a segment, when
+    no track is named, when it has no ownership (fewer than two face tracks), when its
+    weights cannot judge it, or when no segment is decided."""
+    rule_text = (
+        "the track each manifest row names owns every decided segment"
+        if required == "manifest"
+        else f"track {required} owns every decided segment"
+    )
+    if not scored:
+        return CheckOutcome("require-owner", rule_text, "no ok videos", False, "no scored videos")
+    problems = [(r, p) for r in scored if (p := _owner_problem(required, r)) is not None]
+    measured = f"{len(scored) - len(problems)} of {count(len(scored), 'video')} as required"
+    details = [f"{r.id or r.path}: {p}" for r, p in problems[:20]]
+    if len(problems) > 20:
+        details.append(f"... and {len(problems) - 20} more")
+    if not problems:
+        message = f"the required track owns the audio in all {count(len(scored), 'video')}"
+        return CheckOutcome("require-owner", rule_text, measured, True, message)
+    unjudged = sum(1 for _, p in problems if p.startswith("ownership cannot be judged"))
+    message = f"{len(problems)} of {count(len(scored), 'video')} fail" + (
+        f" ({unjudged} cannot be judged)" if unjudged else ""
+    )
+    return CheckOutcome("require-owner", rule_text, measured, False, message, details)
+
+
+def _owner_problem(required: str, result: VideoResult) -> str | None:
+    """Why ``result`` breaks ``--require-owner`` (``None``: it does not)."""
+    values = video_values(result, get_measure("owner"))
+    expected = values.get("owner_expected") if required == "manifest" else int(required)
+    if expected is None:
+        return "no owner named (the manifest has no 'owner' for it)"
+    verdict = values.get("owner_judgement")
+    if verdict is None:
+        return "no ownership measured (fewer than two face tracks were scored)"
+    if verdict != JUDGED:
+        return f"ownership cannot be judged: {verdict.removeprefix('not judged: ')}"
+    runs = owner_runs(values)
+    if not runs:
+        return f"no segment is decided (every margin is below {OWNER_MIN_MARGIN:g})"
+    wrong = [r for r in runs if r["track"] != expected]
+    if not wrong:
+        return None
+    spans = ", ".join(
+        f"track {r['track']} {r['start_s']:.1f}-{r['end_s']:.1f} s" for r in wrong[:4]
+    )
+    return f"owned by another track than {expected}: {spans}"
+
+
 def _ok_fraction_check(limit: float, summary: BatchSummary) -> CheckOutcome:
     """``ok`` inputs (flagged or not, as the counts line says) over all inputs."""
     n, ok = summary.num_inputs, summary.num_ok
@@ -526,6 +590,8 @@ def run_checks(
         checks.append(_ok_fraction_check(thresholds.min_ok_fraction, summary))
     warnings = [w for w in [mixed_configuration_warning(results, results_path)] if w]
     _judge_above_real(thresholds, admitted, checks, warnings)
+    if thresholds.require_owner is not None:
+        checks.append(owner_check(thresholds.require_owner, [r for r in results if r.ok]))
     comparison = None
     if baseline is not None:
         comparison = pair_results(results, baseline, include_flagged=include)

@@ -28,6 +28,8 @@ __all__ = [
     "SCENE_THRESHOLD",
     "SCENE_MIN_LEN",
     "BATCH_WINDOWS",
+    "SEGMENT_S",
+    "SEGMENT_HOP_S",
 ]
 
 # -- the paper -------------------------------------------------------------------------------
@@ -60,3 +62,10 @@ BATCH_WINDOWS = 64  # SyncNet windows per forward pass
 # scored a better LMD than a complete blurred copy of the same video); 0.9 tolerates a few
 # detector misses on a talking head.
 MIN_LANDMARK_COVERAGE = 0.9
+
+# -- segments of a track over time (offset drift, who owns the audio) ---------------------------
+# A segment is long enough for a clear minimum (5 s: 125 windows, about the length of the clips
+# SyncNet-filtered datasets are cut into) and short enough to follow a change; a 1 s hop gives
+# one value per second. scoring.offset_drift and ownership.owner_segments share this grid.
+SEGMENT_S = 5.0
+SEGMENT_HOP_S = 1.0

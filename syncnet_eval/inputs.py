@@ -53,7 +53,7 @@ VIDEO_EXTENSIONS = (
     ".3gp",
     ".ogv",
 )
-_MANIFEST_COLUMNS = ("path", "audio", "id", "group", "reference", "dataset")
+_MANIFEST_COLUMNS = ("path", "audio", "id", "group", "reference", "dataset", "owner")
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ class BatchInput:
         duplicate_of: the earlier input of the batch that is the same file under another name
             (a symbolic link to it): this one gets an ``error`` record with reason code
             ``duplicate`` naming that file, and is not scored twice.
+        owner: the manifest's ``owner``: the face track whose lips should own the audio (two-
+            person generation); its record carries it as ``owner_expected``, which
+            ``check --require-owner manifest`` holds the measured owner to.
     """
 
     path: Path
@@ -88,6 +91,7 @@ class BatchInput:
     reference_path: Path | None = None
     dataset: str | None = None
     duplicate_of: Path | None = None
+    owner: int | None = None
 
 
 # -- collecting inputs ------------------------------------------------------------------------
@@ -163,8 +167,9 @@ def scan_directory(
 
 def read_manifest(path: Path) -> list[BatchInput]:
     """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group``,
-    ``reference`` (the ground truth of ``syncnet-eval lmd``) and ``dataset`` (a name of
-    :data:`syncnet_eval.bands.BANDS`).
+    ``reference`` (the ground truth of ``syncnet-eval lmd``), ``dataset`` (a name of
+    :data:`syncnet_eval.bands.BANDS`) and ``owner`` (the track index that should own the
+    audio, a non-negative integer).
 
     Relative paths resolve against the manifest's folder. Rows whose file is missing are kept
     (they get an error record), and so are rows without a path (an error record named
@@ -172,7 +177,8 @@ def read_manifest(path: Path) -> list[BatchInput]:
 
     Raises:
         InputError: the manifest cannot be read, has no ``path`` column, gives one ``id`` to
-            several rows (their line numbers are named), or names a dataset without a band.
+            several rows (their line numbers are named), names a dataset without a band, or
+            an ``owner`` that is not a track index.
     """
     path = Path(path)
     try:
@@ -204,6 +210,12 @@ def read_manifest(path: Path) -> list[BatchInput]:
                 f"{path}:{lineno}: unknown dataset {dataset!r} in the 'dataset' column; "
                 f"choose one of {', '.join(BANDS)}"
             )
+        owner = row.get("owner") or None
+        if owner is not None and not (owner.isascii() and owner.isdigit()):
+            raise InputError(
+                f"{path}:{lineno}: the 'owner' column must be a track index (0, 1, ...); "
+                f"got {owner!r}"
+            )
         if row.get("id"):
             lines_of_id.setdefault(row["id"], []).append(lineno)
         if not row.get("path"):
@@ -228,6 +240,7 @@ def read_manifest(path: Path) -> list[BatchInput]:
                 group=row.get("group") or None,
                 reference_path=(base / Path(reference).expanduser()) if reference else None,
                 dataset=dataset,
+                owner=None if owner is None else int(owner),
             )
         )
     duplicates = {i: lines for i, lines in lines_of_id.items() if len(lines) > 1}

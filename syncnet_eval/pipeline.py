@@ -23,7 +23,7 @@ from .embed import Embedder, SyncNetEmbedder
 from .errors import ConfigError, InputError, SyncEvalError
 from .faces import FaceDetector, get_detector
 from .landmarks import LandmarkBackend
-from .measures import REGISTRY
+from .measures import REGISTRY, VideoInputs, measures_at
 from .models import weights as wm
 from .models.state import load_state_dict
 from .models.syncnet import SyncNet, load_syncnet_state
@@ -227,6 +227,26 @@ class SyncPipeline:
         return prov
 
 
+def _with_measures_of_tracks(result: VideoResult) -> VideoResult:
+    """``result`` with the values of every default video measure that reads the scored tracks
+    together (``face_tracks``: who owns the audio), from its tracks and provenance."""
+    values: dict[str, Any] = {}
+    for spec in measures_at("video"):
+        if spec.default and "face_tracks" in spec.needs and result.ok:
+            inputs = VideoInputs(
+                result.path, options={"provenance": result.provenance}, tracks=result.tracks
+            )
+            values.update(spec.compute_video(inputs))
+    if not values:
+        return result
+    warnings = list(result.warnings)
+    verdict = values.get("owner_judgement")
+    if isinstance(verdict, str) and verdict.startswith("not judged: "):
+        # Said where score says what it found: the tracks were scored, their owner is unknown.
+        warnings.append(f"{result.path}: ownership cannot be judged: {verdict[12:]}")
+    return replace(result, measures={**result.measures, **values}, warnings=warnings)
+
+
 def run_guarded(
     spec: RecipeSpec,
     parts: Collaborators | LandmarkCollaborators,
@@ -250,6 +270,7 @@ def run_guarded(
     try:
         result = spec.run(parts, request, timer)
         result = replace(result, provenance={**provenance(spec), **result.provenance})
+        result = _with_measures_of_tracks(result)
         result = _refuse_non_finite(result)
     except InputError as exc:
         result = VideoResult.failure(

@@ -43,8 +43,9 @@ from .checks import (
     run_checks,
 )
 from .constants import FPS
-from .measures import Field, reading_lines, track_fields
+from .measures import Field, get_measure, reading_lines, track_fields, video_values
 from .media_provenance import media_warning
+from .ownership import owner_runs
 from .presentation import (
     ABS_OFFSET,
     AV_OFFSET,
@@ -271,6 +272,14 @@ def _video_data(run_index: int, r: VideoResult, href: str | None) -> dict[str, A
         # One line per measure (measures registry) of the detail: mouth motion in silence,
         # the offset drift, ...; none when the video was not scored.
         "ml": reading_lines(r) if usable else [],
+        # Who owns the audio (the owner measure): [track, start s, end s] per run of one owner,
+        # drawn on the timeline over that track's bar; none when not judged.
+        "own": [
+            [run["track"], round(run["start_s"], 2), round(run["end_s"], 2)]
+            for run in owner_runs(video_values(r, get_measure("owner")))
+        ]
+        if usable
+        else [],
     }
 
 

@@ -24,7 +24,7 @@ from scipy.signal import medfilt
 from scipy.stats import t as student_t
 import torch
 
-from .constants import DEFAULT_VSHIFT, FPS, WINDOW_FRAMES
+from .constants import DEFAULT_VSHIFT, FPS, SEGMENT_HOP_S, SEGMENT_S, WINDOW_FRAMES
 from .measures import TrackInputs
 from .types import TrackResult
 
@@ -48,11 +48,10 @@ _PAIRWISE_EPS = 1e-6  # torch.pairwise_distance adds eps to every component of t
 _FRAMEWISE_MEDFILT_TAPS = 9  # the reference smooths per-window confidence with a 9-tap median
 
 # -- offset over time -------------------------------------------------------------------------
-# A segment is long enough for a clear minimum (5 s: 125 windows, about the length of the
-# clips SyncNet-filtered datasets are cut into) and short enough to follow a drift; a 1 s hop
-# gives one offset per second.
-DRIFT_SEGMENT_S = 5.0
-DRIFT_HOP_S = 1.0
+# The segments' grid (constants.SEGMENT_S long, every constants.SEGMENT_HOP_S), which the
+# ownership measure shares.
+DRIFT_SEGMENT_S = SEGMENT_S
+DRIFT_HOP_S = SEGMENT_HOP_S
 # A segment's own LSE-C (median minus minimum of its mean curve) below this has no clear
 # minimum (silence, no face, a cut): its offset is left out of the line and counted. 3 is the
 # bar LatentSync applies to a clip's LSE-C before calling it in sync (also speaking.py's).

@@ -89,3 +89,104 @@ SIGNAL_EMBEDDER = EmbedderSpec(
     "signal", "mean brightness vs mean amplitude (tests)", "signal_media:SignalEmbedder"
 )
 register_embedder(SIGNAL_EMBEDDER)
+
+
+# -- two faces side by side, the audio owned by one at a time (the owner measure's oracle) ------
+
+PANEL = 128  # each face's panel, px (the composite is 2 * PANEL wide: small, so fast)
+# Each panel's face box: centred, 60 x 76 px (score with --min-face-size below 76); with the
+# crop margin (0.4) the crop stays inside its own panel sideways (38 * 1.4 = 53.2 < 64).
+_BOX_HALF = (30, 38)
+OWNER_MIN_FACE_PX = 50
+
+
+def _frames_of(path: Path, count: int) -> list[np.ndarray]:
+    """``count`` frames of ``path`` (BGR, PANEL x PANEL), played forwards then backwards as
+    often as needed (a longer clip from a short one; the content is the shared media's)."""
+    frames = []
+    with av.open(str(path)) as container:
+        for f in container.decode(video=0):
+            frames.append(f.to_ndarray(format="bgr24", width=PANEL, height=PANEL))
+            if len(frames) == count:  # enough without looping: decode no further
+                return frames
+    loop = frames + frames[-2:0:-1]
+    return [loop[k % len(loop)] for k in range(count)]
+
+
+def _audio_of(path: Path, count: int) -> np.ndarray:
+    """``count`` frames' worth of 16 kHz mono int16 speech from ``path`` (forwards, then
+    backwards: the envelope of speech either way)."""
+    from syncnet_eval.decode import read_audio
+
+    audio = read_audio(path)
+    loop = np.concatenate([audio, audio[::-1]])
+    need = count * (RATE // FPS)
+    return np.resize(loop, need).astype(np.int16)
+
+
+def write_owner_composite(
+    path: Path, left: Path, right: Path, owners: list[str], seed: int = 0
+) -> list[np.ndarray]:
+    """Two shared-media faces side by side (``left`` in the left panel, track 0; ``right``,
+    track 1) under one speech track (``left``'s audio), each frame's owner given by
+    ``owners`` (one of ``"left"``, ``"right"``, ``"both"`` per frame).
+
+    The owner's panel brightness follows the audio's per-frame level; the other panel's
+    follows a random envelope of its own (lips that move, to other words); under ``"both"``
+    both panels follow the audio. What the signal embedder measures (crop brightness against
+    audio amplitude) is then in sync for the owner alone, by construction.
+
+    Returns:
+        The face boxes per frame of the pipeline's 25 fps stream (``detections``).
+    """
+    n = len(owners)
+    rng = np.random.default_rng(seed)
+    audio = _audio_of(left, n)
+    level = np.sqrt(np.mean(audio.reshape(n, -1).astype(np.float64) ** 2, axis=1))
+    follows = level / (level.max() + 1e-9)
+    others = [rng.uniform(0.0, 1.0, n), rng.uniform(0.0, 1.0, n)]
+    panels = [_frames_of(left, n), _frames_of(right, n)]
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=FPS)
+        video.width, video.height = 2 * PANEL, PANEL
+        video.pix_fmt = "yuv420p"
+        video.options = {"crf": "12", "preset": "ultrafast"}
+        stream = container.add_stream("pcm_s16le", rate=RATE, layout="mono")
+        for f in range(n):
+            halves = []
+            for side, name in enumerate(("left", "right")):
+                env = follows[f] if owners[f] in (name, "both") else others[side][f]
+                gain = 0.25 + 0.75 * env
+                halves.append(np.clip(panels[side][f] * gain, 0, 255).astype(np.uint8))
+            image = np.ascontiguousarray(np.concatenate(halves, axis=1))
+            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        for start in range(0, audio.size, 1024):
+            frame = av.AudioFrame.from_ndarray(
+                audio[None, start : start + 1024], format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts = RATE, start
+            frame.time_base = Fraction(1, RATE)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return _composite_boxes(path)
+
+
+def _composite_boxes(path: Path) -> list[np.ndarray]:
+    """Both panels' face boxes on every frame of the pipeline's q2 dump of ``path``."""
+    import tempfile
+
+    from syncnet_eval.decode import REFERENCE_QSCALE, iter_jpegs, transcode_reference_avi
+
+    with tempfile.TemporaryDirectory() as tmp:
+        avi = Path(tmp) / "video.avi"
+        transcode_reference_avi(path, avi)
+        dumped = sum(1 for _ in iter_jpegs(avi, REFERENCE_QSCALE))
+    ax, ay = _BOX_HALF
+    c = PANEL // 2
+    rows = [[c - ax + dx, c - ay, c + ax + dx, c + ay, 0.99] for dx in (0, PANEL)]
+    return [np.array(rows, dtype=np.float64) for _ in range(dumped)]

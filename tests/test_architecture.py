@@ -200,6 +200,7 @@ def test_help_and_version_do_not_import_torch() -> None:
         "plot",
         "visualise",
         "speakers",
+        "owner",
         "weights",
         "fix",
         "filter",

@@ -1,5 +1,5 @@
-"""Command line: ``syncnet-eval score|check|compare|report|plot|visualise|speakers|weights|fix|
-filter|selftest|lmd``; the only package importing click.
+"""Command line: ``syncnet-eval score|check|compare|report|plot|visualise|speakers|owner|weights|
+fix|filter|selftest|lmd``; the only package importing click.
 
 One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.report`, :mod:`.weights`,
 :mod:`.fix`, :mod:`.curate`, :mod:`.speakers`), registered on the group of :mod:`.app` here; a
@@ -15,7 +15,7 @@ from .fix import fix
 from .lmd import lmd
 from .report import plot, report, visualise
 from .score import score
-from .speakers import speakers
+from .speakers import owner, speakers
 from .weights import weights
 
 __all__ = ["cli", "main"]
@@ -32,3 +32,4 @@ cli.add_command(fix)
 cli.add_command(filter_results)
 cli.add_command(selftest)
 cli.add_command(lmd)
+cli.add_command(owner)

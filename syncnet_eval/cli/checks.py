@@ -138,7 +138,7 @@ def check(
         raise click.UsageError(
             "no rule given, so nothing would be gated: add --min-lse-c, --max-lse-d, "
             "--max-abs-offset, --min-windows, --min-ok-fraction, --above-real, "
-            "--fail-above-real, or --baseline with "
+            "--fail-above-real, --require-owner, or --baseline with "
             "--max-lse-c-drop / --max-lse-d-rise / --fail-on-missing (to see the numbers "
             "without gating, use 'compare' or the summary of 'score')"
         )

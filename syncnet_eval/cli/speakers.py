@@ -1,4 +1,5 @@
-"""``syncnet-eval speakers``: who speaks when, per face track (RTTM, JSON, CSV)."""
+"""``syncnet-eval speakers``: who speaks when, per face track (RTTM, JSON, CSV); ``syncnet-eval
+owner``: whose lips own the audio, per segment (RTTM, JSON), against one or several audio files."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .app import AppState, debug_requested, setup_logging
 from .display import StageProgress, columns, result_warning_lines, shown
 from .options import RecipeSetup, recipe_options, writable_file
 
-__all__ = ["speakers", "speakers_csv_text", "speakers_table"]
+__all__ = ["owner", "owner_table", "speakers", "speakers_csv_text", "speakers_table"]
 
 _SUFFIXES = (".rttm", ".json", ".csv")
 # The recipes with face tracks to judge (the registry says which).
@@ -163,3 +164,184 @@ def speakers(
         click.echo(speakers_table(result))
         for path in paths:
             click.echo(f"wrote {shown(str(path))}")
+
+
+# -- owner: whose lips own the audio -----------------------------------------------------------
+
+
+def _owner_outputs(outputs: tuple[str, ...]) -> list[Path]:
+    paths = []
+    for out in outputs:
+        path = writable_file(out, "'-o' / '--output'")
+        if path.suffix.lower() not in (".rttm", ".json"):
+            raise click.BadParameter(
+                f"{out!r}: the file name must end in .rttm or .json", param_hint="'-o' / '--output'"
+            )
+        paths.append(path)
+    return paths
+
+
+def owner_table(values: dict[str, Any]) -> str:
+    """One row per segment: its span, each track's mean window confidence, the owner."""
+    segments = values.get("owner_segments") or []
+    tracks = sorted({int(k) for s in segments for k in s["confidence"]})
+    rows: list[tuple[str, ...]] = [
+        ("segment (s)", *(f"track {i}" for i in tracks), "margin", "owner")
+    ]
+    for s in segments:
+        conf = s["confidence"]
+        owner = (
+            f"track {s['owner']}"
+            if s["decision"] == "owner"
+            else ("undecided" if s["decision"] == "undecided" else f"track {s['leader']} alone")
+        )
+        rows.append(
+            (
+                f"{s['start_s']:.2f}-{s['end_s']:.2f}",
+                *(f"{conf[str(i)]:.3f}" if str(i) in conf else MISSING for i in tracks),
+                MISSING if s["margin"] is None else f"{s['margin']:.3f}",
+                owner,
+            )
+        )
+    return "\n".join(columns(rows))
+
+
+def _matrix_table(matrix: dict[str, Any]) -> str:
+    """Faces x audio files: each track's LSE-C against each audio, and each audio's owner."""
+    rows: list[tuple[str, ...]] = [("LSE-C", *matrix["audio"])]
+    for i, row in zip(matrix["tracks"], matrix["lse_c"], strict=True):
+        rows.append((f"track {i}", *(MISSING if c is None else f"{c:.3f}" for c in row)))
+    rows.append(("owner", *(MISSING if o is None else f"track {o}" for o in matrix["owner"])))
+    return "\n".join(columns(rows))
+
+
+@click.command()
+@click.argument("video", type=click.Path(path_type=Path))
+@click.option(
+    "--audio",
+    "audio_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Score the faces against this audio file instead of the video's own track. "
+    "Repeatable: several give a faces x audio files matrix (each track's LSE-C against each).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="FILE",
+    help="FILE.rttm (one SPEAKER line per run of one owner, speaker trackN) or FILE.json "
+    "(every segment's confidences, margin and owner; the matrix). Repeatable.",
+)
+@click.option(
+    "--detections",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='Use precomputed boxes (JSON {"frames": [[[x1,y1,x2,y2,score],...],...]} '
+    "indexing the 25 fps stream, as score --save-detections writes them) instead of a detector.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no table, no progress.")
+@_face_tracks_only
+@recipe_options
+@click.pass_context
+def owner(
+    ctx: click.Context,
+    video: Path,
+    audio_paths: tuple[Path, ...],
+    outputs: tuple[str, ...],
+    detections: Path | None,
+    quiet: bool,
+    setup: RecipeSetup,
+) -> None:
+    """Find whose lips own the audio in VIDEO, a video with several faces.
+
+    Runs the syncnet-pipeline recipe and, per 5 s segment every 1 s, compares the face
+    tracks' mean SyncNet window confidence: the most confident track owns the segment when it
+    leads the next by at least 1.0, else the segment is undecided (docs/owner.md). Only the
+    official SyncNet weights (or an injected embedder) can judge: with other weights the
+    command says that ownership cannot be judged.
+
+    Exit status: 0, 1 when the video cannot be scored or ownership cannot be judged (one
+    'Error:' line; the files are still written), 2 for bad usage.
+    """
+    from ..ownership import owner_matrix
+
+    state = ctx.find_object(AppState) or AppState()
+    setup_logging(state.verbose, quiet, ctx)
+    paths = _owner_outputs(outputs)
+    from ..engines.plan import RunHooks
+    from ..engines.run import score_one  # loads torch: not on --help
+
+    batch = setup.batch_config(detections=detections, raise_unexpected=debug_requested(ctx))
+    hooks = RunHooks(stage_hook=None if quiet else StageProgress(str(video)))
+    audios: list[Path | None] = list(audio_paths) or [None]
+    runs: list[tuple[str, VideoResult]] = []
+    for audio in audios:
+        result = score_one(BatchInput(video, audio_path=audio), batch, hooks=hooks).result
+        runs.append((str(audio) if audio is not None else "(own audio)", result))
+    matrix = owner_matrix(runs)
+    for path in paths:
+        _write_owner(path, video, runs, matrix)
+    for name, scored in runs:
+        _show_owner(video, name if len(runs) > 1 else None, scored, quiet)
+    if not quiet:
+        if len(runs) > 1:
+            click.echo(_matrix_table(matrix))
+        for path in paths:
+            click.echo(f"wrote {shown(str(path))}")
+
+
+def _write_owner(
+    path: Path, video: Path, runs: list[tuple[str, VideoResult]], matrix: dict[str, Any]
+) -> None:
+    """``owner -o``: RTTM (the owner runs; one file id per audio file when there are several)
+    or JSON (every run's owner values and the matrix)."""
+    from ..ownership import owner_rttm_text
+
+    if path.suffix.lower() == ".rttm":
+        name = _rttm_stem(video)
+        text = "".join(
+            owner_rttm_text(name if len(runs) == 1 else f"{name}__{Path(a).stem}", r.measures)
+            for a, r in runs
+        )
+        atomic_write_text(path, text)
+        return
+    doc = {
+        "path": str(video),
+        "runs": [
+            {
+                "audio": a,
+                "status": r.status,
+                "reason": r.reason,
+                "warnings": r.warnings,
+                **r.measures,
+            }
+            for a, r in runs
+        ],
+        "matrix": matrix,
+    }
+    atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+
+
+def _show_owner(video: Path, audio: str | None, result: VideoResult, quiet: bool) -> None:
+    """The segment table of one run; an ``InputError`` (one ``Error:`` line, exit 1) when the
+    video was not scored, has fewer than two tracks, or its weights cannot judge ownership."""
+    from ..ownership import JUDGED
+
+    if not result.ok:
+        raise InputError(result.reason or f"{video}: {result.status}")
+    verdict = result.measures.get("owner_judgement")
+    if verdict is None:
+        raise InputError(f"{video}: fewer than two face tracks were scored: no owner to find")
+    if not quiet:
+        if audio is not None:
+            click.echo(f"against {shown(audio)}:")
+        click.echo(owner_table(result.measures))
+    if verdict != JUDGED:
+        cause = verdict.removeprefix("not judged: ")
+        raise InputError(f"{video}: ownership cannot be judged: {cause}")
+
+
+def _rttm_stem(video: Path) -> str:
+    return "_".join((video.stem or "video").split()) or "video"

@@ -247,8 +247,18 @@ def _keep_all(record: BatchRecord) -> BatchRecord:
 
 
 def _stamped(result: VideoResult, item: BatchInput) -> VideoResult:
-    """``result`` with its input's ``id``, ``group`` and ``dataset``'s reference band."""
-    return replace(result, id=item.id, group=item.group, reference_band=band_record(item.dataset))
+    """``result`` with its input's ``id``, ``group``, ``dataset``'s reference band and the
+    manifest's ``owner`` (the ``owner`` measure's ``owner_expected``)."""
+    measures = result.measures
+    if item.owner is not None:
+        measures = {**measures, "owner_expected": item.owner}
+    return replace(
+        result,
+        id=item.id,
+        group=item.group,
+        reference_band=band_record(item.dataset),
+        measures=measures,
+    )
 
 
 class _Driver:

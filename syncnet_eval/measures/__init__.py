@@ -82,6 +82,7 @@ NEEDS = {
     "input_media": "the input's probed streams (decode.MediaInfo)",
     "reference_video": "a ground-truth video to compare with (manifest 'reference' column)",
     "model": "a network of its own, with weights in models/weights.py",
+    "face_tracks": "every scored track of the video, with its window confidences (video level)",
 }
 # Field names of the records' own keys: a measure's field may not take one.
 CORE_NAMES = frozenset(
@@ -212,12 +213,15 @@ class TrackInputs:
 @dataclass(frozen=True)
 class VideoInputs:
     """What a video-level measure gets: the input, its probed streams (``decode.MediaInfo``),
-    a reference video, and the measure's own options (a landmark backend, say)."""
+    a reference video, the measure's own options (a landmark backend, say; the record's
+    ``provenance`` for a measure of the tracks), and, for a measure that needs
+    ``face_tracks``, every scored ``TrackResult`` of the video."""
 
     path: str
     media: Any = None
     reference: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    tracks: Sequence[Any] = ()
 
 
 @dataclass(frozen=True)
@@ -319,7 +323,7 @@ def _combine(spec: Field, values: list[Any]) -> Any:
 
 # Built-in measures, in output order (CSV columns: a measure added later goes last, so the
 # earlier columns keep their positions): each module defines SPEC (light to import).
-BUILTIN = ("codec", "drift", "silence", "lmd", "decoder")
+BUILTIN = ("codec", "drift", "silence", "lmd", "decoder", "owner")
 
 REGISTRY: dict[str, MeasureSpec] = {}
 _FIELDS: dict[str, tuple[MeasureSpec, Field]] = {}

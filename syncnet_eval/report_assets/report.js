@@ -257,6 +257,7 @@
     var judged = v.t.some(function (t) { return t.sp; });
     f.root.appendChild(svg("text", { x: 46, y: 14, "class": "title" },
       "confidence per window · bars: tracks" + (judged ? " (green: speaking)" : "") +
+      ((v.own || []).length ? " (line above: owns the audio)" : "") +
       (v.cut.length ? " · dashed: scene cuts" : "")));
     var main = mainTrack(v);
     v.t.forEach(function (t, n) {
@@ -277,6 +278,15 @@
           f.root.appendChild(mark);
         });
       }
+      (v.own || []).forEach(function (run) {  // the owner measure: this track owns the audio
+        if (run[0] !== t.i) { return; }
+        var o0 = f.sx(run[1]), o1 = f.sx(run[2]);
+        var own = svg("rect", { x: o0, y: y - 3, width: Math.max(o1 - o0, 2), height: 3,
+          "class": "owner" });
+        own.appendChild(svg("title", {}, "track " + t.i + " owns the audio " + fixed(run[1], 2) +
+          "–" + fixed(run[2], 2) + " s"));
+        f.root.appendChild(own);
+      });
       f.root.appendChild(svg("text", { x: x0 + 3, y: y + 8, "class": "tick" }, "track " + t.i));
       var pts = [];
       for (var i = 0; i < confs[n].length; i++) {
