@@ -123,14 +123,14 @@ REGISTRY: dict[str, ExtractorSpec] = {
 DEFAULTS: dict[Role, str] = {"fid": "inception", "fvd": "i3d", "lpips": "alex", "csim": "dlib"}
 
 
-def get_extractor(name: str, role: Role) -> ExtractorSpec:
-    """The registered model ``name`` of ``role``.
+def get_extractor(name: str, role: Role | None = None) -> ExtractorSpec:
+    """The registered model ``name`` (of ``role``, when given).
 
     Raises:
         ConfigError: no such model, or one of another role (the message lists the choices).
     """
-    of_role = {n: s for n, s in REGISTRY.items() if s.role == role}
-    spec: ExtractorSpec = choose(of_role, name, f"{role} model")
+    of_role = {n: s for n, s in REGISTRY.items() if role is None or s.role == role}
+    spec: ExtractorSpec = choose(of_role, name, f"{role or 'row'} model")
     return spec
 
 

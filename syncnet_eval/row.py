@@ -368,10 +368,10 @@ class RowParts:
             for f in REGISTRY["lmd"].fields
             if self.backend is not None or f.name not in landmarks_only
         }
-        protocol = self.protocol()
-        protocol["paired_frames"] = found["paired_frames"]
+        described: dict[str, Any] = {"protocol": self.protocol()}
+        described["paired_frames"] = found["paired_frames"]
         if found.get("frame_count_mismatch"):
-            protocol["frame_count_mismatch"] = {
+            described["frame_count_mismatch"] = {
                 "generated": found["generated_frames"],
                 "reference": found["reference_frames"],
             }
@@ -388,7 +388,7 @@ class RowParts:
             _save_atomically(target, arrays)
             features[role] = str(target)
             vectors[role] = {side: int(a.shape[0]) for side, a in arrays.items()}
-        return measures, {"protocol": protocol, "features": features, "vectors": vectors}
+        return measures, {**described, "features": features, "vectors": vectors}
 
 
 def _frechet(name: str) -> Any:

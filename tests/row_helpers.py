@@ -154,10 +154,11 @@ def decode_rgb(path: Path) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
-def cut_clip(src: Path, dst: Path, seconds: float, blur: float = 0.0) -> Path:
-    """The first ``seconds`` of ``src``, lossless (FFV1 + PCM in Matroska), blurred by a
+def cut_clip(src: Path, dst: Path, seconds: float, blur: float = 0.0, start: float = 0.0) -> Path:
+    """``seconds`` of ``src`` from ``start``, lossless (FFV1 + PCM in Matroska), blurred by a
     Gaussian of ``blur`` px (0: none)."""
     vf = ["-vf", f"gblur=sigma={blur}"] if blur else []
+    vf = ["-ss", str(start), *vf] if start else vf
     subprocess.run(
         [
             "ffmpeg",

@@ -79,7 +79,7 @@ def test_a_set_against_itself_is_zero_distance_and_full_similarity(pairs: dict[s
     assert same["fid"] == pytest.approx(0.0, abs=1e-8)
     assert same["fvd"] == pytest.approx(0.0, abs=1e-8)
     assert same["lpips"]["mean"] == 0.0
-    assert same["csim"]["mean"] == pytest.approx(1.0, abs=1e-12)
+    assert 0.999 < same["csim"]["mean"] <= 1.0  # each frame against the first frame
     assert same["ssim"]["mean"] == pytest.approx(1.0)
     assert same["psnr_db"]["mean"] == 100.0  # lmd's cap: identical frames
     head, cells = pairs["blur0"]["output"].splitlines()[-3:-1]
