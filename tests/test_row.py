@@ -234,12 +234,25 @@ def test_fewer_vectors_than_dimensions_warns(pairs: dict[str, Any], tmp_path: Pa
 
 @pytest.mark.slow  # the pairs fixture scores three sets with SyncNet
 def test_a_missing_model_is_one_line(pairs: dict[str, Any], tmp_path: Path) -> None:
+    """The published FID model (the fid helper's module, or its weights offline) missing:
+    one line naming it, before any video is scored."""
     root = pairs["root"]
-    args = ["row", str(root / "blur1"), str(root / "real"), "--measures", "fid"]
-    made = invoke_cli([*args, "--offline", "-o", str(tmp_path / "x.json")])
+    out = tmp_path / "x.json"
+    made = _row(
+        root / "blur1",
+        root / "real",
+        out,
+        "--measures",
+        "fid",
+        "--fid-model",
+        "inception",
+        "--offline",
+    )
     assert made.exit_code == 1
     errors = [line for line in made.output.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and ("fid" in errors[0].lower() or "weights" in errors[0].lower())
+    assert len(errors) == 1 and ("fid" in errors[0].lower() or "inception" in errors[0].lower())
+    assert "syncnet_v2" not in errors[0]  # SyncNet's (test) weights were found
+    assert not out.exists()
 
 
 @pytest.mark.slow  # the pairs fixture scores three sets with SyncNet
