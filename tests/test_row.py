@@ -206,6 +206,8 @@ def test_compare_and_filter_read_the_records(pairs: dict[str, Any], tmp_path: Pa
     assert len(list(csv.DictReader(kept.open()))) == 2
     assert invoke_cli(["filter", new, *args]).exit_code == 0
     assert list(csv.DictReader(kept.open())) == []
+    refused = invoke_cli(["filter", new, "--limit", "fid<=1", "-o", str(kept)])
+    assert refused.exit_code == 2 and "check" in refused.output
 
 
 @pytest.mark.slow  # the pairs fixture scores three sets with SyncNet
