@@ -66,6 +66,8 @@ REAL_SET = (
 )
 # Streaming mean and covariance (FeatureStats) and the Frechet distance of two of them.
 FRECHET = "syncnet_eval.frechet"
+# The measure (not the recipe of that name) whose LMD needs a landmark detector.
+LANDMARK_MEASURE = "lmd"
 _ROLE_MEASURES: tuple[Role, ...] = ("lpips", "csim", "fid", "fvd")
 
 
@@ -266,7 +268,7 @@ class RowParts:
     ) -> None:
         self.config, self.lmd_config, self.features_dir = config, lmd_config, features_dir
         self.backend = None
-        if "lmd" in config.measures:
+        if LANDMARK_MEASURE in config.measures:
             from .landmarks import get_backend
 
             self.backend = get_backend(lmd_config.landmarks, device=device)
@@ -357,7 +359,7 @@ class RowParts:
             "timer": timer,
             "observers": [_Timed(o, timer, role) for role, o in observers.items()],
         }
-        found = REGISTRY["lmd"].compute_video(
+        found = REGISTRY[LANDMARK_MEASURE].compute_video(
             VideoInputs(str(path), reference=str(reference), options=options)
         )
         if found["status"] != "ok":
@@ -365,7 +367,7 @@ class RowParts:
         landmarks_only = ("lmd_px", "landmark_frames", "landmark_coverage")
         measures: dict[str, Any] = {
             f.name: found.get(f.name)
-            for f in REGISTRY["lmd"].fields
+            for f in REGISTRY[LANDMARK_MEASURE].fields
             if self.backend is not None or f.name not in landmarks_only
         }
         described: dict[str, Any] = {"protocol": self.protocol()}
