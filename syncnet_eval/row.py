@@ -333,10 +333,15 @@ class RowParts:
                 f"{path}: a measure of the row is not a finite number (NaN or infinity)",
                 reason_code="non_finite_scores",
             )
+        # Every measure of the record names its definition, as the pipeline's do.
+        named = dict(result.provenance.get("measures") or {})
+        named.update({m: REGISTRY[m].definition for m in self.config.measures})
+        if LANDMARK_MEASURE not in self.config.measures:  # PSNR and SSIM still come from it
+            named[LANDMARK_MEASURE] = REGISTRY[LANDMARK_MEASURE].definition
         return replace(
             result,
             measures={**result.measures, **measures},
-            provenance={**result.provenance, "row": provenance},
+            provenance={**result.provenance, "row": provenance, "measures": named},
             timings_s={**result.timings_s, **timer.rounded()},
         )
 

@@ -140,6 +140,8 @@ def test_each_record_names_its_protocol_and_features(pairs: dict[str, Any]) -> N
     assert row["protocol"]["fvd"]["clip_length"] == rh.CLIP_LENGTH
     assert row["protocol"]["fid"]["real_set"].startswith("the reference")
     assert row["protocol"]["csim"]["backend"] == rh.FAKES["csim"]
+    named = record["provenance"]["measures"]
+    assert {"lpips", "csim", "fid", "fvd", "lmd"} <= set(named) and "FID" in named["fid"]
     with np.load(row["features"]["fid"]) as data:
         assert data["generated"].shape == (row["vectors"]["fid"]["generated"], 3)
 
