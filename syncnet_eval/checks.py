@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 import json
+import math
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from .bands import band_line
 from .config import Option, PipelineConfig
-from .measures import get_measure, video_values
+from .errors import ConfigError
+from .measures import field_named, get_measure, video_value, video_values
 from .media_provenance import media_warning
 from .ownership import JUDGED, OWNER_MIN_MARGIN, owner_runs
 from .presentation import (
@@ -47,6 +49,7 @@ from .types import VideoResult
 __all__ = [
     "BASELINE_OPTIONS",
     "above_real_check",
+    "MeasureTolerance",
     "Thresholds",
     "CheckOutcome",
     "CheckReport",
@@ -126,6 +129,15 @@ class Thresholds(Rules):
         "of a gamed metric. Judged only on numbers from the official SyncNet weights and the "
         "recipe the band was measured with; otherwise the warning says why nothing is judged.",
     )
+    tolerance: tuple[str, ...] = _gate(
+        (),
+        metavar="FIELD=TOL",
+        help="With --baseline, repeatable: the measure FIELD may not get worse than the "
+        "baseline's by more than TOL, worse meaning its better direction reversed: e.g. "
+        "'fid=2', 'lpips=0.01', 'csim=0.02', 'lmd_px=0.1'. A per-video measure is judged on "
+        "the paired mean change (its 95%% CI, as --max-lse-c-drop; --strict: the mean); a set "
+        "measure (fid, fvd) on the two runs' set values over the videos both scored.",
+    )
     fail_above_real: bool = _gate(
         False,
         help="Like --above-real, but fail the check (also when nothing can be judged: no "
@@ -141,12 +153,23 @@ class Thresholds(Rules):
         "manifest 'owner' column names (two-person generation).",
     )
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "tolerance", tuple(self.tolerance))
+        self.tolerances  # noqa: B018 - parsed now, so a bad tolerance is bad usage
+
+    @property
+    def tolerances(self) -> tuple[MeasureTolerance, ...]:
+        """The ``--tolerance`` rules, parsed."""
+        return tuple(MeasureTolerance.parse(text) for text in self.tolerance)
+
     @property
     def needs_baseline(self) -> bool:
         return (
             self.max_lse_c_drop is not None
             or self.max_lse_d_rise is not None
             or self.fail_on_missing
+            or bool(self.tolerance)
         )
 
     @property
@@ -163,7 +186,47 @@ class Thresholds(Rules):
         )
 
 
-BASELINE_OPTIONS = "--max-lse-c-drop/--max-lse-d-rise/--fail-on-missing"
+BASELINE_OPTIONS = "--max-lse-c-drop/--max-lse-d-rise/--fail-on-missing/--tolerance"
+
+
+@dataclass(frozen=True)
+class MeasureTolerance:
+    """How much worse than the baseline a measure may get (``--tolerance FIELD=TOL``).
+
+    Attributes:
+        name: a numeric measure field with a better direction (``fid``, ``lpips``, ``csim``).
+        value: the tolerance, in the field's unit (>= 0).
+    """
+
+    name: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> MeasureTolerance:
+        """``FIELD=TOL``.
+
+        Raises:
+            ConfigError: not of that form, no such field, or one with no better direction.
+        """
+        name, sep, number = text.partition("=")
+        name = name.strip()
+        found = field_named(name)
+        if not sep or found is None:
+            raise ConfigError(f"--tolerance {text!r}: give FIELD=TOL with a measure field")
+        if not found[1].numeric or found[1].better is None:
+            raise ConfigError(f"--tolerance {text!r}: {name!r} has no better direction")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ConfigError(f"--tolerance {text!r}: {number!r} is not a number") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"--tolerance {text!r}: the tolerance must be >= 0")
+        return cls(name, value)
+
+    @property
+    def lower_is_better(self) -> bool:
+        found = field_named(self.name)
+        return found is not None and found[1].better == "lower"
 
 
 @dataclass(frozen=True)
@@ -594,30 +657,47 @@ def run_checks(
         checks.append(owner_check(thresholds.require_owner, [r for r in results if r.ok]))
     comparison = None
     if baseline is not None:
-        comparison = pair_results(results, baseline, include_flagged=include)
-        if w := mixed_configuration_warning(baseline, baseline_path or "the baseline"):
-            warnings.append(w)
-        differences = configuration_differences(configurations(baseline), configurations(results))
-        if thresholds.fail_on_missing:
-            checks.append(_missing_check(comparison))
-        if differences:
-            warnings.append(
-                "the runs were made with different configurations, so a difference in the "
-                f"numbers may come from them: {'; '.join(differences)}"
-            )
-            if thresholds.strict:
-                checks.append(_configuration_check(differences))
-        if w := media_warning(baseline, results):
-            warnings.append(w)
-        for name, metric, limit in (
-            ("max-lse-c-drop", "lse_c", thresholds.max_lse_c_drop),
-            ("max-lse-d-rise", "lse_d", thresholds.max_lse_d_rise),
-        ):
-            if limit is not None:
-                checks.append(
-                    _baseline_check(name, metric, limit, comparison, strict=thresholds.strict)
-                )
+        comparison = _baseline_checks(
+            thresholds, results, baseline, baseline_path, checks, warnings
+        )
     return CheckReport(results_path, baseline_path, summary, checks, comparison, warnings)
+
+
+def _baseline_checks(
+    thresholds: Thresholds,
+    results: Sequence[VideoResult],
+    baseline: Sequence[VideoResult],
+    baseline_path: str | None,
+    checks: list[CheckOutcome],
+    warnings: list[str],
+) -> PairedComparison:
+    """The rules that compare with the baseline (appended to ``checks``; warnings too)."""
+    comparison = pair_results(results, baseline, include_flagged=thresholds.include_flagged)
+    if w := mixed_configuration_warning(baseline, baseline_path or "the baseline"):
+        warnings.append(w)
+    differences = configuration_differences(configurations(baseline), configurations(results))
+    if thresholds.fail_on_missing:
+        checks.append(_missing_check(comparison))
+    if differences:
+        warnings.append(
+            "the runs were made with different configurations, so a difference in the "
+            f"numbers may come from them: {'; '.join(differences)}"
+        )
+        if thresholds.strict:
+            checks.append(_configuration_check(differences))
+    if w := media_warning(baseline, results):
+        warnings.append(w)
+    for name, metric, limit in (
+        ("max-lse-c-drop", "lse_c", thresholds.max_lse_c_drop),
+        ("max-lse-d-rise", "lse_d", thresholds.max_lse_d_rise),
+    ):
+        if limit is not None:
+            checks.append(
+                _baseline_check(name, metric, limit, comparison, strict=thresholds.strict)
+            )
+    for tol in thresholds.tolerances:
+        checks.append(_tolerance_check(tol, comparison, strict=thresholds.strict))
+    return comparison
 
 
 def _judge_above_real(
@@ -634,6 +714,55 @@ def _judge_above_real(
         checks.append(found)
     elif not found.passed:  # --above-real flags, never fails
         warnings.append(f"{found.message}: {'; '.join(found.details)}")
+
+
+def _tolerance_check(tol: MeasureTolerance, cmp: PairedComparison, *, strict: bool) -> CheckOutcome:
+    """``--tolerance FIELD=TOL``: FIELD may not get worse than the baseline by more than TOL
+    (a per-video measure: the paired change's CI, or its mean with ``strict``; a set measure:
+    the set values over the videos both runs scored)."""
+    name = f"tolerance:{tol.name}"
+    worse = "rise" if tol.lower_is_better else "drop"
+    sign = 1.0 if tol.lower_is_better else -1.0  # > 0: worse
+    found = field_named(tol.name)
+    assert found is not None
+    spec = found[0]
+    notes = [_pairing_line(cmp)]
+    if spec.level == "set":
+        rule = f"{tol.name} (set value) {worse} vs baseline not beyond {tol.value:g}"
+        new = spec.set_values([r for _, _, r in cmp.pairs]).get(tol.name)
+        base = spec.set_values([b for _, b, _ in cmp.pairs]).get(tol.name)
+        if new is None or base is None:
+            return CheckOutcome(
+                name, rule, "not measured", False, f"{tol.name} is not in both runs", notes
+            )
+        change = float(new) - float(base)
+        measured = f"{_signed(change)} (base {_fmt(base)}, new {_fmt(new)}, n={len(cmp.pairs)})"
+        passed = sign * change <= tol.value
+    else:
+        basis = "mean" if strict else "95% CI"
+        rule = f"{tol.name} {worse} vs baseline not beyond {tol.value:g} ({basis})"
+        both = [
+            (float(b), float(n))
+            for _, base_r, new_r in cmp.pairs
+            if (b := video_value(base_r, tol.name)) is not None
+            and (n := video_value(new_r, tol.name)) is not None
+        ]
+        if not both:
+            return CheckOutcome(name, rule, "no pairs", False, f"no video has {tol.name} in both")
+        desc = describe([n - b for b, n in both])
+        assert desc.mean is not None
+        low = desc.ci_low if desc.ci_low is not None else desc.mean
+        high = desc.ci_high if desc.ci_high is not None else desc.mean
+        # The end of the interval nearest no change must itself be beyond the tolerance.
+        judged = desc.mean if strict else (low if tol.lower_is_better else high)
+        change = desc.mean
+        measured = (
+            f"mean {_signed(desc.mean)}, 95% CI {_signed(low)} to {_signed(high)} (n={len(both)})"
+        )
+        passed = sign * judged <= tol.value
+    verdict = "within" if passed else "beyond"
+    message = f"{tol.name} change {_signed(change)} is {verdict} the tolerance {tol.value:g}"
+    return CheckOutcome(name, rule, measured, passed, message, notes)
 
 
 def _metric_checks(thresholds: Thresholds, admitted: Sequence[VideoResult]) -> list[CheckOutcome]:
@@ -666,6 +795,8 @@ def _measure_limit_check(
     a value breaks it)."""
     name, lower = ml.rule, ml.op == ">="
     side = "below" if lower else "above"
+    if ml.of_set:
+        return _set_limit_check(ml, admitted)
     if thresholds.per_video:
         rule_text = f"every video's {ml.name} {ml.op} {ml.value:g}"
         bad = [(b, r) for r in admitted for b in thresholds.breaches(r) if b.rule == ml.rule]
@@ -695,6 +826,29 @@ def _measure_limit_check(
     word = "within" if passed else side
     message = f"mean {ml.name} {_fmt(mean)} is {word} the limit {ml.value:g}"
     return CheckOutcome(name, rule_text, measured, passed, message)
+
+
+def _set_limit_check(ml: MeasureLimit, admitted: Sequence[VideoResult]) -> CheckOutcome:
+    """A ``--limit`` on a set measure (``fid<=X``): the set's value over the admitted videos
+    (per video or not: a set value belongs to no single video)."""
+    found = field_named(ml.name)
+    assert found is not None
+    rule_text = f"{ml.name} of the set {ml.op} {ml.value:g}"
+    value = found[0].set_values(admitted).get(ml.name)
+    if value is None:
+        return CheckOutcome(
+            ml.rule,
+            rule_text,
+            "not measured",
+            False,
+            f"no {ml.name}: no admitted video's record has its features (or they cannot be read)",
+        )
+    passed = value >= ml.value if ml.op == ">=" else value <= ml.value
+    word = "within" if passed else ("below" if ml.op == ">=" else "above")
+    measured = f"{_fmt(value)} over {len(admitted)} videos"
+    return CheckOutcome(
+        ml.rule, rule_text, measured, passed, f"{ml.name} {_fmt(value)} is {word} {ml.value:g}"
+    )
 
 
 def above_real_check(

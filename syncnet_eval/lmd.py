@@ -22,12 +22,12 @@ no numbers) rather than an LMD over the frames that are left.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 import importlib.metadata
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -45,6 +45,7 @@ __all__ = [
     "SSIM_DEFINITION",
     "SSIM_VARIANT",
     "LmdResult",
+    "PairObserver",
     "compare_videos",
     "frame_ssim",
     "lmd_measure",
@@ -77,6 +78,14 @@ SSIM_DEFINITION = (
     f"skimage.metrics.peak_signal_noise_ratio (data_range=255) per frame, capped at "
     f"{PSNR_CAP_DB:g} dB, mean over paired frames"
 )
+
+
+class PairObserver(Protocol):
+    """Something else fed by the one decode of a pair (``syncnet_eval.row``'s measures)."""
+
+    def observe(self, generated: np.ndarray, reference: np.ndarray) -> None:
+        """One frame pair, (H, W, 3) uint8 BGR each, the generated one at the reference's
+        size, in order."""
 
 
 def mouth_distance(landmarks_a: np.ndarray, landmarks_b: np.ndarray) -> float:
@@ -239,7 +248,7 @@ class _Sums:
 
 
 def _add_pair(
-    sums: _Sums, gen: np.ndarray, ref: np.ndarray, backend: LandmarkBackend, metrics: Any
+    sums: _Sums, gen: np.ndarray, ref: np.ndarray, backend: LandmarkBackend | None, metrics: Any
 ) -> None:
     if np.array_equal(gen, ref):
         psnr = PSNR_CAP_DB
@@ -248,6 +257,8 @@ def _add_pair(
     sums.ssim += frame_ssim(ref[:, :, ::-1], gen[:, :, ::-1])
     sums.psnr += psnr
     sums.pairs += 1
+    if backend is None:
+        return
     lm_gen = backend.landmarks(gen)
     lm_ref = backend.landmarks(ref)
     if lm_gen is not None and lm_ref is not None:
@@ -258,22 +269,24 @@ def _add_pair(
 def compare_videos(
     generated: Path,
     reference: Path,
-    backend: LandmarkBackend,
+    backend: LandmarkBackend | None,
     *,
     id: str | None = None,
     min_landmark_coverage: float = MIN_LANDMARK_COVERAGE,
     timer: Timer | None = None,
+    observers: Sequence[PairObserver] = (),
 ) -> LmdResult:
     """LMD, PSNR and SSIM of ``generated`` against ``reference`` (see the module docstring).
 
     Args:
         generated: the generated video.
         reference: the ground truth.
-        backend: the landmark detector.
+        backend: the landmark detector (``None``: PSNR and SSIM only, no LMD).
         id: the record's id (default: ``generated`` as given).
         min_landmark_coverage: the least share of paired frames with landmarks in both.
         timer: its hook sees the ``landmarks`` stage advance frame pair by frame pair
             (progress).
+        observers: also fed every frame pair of this one decode (the row's other measures).
 
     Returns:
         The result; a frame-count mismatch is a field and a logged warning. A coverage below
@@ -309,12 +322,14 @@ def compare_videos(
                 resized = True
             size = (ref.shape[1], ref.shape[0])
             _add_pair(sums, gen, ref, backend, metrics)
+            for observer in observers:
+                observer.observe(gen, ref)
             timer.advance(1)
     # The longer video's remaining frames are decoded only to be counted.
     n_gen += sum(1 for _ in gen_iter)
     n_ref += sum(1 for _ in ref_iter)
     result = _result(generated, reference, id, backend, sums, n_gen, n_ref, size, resized)
-    return _judge_coverage(result, min_landmark_coverage)
+    return result if backend is None else _judge_coverage(result, min_landmark_coverage)
 
 
 def _judge_coverage(result: LmdResult, minimum: float) -> LmdResult:
@@ -336,7 +351,7 @@ def _result(
     generated: Path,
     reference: Path,
     id: str | None,
-    backend: LandmarkBackend,
+    backend: LandmarkBackend | None,
     sums: _Sums,
     n_gen: int,
     n_ref: int,
@@ -346,7 +361,7 @@ def _result(
     if sums.pairs == 0:
         empty = generated if n_gen == 0 else reference
         raise InputError(f"{empty}: the video has no frames to compare")
-    if sums.lmd_frames == 0:
+    if sums.lmd_frames == 0 and backend is not None:
         raise NoFaceError(
             f"{generated}: no paired frame has a face in both videos ({backend.name} landmarks)"
         )
@@ -364,7 +379,7 @@ def _result(
         generated=str(generated),
         reference=str(reference),
         id=id or str(generated),
-        lmd_px=sums.lmd / sums.lmd_frames,
+        lmd_px=sums.lmd / sums.lmd_frames if sums.lmd_frames else None,
         psnr_db=sums.psnr / sums.pairs,
         ssim=sums.ssim / sums.pairs,
         generated_frames=n_gen,
@@ -372,14 +387,14 @@ def _result(
         paired_frames=sums.pairs,
         frame_count_mismatch=n_gen != n_ref,
         landmark_frames=sums.lmd_frames,
-        landmark_coverage=sums.lmd_frames / sums.pairs,
+        landmark_coverage=sums.lmd_frames / sums.pairs if backend is not None else None,
         resolution=f"{size[0]}x{size[1]}",
         resized=resized,
         definition=LMD_DEFINITION,
         image_metrics=SSIM_DEFINITION,
-        landmarks=backend.name,
-        landmarks_version=backend.version,
-        landmarks_detail=backend.detail,
+        landmarks=backend.name if backend is not None else "none",
+        landmarks_version=backend.version if backend is not None else "",
+        landmarks_detail=backend.detail if backend is not None else "no LMD: PSNR and SSIM only",
         skimage_version=skimage_version(),
     )
 
@@ -403,6 +418,7 @@ def lmd_measure(inputs: Any) -> dict[str, Any]:
         id=options.get("id"),
         min_landmark_coverage=coverage,
         timer=options.get("timer"),
+        observers=options.get("observers", ()),
     )
     return result.to_dict()
 

@@ -43,7 +43,7 @@ from .checks import (
     run_checks,
 )
 from .constants import FPS
-from .measures import Field, get_measure, reading_lines, track_fields, video_values
+from .measures import Field, field_named, get_measure, reading_lines, track_fields, video_values
 from .media_provenance import media_warning
 from .ownership import owner_runs
 from .presentation import (
@@ -493,6 +493,34 @@ def _summary_row(name: str, g: GroupSummary) -> str:
     )
 
 
+def _measures_table(s: GroupSummary) -> str:
+    """The opt-in measures' summaries (the paper's row beyond LSE: LMD, PSNR, SSIM, LPIPS,
+    CSIM means with their intervals, FID and FVD of the set), one column each; empty when
+    the run has none."""
+    cells = []
+    for name, found in s.measures.items():
+        named = field_named(name)
+        if named is None or named[0].default or not named[1].numeric:
+            continue
+        f = named[1]
+        if isinstance(found, MetricSummary):
+            if found.mean is None:
+                continue
+            text = f"{_h(f.shown(found.mean))} <small>[{_h(f.shown(found.ci_low))}, "
+            text += f"{_h(f.shown(found.ci_high))}]</small>"
+        else:
+            text = _h(f.shown(found))
+        label = f"{f.label} ({f.unit})" if f.unit else f.label
+        if named[0].level == "set":
+            label += " (set)"
+        cells.append((label, text, name))
+    if not cells:
+        return ""
+    head = "".join(f"<th>{_h(label)}</th>" for label, _, _ in cells)
+    row = "".join(f'<td data-measure="{_h(name)}">{text}</td>' for _, text, name in cells)
+    return f'<table class="num row-measures"><tr>{head}</tr><tr>{row}</tr></table>'
+
+
 def _summary_section(ctx: _Context) -> str:
     parts = [
         '<section id="summary"><h2>Summary</h2>',
@@ -513,7 +541,7 @@ def _summary_section(ctx: _Context) -> str:
         parts.append(
             f'<h3><span class="swatch" style="background:{ctx.colour(k)}"></span>'
             f"{_run_label(ctx, k)}</h3><p>{_h(counts_line(s))}</p>"
-            f'<table class="num">{head}{rows}</table>'
+            f'<table class="num">{head}{rows}</table>' + _measures_table(s)
         )
         parts += [_band_paragraph(d) for d in s.datasets.values()]
     parts.append("</section>")

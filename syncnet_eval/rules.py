@@ -118,6 +118,12 @@ class MeasureLimit:
     def label(self) -> str:
         return self.name
 
+    @property
+    def of_set(self) -> bool:
+        """A limit on a set measure's value (``fid<=X``): the set's, never a video's."""
+        found = field_named(self.name)
+        return found is not None and found[0].level == "set"
+
 
 def measure(result: VideoResult, rule: str) -> float | None:
     """What ``result`` measures for ``rule`` (a :class:`Rules` limit field, or a
@@ -273,6 +279,8 @@ class Rules:
             if not ok:
                 found.append(Breach(rule, value, limit))
         for ml in self.measure_limits:
+            if ml.of_set:  # FID, FVD: one value over the set, judged by check alone
+                continue
             value = measure(result, ml.rule)
             ok = value is not None and (value >= ml.value if ml.op == ">=" else value <= ml.value)
             if not ok:

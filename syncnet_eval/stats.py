@@ -228,10 +228,13 @@ def measure_summaries(results: Sequence[VideoResult]) -> dict[str, MetricSummary
     """Every registered measure field with a summary, over ``results`` (those in the means):
     the mean with its interval, or the total, of the videos' values
     (:func:`~syncnet_eval.measures.video_values`: a track measure from the tracks behind the
-    video's numbers). A measure that is not computed by default is left out where no result
-    has it."""
+    video's numbers), and a set measure's value over them (``MeasureSpec.set_values``). A
+    measure that is not computed by default is left out where no result has it."""
     found: dict[str, MetricSummary | float] = {}
     for spec in REGISTRY.values():
+        if spec.level == "set":  # one value over the set (FID, FVD), from the records' files
+            found.update({k: v for k, v in spec.set_values(results).items() if v is not None})
+            continue
         summarised = [f for f in spec.fields if f.summary != "none"]
         if not summarised:
             continue

@@ -22,6 +22,7 @@ REGISTRIES = [
     ("syncnet_eval.faces", "get_detector"),
     ("syncnet_eval.landmarks", "get_backend"),
     ("syncnet_eval.models.active_speaker", "get_active_speaker_model"),
+    ("syncnet_eval.extractors", "get_extractor"),
 ]
 
 

@@ -1,5 +1,5 @@
 """Command line: ``syncnet-eval score|check|compare|report|plot|visualise|speakers|owner|weights|
-fix|filter|selftest|lmd``; the only package importing click.
+fix|filter|selftest|lmd|row``; the only package importing click.
 
 One module per command group (:mod:`.score`, :mod:`.checks`, :mod:`.report`, :mod:`.weights`,
 :mod:`.fix`, :mod:`.curate`, :mod:`.speakers`), registered on the group of :mod:`.app` here; a
@@ -14,6 +14,7 @@ from .curate import filter_results, selftest
 from .fix import fix
 from .lmd import lmd
 from .report import plot, report, visualise
+from .row import row
 from .score import score
 from .speakers import owner, speakers
 from .weights import weights
@@ -33,3 +34,4 @@ cli.add_command(filter_results)
 cli.add_command(selftest)
 cli.add_command(lmd)
 cli.add_command(owner)
+cli.add_command(row)

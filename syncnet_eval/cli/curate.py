@@ -76,6 +76,12 @@ def filter_results(
     --latest-config keeps one. Exit status 0 (2 for bad usage or unreadable results).
     """
     setup_logging((ctx.find_object(AppState) or AppState()).verbose, False, ctx)
+    of_set = [ml.name for ml in rules.measure_limits if ml.of_set]
+    if of_set:
+        raise click.UsageError(
+            f"--limit {', '.join(of_set)}: a set's value (FID, FVD) keeps or rejects no single "
+            "video; gate it with 'check'"
+        )
     choice = config_choice(config_hash, latest_config)
     kept_file = writable_file(kept_path, "'-o' / '--output'")
     rejected_file = writable_file(rejected_path, "'--rejected'") if rejected_path else None

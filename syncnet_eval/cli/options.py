@@ -362,6 +362,7 @@ def table_option(config_cls: type, name: str) -> Callable[[F], F]:
 
 def _rules_bundle(config_cls: type, keyword: str, func: F) -> F:
     names = [f.name for f in fields(config_cls)]
+    defaults = {f.name: f.default for f in fields(config_cls)}
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -373,17 +374,20 @@ def _rules_bundle(config_cls: type, keyword: str, func: F) -> F:
         return func(*args, **kwargs)
 
     made: list[Callable[[Any], Any]] = [
-        _limit_option(config_cls) if name == "limit" else table_option(config_cls, name)
+        _repeatable_option(config_cls, name)
+        if isinstance(defaults[name], tuple)
+        else table_option(config_cls, name)
         for name in names
     ]
     return _apply(cast(F, wrapper), made)
 
 
-def _limit_option(config_cls: type) -> Callable[[Any], Any]:
-    """``--limit FIELD<=X`` (repeatable): a limit on any numeric field of the measures
-    registry (``Rules.limit``)."""
-    spec = option_of(config_cls, "limit")
-    return click.option("--limit", "limit", multiple=True, metavar=spec.metavar, help=spec.help)
+def _repeatable_option(config_cls: type, name: str) -> Callable[[Any], Any]:
+    """A repeatable option for a tuple field: ``--limit FIELD<=X`` (a limit on any numeric
+    field of the measures registry, ``Rules.limit``), ``--tolerance FIELD=TOL``."""
+    spec = option_of(config_cls, name)
+    flag = "--" + name.replace("_", "-")
+    return click.option(flag, name, multiple=True, metavar=spec.metavar, help=spec.help)
 
 
 def rule_options(func: F) -> F:

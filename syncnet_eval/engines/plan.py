@@ -20,6 +20,7 @@ from ..config import (
     IDENTITY_MODES,
     LmdConfig,
     PipelineConfig,
+    RowConfig,
     ScoreConfig,
     option_field,
     validate_options,
@@ -55,6 +56,11 @@ class BatchConfig:
             one a caller registered: a test double, your own model); hashed by name.
         lmd_config: the landmark backend and the least landmark coverage of a recipe with a
             ground truth (``lmd``; ``recipe_spec.needs_reference``); hashed only then.
+        row_config: the paper's row (``syncnet-eval row``): the measures that compare each
+            scored video with its reference (a manifest ``reference``), with their models;
+            ``None``: none (hashed only when set).
+        features_dir: where the row's FID and FVD features of each video go (not hashed:
+            where a file goes never changes a number).
         recipe_spec: ``recipe``'s ``RecipeSpec``, resolved once when the config is made.
     """
 
@@ -71,6 +77,8 @@ class BatchConfig:
     raise_unexpected: bool = False
     embedder: str = DEFAULT_EMBEDDER
     lmd_config: LmdConfig = field(default_factory=LmdConfig)
+    row_config: RowConfig | None = None
+    features_dir: Path | None = None
     # ``recipe``'s registry entry, looked up once here: the driver, the scorers and the
     # pipeline take the spec, never the name again.
     recipe_spec: RecipeSpec = field(init=False, repr=False, compare=False)
@@ -80,6 +88,13 @@ class BatchConfig:
         check_recipe_options(spec, self.pipeline_config)
         object.__setattr__(self, "recipe_spec", spec)
         get_embedder(self.embedder)
+        if self.row_config is not None and not spec.needs_syncnet:
+            raise ConfigError(f"the row scores LSE with SyncNet: recipe {spec.name} runs none")
+
+    @property
+    def needs_reference(self) -> bool:
+        """Each input needs a ground-truth video: the recipe's (``lmd``), or the row's."""
+        return self.recipe_spec.needs_reference or self.row_config is not None
 
 
 @dataclass(frozen=True)

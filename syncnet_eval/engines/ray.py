@@ -444,11 +444,11 @@ class RayExecutor:
         self.config = config or RayConfig()
 
     def check(self, config: BatchConfig, run: RunConfig) -> None:
-        if config.recipe_spec.needs_reference:
+        if config.needs_reference:
             # Its input rows (input_row) carry no ground-truth path yet.
             raise ConfigError(
-                f"--engine ray cannot run recipe {config.recipe} (it needs a reference video "
-                "per input, which its input rows do not carry); use --engine local"
+                f"--engine ray cannot run recipe {config.recipe} or the row (it needs a "
+                "reference video per input, which its input rows do not carry); use --engine local"
             )
         if config.score_config.device.startswith("cuda") and not self.config.gpus_per_actor:
             raise ConfigError(

@@ -293,7 +293,7 @@ class _Driver:
     def go(self, executor: Executor) -> BatchOutcome:
         hooks = self.hooks
         self.timeout_s = executor.timeout_s
-        reference = self.config.recipe_spec.needs_reference
+        reference = self.config.needs_reference
         refused = [precheck(i, self.config.recipe, reference=reference) for i in self.inputs]
         if any(r is None for r in refused):
             resolved = prepare_run(self.config, hooks.download_progress)

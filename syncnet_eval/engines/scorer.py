@@ -36,6 +36,7 @@ from ..logs import OneLineFormatter, first_time
 from ..models import weights as wm
 from ..models.active_speaker import get_active_speaker_model
 from ..pipeline import LandmarkPipeline, SyncPipeline
+from ..row import RowParts, features_key
 from ..timing import StageHook
 from ..types import VideoResult
 from .plan import BatchConfig, ResolvedRun
@@ -125,8 +126,10 @@ def configuration_hash(
     detections_sha = sha256_or_none(config.detections) if config.detections is not None else None
     key = _RunKey(config.recipe, model, s3fd_sha256, detections_sha)
     extra: list[Any] = [] if asd_sha256 is None else [_AsdKey(asd_sha256)]
-    if spec.needs_reference:  # hashed only then, so other runs keep their hash
+    if config.needs_reference:  # hashed only then, so other runs keep their hash
         extra.append(config.lmd_config)
+    if config.row_config is not None:
+        extra.append(config.row_config)
     return config_hash(config.score_config, config.pipeline_config, key, *extra)
 
 
@@ -225,6 +228,11 @@ class Scorer:
             self.pipe.embedder = self.shared
         if config.detections is not None:
             self.detections = load_detections(config.detections)
+        self.row: RowParts | None = None
+        if config.row_config is not None:
+            features = config.features_dir or Path("row-features")
+            device = str(self.pipe.device)
+            self.row = RowParts(config.row_config, config.lmd_config, device, features)
 
     def score_many(
         self, jobs: Iterable[tuple[int, BatchInput]]
@@ -286,7 +294,11 @@ class Scorer:
         if self.config.save_crops is not None:
             kwargs["save_crops"] = self.config.save_crops
             kwargs["crops_name"] = item.crops_name
-        return self.pipe.evaluate(item.path, self.config.recipe_spec, **kwargs)
+        result = self.pipe.evaluate(item.path, self.config.recipe_spec, **kwargs)
+        if self.row is None:
+            return result
+        key = features_key(item.path, item.reference_path, item.id)
+        return self.row.complete(result, item.reference_path, key, stage_hook)
 
 
 def crops_names(inputs: Sequence[BatchInput]) -> list[str]:

@@ -65,14 +65,16 @@ __all__ = [
     "video_values",
 ]
 
-Level = Literal["track", "video"]
+# ``set``: one value over a whole set of videos (FID, FVD), from what each video's record keeps.
+Level = Literal["track", "video", "set"]
 Kind = Literal["float", "int", "text", "json"]
 Better = Literal["lower", "higher"]
 # How a track field's values become the video's when its numbers come from several tracks
 # (--track-select mean): the mean or the sum of the tracks that have one, or no value.
 Combine = Literal["mean", "sum", "none"]
-# How a video value enters a summary: a mean with its bootstrap interval, a total, or not.
-SummaryKind = Literal["mean", "sum", "none"]
+# How a video value enters a summary: a mean with its bootstrap interval, a total, or not;
+# ``set``: the value of a set measure, computed over the summarised records (``aggregate``).
+SummaryKind = Literal["mean", "sum", "none", "set"]
 
 # What a measure may need; the pipeline gives a track measure the first three as they pass.
 NEEDS = {
@@ -83,6 +85,8 @@ NEEDS = {
     "reference_video": "a ground-truth video to compare with (manifest 'reference' column)",
     "model": "a network of its own, with weights in models/weights.py",
     "face_tracks": "every scored track of the video, with its window confidences (video level)",
+    "reference_frames": "the frames of the generated video and its ground truth, paired as "
+    "one decode passes (syncnet_eval.row)",
 }
 # Field names of the records' own keys: a measure's field may not take one.
 CORE_NAMES = frozenset(
@@ -232,7 +236,9 @@ class MeasureSpec:
         name: its name (``--measures``, ``provenance.measures``).
         help: one sentence: what it tells that LSE does not.
         definition: the definition it follows (paper, section/equation, or published code).
-        level: ``track`` (computed per face track while it is scored) or ``video``.
+        level: ``track`` (computed per face track while it is scored), ``video``, or ``set``
+            (one value over a set of videos: FID, FVD; each video's record keeps what the set
+            value needs, and ``aggregate`` computes it wherever the records are summarised).
         fields: its :class:`Field` s.
         needs: keys of :data:`NEEDS`.
         compute: ``module:callable`` (a module of this package, or an absolute one): for a
@@ -248,6 +254,8 @@ class MeasureSpec:
             (``None``: the report lists the fields).
         home: ``record`` (``measures``, written flat) or ``provenance``.
         default: computed unless turned off (a measure with a model of its own is opt-in).
+        aggregate: ``module:callable`` of a set measure: from the records of a set to
+            ``{field: value}`` (``None`` where it cannot be computed).
     """
 
     name: str
@@ -263,6 +271,7 @@ class MeasureSpec:
     line: str | Callable[..., str | None] | None = None
     home: Literal["record", "provenance"] = "record"
     default: bool = True
+    aggregate: str | Callable[..., dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - set(NEEDS)
@@ -297,6 +306,13 @@ class MeasureSpec:
             values.update(_resolve(self.combine)(list(tracks)))
         return values
 
+    def set_values(self, results: Sequence[Any]) -> dict[str, Any]:
+        """A set measure's values over ``results`` (empty for the other levels)."""
+        if self.level != "set" or self.aggregate is None:
+            return {}
+        values: dict[str, Any] = _resolve(self.aggregate)(results)
+        return values
+
     def reading(self, values: Mapping[str, Any]) -> str | None:
         """One line for a reader (the report's detail), or ``None`` for the field list."""
         return None if self.line is None else _resolve(self.line)(values)
@@ -323,7 +339,18 @@ def _combine(spec: Field, values: list[Any]) -> Any:
 
 # Built-in measures, in output order (CSV columns: a measure added later goes last, so the
 # earlier columns keep their positions): each module defines SPEC (light to import).
-BUILTIN = ("codec", "drift", "silence", "lmd", "decoder", "owner")
+BUILTIN = (
+    "codec",
+    "drift",
+    "silence",
+    "lmd",
+    "decoder",
+    "owner",
+    "lpips",
+    "csim",
+    "fid",
+    "fvd",
+)
 
 REGISTRY: dict[str, MeasureSpec] = {}
 _FIELDS: dict[str, tuple[MeasureSpec, Field]] = {}
@@ -340,6 +367,8 @@ def register(spec: MeasureSpec) -> MeasureSpec:
     for f in spec.fields:
         if f.name in CORE_NAMES or f.name in _FIELDS:
             raise ValueError(f"measure {spec.name}: field name {f.name!r} is taken")
+        if spec.level == "set" and f.video_column:
+            raise ValueError(f"measure {spec.name}: a set field has no per-video column")
         if spec.level == "video" and not f.video_column:
             raise ValueError(f"measure {spec.name}: a video field is its own column")
     REGISTRY[spec.name] = spec
@@ -430,6 +459,8 @@ def video_values(result: _VideoLike, spec: MeasureSpec) -> dict[str, Any]:
     """A video's values of ``spec``: a video measure's own, or a track measure's from the
     tracks the video's numbers come from (``VideoResult.tracks_behind``: the selected track,
     or every track under ``--track-select mean``). Empty when none of them has the measure."""
+    if spec.level == "set":  # a set's value belongs to no single video
+        return {}
     if spec.level == "video":
         where = result.provenance if spec.home == "provenance" else result.measures
         return {f.name: where.get(f.name) for f in spec.fields if f.name in (where or {})}
