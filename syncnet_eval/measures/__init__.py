@@ -270,9 +270,11 @@ class MeasureSpec:
         one to ``video_column``), or the video's value of a track measure's, JSON left out."""
         return tuple(f for f in self.fields if f.video_column and f.in_csv)
 
-    def create(self) -> TrackMeasure:
-        """A fresh :class:`TrackMeasure` for one track (track measures)."""
-        made: TrackMeasure = _resolve(self.compute)()
+    def create(self, options: Mapping[str, Any] | None = None) -> TrackMeasure:
+        """A fresh :class:`TrackMeasure` for one track (track measures); an opt-in measure with
+        a model of its own gets the run's ``options`` for it (its weights, device...)."""
+        factory = _resolve(self.compute)
+        made: TrackMeasure = factory() if options is None else factory(options)
         return made
 
     def compute_video(self, inputs: VideoInputs) -> dict[str, Any]:
@@ -319,7 +321,7 @@ def _combine(spec: Field, values: list[Any]) -> Any:
 
 # Built-in measures, in output order (CSV columns: a measure added later goes last, so the
 # earlier columns keep their positions): each module defines SPEC (light to import).
-BUILTIN = ("codec", "drift", "silence", "lmd", "decoder")
+BUILTIN = ("codec", "drift", "silence", "lmd", "decoder", "wav2lip")
 
 REGISTRY: dict[str, MeasureSpec] = {}
 _FIELDS: dict[str, tuple[MeasureSpec, Field]] = {}
