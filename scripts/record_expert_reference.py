@@ -7,6 +7,10 @@ published code, which is never committed here::
     PYTHONPATH=$PWD /work/venv-ref/bin/python scripts/record_expert_reference.py wav2lip \\
         --checkout /tmp/wav2lip-ref --out tests/data/wav2lip_reference.json
 
+    git -C /work/.mirror/hkchengrex+av-benchmark/repo archive HEAD | tar -x -C /tmp/avbench-ref
+    PYTHONPATH=$PWD /work/venv-ref/bin/python scripts/record_expert_reference.py desync \\
+        --checkout /tmp/avbench-ref --out tests/data/desync_reference.json
+
 The clip is decoded with this package's decoder (``decode.iter_frames`` without the JPEG round
 trip, ``decode.read_audio``), as the test decodes it; the JSON keeps the inputs' sha256 so a
 test whose decoder gives other pixels says so instead of comparing different inputs. The
@@ -129,13 +133,111 @@ def record_wav2lip(checkout: Path) -> dict:  # type: ignore[type-arg]
     }
 
 
+DESYNC_CLIP = CLIP.parent / "film_phonecall_input3.mp4"  # 600x480: resized and centre-cropped
+DESYNC_FRAMES = 24  # two 16-frame segments every 8; 15360 samples: two 10240 every 5120
+SAMPLED = 1500  # values compared at fixed positions (the full tensors are megabytes)
+
+
+def _function_source(path: Path, names: set[str]) -> str:
+    """The published definitions called ``names`` in ``path``, as written there."""
+    import ast
+
+    text = path.read_text()
+    tree = ast.parse(text)
+    return "\n\n".join(
+        ast.get_source_segment(text, node) or ""
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names
+    )
+
+
+def record_desync(checkout: Path) -> dict:  # type: ignore[type-arg]
+    """av-benchmark's Synchformer inputs (``VideoDataset.sync_transform``, ``encode_video_with
+    _sync``, ``encode_audio_with_sync`` with ``pad_or_truncate``), run as published with a
+    stand-in for the network that returns its input: the modules around them import ImageBind,
+    CLAP and more, so the definitions are executed from their source instead of imported."""
+    import einops
+    import torch
+    import torchaudio
+    from torchvision.transforms import v2
+
+    from syncnet_eval.decode import iter_frames, read_audio
+
+    frames = np.concatenate(list(iter_frames(DESYNC_CLIP, jpeg_roundtrip=False)))
+    frames = frames[:DESYNC_FRAMES]
+    samples = read_audio(DESYNC_CLIP)[: DESYNC_FRAMES * 640]
+    space: dict = {  # type: ignore[type-arg]
+        "torch": torch,
+        "torchaudio": torchaudio,
+        "v2": v2,
+        "rearrange": einops.rearrange,
+        "log": __import__("logging").getLogger("av-benchmark"),
+        "Dataset": object,
+        "SpatialCrop": lambda *a, **k: None,
+        "Path": Path,
+        "Synchformer": object,
+    }
+    bench = checkout / "av_bench"
+    exec(_function_source(bench / "data" / "audio_dataset.py", {"pad_or_truncate"}), space)
+    exec(_function_source(bench / "extract.py", {"encode_audio_with_sync"}), space)
+    exec(_function_source(checkout / "extract_video.py", {"encode_video_with_sync"}), space)
+    video_dataset = (bench / "data" / "video_dataset.py").read_text()
+    for line in video_dataset.splitlines():  # the module's constants (_SYNC_SIZE, ...)
+        if line.startswith("_") and " = " in line:
+            exec(line, space)
+    exec(_function_source(bench / "data" / "video_dataset.py", {"VideoDataset"}), space)
+
+    class Identity:  # stands in for the network: its "features" are its inputs
+        def extract_vfeats(self, x: torch.Tensor) -> torch.Tensor:
+            return einops.rearrange(x, "bs 1 t c h w -> bs 1 t (c h w)")
+
+        def extract_afeats(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    # extraction_models.py's sync_mel_spectrogram, as published:
+    mel = torchaudio.transforms.MelSpectrogram(
+        sample_rate=16000, win_length=400, hop_length=160, n_fft=1024, n_mels=128
+    )
+    dataset = space["VideoDataset"]([])
+    rgb = torch.from_numpy(np.ascontiguousarray(frames[..., ::-1])).permute(0, 3, 1, 2)
+    video = dataset.sync_transform(rgb)  # (T, 3, 224, 224)
+    vseg = space["encode_video_with_sync"](Identity(), video[None])[0]  # (S, 16, 3*224*224)
+    vseg = vseg.reshape(vseg.shape[0], vseg.shape[1], 3, 224, 224)
+    wav = torch.from_numpy(samples.astype(np.float32) / 32768.0)[None]
+    aseg = space["encode_audio_with_sync"](Identity(), wav, mel)[0]  # (S, 1, 128, 66)
+    rng = np.random.default_rng(0)
+    vidx = [rng.integers(0, n, SAMPLED).tolist() for n in vseg.shape]
+    aidx = [rng.integers(0, n, SAMPLED).tolist() for n in aseg.shape]
+    return {
+        "source": "hkchengrex/av-benchmark av_bench/data/video_dataset.py (sync_transform), "
+        "extract_video.py (encode_video_with_sync), av_bench/extract.py "
+        "(encode_audio_with_sync), av_bench/data/audio_dataset.py (pad_or_truncate), "
+        "av_bench/extraction_models.py (sync_mel_spectrogram)",
+        "torch": torch.__version__,
+        "torchaudio": torchaudio.__version__,
+        "clip": DESYNC_CLIP.name,
+        "frames": DESYNC_FRAMES,
+        "frames_sha256": digest(frames),
+        "audio_sha256": digest(samples),
+        "video_shape": list(vseg.shape),
+        "audio_shape": list(aseg.shape),
+        "video_frame_channel_means": _rounded(video.mean(dim=(2, 3)).numpy()),
+        "audio_band_means": _rounded(aseg.mean(dim=-1).reshape(len(aseg), -1).numpy()),
+        "video_index": vidx,
+        "video_values": _rounded(vseg.numpy()[tuple(vidx)]),
+        "audio_index": aidx,
+        "audio_values": _rounded(aseg.numpy()[tuple(aidx)]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("expert", choices=["wav2lip"])
+    parser.add_argument("expert", choices=["wav2lip", "desync"])
     parser.add_argument("--checkout", type=Path, required=True, help="the published code")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    record = record_wav2lip(args.checkout.resolve())
+    recorders = {"wav2lip": record_wav2lip, "desync": record_desync}
+    record = recorders[args.expert](args.checkout.resolve())
     args.out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"{args.out}: {args.out.stat().st_size} bytes")
 

@@ -65,7 +65,7 @@ DETECTORS = DETECTOR_NAMES  # the face detectors' registry (faces.REGISTRY)
 PRECISIONS = ("fp32", "bf16", "fp16")
 # Other published sync experts, each an opt-in track measure with a model of its own
 # (measures/<name>.py; a test keeps this list and the registry's model measures equal).
-EXPERTS = ("wav2lip",)
+EXPERTS = ("wav2lip", "desync")
 # How a batch's resume recognises an unchanged input: path + size + mtime, or + content sha256.
 IDENTITY_MODES = ("mtime", "sha256")
 
@@ -199,7 +199,8 @@ class ScoreConfig:
         choices=EXPERTS,
         help="Also score every track with another published sync expert, with its own "
         "pre-processing (a measure beside SyncNet's numbers; needs --expert-weights): wav2lip = "
-        "Wav2Lip's lip-sync expert (SyncNet_color, lipsync_expert.pth). See docs/experts.md.",
+        "Wav2Lip's lip-sync expert (SyncNet_color, lipsync_expert.pth); desync = DeSync with "
+        "Synchformer (pre-processing only: its network must be plugged in). See docs/experts.md.",
     )
     expert_weights: str | None = option_field(
         None,
