@@ -50,6 +50,7 @@ __all__ = [
     "desync_from_logits",
     "mel_filter_bank",
     "segment_starts",
+    "sync_crops",
     "use_model",
     "video_frames",
     "video_segments",
@@ -114,8 +115,13 @@ def segment_starts(length: int, size: int, step: int) -> list[int]:
 
 def video_frames(frames_bgr: np.ndarray) -> torch.Tensor:
     """(n, 3, 224, 224) float32 frames as ``sync_transform`` makes them from (n, H, W, 3) uint8
-    BGR: RGB, shorter side to 224 (bicubic, antialiased, on uint8), centre crop,
-    ``(x / 255 - 0.5) / 0.5``."""
+    BGR: :func:`sync_crops`, then ``(x / 255 - 0.5) / 0.5``."""
+    return (sync_crops(frames_bgr).float() / 255.0 - 0.5) / 0.5
+
+
+def sync_crops(frames_bgr: np.ndarray) -> torch.Tensor:
+    """(n, 3, 224, 224) uint8 RGB: shorter side to 224 (bicubic, antialiased, on uint8), centre
+    crop (the measure keeps these, 150 kB a frame, whatever the input's size)."""
     rgb = torch.from_numpy(np.ascontiguousarray(frames_bgr[..., ::-1])).permute(0, 3, 1, 2)
     h, w = rgb.shape[-2:]
     short, long = (h, w) if h <= w else (w, h)
@@ -128,8 +134,7 @@ def video_frames(frames_bgr: np.ndarray) -> torch.Tensor:
         rgb = F.interpolate(rgb, size=size, mode="bicubic", antialias=True)
     top = int(round((size[0] - SYNC_SIZE) / 2.0))
     left = int(round((size[1] - SYNC_SIZE) / 2.0))
-    crop = rgb[:, :, top : top + SYNC_SIZE, left : left + SYNC_SIZE]
-    return (crop.float() / 255.0 - 0.5) / 0.5
+    return rgb[:, :, top : top + SYNC_SIZE, left : left + SYNC_SIZE].contiguous()
 
 
 def video_segments(frames: torch.Tensor) -> torch.Tensor:
@@ -192,13 +197,13 @@ class DesyncMeasure:
 
     def __init__(self, weights: str, device: str = "auto") -> None:
         self._model = _load(weights, device)
-        self._first: list[np.ndarray] = []
+        self._first: list[torch.Tensor] = []
         # The last 4.8 s with audio: frames past the audio's end (up to 2 s) are dropped.
-        self._last: deque[np.ndarray] = deque(maxlen=SCORED_FRAMES + 2 * FPS)
+        self._last: deque[torch.Tensor] = deque(maxlen=SCORED_FRAMES + 2 * FPS)
         self._count = 0
 
     def observe(self, frames: np.ndarray) -> None:
-        for frame in frames:
+        for frame in sync_crops(frames):
             if self._count < SCORED_FRAMES:
                 self._first.append(frame)
             self._last.append(frame)
@@ -213,13 +218,13 @@ class DesyncMeasure:
             return {"desync_s": None, "desync_offsets_s": None}
         start = (n - SCORED_FRAMES) * AUDIO_SAMPLES_PER_FRAME
         stretches = [
-            (np.stack(self._first), audio[:SCORED_SAMPLES]),
-            (np.stack(kept[end - SCORED_FRAMES : end]), audio[start : start + SCORED_SAMPLES]),
+            (torch.stack(self._first), audio[:SCORED_SAMPLES]),
+            (torch.stack(kept[end - SCORED_FRAMES : end]), audio[start : start + SCORED_SAMPLES]),
         ]
         logits = []
         with torch.inference_mode():
-            for frames, samples in stretches:
-                video = video_segments(video_frames(frames))
+            for crops, samples in stretches:
+                video = video_segments((crops.float() / 255.0 - 0.5) / 0.5)
                 logits.append(self._model.offset_logits(video, audio_segments(samples)))
         return desync_from_logits(logits)
 

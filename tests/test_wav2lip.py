@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from syncnet_eval.config import EXPERTS
+from syncnet_eval.config import EXPERTS, ScoreConfig
 from syncnet_eval.crop import face_box_in_crop
 from syncnet_eval.decode import iter_frames, read_audio
+from syncnet_eval.engines.plan import BatchConfig
+from syncnet_eval.engines.scorer import configuration_hash
 from syncnet_eval.errors import ModelWeightsError
 from syncnet_eval.measures import TrackInputs, get_measure
 from syncnet_eval.models.state import seeded_state_dict
@@ -200,3 +202,14 @@ def test_every_expert_is_a_model_measure() -> None:
     for name in EXPERTS:
         spec = get_measure(name)
         assert "model" in spec.needs and spec.level == "track" and not spec.default
+
+
+def test_expert_weights_content_enters_the_configuration_hash(tmp_path: Path) -> None:
+    weights = tmp_path / "expert.pth"
+    weights.write_bytes(b"first")
+    score = ScoreConfig(expert="wav2lip", expert_weights=str(weights))
+    config = BatchConfig("direct", score_config=score)
+    first = configuration_hash(config, "syncnet-sha")
+    weights.write_bytes(b"other weights, same path")
+    assert configuration_hash(config, "syncnet-sha") != first
+    assert configuration_hash(BatchConfig("direct"), "syncnet-sha") != first
