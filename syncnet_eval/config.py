@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 import hashlib
 import json
+import os
 from typing import Any
 
 from .constants import (
@@ -218,6 +219,8 @@ class ScoreConfig:
             )
         if self.expert_weights and self.expert is None:
             raise ConfigError("--expert-weights is given without --expert (which expert?)")
+        if self.expert_weights and not os.path.isfile(self.expert_weights):
+            raise ConfigError(f"--expert-weights {self.expert_weights}: no such file")
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from .constants import FPS, SAMPLE_RATE_HZ
 from .device import resolve_device
 from .errors import ModelWeightsError
 from .measures import TrackInputs
-from .models.state import key_mismatch, load_state_dict
+from .models.state import describe_checkpoint, key_mismatch, load_state_dict
 from .models.wav2lip_syncnet import Wav2LipSyncNet
 
 __all__ = [
@@ -211,8 +211,11 @@ def load_expert(weights: str, device: str = "auto") -> Wav2LipSyncNet:
     model = Wav2LipSyncNet()
     problem = key_mismatch(model.state_dict(), state)
     if problem is not None:
+        what = describe_checkpoint(state)
+        other = what is not None and not what.startswith("Wav2Lip")
+        cause = f"it holds {what}" if other else problem[:200]
         raise ModelWeightsError(
-            f"{weights}: not Wav2Lip's lip-sync expert (SyncNet_color): {problem[:300]}"
+            f"{weights}: not Wav2Lip's lip-sync expert (SyncNet_color): {cause}"
         )
     model.load_state_dict(state)
     return model.to(resolve_device(device)).eval()

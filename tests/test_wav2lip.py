@@ -16,15 +16,16 @@ import numpy as np
 import pytest
 import torch
 
-from syncnet_eval.config import EXPERTS, ScoreConfig
+from syncnet_eval.config import EXPERTS, PipelineConfig, ScoreConfig
 from syncnet_eval.crop import face_box_in_crop
 from syncnet_eval.decode import iter_frames, read_audio
 from syncnet_eval.engines.plan import BatchConfig
 from syncnet_eval.engines.scorer import configuration_hash
 from syncnet_eval.errors import ModelWeightsError
-from syncnet_eval.measures import TrackInputs, get_measure
+from syncnet_eval.measures import TrackInputs, get_measure, video_value
 from syncnet_eval.models.state import seeded_state_dict
 from syncnet_eval.models.wav2lip_syncnet import Wav2LipSyncNet
+from syncnet_eval.pipeline import SyncPipeline
 from syncnet_eval.wav2lip import (
     Wav2LipMeasure,
     face_windows,
@@ -35,7 +36,7 @@ from syncnet_eval.wav2lip import (
     shift_similarities,
 )
 
-from conftest import MEDIA_DIR, invoke_cli
+from conftest import MEDIA_DIR, SynthClip, invoke_cli
 
 RECORD = json.loads((Path(__file__).parent / "data" / "wav2lip_reference.json").read_text())
 TOL = 1e-4
@@ -213,3 +214,25 @@ def test_expert_weights_content_enters_the_configuration_hash(tmp_path: Path) ->
     weights.write_bytes(b"other weights, same path")
     assert configuration_hash(config, "syncnet-sha") != first
     assert configuration_hash(BatchConfig("direct"), "syncnet-sha") != first
+
+
+@pytest.mark.slow
+def test_face_track_recipe_shows_the_expert_each_track(
+    synth_short_clip: SynthClip, syncnet_parity_weights: Path, seeded_weights: Path
+) -> None:
+    score = ScoreConfig(device="cpu", expert="wav2lip", expert_weights=str(seeded_weights))
+    pipe = SyncPipeline(
+        score,
+        PipelineConfig(min_track=50),
+        syncnet_weights=syncnet_parity_weights,
+        offline=True,
+        progress=False,
+    )
+    result = pipe.evaluate(synth_short_clip.path, detections=synth_short_clip.boxes)
+    assert result.status == "ok", result.reason
+    for track in result.tracks:
+        # Every frame of the track with audio gives a window: frames - 4.
+        frames = track.last_frame - track.first_frame + 1
+        assert track.value("wav2lip_windows") == frames - 4
+        assert track.value("wav2lip_offset") is not None
+    assert video_value(result, "wav2lip_sync") is not None
