@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 import hashlib
 import json
+import os
 from typing import Any
 
 from .constants import (
@@ -63,6 +64,9 @@ ASD_MODEL_NAMES: tuple[str, ...] = tuple(ASD_REGISTRY)
 ASD_CHECKPOINT_NAMES: tuple[str, ...] = tuple(ASD_REGISTRY[DEFAULT_ASD_MODEL].checkpoints)
 DETECTORS = DETECTOR_NAMES  # the face detectors' registry (faces.REGISTRY)
 PRECISIONS = ("fp32", "bf16", "fp16")
+# Other published sync experts, each an opt-in track measure with a model of its own
+# (measures/<name>.py; a test keeps this list and the registry's model measures equal).
+EXPERTS = ("wav2lip", "desync")
 # How a batch's resume recognises an unchanged input: path + size + mtime, or + content sha256.
 IDENTITY_MODES = ("mtime", "sha256")
 
@@ -157,6 +161,8 @@ class ScoreConfig:
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         fps: whole-frame recipes: convert to this rate first (only 25; ``None``: native rate).
         precision: fp32 = the reference's numbers; bf16/fp16 are opt-in fast modes.
+        expert: another sync expert to score every track with too (an opt-in measure).
+        expert_weights: that expert's weights file (user-supplied).
     """
 
     vshift: int = option_field(
@@ -189,9 +195,32 @@ class ScoreConfig:
         help="SyncNet arithmetic: fp32 gives the reference's numbers; "
         "bf16/fp16 are faster opt-in modes whose numbers move.",
     )
+    expert: str | None = option_field(
+        None,
+        choices=EXPERTS,
+        help="Also score every track with another published sync expert, with its own "
+        "pre-processing (a measure beside SyncNet's numbers; needs --expert-weights): wav2lip = "
+        "Wav2Lip's lip-sync expert (SyncNet_color, lipsync_expert.pth); desync = DeSync with "
+        "Synchformer (pre-processing only: its network must be plugged in). See docs/experts.md.",
+    )
+    expert_weights: str | None = option_field(
+        None,
+        metavar="FILE",
+        help="The --expert's weights (user-supplied; Wav2Lip's lipsync_expert.pth is "
+        "distributed by its authors for non-commercial use, with no published checksum).",
+    )
 
     def __post_init__(self) -> None:
         validate_options(self)
+        if self.expert is not None and not self.expert_weights:
+            raise ConfigError(
+                f"--expert {self.expert} needs its weights: --expert-weights FILE "
+                "(see docs/experts.md for where its authors publish them)"
+            )
+        if self.expert_weights and self.expert is None:
+            raise ConfigError("--expert-weights is given without --expert (which expert?)")
+        if self.expert_weights and not os.path.isfile(self.expert_weights):
+            raise ConfigError(f"--expert-weights {self.expert_weights}: no such file")
 
 
 @dataclass(frozen=True)
@@ -300,7 +329,12 @@ def config_from_options(config_cls: type, options: Mapping[str, Any]) -> Any:
 # or renamed still resumes: a renamed field is hashed under its old name, and a field added
 # later is left out while it holds the value that reproduces the old behaviour.
 _HASH_RENAMES: dict[str, str] = {"track_select": "aggregate"}
-_HASH_ADDED_AT: dict[str, Any] = {"asd": None, "asd_model": "talkset"}
+_HASH_ADDED_AT: dict[str, Any] = {
+    "asd": None,
+    "asd_model": "talkset",
+    "expert": None,
+    "expert_weights": None,
+}
 
 
 def _hash_view(config: Any) -> dict[str, Any]:

@@ -36,6 +36,7 @@ __all__ = [
     "CropVideoWriter",
     "crop_face",
     "crop_track",
+    "face_box_in_crop",
     "save_crop_video",
     "smooth_boxes",
     "smooth_track",
@@ -308,3 +309,17 @@ def save_crop_video(crop_avi: Path, audio: np.ndarray, dest: Path, *, source: st
     done = ffmpeg.run(args, stdin=audio.astype("<i2").tobytes())
     done.check(source, f"write the crop {dest}", error=InputError)
     os.replace(tmp_dest, dest)
+
+
+def face_box_in_crop(crop_scale: float, size: int = 224) -> tuple[int, int, int, int]:
+    """Where the track's face box lies in the face-track recipe's ``size`` crops.
+
+    ``crop.py`` (run_pipeline.py's ``crop_video``) cuts ``[cy - bs, cy + bs (1 + 2 cs)]`` by
+    ``[cx - bs (1 + cs), cx + bs (1 + cs)]`` around the smoothed box of half-side ``bs``, and
+    resizes it to ``size``: the face box ``cx +- bs``, ``cy +- bs`` is a fixed square of it.
+    """
+    side = 2.0 * (1.0 + crop_scale)  # the crop's side, in units of bs
+    x1 = size * crop_scale / side
+    x2 = size * (2.0 + crop_scale) / side
+    y2 = size * 2.0 / side
+    return round(x1), 0, round(x2), round(y2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, replace
+import functools
 import logging
 import math
 from pathlib import Path
@@ -220,6 +221,10 @@ class SyncPipeline:
         }
         if spec.needs_tracks:
             prov["pipeline_config"] = asdict(self.pipeline_config)
+        expert = self.score_config.expert
+        if expert is not None:  # an opt-in expert measure: its definition and weights' sha256
+            prov["measures"][expert] = REGISTRY[expert].definition
+            prov["expert_weights_sha256"] = _expert_sha256(self.score_config.expert_weights)
         if self._asd is not None:
             prov["asd_weights"] = self._asd.checkpoint
             prov["asd_weights_sha256"] = self._asd.sha256
@@ -245,6 +250,15 @@ def _with_measures_of_tracks(result: VideoResult) -> VideoResult:
         # Said where score says what it found: the tracks were scored, their owner is unknown.
         warnings.append(f"{result.path}: ownership cannot be judged: {verdict[12:]}")
     return replace(result, measures={**result.measures, **values}, warnings=warnings)
+
+
+@functools.cache
+def _expert_sha256(path: str | None) -> str | None:
+    """The expert weights' sha256 (``None``: unreadable; loading them then says why)."""
+    try:
+        return wm.weights_sha256(Path(str(path)))
+    except (OSError, SyncEvalError):
+        return None
 
 
 def run_guarded(

@@ -82,6 +82,13 @@ class _AsdKey:
     asd_weights_sha256: str
 
 
+@dataclass(frozen=True)
+class _ExpertKey:
+    """Hashed only with ``--expert``: the expert weights' content, not only their path."""
+
+    expert_weights_sha256: str | None
+
+
 def unofficial_weights_notice(kind: str, path: Path, sha256: str) -> None:
     """Warn, once per command and file, that ``path`` is not the official ``kind`` file (every
     command that scores says it this way, whatever runs it)."""
@@ -115,6 +122,8 @@ def configuration_hash(
         s3fd_sha256: the S3FD weights' sha256 when the run detects faces with S3FD.
         asd_sha256: the active-speaker checkpoint's sha256 when the ASD model runs (hashed
             only then, so other runs keep their hash).
+
+    With ``--expert``, the expert weights' sha256 is hashed too.
     """
     spec = config.recipe_spec
     if not spec.needs_syncnet:
@@ -126,6 +135,9 @@ def configuration_hash(
     detections_sha = sha256_or_none(config.detections) if config.detections is not None else None
     key = _RunKey(config.recipe, model, s3fd_sha256, detections_sha)
     extra: list[Any] = [] if asd_sha256 is None else [_AsdKey(asd_sha256)]
+    expert_weights = config.score_config.expert_weights
+    if expert_weights:  # hashed only then, so other runs keep their hash
+        extra.append(_ExpertKey(sha256_or_none(expert_weights)))
     if config.needs_reference:  # hashed only then, so other runs keep their hash
         extra.append(config.lmd_config)
     if config.row_config is not None:

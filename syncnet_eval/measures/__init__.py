@@ -283,9 +283,11 @@ class MeasureSpec:
         one to ``video_column``), or the video's value of a track measure's, JSON left out."""
         return tuple(f for f in self.fields if f.video_column and f.in_csv)
 
-    def create(self) -> TrackMeasure:
-        """A fresh :class:`TrackMeasure` for one track (track measures)."""
-        made: TrackMeasure = _resolve(self.compute)()
+    def create(self, options: Mapping[str, Any] | None = None) -> TrackMeasure:
+        """A fresh :class:`TrackMeasure` for one track (track measures); an opt-in measure with
+        a model of its own gets the run's ``options`` for it (its weights, device...)."""
+        factory = _resolve(self.compute)
+        made: TrackMeasure = factory() if options is None else factory(options)
         return made
 
     def compute_video(self, inputs: VideoInputs) -> dict[str, Any]:
@@ -350,6 +352,8 @@ BUILTIN = (
     "csim",
     "fid",
     "fvd",
+    "wav2lip",
+    "desync",
 )
 
 REGISTRY: dict[str, MeasureSpec] = {}

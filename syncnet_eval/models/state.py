@@ -15,13 +15,18 @@ import torch
 
 from ..errors import ModelWeightsError
 
-__all__ = ["describe_checkpoint", "key_mismatch", "load_state_dict"]
+__all__ = ["describe_checkpoint", "key_mismatch", "load_state_dict", "seeded_state_dict"]
 
 # Key prefixes that give away which network a state dict belongs to.
 _NETWORK_KEYS = {
     "SyncNet weights (syncnet_v2.model; --syncnet-weights)": ("netcnnaud.", "netcnnlip."),
     "S3FD face detector weights (sfd_face.pth; --s3fd-weights)": ("vgg.", "L2Norm3_3"),
     "a Light-ASD active-speaker checkpoint": ("model.visualEncoder", "model.audioEncoder"),
+    "Wav2Lip's lip-sync expert (lipsync_expert.pth; --expert wav2lip)": (
+        "face_encoder.",
+        "audio_encoder.",
+        "module.face_encoder.",
+    ),
 }
 
 
@@ -120,3 +125,33 @@ def describe_checkpoint(keys: Mapping[str, Any]) -> str | None:
         if any(k.startswith(prefixes) for k in keys):
             return what
     return None
+
+
+def seeded_state_dict(shapes: Mapping[str, Any], seed: int) -> dict[str, torch.Tensor]:
+    """Untrained parameters for parity tests, the same whatever built the model.
+
+    After ``torch.manual_seed(seed)``, each key of ``shapes`` (a model's ``state_dict()``) in
+    sorted order draws ``torch.randn`` of its shape: convolution and linear weights scaled by
+    ``sqrt(2 / fan_in)``, biases by 0.1, BatchNorm scales ``1 + 0.1 z``, running means ``0.1
+    z`` and running variances ``1 + 0.1 |z|``; integer buffers are kept. A published model and
+    ours with the same key names and shapes get the same tensors, so their outputs can be
+    compared. Never presented as real weights.
+    """
+    torch.manual_seed(seed)
+    out: dict[str, torch.Tensor] = {}
+    for key in sorted(shapes):
+        like = shapes[key]
+        if not torch.is_floating_point(like):
+            out[key] = like.clone()
+            continue
+        z = torch.randn(tuple(like.shape), dtype=torch.float32)
+        if key.endswith("running_var"):
+            z = 1.0 + 0.1 * z.abs()
+        elif key.endswith("running_mean") or key.endswith("bias"):
+            z = 0.1 * z
+        elif like.dim() == 1:  # a normalisation's scale
+            z = 1.0 + 0.1 * z
+        else:
+            z = z * (2.0 / max(1, like[0].numel())) ** 0.5
+        out[key] = z.to(like.dtype)
+    return out

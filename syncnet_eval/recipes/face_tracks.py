@@ -32,8 +32,15 @@ import numpy as np
 from ..asd import ActiveSpeakerScorer, asd_faces
 from ..audio import mfcc
 from ..config import PipelineConfig, ScoreConfig
-from ..constants import AUDIO_SAMPLES_PER_FRAME, FPS, MFCC_PER_FRAME
-from ..crop import CropGeometry, CropVideoWriter, crop_face, save_crop_video, smooth_track
+from ..constants import AUDIO_SAMPLES_PER_FRAME, CROP_SCALE, FPS, MFCC_PER_FRAME
+from ..crop import (
+    CropGeometry,
+    CropVideoWriter,
+    crop_face,
+    face_box_in_crop,
+    save_crop_video,
+    smooth_track,
+)
 from ..decode import (
     REFERENCE_QSCALE,
     JpegCache,
@@ -64,6 +71,7 @@ from . import Collaborators, RecipeRequest, RecipeSpec
 from .steps import (
     audio_flags,
     check_audio_source,
+    expert_options,
     input_provenance,
     offset_ms,
     score_track,
@@ -266,6 +274,7 @@ def score_crops(
     save_crops: Path | None = None,
     crops_name: str | None = None,
     asd: ActiveSpeakerScorer | None = None,
+    crop_scale: float = CROP_SCALE,
 ) -> list[TrackResult]:
     """Score every crop video against its slice of the audio; tracks without audio are skipped.
 
@@ -274,8 +283,10 @@ def score_crops(
     With ``asd``, each track also gets the active-speaker model's per-frame scores (on the crop
     video as decoded, without the JPEG round trip, and the MFCC of the whole audio from the
     track's first frame) and is judged by them; otherwise by SyncNet's confidence.
+    ``crop_scale`` is the crops' margin: ``--expert`` measures find the face box in it.
     """
     results: list[TrackResult] = []
+    expert = expert_options(score_config, face_box_in_crop(crop_scale))
     audio_mfcc = None  # the ASD's MFCC of the whole audio, computed with the first track's
     # Each track's silence is judged against the whole clip's speech level (silence.py).
     speech_level = speech_level_dbfs(frame_levels_dbfs(audio))
@@ -304,6 +315,7 @@ def score_crops(
                     expected_frames=tr.num_frames,
                     speech_level_dbfs=speech_level,
                     start_s=first / FPS,
+                    expert=expert,
                 )
             except TooShortError:
                 continue  # the audio ends before this track has a window
@@ -472,6 +484,7 @@ def score_face_tracks(
             save_crops=save_crops,
             crops_name=crops_name,
             asd=asd,
+            crop_scale=cfg.crop_scale,
         )
     warnings += _source_length_warnings(path, info)
     if not tracks:

@@ -11,7 +11,7 @@ window distances: their values are the track's ``measures``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 import logging
 from pathlib import Path
@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from ..audio import mfcc
+from ..config import ScoreConfig
 from ..constants import FPS, SAMPLE_RATE_HZ, WINDOW_FRAMES
 from ..decode import MediaInfo, prefetch, probe_audio_file
 from ..embed import Embedder, max_windows_for_audio, num_windows
 from ..errors import NoAudioError, TooShortError
-from ..measures import TrackInputs, TrackMeasure, VideoInputs, measures_at
+from ..measures import TrackInputs, TrackMeasure, VideoInputs, get_measure, measures_at
 from ..reliability import SILENCE_DBFS, audio_level_dbfs, min_reliable_windows
 from ..scoring import OffsetScores, distance_by_shift, scores_from_distances
 from ..speaking import SpeakingTimeline, asd_timeline, sync_timeline
@@ -35,6 +36,7 @@ __all__ = [
     "ScoredTrack",
     "audio_flags",
     "check_audio_source",
+    "expert_options",
     "input_provenance",
     "is_25fps",
     "offset_ms",
@@ -81,6 +83,7 @@ def score_track(
     speech_level_dbfs: float | None = None,
     fps: float = FPS,
     start_s: float = 0.0,
+    expert: Mapping[str, Any] | None = None,
 ) -> ScoredTrack:
     """Embed every window of a frame stream and of its audio, search the AV offset, and
     measure the track with every registered track measure.
@@ -102,6 +105,7 @@ def score_track(
             ``audio``; see :mod:`syncnet_eval.silence`).
         fps: rate of ``frames`` (the offset-over-time segments are seconds of it).
         start_s: where the track starts in the original video, seconds (measures' times).
+        expert: another sync expert's options (:func:`expert_options`), or ``None``.
 
     Raises:
         TooShortError: fewer than 6 frames with audio (no window to score).
@@ -109,7 +113,7 @@ def score_track(
     with timer.stage("mfcc"):
         cc = mfcc(audio)
     counter = _FrameCounter(timer)
-    measures = _track_measures()
+    measures = _track_measures(expert)
     stream = timer.wrap("decode", prefetch(frames))
     with timer.stage("embeddings", total=expected_frames):
         expected = expected_frames - (WINDOW_FRAMES - 1) if expected_frames else None
@@ -136,9 +140,29 @@ def score_track(
     return ScoredTrack(scores, counter.total, values)
 
 
-def _track_measures() -> list[TrackMeasure]:
-    """A fresh computation of every default track measure (:data:`measures.REGISTRY`)."""
-    return [spec.create() for spec in measures_at("track") if spec.default]
+def _track_measures(expert: Mapping[str, Any] | None = None) -> list[TrackMeasure]:
+    """A fresh computation of every default track measure (:data:`measures.REGISTRY`), and of
+    the opt-in expert measure ``expert`` names."""
+    made = [spec.create() for spec in measures_at("track") if spec.default]
+    if expert is not None:
+        made.append(get_measure(str(expert["name"])).create(expert))
+    return made
+
+
+def expert_options(
+    score_config: ScoreConfig, face_box: tuple[int, int, int, int] | None = None
+) -> dict[str, Any] | None:
+    """What ``--expert``'s measure needs for one run's tracks (``None``: no expert): its name,
+    weights and device, and where the face lies in the frames it is shown (``None``: the whole
+    frame, a pre-cropped face)."""
+    if score_config.expert is None:
+        return None
+    return {
+        "name": score_config.expert,
+        "weights": score_config.expert_weights,
+        "device": score_config.device,
+        "face_box": face_box,
+    }
 
 
 def _observed(chunks: Iterable[np.ndarray], measures: list[TrackMeasure]) -> Iterator[np.ndarray]:

@@ -28,6 +28,7 @@ from . import Collaborators, RecipeRequest, RecipeSpec
 from .steps import (
     audio_flags,
     check_audio_source,
+    expert_options,
     input_provenance,
     is_25fps,
     offset_ms,
@@ -107,6 +108,7 @@ def score_whole_frames(
         source=path,
         expected_frames=expected,
         fps=fps,
+        expert=expert_options(score_config),
     )
     track = with_sync_timeline(
         to_track_result(0, 0, scored.num_frames - 1, scored, fps=fps),
