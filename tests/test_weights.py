@@ -151,6 +151,7 @@ def test_repo_manifest_matches_registry() -> None:
     }
     assert manifest["optional"] == {
         name: {"filename": s.filename, "size": s.size, "sha256": s.sha256, "urls": list(s.urls)}
+        | ({"licence": s.licence} if s.licence is not None else {})
         for name, s in OPTIONAL.items()
     }
 
@@ -169,7 +170,8 @@ def test_registry_holds_the_official_files() -> None:
 
 def test_unknown_name_is_a_weights_error() -> None:
     with pytest.raises(
-        ModelWeightsError, match="known weights: light-asd-ava, light-asd-talkset, s3fd, syncnet"
+        ModelWeightsError,
+        match="known weights: fid, light-asd-ava, light-asd-talkset, s3fd, syncnet",
     ):
         find_weights("nope")
 
