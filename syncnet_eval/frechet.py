@@ -18,8 +18,10 @@ part below 1e-3), and ``sqrt(eigvals(C @ C_w))`` (torch-fidelity, torchmetrics) 
 roots of rounding noise. We use the identity ``Tr (C C_w)^(1/2) = Tr (S C_w S)^(1/2)`` with
 ``S = C^(1/2)`` (``C C_w = S (S C_w)`` and ``S C_w S = (S C_w) S`` have the same eigenvalues):
 ``S`` from a symmetric eigendecomposition of ``C``, then the eigenvalues of the symmetric
-positive semi-definite ``S C_w S``; eigenvalues that rounding pushed below zero (they are zero
-in exact arithmetic) are clipped to zero. Everything stays real and symmetric, no offset is
+positive semi-definite ``S C_w S``, restricted to the range of ``C`` (eigenvalues of ``C``
+within rounding of zero are dropped: with n vectors its rank is at most n - 1, and the small
+problem is much cheaper); eigenvalues that rounding pushed below zero (they are zero in exact
+arithmetic) are clipped to zero. Everything stays real and symmetric, no offset is
 added, and no imaginary part is thrown away. A result that rounding puts below zero (equal
 sets) is returned as 0.
 """
@@ -167,14 +169,18 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """``Tr (sigma1 sigma2)^(1/2)`` for two symmetric positive semi-definite matrices.
 
     Computed as ``Tr (S sigma2 S)^(1/2)`` with ``S = sigma1^(1/2)``, both by symmetric
-    eigendecompositions, eigenvalues below zero (rounding) clipped to zero; see the module
-    docstring for why.
+    eigendecompositions, restricted to ``sigma1``'s range (eigenvalues within rounding of zero
+    dropped), eigenvalues below zero (rounding) clipped to zero; see the module docstring.
     """
     a = _symmetric(sigma1)
     b = _symmetric(sigma2)
     values, vectors = np.linalg.eigh(a)
-    root = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
-    inner = _symmetric(root @ b @ root)
+    # Only sigma1's range counts: eigenvalues within rounding of zero are zero (a covariance of
+    # n < d vectors has rank n - 1), and dropping them shrinks S C_w S from d x d to r x r
+    # (with F = V_r diag(sqrt(w_r)), S C_w S and F^T C_w F have the same nonzero eigenvalues).
+    keep = values > values.max(initial=0.0) * a.shape[0] * np.finfo(np.float64).eps
+    factor = vectors[:, keep] * np.sqrt(values[keep])
+    inner = _symmetric(factor.T @ b @ factor)
     return float(np.sqrt(np.clip(np.linalg.eigvalsh(inner), 0.0, None)).sum())
 
 

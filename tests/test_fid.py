@@ -130,7 +130,6 @@ def test_fid_rises_with_blur_strength(extractor: FidExtractor) -> None:
         stats = FeatureStats()
         stats.add(extractor.features(blurred))
         fids.append(frechet_from_stats(original, stats))
-    assert frechet_from_stats(original, original) < 1e-9 * fids[0]
     assert all(a < b for a, b in pairwise(fids)), fids
 
 
