@@ -23,6 +23,10 @@ from .bands import BANDS
 from .config import IDENTITY_MODES
 from .errors import ConfigError, InputError
 from .io import sha256_or_none
+from .leakage import labels_problem
+
+# How a clip was generated (the leakage protocol, syncnet_eval.leakage): stamped on its record.
+LABEL_COLUMNS = ("condition", "pair_id", "identity_reference")
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -53,7 +57,15 @@ VIDEO_EXTENSIONS = (
     ".3gp",
     ".ogv",
 )
-_MANIFEST_COLUMNS = ("path", "audio", "id", "group", "reference", "dataset")
+_MANIFEST_COLUMNS = (
+    "path",
+    "audio",
+    "id",
+    "group",
+    "reference",
+    "dataset",
+    *LABEL_COLUMNS,
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,8 @@ class BatchInput:
         duplicate_of: the earlier input of the batch that is the same file under another name
             (a symbolic link to it): this one gets an ``error`` record with reason code
             ``duplicate`` naming that file, and is not scored twice.
+        labels: the manifest's ``condition``, ``pair_id`` and ``identity_reference`` that are
+            set (:data:`LABEL_COLUMNS`): how the clip was generated, for the leakage protocol.
     """
 
     path: Path
@@ -88,6 +102,7 @@ class BatchInput:
     reference_path: Path | None = None
     dataset: str | None = None
     duplicate_of: Path | None = None
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 # -- collecting inputs ------------------------------------------------------------------------
@@ -163,8 +178,9 @@ def scan_directory(
 
 def read_manifest(path: Path) -> list[BatchInput]:
     """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group``,
-    ``reference`` (the ground truth of ``syncnet-eval lmd``) and ``dataset`` (a name of
-    :data:`syncnet_eval.bands.BANDS`).
+    ``reference`` (the ground truth of ``syncnet-eval lmd``), ``dataset`` (a name of
+    :data:`syncnet_eval.bands.BANDS`) and the leakage protocol's ``condition``, ``pair_id`` and
+    ``identity_reference`` (:mod:`syncnet_eval.leakage`).
 
     Relative paths resolve against the manifest's folder. Rows whose file is missing are kept
     (they get an error record), and so are rows without a path (an error record named
@@ -172,7 +188,9 @@ def read_manifest(path: Path) -> list[BatchInput]:
 
     Raises:
         InputError: the manifest cannot be read, has no ``path`` column, gives one ``id`` to
-            several rows (their line numbers are named), or names a dataset without a band.
+            several rows (their line numbers are named), names a dataset without a band, or
+            has a leakage label it does not know (a condition but matched, mismatched or
+            silent; a matched or mismatched clip without a pair_id).
     """
     path = Path(path)
     try:
@@ -204,6 +222,10 @@ def read_manifest(path: Path) -> list[BatchInput]:
                 f"{path}:{lineno}: unknown dataset {dataset!r} in the 'dataset' column; "
                 f"choose one of {', '.join(BANDS)}"
             )
+        problem = labels_problem(row)
+        if problem is not None:
+            raise InputError(f"{path}:{lineno}: {problem}")
+        labels = tuple((c, row[c]) for c in LABEL_COLUMNS if row.get(c))
         if row.get("id"):
             lines_of_id.setdefault(row["id"], []).append(lineno)
         if not row.get("path"):
@@ -215,6 +237,7 @@ def read_manifest(path: Path) -> list[BatchInput]:
                     group=row.get("group") or None,
                     error=f"{where}: the manifest row has no path",
                     dataset=dataset,
+                    labels=labels,
                 )
             )
             continue
@@ -228,6 +251,7 @@ def read_manifest(path: Path) -> list[BatchInput]:
                 group=row.get("group") or None,
                 reference_path=(base / Path(reference).expanduser()) if reference else None,
                 dataset=dataset,
+                labels=labels,
             )
         )
     duplicates = {i: lines for i, lines in lines_of_id.items() if len(lines) > 1}

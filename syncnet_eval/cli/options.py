@@ -373,17 +373,21 @@ def _rules_bundle(config_cls: type, keyword: str, func: F) -> F:
         return func(*args, **kwargs)
 
     made: list[Callable[[Any], Any]] = [
-        _limit_option(config_cls) if name == "limit" else table_option(config_cls, name)
+        _limit_option(config_cls, name)
+        if name in ("limit", "leakage_limit")
+        else table_option(config_cls, name)
         for name in names
     ]
     return _apply(cast(F, wrapper), made)
 
 
-def _limit_option(config_cls: type) -> Callable[[Any], Any]:
+def _limit_option(config_cls: type, name: str) -> Callable[[Any], Any]:
     """``--limit FIELD<=X`` (repeatable): a limit on any numeric field of the measures
-    registry (``Rules.limit``)."""
-    spec = option_of(config_cls, "limit")
-    return click.option("--limit", "limit", multiple=True, metavar=spec.metavar, help=spec.help)
+    registry (``Rules.limit``); ``--leakage-limit NAME<=X`` on a leakage statistic
+    (``Thresholds.leakage_limit``)."""
+    spec = option_of(config_cls, name)
+    flag = "--" + name.replace("_", "-")
+    return click.option(flag, name, multiple=True, metavar=spec.metavar, help=spec.help)
 
 
 def rule_options(func: F) -> F:

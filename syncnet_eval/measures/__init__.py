@@ -319,7 +319,7 @@ def _combine(spec: Field, values: list[Any]) -> Any:
 
 # Built-in measures, in output order (CSV columns: a measure added later goes last, so the
 # earlier columns keep their positions): each module defines SPEC (light to import).
-BUILTIN = ("codec", "drift", "silence", "lmd", "decoder")
+BUILTIN = ("codec", "drift", "silence", "lmd", "decoder", "leakage")
 
 REGISTRY: dict[str, MeasureSpec] = {}
 _FIELDS: dict[str, tuple[MeasureSpec, Field]] = {}
