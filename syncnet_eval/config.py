@@ -42,6 +42,7 @@ __all__ = [
     "TRACK_SELECTIONS",
     "DETECTORS",
     "PRECISIONS",
+    "SILENCE_DETECTORS",
     "IDENTITY_MODES",
     "Option",
     "choose",
@@ -63,6 +64,8 @@ ASD_MODEL_NAMES: tuple[str, ...] = tuple(ASD_REGISTRY)
 ASD_CHECKPOINT_NAMES: tuple[str, ...] = tuple(ASD_REGISTRY[DEFAULT_ASD_MODEL].checkpoints)
 DETECTORS = DETECTOR_NAMES  # the face detectors' registry (faces.REGISTRY)
 PRECISIONS = ("fp32", "bf16", "fp16")
+# What defines silence for the silence measure: syncnet_eval.vad (energy: the default rule).
+SILENCE_DETECTORS = ("energy", "silero")
 # How a batch's resume recognises an unchanged input: path + size + mtime, or + content sha256.
 IDENTITY_MODES = ("mtime", "sha256")
 
@@ -157,6 +160,8 @@ class ScoreConfig:
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         fps: whole-frame recipes: convert to this rate first (only 25; ``None``: native rate).
         precision: fp32 = the reference's numbers; bf16/fp16 are opt-in fast modes.
+        silence_detector: what defines silence for the ``silence`` measure (``energy``, the
+            default rule, or ``silero``: :mod:`syncnet_eval.vad`).
     """
 
     vshift: int = option_field(
@@ -188,6 +193,14 @@ class ScoreConfig:
         choices=PRECISIONS,
         help="SyncNet arithmetic: fp32 gives the reference's numbers; "
         "bf16/fp16 are faster opt-in modes whose numbers move.",
+    )
+    silence_detector: str = option_field(
+        "energy",
+        choices=SILENCE_DETECTORS,
+        help="What defines silence for the mouth-motion-in-silence measure: energy (the "
+        "default rule: 40 ms frames 25 dB below the clip's speech level) or silero (the "
+        "silero-vad speech detector, the [vad] extra: noise and music without speech count "
+        "as silence; docs/silence.md).",
     )
 
     def __post_init__(self) -> None:
@@ -300,7 +313,11 @@ def config_from_options(config_cls: type, options: Mapping[str, Any]) -> Any:
 # or renamed still resumes: a renamed field is hashed under its old name, and a field added
 # later is left out while it holds the value that reproduces the old behaviour.
 _HASH_RENAMES: dict[str, str] = {"track_select": "aggregate"}
-_HASH_ADDED_AT: dict[str, Any] = {"asd": None, "asd_model": "talkset"}
+_HASH_ADDED_AT: dict[str, Any] = {
+    "asd": None,
+    "asd_model": "talkset",
+    "silence_detector": "energy",
+}
 
 
 def _hash_view(config: Any) -> dict[str, Any]:

@@ -81,6 +81,7 @@ def score_track(
     speech_level_dbfs: float | None = None,
     fps: float = FPS,
     start_s: float = 0.0,
+    silence_detector: str = "energy",
 ) -> ScoredTrack:
     """Embed every window of a frame stream and of its audio, search the AV offset, and
     measure the track with every registered track measure.
@@ -102,6 +103,8 @@ def score_track(
             ``audio``; see :mod:`syncnet_eval.silence`).
         fps: rate of ``frames`` (the offset-over-time segments are seconds of it).
         start_s: where the track starts in the original video, seconds (measures' times).
+        silence_detector: what defines silence for the ``silence`` measure
+            (:mod:`syncnet_eval.vad`).
 
     Raises:
         TooShortError: fewer than 6 frames with audio (no window to score).
@@ -129,7 +132,9 @@ def score_track(
     with timer.stage("scoring"):
         dists = distance_by_shift(lips[:n_win].float(), audio_emb.float(), vshift)
         scores = scores_from_distances(dists)
-        inputs = TrackInputs(dists, audio, fps, start_s, speech_level_dbfs, scores)
+        inputs = TrackInputs(
+            dists, audio, fps, start_s, speech_level_dbfs, scores, silence_detector
+        )
         values: dict[str, Any] = {}
         for measure in measures:
             values.update(measure.finish(inputs))
