@@ -31,7 +31,7 @@ from syncnet_eval.leakage import LEAKAGE_CHOICES, leakage_samples
 from syncnet_eval.stats import summarize
 from syncnet_eval.types import VideoResult
 
-from conftest import invoke_cli, scored_result
+from conftest import console_errors, invoke_cli, needs_chromium, open_page, scored_result
 
 QUIET = RunHooks(download_progress=False)
 
@@ -214,14 +214,30 @@ def test_labels_reach_json_csv_and_the_check_command(
     assert bad.exit_code == 2 and "--leakage-limit" in bad.output
 
 
+@needs_chromium
 def test_the_report_shows_the_leakage_table(
-    leakage_run: tuple[Path, list[VideoResult]], tmp_path: Path
+    leakage_run: tuple[Path, list[VideoResult]], browser: Any, tmp_path: Path
 ) -> None:
+    from selenium.webdriver.common.by import By
+
     _, results = leakage_run
     out_json = tmp_path / "r.json"
     write_results(out_json, results)
     page = tmp_path / "report.html"
-    run = invoke_cli(["report", str(out_json), "-o", str(page)])
+    run = invoke_cli(["report", str(out_json), "--include-flagged", "-o", str(page)])
     assert run.exit_code == 0, run.output
-    html = page.read_text()
-    assert 'id="leakage"' in html and "LSD-CR (LSE-C)" in html and "Silent LSE-C" in html
+    open_page(browser, page)
+    table = browser.find_element(By.XPATH, '//h4[@id="leakage"]/following-sibling::table[1]')
+    heads = [th.text for th in table.find_elements(By.CSS_SELECTOR, "tr:first-child th")]
+    assert heads[1].startswith("Silent LSE-C") and heads[3].startswith("LSD-CR (LSE-C)")
+    rows = {
+        tr.find_element(By.TAG_NAME, "th").text: [
+            td.text for td in tr.find_elements(By.TAG_NAME, "td")
+        ]
+        for tr in table.find_elements(By.CSS_SELECTOR, "tr")[1:]
+    }
+    leaky = summarize(results, include_flagged=True).groups["leaky"].leakage
+    assert leaky is not None
+    assert rows["leaky"][2].startswith(f"{leaky.statistics['lsd_cr'].mean:.3f}")
+    assert rows["leaky"][-1].startswith("1 / 0")  # one current pair, no alternative one
+    assert console_errors(browser) == []
