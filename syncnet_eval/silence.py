@@ -26,6 +26,11 @@ here and quoted in the README:
   ``silent_motion_fraction`` is the share of counted silent frames that move (``None`` when
   the track has no counted silent frame or no voiced frame).
 
+What defines silence can also be a speech detector: ``--silence-detector silero``
+(:mod:`syncnet_eval.vad`, :func:`detect_silence`) calls a frame silent when silero-vad hears no
+speech in it, whatever its level; the counted runs follow the same rule
+(:func:`counted_silence`).
+
 Motion also rises with head movement, camera motion and compression noise: it is a screen for
 review, not a measure of lip articulation. Pure numpy (no torch, no OpenCV).
 """

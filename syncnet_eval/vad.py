@@ -28,7 +28,13 @@ from .config import SILENCE_DETECTORS
 from .constants import AUDIO_SAMPLES_PER_FRAME, SAMPLE_RATE_HZ
 from .errors import ConfigError, DependencyError
 
-__all__ = ["SILERO_SETTINGS", "check_detector", "silero_speech_frames", "silero_version"]
+__all__ = [
+    "SILERO_SETTINGS",
+    "check_detector",
+    "require_silero",
+    "silero_speech_frames",
+    "silero_version",
+]
 
 # silero-vad's get_speech_timestamps defaults (utils_vad.py), written out so a result can name
 # them and a later release that changes its defaults does not change ours silently.
@@ -50,6 +56,15 @@ def silero_version() -> str | None:
         return version("silero-vad")
     except PackageNotFoundError:
         return None
+
+
+def require_silero() -> None:
+    """Raise :class:`DependencyError` (one line, what to install) when silero-vad is missing:
+    the run driver asks before any input is scored."""
+    if silero_version() is None:
+        raise DependencyError(
+            "--silence-detector silero needs silero-vad: pip install 'syncnet-eval[vad]'"
+        )
 
 
 def _silero() -> tuple[Any, Any]:

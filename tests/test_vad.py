@@ -108,3 +108,15 @@ def test_a_scored_record_names_the_detector_that_defined_silence() -> None:
     assert result.provenance["score_config"]["silence_detector"] == "silero"
     assert "silence defined by silero" in result.provenance["measures"]["silence"]
     assert result.tracks[0].measures["silent_frames"] is not None
+
+
+def test_without_silero_vad_the_run_stops_before_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncnet_eval import vad
+    from syncnet_eval.engines.plan import BatchConfig
+    from syncnet_eval.engines.scorer import prepare_run
+    from syncnet_eval.errors import DependencyError
+
+    monkeypatch.setattr(vad, "silero_version", lambda: None)
+    config = BatchConfig("direct", ScoreConfig(device="cpu", silence_detector="silero"))
+    with pytest.raises(DependencyError, match=r"pip install 'syncnet-eval\[vad\]'"):
+        prepare_run(config, progress=False)
