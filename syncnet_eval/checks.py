@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 import json
 import math
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from .bands import band_line
 from .config import Option, PipelineConfig
 from .errors import ConfigError
+from .leakage import LEAKAGE_STATISTICS
 from .measures import field_named, get_measure, video_value, video_values
 from .media_provenance import media_warning
 from .ownership import JUDGED, OWNER_MIN_MARGIN, owner_runs
@@ -152,16 +154,31 @@ class Thresholds(Rules):
         "measure, docs/owner.md): a track index, or 'manifest' for the track each record's "
         "manifest 'owner' column names (two-person generation).",
     )
+    leakage_limit: tuple[str, ...] = _gate(
+        (),
+        metavar="NAME<=X|NAME>=X",
+        help="A limit on a leakage statistic's mean, repeatable, judged in every group (else "
+        "over all records): silent_lse_c, silent_lse_d, lsd_cr, lsd_ar, lsd_cr_d, lsd_ar_d "
+        "(manifest columns condition, pair_id, identity_reference; docs/leakage.md), e.g. "
+        "'lsd_cr<=0.5' 'silent_lse_c<=1.5'.",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "tolerance", tuple(self.tolerance))
+        object.__setattr__(self, "leakage_limit", tuple(self.leakage_limit))
         self.tolerances  # noqa: B018 - parsed now, so a bad tolerance is bad usage
+        self.leakage_limits  # noqa: B018 - parsed now, so a bad limit is bad usage
 
     @property
     def tolerances(self) -> tuple[MeasureTolerance, ...]:
         """The ``--tolerance`` rules, parsed."""
         return tuple(MeasureTolerance.parse(text) for text in self.tolerance)
+
+    @property
+    def leakage_limits(self) -> tuple[tuple[str, str, float], ...]:
+        """The ``--leakage-limit`` rules, parsed: ``(name, op, value)``."""
+        return tuple(_parse_leakage_limit(text) for text in self.leakage_limit)
 
     @property
     def needs_baseline(self) -> bool:
@@ -183,6 +200,7 @@ class Thresholds(Rules):
             or self.above_real
             or self.fail_above_real
             or self.require_owner is not None
+            or bool(self.leakage_limit)
         )
 
 
@@ -227,6 +245,52 @@ class MeasureTolerance:
     def lower_is_better(self) -> bool:
         found = field_named(self.name)
         return found is not None and found[1].better == "lower"
+
+
+def _parse_leakage_limit(text: str) -> tuple[str, str, float]:
+    found = re.fullmatch(r"\s*([a-z_]+)\s*(<=|>=)\s*(\S+)\s*", text)
+    if found is None or found.group(1) not in LEAKAGE_STATISTICS:
+        raise ConfigError(
+            f"--leakage-limit {text!r}: give NAME<=X or NAME>=X, NAME one of "
+            f"{', '.join(LEAKAGE_STATISTICS)}"
+        )
+    try:
+        value = float(found.group(3))
+    except ValueError:
+        raise ConfigError(f"--leakage-limit {text!r}: {found.group(3)!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"--leakage-limit {text!r}: the limit must be a finite number")
+    return found.group(1), found.group(2), value
+
+
+def _leakage_checks(thresholds: Thresholds, summary: BatchSummary) -> list[CheckOutcome]:
+    """``--leakage-limit``: each statistic's mean in every group (else over all records)."""
+    scopes = dict(summary.groups) if summary.groups else {"all": summary}
+    checks = []
+    for name, op, value in thresholds.leakage_limits:
+        label = LEAKAGE_STATISTICS[name][0]
+        for scope, group in scopes.items():
+            check_name = f"leakage:{name}{op}{value:g}" + (f" [{scope}]" if summary.groups else "")
+            rule = f"mean {label} {op} {value:g}"
+            stat = None if group.leakage is None else group.leakage.statistics[name]
+            if stat is None or stat.mean is None:
+                why = (
+                    "no record has a manifest condition"
+                    if group.leakage is None
+                    else f"no {'silent clip' if name.startswith('silent') else 'complete pair'}"
+                    " in the means"
+                )
+                checks.append(CheckOutcome(check_name, rule, "not measured", False, why))
+                continue
+            passed = stat.mean <= value if op == "<=" else stat.mean >= value
+            measured = (
+                f"{_fmt(stat.mean)} (95% CI {_fmt(stat.ci_low)} to {_fmt(stat.ci_high)}, "
+                f"n={stat.n})"
+            )
+            word = "within" if passed else ("above" if op == "<=" else "below")
+            message = f"mean {label} {_fmt(stat.mean)} is {word} the limit {value:g}"
+            checks.append(CheckOutcome(check_name, rule, measured, passed, message))
+    return checks
 
 
 @dataclass(frozen=True)
@@ -651,6 +715,7 @@ def run_checks(
     checks = _metric_checks(thresholds, admitted)
     if thresholds.min_ok_fraction is not None:
         checks.append(_ok_fraction_check(thresholds.min_ok_fraction, summary))
+    checks += _leakage_checks(thresholds, summary)
     warnings = [w for w in [mixed_configuration_warning(results, results_path)] if w]
     _judge_above_real(thresholds, admitted, checks, warnings)
     if thresholds.require_owner is not None:

@@ -43,6 +43,7 @@ __all__ = [
     "TRACK_SELECTIONS",
     "DETECTORS",
     "PRECISIONS",
+    "SILENCE_DETECTORS",
     "IDENTITY_MODES",
     "Option",
     "choose",
@@ -67,6 +68,8 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 # Other published sync experts, each an opt-in track measure with a model of its own
 # (measures/<name>.py; a test keeps this list and the registry's model measures equal).
 EXPERTS = ("wav2lip", "desync")
+# What defines silence for the silence measure: syncnet_eval.vad (energy: the default rule).
+SILENCE_DETECTORS = ("energy", "silero")
 # How a batch's resume recognises an unchanged input: path + size + mtime, or + content sha256.
 IDENTITY_MODES = ("mtime", "sha256")
 
@@ -163,6 +166,8 @@ class ScoreConfig:
         precision: fp32 = the reference's numbers; bf16/fp16 are opt-in fast modes.
         expert: another sync expert to score every track with too (an opt-in measure).
         expert_weights: that expert's weights file (user-supplied).
+        silence_detector: what defines silence for the ``silence`` measure (``energy``, the
+            default rule, or ``silero``: :mod:`syncnet_eval.vad`).
     """
 
     vshift: int = option_field(
@@ -208,6 +213,14 @@ class ScoreConfig:
         metavar="FILE",
         help="The --expert's weights (user-supplied; Wav2Lip's lipsync_expert.pth is "
         "distributed by its authors for non-commercial use, with no published checksum).",
+    )
+    silence_detector: str = option_field(
+        "energy",
+        choices=SILENCE_DETECTORS,
+        help="What defines silence for the mouth-motion-in-silence measure: energy (the "
+        "default rule: 40 ms frames 25 dB below the clip's speech level) or silero (the "
+        "silero-vad speech detector, the [vad] extra: noise and music without speech count "
+        "as silence; docs/silence.md).",
     )
 
     def __post_init__(self) -> None:
@@ -334,6 +347,7 @@ _HASH_ADDED_AT: dict[str, Any] = {
     "asd_model": "talkset",
     "expert": None,
     "expert_weights": None,
+    "silence_detector": "energy",
 }
 
 

@@ -23,6 +23,10 @@ from .bands import BANDS
 from .config import IDENTITY_MODES
 from .errors import ConfigError, InputError
 from .io import sha256_or_none
+from .leakage import labels_problem
+
+# How a clip was generated (the leakage protocol, syncnet_eval.leakage): stamped on its record.
+LABEL_COLUMNS = ("condition", "pair_id", "identity_reference")
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -53,7 +57,16 @@ VIDEO_EXTENSIONS = (
     ".3gp",
     ".ogv",
 )
-_MANIFEST_COLUMNS = ("path", "audio", "id", "group", "reference", "dataset", "owner")
+_MANIFEST_COLUMNS = (
+    "path",
+    "audio",
+    "id",
+    "group",
+    "reference",
+    "dataset",
+    "owner",
+    *LABEL_COLUMNS,
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,8 @@ class BatchInput:
         owner: the manifest's ``owner``: the face track whose lips should own the audio (two-
             person generation); its record carries it as ``owner_expected``, which
             ``check --require-owner manifest`` holds the measured owner to.
+        labels: the manifest's ``condition``, ``pair_id`` and ``identity_reference`` that are
+            set (:data:`LABEL_COLUMNS`): how the clip was generated, for the leakage protocol.
     """
 
     path: Path
@@ -92,6 +107,7 @@ class BatchInput:
     dataset: str | None = None
     duplicate_of: Path | None = None
     owner: int | None = None
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 # -- collecting inputs ------------------------------------------------------------------------
@@ -168,8 +184,9 @@ def scan_directory(
 def read_manifest(path: Path) -> list[BatchInput]:
     """Rows of a manifest CSV: column ``path`` and optional ``audio``, ``id``, ``group``,
     ``reference`` (the ground truth of ``syncnet-eval lmd``), ``dataset`` (a name of
-    :data:`syncnet_eval.bands.BANDS`) and ``owner`` (the track index that should own the
-    audio, a non-negative integer).
+    :data:`syncnet_eval.bands.BANDS`) ``owner`` (the track index that should own the
+    audio, a non-negative integer), and the leakage protocol's ``condition``, ``pair_id`` and
+    ``identity_reference`` (:mod:`syncnet_eval.leakage`).
 
     Relative paths resolve against the manifest's folder. Rows whose file is missing are kept
     (they get an error record), and so are rows without a path (an error record named
@@ -178,7 +195,9 @@ def read_manifest(path: Path) -> list[BatchInput]:
     Raises:
         InputError: the manifest cannot be read, has no ``path`` column, gives one ``id`` to
             several rows (their line numbers are named), names a dataset without a band, or
-            an ``owner`` that is not a track index.
+            an ``owner`` that is not a track index, or
+            has a leakage label it does not know (a condition but matched, mismatched or
+            silent; a matched or mismatched clip without a pair_id).
     """
     path = Path(path)
     try:
@@ -216,6 +235,10 @@ def read_manifest(path: Path) -> list[BatchInput]:
                 f"{path}:{lineno}: the 'owner' column must be a track index (0, 1, ...); "
                 f"got {owner!r}"
             )
+        problem = labels_problem(row)
+        if problem is not None:
+            raise InputError(f"{path}:{lineno}: {problem}")
+        labels = tuple((c, row[c]) for c in LABEL_COLUMNS if row.get(c))
         if row.get("id"):
             lines_of_id.setdefault(row["id"], []).append(lineno)
         if not row.get("path"):
@@ -227,6 +250,7 @@ def read_manifest(path: Path) -> list[BatchInput]:
                     group=row.get("group") or None,
                     error=f"{where}: the manifest row has no path",
                     dataset=dataset,
+                    labels=labels,
                 )
             )
             continue
@@ -241,6 +265,7 @@ def read_manifest(path: Path) -> list[BatchInput]:
                 reference_path=(base / Path(reference).expanduser()) if reference else None,
                 dataset=dataset,
                 owner=None if owner is None else int(owner),
+                labels=labels,
             )
         )
     duplicates = {i: lines for i, lines in lines_of_id.items() if len(lines) > 1}

@@ -39,6 +39,7 @@ from .recipes import (
 )
 from .timing import StageHook, Timer
 from .types import VideoResult
+from .vad import SILERO_SETTINGS, silero_version
 from .version import __version__, package_versions
 
 __all__ = ["LandmarkPipeline", "SyncPipeline", "run_guarded", "score_video"]
@@ -197,6 +198,18 @@ class SyncPipeline:
         hog = spec.needs_tracks and self.pipeline_config.detector == "hog"
         return (*base, "dlib") if hog else base
 
+    def _definitions(self) -> dict[str, str]:
+        """Every default measure's definition; the ``silence`` measure's names its detector
+        when it is not the default energy rule (silero-vad, with its version)."""
+        found = {m.name: m.definition for m in REGISTRY.values() if m.default}
+        detector = self.score_config.silence_detector
+        if detector != "energy" and "silence" in found:
+            found["silence"] += (
+                f"; silence defined by {detector} (silero-vad {silero_version()}, "
+                f"{SILERO_SETTINGS})"
+            )
+        return found
+
     def provenance(self, recipe: str | RecipeSpec) -> dict[str, Any]:
         """What produced a result: weights, versions, device, configuration."""
         spec = resolve_recipe(recipe)
@@ -216,7 +229,7 @@ class SyncPipeline:
             # it detects the faces.
             "packages": package_versions(*self._number_packages(spec)),
             # Every measure a record of this pipeline carries, with the definition it follows.
-            "measures": {m.name: m.definition for m in REGISTRY.values() if m.default},
+            "measures": self._definitions(),
             "score_config": asdict(self.score_config),
         }
         if spec.needs_tracks:

@@ -43,6 +43,7 @@ from .checks import (
     run_checks,
 )
 from .constants import FPS
+from .leakage import LEAKAGE_STATISTICS
 from .measures import Field, field_named, get_measure, reading_lines, track_fields, video_values
 from .media_provenance import media_warning
 from .ownership import owner_runs
@@ -71,6 +72,7 @@ from .presentation import (
 )
 from .reliability import FLAG_HELP
 from .stats import (
+    BatchSummary,
     DatasetSummary,
     GroupSummary,
     MetricSummary,
@@ -544,8 +546,36 @@ def _summary_section(ctx: _Context) -> str:
             f'<table class="num">{head}{rows}</table>' + _measures_table(s)
         )
         parts += [_band_paragraph(d) for d in s.datasets.values()]
+        parts.append(_leakage_table(s))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _leakage_table(s: BatchSummary) -> str:
+    """The leakage protocol's statistics per group (docs/leakage.md); empty without any."""
+    found = [("all", s.leakage), *((n, g.leakage) for n, g in s.groups.items())]
+    rows = [(n, leak) for n, leak in found if leak is not None]
+    if not rows:
+        return ""
+    head = "".join(
+        f"<th>{_h(label)} <small>({'higher' if way == 'higher' else 'lower'}: leakage)</small></th>"
+        for label, way in LEAKAGE_STATISTICS.values()
+    )
+    body = "".join(
+        f"<tr><th>{_h(name)}</th>"
+        + "".join(f"<td>{_metric_cell(leak.statistics[k])}</td>" for k in LEAKAGE_STATISTICS)
+        + f"<td>{leak.pairs.get('current', 0)} / {leak.pairs.get('alternative', 0)}"
+        + (f" <small>({len(leak.unpaired)} unpaired)</small>" if leak.unpaired else "")
+        + "</td></tr>"
+        for name, leak in rows
+    )
+    return (
+        '<h4 id="leakage">Identity leakage</h4><p>Yaman et al., arXiv 2511.08613: Silent LSE '
+        "of the clips driven by silence (scored against the source's speech), lip-sync "
+        "discrepancy LSE(matched) vs LSE(mismatched) per pair, by identity reference "
+        "(CR: current, AR: alternative); means with 95% bootstrap intervals.</p>"
+        f'<table class="num"><tr><th>group</th>{head}<th>pairs CR / AR</th></tr>{body}</table>'
+    )
 
 
 def _band_paragraph(d: DatasetSummary) -> str:

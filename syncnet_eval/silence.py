@@ -26,6 +26,11 @@ here and quoted in the README:
   ``silent_motion_fraction`` is the share of counted silent frames that move (``None`` when
   the track has no counted silent frame or no voiced frame).
 
+What defines silence can also be a speech detector: ``--silence-detector silero``
+(:mod:`syncnet_eval.vad`, :func:`detect_silence`) calls a frame silent when silero-vad hears no
+speech in it, whatever its level; the counted runs follow the same rule
+(:func:`counted_silence`).
+
 Motion also rises with head movement, camera motion and compression noise: it is a screen for
 review, not a measure of lip articulation. Pure numpy (no torch, no OpenCV).
 """
@@ -42,6 +47,7 @@ from .constants import AUDIO_SAMPLES_PER_FRAME, FPS
 from .measures import TrackInputs, get_measure, video_values
 from .presentation import MISSING, count
 from .types import VideoResult
+from .vad import check_detector, silero_speech_frames
 
 __all__ = [
     "MIN_SILENCE_FRAMES",
@@ -57,6 +63,8 @@ __all__ = [
     "MouthMotion",
     "SilenceMeasure",
     "SilenceMotion",
+    "counted_silence",
+    "detect_silence",
     "frame_levels_dbfs",
     "measure_silence_motion",
     "mouth_region",
@@ -115,6 +123,17 @@ def speech_level_dbfs(levels: np.ndarray) -> float:
     return float(np.percentile(levels, SPEECH_PERCENTILE))
 
 
+def counted_silence(silent: np.ndarray) -> np.ndarray:
+    """(F,) bool: the silent frames of runs of at least :data:`MIN_SILENCE_FRAMES`, less
+    :data:`SILENCE_MARGIN_FRAMES` at each end of the run (the rule for every detector)."""
+    counted = np.zeros_like(silent)
+    edges = np.diff(np.concatenate([[0], silent.astype(np.int8), [0]]))
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        if stop - start >= MIN_SILENCE_FRAMES:
+            counted[start + SILENCE_MARGIN_FRAMES : stop - SILENCE_MARGIN_FRAMES] = True
+    return counted
+
+
 def silent_frames(levels: np.ndarray, speech_level: float) -> tuple[np.ndarray, np.ndarray]:
     """Which frames are silent, and which of those count.
 
@@ -129,12 +148,7 @@ def silent_frames(levels: np.ndarray, speech_level: float) -> tuple[np.ndarray, 
     """
     bar = max(speech_level - SILENCE_BELOW_SPEECH_DB, SILENCE_FLOOR_DBFS)
     silent = levels < bar
-    counted = np.zeros_like(silent)
-    edges = np.diff(np.concatenate([[0], silent.astype(np.int8), [0]]))
-    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-        if stop - start >= MIN_SILENCE_FRAMES:
-            counted[start + SILENCE_MARGIN_FRAMES : stop - SILENCE_MARGIN_FRAMES] = True
-    return silent, counted
+    return silent, counted_silence(silent)
 
 
 def mouth_region(chunk: np.ndarray) -> np.ndarray:
@@ -205,8 +219,27 @@ class SilenceMotion:
         return self.moving_frames / self.silent_frames
 
 
+def detect_silence(
+    audio: np.ndarray, speech_level: float | None = None, detector: str = "energy"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(silent, counted)`` per 40 ms frame of ``audio`` by ``detector``
+    (:mod:`syncnet_eval.vad`): ``energy``, the level rule of :func:`silent_frames` against
+    ``speech_level`` (default: that of ``audio``), or ``silero``, no speech heard by silero-vad;
+    the counted runs by :func:`counted_silence` for both."""
+    check_detector(detector)
+    if detector == "silero":
+        silent = ~silero_speech_frames(audio)
+        return silent, counted_silence(silent)
+    levels = frame_levels_dbfs(audio)
+    level = speech_level_dbfs(levels) if speech_level is None else speech_level
+    return silent_frames(levels, level)
+
+
 def measure_silence_motion(
-    audio: np.ndarray, motion: np.ndarray, speech_level: float | None = None
+    audio: np.ndarray,
+    motion: np.ndarray,
+    speech_level: float | None = None,
+    detector: str = "energy",
 ) -> SilenceMotion:
     """Mouth motion in the silent frames of a track.
 
@@ -216,14 +249,13 @@ def measure_silence_motion(
         speech_level: the clip's speech level in dBFS (default: that of ``audio``; a
             face-track recipe passes the whole clip's, so a track over a pause is judged
             against the speaker's level).
+        detector: what defines silence (:func:`detect_silence`).
 
     Returns:
         The counts over the frames that have both audio and a motion value.
     """
-    levels = frame_levels_dbfs(audio)
-    level = speech_level_dbfs(levels) if speech_level is None else speech_level
-    silent, counted = silent_frames(levels, level)
-    n = min(levels.size, motion.size)
+    silent, counted = detect_silence(audio, speech_level, detector)
+    n = min(silent.size, motion.size)
     values = motion[:n]
     has_value = np.isfinite(values)
     voiced = values[~silent[:n] & has_value]
@@ -247,7 +279,7 @@ class SilenceMeasure:
 
     def finish(self, inputs: TrackInputs) -> dict[str, Any]:
         found = measure_silence_motion(
-            inputs.audio, self._motion.values(), inputs.speech_level_dbfs
+            inputs.audio, self._motion.values(), inputs.speech_level_dbfs, inputs.silence_detector
         )
         return {"silent_frames": found.silent_frames, "silent_motion_fraction": found.fraction}
 

@@ -14,6 +14,13 @@ from typing import Any
 import numpy as np
 
 from .bands import RealVideoVerdict, beyond_band, judge_against_band
+from .leakage import (
+    LEAKAGE_CHOICES,
+    LEAKAGE_STATISTICS,
+    LeakageSamples,
+    has_conditions,
+    leakage_samples,
+)
 from .measures import REGISTRY, video_values
 from .reliability import FLAGS
 from .rules import Rules, is_measured, is_usable
@@ -23,8 +30,10 @@ __all__ = [
     "BatchSummary",
     "DatasetSummary",
     "GroupSummary",
+    "LeakageSummary",
     "dataset_summaries",
     "in_means",
+    "leakage_summary",
     "is_usable",
     "measure_summaries",
     "metric_value",
@@ -135,6 +144,42 @@ def in_means(result: VideoResult, include_flagged: bool = False) -> bool:
 
 
 @dataclass(frozen=True)
+class LeakageSummary:
+    """The leakage protocol's statistics over one group (:mod:`syncnet_eval.leakage`).
+
+    Attributes:
+        statistics: name (``silent_lse_c``, ``silent_lse_d``, ``lsd_cr``, ``lsd_ar``,
+            ``lsd_cr_d``, ``lsd_ar_d``) -> mean with its bootstrap interval.
+        pairs: complete pairs per identity reference.
+        unpaired: pairs lacking a matched or a mismatched clip in the means.
+    """
+
+    statistics: dict[str, MetricSummary]
+    pairs: dict[str, int]
+    unpaired: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{name: m.to_dict() for name, m in self.statistics.items()},
+            "pairs": dict(self.pairs),
+            "unpaired": list(self.unpaired),
+            "definition": dict(LEAKAGE_CHOICES),
+        }
+
+
+def leakage_summary(
+    results: Sequence[VideoResult], admitted: Sequence[VideoResult]
+) -> LeakageSummary | None:
+    """:class:`LeakageSummary` over ``admitted`` (the records of ``results`` in the means);
+    ``None`` when no record of ``results`` has a manifest ``condition``."""
+    if not has_conditions(results):
+        return None
+    found = leakage_samples([r for r in admitted if is_usable(r)]) or LeakageSamples()
+    stats = {name: describe(found.values.get(name, [])) for name in LEAKAGE_STATISTICS}
+    return LeakageSummary(stats, found.pairs, found.unpaired)
+
+
+@dataclass(frozen=True)
 class GroupSummary:
     """Counts by status and flag, and statistics over the videos that enter the means.
 
@@ -166,6 +211,7 @@ class GroupSummary:
     lse_c: MetricSummary
     mean_abs_offset: float | None
     measures: dict[str, MetricSummary | float] = field(default_factory=dict)
+    leakage: LeakageSummary | None = None
 
     @property
     def num_flagged(self) -> int:
@@ -179,6 +225,7 @@ class GroupSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON block."""
+        leakage = {} if self.leakage is None else {"leakage": self.leakage.to_dict()}
         return {
             "num_inputs": self.num_inputs,
             "num_ok": self.num_ok,
@@ -195,6 +242,7 @@ class GroupSummary:
                 name: value.to_dict() if isinstance(value, MetricSummary) else value
                 for name, value in self.measures.items()
             },
+            **leakage,
         }
 
     @classmethod
@@ -221,6 +269,7 @@ class GroupSummary:
             lse_c=describe([metric_value(r, "lse_c") for r in synced]),
             mean_abs_offset=float(np.mean(offsets)) if offsets else None,
             measures=measure_summaries(scored),
+            leakage=leakage_summary(results, scored),
         )
 
 

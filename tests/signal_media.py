@@ -18,9 +18,13 @@ FPS = 25
 RATE = 16000
 
 
-def write_signal_clip(path: Path, num_frames: int = 150, seed: int = 0) -> None:
+def write_signal_clip(
+    path: Path, num_frames: int = 150, seed: int = 0, still_video: bool = False
+) -> None:
     """Grey frames whose brightness follows a random per-frame envelope, and noise whose
-    amplitude follows the same envelope: in sync by construction (pcm audio in Matroska)."""
+    amplitude follows the same envelope: in sync by construction (pcm audio in Matroska).
+    ``still_video``: the frames keep one brightness (a mouth that never moves), the audio is
+    the same."""
     rng = np.random.default_rng(seed)
     env = rng.uniform(0.3, 1.0, num_frames)
     with av.open(str(path), "w") as container:
@@ -30,7 +34,8 @@ def write_signal_clip(path: Path, num_frames: int = 150, seed: int = 0) -> None:
         video.options = {"crf": "10", "preset": "ultrafast"}
         audio = container.add_stream("pcm_s16le", rate=RATE, layout="mono")
         for f in range(num_frames):
-            image = np.full((224, 224, 3), int(40 + 200 * env[f]), np.uint8)
+            level = 170 if still_video else int(40 + 200 * env[f])
+            image = np.full((224, 224, 3), level, np.uint8)
             for packet in video.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
                 container.mux(packet)
         for packet in video.encode():

@@ -384,7 +384,8 @@ def _rules_bundle(config_cls: type, keyword: str, func: F) -> F:
 
 def _repeatable_option(config_cls: type, name: str) -> Callable[[Any], Any]:
     """A repeatable option for a tuple field: ``--limit FIELD<=X`` (a limit on any numeric
-    field of the measures registry, ``Rules.limit``), ``--tolerance FIELD=TOL``."""
+    field of the measures registry, ``Rules.limit``), ``--tolerance FIELD=TOL``,
+    ``--leakage-limit NAME<=X`` (a leakage statistic, ``Thresholds.leakage_limit``)."""
     spec = option_of(config_cls, name)
     flag = "--" + name.replace("_", "-")
     return click.option(flag, name, multiple=True, metavar=spec.metavar, help=spec.help)

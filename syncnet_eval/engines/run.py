@@ -40,7 +40,7 @@ import numpy as np
 
 from ..bands import band_record
 from ..errors import ConfigError
-from ..inputs import BatchInput, input_identity
+from ..inputs import LABEL_COLUMNS, BatchInput, input_identity
 from ..io import (
     JsonlLog,
     LogLock,
@@ -50,6 +50,7 @@ from ..io import (
     read_jsonl_at,
     remove_stale_temp_files,
 )
+from ..measures import VideoInputs, get_measure
 from ..parquet import ParquetSink, iter_parquet_records, require_pyarrow, row_record
 from ..types import VideoResult
 from . import DEFAULT_EXECUTOR, ExecContext, Executor, create_executor
@@ -247,17 +248,21 @@ def _keep_all(record: BatchRecord) -> BatchRecord:
 
 
 def _stamped(result: VideoResult, item: BatchInput) -> VideoResult:
-    """``result`` with its input's ``id``, ``group``, ``dataset``'s reference band and the
-    manifest's ``owner`` (the ``owner`` measure's ``owner_expected``)."""
-    measures = result.measures
+    """``result`` with its input's ``id``, ``group``, ``dataset``'s reference band, the
+    manifest's ``owner`` (the ``owner`` measure's ``owner_expected``) and how it was generated
+    (the manifest's leakage labels: the ``leakage`` measure's values)."""
+    measures = {k: v for k, v in result.measures.items() if k not in LABEL_COLUMNS}
     if item.owner is not None:
         measures = {**measures, "owner_expected": item.owner}
+    labels = get_measure("leakage").compute_video(
+        VideoInputs(str(item.path), options=dict(item.labels))
+    )
     return replace(
         result,
         id=item.id,
         group=item.group,
         reference_band=band_record(item.dataset),
-        measures=measures,
+        measures={**measures, **labels},
     )
 
 

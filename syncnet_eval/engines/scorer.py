@@ -39,6 +39,7 @@ from ..pipeline import LandmarkPipeline, SyncPipeline
 from ..row import RowParts, features_key
 from ..timing import StageHook
 from ..types import VideoResult
+from ..vad import require_silero
 from .plan import BatchConfig, ResolvedRun
 from .records import ReasonCode
 
@@ -150,7 +151,10 @@ def prepare_run(config: BatchConfig, progress: bool = True) -> ResolvedRun:
 
     Raises:
         ModelWeightsError: weights missing, not the official file (lookup), or unloadable.
+        DependencyError: ``--silence-detector silero`` without silero-vad installed.
     """
+    if config.score_config.silence_detector == "silero":
+        require_silero()
     embedder = get_embedder(config.embedder)
     syncnet = None
     syncnet_sha = None

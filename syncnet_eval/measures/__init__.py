@@ -204,6 +204,7 @@ class TrackInputs:
         start_s: where the track starts, in seconds of the original video.
         speech_level_dbfs: the clip's speech level (``silence``; ``None``: the track's own).
         scores: the track's ``scoring.OffsetScores``.
+        silence_detector: what defines silence (``energy`` or ``silero``: ``syncnet_eval.vad``).
     """
 
     distances: Any
@@ -212,6 +213,7 @@ class TrackInputs:
     start_s: float
     speech_level_dbfs: float | None
     scores: Any
+    silence_detector: str = "energy"
 
 
 @dataclass(frozen=True)
@@ -354,6 +356,7 @@ BUILTIN = (
     "fvd",
     "wav2lip",
     "desync",
+    "leakage",
 )
 
 REGISTRY: dict[str, MeasureSpec] = {}

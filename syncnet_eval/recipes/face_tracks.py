@@ -310,6 +310,7 @@ def score_crops(
                     frames,
                     track_audio,
                     vshift=score_config.vshift,
+                    silence_detector=score_config.silence_detector,
                     timer=timer,
                     source=source,
                     expected_frames=tr.num_frames,

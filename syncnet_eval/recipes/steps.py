@@ -84,6 +84,7 @@ def score_track(
     fps: float = FPS,
     start_s: float = 0.0,
     expert: Mapping[str, Any] | None = None,
+    silence_detector: str = "energy",
 ) -> ScoredTrack:
     """Embed every window of a frame stream and of its audio, search the AV offset, and
     measure the track with every registered track measure.
@@ -106,6 +107,8 @@ def score_track(
         fps: rate of ``frames`` (the offset-over-time segments are seconds of it).
         start_s: where the track starts in the original video, seconds (measures' times).
         expert: another sync expert's options (:func:`expert_options`), or ``None``.
+        silence_detector: what defines silence for the ``silence`` measure
+            (:mod:`syncnet_eval.vad`).
 
     Raises:
         TooShortError: fewer than 6 frames with audio (no window to score).
@@ -133,7 +136,9 @@ def score_track(
     with timer.stage("scoring"):
         dists = distance_by_shift(lips[:n_win].float(), audio_emb.float(), vshift)
         scores = scores_from_distances(dists)
-        inputs = TrackInputs(dists, audio, fps, start_s, speech_level_dbfs, scores)
+        inputs = TrackInputs(
+            dists, audio, fps, start_s, speech_level_dbfs, scores, silence_detector
+        )
         values: dict[str, Any] = {}
         for measure in measures:
             values.update(measure.finish(inputs))

@@ -104,6 +104,7 @@ def score_whole_frames(
         frames,
         audio,
         vshift=score_config.vshift,
+        silence_detector=score_config.silence_detector,
         timer=timer,
         source=path,
         expected_frames=expected,
