@@ -383,8 +383,10 @@ class RowConfig:
         lpips_model: LPIPS's backbone and heads (role ``lpips``).
         csim_model: CSIM's face-recognition backend (role ``csim``).
         frame_stride: every how many frames one feeds FID and CSIM (1: all frames).
-        fid_weights, fvd_weights, lpips_weights, csim_weights: explicit weights files
-            (else each model finds its published file).
+        fid_weights, fvd_weights, lpips_weights, identity_weights: explicit weights files
+            (else each model finds its published file; ``--identity-weights`` is CSIM's, the
+            name ``syncnet_eval.identity``'s messages use).
+        lpips_heads: LPIPS's v0.1 linear heads file (else the published one).
     """
 
     measures: tuple[str, ...] = ROW_MEASURES
@@ -405,10 +407,23 @@ class RowConfig:
     frame_stride: int = option_field(
         1, min=1, help="Every how many frames one feeds FID and CSIM (1: every frame)."
     )
-    fid_weights: str | None = option_field(None, help="FID network weights file.")
-    fvd_weights: str | None = option_field(None, help="FVD network weights file.")
-    lpips_weights: str | None = option_field(None, help="LPIPS backbone weights file.")
-    csim_weights: str | None = option_field(None, help="CSIM backend weights file.")
+    fid_weights: str | None = option_field(
+        None, help="FID Inception weights file (else pytorch-fid's pt_inception-2015-12-05)."
+    )
+    fvd_weights: str | None = option_field(
+        None, help="FVD I3D weights file (else StyleGAN-V's i3d_torchscript.pt)."
+    )
+    lpips_weights: str | None = option_field(
+        None, help="LPIPS backbone weights file (else torchvision's ImageNet file)."
+    )
+    lpips_heads: str | None = option_field(
+        None, help="LPIPS v0.1 linear heads file (else the lpips package's)."
+    )
+    identity_weights: str | None = option_field(
+        None,
+        help="CSIM face-recognition weights file (required for arcface: an arcface_torch "
+        "backbone.pth; for dlib another .dat).",
+    )
 
     def __post_init__(self) -> None:
         from .extractors import get_extractor

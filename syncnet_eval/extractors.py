@@ -11,7 +11,8 @@ keyword arguments it gets besides ``weights`` and ``device``:
   ``stride``, ``protocol``;
 - ``lpips``: ``distance(a, b) -> (N,)`` per frame pair, ``protocol``;
 - ``csim``: ``embed(frames, boxes) -> (N, dim)`` (rows L2-normalised, NaN where no face),
-  ``csim(embeddings, identity) -> (N,)``, ``name``, ``dim``, ``protocol``.
+  ``name``, ``dim``, ``protocol``; a ``csim(embeddings, identity) -> (N,)`` method if it has
+  its own similarity, else :func:`syncnet_eval.identity.csim` (the cosine) is used.
 
 A caller (a test with a fake of known output, your own model) adds one with
 :func:`register_extractor`. A missing module or weights file is one line
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+import inspect
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,8 +58,11 @@ class ExtractorSpec:
     factory: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
-    def build(self, weights: Path | None = None, device: str = "cpu") -> Any:
+    def build(self, weights: Path | None = None, device: str = "cpu", **options: Any) -> Any:
         """The model, built from ``factory``.
+
+        ``options`` (the row's ``offline``, LPIPS's ``heads``) reach the factory only where its
+        signature takes them, so a model of one's own needs only ``weights`` and ``device``.
 
         Raises:
             DependencyError: its module is not installed (or not merged yet).
@@ -68,9 +73,23 @@ class ExtractorSpec:
         except (ImportError, AttributeError) as exc:
             raise DependencyError(
                 f"{self.role} model {self.name!r}: {self.factory} cannot be imported ({exc}); "
-                "install the package's [row] extra or choose another model"
+                "check the install (the row's own models need torch, CSIM's dlib backend the "
+                "[lmd-dlib] extra) or choose another model"
             ) from None
-        return factory(weights=weights, device=device, **dict(self.kwargs))
+        return factory(
+            weights=weights, device=device, **_accepted(factory, options), **dict(self.kwargs)
+        )
+
+
+def _accepted(factory: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``options`` that ``factory``'s signature takes (all of them with ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return dict(options)
+    return {k: v for k, v in options.items() if k in parameters}
 
 
 REGISTRY: dict[str, ExtractorSpec] = {

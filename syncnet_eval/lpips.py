@@ -86,7 +86,7 @@ def _package_heads(net: str) -> Path | None:
     return None
 
 
-def _resolve_heads(name: str, net: str, explicit: Path | None) -> Path:
+def _resolve_heads(name: str, net: str, explicit: Path | None, offline: bool = False) -> Path:
     """The heads file: explicit, else ``SYNCNET_EVAL_WEIGHTS`` or the cache, else an installed
     ``lpips`` package's copy (when it is the official file), else downloaded."""
     if explicit is None and wm.find_weights(name) is None:
@@ -99,7 +99,7 @@ def _resolve_heads(name: str, net: str, explicit: Path | None) -> Path:
             else:
                 logger.info("using %s heads from the lpips package: %s", name, packaged)
                 return packaged
-    return wm.resolve_weights(name, explicit)
+    return wm.resolve_weights(name, explicit, offline=offline)
 
 
 def _file_record(path: Path, official: str) -> dict[str, Any]:
@@ -119,6 +119,7 @@ class LpipsMetric:
             looks in ``SYNCNET_EVAL_WEIGHTS`` and the cache, then in an installed ``lpips``
             package, then downloads.
         device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``.
+        offline: never download an official file; a missing one is an error.
 
     Raises:
         ConfigError: unknown ``net`` or device.
@@ -132,14 +133,16 @@ class LpipsMetric:
         weights: Path | None = None,
         heads: Path | None = None,
         device: str = "cpu",
+        *,
+        offline: bool = False,
     ) -> None:
         if net not in LPIPS_NETS:
             raise ConfigError(f"unknown LPIPS net {net!r}; use one of {', '.join(LPIPS_NETS)}")
         spec = LPIPS_NETS[net]
         self.net = net
         self.device = resolve_device(device)
-        backbone_path = wm.resolve_weights(spec.backbone_weights, weights)
-        heads_path = _resolve_heads(spec.heads_weights, net, heads)
+        backbone_path = wm.resolve_weights(spec.backbone_weights, weights, offline=offline)
+        heads_path = _resolve_heads(spec.heads_weights, net, heads, offline)
         self._backbone = build_backbone(net)
         self._backbone.load_state_dict(
             backbone_state(load_state_dict(backbone_path), self._backbone, str(backbone_path))

@@ -66,9 +66,19 @@ REAL_SET = (
 )
 # Streaming mean and covariance (FeatureStats) and the Frechet distance of two of them.
 FRECHET = "syncnet_eval.frechet"
+# CSIM per row of embeddings against the identity (syncnet_eval.identity, the csim helper's).
+IDENTITY_CSIM = "syncnet_eval.identity:csim"
 # The measure (not the recipe of that name) whose LMD needs a landmark detector.
 LANDMARK_MEASURE = "lmd"
 _ROLE_MEASURES: tuple[Role, ...] = ("lpips", "csim", "fid", "fvd")
+# RowConfig's explicit weights file of each role (CSIM's is --identity-weights, the name
+# syncnet_eval.identity's messages give).
+_WEIGHTS_OPTION: dict[Role, str] = {
+    "fid": "fid_weights",
+    "fvd": "fvd_weights",
+    "lpips": "lpips_weights",
+    "csim": "identity_weights",
+}
 
 
 def _rgb(frame_bgr: np.ndarray) -> np.ndarray:
@@ -116,6 +126,9 @@ class _ClipFeatures:
     def __init__(self, model: Any) -> None:
         self.model = model
         self.length, self.stride = int(model.clip_length), int(model.stride)
+        # FvdExtractor.clips's cut: clip k from frame k * stride, the first max_clips of them.
+        self.max_clips: int | None = getattr(model, "max_clips", None)
+        self.made = 0
         self.window: dict[str, deque[np.ndarray]] = {
             "generated": deque(maxlen=self.length),
             "reference": deque(maxlen=self.length),
@@ -131,6 +144,9 @@ class _ClipFeatures:
         start = self.seen - self.length
         if start < 0 or start % self.stride:
             return
+        if self.max_clips is not None and self.made >= self.max_clips:
+            return
+        self.made += 1
         for side, frames in self.window.items():
             self.pending[side].append(np.stack(frames))
         if len(self.pending["generated"]) >= CLIP_CHUNK:
@@ -185,6 +201,8 @@ class _Identity:
 
     def __init__(self, model: Any, stride: int) -> None:
         self.model, self.stride = model, stride
+        # The model's own ``csim`` when it has one, else syncnet_eval.identity's cosine.
+        self.similarity = getattr(model, "csim", None) or load(IDENTITY_CSIM)
         self.identity: np.ndarray | None = None
         self.frames: list[np.ndarray] = []
         self.seen = 0
@@ -203,7 +221,7 @@ class _Identity:
     def _flush(self) -> None:
         if self.frames and self.identity is not None:
             embeddings = self.model.embed(np.stack(self.frames), None)
-            found = np.asarray(self.model.csim(embeddings, self.identity), dtype=np.float64)
+            found = np.asarray(self.similarity(embeddings, self.identity), dtype=np.float64)
             finite = found[np.isfinite(found)]
             self.total += float(finite.sum())
             self.count += len(finite)
@@ -264,7 +282,13 @@ class RowParts:
     """
 
     def __init__(
-        self, config: RowConfig, lmd_config: LmdConfig, device: str, features_dir: Path
+        self,
+        config: RowConfig,
+        lmd_config: LmdConfig,
+        device: str,
+        features_dir: Path,
+        *,
+        offline: bool = False,
     ) -> None:
         self.config, self.lmd_config, self.features_dir = config, lmd_config, features_dir
         self.backend = None
@@ -276,8 +300,13 @@ class RowParts:
         for role in _ROLE_MEASURES:
             if role in config.measures:
                 spec = get_extractor(getattr(config, f"{role}_model"), role)
-                weights = getattr(config, f"{role}_weights")
-                self.models[role] = spec.build(Path(weights) if weights else None, device)
+                weights = getattr(config, _WEIGHTS_OPTION[role])
+                options: dict[str, Any] = {"offline": offline}
+                if role == "lpips" and config.lpips_heads:
+                    options["heads"] = Path(config.lpips_heads)
+                self.models[role] = spec.build(
+                    Path(weights) if weights else None, device, **options
+                )
 
     def protocol(self) -> dict[str, Any]:
         """How each measure of the row is computed (every record's ``provenance["row"]``)."""
@@ -300,6 +329,7 @@ class RowParts:
                 entry["clip_stride"] = int(model.stride)
             if role == "csim":
                 entry["identity"] = "the reference's first frame"
+                entry["face"] = "found by the backend in each frame (boxes=None)"
                 entry["backend"] = getattr(model, "name", entry["model"])
             found[role] = entry
         return found
@@ -403,8 +433,8 @@ def _frechet(name: str) -> Any:
         return load(f"{FRECHET}:{name}")
     except (ImportError, AttributeError) as exc:
         raise DependencyError(
-            f"FID/FVD need {FRECHET}.{name}, which cannot be imported ({exc}); install the "
-            "package's [row] extra"
+            f"FID/FVD need {FRECHET}.{name}, which cannot be imported ({exc}); reinstall "
+            "syncnet-eval"
         ) from None
 
 

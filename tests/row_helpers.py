@@ -11,17 +11,14 @@ Each fake computes a number a test can compute again from frames it decodes itse
 - ``colour-identity`` (csim): the L2-normalised [mean R, mean G, mean B, gradient] (+1 so no
   row is zero), and the cosine of two of them.
 
-``syncnet_eval.frechet`` (the fid helper's module) may not be merged yet: a stand-in with the
-contract's names (FeatureStats, frechet_from_stats) is installed only when it is absent, and
-computes the distance directly with scipy's ``sqrtm``.
+The set values are checked against :func:`frechet_direct` (scipy's ``sqrtm``), an oracle
+independent of ``syncnet_eval.frechet``'s eigendecompositions.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 import subprocess
-import sys
-import types
 from typing import Any
 
 import av
@@ -103,30 +100,6 @@ def _register() -> None:
         register_extractor(ExtractorSpec(FAKES[role], role, f"{cls} (tests)", f"row_helpers:{cls}"))  # type: ignore[arg-type]
 
 
-class _StandInStats:
-    """The contract's FeatureStats, plainly: sums of rows and of their outer products."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.total: np.ndarray | None = None
-        self.outer: np.ndarray | None = None
-
-    def add(self, x: np.ndarray) -> None:
-        x = np.asarray(x, dtype=np.float64)
-        self.total = x.sum(axis=0) if self.total is None else self.total + x.sum(axis=0)
-        self.outer = x.T @ x if self.outer is None else self.outer + x.T @ x
-        self.count += len(x)
-
-    def mean(self) -> np.ndarray:
-        assert self.total is not None
-        return self.total / self.count
-
-    def cov(self) -> np.ndarray:
-        assert self.outer is not None
-        mu = self.mean()
-        return (self.outer - self.count * np.outer(mu, mu)) / (self.count - 1)
-
-
 def frechet_direct(mu1: Any, s1: Any, mu2: Any, s2: Any) -> float:
     """||mu1 - mu2||^2 + Tr(s1 + s2 - 2 sqrtm(s1 s2)) with scipy (the test oracle)."""
     from scipy import linalg
@@ -134,18 +107,6 @@ def frechet_direct(mu1: Any, s1: Any, mu2: Any, s2: Any) -> float:
     covmean = linalg.sqrtm(s1 @ s2)
     covmean = np.real(covmean)
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
-
-
-def _install_frechet_stand_in() -> None:
-    try:
-        import syncnet_eval.frechet  # noqa: F401
-    except ImportError:
-        module = types.ModuleType("syncnet_eval.frechet")
-        module.FeatureStats = _StandInStats  # type: ignore[attr-defined]
-        module.frechet_from_stats = lambda a, b: frechet_direct(
-            a.mean(), a.cov(), b.mean(), b.cov()
-        )  # type: ignore[attr-defined]
-        sys.modules["syncnet_eval.frechet"] = module
 
 
 def decode_rgb(path: Path) -> np.ndarray:
@@ -184,4 +145,3 @@ def cut_clip(src: Path, dst: Path, seconds: float, blur: float = 0.0, start: flo
 
 
 _register()
-_install_frechet_stand_in()

@@ -154,3 +154,44 @@ def test_verify_prints_one_line_per_file_and_fails_after_the_last(
     assert hashlib.sha256(PAYLOAD).hexdigest() in lines[3]  # names the expected hash
     res = CliRunner().invoke(cli, ["weights", "verify", str(official)])
     assert res.exit_code == 0, res.output
+
+
+def test_where_names_each_optional_files_option_and_licence(cache: Path) -> None:
+    res = CliRunner().invoke(cli, ["weights", "where"])
+    assert res.exit_code == 0, res.output
+    lines = {ln.split(":", 1)[0]: ln for ln in res.output.splitlines()}
+    expected = {
+        "light-asd-talkset": "--asd-weights",
+        "fid": "--fid-weights",
+        "alexnet-imagenet": "--lpips-weights",
+        "vgg16-imagenet": "--lpips-weights",
+        "lpips-alex-v0.1": "--lpips-heads",
+        "lpips-vgg-v0.1": "--lpips-heads",
+    }
+    for name, option in expected.items():
+        assert f"(optional: {option}" in lines[name], lines[name]
+        licence = wm.OPTIONAL[name].licence
+        if licence:
+            assert f"licence: {licence}" in lines[name]
+    assert "(optional: --asd)" not in res.output
+
+
+@pytest.mark.parametrize("name", ["fid", "alexnet-imagenet", "lpips-alex-v0.1"])
+def test_download_an_optional_row_file_by_name(
+    name: str, server: str, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    official = wm.OPTIONAL[name]
+    spec = wm.WeightSpec(
+        name=name,
+        filename=official.filename,
+        size=len(PAYLOAD),
+        sha256=hashlib.sha256(PAYLOAD).hexdigest(),
+        urls=(server,),
+        licence=official.licence,
+    )
+    monkeypatch.setitem(wm.OPTIONAL, name, spec)
+    res = CliRunner().invoke(cli, ["weights", "download", name])
+    assert res.exit_code == 0, res.output
+    assert (cache / official.filename).read_bytes() == PAYLOAD
+    res = CliRunner().invoke(cli, ["weights", "where"])
+    assert f"{official.filename}, verified" in res.output

@@ -415,3 +415,137 @@ def test_a_missing_model_module_is_one_line() -> None:
     with pytest.raises(DependencyError, match="fid model 'ghost'") as caught:
         spec.build()
     assert "\n" not in str(caught.value)
+
+
+# -- the published networks' code (seeded weights, never the real ones) -----------------------
+
+REAL_SECONDS = 0.68  # 17 frames: one 16-frame FVD clip per video, SyncNet's windows
+
+
+@pytest.fixture(scope="module")
+def seeded_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Seeded files of each real extractor's architecture, written here (never the official
+    weights): FID's Inception, FVD's I3D, LPIPS's AlexNet and its v0.1 heads."""
+    torch = pytest.importorskip("torch")
+    from i3d_helpers import seeded_i3d_state
+    from lpips_cases import HEADS_SEED_OFFSET, SEEDS, head_shapes, seeded_tensors
+
+    from syncnet_eval.lpips import LPIPS_NETS
+    from syncnet_eval.models.fid_inception import seeded_state_dict
+    from syncnet_eval.models.lpips_nets import build_backbone
+
+    folder = tmp_path_factory.mktemp("seeded")
+    files = {
+        "fid": folder / "fid_inception.pth",
+        "fvd": folder / "i3d.pth",
+        "lpips": folder / "alex.pth",
+        "heads": folder / "alex_heads.pth",
+    }
+    torch.save(seeded_state_dict(0), files["fid"])
+    torch.save(seeded_i3d_state(), files["fvd"])
+    shapes = [(k, tuple(v.shape)) for k, v in build_backbone("alex").state_dict().items()]
+    torch.save(seeded_tensors(shapes, SEEDS["alex"]), files["lpips"])
+    heads = head_shapes(LPIPS_NETS["alex"].channels)
+    torch.save(seeded_tensors(heads, SEEDS["alex"] + HEADS_SEED_OFFSET, heads=True), files["heads"])
+    return files
+
+
+def _real_row(gen: Path, ref: Path, out: Path, files: dict[str, Path], *extra: str) -> Any:
+    weights = MEDIA_DIR.parent / "weights" / "test" / "syncnet_parity_test.model"
+    if not weights.is_file():
+        pytest.skip(f"{weights} not found")
+    args = ["row", str(gen), str(ref), "--recipe", "direct", "--syncnet-weights", str(weights)]
+    args += ["--fid-weights", str(files["fid"]), "--fvd-weights", str(files["fvd"])]
+    args += ["--lpips-weights", str(files["lpips"]), "--lpips-heads", str(files["heads"])]
+    args += ["--measures", "lpips,csim,fid,fvd", "--frame-stride", "16", "--include-flagged"]
+    return invoke_cli([*args, *extra, "-o", str(out), "-o", str(out.with_suffix(".csv"))])
+
+
+@pytest.mark.slow  # Inception, I3D, AlexNet and dlib on CPU: two sets of two 17-frame pairs
+def test_the_real_extractors_give_zero_against_itself_and_react_to_blur(
+    seeded_weights: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real FidExtractor, FvdExtractor, LpipsMetric and dlib identity (seeded weights) through
+    the row: a set against itself is FID = FVD = LPIPS = 0 and CSIM near 1; a blurred copy
+    raises FID and LPIPS and lowers SSIM and CSIM; JSON, CSV, the summary and check read them.
+    """
+    pytest.importorskip("dlib")
+    if not (MEDIA_DIR / SOURCE).is_file():
+        pytest.skip(f"{MEDIA_DIR / SOURCE} not found")
+    monkeypatch.delenv("SYNCNET_EVAL_WEIGHTS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    sets: dict[str, Path] = {}
+    for tag, blur in (("real", 0.0), ("same", 0.0), ("blur", 3.0)):
+        sets[tag] = tmp_path / tag
+        sets[tag].mkdir()
+        for k, start in enumerate(STARTS):
+            rh.cut_clip(MEDIA_DIR / SOURCE, sets[tag] / f"v{k}.mkv", REAL_SECONDS, blur, start)
+    docs: dict[str, dict[str, Any]] = {}
+    for tag in ("same", "blur"):
+        out = tmp_path / f"{tag}.json"
+        made = _real_row(sets[tag], sets["real"], out, seeded_weights)
+        assert made.exit_code == 0, made.output
+        docs[tag] = json.loads(out.read_text())
+    same, blur = docs["same"]["summary"], docs["blur"]["summary"]
+    assert same["fid"] == pytest.approx(0.0, abs=1e-6)
+    assert same["fvd"] == pytest.approx(0.0, abs=1e-6)
+    assert same["lpips"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert same["csim"]["mean"] > 0.95
+    assert blur["fid"] > same["fid"] + 1e-3 and blur["fvd"] > same["fvd"] + 1e-3
+    assert blur["lpips"]["mean"] > 0.01
+    assert blur["ssim"]["mean"] < same["ssim"]["mean"]
+    assert blur["csim"]["mean"] < same["csim"]["mean"]
+    # Every record names the real networks' protocols, and the vectors each set rests on.
+    record = docs["blur"]["results"][0]
+    protocol = record["provenance"]["row"]["protocol"]
+    assert protocol["fid"]["weights"] == seeded_weights["fid"].name
+    assert protocol["fid"]["weights_official"] is False
+    assert protocol["fid"]["dim"] == 2048
+    assert protocol["fvd"]["clip_length"] == 16 and protocol["fvd"]["stride_frames"] == 16
+    assert protocol["csim"]["backend"] == "dlib"
+    assert record["provenance"]["row"]["vectors"]["fvd"] == {"generated": 1, "reference": 1}
+    assert record["provenance"]["row"]["vectors"]["fid"] == {"generated": 2, "reference": 2}
+    with (tmp_path / "blur.csv").open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("lpips")]
+    assert len(rows) == 2 and all(float(r["csim"]) > 0 for r in rows)
+    # check recomputes the set values from the features files the records name.
+    gate = ["--include-flagged", "--limit", f"fid<={same['fid'] + 1e-3}"]  # 17-frame clips
+    assert invoke_cli(["check", str(tmp_path / "same.json"), *gate]).exit_code == 0
+    assert invoke_cli(["check", str(tmp_path / "blur.json"), *gate]).exit_code == 1
+
+
+def test_offline_without_the_fid_file_is_one_line_naming_it_and_the_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weights = MEDIA_DIR.parent / "weights" / "test" / "syncnet_parity_test.model"
+    if not weights.is_file() or not (MEDIA_DIR / SOURCE).is_file():
+        pytest.skip("shared media or test weights not found")
+    monkeypatch.delenv("SYNCNET_EVAL_WEIGHTS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    clip = MEDIA_DIR / SOURCE
+    args = ["row", str(clip), str(clip), "--recipe", "direct", "--syncnet-weights", str(weights)]
+    made = invoke_cli([*args, "--measures", "fid", "--offline", "-o", str(tmp_path / "x.json")])
+    assert made.exit_code == 1
+    # (besides the warning that SyncNet's test weights are not the official file)
+    lines = [ln for ln in made.output.splitlines() if ln.strip() and not ln.startswith("WARNING")]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), made.output
+    assert "pt_inception-2015-12-05-6726825d.pth" in lines[0] and "--fid-weights" in lines[0]
+
+
+def test_the_rows_clip_cut_is_fvd_extractors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row cuts FVD clips from its one decode (two streams at once): the same clips as
+    FvdExtractor.clips on one stream, for overlapping strides and a clip limit."""
+    pytest.importorskip("torch")
+    from syncnet_eval.fvd import FvdExtractor
+    from syncnet_eval.row import _ClipFeatures
+
+    frames = [np.full((4, 4, 3), i, np.uint8) for i in range(40)]
+    for stride, max_clips in ((16, None), (5, None), (3, 4)):
+        model = FvdExtractor.__new__(FvdExtractor)
+        model.clip_length, model.stride, model.max_clips, model.dim = 16, stride, max_clips, 1
+        expected = [c[:, 0, 0, 0].tolist() for c in model.clips(iter(frames))]
+        monkeypatch.setattr(model, "features", lambda clips: clips[:, :, 0, 0, 0], raising=False)
+        cut = _ClipFeatures(model)
+        for frame in frames:
+            cut.observe(frame[:, :, ::-1], frame[:, :, ::-1])
+        assert cut.arrays()["generated"].tolist() == expected

@@ -470,6 +470,18 @@ def test_offline_messages_name_the_command_that_fetches_each_file(tmp_path: Path
     message = _one_line(exc)
     assert "`syncnet-eval weights download light-asd-talkset`" in message
     assert "--asd-weights FILE" in message
+    # The row's files: each names the option that takes one's own file, and its licence.
+    for name, option in (
+        ("fid", "--fid-weights"),
+        ("alexnet-imagenet", "--lpips-weights"),
+        ("lpips-vgg-v0.1", "--lpips-heads"),
+    ):
+        with pytest.raises(ModelWeightsError) as exc:
+            resolve_weights(name, target_dir=tmp_path, offline=True)
+        message = _one_line(exc)
+        assert f"`syncnet-eval weights download {name}`" in message
+        assert f"{option} FILE" in message
+        assert f"(licence: {OPTIONAL[name].licence})" in message
     # The demo clip is no weight file and no `weights download` can fetch it.
     with pytest.raises(ModelWeightsError) as exc:
         resolve_weights("demo", target_dir=tmp_path, offline=True)

@@ -191,7 +191,8 @@ def _measures(text: str) -> tuple[str, ...]:
 @config_option(RowConfig, "fid_weights")
 @config_option(RowConfig, "fvd_weights")
 @config_option(RowConfig, "lpips_weights")
-@config_option(RowConfig, "csim_weights")
+@config_option(RowConfig, "lpips_heads")
+@config_option(RowConfig, "identity_weights")
 @config_option(LmdConfig, "landmarks")
 @config_option(LmdConfig, "min_landmark_coverage")
 @click.option(
@@ -236,7 +237,8 @@ def row(
     fid_weights: str | None,
     fvd_weights: str | None,
     lpips_weights: str | None,
-    csim_weights: str | None,
+    lpips_heads: str | None,
+    identity_weights: str | None,
     landmarks: str,
     min_landmark_coverage: float,
     features: Path | None,
@@ -285,7 +287,8 @@ def row(
             fid_weights,
             fvd_weights,
             lpips_weights,
-            csim_weights,
+            lpips_heads,
+            identity_weights,
         )
         lmd_config = LmdConfig(landmarks, min_landmark_coverage)
         config = setup.batch_config(

@@ -17,6 +17,12 @@ def _spec(name: str) -> wm.WeightSpec:
     return wm.REGISTRY[name] if name in wm.REGISTRY else wm.OPTIONAL[name]
 
 
+def _optional(spec: wm.WeightSpec) -> str:
+    """`` (optional: OPTION; licence: ...)`` for an optional entry's line."""
+    licence = f"; licence: {spec.licence}" if spec.licence else ""
+    return f" (optional: {wm.weights_option(spec.name)}{licence})"
+
+
 @click.group()
 def weights() -> None:
     """Find, download and verify the official weight files."""
@@ -28,7 +34,7 @@ def weights_where() -> None:
     for name, spec in {**wm.REGISTRY, **wm.OPTIONAL}.items():
         found = wm.find_weights(name)
         if found is None:
-            optional = " (optional: --asd)" if name in wm.OPTIONAL else ""
+            optional = _optional(spec) if name in wm.OPTIONAL else ""
             click.echo(f"{name}: missing ({spec.filename}){optional}")
             continue
         try:

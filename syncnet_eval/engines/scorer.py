@@ -248,7 +248,9 @@ class Scorer:
         if config.row_config is not None:
             features = config.features_dir or Path("row-features")
             device = str(self.pipe.device)
-            self.row = RowParts(config.row_config, config.lmd_config, device, features)
+            self.row = RowParts(
+                config.row_config, config.lmd_config, device, features, offline=config.offline
+            )
 
     def score_many(
         self, jobs: Iterable[tuple[int, BatchInput]]

@@ -50,6 +50,7 @@ __all__ = [
     "resolve_weights",
     "search_dirs",
     "verify_weights",
+    "weights_option",
     "weights_provenance",
     "weights_sha256",
 ]
@@ -248,9 +249,27 @@ def _spec(name: str) -> WeightSpec:
     raise ModelWeightsError(f"unknown weights {name!r}; known weights: {known}")
 
 
+# The option that takes a file of one's own instead of an optional entry, where it is not
+# ``--<name>-weights``: the Light-ASD checkpoints, the row's LPIPS backbones and heads.
+_OPTIONS = {
+    "light-asd-talkset": "--asd-weights",
+    "light-asd-ava": "--asd-weights",
+    "alexnet-imagenet": "--lpips-weights",
+    "vgg16-imagenet": "--lpips-weights",
+    "lpips-alex-v0.1": "--lpips-heads",
+    "lpips-vgg-v0.1": "--lpips-heads",
+}
+
+
+def weights_option(name: str) -> str:
+    """The command-line option that takes a file of one's own instead of the official ``name``
+    (``--syncnet-weights``, ``--asd-weights``, ``--fid-weights``, ``--lpips-heads``...)."""
+    return _OPTIONS.get(name, f"--{name}-weights")
+
+
 def _option(spec: WeightSpec) -> str:
     """The option that takes a file of one's own instead (weights only, not ASSETS)."""
-    return "--asd-weights" if spec.name.startswith("light-asd") else f"--{spec.name}-weights"
+    return weights_option(spec.name)
 
 
 def _what(spec: WeightSpec) -> str:
@@ -268,9 +287,10 @@ def _by_hand(spec: WeightSpec, url: str, destination: Path) -> str:
             "or give selftest a clip of your own: `syncnet-eval selftest VIDEO`"
         )
     command = "syncnet-eval weights download" + ("" if spec.name in REGISTRY else f" {spec.name}")
+    licence = f" (licence: {spec.licence})" if spec.licence else ""
     return (
-        f"run `{command}` on a machine with internet access or download {url} yourself, then "
-        f"copy it to {destination} (or into the {WEIGHTS_ENV_VAR} directory), or pass "
+        f"run `{command}` on a machine with internet access or download {url} yourself{licence}, "
+        f"then copy it to {destination} (or into the {WEIGHTS_ENV_VAR} directory), or pass "
         f"{_option(spec)} FILE"
     )
 
