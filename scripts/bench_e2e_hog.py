@@ -29,7 +29,9 @@ seconds and CPU seconds (user + system of the process and everything it waited f
 included) per run; medians and ratios (reference / ours) of this run; the largest deviation of
 offset, LSE-D and LSE-C between the two sides (goal 1e-4). The reference needs its own
 environment (``--ref-python``: torch, opencv, scipy, scenedetect 0.5.1, python_speech_features,
-dlib); ours is the interpreter running this script.
+dlib), e.g. ``python3 -m venv /work/venv-e2e && /work/venv-e2e/bin/pip install torch==2.13.0
+numpy==1.23.5 scipy==1.10.1 opencv-python==4.8.1.78 scenedetect==0.5.1 python_speech_features
+dlib-bin`` (the goldens' versions); ours is the interpreter running this script.
 """
 
 from __future__ import annotations
