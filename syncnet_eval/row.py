@@ -85,23 +85,15 @@ def _rgb(frame_bgr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame_bgr[:, :, ::-1])
 
 
-class _FrameFeatures:
-    """FID: features of every ``stride``-th frame of both videos, ``FEATURE_CHUNK`` at a time."""
+class _SideFeatures:
+    """Features of the generated and the reference side, computed a chunk at a time: what is
+    ``pending`` (frames for FID, clips for FVD) goes through ``model.features`` at ``_flush``."""
 
-    def __init__(self, model: Any, stride: int) -> None:
-        self.model, self.stride = model, stride
+    def __init__(self, model: Any) -> None:
+        self.model = model
         self.seen = 0
         self.pending: dict[str, list[np.ndarray]] = {"generated": [], "reference": []}
         self.features: dict[str, list[np.ndarray]] = {"generated": [], "reference": []}
-
-    def observe(self, generated: np.ndarray, reference: np.ndarray) -> None:
-        self.seen += 1
-        if (self.seen - 1) % self.stride:
-            return
-        self.pending["generated"].append(_rgb(generated))
-        self.pending["reference"].append(_rgb(reference))
-        if len(self.pending["generated"]) >= FEATURE_CHUNK:
-            self._flush()
 
     def _flush(self) -> None:
         for side, frames in self.pending.items():
@@ -119,12 +111,29 @@ class _FrameFeatures:
         }
 
 
-class _ClipFeatures:
+class _FrameFeatures(_SideFeatures):
+    """FID: features of every ``stride``-th frame of both videos, ``FEATURE_CHUNK`` at a time."""
+
+    def __init__(self, model: Any, stride: int) -> None:
+        super().__init__(model)
+        self.stride = stride
+
+    def observe(self, generated: np.ndarray, reference: np.ndarray) -> None:
+        self.seen += 1
+        if (self.seen - 1) % self.stride:
+            return
+        self.pending["generated"].append(_rgb(generated))
+        self.pending["reference"].append(_rgb(reference))
+        if len(self.pending["generated"]) >= FEATURE_CHUNK:
+            self._flush()
+
+
+class _ClipFeatures(_SideFeatures):
     """FVD: clips of ``clip_length`` frames every ``stride`` frames, per side, as the model's
     ``clips`` cuts them, ``CLIP_CHUNK`` clips at a time (one clip of frames held per side)."""
 
     def __init__(self, model: Any) -> None:
-        self.model = model
+        super().__init__(model)
         self.length, self.stride = int(model.clip_length), int(model.stride)
         # FvdExtractor.clips's cut: clip k from frame k * stride, the first max_clips of them.
         self.max_clips: int | None = getattr(model, "max_clips", None)
@@ -133,9 +142,6 @@ class _ClipFeatures:
             "generated": deque(maxlen=self.length),
             "reference": deque(maxlen=self.length),
         }
-        self.seen = 0
-        self.pending: dict[str, list[np.ndarray]] = {"generated": [], "reference": []}
-        self.features: dict[str, list[np.ndarray]] = {"generated": [], "reference": []}
 
     def observe(self, generated: np.ndarray, reference: np.ndarray) -> None:
         self.seen += 1
@@ -151,21 +157,6 @@ class _ClipFeatures:
             self.pending[side].append(np.stack(frames))
         if len(self.pending["generated"]) >= CLIP_CHUNK:
             self._flush()
-
-    def _flush(self) -> None:
-        for side, clips in self.pending.items():
-            if clips:
-                found = np.asarray(self.model.features(np.stack(clips)), dtype=np.float64)
-                self.features[side].append(found)
-            clips.clear()
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        self._flush()
-        dim = int(self.model.dim)
-        return {
-            side: np.concatenate(found) if found else np.zeros((0, dim))
-            for side, found in self.features.items()
-        }
 
 
 class _Lpips:
