@@ -111,9 +111,10 @@ def test_preprocess_scales_to_minus_one_one_and_resizes_a_flat_frame_to_itself()
         clips[1, :, :, :, 1] = 51
         x = preprocess_clips(clips)
         assert x.shape == (2, 3, 3, 224, 224) and x.dtype == torch.float32
-        assert torch.all(x[0] == 1.0)
-        assert torch.allclose(x[1, 1], torch.tensor(2 * 51 / 255 - 1))
-        assert torch.all(x[1, 0] == -1.0) and torch.all(x[1, 2] == -1.0)
+        # Within float32 rounding: the interpolation weights' sum may round on some SIMD paths.
+        assert torch.allclose(x[0], torch.tensor(1.0), rtol=0, atol=1e-6)
+        assert torch.allclose(x[1, 1], torch.tensor(2 * 51 / 255 - 1), rtol=0, atol=1e-6)
+        assert torch.allclose(x[1, 0::2], torch.tensor(-1.0), rtol=0, atol=1e-6)
 
 
 def test_preprocess_keeps_frame_order_and_channels() -> None:
