@@ -21,10 +21,10 @@ from ..io import results_document, write_results
 from ..measures import get_measure
 from ..stats import BatchSummary, MetricSummary, summarize
 from ..types import VideoResult
-from .app import AppState, debug_requested, log, setup_logging
-from .display import Progress, columns, shown
+from .app import AppState, debug_requested, setup_logging
+from .display import columns, shown
 from .options import EngineOptions, config_option, engine_options, run_options_keeping
-from .score import OutputFiles, print_failures
+from .score import OutputFiles, print_failures, run_with_progress
 
 __all__ = ["lmd"]
 
@@ -151,7 +151,7 @@ def lmd(
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
     out = OutputFiles(outputs)
-    from ..engines.run import check_run, run_inputs
+    from ..engines.run import check_run
 
     if run.streams > 1:
         raise click.UsageError("--streams batches SyncNet's forward passes; lmd runs no SyncNet")
@@ -167,14 +167,7 @@ def lmd(
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     items = _pairs(generated, reference, manifest)
-    progress = Progress(enabled=not quiet)
-    try:
-        hooks = progress.hooks(log.level, download_progress=not quiet)
-        outcome = run_inputs(
-            items, config, run, executor=executor, outputs=out.run_outputs(), hooks=hooks
-        )
-    finally:
-        progress.close()
+    outcome = run_with_progress(items, config, executor, run, out, quiet)
     results = outcome.results
     extras = [r.extras() for r in outcome.records]
     summary = summarize(results)

@@ -27,8 +27,8 @@ from ..measures import REGISTRY, Field, field_named
 from ..presentation import LSE_C, LSE_D
 from ..stats import BatchSummary, MetricSummary, summarize
 from ..types import VideoResult
-from .app import AppState, debug_requested, log, setup_logging
-from .display import Progress, columns, shown
+from .app import AppState, debug_requested, setup_logging
+from .display import columns, shown
 from .options import (
     EngineOptions,
     RecipeSetup,
@@ -37,7 +37,7 @@ from .options import (
     recipe_options,
     run_options_keeping,
 )
-from .score import OutputFiles, print_failures
+from .score import OutputFiles, print_failures, run_with_progress
 
 __all__ = ["row", "row_lines"]
 
@@ -272,7 +272,7 @@ def row(
     state = ctx.find_object(AppState) or AppState()
     setup_logging(state.verbose, quiet, ctx)
     out = OutputFiles(outputs)
-    from ..engines.run import check_run, run_inputs
+    from ..engines.run import check_run
 
     folder, temporary = _features_dir(out, features)
     executor = engine.executor()
@@ -301,14 +301,7 @@ def row(
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     items = _pairs(generated, reference, manifest)
-    progress = Progress(enabled=not quiet)
-    try:
-        hooks = progress.hooks(log.level, download_progress=not quiet)
-        outcome = run_inputs(
-            items, config, run, executor=executor, outputs=out.run_outputs(), hooks=hooks
-        )
-    finally:
-        progress.close()
+    outcome = run_with_progress(items, config, executor, run, out, quiet)
     extras = [r.extras() for r in outcome.records]
     _emit(outcome.results, extras, out, quiet, include_flagged)
     if temporary:

@@ -279,6 +279,28 @@ def _run(
     return run_inputs(items, config, run, executor=executor, outputs=out.run_outputs(), hooks=hooks)
 
 
+def run_with_progress(
+    items: list[BatchInput],
+    config: BatchConfig,
+    executor: Any,
+    run: RunConfig,
+    out: OutputFiles,
+    quiet: bool,
+) -> BatchOutcome:
+    """Run ``items`` on the driver behind a progress bar (no per-stage lines), closed whatever
+    happens: ``lmd`` and ``row``, whose inputs are pairs."""
+    from ..engines.run import run_inputs
+
+    progress = Progress(enabled=not quiet)
+    try:
+        hooks = progress.hooks(log.level, download_progress=not quiet)
+        return run_inputs(
+            items, config, run, executor=executor, outputs=out.run_outputs(), hooks=hooks
+        )
+    finally:
+        progress.close()
+
+
 def _collect(
     inputs: tuple[Path, ...],
     manifest: Path | None,
